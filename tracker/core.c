@@ -1,0 +1,825 @@
+/* core.c: configuration, the run directory, per-thread buffers and their files, and the
+ * process events (thread exit, fork, exec, exit) that decide when buffers are written.
+ *
+ * Nothing here runs on the per-event fast path except ms__flush_full, once per 1536 records.
+ * Code here runs with the calling thread BUSY, so allocations made by libc on its behalf
+ * (snprintf, fnmatch) pass through untracked instead of recursing. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ms_internal.h"
+
+#define MS_TRACKER_VERSION "0.1.0"
+
+ms_global_t ms__g = {.dirfd = -1, .maps_fd = -1, .meta_fd = -1};
+
+static pthread_key_t thread_key;
+static ms_crc_table_t crc_table;
+
+/* ---- messages -------------------------------------------------------------------------- */
+
+/* One line to stderr, "memscope: " first. Formats into a stack buffer; one write(2). */
+void ms__msg(const char *fmt, ...) {
+  char line[512];
+  int n = snprintf(line, sizeof line, "memscope: ");
+  va_list ap;
+  va_start(ap, fmt);
+  int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+  va_end(ap);
+  if (m < 0)
+    m = 0;
+  n += m;
+  if (n > (int)sizeof line - 2)
+    n = (int)sizeof line - 2;
+  line[n++] = '\n';
+  ssize_t w = write(STDERR_FILENO, line, (size_t)n);
+  (void)w;
+}
+
+/* A runtime failure (cannot write the trace): stop recording, say so once. The program runs
+ * on untouched; what was already written stays readable. */
+void ms__warn_once(const char *what, int err) {
+  atomic_store(&ms__g.recording, 0);
+  int expected = 0;
+  if (atomic_compare_exchange_strong(&ms__g.warned, &expected, 1))
+    ms__msg("%s %s: %s; tracking stopped, the trace so far is kept", what, ms__g.run_dir,
+            strerror(err));
+}
+
+uint64_t ms__mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static pid_t gettid_raw(void) { return (pid_t)syscall(SYS_gettid); }
+
+/* ---- configuration ----------------------------------------------------------------------
+ * Parsed once at start. A bad value disables tracking with one line naming the variable:
+ * guessing what a user meant by "MEMSCOPE_SAMPLE=bytse:4096" would record the wrong thing. */
+
+static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out) {
+  if (!s || !*s)
+    return -EINVAL;
+  uint64_t v = 0;
+  for (const char *p = s; *p; p++) {
+    if (*p < '0' || *p > '9')
+      return -EINVAL;
+    if (v > (UINT64_MAX - 9) / 10)
+      return -ERANGE;
+    v = v * 10 + (uint64_t)(*p - '0');
+  }
+  if (v < lo || v > hi)
+    return -ERANGE;
+  *out = v;
+  return 0;
+}
+
+static const char *const known_vars[] = {
+    "MEMSCOPE_OUT", "MEMSCOPE_STACK_DEPTH", "MEMSCOPE_SAMPLE", "MEMSCOPE_THREADS",
+    "MEMSCOPE_RESOURCES_HZ", "MEMSCOPE_VERBOSE", "MEMSCOPE_TEST_SLOWDOWN", NULL};
+
+/* Returns 0, or -1 after printing the one line that says which variable is wrong. */
+static int parse_config(void) {
+  extern char **environ;
+  for (char **e = environ; e && *e; e++) {
+    if (strncmp(*e, "MEMSCOPE_", 9) != 0)
+      continue;
+    size_t len = strcspn(*e, "=");
+    int known = 0;
+    for (int i = 0; known_vars[i]; i++)
+      known |= strlen(known_vars[i]) == len && strncmp(*e, known_vars[i], len) == 0;
+    if (!known) {
+      ms__msg("unknown variable %.*s (known: MEMSCOPE_OUT, _STACK_DEPTH, _SAMPLE, _THREADS, "
+              "_RESOURCES_HZ, _VERBOSE); tracking disabled",
+              (int)(len > 64 ? 64 : len), *e);
+      return -1;
+    }
+  }
+  uint64_t v;
+  const char *s;
+  ms__g.depth = 16;
+  if ((s = getenv("MEMSCOPE_STACK_DEPTH")) != NULL) {
+    if (parse_u64(s, 0, MS_MAX_DEPTH, &v) < 0) {
+      ms__msg("MEMSCOPE_STACK_DEPTH=%.32s is not a frame count from 0 to %d; tracking disabled",
+              s, MS_MAX_DEPTH);
+      return -1;
+    }
+    ms__g.depth = (int)v;
+  }
+  ms__g.sample = MS_SAMPLE_ALL;
+  if ((s = getenv("MEMSCOPE_SAMPLE")) != NULL && strcmp(s, "all") != 0) {
+    if (strcmp(s, "size-classes") == 0) {
+      ms__g.sample = MS_SAMPLE_CLASSES;
+    } else if (strncmp(s, "bytes:", 6) == 0 && parse_u64(s + 6, 1, 1ull << 40, &v) == 0) {
+      ms__g.sample = MS_SAMPLE_BYTES;
+      ms__g.sample_bytes = v;
+    } else {
+      ms__msg("MEMSCOPE_SAMPLE=%.32s is not all, size-classes or bytes:N (N from 1 to 2^40); "
+              "tracking disabled", s);
+      return -1;
+    }
+  }
+  ms__g.threads = MS_THREADS_ALL;
+  if ((s = getenv("MEMSCOPE_THREADS")) != NULL && strcmp(s, "all") != 0) {
+    if (strcmp(s, "none") == 0) {
+      ms__g.threads = MS_THREADS_NONE;
+    } else if (strcmp(s, "even") == 0) {
+      ms__g.threads = MS_THREADS_EVEN;
+    } else if (strcmp(s, "odd") == 0) {
+      ms__g.threads = MS_THREADS_ODD;
+    } else {
+      size_t n = strlen(s);
+      int printable = n > 0 && n <= MS_NAME_MAX;
+      for (size_t i = 0; i < n; i++)
+        printable &= s[i] > 0x20 && s[i] < 0x7f;
+      if (!printable) {
+        ms__msg("MEMSCOPE_THREADS=%.32s is not all, none, even, odd or a glob of 1 to %d "
+                "printable characters; tracking disabled", s, MS_NAME_MAX);
+        return -1;
+      }
+      ms__g.threads = MS_THREADS_GLOB;
+      memcpy(ms__g.glob, s, n + 1);
+    }
+  }
+  if ((s = getenv("MEMSCOPE_RESOURCES_HZ")) != NULL && parse_u64(s, 0, 1000, &v) < 0) {
+    ms__msg("MEMSCOPE_RESOURCES_HZ=%.32s is not a rate from 0 to 1000; tracking disabled", s);
+    return -1;
+  }
+  if ((s = getenv("MEMSCOPE_VERBOSE")) != NULL) {
+    if (parse_u64(s, 0, 2, &v) < 0) {
+      ms__msg("MEMSCOPE_VERBOSE=%.32s is not 0, 1 or 2; tracking disabled", s);
+      return -1;
+    }
+    ms__g.verbose = (int)v;
+  }
+  if ((s = getenv("MEMSCOPE_TEST_SLOWDOWN")) != NULL) {
+    if (parse_u64(s, 0, 100, &v) < 0) {
+      ms__msg("MEMSCOPE_TEST_SLOWDOWN=%.32s is not a count from 0 to 100; tracking disabled", s);
+      return -1;
+    }
+    ms__g.slowdown = (int)v;
+  }
+  return 0;
+}
+
+/* ---- the run directory ----------------------------------------------------------------- */
+
+/* mkdir -p with mode 0700 for what it creates. Returns 0 or -errno. */
+static int make_dirs(const char *path) {
+  char buf[4096];
+  size_t n = strlen(path);
+  if (n == 0 || n >= sizeof buf)
+    return -ENAMETOOLONG;
+  memcpy(buf, path, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (buf[i] == '/' || buf[i] == '\0') {
+      char c = buf[i];
+      buf[i] = '\0';
+      if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+        return -errno;
+      buf[i] = c;
+    }
+  }
+  struct stat st;
+  if (stat(path, &st) < 0)
+    return -errno;
+  if (!S_ISDIR(st.st_mode))
+    return -ENOTDIR;
+  return 0;
+}
+
+static int open_excl(const char *name) {
+  return openat(ms__g.dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
+
+/* Writes all of buf to fd, retrying short writes and EINTR, refusing to pass RLIMIT_FSIZE
+ * (crossing it would raise SIGXFSZ and kill the program). Returns 0 or -errno. */
+static int write_all(int fd, const void *buf, size_t len, uint64_t *file_bytes) {
+  struct rlimit rl;
+  if (file_bytes && getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      *file_bytes + len > rl.rlim_cur)
+    return -EFBIG;
+  const char *p = buf;
+  while (len > 0) {
+    ssize_t w = write(fd, p, len);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      return -errno;
+    }
+    if (w == 0)
+      return -ENOSPC;
+    p += w;
+    len -= (size_t)w;
+    if (file_bytes)
+      *file_bytes += (uint64_t)w;
+  }
+  return 0;
+}
+
+static uint64_t meta_bytes;
+
+static void meta_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void meta_printf(const char *fmt, ...) {
+  if (ms__g.meta_fd < 0)
+    return;
+  char line[8192];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return;
+  if (n >= (int)sizeof line)
+    n = (int)sizeof line - 1;
+  int rc = write_all(ms__g.meta_fd, line, (size_t)n, &meta_bytes);
+  if (rc < 0) {
+    atomic_fetch_add(&ms__g.write_errors, 1);
+    ms__warn_once("cannot write meta.txt in", -rc);
+  }
+}
+
+/* The command line, %XX-escaped so it stays one line. */
+static void meta_cmdline(void) {
+  char raw[4096], esc[8192];
+  int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read(fd, raw, sizeof raw) : -1;
+  if (fd >= 0)
+    close(fd);
+  size_t o = 0;
+  for (ssize_t i = 0; i < n && o + 4 < sizeof esc; i++) {
+    unsigned char c = (unsigned char)raw[i];
+    if (c == 0) {
+      if (i + 1 < n)
+        esc[o++] = ' ';
+    } else if (c > 0x20 && c < 0x7f && c != '%') {
+      esc[o++] = (char)c;
+    } else {
+      o += (size_t)snprintf(esc + o, 4, "%%%02X", c);
+    }
+  }
+  esc[o] = '\0';
+  meta_printf("cmdline=%s\n", esc);
+}
+
+static uint64_t start_ticks;
+
+/* Creates the run directory and its start files. Returns 0 or -errno (after a message). */
+static int open_run(const char *origin, const char *parent_run) {
+  const char *out = getenv("MEMSCOPE_OUT");
+  int rc = make_dirs(out);
+  if (rc < 0) {
+    ms__msg("cannot create MEMSCOPE_OUT=%.200s: %s; tracking disabled", out, strerror(-rc));
+    return rc;
+  }
+  ms__g.pid = getpid();
+  for (int n = 0; n < 10000; n++) {
+    snprintf(ms__g.run_name, sizeof ms__g.run_name, "memscope.%d.%d", (int)ms__g.pid, n);
+    int len = snprintf(ms__g.run_dir, sizeof ms__g.run_dir, "%s/%s", out, ms__g.run_name);
+    if (len >= (int)sizeof ms__g.run_dir) {
+      ms__msg("MEMSCOPE_OUT=%.200s is too long; tracking disabled", out);
+      return -ENAMETOOLONG;
+    }
+    if (mkdir(ms__g.run_dir, 0700) == 0)
+      break;
+    if (errno != EEXIST) {
+      rc = -errno;
+      ms__msg("cannot create a run directory in MEMSCOPE_OUT=%.200s: %s; tracking disabled",
+              out, strerror(errno));
+      return rc;
+    }
+  }
+  ms__g.dirfd = open(ms__g.run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (ms__g.dirfd < 0 || (ms__g.meta_fd = open_excl("meta.txt")) < 0 ||
+      (ms__g.maps_fd = open_excl("maps.txt")) < 0) {
+    rc = -errno;
+    ms__msg("cannot create files in %.200s: %s; tracking disabled", ms__g.run_dir,
+            strerror(errno));
+    return rc;
+  }
+  struct timespec rt;
+  clock_gettime(CLOCK_REALTIME, &rt);
+  uint64_t realtime_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
+  /* An identifier, not data: it ties thread files to their meta.txt. */
+  ms__g.run_id = realtime_ns ^ ((uint64_t)ms__g.pid << 40) ^ (uint64_t)getppid();
+  char exe[4096];
+  ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  exe[el > 0 ? el : 0] = '\0';
+  uint64_t mono = ms__mono_ns();
+  start_ticks = ms__now();
+  meta_printf("format=memscope-trace\nversion=%d\ntracker_version=%s\nrun_id=%llu\npid=%d\n"
+              "ppid=%d\norigin=%s\n",
+              MS_FORMAT_VERSION, MS_TRACKER_VERSION, (unsigned long long)ms__g.run_id,
+              (int)ms__g.pid, (int)getppid(), origin);
+  if (parent_run)
+    meta_printf("parent_run=%s\n", parent_run);
+  meta_printf("exe=%s\n", exe);
+  meta_cmdline();
+  static const char *const sample_names[] = {"all", "size-classes", "bytes"};
+  static const char *const thread_names[] = {"all", "none", "even", "odd", "glob:"};
+  meta_printf("start_realtime_ns=%llu\nclock=%s\nstart_mono_ns=%llu\nstart_ticks=%llu\n"
+              "sample=%s\nsample_bytes=%llu\nstack_depth=%d\nthreads=%s%s\n",
+              (unsigned long long)realtime_ns, ms__g.use_tsc ? "tsc" : "monotonic",
+              (unsigned long long)mono,
+              (unsigned long long)(ms__g.use_tsc ? start_ticks : mono),
+              sample_names[ms__g.sample], (unsigned long long)ms__g.sample_bytes, ms__g.depth,
+              thread_names[ms__g.threads], ms__g.threads == MS_THREADS_GLOB ? ms__g.glob : "");
+  return 0;
+}
+
+/* Appends a copy of /proc/self/maps to maps.txt. */
+void ms__snapshot_maps(void) {
+  if (ms__g.maps_fd < 0 || !atomic_load(&ms__g.recording))
+    return;
+  static _Atomic int busy; /* dlclose on two threads at once: one snapshot is enough */
+  int expected = 0;
+  if (!atomic_compare_exchange_strong(&busy, &expected, 1))
+    return;
+  static uint64_t maps_bytes;
+  char buf[8192];
+  int n = snprintf(buf, sizeof buf, "# maps %llu\n", (unsigned long long)ms__now());
+  int rc = write_all(ms__g.maps_fd, buf, (size_t)n, &maps_bytes);
+  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  ssize_t r;
+  while (rc == 0 && fd >= 0 && (r = read(fd, buf, sizeof buf)) > 0)
+    rc = write_all(ms__g.maps_fd, buf, (size_t)r, &maps_bytes);
+  if (fd >= 0)
+    close(fd);
+  if (rc < 0) {
+    atomic_fetch_add(&ms__g.write_errors, 1);
+    ms__warn_once("cannot write maps.txt in", -rc);
+  }
+  atomic_store(&busy, 0);
+}
+
+/* ---- chunk encoding ---------------------------------------------------------------------- */
+
+static uint8_t *put_string(uint8_t *o, const char *s, size_t n) {
+  o = ms_put_varint(o, n);
+  memcpy(o, s, n);
+  return o + n;
+}
+
+/* Writes out's payload [hdr+40, o) as one chunk. Under t->lock. */
+static void emit_chunk(ms_thread_t *t, uint8_t *o, uint32_t nrec, uint64_t base_ts) {
+  uint8_t *payload = t->out + MS_CHUNK_HEADER_SIZE;
+  uint32_t len = (uint32_t)(o - payload);
+  if (nrec == 0)
+    return;
+  if (t->fd < 0) {
+    char name[96];
+    snprintf(name, sizeof name, "memscope_thread_%d_%d.bin", (int)ms__g.pid, (int)t->tid);
+    t->fd = open_excl(name);
+    for (int k = 1; t->fd < 0 && errno == EEXIST && k < 1000; k++) {
+      snprintf(name, sizeof name, "memscope_thread_%d_%d_%d.bin", (int)ms__g.pid, (int)t->tid, k);
+      t->fd = open_excl(name);
+    }
+    if (t->fd < 0) {
+      atomic_fetch_add(&ms__g.write_errors, 1);
+      atomic_fetch_add(&ms__g.events_lost, nrec);
+      ms__warn_once("cannot create a thread file in", errno);
+      return;
+    }
+    ms_file_header_t fh;
+    memset(&fh, 0, sizeof fh);
+    memcpy(fh.magic, MS_FILE_MAGIC, 8);
+    fh.version = MS_FORMAT_VERSION;
+    fh.header_size = MS_FILE_HEADER_SIZE;
+    fh.pid = (uint32_t)ms__g.pid;
+    fh.tid = (uint32_t)t->tid;
+    fh.thread_seq = t->seq;
+    fh.run_id = ms__g.run_id;
+    t->file_bytes = 0;
+    int rc = write_all(t->fd, &fh, sizeof fh, &t->file_bytes);
+    if (rc < 0) {
+      atomic_fetch_add(&ms__g.write_errors, 1);
+      atomic_fetch_add(&ms__g.events_lost, nrec);
+      ms__warn_once("cannot write a thread file in", -rc);
+      return;
+    }
+  }
+  ms_chunk_header_t ch;
+  ch.magic = MS_CHUNK_MAGIC;
+  ch.payload_len = len;
+  ch.crc32c = ms_crc32c(&crc_table, payload, len);
+  ch.nrecords = nrec;
+  ch.base_ts = base_ts;
+  ch.calib_mono_ns = ms__mono_ns();
+  ch.calib_ticks = ms__g.use_tsc ? ms__now() : ch.calib_mono_ns;
+  memcpy(t->out, &ch, sizeof ch);
+  int rc = write_all(t->fd, t->out, MS_CHUNK_HEADER_SIZE + len, &t->file_bytes);
+  if (rc < 0) {
+    atomic_fetch_add(&ms__g.write_errors, 1);
+    atomic_fetch_add(&ms__g.events_lost, nrec);
+    ms__warn_once("cannot write the trace to", -rc);
+  }
+}
+
+/* Encodes records [from, to) of t and writes them as chunks. Under t->lock. Timestamps are
+ * clamped to be monotonic within the file (the encoding stores unsigned deltas). */
+static void encode_range(ms_thread_t *t, uint32_t from, uint32_t to) {
+  uint8_t *const start = t->out + MS_CHUNK_HEADER_SIZE;
+  uint8_t *const limit = t->out + MS_OUT_CAP;
+  uint8_t *o = start;
+  uint32_t nrec = 0;
+  uint64_t prev_ts = t->last_ts, base_ts = t->last_ts, prev_addr = 0;
+  for (uint32_t i = from; i < to;) {
+    const ms_rec_t *r = &t->recs[i];
+    uint32_t slots = 1;
+    size_t worst = 64;
+    if (r->kind == MS_REC_STACK) {
+      slots = 1 + (uint32_t)((r->size + 3) / 4);
+      worst = 24 + r->size * MS_VARINT_MAX;
+    } else if (r->kind == MS_REC_MARK) {
+      slots = 1 + (uint32_t)((r->size + 31) / 32);
+      worst = 40 + r->size;
+    } else if (r->kind == MS_REC_VAR) {
+      size_t total = (r->stack & 0xff) + ((r->stack >> 8) & 0xff) + (r->stack >> 16);
+      slots = 1 + (uint32_t)((total + 31) / 32);
+      worst = 64 + total;
+    } else if (r->kind == MS_REC_REALLOC) {
+      slots = 2;
+    }
+    if (i + slots > to)
+      break; /* a record being written by its owner right now (foreign flush): next time */
+    if ((size_t)(limit - o) < worst) {
+      emit_chunk(t, o, nrec, base_ts);
+      o = start;
+      nrec = 0;
+      base_ts = prev_ts;
+      prev_addr = 0;
+    }
+    uint64_t ts = r->ts < prev_ts ? prev_ts : r->ts;
+    switch (r->kind) {
+    case MS_REC_ALLOC: {
+      uint8_t tag = MS_REC_ALLOC | (r->aux ? MS_FLAG_ALIGN : 0) | (r->weight ? MS_FLAG_WEIGHT : 0);
+      *o++ = tag;
+      o = ms_put_varint(o, ts - prev_ts);
+      o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
+      o = ms_put_varint(o, r->size);
+      o = ms_put_varint(o, r->stack);
+      if (r->aux)
+        o = ms_put_varint(o, 1ull << r->aux);
+      if (r->weight)
+        o = ms_put_varint(o, r->weight);
+      prev_addr = r->addr;
+      prev_ts = ts;
+      break;
+    }
+    case MS_REC_FREE:
+      *o++ = (uint8_t)(MS_REC_FREE | r->aux);
+      o = ms_put_varint(o, ts - prev_ts);
+      o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
+      prev_addr = r->addr;
+      prev_ts = ts;
+      break;
+    case MS_REC_REALLOC: {
+      uint64_t old = r[1].addr;
+      *o++ = (uint8_t)(MS_REC_REALLOC | r->aux | (r->weight ? MS_FLAG_WEIGHT : 0));
+      o = ms_put_varint(o, ts - prev_ts);
+      o = ms_put_svarint(o, (int64_t)(old - prev_addr));
+      o = ms_put_svarint(o, (int64_t)(r->addr - old));
+      o = ms_put_varint(o, r->size);
+      o = ms_put_varint(o, r->stack);
+      if (r->weight)
+        o = ms_put_varint(o, r->weight);
+      prev_addr = r->addr;
+      prev_ts = ts;
+      break;
+    }
+    case MS_REC_STACK: {
+      const uint64_t *frames = (const uint64_t *)(const void *)&r[1];
+      *o++ = MS_REC_STACK;
+      o = ms_put_varint(o, r->stack);
+      o = ms_put_varint(o, r->size);
+      uint64_t prev = 0;
+      for (uint64_t k = 0; k < r->size; k++) {
+        o = ms_put_svarint(o, (int64_t)(frames[k] - prev));
+        prev = frames[k];
+      }
+      break;
+    }
+    case MS_REC_MARK:
+      *o++ = MS_REC_MARK;
+      o = ms_put_varint(o, ts - prev_ts);
+      o = ms_put_varint(o, r->aux);
+      o = put_string(o, (const char *)&r[1], r->size);
+      prev_ts = ts;
+      break;
+    case MS_REC_VAR: {
+      const char *s = (const char *)&r[1];
+      size_t ln = r->stack & 0xff, lt = (r->stack >> 8) & 0xff, lf = r->stack >> 16;
+      *o++ = MS_REC_VAR;
+      o = ms_put_varint(o, ts - prev_ts);
+      o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
+      o = ms_put_varint(o, r->size);
+      o = put_string(o, s, ln);
+      o = put_string(o, s + ln, lt);
+      o = put_string(o, s + ln + lt, lf);
+      prev_addr = r->addr;
+      prev_ts = ts;
+      break;
+    }
+    default:
+      break; /* cannot happen: only the owner writes slots, whole records at a time */
+    }
+    nrec++;
+    i += slots;
+  }
+  emit_chunk(t, o, nrec, base_ts);
+  t->last_ts = prev_ts;
+}
+
+static void lock_thread(ms_thread_t *t) {
+  int expected = 0;
+  while (!atomic_compare_exchange_weak_explicit(&t->lock, &expected, 1, memory_order_acquire,
+                                                memory_order_relaxed)) {
+    expected = 0;
+    sched_yield(); /* the holder is writing a chunk: a few microseconds */
+  }
+}
+
+static void unlock_thread(ms_thread_t *t) { atomic_store_explicit(&t->lock, 0, memory_order_release); }
+
+/* The owner's buffer is full: write it and start over. */
+void ms__flush_full(ms_thread_t *t) {
+  lock_thread(t);
+  uint32_t pos = atomic_load_explicit(&t->pos, memory_order_relaxed);
+  encode_range(t, t->flushed, pos);
+  t->flushed = 0;
+  atomic_store_explicit(&t->pos, 0, memory_order_relaxed);
+  unlock_thread(t);
+}
+
+/* Writes what t holds now, from any thread: the owner may go on appending meanwhile. */
+void ms__flush_thread(ms_thread_t *t) {
+  lock_thread(t);
+  uint32_t pos = atomic_load_explicit(&t->pos, memory_order_acquire);
+  if (pos > t->flushed) {
+    uint32_t from = t->flushed;
+    encode_range(t, from, pos);
+    t->flushed = pos;
+  }
+  unlock_thread(t);
+}
+
+/* ---- threads ----------------------------------------------------------------------------- */
+
+int ms__thread_policy_tracks(const char *name, pid_t tid) {
+  switch (ms__g.threads) {
+  case MS_THREADS_NONE:
+    return 0;
+  case MS_THREADS_EVEN:
+    return (tid & 1) == 0;
+  case MS_THREADS_ODD:
+    return (tid & 1) == 1;
+  case MS_THREADS_GLOB:
+    return fnmatch(ms__g.glob, name, 0) == 0;
+  default:
+    return 1;
+  }
+}
+
+/* Gives the thread a buffer (a released one if any, else a new mapping). NULL if mmap fails. */
+ms_thread_t *ms__thread_buffer(ms_tls_t *tl) {
+  if (tl->t)
+    return tl->t;
+  ms_thread_t *t;
+  for (t = atomic_load(&ms__g.threads_list); t; t = t->next) {
+    int expected = 0;
+    if (atomic_load_explicit(&t->owned, memory_order_relaxed) == 0 &&
+        atomic_compare_exchange_strong(&t->owned, &expected, 1))
+      break;
+  }
+  if (!t) {
+    void *m = mmap(NULL, sizeof(ms_thread_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    if (m == MAP_FAILED)
+      return NULL;
+    t = m;
+    t->owned = 1;
+    t->fd = -1;
+    ms_thread_t *head = atomic_load(&ms__g.threads_list);
+    do
+      t->next = head;
+    while (!atomic_compare_exchange_weak(&ms__g.threads_list, &head, t));
+  }
+  lock_thread(t);
+  if (t->fd >= 0)
+    close(t->fd);
+  t->fd = -1;
+  t->flushed = 0;
+  t->last_ts = 0;
+  t->file_bytes = 0;
+  atomic_store(&t->pos, 0);
+  atomic_store(&t->n_alloc, 0);
+  atomic_store(&t->n_free, 0);
+  atomic_store(&t->n_bytes, 0);
+  atomic_store(&t->n_events, 0);
+  t->tid = gettid_raw();
+  t->seq = atomic_fetch_add(&ms__g.next_seq, 1);
+  unlock_thread(t);
+  tl->t = t;
+  /* The key's destructor runs at thread exit; setspecific for a low key does not allocate. */
+  pthread_setspecific(thread_key, t);
+  return t;
+}
+
+/* First hook call on a thread: decide whether it is tracked. */
+void ms__thread_setup(ms_tls_t *tl) {
+  if (!atomic_load_explicit(&ms__g.init_done, memory_order_acquire))
+    return; /* before the constructor: this call passes through, the next one asks again */
+  if (!ms__g.active || !atomic_load(&ms__g.recording)) {
+    tl->state = MS_T_UNTRACKED;
+    return;
+  }
+  tl->state = MS_T_BUSY;
+  char name[16] = "";
+  prctl(PR_GET_NAME, name, 0, 0, 0);
+  int track = tl->override ? tl->override == 1 : ms__thread_policy_tracks(name, gettid_raw());
+  if (track && ms__thread_buffer(tl) == NULL)
+    track = 0;
+  tl->sample_left = -1; /* draw on first use */
+  tl->state = track ? MS_T_TRACKED : MS_T_UNTRACKED;
+  if (track) {
+    extern int memscope__mark(int, const char *);
+    memscope__mark(MS_MARK_THREAD_NAME, name);
+  }
+}
+
+/* pthread key destructor: write the thread's buffer. It asks to be called again (up to the
+ * destructor rounds pthread allows) because other destructors may still free memory after
+ * this one; after the last round the buffer is released for reuse by a new thread. */
+static void thread_exit(void *arg) {
+  ms_thread_t *t = arg;
+  ms_tls_t *tl = &ms__tls;
+  uint8_t saved = tl->state;
+  tl->state = MS_T_BUSY;
+  ms__flush_thread(t);
+  if (++tl->dtor_rounds < 3 && saved != MS_T_DEAD) {
+    pthread_setspecific(thread_key, t);
+    tl->state = saved;
+    return;
+  }
+  lock_thread(t);
+  if (t->fd >= 0)
+    close(t->fd);
+  t->fd = -1;
+  unlock_thread(t);
+  tl->t = NULL;
+  tl->state = MS_T_DEAD;
+  atomic_store(&t->owned, 0);
+}
+
+/* ---- process events ------------------------------------------------------------------------ */
+
+static _Atomic int flush_all_busy;
+
+/* Writes every thread's buffer and the end of meta.txt (exit, exec). Threads may still run. */
+void ms__flush_all(const char *reason) {
+  if (!ms__g.active)
+    return;
+  int expected = 0;
+  if (!atomic_compare_exchange_strong(&flush_all_busy, &expected, 1))
+    return;
+  uint64_t events = 0, threads = 0;
+  for (ms_thread_t *t = atomic_load(&ms__g.threads_list); t; t = t->next) {
+    ms__flush_thread(t);
+    threads++;
+  }
+  for (ms_thread_t *t = atomic_load(&ms__g.threads_list); t; t = t->next)
+    events += atomic_load_explicit(&t->n_alloc, memory_order_relaxed) +
+              atomic_load_explicit(&t->n_free, memory_order_relaxed);
+  ms__snapshot_maps();
+  uint64_t mono = ms__mono_ns();
+  meta_printf("end_reason=%s\nend_mono_ns=%llu\nend_ticks=%llu\nthreads_registered=%u\n"
+              "buffers=%llu\nevents=%llu\nevents_lost=%llu\nlate_events=%llu\nstacks=%llu\n"
+              "stack_table_full=%llu\nsample_set_full=%llu\nwrite_errors=%llu\n",
+              reason, (unsigned long long)mono,
+              (unsigned long long)(ms__g.use_tsc ? ms__now() : mono),
+              atomic_load(&ms__g.next_seq), (unsigned long long)threads,
+              (unsigned long long)events, (unsigned long long)atomic_load(&ms__g.events_lost),
+              (unsigned long long)atomic_load(&ms__g.late_events),
+              (unsigned long long)ms__stacks_count(),
+              (unsigned long long)atomic_load(&ms__g.stack_table_full),
+              (unsigned long long)atomic_load(&ms__g.sample_set_full),
+              (unsigned long long)atomic_load(&ms__g.write_errors));
+  atomic_store(&flush_all_busy, 0);
+}
+
+/* Child side of fork: only the forking thread exists. Parent's unwritten records belong to
+ * the parent (it writes them); the child starts a run directory of its own. */
+static void after_fork_child(void) {
+  if (!ms__g.active)
+    return;
+  ms_tls_t *tl = &ms__tls;
+  char parent_run[64];
+  memcpy(parent_run, ms__g.run_name, sizeof parent_run);
+  for (ms_thread_t *t = atomic_load(&ms__g.threads_list); t; t = t->next) {
+    if (t->fd >= 0)
+      close(t->fd);
+    t->fd = -1;
+    atomic_store(&t->lock, 0);
+    atomic_store(&t->pos, 0);
+    t->flushed = 0;
+    atomic_store(&t->owned, 0);
+  }
+  close(ms__g.dirfd);
+  close(ms__g.meta_fd);
+  close(ms__g.maps_fd);
+  ms__g.dirfd = ms__g.meta_fd = ms__g.maps_fd = -1;
+  meta_bytes = 0;
+  atomic_store(&ms__g.next_seq, 0);
+  atomic_store(&flush_all_busy, 0);
+  ms__stacks_reset_after_fork();
+  ms__sample_reset_after_fork();
+  uint8_t saved = tl->state;
+  tl->state = MS_T_BUSY;
+  tl->t = NULL;
+  if (open_run("fork", parent_run) < 0) {
+    ms__g.active = 0;
+    atomic_store(&ms__g.recording, 0);
+    tl->state = MS_T_UNTRACKED;
+    return;
+  }
+  ms__snapshot_maps();
+  if (saved == MS_T_TRACKED && ms__thread_buffer(tl) == NULL)
+    saved = MS_T_UNTRACKED;
+  tl->state = saved == MS_T_BUSY ? MS_T_TRACKED : saved;
+}
+
+static void at_exit(void) {
+  ms_tls_t *tl = &ms__tls;
+  uint8_t saved = tl->state;
+  tl->state = MS_T_BUSY;
+  if (ms__g.active && !atomic_exchange(&ms__g.finished, 1)) {
+    ms__flush_all("exit");
+    /* Calls after this point (later destructors) cannot be written any more. */
+    atomic_store(&ms__g.recording, 0);
+  }
+  tl->state = saved;
+}
+
+/* The TSC is used when the kernel says it runs at a constant rate through idle states; the
+ * reader converts ticks with the calibration pairs. Otherwise CLOCK_MONOTONIC (slower). */
+static int tsc_usable(void) {
+  int fd = open("/proc/cpuinfo", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  char buf[8192];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  return strstr(buf, " constant_tsc") && strstr(buf, " nonstop_tsc");
+}
+
+void ms__init(void) {
+  const char *out = getenv("MEMSCOPE_OUT");
+  if (!out || !*out)
+    return; /* not asked to track: every hook passes through */
+  if (parse_config() < 0)
+    return;
+  ms__g.use_tsc = tsc_usable();
+  ms_crc32c_init(&crc_table);
+  if (pthread_key_create(&thread_key, thread_exit) != 0) {
+    ms__msg("no pthread key left; tracking disabled");
+    return;
+  }
+  if (open_run("start", NULL) < 0)
+    return;
+  ms__stacks_init();
+  ms__sample_init();
+  ms__g.active = 1;
+  atomic_store(&ms__g.recording, 1);
+  ms__snapshot_maps();
+  pthread_atfork(NULL, NULL, after_fork_child);
+  if (ms__g.verbose)
+    ms__msg("tracing to %s (stack depth %d)", ms__g.run_dir, ms__g.depth);
+}
+
+__attribute__((constructor(101))) static void ms_ctor(void) {
+  ms_tls_t *tl = &ms__tls;
+  tl->state = MS_T_BUSY;
+  ms__init();
+  atomic_store_explicit(&ms__g.init_done, 1, memory_order_release);
+  tl->state = MS_T_UNINIT;
+}
+
+__attribute__((destructor(101))) static void ms_dtor(void) { at_exit(); }

@@ -1,0 +1,532 @@
+/* preload.c: the interposed allocator family (and exec/dlclose/setname), and their fast path.
+ *
+ * Every hook reads one thread-local byte first. Untracked threads, nested calls and calls
+ * before the tracker is ready go straight to the next allocator. Tracked calls call the real
+ * function, then append one fixed-size record to the thread's own buffer: no lock, no shared
+ * cache line written. What a hook returns is always exactly what the real call returned. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "ms_internal.h"
+
+#define MS_EXPORT __attribute__((visibility("default")))
+
+__thread ms_tls_t ms__tls __attribute__((tls_model("initial-exec")));
+
+/* ---- the next allocator ---------------------------------------------------------------- */
+
+typedef struct ms_real_s {
+  void *(*malloc)(size_t);
+  void (*free)(void *);
+  void *(*calloc)(size_t, size_t);
+  void *(*realloc)(void *, size_t);
+  void *(*reallocarray)(void *, size_t, size_t);
+  int (*posix_memalign)(void **, size_t, size_t);
+  void *(*aligned_alloc)(size_t, size_t);
+  void *(*memalign)(size_t, size_t);
+  void *(*valloc)(size_t);
+  void *(*pvalloc)(size_t);
+  size_t (*malloc_usable_size)(void *);
+} ms_real_t;
+
+static ms_real_t real;
+
+/* dlsym returns an object pointer; POSIX guarantees it converts to a function pointer, ISO C
+ * does not, so copy the bits (the form -Wpedantic accepts). */
+#define NEXT_SYM(fp, name)                                                                     \
+  do {                                                                                         \
+    void *sym_ = dlsym(RTLD_NEXT, name);                                                       \
+    memcpy(&(fp), &sym_, sizeof(fp));                                                          \
+  } while (0)
+static _Atomic int resolving; /* dlsym is running: its own allocations use the arena below */
+
+/* dlsym allocates (dlerror state, a few bytes) before the real malloc is known. Those
+ * requests are served from this static arena; its blocks are never freed or reused. */
+static char boot_arena[64 * 1024] __attribute__((aligned(64)));
+static _Atomic size_t boot_used;
+
+static int is_boot(const void *p) {
+  return (const char *)p >= boot_arena && (const char *)p < boot_arena + sizeof boot_arena;
+}
+
+static void *boot_alloc(size_t n, size_t align) {
+  if (align < 16)
+    align = 16;
+  size_t cur = atomic_load(&boot_used), start;
+  do {
+    start = (cur + align - 1) & ~(align - 1);
+    if (start + n > sizeof boot_arena || start + n < start)
+      return NULL;
+  } while (!atomic_compare_exchange_weak(&boot_used, &cur, start + n));
+  return boot_arena + start;
+}
+
+static void resolve(void) {
+  int expected = 0;
+  if (!atomic_compare_exchange_strong(&resolving, &expected, 1))
+    return; /* another thread is resolving; callers fall back to the arena meanwhile */
+  ms_real_t r;
+  NEXT_SYM(r.malloc, "malloc");
+  NEXT_SYM(r.free, "free");
+  NEXT_SYM(r.calloc, "calloc");
+  NEXT_SYM(r.realloc, "realloc");
+  NEXT_SYM(r.reallocarray, "reallocarray");
+  NEXT_SYM(r.posix_memalign, "posix_memalign");
+  NEXT_SYM(r.aligned_alloc, "aligned_alloc");
+  NEXT_SYM(r.memalign, "memalign");
+  NEXT_SYM(r.valloc, "valloc");
+  NEXT_SYM(r.pvalloc, "pvalloc");
+  NEXT_SYM(r.malloc_usable_size, "malloc_usable_size");
+  /* free is published last: a hook that sees real.malloc set may use every other pointer. */
+  real.free = r.free;
+  real.calloc = r.calloc;
+  real.realloc = r.realloc;
+  real.reallocarray = r.reallocarray;
+  real.posix_memalign = r.posix_memalign;
+  real.aligned_alloc = r.aligned_alloc;
+  real.memalign = r.memalign;
+  real.valloc = r.valloc;
+  real.pvalloc = r.pvalloc;
+  real.malloc_usable_size = r.malloc_usable_size;
+  __atomic_store_n(&real.malloc, r.malloc, __ATOMIC_RELEASE);
+}
+
+static inline int ready(void) {
+  if (MS_LIKELY(__atomic_load_n(&real.malloc, __ATOMIC_ACQUIRE) != NULL))
+    return 1;
+  resolve();
+  return __atomic_load_n(&real.malloc, __ATOMIC_ACQUIRE) != NULL;
+}
+
+/* ---- recording --------------------------------------------------------------------------
+ * Called with the thread BUSY. ts is taken by the caller at the moment that keeps the merged
+ * order right: after the real allocator returned for allocations, before it runs for frees. */
+
+static inline void count_alloc(ms_thread_t *t, size_t n) {
+  atomic_store_explicit(&t->n_alloc, atomic_load_explicit(&t->n_alloc, memory_order_relaxed) + 1,
+                        memory_order_relaxed);
+  atomic_store_explicit(&t->n_bytes, atomic_load_explicit(&t->n_bytes, memory_order_relaxed) + n,
+                        memory_order_relaxed);
+}
+
+/* Test knob (MEMSCOPE_TEST_SLOWDOWN=k): redo the stack capture and timestamp k more times,
+ * so the harness's overhead gate can be shown to catch a slower hot path. */
+static __attribute__((noinline)) void slowdown(ms_thread_t *t) {
+  for (int i = 0; i < ms__g.slowdown; i++) {
+    (void)ms__now();
+    if (ms__g.depth)
+      (void)ms__stack_capture(t);
+  }
+}
+
+static inline void rec_alloc(ms_tls_t *tl, void *p, size_t n, size_t align, uint64_t ts,
+                             uintptr_t site) {
+  if (MS_UNLIKELY(!atomic_load_explicit(&ms__g.recording, memory_order_relaxed)))
+    return;
+  uint32_t weight = 1;
+  if (ms__g.sample != MS_SAMPLE_ALL) {
+    weight = ms__sample_alloc(tl, n, site);
+    if (!weight || !ms__sample_remember(p))
+      return;
+  }
+  ms_thread_t *t = tl->t;
+  uint32_t stack = ms__g.depth ? ms__stack_capture(t) : 0;
+  if (MS_UNLIKELY(ms__g.slowdown))
+    slowdown(t);
+  ms_rec_t *r = ms__reserve(t, 1);
+  r->kind = MS_REC_ALLOC;
+  r->aux = align ? (uint8_t)__builtin_ctzll(align) : 0;
+  r->weight = ms__g.sample == MS_SAMPLE_CLASSES ? (uint16_t)weight : 0;
+  r->stack = stack;
+  r->ts = ts;
+  r->addr = (uintptr_t)p;
+  r->size = n;
+  ms__commit(t, 1);
+  count_alloc(t, n);
+}
+
+static inline void rec_free(ms_tls_t *tl, void *p, uint64_t ts, uint8_t flags) {
+  if (MS_UNLIKELY(!atomic_load_explicit(&ms__g.recording, memory_order_relaxed)))
+    return;
+  if (ms__g.sample != MS_SAMPLE_ALL && !ms__sample_forget(p))
+    return;
+  ms_thread_t *t = tl->t;
+  ms_rec_t *r = ms__reserve(t, 1);
+  r->kind = MS_REC_FREE;
+  r->aux = flags;
+  r->ts = ts;
+  r->addr = (uintptr_t)p;
+  ms__commit(t, 1);
+  if (!flags)
+    atomic_store_explicit(&t->n_free, atomic_load_explicit(&t->n_free, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+/* A realloc that returned p for old. ts_before was read before the real call: when the block
+ * moved, old was released then (another thread may have been handed its address since), so
+ * a FREE part is written at ts_before and the REALLOC says old is already released. */
+static void rec_realloc(ms_tls_t *tl, void *old, void *p, size_t n, uint64_t ts_before,
+                        uint64_t ts, uintptr_t site) {
+  if (MS_UNLIKELY(!atomic_load_explicit(&ms__g.recording, memory_order_relaxed)))
+    return;
+  int old_tracked = old != NULL;
+  uint32_t weight = 1;
+  if (ms__g.sample != MS_SAMPLE_ALL) {
+    old_tracked = old && ms__sample_forget(old);
+    weight = ms__sample_alloc(tl, n, site);
+    if (weight && !ms__sample_remember(p))
+      weight = 0;
+    if (!weight) {
+      if (old_tracked) /* the sampled block went away inside an unsampled realloc */
+        rec_free(tl, old, ts_before, 0);
+      return;
+    }
+  }
+  ms_thread_t *t = tl->t;
+  uint8_t flags = 0;
+  if (old_tracked && p != old) {
+    rec_free(tl, old, ts_before, MS_REALLOC_OLD_RELEASED);
+    flags = MS_REALLOC_OLD_RELEASED;
+  }
+  uint32_t stack = ms__g.depth ? ms__stack_capture(t) : 0;
+  ms_rec_t *r = ms__reserve(t, 2);
+  r[0].kind = MS_REC_REALLOC;
+  r[0].aux = flags;
+  r[0].weight = ms__g.sample == MS_SAMPLE_CLASSES ? (uint16_t)weight : 0;
+  r[0].stack = stack;
+  r[0].ts = ts;
+  r[0].addr = (uintptr_t)p;
+  r[0].size = n;
+  r[1].kind = MS_REC_CONT;
+  r[1].addr = old_tracked ? (uintptr_t)old : 0;
+  ms__commit(t, 2);
+  count_alloc(t, n);
+}
+
+/* The slow path of every hook: first call on a thread, or tracker not ready. Returns 1 when
+ * the caller should record (the thread is now TRACKED), 0 to pass through. */
+static __attribute__((noinline)) int slow_enter(ms_tls_t *tl) {
+  if (tl->state == MS_T_UNINIT) {
+    if (!ready())
+      return 0;
+    ms__thread_setup(tl);
+  } else if (tl->state == MS_T_DEAD && atomic_load_explicit(&ms__g.recording, memory_order_relaxed)) {
+    atomic_fetch_add_explicit(&ms__g.late_events, 1, memory_order_relaxed);
+  }
+  return tl->state == MS_T_TRACKED;
+}
+
+#define ENTER(tl) (MS_LIKELY((tl)->state == MS_T_TRACKED) || slow_enter(tl))
+#define SITE() ((uintptr_t)__builtin_return_address(0))
+
+/* ---- the allocator family -------------------------------------------------------------- */
+
+MS_EXPORT void *malloc(size_t n) {
+  ms_tls_t *tl = &ms__tls;
+  if (!ENTER(tl)) {
+    if (MS_UNLIKELY(!ready()))
+      return boot_alloc(n, 16);
+    return real.malloc(n);
+  }
+  tl->state = MS_T_BUSY;
+  void *p = real.malloc(n);
+  if (MS_LIKELY(p != NULL))
+    rec_alloc(tl, p, n, 0, ms__now(), SITE());
+  tl->state = MS_T_TRACKED;
+  return p;
+}
+
+MS_EXPORT void free(void *p) {
+  ms_tls_t *tl = &ms__tls;
+  if (MS_UNLIKELY(p == NULL))
+    return;
+  if (MS_UNLIKELY(is_boot(p)))
+    return; /* arena blocks are never reused */
+  if (!ENTER(tl)) {
+    real.free(p); /* p came from the real allocator, so it is known */
+    return;
+  }
+  tl->state = MS_T_BUSY;
+  rec_free(tl, p, ms__now(), 0);
+  real.free(p);
+  tl->state = MS_T_TRACKED;
+}
+
+MS_EXPORT void *calloc(size_t nmemb, size_t size) {
+  ms_tls_t *tl = &ms__tls;
+  if (!ENTER(tl)) {
+    if (MS_UNLIKELY(!ready())) {
+      size_t total;
+      if (__builtin_mul_overflow(nmemb, size, &total))
+        return NULL;
+      return boot_alloc(total, 16); /* the arena is static: already zero */
+    }
+    return real.calloc(nmemb, size);
+  }
+  tl->state = MS_T_BUSY;
+  void *p = real.calloc(nmemb, size);
+  if (MS_LIKELY(p != NULL))
+    rec_alloc(tl, p, nmemb * size, 0, ms__now(), SITE());
+  tl->state = MS_T_TRACKED;
+  return p;
+}
+
+/* realloc(p, 0) frees p in glibc and returns NULL: written as a FREE. realloc(NULL, n) is an
+ * allocation: a REALLOC with no old block. A failed realloc leaves p alone: nothing written. */
+static void *realloc_common(ms_tls_t *tl, void *old, size_t n, void *p, uint64_t ts_before,
+                            uintptr_t site) {
+  if (p != NULL)
+    rec_realloc(tl, old, p, n, ts_before, ms__now(), site);
+  else if (old != NULL && n == 0)
+    rec_free(tl, old, ts_before, 0);
+  return p;
+}
+
+MS_EXPORT void *realloc(void *old, size_t n) {
+  ms_tls_t *tl = &ms__tls;
+  if (MS_UNLIKELY(is_boot(old))) {
+    /* A block from the arena grows into a real one (or another arena block). */
+    void *p = ready() ? malloc(n) : boot_alloc(n, 16);
+    if (p) {
+      size_t avail = (size_t)(boot_arena + sizeof boot_arena - (char *)old);
+      memcpy(p, old, n < avail ? n : avail);
+    }
+    return p;
+  }
+  if (!ENTER(tl)) {
+    if (MS_UNLIKELY(!ready()))
+      return old ? NULL : boot_alloc(n, 16);
+    return real.realloc(old, n);
+  }
+  tl->state = MS_T_BUSY;
+  uint64_t ts_before = old ? ms__now() : 0;
+  void *p = realloc_common(tl, old, n, real.realloc(old, n), ts_before, SITE());
+  tl->state = MS_T_TRACKED;
+  return p;
+}
+
+MS_EXPORT void *reallocarray(void *old, size_t nmemb, size_t size) {
+  ms_tls_t *tl = &ms__tls;
+  size_t total;
+  if (MS_UNLIKELY(is_boot(old))) {
+    if (__builtin_mul_overflow(nmemb, size, &total)) {
+      errno = ENOMEM;
+      return NULL;
+    }
+    return realloc(old, total);
+  }
+  if (!ENTER(tl)) {
+    if (MS_UNLIKELY(!ready()))
+      return NULL;
+    return real.reallocarray(old, nmemb, size);
+  }
+  tl->state = MS_T_BUSY;
+  uint64_t ts_before = old ? ms__now() : 0;
+  void *p = real.reallocarray(old, nmemb, size);
+  /* On overflow the real call fails before touching old; total is then meaningless. */
+  if (p != NULL || !__builtin_mul_overflow(nmemb, size, &total))
+    p = realloc_common(tl, old, nmemb * size, p, ts_before, SITE());
+  tl->state = MS_T_TRACKED;
+  return p;
+}
+
+MS_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
+  ms_tls_t *tl = &ms__tls;
+  if (!ENTER(tl)) {
+    if (MS_UNLIKELY(!ready())) {
+      void *p = boot_alloc(n, align);
+      if (!p)
+        return ENOMEM;
+      *out = p;
+      return 0;
+    }
+    return real.posix_memalign(out, align, n);
+  }
+  tl->state = MS_T_BUSY;
+  int rc = real.posix_memalign(out, align, n);
+  if (rc == 0)
+    rec_alloc(tl, *out, n, align, ms__now(), SITE());
+  tl->state = MS_T_TRACKED;
+  return rc;
+}
+
+/* aligned_alloc, memalign, valloc and pvalloc share one shape. */
+#define ALIGNED_HOOK(name, params, call_args, align_expr, size_expr)                          \
+  MS_EXPORT void *name params {                                                                \
+    ms_tls_t *tl = &ms__tls;                                                                   \
+    if (!ENTER(tl)) {                                                                          \
+      if (MS_UNLIKELY(!ready()))                                                               \
+        return boot_alloc(size_expr, align_expr);                                              \
+      return real.name call_args;                                                              \
+    }                                                                                          \
+    tl->state = MS_T_BUSY;                                                                     \
+    void *p = real.name call_args;                                                             \
+    if (MS_LIKELY(p != NULL))                                                                  \
+      rec_alloc(tl, p, size_expr, align_expr, ms__now(), SITE());                              \
+    tl->state = MS_T_TRACKED;                                                                  \
+    return p;                                                                                  \
+  }
+
+ALIGNED_HOOK(aligned_alloc, (size_t align, size_t n), (align, n), align, n)
+ALIGNED_HOOK(memalign, (size_t align, size_t n), (align, n), align, n)
+ALIGNED_HOOK(valloc, (size_t n), (n), (size_t)sysconf(_SC_PAGESIZE), n)
+ALIGNED_HOOK(pvalloc, (size_t n), (n), (size_t)sysconf(_SC_PAGESIZE), n)
+
+MS_EXPORT size_t malloc_usable_size(void *p) {
+  if (p == NULL)
+    return 0;
+  if (is_boot(p))
+    return 0; /* unknown: the arena keeps no sizes; callers must not rely on it */
+  if (!ready())
+    return 0;
+  return real.malloc_usable_size(p);
+}
+
+/* ---- exec, dlclose, thread names --------------------------------------------------------
+ * exec replaces the image without running exit handlers: every thread's buffer is written
+ * first. The new image loads the tracker again and starts a new run directory. */
+
+static void before_exec(void) {
+  ms_tls_t *tl = &ms__tls;
+  uint8_t saved = tl->state;
+  tl->state = MS_T_BUSY;
+  ms__flush_all("exec");
+  tl->state = saved;
+}
+
+MS_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
+  static int (*next)(const char *, char *const[], char *const[]);
+  if (!next)
+    NEXT_SYM(next, "execve");
+  before_exec();
+  return next(path, argv, envp);
+}
+
+MS_EXPORT int execv(const char *path, char *const argv[]) {
+  static int (*next)(const char *, char *const[]);
+  if (!next)
+    NEXT_SYM(next, "execv");
+  before_exec();
+  return next(path, argv);
+}
+
+MS_EXPORT int execvp(const char *file, char *const argv[]) {
+  static int (*next)(const char *, char *const[]);
+  if (!next)
+    NEXT_SYM(next, "execvp");
+  before_exec();
+  return next(file, argv);
+}
+
+MS_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
+  static int (*next)(const char *, char *const[], char *const[]);
+  if (!next)
+    NEXT_SYM(next, "execvpe");
+  before_exec();
+  return next(file, argv, envp);
+}
+
+/* execl* take their arguments inline; collect them on the stack (no allocation) and go
+ * through the v-forms, which flush. */
+#define MS_EXECL_MAX 4096
+#define COLLECT_ARGS(first, ap, argv, argc)                                                    \
+  do {                                                                                         \
+    argv[0] = (char *)(first);                                                                 \
+    argc = 1;                                                                                  \
+    while (argv[argc - 1] != NULL && argc < MS_EXECL_MAX)                                      \
+      argv[argc++] = va_arg(ap, char *);                                                       \
+  } while (0)
+
+MS_EXPORT int execl(const char *path, const char *arg, ...) {
+  char *argv[MS_EXECL_MAX + 1];
+  int argc;
+  va_list ap;
+  va_start(ap, arg);
+  COLLECT_ARGS(arg, ap, argv, argc);
+  va_end(ap);
+  if (argv[argc - 1] != NULL) {
+    errno = E2BIG;
+    return -1;
+  }
+  return execv(path, argv);
+}
+
+MS_EXPORT int execlp(const char *file, const char *arg, ...) {
+  char *argv[MS_EXECL_MAX + 1];
+  int argc;
+  va_list ap;
+  va_start(ap, arg);
+  COLLECT_ARGS(arg, ap, argv, argc);
+  va_end(ap);
+  if (argv[argc - 1] != NULL) {
+    errno = E2BIG;
+    return -1;
+  }
+  return execvp(file, argv);
+}
+
+MS_EXPORT int execle(const char *path, const char *arg, ...) {
+  char *argv[MS_EXECL_MAX + 1];
+  int argc;
+  va_list ap;
+  va_start(ap, arg);
+  COLLECT_ARGS(arg, ap, argv, argc);
+  char *const *envp = va_arg(ap, char *const *);
+  va_end(ap);
+  if (argv[argc - 1] != NULL) {
+    errno = E2BIG;
+    return -1;
+  }
+  return execve(path, argv, envp);
+}
+
+MS_EXPORT int dlclose(void *handle) {
+  static int (*next)(void *);
+  if (!next)
+    NEXT_SYM(next, "dlclose");
+  ms_tls_t *tl = &ms__tls;
+  uint8_t saved = tl->state;
+  tl->state = MS_T_BUSY;
+  ms__snapshot_maps(); /* frames in the module stay symbolizable after it is gone */
+  tl->state = saved;
+  return next(handle);
+}
+
+/* A thread that names itself is re-checked against a MEMSCOPE_THREADS glob, and the name is
+ * recorded. Names given to other threads are not seen (documented in docs/tracker.md). */
+MS_EXPORT int pthread_setname_np(pthread_t thread, const char *name) {
+  static int (*next)(pthread_t, const char *);
+  if (!next)
+    NEXT_SYM(next, "pthread_setname_np");
+  int rc = next(thread, name);
+  ms_tls_t *tl = &ms__tls;
+  if (rc == 0 && pthread_equal(thread, pthread_self()) && tl->state != MS_T_BUSY &&
+      tl->state != MS_T_DEAD) {
+    uint8_t saved = tl->state;
+    tl->state = MS_T_BUSY;
+    if (saved == MS_T_UNINIT) {
+      tl->state = MS_T_UNINIT;
+      ms__thread_setup(tl); /* reads the new name itself */
+    } else {
+      if (tl->override == 0 && ms__g.threads == MS_THREADS_GLOB)
+        saved = ms__thread_policy_tracks(name, 0) ? MS_T_TRACKED : MS_T_UNTRACKED;
+      if (saved == MS_T_TRACKED && ms__thread_buffer(tl) == NULL)
+        saved = MS_T_UNTRACKED;
+      if (saved == MS_T_TRACKED) {
+        extern int memscope__mark(int, const char *);
+        tl->state = MS_T_TRACKED;
+        memscope__mark(MS_MARK_THREAD_NAME, name);
+      }
+      tl->state = saved;
+    }
+  }
+  return rc;
+}
