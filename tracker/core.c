@@ -89,6 +89,16 @@ static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out) {
   return 0;
 }
 
+/* A user's value as it may be shown in a one-line message: at most 32 bytes, controls as '?'. */
+static const char *shown(const char *s) {
+  static char buf[33];
+  size_t i = 0;
+  for (; s[i] && i < 32; i++)
+    buf[i] = (s[i] > 0x1f && s[i] < 0x7f) ? s[i] : '?';
+  buf[i] = '\0';
+  return buf;
+}
+
 static const char *const known_vars[] = {
     "MEMSCOPE_OUT", "MEMSCOPE_STACK_DEPTH", "MEMSCOPE_SAMPLE", "MEMSCOPE_THREADS",
     "MEMSCOPE_RESOURCES_HZ", "MEMSCOPE_VERBOSE", "MEMSCOPE_TEST_SLOWDOWN", NULL};
@@ -115,7 +125,7 @@ static int parse_config(void) {
   ms__g.depth = 16;
   if ((s = getenv("MEMSCOPE_STACK_DEPTH")) != NULL) {
     if (parse_u64(s, 0, MS_MAX_DEPTH, &v) < 0) {
-      ms__msg("MEMSCOPE_STACK_DEPTH=%.32s is not a frame count from 0 to %d; tracking disabled",
+      ms__msg("MEMSCOPE_STACK_DEPTH=%s is not a frame count from 0 to %d; tracking disabled",
               s, MS_MAX_DEPTH);
       return -1;
     }
@@ -129,8 +139,8 @@ static int parse_config(void) {
       ms__g.sample = MS_SAMPLE_BYTES;
       ms__g.sample_bytes = v;
     } else {
-      ms__msg("MEMSCOPE_SAMPLE=%.32s is not all, size-classes or bytes:N (N from 1 to 2^40); "
-              "tracking disabled", s);
+      ms__msg("MEMSCOPE_SAMPLE=%s is not all, size-classes or bytes:N (N from 1 to 2^40); "
+              "tracking disabled", shown(s));
       return -1;
     }
   }
@@ -148,8 +158,8 @@ static int parse_config(void) {
       for (size_t i = 0; i < n; i++)
         printable &= s[i] > 0x20 && s[i] < 0x7f;
       if (!printable) {
-        ms__msg("MEMSCOPE_THREADS=%.32s is not all, none, even, odd or a glob of 1 to %d "
-                "printable characters; tracking disabled", s, MS_NAME_MAX);
+        ms__msg("MEMSCOPE_THREADS=%s is not all, none, even, odd or a glob of 1 to %d "
+                "printable characters; tracking disabled", shown(s), MS_NAME_MAX);
         return -1;
       }
       ms__g.threads = MS_THREADS_GLOB;
@@ -157,19 +167,19 @@ static int parse_config(void) {
     }
   }
   if ((s = getenv("MEMSCOPE_RESOURCES_HZ")) != NULL && parse_u64(s, 0, 1000, &v) < 0) {
-    ms__msg("MEMSCOPE_RESOURCES_HZ=%.32s is not a rate from 0 to 1000; tracking disabled", s);
+    ms__msg("MEMSCOPE_RESOURCES_HZ=%s is not a rate from 0 to 1000; tracking disabled", shown(s));
     return -1;
   }
   if ((s = getenv("MEMSCOPE_VERBOSE")) != NULL) {
     if (parse_u64(s, 0, 2, &v) < 0) {
-      ms__msg("MEMSCOPE_VERBOSE=%.32s is not 0, 1 or 2; tracking disabled", s);
+      ms__msg("MEMSCOPE_VERBOSE=%s is not 0, 1 or 2; tracking disabled", shown(s));
       return -1;
     }
     ms__g.verbose = (int)v;
   }
   if ((s = getenv("MEMSCOPE_TEST_SLOWDOWN")) != NULL) {
     if (parse_u64(s, 0, 100, &v) < 0) {
-      ms__msg("MEMSCOPE_TEST_SLOWDOWN=%.32s is not a count from 0 to 100; tracking disabled", s);
+      ms__msg("MEMSCOPE_TEST_SLOWDOWN=%s is not a count from 0 to 100; tracking disabled", shown(s));
       return -1;
     }
     ms__g.slowdown = (int)v;
