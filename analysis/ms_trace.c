@@ -1,0 +1,1339 @@
+/* ms_trace.c: the reference reader of the memscope trace format (docs/trace-format.md):
+ * run discovery, meta.txt, maps.txt, thread-file validation and the k-way merge. */
+#include "ms_trace.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ms_format.h"
+#include "ms_hmap.h"
+
+#define META_MAX_BYTES (1u << 20) /* meta.txt is a few hundred bytes; refuse absurd ones */
+
+/* ---- errors -------------------------------------------------------------------------------- */
+
+const char *ms_trace_strerror(int code) {
+  switch (code) {
+  case 0:
+    return "success";
+  case MS_TRACE_E_NOTTRACE:
+    return "not a memscope trace";
+  case MS_TRACE_E_VERSION:
+    return "unsupported trace format version";
+  case MS_TRACE_E_CORRUPT:
+    return "corrupt trace metadata";
+  case MS_TRACE_E_NOMEM:
+    return "out of memory";
+  default:
+    return code < 0 && code > -4096 ? strerror(-code) : "unknown error";
+  }
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+  if (!err || !errlen)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
+static char *path_join(const char *dir, const char *name) {
+  size_t a = strlen(dir), b = strlen(name);
+  char *p = malloc(a + b + 2);
+  if (!p)
+    return NULL;
+  memcpy(p, dir, a);
+  p[a] = '/';
+  memcpy(p + a + 1, name, b + 1);
+  return p;
+}
+
+static int is_regular(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Parses a whole decimal string into *out; 0 on success. */
+static int parse_u64(const char *s, uint64_t *out) {
+  if (!s || !isdigit((unsigned char)*s))
+    return -1;
+  errno = 0;
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || *end)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+/* ---- run discovery ------------------------------------------------------------------------- */
+
+typedef struct run_name_s {
+  uint64_t pid, n;
+  char *path;
+} run_name_t;
+
+/* Accepts exactly memscope.<digits>.<digits>. */
+static int parse_run_name(const char *name, uint64_t *pid, uint64_t *n) {
+  if (strncmp(name, "memscope.", 9))
+    return -1;
+  const char *p = name + 9;
+  char *end;
+  if (!isdigit((unsigned char)*p))
+    return -1;
+  *pid = strtoull(p, &end, 10);
+  if (*end != '.' || !isdigit((unsigned char)end[1]))
+    return -1;
+  p = end + 1;
+  *n = strtoull(p, &end, 10);
+  return *end ? -1 : 0;
+}
+
+static int cmp_run_name(const void *a, const void *b) {
+  const run_name_t *x = a, *y = b;
+  if (x->pid != y->pid)
+    return x->pid < y->pid ? -1 : 1;
+  if (x->n != y->n)
+    return x->n < y->n ? -1 : 1;
+  return strcmp(x->path, y->path);
+}
+
+void ms_trace_free_dirs(char **dirs, size_t ndirs) {
+  if (!dirs)
+    return;
+  for (size_t i = 0; i < ndirs; i++)
+    free(dirs[i]);
+  free(dirs);
+}
+
+int ms_trace_find_runs(const char *path, char ***dirs, size_t *ndirs, char *err,
+                       size_t errlen) {
+  *dirs = NULL;
+  *ndirs = 0;
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    int e = errno;
+    set_err(err, errlen, "%s: %s", path, strerror(e));
+    return -e;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    set_err(err, errlen, "%s: not a directory (give a run directory or its parent)", path);
+    return MS_TRACE_E_NOTTRACE;
+  }
+  char *meta = path_join(path, "meta.txt");
+  if (!meta)
+    return MS_TRACE_E_NOMEM;
+  int single = is_regular(meta);
+  free(meta);
+  if (single) {
+    char **out = malloc(sizeof *out);
+    char *p = strdup(path);
+    if (!out || !p) {
+      free(out);
+      free(p);
+      return MS_TRACE_E_NOMEM;
+    }
+    out[0] = p;
+    *dirs = out;
+    *ndirs = 1;
+    return 0;
+  }
+  DIR *d = opendir(path);
+  if (!d) {
+    int e = errno;
+    set_err(err, errlen, "%s: %s", path, strerror(e));
+    return -e;
+  }
+  run_name_t *names = NULL;
+  size_t n = 0, cap = 0;
+  int rc = 0;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    uint64_t pid, k;
+    if (parse_run_name(de->d_name, &pid, &k))
+      continue;
+    char *p = path_join(path, de->d_name);
+    if (!p) {
+      rc = MS_TRACE_E_NOMEM;
+      break;
+    }
+    if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+      free(p);
+      continue;
+    }
+    if (n == cap) {
+      size_t ncap = cap ? cap * 2 : 8;
+      run_name_t *nn = realloc(names, ncap * sizeof *nn);
+      if (!nn) {
+        free(p);
+        rc = MS_TRACE_E_NOMEM;
+        break;
+      }
+      names = nn;
+      cap = ncap;
+    }
+    names[n++] = (run_name_t){pid, k, p};
+  }
+  closedir(d);
+  if (!rc && n == 0) {
+    set_err(err, errlen,
+            "%s: no meta.txt and no memscope.<pid>.<n> run directories: not a memscope trace",
+            path);
+    rc = MS_TRACE_E_NOTTRACE;
+  }
+  char **out = NULL;
+  if (!rc) {
+    qsort(names, n, sizeof *names, cmp_run_name);
+    out = malloc(n * sizeof *out);
+    if (!out)
+      rc = MS_TRACE_E_NOMEM;
+  }
+  if (rc) {
+    for (size_t i = 0; i < n; i++)
+      free(names[i].path);
+    free(names);
+    return rc;
+  }
+  for (size_t i = 0; i < n; i++)
+    out[i] = names[i].path;
+  free(names);
+  *dirs = out;
+  *ndirs = n;
+  return 0;
+}
+
+/* ---- meta.txt ------------------------------------------------------------------------------ */
+
+const char *ms_meta_get(const ms_meta_t *meta, const char *key) {
+  /* The last occurrence wins, as if the lines were assignments. */
+  for (size_t i = meta->nkeys; i-- > 0;)
+    if (!strcmp(meta->keys[i], key))
+      return meta->values[i];
+  return NULL;
+}
+
+static void meta_free(ms_meta_t *m) {
+  for (size_t i = 0; i < m->nkeys; i++) {
+    free(m->keys[i]);
+    free(m->values[i]);
+  }
+  free(m->keys);
+  free(m->values);
+  memset(m, 0, sizeof *m);
+}
+
+/* Reads a whole small file (at most `max` bytes) into a NUL-terminated buffer. */
+static int read_small_file(const char *path, size_t max, char **out, size_t *len) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return -EINVAL;
+  }
+  if ((uint64_t)st.st_size > max) {
+    close(fd);
+    return -EFBIG;
+  }
+  size_t cap = (size_t)st.st_size;
+  char *buf = malloc(cap + 1);
+  if (!buf) {
+    close(fd);
+    return MS_TRACE_E_NOMEM;
+  }
+  size_t n = 0;
+  while (n < cap) {
+    ssize_t r = read(fd, buf + n, cap - n);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      break; /* a file that shrank under us: keep what was read */
+    n += (size_t)r;
+  }
+  close(fd);
+  buf[n] = 0;
+  *out = buf;
+  *len = n;
+  return 0;
+}
+
+static int meta_parse(const char *path, ms_meta_t *m, char *err, size_t errlen) {
+  memset(m, 0, sizeof *m);
+  char *buf = NULL;
+  size_t len = 0;
+  int rc = read_small_file(path, META_MAX_BYTES, &buf, &len);
+  if (rc == -ENOENT) {
+    set_err(err, errlen, "%s: missing: not a memscope run directory", path);
+    return MS_TRACE_E_NOTTRACE;
+  }
+  if (rc) {
+    set_err(err, errlen, "%s: %s", path, ms_trace_strerror(rc));
+    return rc == -EFBIG ? MS_TRACE_E_CORRUPT : rc;
+  }
+  size_t cap = 0;
+  char *line = buf;
+  while (line < buf + len) {
+    char *nl = memchr(line, '\n', (size_t)(buf + len - line));
+    char *next = nl ? nl + 1 : buf + len;
+    if (nl)
+      *nl = 0;
+    char *eq = strchr(line, '=');
+    if (eq && eq != line) {
+      if (m->nkeys == cap) {
+        size_t ncap = cap ? cap * 2 : 32;
+        char **k = realloc(m->keys, ncap * sizeof *k);
+        if (k)
+          m->keys = k;
+        char **v = realloc(m->values, ncap * sizeof *v);
+        if (v)
+          m->values = v;
+        if (!k || !v) {
+          free(buf);
+          meta_free(m);
+          return MS_TRACE_E_NOMEM;
+        }
+        cap = ncap;
+      }
+      *eq = 0;
+      m->keys[m->nkeys] = strdup(line);
+      m->values[m->nkeys] = strdup(eq + 1);
+      m->nkeys++;
+      if (!m->keys[m->nkeys - 1] || !m->values[m->nkeys - 1]) {
+        free(buf);
+        meta_free(m);
+        return MS_TRACE_E_NOMEM;
+      }
+    }
+    line = next;
+  }
+  free(buf);
+
+  const char *format = ms_meta_get(m, "format");
+  if (!format || strcmp(format, "memscope-trace")) {
+    set_err(err, errlen, "%s: format is not memscope-trace: not a memscope trace", path);
+    meta_free(m);
+    return MS_TRACE_E_NOTTRACE;
+  }
+  uint64_t version;
+  if (parse_u64(ms_meta_get(m, "version"), &version)) {
+    set_err(err, errlen, "%s: no valid version line", path);
+    meta_free(m);
+    return MS_TRACE_E_CORRUPT;
+  }
+  if (version != MS_FORMAT_VERSION) {
+    set_err(err, errlen,
+            "%s: trace format version %" PRIu64
+            ", this reader knows version %d: use a matching memscope",
+            path, version, MS_FORMAT_VERSION);
+    meta_free(m);
+    return MS_TRACE_E_VERSION;
+  }
+  uint64_t v;
+  if (!parse_u64(ms_meta_get(m, "pid"), &v) && v <= UINT32_MAX)
+    m->pid = (uint32_t)v;
+  if (!parse_u64(ms_meta_get(m, "run_id"), &v))
+    m->run_id = v;
+  m->has_end = ms_meta_get(m, "end_reason") != NULL;
+  const char *clock = ms_meta_get(m, "clock");
+  m->clock_tsc = clock && !strcmp(clock, "tsc");
+  m->have_start_calib = !parse_u64(ms_meta_get(m, "start_mono_ns"), &m->start_mono_ns) &&
+                        !parse_u64(ms_meta_get(m, "start_ticks"), &m->start_ticks);
+  m->have_end_calib = !parse_u64(ms_meta_get(m, "end_mono_ns"), &m->end_mono_ns) &&
+                      !parse_u64(ms_meta_get(m, "end_ticks"), &m->end_ticks);
+  return 0;
+}
+
+/* ---- maps.txt ------------------------------------------------------------------------------ */
+
+typedef struct mapping_s {
+  uint64_t start, end, offset;
+  char *path;
+} mapping_t;
+
+typedef struct snapshot_s {
+  size_t first, n; /* range in maps->m */
+} snapshot_t;
+
+struct ms_maps_s {
+  mapping_t *m;
+  size_t nm, capm;
+  snapshot_t *s;
+  size_t ns, caps;
+};
+
+void ms_maps_free(ms_maps_t *maps) {
+  if (!maps)
+    return;
+  for (size_t i = 0; i < maps->nm; i++)
+    free(maps->m[i].path);
+  free(maps->m);
+  free(maps->s);
+  free(maps);
+}
+
+size_t ms_maps_nsnapshots(const ms_maps_t *maps) { return maps ? maps->ns : 0; }
+
+static int cmp_mapping(const void *a, const void *b) {
+  const mapping_t *x = a, *y = b;
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int maps_new_snapshot(ms_maps_t *maps) {
+  if (maps->ns == maps->caps) {
+    size_t ncap = maps->caps ? maps->caps * 2 : 4;
+    snapshot_t *s = realloc(maps->s, ncap * sizeof *s);
+    if (!s)
+      return MS_TRACE_E_NOMEM;
+    maps->s = s;
+    maps->caps = ncap;
+  }
+  maps->s[maps->ns++] = (snapshot_t){maps->nm, 0};
+  return 0;
+}
+
+static const char *skip_field(const char *p) {
+  while (*p && *p != ' ')
+    p++;
+  while (*p == ' ')
+    p++;
+  return p;
+}
+
+/* One /proc/self/maps line: "start-end perms offset dev inode   path". */
+static int maps_add_line(ms_maps_t *maps, const char *line) {
+  char *end;
+  errno = 0;
+  uint64_t start = strtoull(line, &end, 16);
+  if (end == line || *end != '-')
+    return 0;
+  const char *p = end + 1;
+  uint64_t stop = strtoull(p, &end, 16);
+  if (end == p || *end != ' ' || errno || stop <= start)
+    return 0;
+  p = skip_field(end); /* at perms */
+  p = skip_field(p);   /* at offset */
+  uint64_t off = strtoull(p, &end, 16);
+  if (end == p)
+    return 0;
+  p = skip_field(end); /* at dev */
+  p = skip_field(p);   /* at inode */
+  p = skip_field(p);   /* at path, or "" */
+  if (!maps->ns && maps_new_snapshot(maps))
+    return MS_TRACE_E_NOMEM;
+  if (maps->nm == maps->capm) {
+    size_t ncap = maps->capm ? maps->capm * 2 : 64;
+    mapping_t *m = realloc(maps->m, ncap * sizeof *m);
+    if (!m)
+      return MS_TRACE_E_NOMEM;
+    maps->m = m;
+    maps->capm = ncap;
+  }
+  char *path = strdup(p);
+  if (!path)
+    return MS_TRACE_E_NOMEM;
+  maps->m[maps->nm++] = (mapping_t){start, stop, off, path};
+  maps->s[maps->ns - 1].n++;
+  return 0;
+}
+
+int ms_maps_load(const char *path, ms_maps_t **out) {
+  *out = NULL;
+  ms_maps_t *maps = calloc(1, sizeof *maps);
+  if (!maps)
+    return MS_TRACE_E_NOMEM;
+  FILE *f = fopen(path, "re");
+  if (!f) {
+    if (errno == ENOENT) {
+      *out = maps;
+      return 0;
+    }
+    int e = -errno;
+    free(maps);
+    return e;
+  }
+  /* Lines are read in bounded pieces: a line longer than the buffer is split, and its
+   * tail fails to parse and is skipped, so a hostile file cannot make one huge line. */
+  char line[4096 + 1];
+  int rc = 0;
+  int continuing = 0;
+  while (!rc && fgets(line, sizeof line, f)) {
+    size_t n = strlen(line);
+    int whole = n && line[n - 1] == '\n';
+    if (whole)
+      line[--n] = 0;
+    if (!continuing) {
+      if (!strncmp(line, "# maps", 6))
+        rc = maps_new_snapshot(maps);
+      else if (line[0] != '#')
+        rc = maps_add_line(maps, line);
+    }
+    continuing = !whole;
+  }
+  fclose(f);
+  if (rc) {
+    ms_maps_free(maps);
+    return rc;
+  }
+  for (size_t i = 0; i < maps->ns; i++)
+    qsort(maps->m + maps->s[i].first, maps->s[i].n, sizeof *maps->m, cmp_mapping);
+  *out = maps;
+  return 0;
+}
+
+int ms_maps_lookup(const ms_maps_t *maps, uint64_t addr, const char **module,
+                   uint64_t *offset) {
+  if (!maps)
+    return 0;
+  for (size_t s = maps->ns; s-- > 0;) {
+    const mapping_t *m = maps->m + maps->s[s].first;
+    size_t lo = 0, hi = maps->s[s].n; /* find the last mapping with start <= addr */
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (m[mid].start <= addr)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    if (lo && addr < m[lo - 1].end) {
+      if (module)
+        *module = m[lo - 1].path;
+      if (offset)
+        *offset = addr - m[lo - 1].start + m[lo - 1].offset;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int ms_module_matches(const char *path, const char *module) {
+  if (!path || !module || !*module)
+    return 0;
+  if (strchr(module, '/'))
+    return !strcmp(path, module);
+  const char *base = strrchr(path, '/');
+  return !strcmp(base ? base + 1 : path, module);
+}
+
+/* ---- record decoding ----------------------------------------------------------------------- */
+
+/* One decoded record, STACK included. Strings point into the payload (not NUL-terminated). */
+typedef struct rec_s {
+  int kind;
+  uint64_t ts, addr, old_addr, size, align, weight, stack_id, line;
+  uint32_t mark_kind;
+  const uint8_t *str[3]; /* MARK: name; VAR: name, type, file */
+  uint64_t str_len[3];
+  uint64_t nframes;      /* STACK: frames in the record */
+  uint32_t nkept;        /* STACK: frames stored in the caller's buffer */
+} rec_t;
+
+typedef struct delta_s {
+  uint64_t prev_ts, prev_addr;
+} delta_t;
+
+static int get_svarint(const uint8_t **pp, const uint8_t *end, uint64_t *out) {
+  uint64_t z;
+  if (ms_get_varint(pp, end, &z))
+    return -1;
+  *out = (uint64_t)ms_unzigzag(z); /* added with unsigned wrap-around, never signed overflow */
+  return 0;
+}
+
+static int get_string(const uint8_t **pp, const uint8_t *end, const uint8_t **s, uint64_t *len) {
+  if (ms_get_varint(pp, end, len) || *len > (uint64_t)(end - *pp))
+    return -1;
+  *s = *pp;
+  *pp += *len;
+  return 0;
+}
+
+/* Decodes one record at *pp, updating the delta state. `frames` (MS_TRACE_MAX_FRAMES slots)
+ * receives a STACK's frames, or is NULL when they are not wanted. Returns 0, or -1 with
+ * *why naming what was wrong. Never reads past `end`; loops are bounded by payload bytes. */
+static int decode_record(const uint8_t **pp, const uint8_t *end, delta_t *d, rec_t *r,
+                         uint64_t *frames, const char **why) {
+  const uint8_t *p = *pp;
+  if (p >= end) {
+    *why = "record past payload end";
+    return -1;
+  }
+  uint8_t tag = *p++;
+  memset(r, 0, sizeof *r);
+  r->kind = tag & 0x0f;
+  r->weight = 1;
+  uint64_t dt, delta, delta2;
+  *why = "varint cut off or longer than 10 bytes";
+  switch (r->kind) {
+  case MS_REC_ALLOC:
+    if (ms_get_varint(&p, end, &dt) || get_svarint(&p, end, &delta) ||
+        ms_get_varint(&p, end, &r->size) || ms_get_varint(&p, end, &r->stack_id))
+      return -1;
+    if ((tag & MS_FLAG_ALIGN) && ms_get_varint(&p, end, &r->align))
+      return -1;
+    if ((tag & MS_FLAG_WEIGHT) && ms_get_varint(&p, end, &r->weight))
+      return -1;
+    d->prev_ts += dt;
+    d->prev_addr += delta;
+    r->ts = d->prev_ts;
+    r->addr = d->prev_addr;
+    break;
+  case MS_REC_FREE:
+    if (ms_get_varint(&p, end, &dt) || get_svarint(&p, end, &delta))
+      return -1;
+    d->prev_ts += dt;
+    d->prev_addr += delta;
+    r->ts = d->prev_ts;
+    r->addr = d->prev_addr;
+    break;
+  case MS_REC_REALLOC:
+    if (ms_get_varint(&p, end, &dt) || get_svarint(&p, end, &delta) ||
+        get_svarint(&p, end, &delta2) || ms_get_varint(&p, end, &r->size) ||
+        ms_get_varint(&p, end, &r->stack_id))
+      return -1;
+    if ((tag & MS_FLAG_WEIGHT) && ms_get_varint(&p, end, &r->weight))
+      return -1;
+    d->prev_ts += dt;
+    r->ts = d->prev_ts;
+    r->old_addr = d->prev_addr + delta;
+    r->addr = r->old_addr + delta2;
+    d->prev_addr = r->addr;
+    break;
+  case MS_REC_STACK: {
+    if (ms_get_varint(&p, end, &r->stack_id) || ms_get_varint(&p, end, &r->nframes))
+      return -1;
+    if (r->nframes > (uint64_t)(end - p)) { /* every frame takes at least one byte */
+      *why = "stack frame count exceeds the payload";
+      return -1;
+    }
+    uint64_t prev = 0;
+    for (uint64_t i = 0; i < r->nframes; i++) {
+      if (get_svarint(&p, end, &delta))
+        return -1;
+      prev += delta;
+      if (i < MS_TRACE_MAX_FRAMES) {
+        if (frames)
+          frames[i] = prev;
+        r->nkept++;
+      }
+    }
+    break;
+  }
+  case MS_REC_MARK: {
+    uint64_t sub;
+    if (ms_get_varint(&p, end, &dt) || ms_get_varint(&p, end, &sub))
+      return -1;
+    if (get_string(&p, end, &r->str[0], &r->str_len[0])) {
+      *why = "string longer than the payload";
+      return -1;
+    }
+    d->prev_ts += dt;
+    r->ts = d->prev_ts;
+    r->mark_kind = sub > UINT32_MAX ? UINT32_MAX : (uint32_t)sub;
+    break;
+  }
+  case MS_REC_VAR:
+    if (ms_get_varint(&p, end, &dt) || get_svarint(&p, end, &delta) ||
+        ms_get_varint(&p, end, &r->line))
+      return -1;
+    for (int i = 0; i < 3; i++) {
+      if (get_string(&p, end, &r->str[i], &r->str_len[i])) {
+        *why = "string longer than the payload";
+        return -1;
+      }
+    }
+    d->prev_ts += dt;
+    d->prev_addr += delta;
+    r->ts = d->prev_ts;
+    r->addr = d->prev_addr;
+    break;
+  default:
+    /* Records carry no length, so an unknown kind cannot be skipped. */
+    *why = "unknown record kind";
+    return -1;
+  }
+  *pp = p;
+  return 0;
+}
+
+/* ---- the run ------------------------------------------------------------------------------- */
+
+typedef struct cursor_s {
+  uint64_t start;      /* first chunk: the end of the file header */
+  uint64_t offset;     /* next chunk to read */
+  uint64_t end;        /* good_bytes from the scan: never read past it */
+  uint8_t *payload;
+  size_t payload_cap;
+  const uint8_t *p, *pend;
+  delta_t delta;
+  int done;
+  ms_event_t head;     /* the next event of this file, when in the heap */
+  char *str[3];        /* NUL-terminated copies of the head's strings */
+  size_t str_cap[3];
+} cursor_t;
+
+struct ms_run_s {
+  char *dir;
+  ms_meta_t meta;
+  ms_maps_t *maps;
+  size_t nthreads;
+  ms_thread_info_t *threads;
+  char **paths;
+  cursor_t *cursors;
+  ms_damage_t *damage;
+  size_t ndamage, damage_cap;
+  ms_hmap_t stacks; /* id -> ms_stack_t (frames malloc'd) */
+  uint32_t *heap;   /* min-heap of cursor indices */
+  size_t heap_n;
+  int started;
+  long pending;     /* cursor popped last: advanced at the next call, as the caller holds its
+                       strings until then */
+  /* calibration: ns = mono0 + (t - ticks0) * slope */
+  const char *calib_kind;
+  int calib_linear;
+  uint64_t mono0, ticks0;
+  long double slope;
+  int have_chunk_calib;
+  uint64_t first_chunk_mono, first_chunk_ticks, last_chunk_mono, last_chunk_ticks;
+  ms_crc_table_t crc;
+};
+
+static int add_damage(ms_run_t *run, size_t file, uint64_t offset, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int add_damage(ms_run_t *run, size_t file, uint64_t offset, const char *fmt, ...) {
+  run->threads[file].damaged = 1;
+  if (run->ndamage == run->damage_cap) {
+    size_t ncap = run->damage_cap ? run->damage_cap * 2 : 8;
+    ms_damage_t *d = realloc(run->damage, ncap * sizeof *d);
+    if (!d)
+      return MS_TRACE_E_NOMEM;
+    run->damage = d;
+    run->damage_cap = ncap;
+  }
+  ms_damage_t *d = &run->damage[run->ndamage++];
+  d->file = run->paths[file];
+  d->offset = offset;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(d->reason, sizeof d->reason, fmt, ap);
+  va_end(ap);
+  return 0;
+}
+
+static int read_full(int fd, void *buf, size_t len, uint64_t off) {
+  size_t n = 0;
+  while (n < len) {
+    ssize_t r = pread(fd, (char *)buf + n, len - n, (off_t)(off + n));
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      return -1;
+    n += (size_t)r;
+  }
+  return 0;
+}
+
+static int ensure_cap(uint8_t **buf, size_t *cap, size_t need) {
+  if (*cap >= need)
+    return 0;
+  size_t ncap = need < 4096 ? 4096 : need;
+  uint8_t *b = realloc(*buf, ncap);
+  if (!b)
+    return MS_TRACE_E_NOMEM;
+  *buf = b;
+  *cap = ncap;
+  return 0;
+}
+
+/* Reads and checks the chunk at `off` of a file of `size` bytes into *buf. Returns 0 (header
+ * in *h, payload in *buf), 1 when the chunk is bad (reason in why), or a negative error. */
+static int read_chunk(ms_run_t *run, int fd, uint64_t off, uint64_t size, ms_chunk_header_t *h,
+                      uint8_t **buf, size_t *cap, char *why, size_t whylen) {
+  if (size - off < MS_CHUNK_HEADER_SIZE) {
+    snprintf(why, whylen, "truncated chunk header (%" PRIu64 " bytes left)", size - off);
+    return 1;
+  }
+  if (read_full(fd, h, sizeof *h, off)) {
+    snprintf(why, whylen, "read error: %s", strerror(errno ? errno : EIO));
+    return 1;
+  }
+  if (h->magic != MS_CHUNK_MAGIC) {
+    snprintf(why, whylen, "bad chunk magic 0x%08" PRIx32, h->magic);
+    return 1;
+  }
+  if (h->payload_len > MS_CHUNK_MAX_PAYLOAD) {
+    snprintf(why, whylen, "chunk payload length %" PRIu32 " exceeds %u", h->payload_len,
+             MS_CHUNK_MAX_PAYLOAD);
+    return 1;
+  }
+  if (h->payload_len > size - off - MS_CHUNK_HEADER_SIZE) {
+    snprintf(why, whylen, "chunk runs past end of file (truncated)");
+    return 1;
+  }
+  int rc = ensure_cap(buf, cap, h->payload_len);
+  if (rc)
+    return rc;
+  if (h->payload_len && read_full(fd, *buf, h->payload_len, off + MS_CHUNK_HEADER_SIZE)) {
+    snprintf(why, whylen, "read error: %s", strerror(errno ? errno : EIO));
+    return 1;
+  }
+  uint32_t crc = ms_crc32c(&run->crc, *buf, h->payload_len);
+  if (crc != h->crc32c) {
+    snprintf(why, whylen, "chunk CRC mismatch (stored 0x%08" PRIx32 ", computed 0x%08" PRIx32 ")",
+             h->crc32c, crc);
+    return 1;
+  }
+  return 0;
+}
+
+static int commit_stack(ms_run_t *run, const rec_t *r, const uint64_t *frames) {
+  int existed;
+  ms_stack_t *s = ms__hmap_put(&run->stacks, r->stack_id, &existed);
+  if (!s)
+    return MS_TRACE_E_NOMEM;
+  if (existed)
+    return 0; /* ids are process-wide; the first definition stands */
+  s->id = r->stack_id;
+  s->nframes = r->nkept;
+  s->truncated = r->nframes > r->nkept;
+  uint64_t *f = NULL;
+  if (r->nkept) {
+    f = malloc(r->nkept * sizeof *f);
+    if (!f) {
+      ms__hmap_del(&run->stacks, r->stack_id, NULL);
+      return MS_TRACE_E_NOMEM;
+    }
+    memcpy(f, frames, r->nkept * sizeof *f);
+  }
+  s->frames = f;
+  return 0;
+}
+
+/* Validates a chunk's records and, if all are good and their count matches, commits its
+ * stacks. Returns 0, 1 (bad chunk, reason in why) or a negative error. */
+static int scan_payload(ms_run_t *run, size_t file, const ms_chunk_header_t *h,
+                        const uint8_t *payload, uint64_t *last_ts, int *have_last,
+                        uint64_t *frames, char *why, size_t whylen) {
+  ms_thread_info_t *ti = &run->threads[file];
+  for (int pass = 0; pass < 2; pass++) {
+    const uint8_t *p = payload, *end = payload + h->payload_len;
+    delta_t d = {h->base_ts, 0};
+    uint64_t n = 0, backwards = 0, lts = *last_ts;
+    int hl = *have_last, has_stack = 0;
+    while (p < end) {
+      rec_t r;
+      const char *what;
+      if (decode_record(&p, end, &d, &r, frames, &what)) {
+        snprintf(why, whylen, "record %" PRIu64 " of chunk: %s", n, what);
+        return 1;
+      }
+      n++;
+      if (r.kind == MS_REC_STACK) {
+        has_stack = 1;
+        if (pass == 1) {
+          int rc = commit_stack(run, &r, frames);
+          if (rc)
+            return rc;
+        }
+        continue;
+      }
+      if (hl && r.ts < lts)
+        backwards++;
+      lts = r.ts;
+      hl = 1;
+    }
+    if (pass == 0) {
+      if (n != h->nrecords) {
+        snprintf(why, whylen, "chunk says %" PRIu32 " records, payload holds %" PRIu64,
+                 h->nrecords, n);
+        return 1;
+      }
+      ti->records += n;
+      ti->ts_backwards += backwards;
+      *last_ts = lts;
+      *have_last = hl;
+      if (!has_stack)
+        break;
+    }
+  }
+  return 0;
+}
+
+/* Validates one thread file: header, then chunk after chunk until the end or the first bad
+ * one. Damage is recorded; only an unknown version or a system error fails. */
+static int scan_file(ms_run_t *run, size_t file, uint8_t **buf, size_t *cap, uint64_t *frames,
+                     char *err, size_t errlen) {
+  ms_thread_info_t *ti = &run->threads[file];
+  const char *path = run->paths[file];
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    set_err(err, errlen, "%s: %s", path, strerror(e));
+    return -e;
+  }
+  struct stat st;
+  if (fstat(fd, &st)) {
+    int e = errno;
+    close(fd);
+    set_err(err, errlen, "%s: %s", path, strerror(e));
+    return -e;
+  }
+  uint64_t size = (uint64_t)st.st_size;
+  ms_file_header_t fh;
+  int rc = 0;
+  if (size < MS_FILE_HEADER_SIZE || read_full(fd, &fh, sizeof fh, 0)) {
+    rc = add_damage(run, file, 0, "file shorter than its %d-byte header (%" PRIu64 " bytes)",
+                    MS_FILE_HEADER_SIZE, size);
+    goto out;
+  }
+  if (memcmp(fh.magic, MS_FILE_MAGIC, sizeof fh.magic)) {
+    rc = add_damage(run, file, 0, "bad file magic: not a memscope thread file");
+    goto out;
+  }
+  if (fh.version != MS_FORMAT_VERSION) {
+    set_err(err, errlen,
+            "%s: trace format version %u, this reader knows version %d: use a matching memscope",
+            path, fh.version, MS_FORMAT_VERSION);
+    rc = MS_TRACE_E_VERSION;
+    goto out;
+  }
+  if (fh.header_size < MS_FILE_HEADER_SIZE || fh.header_size > size) {
+    rc = add_damage(run, file, 8, "bad header size %u", fh.header_size);
+    goto out;
+  }
+  if (run->meta.run_id && fh.run_id != run->meta.run_id) {
+    rc = add_damage(run, file, 24, "run id %" PRIu64 " differs from meta.txt's %" PRIu64,
+                    fh.run_id, run->meta.run_id);
+    goto out;
+  }
+  ti->pid = fh.pid;
+  ti->tid = fh.tid;
+  ti->thread_seq = fh.thread_seq;
+  ti->usable = 1;
+  run->cursors[file].start = fh.header_size;
+  uint64_t off = fh.header_size, last_ts = 0;
+  int have_last = 0;
+  while (off < size) {
+    ms_chunk_header_t h;
+    char why[96];
+    rc = read_chunk(run, fd, off, size, &h, buf, cap, why, sizeof why);
+    if (rc == 0)
+      rc = scan_payload(run, file, &h, *buf, &last_ts, &have_last, frames, why, sizeof why);
+    if (rc < 0)
+      goto out;
+    if (rc == 1) {
+      rc = add_damage(run, file, off, "%s", why);
+      break;
+    }
+    if (h.calib_ticks || h.calib_mono_ns) {
+      if (!run->have_chunk_calib || h.calib_ticks < run->first_chunk_ticks) {
+        run->first_chunk_ticks = h.calib_ticks;
+        run->first_chunk_mono = h.calib_mono_ns;
+      }
+      if (!run->have_chunk_calib || h.calib_ticks > run->last_chunk_ticks) {
+        run->last_chunk_ticks = h.calib_ticks;
+        run->last_chunk_mono = h.calib_mono_ns;
+      }
+      run->have_chunk_calib = 1;
+    }
+    ti->chunks++;
+    off += MS_CHUNK_HEADER_SIZE + h.payload_len;
+  }
+  ti->good_bytes = off;
+out:
+  close(fd);
+  return rc;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Lists memscope_thread_*.bin in dir, sorted by name (the "file order" of tie-breaks). */
+static int list_thread_files(ms_run_t *run, char *err, size_t errlen) {
+  DIR *d = opendir(run->dir);
+  if (!d) {
+    int e = errno;
+    set_err(err, errlen, "%s: %s", run->dir, strerror(e));
+    return -e;
+  }
+  size_t cap = 0;
+  int rc = 0;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    size_t len = strlen(de->d_name);
+    if (strncmp(de->d_name, "memscope_thread_", 16) || len < 20 ||
+        strcmp(de->d_name + len - 4, ".bin"))
+      continue;
+    if (run->nthreads == cap) {
+      size_t ncap = cap ? cap * 2 : 16;
+      char **p = realloc(run->paths, ncap * sizeof *p);
+      if (!p) {
+        rc = MS_TRACE_E_NOMEM;
+        break;
+      }
+      run->paths = p;
+      cap = ncap;
+    }
+    char *p = path_join(run->dir, de->d_name);
+    if (!p) {
+      rc = MS_TRACE_E_NOMEM;
+      break;
+    }
+    run->paths[run->nthreads++] = p;
+  }
+  closedir(d);
+  if (rc)
+    return rc;
+  if (run->nthreads)
+    qsort(run->paths, run->nthreads, sizeof *run->paths, cmp_str);
+  run->threads = calloc(run->nthreads ? run->nthreads : 1, sizeof *run->threads);
+  run->cursors = calloc(run->nthreads ? run->nthreads : 1, sizeof *run->cursors);
+  run->heap = calloc(run->nthreads ? run->nthreads : 1, sizeof *run->heap);
+  if (!run->threads || !run->cursors || !run->heap)
+    return MS_TRACE_E_NOMEM;
+  for (size_t i = 0; i < run->nthreads; i++)
+    run->threads[i].path = run->paths[i];
+  return 0;
+}
+
+static void setup_calibration(ms_run_t *run) {
+  const ms_meta_t *m = &run->meta;
+  run->calib_linear = 0;
+  if (!m->clock_tsc) {
+    run->calib_kind = "identity";
+    return;
+  }
+  uint64_t mono0, ticks0, mono1, ticks1;
+  int have0 = 1, have1 = 1, from_meta0 = 0, from_meta1 = 0;
+  if (m->have_start_calib) {
+    mono0 = m->start_mono_ns, ticks0 = m->start_ticks, from_meta0 = 1;
+  } else if (run->have_chunk_calib) {
+    mono0 = run->first_chunk_mono, ticks0 = run->first_chunk_ticks;
+  } else {
+    have0 = 0;
+  }
+  if (m->have_end_calib) {
+    mono1 = m->end_mono_ns, ticks1 = m->end_ticks, from_meta1 = 1;
+  } else if (run->have_chunk_calib) {
+    mono1 = run->last_chunk_mono, ticks1 = run->last_chunk_ticks;
+  } else {
+    have1 = 0;
+  }
+  if (!have0 || !have1 || ticks1 <= ticks0 || mono1 < mono0) {
+    run->calib_kind = "none";
+    return;
+  }
+  run->calib_linear = 1;
+  run->mono0 = mono0;
+  run->ticks0 = ticks0;
+  run->slope = (long double)(mono1 - mono0) / (long double)(ticks1 - ticks0);
+  run->calib_kind = from_meta0 && from_meta1 ? "meta"
+                    : from_meta0 || from_meta1 ? "meta+chunks"
+                                               : "chunks";
+}
+
+uint64_t ms_run_ticks_to_ns(const ms_run_t *run, uint64_t ts) {
+  if (!run->calib_linear)
+    return ts;
+  long double dt = ts >= run->ticks0 ? (long double)(ts - run->ticks0)
+                                     : -(long double)(run->ticks0 - ts);
+  long double v = (long double)run->mono0 + dt * run->slope + 0.5L;
+  /* Clamp: a hostile timestamp must not make the float-to-integer conversion undefined. */
+  if (v <= 0)
+    return 0;
+  if (v >= 18446744073709551615.0L)
+    return UINT64_MAX;
+  return (uint64_t)v;
+}
+
+int ms_run_open(const char *dir, ms_run_t **out, char *err, size_t errlen) {
+  *out = NULL;
+  ms_run_t *run = calloc(1, sizeof *run);
+  if (!run)
+    return MS_TRACE_E_NOMEM;
+  ms__hmap_init(&run->stacks, sizeof(ms_stack_t));
+  ms_crc32c_init(&run->crc);
+  run->pending = -1;
+  uint8_t *buf = NULL;
+  size_t cap = 0;
+  uint64_t *frames = NULL;
+  char *meta_path = NULL, *maps_path = NULL;
+  int rc = MS_TRACE_E_NOMEM;
+  run->dir = strdup(dir);
+  meta_path = path_join(dir, "meta.txt");
+  maps_path = path_join(dir, "maps.txt");
+  frames = malloc(MS_TRACE_MAX_FRAMES * sizeof *frames);
+  if (!run->dir || !meta_path || !maps_path || !frames)
+    goto fail;
+  rc = meta_parse(meta_path, &run->meta, err, errlen);
+  if (rc)
+    goto fail;
+  rc = ms_maps_load(maps_path, &run->maps);
+  if (rc) {
+    set_err(err, errlen, "%s: %s", maps_path, ms_trace_strerror(rc));
+    goto fail;
+  }
+  rc = list_thread_files(run, err, errlen);
+  if (rc)
+    goto fail;
+  for (size_t i = 0; i < run->nthreads; i++) {
+    rc = scan_file(run, i, &buf, &cap, frames, err, errlen);
+    if (rc)
+      goto fail;
+  }
+  setup_calibration(run);
+  free(buf);
+  free(frames);
+  free(meta_path);
+  free(maps_path);
+  *out = run;
+  return 0;
+fail:
+  if (rc == MS_TRACE_E_NOMEM)
+    set_err(err, errlen, "%s: out of memory", dir);
+  free(buf);
+  free(frames);
+  free(meta_path);
+  free(maps_path);
+  ms_run_close(run);
+  return rc;
+}
+
+void ms_run_close(ms_run_t *run) {
+  if (!run)
+    return;
+  size_t pos = 0;
+  void *v;
+  while (ms__hmap_next(&run->stacks, &pos, NULL, &v))
+    free((void *)((ms_stack_t *)v)->frames);
+  ms__hmap_destroy(&run->stacks);
+  for (size_t i = 0; i < run->nthreads; i++) {
+    cursor_t *c = &run->cursors[i];
+    free(c->payload);
+    for (int k = 0; k < 3; k++)
+      free(c->str[k]);
+    free(run->paths[i]);
+  }
+  free(run->paths);
+  free(run->threads);
+  free(run->cursors);
+  free(run->heap);
+  free(run->damage);
+  meta_free(&run->meta);
+  ms_maps_free(run->maps);
+  free(run->dir);
+  free(run);
+}
+
+const char *ms_run_dir(const ms_run_t *run) { return run->dir; }
+const ms_meta_t *ms_run_meta(const ms_run_t *run) { return &run->meta; }
+const ms_maps_t *ms_run_maps(const ms_run_t *run) { return run->maps; }
+int ms_run_partial(const ms_run_t *run) { return !run->meta.has_end || run->ndamage > 0; }
+size_t ms_run_ndamage(const ms_run_t *run) { return run->ndamage; }
+const ms_damage_t *ms_run_damage(const ms_run_t *run, size_t i) {
+  return i < run->ndamage ? &run->damage[i] : NULL;
+}
+size_t ms_run_nthreads(const ms_run_t *run) { return run->nthreads; }
+const ms_thread_info_t *ms_run_thread(const ms_run_t *run, size_t i) {
+  return i < run->nthreads ? &run->threads[i] : NULL;
+}
+const char *ms_run_calibration(const ms_run_t *run) { return run->calib_kind; }
+const ms_stack_t *ms_run_stack(const ms_run_t *run, uint64_t id) {
+  return ms__hmap_get(&run->stacks, id);
+}
+size_t ms_run_nstacks(const ms_run_t *run) { return run->stacks.count; }
+
+/* ---- merge --------------------------------------------------------------------------------- */
+
+static int copy_string(cursor_t *c, int k, const uint8_t *s, uint64_t len) {
+  uint8_t *b = (uint8_t *)c->str[k];
+  int rc = ensure_cap(&b, &c->str_cap[k], (size_t)len + 1);
+  c->str[k] = (char *)b;
+  if (rc)
+    return rc;
+  memcpy(c->str[k], s, (size_t)len);
+  c->str[k][len] = 0;
+  return 0;
+}
+
+/* Moves cursor `i` to its next event. Returns 1 (c->head set), 0 (file done) or an error. */
+static int cursor_advance(ms_run_t *run, size_t i) {
+  cursor_t *c = &run->cursors[i];
+  const ms_thread_info_t *ti = &run->threads[i];
+  while (!c->done) {
+    if (c->p < c->pend) {
+      rec_t r;
+      const char *why;
+      if (decode_record(&c->p, c->pend, &c->delta, &r, NULL, &why)) {
+        c->done = 1; /* the scan found this chunk good: the file changed since */
+        return add_damage(run, i, c->offset, "changed since opened: %s", why);
+      }
+      if (r.kind == MS_REC_STACK)
+        continue; /* collected at open */
+      ms_event_t *e = &c->head;
+      memset(e, 0, sizeof *e);
+      e->kind = (ms_event_kind_t)r.kind;
+      e->ts = r.ts;
+      e->thread = (uint32_t)i;
+      e->tid = ti->tid;
+      e->thread_seq = ti->thread_seq;
+      e->addr = r.addr;
+      e->old_addr = r.old_addr;
+      e->size = r.size;
+      e->align = r.align;
+      e->weight = r.weight;
+      e->stack_id = r.stack_id;
+      e->mark_kind = r.mark_kind;
+      e->line = r.line;
+      int nstr = r.kind == MS_REC_MARK ? 1 : r.kind == MS_REC_VAR ? 3 : 0;
+      for (int k = 0; k < nstr; k++) {
+        int rc = copy_string(c, k, r.str[k], r.str_len[k]);
+        if (rc)
+          return rc;
+      }
+      if (nstr) {
+        e->name = c->str[0];
+        if (nstr == 3) {
+          e->type_name = c->str[1];
+          e->file = c->str[2];
+        }
+      }
+      return 1;
+    }
+    if (c->offset >= c->end) {
+      c->done = 1;
+      break;
+    }
+    /* Next chunk. Opened per chunk so a run with thousands of threads needs one fd. */
+    int fd = open(ti->path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st)) {
+      int e = errno;
+      if (fd >= 0)
+        close(fd);
+      c->done = 1;
+      return add_damage(run, i, c->offset, "reopen failed: %s", strerror(e));
+    }
+    ms_chunk_header_t h;
+    char why[96];
+    uint64_t size = (uint64_t)st.st_size < c->end ? (uint64_t)st.st_size : c->end;
+    int rc = read_chunk(run, fd, c->offset, size, &h, &c->payload, &c->payload_cap, why,
+                        sizeof why);
+    close(fd);
+    if (rc < 0)
+      return rc;
+    if (rc == 1) {
+      c->done = 1;
+      return add_damage(run, i, c->offset, "changed since opened: %s", why);
+    }
+    c->p = c->payload;
+    c->pend = c->payload + h.payload_len;
+    c->delta = (delta_t){h.base_ts, 0};
+    c->offset += MS_CHUNK_HEADER_SIZE + h.payload_len;
+  }
+  return 0;
+}
+
+/* Heap order: timestamp, then thread sequence, then file order. */
+static int heap_less(const ms_run_t *run, uint32_t a, uint32_t b) {
+  const ms_event_t *x = &run->cursors[a].head, *y = &run->cursors[b].head;
+  if (x->ts != y->ts)
+    return x->ts < y->ts;
+  if (x->thread_seq != y->thread_seq)
+    return x->thread_seq < y->thread_seq;
+  return a < b;
+}
+
+static void heap_push(ms_run_t *run, uint32_t idx) {
+  size_t i = run->heap_n++;
+  run->heap[i] = idx;
+  while (i > 0) {
+    size_t parent = (i - 1) / 2;
+    if (!heap_less(run, run->heap[i], run->heap[parent]))
+      break;
+    uint32_t t = run->heap[i];
+    run->heap[i] = run->heap[parent];
+    run->heap[parent] = t;
+    i = parent;
+  }
+}
+
+static uint32_t heap_pop(ms_run_t *run) {
+  uint32_t top = run->heap[0];
+  run->heap[0] = run->heap[--run->heap_n];
+  size_t i = 0;
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < run->heap_n && heap_less(run, run->heap[l], run->heap[m]))
+      m = l;
+    if (r < run->heap_n && heap_less(run, run->heap[r], run->heap[m]))
+      m = r;
+    if (m == i)
+      break;
+    uint32_t t = run->heap[i];
+    run->heap[i] = run->heap[m];
+    run->heap[m] = t;
+    i = m;
+  }
+  return top;
+}
+
+int ms_run_rewind(ms_run_t *run) {
+  for (size_t i = 0; i < run->nthreads; i++) {
+    cursor_t *c = &run->cursors[i];
+    c->offset = c->start;
+    c->end = run->threads[i].good_bytes;
+    c->p = c->pend = NULL;
+    c->done = !run->threads[i].usable;
+  }
+  run->heap_n = 0;
+  run->started = 0;
+  run->pending = -1;
+  return 0;
+}
+
+int ms_run_next(ms_run_t *run, ms_event_t *ev) {
+  int rc;
+  if (!run->started) {
+    ms_run_rewind(run);
+    for (size_t i = 0; i < run->nthreads; i++) {
+      if (run->cursors[i].done)
+        continue;
+      rc = cursor_advance(run, i);
+      if (rc < 0)
+        return rc;
+      if (rc == 1)
+        heap_push(run, (uint32_t)i);
+    }
+    run->started = 1;
+  }
+  if (run->pending >= 0) {
+    size_t i = (size_t)run->pending;
+    run->pending = -1;
+    rc = cursor_advance(run, i);
+    if (rc < 0)
+      return rc;
+    if (rc == 1)
+      heap_push(run, (uint32_t)i);
+  }
+  if (!run->heap_n)
+    return 0;
+  uint32_t i = heap_pop(run);
+  *ev = run->cursors[i].head;
+  ev->ts_ns = ms_run_ticks_to_ns(run, ev->ts);
+  run->pending = i;
+  return 1;
+}
