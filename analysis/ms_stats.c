@@ -126,12 +126,17 @@ static int on_event(pass_t *ps, const ms_event_t *e) {
       if (passed)
         mod->reallocs++;
       /* The old block goes first: an in-place realloc (old == new) must not count twice. */
-      if (e->old_addr && !free_block(ps, e->old_addr, &b))
+      if (e->old_addr && !(e->flags & MS_FLAG_REALLOC_RELEASE) && !free_block(ps, e->old_addr, &b))
         tot->unmatched_realloc_old++;
     }
     return add_block(ps, e, passed);
   }
   case MS_EV_FREE:
+    if (e->flags & MS_FLAG_REALLOC_RELEASE) { /* part of a realloc, counted there */
+      if (!free_block(ps, e->addr, &b))
+        tot->unmatched_realloc_old++;
+      return 0;
+    }
     tot->frees++;
     t->frees++;
     if (!free_block(ps, e->addr, &b))

@@ -534,6 +534,7 @@ typedef struct rec_s {
   int kind;
   uint64_t ts, addr, old_addr, size, align, weight, stack_id, line;
   uint32_t mark_kind;
+  uint32_t flags;        /* FREE/REALLOC: MS_FLAG_REALLOC_RELEASE */
   const uint8_t *str[3]; /* MARK: name; VAR: name, type, file */
   uint64_t str_len[3];
   uint64_t nframes;      /* STACK: frames in the record */
@@ -593,6 +594,7 @@ static int decode_record(const uint8_t **pp, const uint8_t *end, delta_t *d, rec
   case MS_REC_FREE:
     if (ms_get_varint(&p, end, &dt) || get_svarint(&p, end, &delta))
       return -1;
+    r->flags = tag & MS_FLAG_REALLOC_RELEASE;
     d->prev_ts += dt;
     d->prev_addr += delta;
     r->ts = d->prev_ts;
@@ -605,6 +607,7 @@ static int decode_record(const uint8_t **pp, const uint8_t *end, delta_t *d, rec
       return -1;
     if ((tag & MS_FLAG_WEIGHT) && ms_get_varint(&p, end, &r->weight))
       return -1;
+    r->flags = tag & MS_FLAG_REALLOC_RELEASE;
     d->prev_ts += dt;
     r->ts = d->prev_ts;
     r->old_addr = d->prev_addr + delta;
@@ -1197,6 +1200,7 @@ static int cursor_advance(ms_run_t *run, size_t i) {
       e->weight = r.weight;
       e->stack_id = r.stack_id;
       e->mark_kind = r.mark_kind;
+      e->flags = r.flags;
       e->line = r.line;
       int nstr = r.kind == MS_REC_MARK ? 1 : r.kind == MS_REC_VAR ? 3 : 0;
       for (int k = 0; k < nstr; k++) {

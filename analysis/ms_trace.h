@@ -117,6 +117,9 @@ typedef struct ms_event_s {
   uint64_t size, align, weight; /* align 0 when absent, weight 1 when absent */
   uint64_t stack_id;     /* 0 = no stack */
   uint32_t mark_kind;    /* MARK: MS_MARK_* subkind */
+  uint32_t flags;        /* MS_FLAG_REALLOC_RELEASE on a FREE: the release of a moving
+                          * realloc's old block, not a free call; on a REALLOC: old was
+                          * released by that FREE already */
   const char *name;      /* MARK: name; VAR: variable name */
   const char *type_name; /* VAR */
   const char *file;      /* VAR */

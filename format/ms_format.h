@@ -29,6 +29,9 @@ enum ms_rec_kind {
 
 #define MS_FLAG_ALIGN 0x10u  /* ALLOC: varint align follows */
 #define MS_FLAG_WEIGHT 0x20u /* ALLOC/REALLOC: varint weight follows */
+/* FREE: the release of a moving realloc's old block (not a free call); REALLOC: old was
+ * already released by such a FREE. */
+#define MS_FLAG_REALLOC_RELEASE 0x40u
 
 enum ms_mark_kind {
   MS_MARK_POINT = 1,

@@ -65,7 +65,7 @@ typedef struct ms_rec_s {
 } ms_rec_t;
 
 #define MS_REC_CONT 0 /* payload slot of a multi-slot record (REALLOC, STACK, MARK, VAR) */
-#define MS_REALLOC_OLD_RELEASED 0x40u /* FREE part of a moving realloc / REALLOC after it */
+#define MS_REALLOC_OLD_RELEASED MS_FLAG_REALLOC_RELEASE
 
 _Static_assert(sizeof(ms_rec_t) == 32, "record is half a cache line");
 
