@@ -5,7 +5,10 @@
  * allocator calls its own code makes (sc_expect_t) from its parameters alone, counts the calls
  * it really makes with plain per-thread counters, and fails when the two differ. The counting
  * macros below (SC_MALLOC & co.) keep the malloc call inside the scenario's own function, so a
- * tracker that attributes calls by caller frame sees them in that function, not in a helper. */
+ * tracker that attributes calls by caller frame sees them in that function, not in a helper.
+ *
+ * Names: sc_ is this executable's internal prefix (STYLE's ms__ is for the libraries' internal
+ * symbols; nothing here is exported from a library). */
 #ifndef MEMSCOPE_SCENARIOS_H
 #define MEMSCOPE_SCENARIOS_H
 

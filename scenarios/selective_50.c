@@ -243,7 +243,7 @@ static int sel_run(const sc_params_t *p) {
 
 const sc_scenario_t sc_selective_50 = {
     .name = "selective_50",
-    .description = "50 threads, 1000+10i blocks of 1/4/16/8 KiB each, temp-file I/O; even tracked",
+    .description = "50 threads, 1000+10i blocks of 1/4/16/8 KiB each, temp-file I/O, even ones tracked",
     .expect = sel_expect,
     .run = sel_run,
 };

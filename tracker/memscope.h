@@ -29,8 +29,10 @@ typedef struct memscope_snapshot_s {
 #define MEMSCOPE__WEAK __attribute__((weak))
 extern int memscope__active(void) MEMSCOPE__WEAK;
 extern int memscope__thread_track(int on) MEMSCOPE__WEAK;
+/* access(none): only the address is used, so a fresh, unfilled block is fine to name. */
 extern int memscope__track_var(const void *p, const char *name, const char *type,
-                               const char *file, int line) MEMSCOPE__WEAK;
+                               const char *file, int line) MEMSCOPE__WEAK
+    __attribute__((access(none, 1)));
 extern int memscope__mark(int subkind, const char *name) MEMSCOPE__WEAK;
 extern int memscope__snapshot(memscope_snapshot_t *out) MEMSCOPE__WEAK;
 extern int memscope__flush(void) MEMSCOPE__WEAK;
@@ -49,7 +51,7 @@ static inline int memscope_thread_track(int on) {
 
 /* Attach a variable name and type to the live block at p (the seed's track_var!). The block
  * must have come from the allocator; the name shows up in leak and memory reports. */
-static inline int memscope_track_var(const void *p, const char *name, const char *type,
+__attribute__((access(none, 1))) static inline int memscope_track_var(const void *p, const char *name, const char *type,
                                      const char *file, int line) {
   return memscope__track_var ? memscope__track_var(p, name, type, file, line)
                              : MEMSCOPE_UNAVAILABLE;
