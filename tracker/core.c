@@ -5,6 +5,7 @@
  * Code here runs with the calling thread BUSY, so allocations made by libc on its behalf
  * (snprintf, fnmatch) pass through untracked instead of recursing. */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -776,8 +777,22 @@ static void after_fork_child(void) {
 static void at_exit(void) {
   ms_tls_t *tl = &ms__tls;
   uint8_t saved = tl->state;
+  if (!ms__g.active)
+    return;
+  /* libstdc++ keeps its exception emergency pool (72 KiB) to the end and frees it only when
+   * asked: __gnu_cxx::__freeres, which Valgrind (--run-cxx-freeres=yes) and heaptrack call at
+   * exit too. Calling it, with this thread still tracked, keeps the pool out of the leaks, as
+   * in those tools. Looked up now because libstdc++ may have come with a later dlopen. */
   tl->state = MS_T_BUSY;
-  if (ms__g.active && !atomic_exchange(&ms__g.finished, 1)) {
+  void *sym = dlsym(RTLD_DEFAULT, "_ZN9__gnu_cxx9__freeresEv");
+  tl->state = saved;
+  if (sym) {
+    void (*cxx_freeres)(void);
+    memcpy(&cxx_freeres, &sym, sizeof cxx_freeres);
+    cxx_freeres();
+  }
+  tl->state = MS_T_BUSY;
+  if (!atomic_exchange(&ms__g.finished, 1)) {
     ms__flush_all("exit");
     /* Calls after this point (later destructors) cannot be written any more. */
     atomic_store(&ms__g.recording, 0);
