@@ -47,6 +47,13 @@ static inline uint64_t ms_bench_now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* CPU time of the calling thread: does not advance while the thread is descheduled. */
+static inline uint64_t ms_bench_thread_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* Parse a positive decimal count into *out. Returns 0, or -EINVAL if text is not a whole
  * number in [1, max]. */
 static inline int ms_bench_parse_count(const char *text, uint64_t max, uint64_t *out) {

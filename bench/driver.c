@@ -70,7 +70,9 @@ static const bench_sizes_t quick_sizes = {20000, 10, 64, 4, 100000, 60};
 
 /* The measurements of a series of runs, one entry per repeat (NAN where not applicable). */
 typedef struct bench_series_s {
-  double value[MS_BENCH_MAX_REPEAT];       /* ns/call (calls) or VmRSS growth KiB (threads) */
+  double value[MS_BENCH_MAX_REPEAT];       /* ns/call by thread CPU time (calls), or VmRSS
+                                              growth in KiB (threads) */
+  double value_wall[MS_BENCH_MAX_REPEAT];  /* calls: ns/call by wall clock */
   double rss_threads[MS_BENCH_MAX_REPEAT]; /* threads: VmRSS with all T parked, KiB */
   double cpu_s[MS_BENCH_MAX_REPEAT];       /* user+sys of the child and its descendants */
   double wall_s[MS_BENCH_MAX_REPEAT];      /* fork to reaped */
@@ -444,11 +446,13 @@ static void run_program(const bench_job_t *job, int native, bench_series_t *seri
   series->cpu_s[r] = res.cpu_s;
   series->wall_s[r] = res.wall_s;
   series->value[r] = NAN;
+  series->value_wall[r] = NAN;
   series->rss_threads[r] = NAN;
   if (job->prog == PROG_CALLS) {
     series->value[r] = find_value(res.out, "ns_per_call");
-    if (isnan(series->value[r]))
-      die("%s: no ns_per_call= in its output", what);
+    series->value_wall[r] = find_value(res.out, "ns_per_call_wall");
+    if (isnan(series->value[r]) || isnan(series->value_wall[r]))
+      die("%s: no ns_per_call= / ns_per_call_wall= in its output", what);
   } else if (job->prog == PROG_THREADS) {
     double before = find_value(res.out, "rss_before_kb");
     series->rss_threads[r] = find_value(res.out, "rss_threads_kb");
@@ -582,7 +586,7 @@ static void compute_figures(bench_job_t *jobs, int njobs) {
       {"calls.untracked_api", "added_ns_untracked_api",
        "added: untracked thread (memscope_thread_track(0))", 2},
   };
-  section("per allocator call, ms-bench-calls (depth ~16 frames)");
+  section("per allocator call, ms-bench-calls (depth ~16 frames, thread CPU time)");
   add_figure("native_ns_per_call", "native malloc/free",
              pooled_native(jobs, njobs, PROG_CALLS, offsetof(bench_series_t, value)), "ns/call",
              TARGET_NONE, 0);
@@ -591,6 +595,14 @@ static void compute_figures(bench_job_t *jobs, int njobs) {
     add_figure(added[i].id, added[i].label, PAIRED_DIFF(j, value), "ns/call",
                isnan(added[i].target) ? TARGET_NONE : TARGET_LE, added[i].target);
   }
+  /* The same pairs by wall clock: shows time the tracker spends blocked (which CPU time
+   * hides), but on a loaded machine it also carries the preemptions of other work. */
+  add_figure("added_ns_full16_wall", "added, wall clock: full, 16-frame stacks",
+             PAIRED_DIFF(find_job(jobs, njobs, "calls.full16"), value_wall), "ns/call",
+             TARGET_NONE, 0);
+  add_figure("added_ns_nostack_wall", "added, wall clock: full, no stacks",
+             PAIRED_DIFF(find_job(jobs, njobs, "calls.nostack"), value_wall), "ns/call",
+             TARGET_NONE, 0);
 
   section("trace size (sum of *.bin / meta.txt events)");
   add_figure("bytes_per_event_calls_full16", "full, 16-frame stacks (ms-bench-calls)",
@@ -713,8 +725,10 @@ static void add_number_or_null(cJSON *obj, const char *key, double v) {
 static void add_series(cJSON *parent, const char *key, const bench_job_t *j,
                        const bench_series_t *series, int with_trace) {
   cJSON *o = cJSON_AddObjectToObject(parent, key);
-  if (j->prog == PROG_CALLS)
+  if (j->prog == PROG_CALLS) {
     cJSON_AddItemToObject(o, "ns_per_call", number_array(series->value, j->runs));
+    cJSON_AddItemToObject(o, "ns_per_call_wall", number_array(series->value_wall, j->runs));
+  }
   if (j->prog == PROG_THREADS) {
     cJSON_AddItemToObject(o, "rss_growth_kb", number_array(series->value, j->runs));
     cJSON_AddItemToObject(o, "rss_threads_kb", number_array(series->rss_threads, j->runs));

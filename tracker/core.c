@@ -842,6 +842,7 @@ void ms__init(void) {
 __attribute__((constructor(101))) static void ms_ctor(void) {
   ms_tls_t *tl = &ms__tls;
   tl->state = MS_T_BUSY;
+  ms__preload_ready();
   ms__init();
   atomic_store_explicit(&ms__g.init_done, 1, memory_order_release);
   tl->state = MS_T_UNINIT;

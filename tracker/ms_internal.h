@@ -162,6 +162,9 @@ static inline void ms__commit(ms_thread_t *t, uint32_t n) {
                         memory_order_relaxed);
 }
 
+/* ---- preload.c ---------------------------------------------------------------------------- */
+MS_HIDDEN int ms__preload_ready(void);
+
 /* ---- stacks.c -------------------------------------------------------------------------- */
 MS_HIDDEN void ms__stacks_init(void);
 MS_HIDDEN void ms__stacks_reset_after_fork(void);

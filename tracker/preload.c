@@ -106,6 +106,10 @@ static inline int ready(void) {
   return __atomic_load_n(&real.malloc, __ATOMIC_ACQUIRE) != NULL;
 }
 
+/* Resolves the next allocator now: the constructor calls this, so that a thread switched in
+ * by memscope_thread_track before its first allocation finds it resolved. */
+int ms__preload_ready(void) { return ready(); }
+
 /* ---- recording --------------------------------------------------------------------------
  * Called with the thread BUSY. ts is taken by the caller at the moment that keeps the merged
  * order right: after the real allocator returned for allocations, before it runs for frees. */
@@ -224,7 +228,11 @@ static __attribute__((noinline)) int slow_enter(ms_tls_t *tl) {
   return tl->state == MS_T_TRACKED;
 }
 
-#define ENTER(tl) (MS_LIKELY((tl)->state == MS_T_TRACKED) || slow_enter(tl))
+/* TRACKED records; UNTRACKED and BUSY pass straight through (one TLS byte load and a branch
+ * or two: the untracked thread's whole cost); anything else takes the slow path. */
+#define ENTER(tl)                                                                              \
+  (MS_LIKELY((tl)->state == MS_T_TRACKED) ||                                                   \
+   (!MS_LIKELY((tl)->state == MS_T_UNTRACKED || (tl)->state == MS_T_BUSY) && slow_enter(tl)))
 #define SITE() ((uintptr_t)__builtin_return_address(0))
 
 /* ---- the allocator family -------------------------------------------------------------- */
@@ -246,12 +254,11 @@ MS_EXPORT void *malloc(size_t n) {
 
 MS_EXPORT void free(void *p) {
   ms_tls_t *tl = &ms__tls;
-  if (MS_UNLIKELY(p == NULL))
-    return;
   if (MS_UNLIKELY(is_boot(p)))
     return; /* arena blocks are never reused */
-  if (!ENTER(tl)) {
-    real.free(p); /* p came from the real allocator, so it is known */
+  if (!ENTER(tl) || MS_UNLIKELY(p == NULL)) {
+    if (MS_LIKELY(real.free != NULL)) /* NULL only before the first resolve: nothing to free */
+      real.free(p);
     return;
   }
   tl->state = MS_T_BUSY;

@@ -15,14 +15,20 @@
 #include <unistd.h>
 
 static _Atomic long ex_allocs, ex_frees, ex_reallocs, ex_bytes, ex_live_blocks, ex_live_bytes;
+/* Set on a thread whose calls the tracker is expected not to record (selective tracking). */
+static __thread int ex_untracked;
 
 static inline void ex_alloc(size_t n) {
+  if (ex_untracked)
+    return;
   ex_allocs++;
   ex_bytes += (long)n;
   ex_live_blocks++;
   ex_live_bytes += (long)n;
 }
 static inline void ex_release(size_t n) {
+  if (ex_untracked)
+    return;
   ex_live_blocks--;
   ex_live_bytes -= (long)n;
 }
@@ -41,19 +47,20 @@ static inline void *t_calloc(size_t a, size_t b) {
 static inline void t_free(void *p, size_t n) {
   if (!p) { free(p); return; } /* free(NULL) is not a free call that counts */
   free(p);
-  ex_frees++;
+  if (!ex_untracked)
+    ex_frees++;
   ex_release(n);
 }
 /* realloc: p of old_n bytes to n bytes. */
 static inline void *t_realloc(void *p, size_t old_n, size_t n) {
   void *q = realloc(p, n);
   if (p && n == 0) { /* glibc frees p and returns NULL */
-    ex_frees++;
+    ex_frees += !ex_untracked;
     ex_release(old_n);
     return q;
   }
   if (q) {
-    ex_reallocs++;
+    ex_reallocs += !ex_untracked;
     if (p) ex_release(old_n);
     ex_alloc(n);
   }
@@ -62,7 +69,7 @@ static inline void *t_realloc(void *p, size_t old_n, size_t n) {
 static inline void *t_reallocarray(void *p, size_t old_n, size_t a, size_t b) {
   void *q = reallocarray(p, a, b);
   if (q) {
-    ex_reallocs++;
+    ex_reallocs += !ex_untracked;
     if (p) ex_release(old_n);
     ex_alloc(a * b);
   }
