@@ -157,11 +157,8 @@ static inline void rec_alloc(ms_tls_t *tl, void *p, size_t n, size_t align, uint
   count_alloc(t, n);
 }
 
-static inline void rec_free(ms_tls_t *tl, void *p, uint64_t ts, uint8_t flags) {
-  if (MS_UNLIKELY(!atomic_load_explicit(&ms__g.recording, memory_order_relaxed)))
-    return;
-  if (ms__g.sample != MS_SAMPLE_ALL && !ms__sample_forget(p))
-    return;
+/* Writes a FREE record (no sampling question asked: the caller settled it). */
+static inline void write_free(ms_tls_t *tl, void *p, uint64_t ts, uint8_t flags) {
   ms_thread_t *t = tl->t;
   ms_rec_t *r = ms__reserve(t, 1);
   r->kind = MS_REC_FREE;
@@ -172,6 +169,14 @@ static inline void rec_free(ms_tls_t *tl, void *p, uint64_t ts, uint8_t flags) {
   if (!flags)
     atomic_store_explicit(&t->n_free, atomic_load_explicit(&t->n_free, memory_order_relaxed) + 1,
                           memory_order_relaxed);
+}
+
+static inline void rec_free(ms_tls_t *tl, void *p, uint64_t ts) {
+  if (MS_UNLIKELY(!atomic_load_explicit(&ms__g.recording, memory_order_relaxed)))
+    return;
+  if (ms__g.sample != MS_SAMPLE_ALL && !ms__sample_forget(p))
+    return;
+  write_free(tl, p, ts, 0);
 }
 
 /* A realloc that returned p for old. ts_before was read before the real call: when the block
@@ -190,14 +195,14 @@ static void rec_realloc(ms_tls_t *tl, void *old, void *p, size_t n, uint64_t ts_
       weight = 0;
     if (!weight) {
       if (old_tracked) /* the sampled block went away inside an unsampled realloc */
-        rec_free(tl, old, ts_before, 0);
+        write_free(tl, old, ts_before, MS_REALLOC_OLD_RELEASED);
       return;
     }
   }
   ms_thread_t *t = tl->t;
   uint8_t flags = 0;
   if (old_tracked && p != old) {
-    rec_free(tl, old, ts_before, MS_REALLOC_OLD_RELEASED);
+    write_free(tl, old, ts_before, MS_REALLOC_OLD_RELEASED);
     flags = MS_REALLOC_OLD_RELEASED;
   }
   uint32_t stack = ms__g.depth ? ms__stack_capture(t) : 0;
@@ -262,7 +267,7 @@ MS_EXPORT void free(void *p) {
     return;
   }
   tl->state = MS_T_BUSY;
-  rec_free(tl, p, ms__now(), 0);
+  rec_free(tl, p, ms__now());
   real.free(p);
   tl->state = MS_T_TRACKED;
 }
@@ -293,7 +298,7 @@ static void *realloc_common(ms_tls_t *tl, void *old, size_t n, void *p, uint64_t
   if (p != NULL)
     rec_realloc(tl, old, p, n, ts_before, ms__now(), site);
   else if (old != NULL && n == 0)
-    rec_free(tl, old, ts_before, 0);
+    rec_free(tl, old, ts_before);
   return p;
 }
 
