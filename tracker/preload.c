@@ -131,7 +131,11 @@ static __attribute__((noinline)) void slowdown(ms_thread_t *t) {
   }
 }
 
-static inline void rec_alloc(ms_tls_t *tl, void *p, size_t n, size_t align, uint64_t ts,
+/* always_inline, here and below: stack capture drops a fixed count of our own frames, so the
+ * hooks must not grow frames in a -O0 build. */
+#define MS_INLINE static inline __attribute__((always_inline))
+
+MS_INLINE void rec_alloc(ms_tls_t *tl, void *p, size_t n, size_t align, uint64_t ts,
                              uintptr_t site) {
   if (MS_UNLIKELY(!atomic_load_explicit(&ms__g.recording, memory_order_relaxed)))
     return;
@@ -158,7 +162,7 @@ static inline void rec_alloc(ms_tls_t *tl, void *p, size_t n, size_t align, uint
 }
 
 /* Writes a FREE record (no sampling question asked: the caller settled it). */
-static inline void write_free(ms_tls_t *tl, void *p, uint64_t ts, uint8_t flags) {
+MS_INLINE void write_free(ms_tls_t *tl, void *p, uint64_t ts, uint8_t flags) {
   ms_thread_t *t = tl->t;
   ms_rec_t *r = ms__reserve(t, 1);
   r->kind = MS_REC_FREE;
@@ -171,7 +175,7 @@ static inline void write_free(ms_tls_t *tl, void *p, uint64_t ts, uint8_t flags)
                           memory_order_relaxed);
 }
 
-static inline void rec_free(ms_tls_t *tl, void *p, uint64_t ts) {
+MS_INLINE void rec_free(ms_tls_t *tl, void *p, uint64_t ts) {
   if (MS_UNLIKELY(!atomic_load_explicit(&ms__g.recording, memory_order_relaxed)))
     return;
   if (ms__g.sample != MS_SAMPLE_ALL && !ms__sample_forget(p))
@@ -182,7 +186,7 @@ static inline void rec_free(ms_tls_t *tl, void *p, uint64_t ts) {
 /* A realloc that returned p for old. ts_before was read before the real call: when the block
  * moved, old was released then (another thread may have been handed its address since), so
  * a FREE part is written at ts_before and the REALLOC says old is already released. */
-static void rec_realloc(ms_tls_t *tl, void *old, void *p, size_t n, uint64_t ts_before,
+MS_INLINE void rec_realloc(ms_tls_t *tl, void *old, void *p, size_t n, uint64_t ts_before,
                         uint64_t ts, uintptr_t site) {
   if (MS_UNLIKELY(!atomic_load_explicit(&ms__g.recording, memory_order_relaxed)))
     return;
@@ -293,7 +297,7 @@ MS_EXPORT void *calloc(size_t nmemb, size_t size) {
 
 /* realloc(p, 0) frees p in glibc and returns NULL: written as a FREE. realloc(NULL, n) is an
  * allocation: a REALLOC with no old block. A failed realloc leaves p alone: nothing written. */
-static void *realloc_common(ms_tls_t *tl, void *old, size_t n, void *p, uint64_t ts_before,
+MS_INLINE void *realloc_common(ms_tls_t *tl, void *old, size_t n, void *p, uint64_t ts_before,
                             uintptr_t site) {
   if (p != NULL)
     rec_realloc(tl, old, p, n, ts_before, ms__now(), site);

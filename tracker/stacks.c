@@ -17,7 +17,7 @@
 #define MS_STACK_MAX (MS_STACK_SLOTS / 2) /* distinct stacks kept */
 #define MS_FRAME_POOL (1u << 24)          /* frames stored, all stacks together */
 #define MS_PROBE_MAX 128
-#define MS_OWN_FRAMES 3
+#define MS_OWN_FRAMES 2
 
 typedef struct ms_stack_slot_s {
   _Atomic uint64_t hash; /* 0 = empty; set once by the inserting thread's CAS */
