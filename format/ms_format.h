@@ -68,8 +68,19 @@ _Static_assert(sizeof(ms_chunk_header_t) == MS_CHUNK_HEADER_SIZE, "chunk header 
 
 /* ---- varints (unsigned LEB128) and zigzag ---------------------------------------------- */
 
-/* Appends v to p; returns the new end. p must have MS_VARINT_MAX bytes of room. */
+/* Appends v to p; returns the new end. p must have MS_VARINT_MAX bytes of room. The one- and
+ * two-byte cases (timestamps deltas, sizes, stack ids: most values) are unrolled: this runs
+ * for every field of every event the tracker writes. */
 static inline uint8_t *ms_put_varint(uint8_t *p, uint64_t v) {
+  if (v < 0x80) {
+    *p = (uint8_t)v;
+    return p + 1;
+  }
+  if (v < 0x4000) {
+    p[0] = (uint8_t)(v | 0x80);
+    p[1] = (uint8_t)(v >> 7);
+    return p + 2;
+  }
   while (v >= 0x80) {
     *p++ = (uint8_t)(v | 0x80);
     v >>= 7;
@@ -110,8 +121,9 @@ static inline int ms_get_varint(const uint8_t **pp, const uint8_t *end, uint64_t
 
 /* ---- CRC-32C (Castagnoli) ---------------------------------------------------------------
  * Written by hand because it is twenty lines and the tracker may link nothing that
- * allocates; the table is built at compile time's first use. The SSE4.2 instruction would be
- * faster, but the chunk CRC costs well under 1 ns per event at this size (bench/ measures). */
+ * allocates. Two implementations of the same function: slicing-by-8 tables (portable, about
+ * 3.5 instructions a byte) and, on x86-64 with SSE4.2, the crc32 instruction (8 bytes an
+ * instruction), which the tracker uses when the CPU has it (ms_crc32c_hw_usable). */
 static inline uint32_t ms_crc32c_byte(uint32_t crc, uint8_t b) {
   crc ^= b;
   for (int k = 0; k < 8; k++)
@@ -149,5 +161,36 @@ static inline uint32_t ms_crc32c(const ms_crc_table_t *tb, const void *data, siz
     crc = (crc >> 8) ^ tb->t[0][(crc ^ *p++) & 0xff];
   return crc ^ 0xffffffffu;
 }
+
+#if defined(__x86_64__)
+static inline int ms_crc32c_hw_usable(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("sse4.2");
+}
+
+__attribute__((target("sse4.2"))) static inline uint32_t ms_crc32c_hw(const void *data,
+                                                                      size_t len) {
+  const uint8_t *p = (const uint8_t *)data;
+  uint64_t crc = 0xffffffffu;
+  while (len >= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    crc = __builtin_ia32_crc32di(crc, w);
+    p += 8;
+    len -= 8;
+  }
+  uint32_t c = (uint32_t)crc;
+  while (len--)
+    c = __builtin_ia32_crc32qi(c, *p++);
+  return c ^ 0xffffffffu;
+}
+#else
+static inline int ms_crc32c_hw_usable(void) { return 0; }
+static inline uint32_t ms_crc32c_hw(const void *data, size_t len) {
+  (void)data;
+  (void)len;
+  return 0;
+}
+#endif
 
 #endif /* MS_FORMAT_H */

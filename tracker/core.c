@@ -30,6 +30,7 @@ ms_global_t ms__g = {.dirfd = -1, .maps_fd = -1, .meta_fd = -1};
 
 static pthread_key_t thread_key;
 static ms_crc_table_t crc_table;
+static int crc_hw; /* the CPU has SSE4.2's crc32 */
 
 /* ---- messages -------------------------------------------------------------------------- */
 
@@ -427,7 +428,7 @@ static void emit_chunk(ms_thread_t *t, uint8_t *o, uint32_t nrec, uint64_t base_
   ms_chunk_header_t ch;
   ch.magic = MS_CHUNK_MAGIC;
   ch.payload_len = len;
-  ch.crc32c = ms_crc32c(&crc_table, payload, len);
+  ch.crc32c = crc_hw ? ms_crc32c_hw(payload, len) : ms_crc32c(&crc_table, payload, len);
   ch.nrecords = nrec;
   ch.base_ts = base_ts;
   ch.calib_mono_ns = ms__mono_ns();
@@ -451,6 +452,24 @@ static void encode_range(ms_thread_t *t, uint32_t from, uint32_t to) {
   uint64_t prev_ts = t->last_ts, base_ts = t->last_ts, prev_addr = 0;
   for (uint32_t i = from; i < to;) {
     const ms_rec_t *r = &t->recs[i];
+    /* Fast path: FREE and plain ALLOC are nearly every record. One room check covers their
+     * worst case (tag + 4 varints + align + weight < 64 bytes). */
+    if (MS_LIKELY((r->kind == MS_REC_FREE || (r->kind == MS_REC_ALLOC && !r->aux && !r->weight)) &&
+                  limit - o >= 64)) {
+      uint64_t ts = r->ts < prev_ts ? prev_ts : r->ts;
+      *o++ = (uint8_t)(r->kind == MS_REC_FREE ? MS_REC_FREE | r->aux : MS_REC_ALLOC);
+      o = ms_put_varint(o, ts - prev_ts);
+      o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
+      if (r->kind == MS_REC_ALLOC) {
+        o = ms_put_varint(o, r->size);
+        o = ms_put_varint(o, r->stack);
+      }
+      prev_addr = r->addr;
+      prev_ts = ts;
+      nrec++;
+      i++;
+      continue;
+    }
     uint32_t slots = 1;
     size_t worst = 64;
     if (r->kind == MS_REC_STACK) {
@@ -641,7 +660,6 @@ ms_thread_t *ms__thread_buffer(ms_tls_t *tl) {
   atomic_store(&t->n_alloc, 0);
   atomic_store(&t->n_free, 0);
   atomic_store(&t->n_bytes, 0);
-  atomic_store(&t->n_events, 0);
   t->tid = gettid_raw();
   t->seq = atomic_fetch_add(&ms__g.next_seq, 1);
   unlock_thread(t);
@@ -823,6 +841,7 @@ void ms__init(void) {
     return;
   ms__g.use_tsc = tsc_usable();
   ms_crc32c_init(&crc_table);
+  crc_hw = ms_crc32c_hw_usable();
   if (pthread_key_create(&thread_key, thread_exit) != 0) {
     ms__msg("no pthread key left; tracking disabled");
     return;

@@ -80,7 +80,7 @@ typedef struct ms_thread_s {
   uint64_t file_bytes;        /* bytes written to fd, for the RLIMIT_FSIZE check */
   uint64_t last_ts;           /* latest timestamp encoded, to keep a file's time monotonic */
   /* Counters written by the owner only (plain load+store), read racily by snapshots. */
-  _Atomic uint64_t n_alloc, n_free, n_bytes, n_events;
+  _Atomic uint64_t n_alloc, n_free, n_bytes;
   _Atomic uint32_t pos __attribute__((aligned(MS_CACHE_LINE))); /* records committed */
   ms_rec_t recs[MS_REC_CAP] __attribute__((aligned(MS_CACHE_LINE)));
   uint8_t out[MS_OUT_CAP];
@@ -158,8 +158,6 @@ static inline ms_rec_t *ms__reserve(ms_thread_t *t, uint32_t n) {
 static inline void ms__commit(ms_thread_t *t, uint32_t n) {
   uint32_t pos = atomic_load_explicit(&t->pos, memory_order_relaxed);
   atomic_store_explicit(&t->pos, pos + n, memory_order_release);
-  atomic_store_explicit(&t->n_events, atomic_load_explicit(&t->n_events, memory_order_relaxed) + 1,
-                        memory_order_relaxed);
 }
 
 /* ---- preload.c ---------------------------------------------------------------------------- */

@@ -237,22 +237,22 @@ static __attribute__((noinline)) int slow_enter(ms_tls_t *tl) {
   return tl->state == MS_T_TRACKED;
 }
 
-/* TRACKED records; UNTRACKED and BUSY pass straight through (one TLS byte load and a branch
- * or two: the untracked thread's whole cost); anything else takes the slow path. */
-#define ENTER(tl)                                                                              \
-  (MS_LIKELY((tl)->state == MS_T_TRACKED) ||                                                   \
-   (!MS_LIKELY((tl)->state == MS_T_UNTRACKED || (tl)->state == MS_T_BUSY) && slow_enter(tl)))
 #define SITE() ((uintptr_t)__builtin_return_address(0))
 
-/* ---- the allocator family -------------------------------------------------------------- */
+/* ---- the allocator family ----------------------------------------------------------------
+ * Each hook is three pieces. The exported function only reads the state byte and jumps:
+ * to NAME_tracked (a tail call, so the hook leaves no frame of its own on the stack), or
+ * straight to the next allocator (UNTRACKED, BUSY), or to NAME_slow. Keeping the recording
+ * out of the exported function keeps its prologue empty: an untracked thread pays a TLS byte
+ * load, two compares and the jump, nothing more. NAME_tracked runs with the thread BUSY; the
+ * stack it captures starts two frames up (NAME_tracked, ms__stack_capture), which is why
+ * the tracker is always built with -O2 (sibling calls on). */
 
-MS_EXPORT void *malloc(size_t n) {
-  ms_tls_t *tl = &ms__tls;
-  if (!ENTER(tl)) {
-    if (MS_UNLIKELY(!ready()))
-      return boot_alloc(n, 16);
-    return real.malloc(n);
-  }
+#define PASS_THROUGH(tl) MS_LIKELY((tl)->state == MS_T_UNTRACKED || (tl)->state == MS_T_BUSY)
+#define MS_TRACKED_FN static __attribute__((noinline, hot))
+#define MS_SLOW_FN static __attribute__((noinline, cold))
+
+MS_TRACKED_FN void *malloc_tracked(ms_tls_t *tl, size_t n) {
   tl->state = MS_T_BUSY;
   void *p = real.malloc(n);
   if (MS_LIKELY(p != NULL))
@@ -261,32 +261,58 @@ MS_EXPORT void *malloc(size_t n) {
   return p;
 }
 
-MS_EXPORT void free(void *p) {
+MS_SLOW_FN void *malloc_slow(ms_tls_t *tl, size_t n) {
+  if (slow_enter(tl))
+    return malloc_tracked(tl, n);
+  if (MS_UNLIKELY(!ready()))
+    return boot_alloc(n, 16);
+  return real.malloc(n);
+}
+
+MS_EXPORT void *malloc(size_t n) {
   ms_tls_t *tl = &ms__tls;
-  if (MS_UNLIKELY(is_boot(p)))
-    return; /* arena blocks are never reused */
-  if (!ENTER(tl) || MS_UNLIKELY(p == NULL)) {
-    if (MS_LIKELY(real.free != NULL)) /* NULL only before the first resolve: nothing to free */
-      real.free(p);
-    return;
-  }
+  if (MS_LIKELY(tl->state == MS_T_TRACKED))
+    return malloc_tracked(tl, n);
+  if (PASS_THROUGH(tl))
+    return real.malloc(n);
+  return malloc_slow(tl, n);
+}
+
+MS_TRACKED_FN void free_tracked(ms_tls_t *tl, void *p) {
   tl->state = MS_T_BUSY;
   rec_free(tl, p, ms__now());
   real.free(p);
   tl->state = MS_T_TRACKED;
 }
 
-MS_EXPORT void *calloc(size_t nmemb, size_t size) {
-  ms_tls_t *tl = &ms__tls;
-  if (!ENTER(tl)) {
-    if (MS_UNLIKELY(!ready())) {
-      size_t total;
-      if (__builtin_mul_overflow(nmemb, size, &total))
-        return NULL;
-      return boot_alloc(total, 16); /* the arena is static: already zero */
-    }
-    return real.calloc(nmemb, size);
+MS_SLOW_FN void free_slow(ms_tls_t *tl, void *p) {
+  if (is_boot(p))
+    return; /* arena blocks are never reused */
+  if (p != NULL && slow_enter(tl)) {
+    free_tracked(tl, p);
+    return;
   }
+  if (real.free != NULL) /* NULL only before the first resolve: nothing to free then */
+    real.free(p);
+}
+
+MS_EXPORT void free(void *p) {
+  ms_tls_t *tl = &ms__tls;
+  /* Arena blocks (rare) and free(NULL) go the slow way; the test is one subtraction. */
+  if (MS_LIKELY((uintptr_t)p - (uintptr_t)boot_arena >= sizeof boot_arena && p != NULL)) {
+    if (MS_LIKELY(tl->state == MS_T_TRACKED)) {
+      free_tracked(tl, p);
+      return;
+    }
+    if (PASS_THROUGH(tl)) {
+      real.free(p);
+      return;
+    }
+  }
+  free_slow(tl, p);
+}
+
+MS_TRACKED_FN void *calloc_tracked(ms_tls_t *tl, size_t nmemb, size_t size) {
   tl->state = MS_T_BUSY;
   void *p = real.calloc(nmemb, size);
   if (MS_LIKELY(p != NULL))
@@ -295,10 +321,31 @@ MS_EXPORT void *calloc(size_t nmemb, size_t size) {
   return p;
 }
 
+MS_SLOW_FN void *calloc_slow(ms_tls_t *tl, size_t nmemb, size_t size) {
+  if (slow_enter(tl))
+    return calloc_tracked(tl, nmemb, size);
+  if (MS_UNLIKELY(!ready())) {
+    size_t total;
+    if (__builtin_mul_overflow(nmemb, size, &total))
+      return NULL;
+    return boot_alloc(total, 16); /* the arena is static: already zero */
+  }
+  return real.calloc(nmemb, size);
+}
+
+MS_EXPORT void *calloc(size_t nmemb, size_t size) {
+  ms_tls_t *tl = &ms__tls;
+  if (MS_LIKELY(tl->state == MS_T_TRACKED))
+    return calloc_tracked(tl, nmemb, size);
+  if (PASS_THROUGH(tl))
+    return real.calloc(nmemb, size);
+  return calloc_slow(tl, nmemb, size);
+}
+
 /* realloc(p, 0) frees p in glibc and returns NULL: written as a FREE. realloc(NULL, n) is an
  * allocation: a REALLOC with no old block. A failed realloc leaves p alone: nothing written. */
 MS_INLINE void *realloc_common(ms_tls_t *tl, void *old, size_t n, void *p, uint64_t ts_before,
-                            uintptr_t site) {
+                               uintptr_t site) {
   if (p != NULL)
     rec_realloc(tl, old, p, n, ts_before, ms__now(), site);
   else if (old != NULL && n == 0)
@@ -306,22 +353,17 @@ MS_INLINE void *realloc_common(ms_tls_t *tl, void *old, size_t n, void *p, uint6
   return p;
 }
 
-MS_EXPORT void *realloc(void *old, size_t n) {
-  ms_tls_t *tl = &ms__tls;
-  if (MS_UNLIKELY(is_boot(old))) {
-    /* A block from the arena grows into a real one (or another arena block). */
-    void *p = ready() ? malloc(n) : boot_alloc(n, 16);
-    if (p) {
-      size_t avail = (size_t)(boot_arena + sizeof boot_arena - (char *)old);
-      memcpy(p, old, n < avail ? n : avail);
-    }
-    return p;
+/* A block from the arena grows into a real one (or another arena block). */
+static void *realloc_boot(void *old, size_t n) {
+  void *p = ready() ? malloc(n) : boot_alloc(n, 16);
+  if (p) {
+    size_t avail = (size_t)(boot_arena + sizeof boot_arena - (char *)old);
+    memcpy(p, old, n < avail ? n : avail);
   }
-  if (!ENTER(tl)) {
-    if (MS_UNLIKELY(!ready()))
-      return old ? NULL : boot_alloc(n, 16);
-    return real.realloc(old, n);
-  }
+  return p;
+}
+
+MS_TRACKED_FN void *realloc_tracked(ms_tls_t *tl, void *old, size_t n) {
   tl->state = MS_T_BUSY;
   uint64_t ts_before = old ? ms__now() : 0;
   void *p = realloc_common(tl, old, n, real.realloc(old, n), ts_before, SITE());
@@ -329,43 +371,67 @@ MS_EXPORT void *realloc(void *old, size_t n) {
   return p;
 }
 
-MS_EXPORT void *reallocarray(void *old, size_t nmemb, size_t size) {
+MS_SLOW_FN void *realloc_slow(ms_tls_t *tl, void *old, size_t n) {
+  if (is_boot(old))
+    return realloc_boot(old, n);
+  if (slow_enter(tl))
+    return realloc_tracked(tl, old, n);
+  if (MS_UNLIKELY(!ready()))
+    return old ? NULL : boot_alloc(n, 16);
+  return real.realloc(old, n);
+}
+
+MS_EXPORT void *realloc(void *old, size_t n) {
   ms_tls_t *tl = &ms__tls;
-  size_t total;
-  if (MS_UNLIKELY(is_boot(old))) {
-    if (__builtin_mul_overflow(nmemb, size, &total)) {
-      errno = ENOMEM;
-      return NULL;
-    }
-    return realloc(old, total);
+  if (MS_LIKELY(!is_boot(old))) {
+    if (MS_LIKELY(tl->state == MS_T_TRACKED))
+      return realloc_tracked(tl, old, n);
+    if (PASS_THROUGH(tl))
+      return real.realloc(old, n);
   }
-  if (!ENTER(tl)) {
-    if (MS_UNLIKELY(!ready()))
-      return NULL;
-    return real.reallocarray(old, nmemb, size);
-  }
+  return realloc_slow(tl, old, n);
+}
+
+MS_TRACKED_FN void *reallocarray_tracked(ms_tls_t *tl, void *old, size_t nmemb, size_t size) {
   tl->state = MS_T_BUSY;
   uint64_t ts_before = old ? ms__now() : 0;
   void *p = real.reallocarray(old, nmemb, size);
-  /* On overflow the real call fails before touching old; total is then meaningless. */
-  if (p != NULL || !__builtin_mul_overflow(nmemb, size, &total))
-    p = realloc_common(tl, old, nmemb * size, p, ts_before, SITE());
+  size_t total;
+  /* On overflow the real call fails before touching old; there is nothing to record. */
+  if (!__builtin_mul_overflow(nmemb, size, &total))
+    p = realloc_common(tl, old, total, p, ts_before, SITE());
   tl->state = MS_T_TRACKED;
   return p;
 }
 
-MS_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
-  ms_tls_t *tl = &ms__tls;
-  if (!ENTER(tl)) {
-    if (MS_UNLIKELY(!ready())) {
-      void *p = boot_alloc(n, align);
-      if (!p)
-        return ENOMEM;
-      *out = p;
-      return 0;
+MS_SLOW_FN void *reallocarray_slow(ms_tls_t *tl, void *old, size_t nmemb, size_t size) {
+  size_t total;
+  if (is_boot(old)) {
+    if (__builtin_mul_overflow(nmemb, size, &total)) {
+      errno = ENOMEM;
+      return NULL;
     }
-    return real.posix_memalign(out, align, n);
+    return realloc_boot(old, total);
   }
+  if (slow_enter(tl))
+    return reallocarray_tracked(tl, old, nmemb, size);
+  if (MS_UNLIKELY(!ready()))
+    return NULL;
+  return real.reallocarray(old, nmemb, size);
+}
+
+MS_EXPORT void *reallocarray(void *old, size_t nmemb, size_t size) {
+  ms_tls_t *tl = &ms__tls;
+  if (MS_LIKELY(!is_boot(old))) {
+    if (MS_LIKELY(tl->state == MS_T_TRACKED))
+      return reallocarray_tracked(tl, old, nmemb, size);
+    if (PASS_THROUGH(tl))
+      return real.reallocarray(old, nmemb, size);
+  }
+  return reallocarray_slow(tl, old, nmemb, size);
+}
+
+MS_TRACKED_FN int posix_memalign_tracked(ms_tls_t *tl, void **out, size_t align, size_t n) {
   tl->state = MS_T_BUSY;
   int rc = real.posix_memalign(out, align, n);
   if (rc == 0)
@@ -374,27 +440,69 @@ MS_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
   return rc;
 }
 
-/* aligned_alloc, memalign, valloc and pvalloc share one shape. */
-#define ALIGNED_HOOK(name, params, call_args, align_expr, size_expr)                          \
-  MS_EXPORT void *name params {                                                                \
-    ms_tls_t *tl = &ms__tls;                                                                   \
-    if (!ENTER(tl)) {                                                                          \
-      if (MS_UNLIKELY(!ready()))                                                               \
-        return boot_alloc(size_expr, align_expr);                                              \
-      return real.name call_args;                                                              \
-    }                                                                                          \
+MS_SLOW_FN int posix_memalign_slow(ms_tls_t *tl, void **out, size_t align, size_t n) {
+  if (slow_enter(tl))
+    return posix_memalign_tracked(tl, out, align, n);
+  if (MS_UNLIKELY(!ready())) {
+    void *p = boot_alloc(n, align);
+    if (!p)
+      return ENOMEM;
+    *out = p;
+    return 0;
+  }
+  return real.posix_memalign(out, align, n);
+}
+
+MS_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
+  ms_tls_t *tl = &ms__tls;
+  if (MS_LIKELY(tl->state == MS_T_TRACKED))
+    return posix_memalign_tracked(tl, out, align, n);
+  if (PASS_THROUGH(tl))
+    return real.posix_memalign(out, align, n);
+  return posix_memalign_slow(tl, out, align, n);
+}
+
+/* aligned_alloc, memalign, valloc and pvalloc share one shape; ALIGN is the alignment the
+ * call asks for, as an expression of its arguments. */
+#define ALIGNED_HOOK(name, ALIGN, ...)                                                         \
+  MS_TRACKED_FN void *name##_tracked(ms_tls_t *tl, size_t align, size_t n) {                  \
+    (void)align; /* valloc, pvalloc: the page */                                               \
     tl->state = MS_T_BUSY;                                                                     \
-    void *p = real.name call_args;                                                             \
+    void *p = real.name(__VA_ARGS__);                                                          \
     if (MS_LIKELY(p != NULL))                                                                  \
-      rec_alloc(tl, p, size_expr, align_expr, ms__now(), SITE());                              \
+      rec_alloc(tl, p, n, ALIGN, ms__now(), SITE());                                           \
     tl->state = MS_T_TRACKED;                                                                  \
     return p;                                                                                  \
+  }                                                                                            \
+  MS_SLOW_FN void *name##_slow(ms_tls_t *tl, size_t align, size_t n) {                        \
+    (void)align;                                                                               \
+    if (slow_enter(tl))                                                                        \
+      return name##_tracked(tl, align, n);                                                     \
+    if (MS_UNLIKELY(!ready()))                                                                 \
+      return boot_alloc(n, ALIGN);                                                             \
+    return real.name(__VA_ARGS__);                                                             \
   }
 
-ALIGNED_HOOK(aligned_alloc, (size_t align, size_t n), (align, n), align, n)
-ALIGNED_HOOK(memalign, (size_t align, size_t n), (align, n), align, n)
-ALIGNED_HOOK(valloc, (size_t n), (n), (size_t)sysconf(_SC_PAGESIZE), n)
-ALIGNED_HOOK(pvalloc, (size_t n), (n), (size_t)sysconf(_SC_PAGESIZE), n)
+#define PAGE ((size_t)sysconf(_SC_PAGESIZE))
+ALIGNED_HOOK(aligned_alloc, align, align, n)
+ALIGNED_HOOK(memalign, align, align, n)
+ALIGNED_HOOK(valloc, PAGE, n)
+ALIGNED_HOOK(pvalloc, PAGE, n)
+
+/* The exported entry points: (align, n) or (n) with the page as alignment (align unused). */
+#define ALIGNED_ENTRY(name, params, align_arg, ...)                                            \
+  MS_EXPORT void *name params {                                                                \
+    ms_tls_t *tl = &ms__tls;                                                                   \
+    if (MS_LIKELY(tl->state == MS_T_TRACKED))                                                  \
+      return name##_tracked(tl, align_arg, n);                                                 \
+    if (PASS_THROUGH(tl))                                                                      \
+      return real.name(__VA_ARGS__);                                                           \
+    return name##_slow(tl, align_arg, n);                                                      \
+  }
+ALIGNED_ENTRY(aligned_alloc, (size_t align, size_t n), align, align, n)
+ALIGNED_ENTRY(memalign, (size_t align, size_t n), align, align, n)
+ALIGNED_ENTRY(valloc, (size_t n), 0, n)
+ALIGNED_ENTRY(pvalloc, (size_t n), 0, n)
 
 MS_EXPORT size_t malloc_usable_size(void *p) {
   if (p == NULL)
