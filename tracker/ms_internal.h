@@ -12,6 +12,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
 #include "ms_format.h"
 
 #define MS_HIDDEN __attribute__((visibility("hidden")))
@@ -166,7 +169,23 @@ MS_HIDDEN int ms__preload_ready(void);
 /* ---- stacks.c -------------------------------------------------------------------------- */
 MS_HIDDEN void ms__stacks_init(void);
 MS_HIDDEN void ms__stacks_reset_after_fork(void);
-MS_HIDDEN uint32_t ms__stack_capture(ms_thread_t *t);
+/* Interns frames[0, n) (this library's leading frames are dropped first) and returns the
+ * stack id, writing a STACK record into t when the stack is new; 0 when there is no stack
+ * left or the table is full. */
+MS_HIDDEN uint32_t ms__stack_intern(ms_thread_t *t, void **frames, int n);
+
+/* Frames of ours on the stack when a capture runs: the tracked hook body that inlines this
+ * (the exported hook tail-calls it and leaves no frame). Every frame unwound costs ~10 ns. */
+#define MS_OWN_FRAMES 1
+
+/* Captures the caller's stack. Always inlined into the hook body, so that unw_backtrace's
+ * first frame is that body and not a helper of ours. */
+#define ms__stack_capture(t)                                                                   \
+  __extension__({                                                                              \
+    void *frames_[MS_MAX_DEPTH + MS_OWN_FRAMES];                                               \
+    int n_ = unw_backtrace(frames_, ms__g.depth + MS_OWN_FRAMES);                              \
+    ms__stack_intern((t), frames_, n_);                                                        \
+  })
 MS_HIDDEN uint64_t ms__stacks_count(void);
 
 /* ---- sample.c -------------------------------------------------------------------------- */

@@ -5,8 +5,6 @@
  * addressing over fixed, lazily-touched mappings: lookups of known stacks read shared
  * read-mostly lines and write nothing. */
 #define _GNU_SOURCE
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
 #include <link.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -17,7 +15,6 @@
 #define MS_STACK_MAX (MS_STACK_SLOTS / 2) /* distinct stacks kept */
 #define MS_FRAME_POOL (1u << 24)          /* frames stored, all stacks together */
 #define MS_PROBE_MAX 128
-#define MS_OWN_FRAMES 2
 
 typedef struct ms_stack_slot_s {
   _Atomic uint64_t hash; /* 0 = empty; set once by the inserting thread's CAS */
@@ -69,7 +66,7 @@ static void map_tables(void) {
 }
 
 void ms__stacks_init(void) {
-  dl_iterate_phdr(find_self, (void *)(uintptr_t)&ms__stack_capture);
+  dl_iterate_phdr(find_self, (void *)(uintptr_t)&ms__stack_intern);
   if (ms__g.depth)
     map_tables();
   /* The first unw_backtrace builds libunwind's caches; do it now, not inside a hook. */
@@ -114,13 +111,7 @@ static void emit_stack(ms_thread_t *t, uint32_t id, void *const *f, int n) {
   atomic_store_explicit(&t->pos, pos + nslots, memory_order_release);
 }
 
-/* Captures the caller's stack (frames of this library skipped) and returns its id, 0 when
- * the stack is empty or the table is full. Owner thread, BUSY. */
-__attribute__((noinline)) uint32_t ms__stack_capture(ms_thread_t *t) {
-  /* Our own frames (this function, the hook, at most one helper between) are unwound and
-   * dropped: each costs as much as a real one (~10 ns with libunwind), so ask for few. */
-  void *buf[MS_MAX_DEPTH + MS_OWN_FRAMES];
-  int n = unw_backtrace(buf, ms__g.depth + MS_OWN_FRAMES);
+__attribute__((noinline)) uint32_t ms__stack_intern(ms_thread_t *t, void **buf, int n) {
   int skip = 0;
   while (skip < n && (uintptr_t)buf[skip] >= self_lo && (uintptr_t)buf[skip] < self_hi)
     skip++;
