@@ -563,57 +563,47 @@ MS_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) 
 }
 
 /* execl* take their arguments inline; collect them on the stack (no allocation) and go
- * through the v-forms, which flush. */
+ * through the v-forms, which flush. Returns 0, or -1 with errno E2BIG. */
 #define MS_EXECL_MAX 4096
-#define COLLECT_ARGS(first, ap, argv, argc)                                                    \
-  do {                                                                                         \
-    argv[0] = (char *)(first);                                                                 \
-    argc = 1;                                                                                  \
-    while (argv[argc - 1] != NULL && argc < MS_EXECL_MAX)                                      \
-      argv[argc++] = va_arg(ap, char *);                                                       \
-  } while (0)
+static int collect_args(const char *first, va_list *ap, char **argv) {
+  int argc = 0;
+  argv[argc++] = (char *)first;
+  while (argv[argc - 1] != NULL) {
+    if (argc == MS_EXECL_MAX) {
+      errno = E2BIG;
+      return -1;
+    }
+    argv[argc++] = va_arg(*ap, char *);
+  }
+  return 0;
+}
 
 MS_EXPORT int execl(const char *path, const char *arg, ...) {
-  char *argv[MS_EXECL_MAX + 1];
-  int argc;
+  char *argv[MS_EXECL_MAX];
   va_list ap;
   va_start(ap, arg);
-  COLLECT_ARGS(arg, ap, argv, argc);
+  int rc = collect_args(arg, &ap, argv);
   va_end(ap);
-  if (argv[argc - 1] != NULL) {
-    errno = E2BIG;
-    return -1;
-  }
-  return execv(path, argv);
+  return rc < 0 ? rc : execv(path, argv);
 }
 
 MS_EXPORT int execlp(const char *file, const char *arg, ...) {
-  char *argv[MS_EXECL_MAX + 1];
-  int argc;
+  char *argv[MS_EXECL_MAX];
   va_list ap;
   va_start(ap, arg);
-  COLLECT_ARGS(arg, ap, argv, argc);
+  int rc = collect_args(arg, &ap, argv);
   va_end(ap);
-  if (argv[argc - 1] != NULL) {
-    errno = E2BIG;
-    return -1;
-  }
-  return execvp(file, argv);
+  return rc < 0 ? rc : execvp(file, argv);
 }
 
 MS_EXPORT int execle(const char *path, const char *arg, ...) {
-  char *argv[MS_EXECL_MAX + 1];
-  int argc;
+  char *argv[MS_EXECL_MAX];
   va_list ap;
   va_start(ap, arg);
-  COLLECT_ARGS(arg, ap, argv, argc);
-  char *const *envp = va_arg(ap, char *const *);
+  int rc = collect_args(arg, &ap, argv);
+  char *const *envp = rc < 0 ? NULL : va_arg(ap, char *const *);
   va_end(ap);
-  if (argv[argc - 1] != NULL) {
-    errno = E2BIG;
-    return -1;
-  }
-  return execve(path, argv, envp);
+  return rc < 0 ? rc : execve(path, argv, envp);
 }
 
 MS_EXPORT int dlclose(void *handle) {
