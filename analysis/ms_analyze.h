@@ -16,22 +16,34 @@
 
 #include <cjson/cJSON.h>
 
+#include "ms_symbols.h" /* ms_frame_t */
 #include "ms_trace.h"
+
+/* SPEC §8 role and alert thresholds. A zero field takes its default (in parentheses). Sizes
+ * are in bytes, MB meaning 10^6 as the harness's units do. */
+typedef struct ms_role_thresholds_s {
+  uint64_t memory_peak_bytes;   /* memory-intensive: peak above this (18 MB) ... */
+  uint64_t memory_allocations;  /* ... and more allocations than this (1200) */
+  double cpu_percent;           /* cpu-intensive above (25) */
+  double io_ops;                /* io-intensive above (2000) */
+  uint64_t balanced_allocations;/* balanced: at least this many allocations (1000) */
+  uint64_t alert_high_bytes;    /* alert high: peak above (20 MB) or CPU above (30 %) */
+  double alert_high_cpu;
+  uint64_t alert_medium_bytes;  /* alert medium: peak above (15 MB) or CPU above (20 %) */
+  double alert_medium_cpu;
+} ms_role_thresholds_t;
 
 typedef struct ms_analysis_opts_s {
   const char *suppressions;  /* file of LSan-style "leak:PATTERN" lines, or NULL */
   size_t top_stacks;         /* hottest stacks kept by count and by bytes (default 20) */
   size_t max_leaks;          /* leak groups kept in full detail (default 100) */
   int symbolize;             /* 1 = resolve frames to function/file/line with libdw */
+  /* Added after the first version; zero means the default. */
+  const char *module;        /* also count allocations whose caller lies in this module
+                              * (ms_stats' module filter; path or basename), or NULL */
+  ms_role_thresholds_t roles;
+  size_t max_live_records;   /* live blocks listed in _memory_analysis.json (default 10000) */
 } ms_analysis_opts_t;
-
-typedef struct ms_frame_s {
-  uint64_t address;       /* return address as recorded */
-  const char *function;   /* "" when unknown */
-  const char *file;       /* "" when unknown */
-  int line;               /* 0 when unknown */
-  const char *module;     /* mapped file, "" when unknown */
-} ms_frame_t;
 
 typedef struct ms_leak_s {
   uint64_t bytes, blocks;     /* estimated (weighted) in sampled modes */
@@ -95,5 +107,80 @@ int ms_analysis_write_details(const ms_analysis_t *a, const char *out_dir, const
 
 /* Writes a cJSON tree to path atomically (temp file + rename). 0 or -errno. */
 int ms_write_json_file(const char *path, const cJSON *json);
+
+/* ---- additions ------------------------------------------------------------------------- */
+
+/* Error text for a code from this header (ms_trace_strerror's codes and -errno). */
+const char *ms_analysis_strerror(int code);
+
+/* The run as analyzed (valid until ms_analysis_free), for the harness's own reading of meta,
+ * maps and damage. */
+const ms_run_t *ms_analysis_run(const ms_analysis_t *a);
+/* The module filter's figures (opts.module), or NULL when none was asked for. */
+const ms_stats_module_t *ms_analysis_module(const ms_analysis_t *a);
+/* Totals as recorded: in sampled modes the sampled events themselves, where
+ * ms_analysis_totals() gives the estimates of the whole program. Equal in full mode. */
+const ms_stats_totals_t *ms_analysis_recorded_totals(const ms_analysis_t *a);
+/* 1 in the sampled modes (size-classes, bytes:N): the figures are estimates. */
+int ms_analysis_sampled(const ms_analysis_t *a);
+
+/* Estimate of one figure in a sampled run: value, standard error (Horvitz–Thompson variance
+ * Σ (1-p)/p² · x² over the sampled blocks), 95 % interval value ± 1.96 se (clamped at 0). In
+ * full mode se = 0 and the interval is the value. */
+typedef struct ms_estimate_s {
+  double value, std_error, ci95_low, ci95_high;
+} ms_estimate_t;
+typedef enum ms_estimate_kind_e {
+  MS_EST_ALLOCATIONS,
+  MS_EST_ALLOCATED_BYTES,
+  MS_EST_PEAK_LIVE_BYTES,
+  MS_EST_LEAKED_BYTES,
+  MS_EST_LEAKED_BLOCKS,
+  MS_EST_FREES,
+} ms_estimate_kind_t;
+ms_estimate_t ms_analysis_estimate(const ms_analysis_t *a, ms_estimate_kind_t kind);
+
+/* Temporaries (heaptrack's definition), total and per thread index. */
+uint64_t ms_analysis_temporaries(const ms_analysis_t *a);
+uint64_t ms_analysis_thread_temporaries(const ms_analysis_t *a, size_t thread);
+
+/* Lifetimes (free time - alloc time) of blocks released during the trace. median_ns is the
+ * midpoint of its histogram bucket (16 per power of two: exact below 32 ns, within 3.2 %
+ * above). log2 bucket k counts lifetimes in [2^k, 2^(k+1)) ns, bucket 0 also 0. */
+typedef struct ms_lifetime_stats_s {
+  uint64_t count, min_ns, median_ns, max_ns;
+  double mean_ns;
+  uint64_t log2_buckets[64];
+} ms_lifetime_stats_t;
+const ms_lifetime_stats_t *ms_analysis_lifetimes(const ms_analysis_t *a);
+
+/* Hottest allocation stacks, by allocation count (by_bytes 0) or by bytes (1), hottest first.
+ * Leak fields of ms_leak_t hold the stack's allocations (blocks) and allocated bytes here. */
+size_t ms_analysis_nhot(const ms_analysis_t *a, int by_bytes);
+const ms_leak_t *ms_analysis_hot(const ms_analysis_t *a, int by_bytes, size_t i);
+
+typedef struct ms_mark_s {
+  const char *name;
+  uint32_t kind;        /* MS_MARK_POINT (1) or MS_MARK_SNAPSHOT (4) */
+  uint32_t tid;
+  uint64_t t_ns;        /* CLOCK_MONOTONIC */
+  uint64_t live_bytes;  /* process-wide live bytes right after the mark (estimate if sampled) */
+  uint64_t live_blocks;
+} ms_mark_t;
+size_t ms_analysis_nmarks(const ms_analysis_t *a);
+const ms_mark_t *ms_analysis_mark(const ms_analysis_t *a, size_t i);
+
+/* Role and alert of a thread by SPEC §8 (strings "memory_intensive", "cpu_intensive",
+ * "io_intensive", "balanced", "light"; "high", "medium", "normal"). cpu_percent or io_ops
+ * < 0 means unavailable: the decision uses the memory figures only. th NULL = defaults. */
+const char *ms_thread_role(const ms_role_thresholds_t *th, uint64_t peak_live_bytes,
+                           uint64_t allocations, double cpu_percent, double io_ops);
+const char *ms_thread_alert(const ms_role_thresholds_t *th, uint64_t peak_live_bytes,
+                            double cpu_percent);
+
+/* Leak groups in total (ms_analysis_nleaks() lists at most max_leaks) and suppressed ones. */
+size_t ms_analysis_nleak_groups(const ms_analysis_t *a);
+uint64_t ms_analysis_suppressed_bytes(const ms_analysis_t *a);
+uint64_t ms_analysis_suppressed_blocks(const ms_analysis_t *a);
 
 #endif /* MS_ANALYZE_H */

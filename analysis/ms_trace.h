@@ -150,6 +150,9 @@ uint64_t ms_run_ticks_to_ns(const ms_run_t *run, uint64_t ts);
 /* The stack table, from the STACK records of every thread file. NULL when id is undefined. */
 const ms_stack_t *ms_run_stack(const ms_run_t *run, uint64_t id);
 size_t ms_run_nstacks(const ms_run_t *run);
+/* Iterates the stack table in no particular order: start with *pos = 0; returns 1 with *s
+ * set, 0 at the end. */
+int ms_run_stack_next(const ms_run_t *run, size_t *pos, const ms_stack_t **s);
 
 /* Merged iteration in timestamp order; equal timestamps by thread_seq, then thread file
  * order. Each file's own order is kept even where its timestamps go backwards. Streams one

@@ -1,0 +1,114 @@
+/* ms_analysis_int.h: internal: the analysis object shared by the engine (ms_analyze.c), the
+ * report writers (ms_report.c) and the suppressions (ms_suppress.c). */
+#ifndef MS_ANALYSIS_INT_H
+#define MS_ANALYSIS_INT_H
+
+#include <stdint.h>
+
+#include "ms_analyze.h"
+#include "ms_symbols.h"
+
+#define MS__LT_SUB 16 /* lifetime histogram: sub-buckets per power of two */
+
+typedef struct ms__series_s {
+  uint64_t *v;     /* max live bytes per bucket */
+  uint32_t cap, n; /* buckets allocated, used */
+  uint32_t shift;  /* bucket width 2^shift ns */
+  uint64_t last;   /* the value after the last update (carried into empty buckets) */
+} ms__series_t;
+
+typedef struct ms__var_s {
+  char *name, *type, *file;
+  uint64_t line;
+  uint64_t blocks, bytes;          /* VAR records attached to a live block, their sizes */
+  uint64_t live_blocks, live_bytes; /* of those, still live at the end */
+} ms__var_t;
+
+typedef struct ms__thread_s {
+  ms_stats_thread_t rep;  /* reported figures (estimates in sampled modes) */
+  uint64_t first_ns, last_ns;
+  int have_ts;
+  uint64_t events;
+  uint64_t temporaries;
+  double w_temporaries;
+  double avg_size, alloc_rate_per_s, bytes_rate_per_s;
+  const char *role, *alert;
+  ms__series_t series;
+  ms_timeline_point_t *pts;
+  size_t npts;
+} ms__thread_t;
+
+/* A stack as aggregated (ms_leak_t for the report, plus what ranking needs). */
+typedef struct ms__group_s {
+  ms_leak_t pub;
+  double key; /* sort key */
+} ms__group_t;
+
+typedef struct ms__suppr_s {
+  char **patterns;
+  uint64_t *hits; /* leak groups matched, per pattern */
+  size_t n;
+} ms__suppr_t;
+
+struct ms_analysis_s {
+  ms_run_t *run;
+  ms_stats_t *stats;       /* recorded (exact) figures from the shared stats pass */
+  ms_stats_totals_t totals; /* reported: recorded in full mode, estimates in sampled */
+  ms_analysis_opts_t opts;
+  int sampled;             /* 0 all, 1 size-classes, 2 bytes */
+  const char *sample_name;
+  uint64_t sample_bytes;
+  ms_estimate_t est[6];
+  size_t nthreads;
+  ms__thread_t *threads;
+  uint64_t temporaries, temporaries_reported;
+  ms_lifetime_stats_t life;
+  uint64_t size_hist[64];
+  ms__series_t series;
+  ms_timeline_point_t *pts;
+  size_t npts;
+  ms_leak_t *leaks;        /* listed groups: unsuppressed largest first, then suppressed */
+  size_t nleaks;
+  size_t nleak_groups;
+  uint64_t suppressed_bytes, suppressed_blocks;
+  ms_leak_t *hot[2];
+  size_t nhot[2];
+  ms_scope_t *scopes;
+  size_t nscopes;
+  uint64_t scopes_dropped, scope_ends_unmatched;
+  ms_mark_t *marks;
+  size_t nmarks;
+  uint64_t marks_dropped;
+  ms__var_t *vars;
+  size_t nvars;
+  uint64_t vars_unmatched, vars_dropped;
+  /* live blocks at the end, largest first, at most opts.max_live_records */
+  struct ms__live_rec_s {
+    uint64_t addr, size, alloc_ns, stack_id;
+    uint32_t tid;
+    int32_t var; /* index into vars, -1 none */
+  } *live;
+  size_t nlive;
+  uint64_t live_total;
+  ms_symbolizer_t *sym;
+  ms__suppr_t suppr;
+  char **strings; /* owned names (scopes, marks) */
+  size_t nstrings, capstrings;
+  /* timings and sizes (performance report) */
+  double open_s, pass_s, finish_s, symbolize_s;
+  uint64_t trace_bytes, events;
+};
+
+/* ---- ms_suppress.c ---- */
+int ms__suppr_load(ms__suppr_t *s, const char *path, char *err, size_t errlen);
+void ms__suppr_free(ms__suppr_t *s);
+/* Index of the first pattern matching a frame's function, file or module, or -1. */
+long ms__suppr_match(const ms__suppr_t *s, const ms_frame_t *frames, size_t n);
+/* LSan's template match: '*' any run, '^' anchors the start, '$' the end, otherwise the
+ * pattern may occur anywhere in str. */
+int ms__template_match(const char *pattern, const char *str);
+
+/* ---- ms_report.c ---- */
+double ms__now_s(void);
+
+#endif /* MS_ANALYSIS_INT_H */

@@ -1,0 +1,1246 @@
+/* ms_analyze.c: the analysis engine's pass: one merged, streaming pass over a run computing
+ * every figure of ms_analyze.h, then the end-of-trace work (leak groups, suppressions,
+ * symbolization of the stacks that are reported, rankings, timelines).
+ *
+ * The counting of totals, threads and peaks is ms_stats.c's, run event by event through
+ * ms_stats_pass.h, and this file keeps its own per-block data (allocation time, stack, scope
+ * epoch, variable) in the same live-block table. The hot path allocates nothing per event:
+ * tables grow geometrically, stacks are aggregated in a dense array by id, and nothing is
+ * symbolized before the end. Memory: live blocks + distinct stacks + threads + the bounded
+ * lists (scopes, marks, variables), never the trace length. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ms_analysis_int.h"
+#include "ms_format.h"
+#include "ms_hmap.h"
+#include "ms_stats_pass.h"
+#include "ms_trace_int.h"
+
+#define MAX_SCOPES 4096       /* scopes kept; more are counted in scopes_dropped */
+#define MAX_OPEN_SCOPES 64    /* scopes open at once */
+#define MAX_MARKS 100000
+#define MAX_VARS 65536        /* distinct (name, type, file, line) */
+#define MAX_NAME 127          /* bytes kept of a scope, mark or variable name */
+#define SERIES_CAP 4096       /* buckets of the process-wide series before compaction */
+#define TIMELINE_POINTS 2000  /* points per reported series */
+#define SLOT_NONE 0           /* events without a stack */
+#define SLOT_UNKNOWN 1        /* events naming a stack id that no STACK record defines */
+
+/* Per-block data kept after ms__block_t in the live table. */
+typedef struct blk_extra_s {
+  uint64_t alloc_ns;
+  uint32_t slot;   /* stack aggregate */
+  uint32_t var;    /* variable index + 1, 0 none */
+  uint32_t epoch;  /* scope epoch when allocated: inside scope s iff epoch >= s's */
+  uint32_t weight; /* size-classes: the event's weight (calls it stands for) */
+} blk_extra_t;
+
+#define EXTRA(p) ((blk_extra_t *)(void *)((unsigned char *)(p) + MS__BLOCK_EXTRA_OFFSET))
+#define BLOCK(p) ((const ms__block_t *)(const void *)(p))
+
+typedef struct slot_s {
+  uint64_t stack_id;
+  uint64_t allocs, bytes;
+  double w_allocs, w_bytes;
+  uint64_t leak_blocks, leak_bytes;
+  double w_leak_blocks, w_leak_bytes;
+  uint32_t leak_var; /* a variable name of one of its leaked blocks, index + 1 */
+} slot_t;
+
+typedef struct scope_int_s {
+  uint32_t epoch;
+  int open;
+  uint64_t live_bytes, live_blocks;
+} scope_int_t;
+
+typedef struct thr_state_s {
+  uint64_t last_alloc;   /* block of this thread's latest allocator event, if an allocation */
+  int has_last;
+  uint32_t release_var;  /* variable of the block a flagged FREE released, for the REALLOC */
+  double w_live, w_peak, w_allocs, w_frees, w_bytes, w_reallocs;
+  uint64_t w_peak_ns;
+} thr_state_t;
+
+typedef struct pass_s {
+  ms_analysis_t *a;
+  ms__stats_pass_t ps;
+  slot_t *slots;
+  size_t nslots;
+  uint32_t *dense; /* stack id -> slot, for ids below ndense */
+  uint64_t ndense;
+  ms_hmap_t sparse; /* stack id -> slot, when ids are too sparse for an array */
+  thr_state_t *ts;
+  scope_int_t *si;
+  uint32_t open[MAX_OPEN_SCOPES];
+  size_t nopen;
+  uint32_t epoch;
+  ms_hmap_t varidx; /* hash of (name, type, file, line) -> index */
+  size_t capvars, capmarks;
+  uint64_t t0;
+  int have_t0;
+  uint64_t lt_fine[64 * MS__LT_SUB];
+  double lt_sum;
+  /* sampled modes */
+  double n_bytes; /* bytes:N */
+  double w_live, var_live, w_peak, var_peak, w_allocs, var_allocs, w_bytes, var_bytes;
+  double w_frees, w_reallocs, w_temps;
+  uint64_t w_peak_ns;
+} pass_t;
+
+double ms__now_s(void);
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static int log2_floor(uint64_t v) { return v ? 63 - __builtin_clzll(v) : 0; }
+
+static char *dup_name(const char *s) {
+  size_t n = s ? strnlen(s, MAX_NAME) : 0;
+  char *d = malloc(n + 1);
+  if (d) {
+    if (n)
+      memcpy(d, s, n);
+    d[n] = 0;
+  }
+  return d;
+}
+
+/* Keeps a string the analysis owns (scope and mark names); NULL when out of memory. */
+static const char *own_name(ms_analysis_t *a, const char *s) {
+  if (a->nstrings == a->capstrings) {
+    size_t ncap = a->capstrings ? a->capstrings * 2 : 64;
+    char **n = realloc(a->strings, ncap * sizeof *n);
+    if (!n)
+      return NULL;
+    a->strings = n;
+    a->capstrings = ncap;
+  }
+  char *d = dup_name(s);
+  if (d)
+    a->strings[a->nstrings++] = d;
+  return d;
+}
+
+/* Sampling weight of a recorded block of `size` bytes (w = 1/p) and its Horvitz–Thompson
+ * variance factor (1-p)/p². */
+static inline void block_weight(const pass_t *p, uint64_t size, uint32_t weight, double *w,
+                                double *vf) {
+  if (p->a->sampled == 2) {
+    double prob = size ? -expm1(-(double)size / p->n_bytes) : 1.0;
+    if (prob <= 1e-300)
+      prob = 1e-300;
+    *w = 1.0 / prob;
+    *vf = (1.0 - prob) / (prob * prob);
+  } else if (p->a->sampled == 1) {
+    double k = weight ? (double)weight : 1.0;
+    *w = k;
+    *vf = (k - 1.0) * k; /* p = 1/k */
+  } else {
+    *w = 1.0;
+    *vf = 0.0;
+  }
+}
+
+static inline uint32_t slot_of(pass_t *p, uint64_t id) {
+  if (id < p->ndense)
+    return p->dense[id];
+  uint32_t *v = ms__hmap_get(&p->sparse, id);
+  return v ? *v : SLOT_UNKNOWN;
+}
+
+/* ---- timeline series (max-preserving, streaming) ----------------------------------------- */
+
+static int series_init(ms__series_t *s, uint32_t cap) {
+  memset(s, 0, sizeof *s);
+  s->v = malloc((size_t)cap * sizeof *s->v);
+  s->cap = s->v ? cap : 0;
+  return s->v ? 0 : MS_TRACE_E_NOMEM;
+}
+
+/* Halves the resolution: each bucket becomes the max of two. */
+static void series_compact(ms__series_t *s) {
+  uint32_t m = (s->n + 1) / 2;
+  for (uint32_t i = 0; i < m; i++) {
+    uint64_t x = s->v[2 * i];
+    if (2 * i + 1 < s->n && s->v[2 * i + 1] > x)
+      x = s->v[2 * i + 1];
+    s->v[i] = x;
+  }
+  s->n = m;
+  s->shift++;
+}
+
+/* Records `value` (live bytes after an event) at time rel (ns since the first event). An
+ * empty bucket takes the value carried from before it; a bucket holds the highest value seen
+ * in it, so the peak is never lost. Out-of-order times land in the latest bucket. */
+static inline void series_update(ms__series_t *s, uint64_t rel, uint64_t value) {
+  if (!s->cap)
+    return;
+  uint64_t b = rel >> s->shift;
+  while (b >= s->cap) { /* terminates: cap >= 2, so shift stays below 64 */
+    series_compact(s);
+    b = rel >> s->shift;
+  }
+  if (s->n && b < s->n - 1)
+    b = s->n - 1;
+  while (s->n <= b)
+    s->v[s->n++] = s->last;
+  if (value > s->v[b])
+    s->v[b] = value;
+  s->last = value;
+}
+
+/* Downsamples to at most TIMELINE_POINTS points, max per group of buckets. */
+static int series_points(const ms__series_t *s, ms_timeline_point_t **pts, size_t *npts) {
+  *pts = NULL;
+  *npts = 0;
+  if (!s->n)
+    return 0;
+  uint64_t g = ((uint64_t)s->n + TIMELINE_POINTS - 1) / TIMELINE_POINTS;
+  size_t n = (size_t)(((uint64_t)s->n + g - 1) / g);
+  ms_timeline_point_t *p = malloc(n * sizeof *p);
+  if (!p)
+    return MS_TRACE_E_NOMEM;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t first = i * g, mx = 0;
+    for (uint64_t j = first; j < first + g && j < s->n; j++)
+      if (s->v[j] > mx)
+        mx = s->v[j];
+    p[i].t_ns = first << s->shift;
+    p[i].live_bytes = mx;
+  }
+  *pts = p;
+  *npts = n;
+  return 0;
+}
+
+/* ---- variables ---------------------------------------------------------------------------- */
+
+static uint64_t hash_str(uint64_t h, const char *s) {
+  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++)
+    h = (h ^ *p) * 0x100000001b3ull;
+  return (h ^ 0xff) * 0x100000001b3ull;
+}
+
+/* Index of the variable (interned), or -1 when the table is full or memory runs out. */
+static long var_index(pass_t *p, const ms_event_t *e) {
+  ms_analysis_t *a = p->a;
+  uint64_t h = hash_str(hash_str(hash_str(0xcbf29ce484222325ull, e->name), e->type_name),
+                        e->file) ^ (e->line * 0x9e3779b97f4a7c15ull);
+  uint32_t *idx = ms__hmap_get(&p->varidx, h);
+  if (idx) {
+    ms__var_t *v = &a->vars[*idx];
+    if (v->line == e->line && !strncmp(v->name, e->name ? e->name : "", MAX_NAME) &&
+        !strncmp(v->type, e->type_name ? e->type_name : "", MAX_NAME) &&
+        !strncmp(v->file, e->file ? e->file : "", MAX_NAME))
+      return *idx;
+    /* a hash collision: fall through to a new entry that the index does not name */
+  }
+  if (a->nvars >= MAX_VARS)
+    return -1;
+  if (a->nvars == p->capvars) {
+    size_t ncap = p->capvars ? p->capvars * 2 : 16;
+    ms__var_t *nv = realloc(a->vars, ncap * sizeof *nv);
+    if (!nv)
+      return -1;
+    a->vars = nv;
+    p->capvars = ncap;
+  }
+  ms__var_t *v = &a->vars[a->nvars];
+  memset(v, 0, sizeof *v);
+  v->name = dup_name(e->name);
+  v->type = dup_name(e->type_name);
+  v->file = dup_name(e->file);
+  v->line = e->line;
+  if (!v->name || !v->type || !v->file) {
+    free(v->name);
+    free(v->type);
+    free(v->file);
+    return -1;
+  }
+  if (!idx) {
+    uint32_t *slot = ms__hmap_put(&p->varidx, h, NULL);
+    if (slot)
+      *slot = (uint32_t)a->nvars;
+  }
+  return (long)a->nvars++;
+}
+
+/* ---- the pass ----------------------------------------------------------------------------- */
+
+/* Scope and lifetime accounting for a block that leaves the live set. `lifetime` is 0 for a
+ * block dropped because its address was allocated again (its free was not recorded). */
+static inline void block_gone(pass_t *p, const ms_event_t *e, const unsigned char *blk,
+                              int lifetime) {
+  const blk_extra_t *x = EXTRA(blk);
+  uint64_t size = BLOCK(blk)->size;
+  for (size_t k = 0; k < p->nopen; k++) {
+    scope_int_t *si = &p->si[p->open[k]];
+    if (x->epoch >= si->epoch) {
+      si->live_bytes -= size;
+      si->live_blocks--;
+    }
+  }
+  if (lifetime) {
+    ms_lifetime_stats_t *lt = &p->a->life;
+    uint64_t d = e->ts_ns > x->alloc_ns ? e->ts_ns - x->alloc_ns : 0;
+    if (!lt->count || d < lt->min_ns)
+      lt->min_ns = d;
+    if (d > lt->max_ns)
+      lt->max_ns = d;
+    lt->count++;
+    p->lt_sum += (double)d;
+    int k = log2_floor(d);
+    unsigned sub = k >= 4 ? (unsigned)(d >> (k - 4)) & 15u : (unsigned)(d << (4 - k)) & 15u;
+    p->lt_fine[k * MS__LT_SUB + sub]++;
+  }
+  if (p->a->sampled) {
+    double w, vf;
+    block_weight(p, size, x->weight, &w, &vf);
+    p->w_live -= w * (double)size;
+    p->var_live -= vf * (double)size * (double)size;
+    thr_state_t *t = &p->ts[BLOCK(blk)->thread];
+    t->w_live -= w * (double)size;
+    if (lifetime && e->kind == MS_EV_FREE && !(e->flags & MS_FLAG_REALLOC_RELEASE)) {
+      p->w_frees += w;
+      p->ts[e->thread].w_frees += w;
+    }
+  }
+}
+
+static inline uint64_t cur_live(const pass_t *p) {
+  return p->a->sampled ? (p->w_live > 0 ? (uint64_t)llround(p->w_live) : 0) : p->ps.live_bytes;
+}
+
+static inline uint64_t thread_live(const pass_t *p, uint32_t t) {
+  if (p->a->sampled)
+    return p->ts[t].w_live > 0 ? (uint64_t)llround(p->ts[t].w_live) : 0;
+  return p->ps.st->threads[t].live_bytes;
+}
+
+static void on_mark(pass_t *p, const ms_event_t *e) {
+  ms_analysis_t *a = p->a;
+  const char *name = e->name ? e->name : "";
+  switch (e->mark_kind) {
+  case MS_MARK_SCOPE_BEGIN: {
+    if (a->nscopes >= MAX_SCOPES || p->nopen >= MAX_OPEN_SCOPES) {
+      a->scopes_dropped++;
+      return;
+    }
+    const char *n = own_name(a, name);
+    if (!n) {
+      a->scopes_dropped++;
+      return;
+    }
+    size_t i = a->nscopes++;
+    memset(&a->scopes[i], 0, sizeof a->scopes[i]);
+    a->scopes[i].name = n;
+    a->scopes[i].begin_ns = e->ts_ns;
+    p->si[i] = (scope_int_t){++p->epoch, 1, 0, 0};
+    p->open[p->nopen++] = (uint32_t)i;
+    return;
+  }
+  case MS_MARK_SCOPE_END:
+    /* The most recent open scope of that name ends (scopes of one name nest). */
+    for (size_t k = p->nopen; k-- > 0;) {
+      ms_scope_t *s = &a->scopes[p->open[k]];
+      if (strncmp(s->name, name, MAX_NAME))
+        continue;
+      scope_int_t *si = &p->si[p->open[k]];
+      s->end_ns = e->ts_ns ? e->ts_ns : 1;
+      s->leaked_blocks = si->live_blocks;
+      s->leaked_bytes = si->live_bytes;
+      si->open = 0;
+      memmove(&p->open[k], &p->open[k + 1], (p->nopen - k - 1) * sizeof p->open[0]);
+      p->nopen--;
+      return;
+    }
+    a->scope_ends_unmatched++;
+    return;
+  case MS_MARK_POINT:
+  case MS_MARK_SNAPSHOT: {
+    if (a->nmarks >= MAX_MARKS) {
+      a->marks_dropped++;
+      return;
+    }
+    if (a->nmarks == p->capmarks) {
+      size_t ncap = p->capmarks ? p->capmarks * 2 : 64;
+      ms_mark_t *m = realloc(a->marks, ncap * sizeof *m);
+      if (!m) {
+        a->marks_dropped++;
+        return;
+      }
+      a->marks = m;
+      p->capmarks = ncap;
+    }
+    const char *n = own_name(a, name);
+    if (!n) {
+      a->marks_dropped++;
+      return;
+    }
+    ms_mark_t *m = &a->marks[a->nmarks++];
+    m->name = n;
+    m->kind = e->mark_kind;
+    m->tid = e->tid;
+    m->t_ns = e->ts_ns;
+    m->live_bytes = cur_live(p);
+    m->live_blocks = p->ps.live.count;
+    return;
+  }
+  default:
+    return; /* thread names: the stats pass keeps them */
+  }
+}
+
+static int on_event(pass_t *p, const ms_event_t *e) {
+  ms_analysis_t *a = p->a;
+  ms__stats_effect_t fx;
+  uint32_t slot = 0;
+  if (e->kind == MS_EV_ALLOC || e->kind == MS_EV_REALLOC)
+    slot = slot_of(p, e->stack_id);
+  int rc = ms__stats_event(&p->ps, e, &fx, slot != SLOT_UNKNOWN);
+  if (rc)
+    return rc;
+  if (!p->have_t0) {
+    p->t0 = e->ts_ns;
+    p->have_t0 = 1;
+  }
+  uint64_t rel = e->ts_ns > p->t0 ? e->ts_ns - p->t0 : 0;
+  ms__thread_t *th = &a->threads[e->thread];
+  if (!th->have_ts) {
+    th->first_ns = e->ts_ns;
+    th->have_ts = 1;
+  }
+  th->last_ns = e->ts_ns;
+  th->events++;
+  thr_state_t *ts = &p->ts[e->thread];
+  switch (e->kind) {
+  case MS_EV_ALLOC:
+  case MS_EV_REALLOC: {
+    slot_t *s = &p->slots[slot];
+    s->allocs++;
+    s->bytes += e->size;
+    a->size_hist[log2_floor(e->size)]++;
+    uint32_t var = 0;
+    if (fx.released) { /* realloc's old block */
+      var = EXTRA(fx.released_block)->var;
+      if (ts->has_last && e->old_addr == ts->last_alloc) {
+        a->temporaries++;
+        th->temporaries++;
+      }
+      block_gone(p, e, fx.released_block, 1);
+      uint32_t owner = BLOCK(fx.released_block)->thread;
+      if (owner != e->thread)
+        series_update(&a->threads[owner].series, rel, thread_live(p, owner));
+    } else if (e->kind == MS_EV_REALLOC && (e->flags & MS_FLAG_REALLOC_RELEASE)) {
+      var = ts->release_var;
+    }
+    ts->release_var = 0;
+    if (fx.replaced)
+      block_gone(p, e, fx.replaced_block, 0);
+    blk_extra_t *x = EXTRA(fx.added);
+    x->alloc_ns = e->ts_ns;
+    x->slot = slot;
+    x->var = var;
+    x->epoch = p->epoch;
+    x->weight = e->weight > UINT32_MAX ? UINT32_MAX : (uint32_t)e->weight;
+    ts->last_alloc = e->addr;
+    ts->has_last = 1;
+    for (size_t k = 0; k < p->nopen; k++) {
+      uint32_t i = p->open[k];
+      ms_scope_t *sc = &a->scopes[i];
+      scope_int_t *si = &p->si[i];
+      sc->allocations++;
+      sc->allocated_bytes += e->size;
+      si->live_bytes += e->size;
+      si->live_blocks++;
+      if (si->live_bytes > sc->peak_live_bytes)
+        sc->peak_live_bytes = si->live_bytes;
+    }
+    if (a->sampled) {
+      double w, vf;
+      block_weight(p, e->size, x->weight, &w, &vf);
+      double sz = (double)e->size;
+      s->w_allocs += w;
+      s->w_bytes += w * sz;
+      p->w_allocs += w;
+      p->var_allocs += vf;
+      p->w_bytes += w * sz;
+      p->var_bytes += vf * sz * sz;
+      p->w_live += w * sz;
+      p->var_live += vf * sz * sz;
+      if (p->w_live > p->w_peak) {
+        p->w_peak = p->w_live;
+        p->var_peak = p->var_live;
+        p->w_peak_ns = e->ts_ns;
+      }
+      ts->w_allocs += w;
+      ts->w_bytes += w * sz;
+      if (e->kind == MS_EV_REALLOC) {
+        ts->w_reallocs += w;
+        p->w_reallocs += w;
+      }
+      ts->w_live += w * sz;
+      if (ts->w_live > ts->w_peak) {
+        ts->w_peak = ts->w_live;
+        ts->w_peak_ns = e->ts_ns;
+      }
+    }
+    series_update(&a->series, rel, cur_live(p));
+    series_update(&th->series, rel, thread_live(p, e->thread));
+    return 0;
+  }
+  case MS_EV_FREE: {
+    int release = (e->flags & MS_FLAG_REALLOC_RELEASE) != 0;
+    if (!release)
+      for (size_t k = 0; k < p->nopen; k++)
+        a->scopes[p->open[k]].frees++;
+    if (fx.released) {
+      if (ts->has_last && e->addr == ts->last_alloc) {
+        a->temporaries++;
+        th->temporaries++;
+        if (a->sampled) {
+          double w, vf;
+          block_weight(p, BLOCK(fx.released_block)->size, EXTRA(fx.released_block)->weight, &w,
+                       &vf);
+          p->w_temps += w;
+        }
+      }
+      if (release)
+        ts->release_var = EXTRA(fx.released_block)->var;
+      block_gone(p, e, fx.released_block, 1);
+      uint32_t owner = BLOCK(fx.released_block)->thread;
+      series_update(&a->series, rel, cur_live(p));
+      series_update(&a->threads[owner].series, rel, thread_live(p, owner));
+    }
+    ts->has_last = 0;
+    return 0;
+  }
+  case MS_EV_MARK:
+    on_mark(p, e);
+    return 0;
+  case MS_EV_VAR: {
+    unsigned char *blk = ms__hmap_get(&p->ps.live, e->addr);
+    if (!blk) {
+      a->vars_unmatched++;
+      return 0;
+    }
+    long v = var_index(p, e);
+    if (v < 0) {
+      a->vars_dropped++;
+      return 0;
+    }
+    EXTRA(blk)->var = (uint32_t)v + 1;
+    a->vars[v].blocks++;
+    a->vars[v].bytes += BLOCK(blk)->size;
+    return 0;
+  }
+  }
+  return 0;
+}
+
+/* Builds the stack-id -> slot map: an array when ids are dense (the tracker numbers them
+ * from 1), a hash map when a (hostile) trace makes them sparse. */
+static int setup_slots(pass_t *p) {
+  ms_run_t *run = p->a->run;
+  size_t n = ms_run_nstacks(run), pos = 0;
+  const ms_stack_t *st;
+  uint64_t max_id = 0;
+  while (ms_run_stack_next(run, &pos, &st))
+    if (st->id > max_id)
+      max_id = st->id;
+  p->nslots = n + 2;
+  p->slots = calloc(p->nslots, sizeof *p->slots);
+  if (!p->slots)
+    return MS_TRACE_E_NOMEM;
+  p->slots[SLOT_NONE].stack_id = 0;
+  p->slots[SLOT_UNKNOWN].stack_id = UINT64_MAX;
+  ms__hmap_init(&p->sparse, sizeof(uint32_t));
+  int dense = max_id < 4 * (uint64_t)n + 65536;
+  p->ndense = dense ? max_id + 1 : 1;
+  p->dense = malloc(p->ndense * sizeof *p->dense);
+  if (!p->dense)
+    return MS_TRACE_E_NOMEM;
+  for (uint64_t i = 0; i < p->ndense; i++)
+    p->dense[i] = SLOT_UNKNOWN;
+  p->dense[0] = SLOT_NONE;
+  uint32_t next = 2;
+  pos = 0;
+  while (ms_run_stack_next(run, &pos, &st)) {
+    if (st->id == 0)
+      continue; /* id 0 means "no stack" in events */
+    p->slots[next].stack_id = st->id;
+    if (st->id < p->ndense) {
+      p->dense[st->id] = next;
+    } else {
+      uint32_t *v = ms__hmap_put(&p->sparse, st->id, NULL);
+      if (!v)
+        return MS_TRACE_E_NOMEM;
+      *v = next;
+    }
+    next++;
+  }
+  p->nslots = next;
+  return 0;
+}
+
+/* ---- end of trace ------------------------------------------------------------------------- */
+
+static int cmp_group(const void *x, const void *y) {
+  const ms__group_t *a = x, *b = y;
+  if (a->key != b->key)
+    return a->key > b->key ? -1 : 1;
+  return a->pub.stack_id < b->pub.stack_id ? -1 : a->pub.stack_id > b->pub.stack_id;
+}
+
+static uint64_t round_u64(double v) {
+  if (!(v > 0))
+    return 0;
+  if (v >= 1.8e19)
+    return UINT64_MAX;
+  return (uint64_t)llround(v);
+}
+
+/* Frames of stack `id`, symbolized (resolve: function/file/line via libdw), malloc'd. */
+static int stack_frames(ms_analysis_t *a, uint64_t id, ms_frame_t **out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  const ms_stack_t *st = id && id != UINT64_MAX ? ms_run_stack(a->run, id) : NULL;
+  if (!st || !st->nframes)
+    return 0;
+  ms_frame_t *f = malloc(st->nframes * sizeof *f);
+  if (!f)
+    return MS_TRACE_E_NOMEM;
+  for (uint32_t i = 0; i < st->nframes; i++)
+    ms_symbolize(a->sym, st->frames[i], a->opts.symbolize, &f[i]);
+  *out = f;
+  *n = st->nframes;
+  return 0;
+}
+
+static const char *var_name_of(const ms_analysis_t *a, uint32_t v) {
+  return v && v <= a->nvars ? a->vars[v - 1].name : "";
+}
+static const char *var_type_of(const ms_analysis_t *a, uint32_t v) {
+  return v && v <= a->nvars ? a->vars[v - 1].type : "";
+}
+
+/* The live blocks at the end: a bounded min-heap by size keeps the largest. */
+static void live_heap_push(ms_analysis_t *a, size_t cap, const struct ms__live_rec_s *r) {
+  struct ms__live_rec_s *h = a->live;
+  size_t i;
+  if (a->nlive < cap) {
+    i = a->nlive++;
+    h[i] = *r;
+    while (i > 0) {
+      size_t up = (i - 1) / 2;
+      if (h[up].size <= h[i].size)
+        break;
+      struct ms__live_rec_s t = h[up];
+      h[up] = h[i];
+      h[i] = t;
+      i = up;
+    }
+    return;
+  }
+  if (!cap || r->size <= h[0].size)
+    return;
+  h[0] = *r;
+  i = 0;
+  for (;;) {
+    size_t l = 2 * i + 1, rr = l + 1, m = i;
+    if (l < a->nlive && h[l].size < h[m].size)
+      m = l;
+    if (rr < a->nlive && h[rr].size < h[m].size)
+      m = rr;
+    if (m == i)
+      break;
+    struct ms__live_rec_s t = h[m];
+    h[m] = h[i];
+    h[i] = t;
+    i = m;
+  }
+}
+
+static int cmp_live(const void *x, const void *y) {
+  const struct ms__live_rec_s *a = x, *b = y;
+  if (a->size != b->size)
+    return a->size > b->size ? -1 : 1;
+  return a->addr < b->addr ? -1 : a->addr > b->addr;
+}
+
+static int finish(pass_t *p) {
+  ms_analysis_t *a = p->a;
+  ms__stats_finish(&p->ps);
+  a->stats = p->ps.st;
+  p->ps.st = NULL;
+  int rc;
+
+  /* Leaks: every block still live, aggregated by stack. */
+  size_t cap = a->opts.max_live_records;
+  a->live = malloc((cap ? cap : 1) * sizeof *a->live);
+  if (!a->live)
+    return MS_TRACE_E_NOMEM;
+  double w_leak_blocks = 0, w_leak_bytes = 0, var_leak_blocks = 0, var_leak_bytes = 0;
+  size_t pos = 0;
+  uint64_t addr;
+  void *v;
+  while (ms__hmap_next(&p->ps.live, &pos, &addr, &v)) {
+    const ms__block_t *b = v;
+    const blk_extra_t *x = EXTRA(v);
+    slot_t *s = &p->slots[x->slot];
+    s->leak_blocks++;
+    s->leak_bytes += b->size;
+    if (x->var && !s->leak_var)
+      s->leak_var = x->var;
+    if (x->var && x->var <= a->nvars) {
+      a->vars[x->var - 1].live_blocks++;
+      a->vars[x->var - 1].live_bytes += b->size;
+    }
+    if (a->sampled) {
+      double w, vf, sz = (double)b->size;
+      block_weight(p, b->size, x->weight, &w, &vf);
+      s->w_leak_blocks += w;
+      s->w_leak_bytes += w * sz;
+      w_leak_blocks += w;
+      w_leak_bytes += w * sz;
+      var_leak_blocks += vf;
+      var_leak_bytes += vf * sz * sz;
+    }
+    struct ms__live_rec_s r = {addr, b->size, x->alloc_ns, p->slots[x->slot].stack_id,
+                               a->threads[b->thread].rep.tid, (int32_t)x->var - 1};
+    live_heap_push(a, cap, &r);
+    a->live_total++;
+  }
+  qsort(a->live, a->nlive, sizeof *a->live, cmp_live);
+  for (size_t i = 0; i < a->nscopes; i++)
+    if (p->si[i].open) { /* never ended: leaks are those live at the end of the trace */
+      a->scopes[i].leaked_blocks = p->si[i].live_blocks;
+      a->scopes[i].leaked_bytes = p->si[i].live_bytes;
+    }
+
+  /* Totals and threads as reported. */
+  a->totals = a->stats->totals;
+  for (size_t i = 0; i < a->nthreads; i++)
+    a->threads[i].rep = a->stats->threads[i];
+  if (a->sampled) {
+    ms_stats_totals_t *t = &a->totals;
+    t->allocations = round_u64(p->w_allocs);
+    t->frees = round_u64(p->w_frees);
+    t->reallocs = round_u64(p->w_reallocs);
+    t->allocated_bytes = round_u64(p->w_bytes);
+    t->peak_live_bytes = round_u64(p->w_peak);
+    t->peak_time_ns = p->w_peak_ns;
+    t->leaked_blocks = round_u64(w_leak_blocks);
+    t->leaked_bytes = round_u64(w_leak_bytes);
+    for (size_t i = 0; i < a->nthreads; i++) {
+      ms_stats_thread_t *r = &a->threads[i].rep;
+      thr_state_t *ts = &p->ts[i];
+      r->allocations = round_u64(ts->w_allocs);
+      r->frees = round_u64(ts->w_frees);
+      r->reallocs = round_u64(ts->w_reallocs);
+      r->allocated_bytes = round_u64(ts->w_bytes);
+      r->live_bytes = round_u64(ts->w_live);
+      r->peak_live_bytes = round_u64(ts->w_peak);
+      r->peak_time_ns = ts->w_peak_ns;
+    }
+  }
+  a->temporaries_reported = a->sampled ? round_u64(p->w_temps) : a->temporaries;
+
+  /* Estimates and their error (zero in full mode). */
+  const ms_stats_totals_t *t = &a->totals;
+  double vals[6] = {(double)t->allocations, (double)t->allocated_bytes,
+                    (double)t->peak_live_bytes, (double)t->leaked_bytes,
+                    (double)t->leaked_blocks, (double)t->frees};
+  double vars[6] = {0, 0, 0, 0, 0, 0};
+  if (a->sampled) {
+    vals[0] = p->w_allocs, vals[1] = p->w_bytes, vals[2] = p->w_peak;
+    vals[3] = w_leak_bytes, vals[4] = w_leak_blocks, vals[5] = p->w_frees;
+    vars[0] = p->var_allocs, vars[1] = p->var_bytes, vars[2] = p->var_peak;
+    vars[3] = var_leak_bytes, vars[4] = var_leak_blocks;
+    vars[5] = -1; /* frees: not estimated with an error (see docs/analysis.md) */
+  }
+  for (int k = 0; k < 6; k++) {
+    double se = vars[k] > 0 ? sqrt(vars[k]) : 0;
+    if (vars[k] < 0)
+      se = NAN;
+    a->est[k].value = vals[k];
+    a->est[k].std_error = se;
+    a->est[k].ci95_low = isnan(se) ? NAN : fmax(0.0, vals[k] - 1.96 * se);
+    a->est[k].ci95_high = isnan(se) ? NAN : vals[k] + 1.96 * se;
+  }
+
+  /* Leak groups, largest first; suppressions; the listed ones symbolized. */
+  double t_sym = ms__now_s();
+  size_t ng = 0;
+  for (size_t i = 0; i < p->nslots; i++)
+    ng += p->slots[i].leak_blocks > 0;
+  ms__group_t *g = calloc(ng ? ng : 1, sizeof *g);
+  if (!g)
+    return MS_TRACE_E_NOMEM;
+  ng = 0;
+  for (size_t i = 0; i < p->nslots; i++) {
+    const slot_t *s = &p->slots[i];
+    if (!s->leak_blocks)
+      continue;
+    ms_leak_t *l = &g[ng].pub;
+    l->stack_id = s->stack_id;
+    l->blocks = a->sampled ? round_u64(s->w_leak_blocks) : s->leak_blocks;
+    l->bytes = a->sampled ? round_u64(s->w_leak_bytes) : s->leak_bytes;
+    l->var_name = var_name_of(a, s->leak_var);
+    l->type_name = var_type_of(a, s->leak_var);
+    g[ng].key = a->sampled ? s->w_leak_bytes : (double)s->leak_bytes;
+    ng++;
+  }
+  qsort(g, ng, sizeof *g, cmp_group);
+  a->nleak_groups = ng;
+  rc = 0;
+  if (a->suppr.n) {
+    for (size_t i = 0; !rc && i < ng; i++) {
+      ms_frame_t *f;
+      size_t nf;
+      rc = stack_frames(a, g[i].pub.stack_id, &f, &nf);
+      if (rc)
+        break;
+      long k = ms__suppr_match(&a->suppr, f, nf);
+      if (k >= 0) {
+        g[i].pub.suppressed = 1;
+        a->suppr.hits[k]++;
+        a->suppressed_blocks += g[i].pub.blocks;
+        a->suppressed_bytes += g[i].pub.bytes;
+      }
+      g[i].pub.frames = f;
+      g[i].pub.nframes = nf;
+    }
+  }
+  size_t nl = ng < a->opts.max_leaks ? ng : a->opts.max_leaks;
+  a->leaks = calloc(nl ? nl : 1, sizeof *a->leaks);
+  if (!rc && !a->leaks)
+    rc = MS_TRACE_E_NOMEM;
+  for (int pass = 0; !rc && pass < 2; pass++) /* unsuppressed first, then suppressed */
+    for (size_t i = 0; !rc && i < ng && a->nleaks < nl; i++) {
+      if (g[i].pub.suppressed != pass)
+        continue;
+      if (!g[i].pub.frames && g[i].pub.stack_id) {
+        ms_frame_t *f;
+        size_t nf;
+        rc = stack_frames(a, g[i].pub.stack_id, &f, &nf);
+        g[i].pub.frames = f;
+        g[i].pub.nframes = nf;
+      }
+      a->leaks[a->nleaks++] = g[i].pub;
+      g[i].pub.frames = NULL; /* moved */
+    }
+  for (size_t i = 0; i < ng; i++)
+    free((void *)g[i].pub.frames);
+  free(g);
+  if (rc)
+    return rc;
+  a->totals.leaked_blocks -= a->suppressed_blocks <= a->totals.leaked_blocks
+                                 ? a->suppressed_blocks : a->totals.leaked_blocks;
+  a->totals.leaked_bytes -= a->suppressed_bytes <= a->totals.leaked_bytes
+                                ? a->suppressed_bytes : a->totals.leaked_bytes;
+
+  /* Hottest stacks by count and by bytes. */
+  size_t nh = 0;
+  for (size_t i = 0; i < p->nslots; i++)
+    nh += p->slots[i].allocs > 0;
+  g = calloc(nh ? nh : 1, sizeof *g);
+  if (!g)
+    return MS_TRACE_E_NOMEM;
+  for (int by = 0; by < 2; by++) {
+    size_t n = 0;
+    for (size_t i = 0; i < p->nslots; i++) {
+      const slot_t *s = &p->slots[i];
+      if (!s->allocs)
+        continue;
+      ms_leak_t *l = &g[n].pub;
+      memset(l, 0, sizeof *l);
+      l->stack_id = s->stack_id;
+      l->blocks = a->sampled ? round_u64(s->w_allocs) : s->allocs;
+      l->bytes = a->sampled ? round_u64(s->w_bytes) : s->bytes;
+      l->var_name = l->type_name = "";
+      g[n].key = by ? (a->sampled ? s->w_bytes : (double)s->bytes)
+                    : (a->sampled ? s->w_allocs : (double)s->allocs);
+      n++;
+    }
+    qsort(g, n, sizeof *g, cmp_group);
+    size_t k = n < a->opts.top_stacks ? n : a->opts.top_stacks;
+    a->hot[by] = calloc(k ? k : 1, sizeof *a->hot[by]);
+    if (!a->hot[by]) {
+      free(g);
+      return MS_TRACE_E_NOMEM;
+    }
+    for (size_t i = 0; i < k; i++) {
+      ms_frame_t *f;
+      size_t nf;
+      rc = stack_frames(a, g[i].pub.stack_id, &f, &nf);
+      if (rc)
+        break;
+      a->hot[by][i] = g[i].pub;
+      a->hot[by][i].frames = f;
+      a->hot[by][i].nframes = nf;
+      a->nhot[by]++;
+    }
+    if (rc)
+      break;
+  }
+  free(g);
+  if (rc)
+    return rc;
+  a->symbolize_s = ms__now_s() - t_sym;
+
+  /* Lifetimes: the median from the fine histogram, log2 buckets by summing it. */
+  ms_lifetime_stats_t *lt = &a->life;
+  if (lt->count) {
+    lt->mean_ns = p->lt_sum / (double)lt->count;
+    uint64_t half = (lt->count + 1) / 2, cum = 0;
+    for (int i = 0; i < 64 * MS__LT_SUB; i++) {
+      lt->log2_buckets[i / MS__LT_SUB] += p->lt_fine[i];
+      if (cum < half && (cum += p->lt_fine[i]) >= half) {
+        int k = i / MS__LT_SUB, sub = i % MS__LT_SUB;
+        if (k < 4) {
+          lt->median_ns = (uint64_t)(MS__LT_SUB + sub) >> (4 - k);
+        } else {
+          uint64_t lo = (uint64_t)(MS__LT_SUB + sub) << (k - 4);
+          lt->median_ns = lo + (((uint64_t)1 << (k - 4)) >> 1);
+        }
+        if (lt->median_ns < lt->min_ns)
+          lt->median_ns = lt->min_ns;
+        if (lt->median_ns > lt->max_ns)
+          lt->median_ns = lt->max_ns;
+      }
+    }
+  }
+
+  /* Timelines, per-thread rates, roles and alerts. */
+  rc = series_points(&a->series, &a->pts, &a->npts);
+  for (size_t i = 0; !rc && i < a->nthreads; i++) {
+    ms__thread_t *th = &a->threads[i];
+    rc = series_points(&th->series, &th->pts, &th->npts);
+    const ms_stats_thread_t *r = &th->rep;
+    th->avg_size = r->allocations ? (double)r->allocated_bytes / (double)r->allocations : 0;
+    double span = th->have_ts && th->last_ns > th->first_ns
+                      ? (double)(th->last_ns - th->first_ns) / 1e9 : 0;
+    th->alloc_rate_per_s = span > 0 ? (double)r->allocations / span : 0;
+    th->bytes_rate_per_s = span > 0 ? (double)r->allocated_bytes / span : 0;
+    th->role = ms_thread_role(&a->opts.roles, r->peak_live_bytes, r->allocations, -1, -1);
+    th->alert = ms_thread_alert(&a->opts.roles, r->peak_live_bytes, -1);
+  }
+  return rc;
+}
+
+/* ---- roles -------------------------------------------------------------------------------- */
+
+static ms_role_thresholds_t role_defaults(const ms_role_thresholds_t *in) {
+  ms_role_thresholds_t t = in ? *in : (ms_role_thresholds_t){0};
+  if (!t.memory_peak_bytes)
+    t.memory_peak_bytes = 18000000;
+  if (!t.memory_allocations)
+    t.memory_allocations = 1200;
+  if (!(t.cpu_percent > 0))
+    t.cpu_percent = 25;
+  if (!(t.io_ops > 0))
+    t.io_ops = 2000;
+  if (!t.balanced_allocations)
+    t.balanced_allocations = 1000;
+  if (!t.alert_high_bytes)
+    t.alert_high_bytes = 20000000;
+  if (!(t.alert_high_cpu > 0))
+    t.alert_high_cpu = 30;
+  if (!t.alert_medium_bytes)
+    t.alert_medium_bytes = 15000000;
+  if (!(t.alert_medium_cpu > 0))
+    t.alert_medium_cpu = 20;
+  return t;
+}
+
+const char *ms_thread_role(const ms_role_thresholds_t *th, uint64_t peak, uint64_t allocations,
+                           double cpu_percent, double io_ops) {
+  ms_role_thresholds_t t = role_defaults(th);
+  if (peak > t.memory_peak_bytes && allocations > t.memory_allocations)
+    return "memory_intensive";
+  if (cpu_percent >= 0 && cpu_percent > t.cpu_percent)
+    return "cpu_intensive";
+  if (io_ops >= 0 && io_ops > t.io_ops)
+    return "io_intensive";
+  if (allocations >= t.balanced_allocations)
+    return "balanced";
+  return "light";
+}
+
+const char *ms_thread_alert(const ms_role_thresholds_t *th, uint64_t peak, double cpu_percent) {
+  ms_role_thresholds_t t = role_defaults(th);
+  if (peak > t.alert_high_bytes || (cpu_percent >= 0 && cpu_percent > t.alert_high_cpu))
+    return "high";
+  if (peak > t.alert_medium_bytes || (cpu_percent >= 0 && cpu_percent > t.alert_medium_cpu))
+    return "medium";
+  return "normal";
+}
+
+/* ---- entry points ------------------------------------------------------------------------- */
+
+const char *ms_analysis_strerror(int code) { return ms_trace_strerror(code); }
+
+static void pass_free(pass_t *p) {
+  ms__stats_destroy(&p->ps);
+  ms_stats_free(p->ps.st);
+  free(p->slots);
+  free(p->dense);
+  ms__hmap_destroy(&p->sparse);
+  ms__hmap_destroy(&p->varidx);
+  free(p->ts);
+  free(p->si);
+}
+
+static int open_run(const char *run_dir, ms_run_t **run, char *err, size_t errlen) {
+  char **dirs = NULL;
+  size_t n = 0;
+  int rc = ms_trace_find_runs(run_dir, &dirs, &n, err, errlen);
+  if (rc)
+    return rc;
+  if (n != 1) {
+    snprintf(err, errlen,
+             "%s holds %zu run directories (memscope.<pid>.<n>): give one of them", run_dir, n);
+    ms_trace_free_dirs(dirs, n);
+    return MS_TRACE_E_NOTTRACE;
+  }
+  rc = ms_run_open(dirs[0], run, err, errlen);
+  ms_trace_free_dirs(dirs, n);
+  return rc;
+}
+
+int ms_analyze_run(const char *run_dir, const ms_analysis_opts_t *opts, ms_analysis_t **out,
+                   char *err, size_t errlen) {
+  *out = NULL;
+  char dummy[8];
+  if (!err || !errlen) {
+    err = dummy;
+    errlen = sizeof dummy;
+  }
+  err[0] = 0;
+  ms_analysis_t *a = calloc(1, sizeof *a);
+  if (!a)
+    return MS_TRACE_E_NOMEM;
+  if (opts) {
+    a->opts = *opts;
+  } else {
+    a->opts.symbolize = 1;
+  }
+  if (!a->opts.top_stacks)
+    a->opts.top_stacks = 20;
+  if (!a->opts.max_leaks)
+    a->opts.max_leaks = 100;
+  if (!a->opts.max_live_records)
+    a->opts.max_live_records = 10000;
+  a->opts.roles = role_defaults(&a->opts.roles);
+  a->opts.suppressions = NULL; /* the caller's strings are not kept */
+  a->opts.module = NULL;
+  pass_t p;
+  memset(&p, 0, sizeof p);
+  p.a = a;
+  ms__hmap_init(&p.sparse, sizeof(uint32_t));
+  ms__hmap_init(&p.varidx, sizeof(uint32_t));
+  int rc = 0;
+  if (opts && opts->suppressions) {
+    rc = ms__suppr_load(&a->suppr, opts->suppressions, err, errlen);
+    if (rc)
+      goto fail;
+  }
+  double t_open = ms__now_s();
+  rc = open_run(run_dir, &a->run, err, errlen);
+  if (rc)
+    goto fail;
+  a->open_s = ms__now_s() - t_open;
+  rc = ms_symbolizer_new(ms_run_maps(a->run), &a->sym);
+  if (rc)
+    goto fail;
+
+  const ms_meta_t *meta = ms_run_meta(a->run);
+  const char *sample = ms_meta_get(meta, "sample");
+  a->sample_name = "all";
+  if (sample && !strcmp(sample, "size-classes")) {
+    a->sampled = 1;
+    a->sample_name = "size-classes";
+  } else if (sample && !strcmp(sample, "bytes")) {
+    const char *nb = ms_meta_get(meta, "sample_bytes");
+    char *end = NULL;
+    unsigned long long v = nb ? strtoull(nb, &end, 10) : 0;
+    if (v > 0 && end && !*end) {
+      a->sampled = 2;
+      a->sample_name = "bytes";
+      a->sample_bytes = v;
+      p.n_bytes = (double)v;
+    } else { /* a sampled trace whose interval is unreadable: figures stay as recorded */
+      a->sample_name = "bytes(unknown interval)";
+    }
+  }
+
+  a->nthreads = ms_run_nthreads(a->run);
+  size_t nt = a->nthreads ? a->nthreads : 1;
+  a->threads = calloc(nt, sizeof *a->threads);
+  p.ts = calloc(nt, sizeof *p.ts);
+  a->scopes = calloc(MAX_SCOPES, sizeof *a->scopes);
+  p.si = calloc(MAX_SCOPES, sizeof *p.si);
+  rc = MS_TRACE_E_NOMEM;
+  if (!a->threads || !p.ts || !a->scopes || !p.si)
+    goto fail;
+  /* Per-thread series: full resolution for up to 64 threads, then less, so that many threads
+   * cost at most ~2 MiB of series in all. */
+  uint32_t tcap = a->nthreads <= 64 ? SERIES_CAP : (uint32_t)(262144 / a->nthreads);
+  if (tcap < 64)
+    tcap = 64;
+  if (series_init(&a->series, SERIES_CAP))
+    goto fail;
+  for (size_t i = 0; i < a->nthreads; i++)
+    if (series_init(&a->threads[i].series, tcap))
+      goto fail;
+  rc = setup_slots(&p);
+  if (rc)
+    goto fail;
+
+  double t_pass = ms__now_s();
+  const char *module = opts ? opts->module : NULL;
+  rc = ms__stats_begin(&p.ps, a->run, module, sizeof(blk_extra_t));
+  if (rc)
+    goto fail;
+  const ms_event_t *e;
+  while ((rc = ms__run_next_ref(a->run, &e)) == 1) {
+    rc = on_event(&p, e);
+    if (rc)
+      break;
+  }
+  if (rc)
+    goto fail;
+  a->events = p.ps.st->totals.events;
+  a->pass_s = ms__now_s() - t_pass;
+  double t_fin = ms__now_s();
+  rc = finish(&p);
+  if (rc)
+    goto fail;
+  a->finish_s = ms__now_s() - t_fin;
+  for (size_t i = 0; i < a->nthreads; i++)
+    a->trace_bytes += ms_run_thread(a->run, i)->good_bytes;
+  pass_free(&p);
+  *out = a;
+  return 0;
+fail:
+  if (rc == MS_TRACE_E_NOMEM && !err[0])
+    snprintf(err, errlen, "%s: out of memory", run_dir);
+  else if (!err[0])
+    snprintf(err, errlen, "%s: %s", run_dir, ms_trace_strerror(rc));
+  pass_free(&p);
+  ms_analysis_free(a);
+  return rc;
+}
+
+static void free_leaks(ms_leak_t *l, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    free((void *)l[i].frames);
+  free(l);
+}
+
+void ms_analysis_free(ms_analysis_t *a) {
+  if (!a)
+    return;
+  free_leaks(a->leaks, a->nleaks);
+  free_leaks(a->hot[0], a->nhot[0]);
+  free_leaks(a->hot[1], a->nhot[1]);
+  if (a->threads)
+    for (size_t i = 0; i < a->nthreads; i++) {
+      free(a->threads[i].series.v);
+      free(a->threads[i].pts);
+    }
+  free(a->threads);
+  free(a->series.v);
+  free(a->pts);
+  free(a->scopes);
+  free(a->marks);
+  for (size_t i = 0; i < a->nvars; i++) {
+    free(a->vars[i].name);
+    free(a->vars[i].type);
+    free(a->vars[i].file);
+  }
+  free(a->vars);
+  for (size_t i = 0; i < a->nstrings; i++)
+    free(a->strings[i]);
+  free(a->strings);
+  free(a->live);
+  ms__suppr_free(&a->suppr);
+  ms_symbolizer_free(a->sym);
+  ms_stats_free(a->stats);
+  ms_run_close(a->run);
+  free(a);
+}
+
+/* ---- accessors ---------------------------------------------------------------------------- */
+
+int ms_analysis_partial(const ms_analysis_t *a) { return ms_run_partial(a->run); }
+const ms_stats_totals_t *ms_analysis_totals(const ms_analysis_t *a) { return &a->totals; }
+const ms_stats_totals_t *ms_analysis_recorded_totals(const ms_analysis_t *a) {
+  return &a->stats->totals;
+}
+int ms_analysis_sampled(const ms_analysis_t *a) { return a->sampled != 0; }
+size_t ms_analysis_nthreads(const ms_analysis_t *a) { return a->nthreads; }
+const ms_stats_thread_t *ms_analysis_thread(const ms_analysis_t *a, size_t i) {
+  return i < a->nthreads ? &a->threads[i].rep : NULL;
+}
+size_t ms_analysis_nleaks(const ms_analysis_t *a) { return a->nleaks; }
+const ms_leak_t *ms_analysis_leak(const ms_analysis_t *a, size_t i) {
+  return i < a->nleaks ? &a->leaks[i] : NULL;
+}
+size_t ms_analysis_nleak_groups(const ms_analysis_t *a) { return a->nleak_groups; }
+uint64_t ms_analysis_suppressed_bytes(const ms_analysis_t *a) { return a->suppressed_bytes; }
+uint64_t ms_analysis_suppressed_blocks(const ms_analysis_t *a) { return a->suppressed_blocks; }
+size_t ms_analysis_nscopes(const ms_analysis_t *a) { return a->nscopes; }
+const ms_scope_t *ms_analysis_scope(const ms_analysis_t *a, size_t i) {
+  return i < a->nscopes ? &a->scopes[i] : NULL;
+}
+const ms_scope_t *ms_analysis_find_scope(const ms_analysis_t *a, const char *name) {
+  for (size_t i = 0; name && i < a->nscopes; i++)
+    if (!strcmp(a->scopes[i].name, name))
+      return &a->scopes[i];
+  return NULL;
+}
+size_t ms_analysis_timeline(const ms_analysis_t *a, int thread, const ms_timeline_point_t **pts) {
+  if (thread < 0) {
+    *pts = a->pts;
+    return a->npts;
+  }
+  if ((size_t)thread >= a->nthreads) {
+    *pts = NULL;
+    return 0;
+  }
+  *pts = a->threads[thread].pts;
+  return a->threads[thread].npts;
+}
+size_t ms_analysis_size_histogram(const ms_analysis_t *a, const uint64_t **counts) {
+  *counts = a->size_hist;
+  return 64;
+}
+const ms_run_t *ms_analysis_run(const ms_analysis_t *a) { return a->run; }
+const ms_stats_module_t *ms_analysis_module(const ms_analysis_t *a) {
+  return a->stats->module.enabled ? &a->stats->module : NULL;
+}
+ms_estimate_t ms_analysis_estimate(const ms_analysis_t *a, ms_estimate_kind_t kind) {
+  if ((unsigned)kind >= 6)
+    return (ms_estimate_t){0, 0, 0, 0};
+  return a->est[kind];
+}
+uint64_t ms_analysis_temporaries(const ms_analysis_t *a) { return a->temporaries_reported; }
+uint64_t ms_analysis_thread_temporaries(const ms_analysis_t *a, size_t i) {
+  return i < a->nthreads ? a->threads[i].temporaries : 0;
+}
+const ms_lifetime_stats_t *ms_analysis_lifetimes(const ms_analysis_t *a) { return &a->life; }
+size_t ms_analysis_nhot(const ms_analysis_t *a, int by_bytes) { return a->nhot[by_bytes ? 1 : 0]; }
+const ms_leak_t *ms_analysis_hot(const ms_analysis_t *a, int by_bytes, size_t i) {
+  int k = by_bytes ? 1 : 0;
+  return i < a->nhot[k] ? &a->hot[k][i] : NULL;
+}
+size_t ms_analysis_nmarks(const ms_analysis_t *a) { return a->nmarks; }
+const ms_mark_t *ms_analysis_mark(const ms_analysis_t *a, size_t i) {
+  return i < a->nmarks ? &a->marks[i] : NULL;
+}

@@ -1,0 +1,193 @@
+/* ms_symbols.c: offline symbolization with libdwfl (elfutils) from a run's maps.txt. */
+#include "ms_symbols.h"
+
+#include <elfutils/libdwfl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ms_hmap.h"
+
+/* One module as loaded at one base: a Dwfl of its own, so that the same path mapped at two
+ * bases in two snapshots (dlclose, dlopen again) never overlaps inside one Dwfl. */
+typedef struct module_s {
+  char *path;
+  uint64_t base;
+  Dwfl *dwfl;        /* NULL when libdwfl could not use the file */
+  Dwfl_Module *mod;
+} module_t;
+
+typedef struct cached_s {
+  const char *function, *file, *module;
+  int line;
+  uint64_t offset;
+} cached_t;
+
+struct ms_symbolizer_s {
+  const ms_maps_t *maps;
+  ms_hmap_t cache;   /* (address << 1 | resolve) -> cached_t */
+  ms_hmap_t strings; /* FNV-1a hash -> char * (interned strings) */
+  char **extra;      /* strings whose hash collided with another: owned here */
+  size_t nextra, capextra;
+  module_t *mods;
+  size_t nmods, capmods;
+};
+
+static const Dwfl_Callbacks callbacks = {
+    .find_elf = dwfl_build_id_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .section_address = dwfl_offline_section_address,
+};
+
+int ms_symbolizer_new(const ms_maps_t *maps, ms_symbolizer_t **out) {
+  ms_symbolizer_t *s = calloc(1, sizeof *s);
+  if (!s)
+    return MS_TRACE_E_NOMEM;
+  s->maps = maps;
+  ms__hmap_init(&s->cache, sizeof(cached_t));
+  ms__hmap_init(&s->strings, sizeof(char *));
+  *out = s;
+  return 0;
+}
+
+void ms_symbolizer_free(ms_symbolizer_t *s) {
+  if (!s)
+    return;
+  size_t pos = 0;
+  void *v;
+  while (ms__hmap_next(&s->strings, &pos, NULL, &v))
+    free(*(char **)v);
+  ms__hmap_destroy(&s->strings);
+  ms__hmap_destroy(&s->cache);
+  for (size_t i = 0; i < s->nextra; i++)
+    free(s->extra[i]);
+  free(s->extra);
+  for (size_t i = 0; i < s->nmods; i++) {
+    if (s->mods[i].dwfl)
+      dwfl_end(s->mods[i].dwfl);
+    free(s->mods[i].path);
+  }
+  free(s->mods);
+  free(s);
+}
+
+size_t ms_symbolizer_cached(const ms_symbolizer_t *s) { return s->cache.count; }
+size_t ms_symbolizer_modules(const ms_symbolizer_t *s) { return s->nmods; }
+
+/* Interns a string; "" when it is NULL or memory runs out (a missing name, never a crash). */
+static const char *intern(ms_symbolizer_t *s, const char *str) {
+  if (!str || !*str)
+    return "";
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (const unsigned char *p = (const unsigned char *)str; *p; p++)
+    h = (h ^ *p) * 0x100000001b3ull;
+  int existed;
+  char **slot = ms__hmap_put(&s->strings, h, &existed);
+  if (!slot)
+    return "";
+  if (existed) {
+    if (!strcmp(*slot, str))
+      return *slot;
+    if (s->nextra == s->capextra) { /* a hash collision: keep the string outside the table */
+      size_t ncap = s->capextra ? s->capextra * 2 : 8;
+      char **e = realloc(s->extra, ncap * sizeof *e);
+      if (!e)
+        return "";
+      s->extra = e;
+      s->capextra = ncap;
+    }
+    char *d = strdup(str);
+    if (!d)
+      return "";
+    s->extra[s->nextra++] = d;
+    return d;
+  }
+  *slot = strdup(str);
+  if (!*slot) {
+    ms__hmap_del(&s->strings, h, NULL);
+    return "";
+  }
+  return *slot;
+}
+
+/* The libdwfl module of `path` loaded at `base`, reported on first use. NULL when the file
+ * is not usable (missing, not ELF, a pseudo path such as [vdso]). */
+static Dwfl_Module *module_for(ms_symbolizer_t *s, const char *path, uint64_t base) {
+  for (size_t i = 0; i < s->nmods; i++)
+    if (s->mods[i].base == base && !strcmp(s->mods[i].path, path))
+      return s->mods[i].mod;
+  if (s->nmods == s->capmods) {
+    size_t ncap = s->capmods ? s->capmods * 2 : 16;
+    module_t *m = realloc(s->mods, ncap * sizeof *m);
+    if (!m)
+      return NULL;
+    s->mods = m;
+    s->capmods = ncap;
+  }
+  module_t *m = &s->mods[s->nmods];
+  memset(m, 0, sizeof *m);
+  m->path = strdup(path);
+  if (!m->path)
+    return NULL;
+  m->base = base;
+  s->nmods++;
+  if (path[0] != '/') /* "", [heap], [vdso], [anon:...]: nothing on disk to read */
+    return NULL;
+  m->dwfl = dwfl_begin(&callbacks);
+  if (!m->dwfl)
+    return NULL;
+  dwfl_report_begin(m->dwfl);
+  const char *name = strrchr(path, '/') + 1;
+  /* add_p_vaddr false: `base` is where the lowest PT_LOAD segment starts (the mapping of
+   * file offset 0), which is what maps.txt shows for a shared object or PIE. */
+  m->mod = dwfl_report_elf(m->dwfl, name, path, -1, (GElf_Addr)base, false);
+  dwfl_report_end(m->dwfl, NULL, NULL);
+  return m->mod;
+}
+
+void ms_symbolize(ms_symbolizer_t *s, uint64_t ret, int resolve, ms_frame_t *out) {
+  memset(out, 0, sizeof *out);
+  out->address = ret;
+  out->function = out->file = out->module = "";
+  uint64_t key = ret << 1 | (resolve ? 1 : 0);
+  cached_t *c = ms__hmap_get(&s->cache, key);
+  if (c) {
+    out->function = c->function;
+    out->file = c->file;
+    out->line = c->line;
+    out->module = c->module;
+    out->module_offset = c->offset;
+    return;
+  }
+  /* A return address points after the call; minus one lands inside the call instruction,
+   * so the line is the call's. */
+  uint64_t pc = ret ? ret - 1 : 0;
+  const char *path = NULL;
+  uint64_t off = 0;
+  cached_t r = {"", "", "", 0, 0};
+  if (ret && ms_maps_lookup(s->maps, pc, &path, &off)) {
+    r.module = intern(s, path);
+    r.offset = off;
+    Dwfl_Module *mod = resolve && off <= pc ? module_for(s, path, pc - off) : NULL;
+    if (mod) {
+      GElf_Off symoff;
+      GElf_Sym sym;
+      const char *fn = dwfl_module_addrinfo(mod, pc, &symoff, &sym, NULL, NULL, NULL);
+      r.function = intern(s, fn);
+      Dwfl_Line *line = dwfl_module_getsrc(mod, pc);
+      if (line) {
+        int lineno = 0;
+        const char *file = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
+        r.file = intern(s, file);
+        r.line = lineno;
+      }
+    }
+  }
+  c = ms__hmap_put(&s->cache, key, NULL);
+  if (c) /* out of memory only loses the cache entry */
+    *c = r;
+  out->function = r.function;
+  out->file = r.file;
+  out->line = r.line;
+  out->module = r.module;
+  out->module_offset = r.offset;
+}

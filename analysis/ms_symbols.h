@@ -1,0 +1,42 @@
+/* ms_symbols.h: offline symbolization of recorded return addresses to function, file, line
+ * and module, with elfutils libdw (libdwfl), from the module map the run recorded.
+ *
+ * The traced process is gone, so modules are reported to libdwfl one by one from maps.txt
+ * (dwfl_report_elf with the path and load base of the mapping that holds the address).
+ * Function names come from the ELF symbol tables (.symtab, else .dynsym) or DWARF; file and
+ * line from DWARF when the module or a separate debug file (/usr/lib/debug, build id) has it.
+ * Results are cached per address. Not thread-safe. */
+#ifndef MS_SYMBOLS_H
+#define MS_SYMBOLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ms_trace.h"
+
+typedef struct ms_frame_s {
+  uint64_t address;       /* return address as recorded */
+  const char *function;   /* "" when unknown */
+  const char *file;       /* "" when unknown */
+  int line;               /* 0 when unknown */
+  const char *module;     /* mapped file, "" when unknown */
+  uint64_t module_offset; /* file offset of address - 1 in module (0 when no module) */
+} ms_frame_t;
+
+typedef struct ms_symbolizer_s ms_symbolizer_t;
+
+/* A symbolizer over `maps` (kept by reference: it must outlive the symbolizer). 0 or
+ * MS_TRACE_E_NOMEM. */
+int ms_symbolizer_new(const ms_maps_t *maps, ms_symbolizer_t **out);
+void ms_symbolizer_free(ms_symbolizer_t *s);
+
+/* Resolves one recorded return address. Strings in *out are owned by the symbolizer and live
+ * until ms_symbolizer_free. `resolve` 0 fills only address, module and offset (no libdw).
+ * Never fails: what cannot be resolved is "" / 0. */
+void ms_symbolize(ms_symbolizer_t *s, uint64_t return_address, int resolve, ms_frame_t *out);
+
+/* Addresses resolved so far (distinct), and the modules libdw was given. */
+size_t ms_symbolizer_cached(const ms_symbolizer_t *s);
+size_t ms_symbolizer_modules(const ms_symbolizer_t *s);
+
+#endif /* MS_SYMBOLS_H */

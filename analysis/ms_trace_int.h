@@ -1,0 +1,12 @@
+/* ms_trace_int.h: internal entry points of the trace reader for the analysis engine. */
+#ifndef MS_TRACE_INT_H
+#define MS_TRACE_INT_H
+
+#include "ms_trace.h"
+
+/* ---- ms_trace.c ---- */
+/* ms_run_next without the copy: *ev points at the reader's own event, valid until the next
+ * call on the run. Same returns as ms_run_next. */
+int ms__run_next_ref(ms_run_t *run, const ms_event_t **ev);
+
+#endif /* MS_TRACE_INT_H */

@@ -1,0 +1,175 @@
+/* hs.h: the memscope-harness internals shared by its source files (one subsystem per file).
+ *
+ * Layering: the harness drives the tracker (by LD_PRELOAD into a child, never linked) and the
+ * analysis library (linked); plots/ gets analysis results from it. Names: hs_ for this
+ * executable's internal functions (STYLE's ms__ is for the libraries). */
+#ifndef MEMSCOPE_HS_H
+#define MEMSCOPE_HS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+
+/* Exit statuses (SPEC §6). */
+enum { HS_EXIT_OK = 0, HS_EXIT_FAILED = 1, HS_EXIT_USAGE = 2 };
+
+#define HS_MAX_SCOPE_LIMITS 16
+
+typedef struct hs_scope_limit_s {
+  char name[128];
+  uint64_t bytes;
+} hs_scope_limit_t;
+
+/* Every option of every command (SPEC §6); a command uses the ones that apply to it. */
+typedef struct hs_opts_s {
+  const char *out;            /* --out DIR */
+  int scale;                  /* --scale, >= 1 */
+  uint64_t seed;              /* --seed */
+  int have_seed;
+  const char *sample;         /* --sample: all | size-classes | bytes:N */
+  int stack_depth;            /* --stack-depth, -1 = tracker default */
+  const char *threads;        /* --threads: all | none | even | odd | GLOB */
+  int have_max_leak, have_max_leak_stack, have_max_peak, have_max_overhead;
+  uint64_t max_leak_bytes, max_leak_bytes_per_stack, max_peak_bytes;
+  double max_overhead;        /* CPU-time ratio tracked / untracked */
+  size_t nscope_limits;
+  hs_scope_limit_t scope_limits[HS_MAX_SCOPE_LIMITS];
+  int repeat;                 /* --repeat N overhead pairs, 0 = no overhead runs */
+  const char *overhead_mode;  /* --overhead-mode: time (default) | callgrind */
+  const char *baseline;       /* --baseline FILE (scenario/all: gate the overhead against it) */
+  const char *current;        /* gate --current FILE */
+  double tolerance_pct;       /* gate --tolerance PCT */
+  const char *junit;          /* --junit FILE */
+  int html, plots, no_progress;
+  const char *lib;            /* --lib PATH to libmemscope.so */
+  const char *suppressions;   /* --suppressions FILE */
+  int test_slowdown;          /* hidden --test-slowdown K: MEMSCOPE_TEST_SLOWDOWN in tracked runs */
+  double timeout_s;           /* --timeout SECONDS for each child, 0 = none */
+} hs_opts_t;
+
+/* ---- hs_units.c: option values ---- */
+
+/* Parses a byte size: an unsigned decimal number (fraction allowed), optional blank, optional
+ * unit: B; kB KB MB GB TB (powers of 1000); KiB MiB GiB TiB (powers of 1024); case of the
+ * letters before B is not significant except that "Ki"/"Mi" need the i. 0 or -1 with a
+ * message (what was wrong, what to write instead) in err. */
+int hs_parse_size(const char *s, uint64_t *out, char *err, size_t errlen);
+/* Formats bytes as "23.9 MB (23920640 B)"-style short text: "23.92 MB". */
+void hs_format_bytes(uint64_t b, char *buf, size_t len);
+/* Parses a positive finite decimal number (ratios, percentages). 0 or -1. */
+int hs_parse_double(const char *s, double lo, double hi, double *out);
+/* Parses an integer in [lo, hi]. 0 or -1. */
+int hs_parse_int(const char *s, long long lo, long long hi, long long *out);
+
+/* ---- hs_child.c: running a child under the tracker, and the resource monitor ---- */
+
+typedef struct hs_child_spec_s {
+  char *const *argv;          /* program and arguments (argv[0] resolved through PATH) */
+  const char *preload_lib;    /* NULL: untracked (baseline) run */
+  const char *trace_dir;      /* MEMSCOPE_OUT when tracked */
+  const hs_opts_t *opts;      /* MEMSCOPE_SAMPLE / STACK_DEPTH / THREADS / TEST_SLOWDOWN */
+  int capture_stdout;         /* 1: collect the child's stdout into out_stdout */
+  int quiet_stdout;           /* 1: child's stdout to /dev/null (overhead repeats) */
+  int monitor;                /* 1: sample /proc at 10 Hz (resources) */
+  const char *progress_label; /* shown on a TTY while it runs, NULL = no progress */
+  const char *wrapper_valgrind_out; /* callgrind mode: run under valgrind, this out file */
+  double timeout_s;
+} hs_child_spec_t;
+
+typedef struct hs_child_result_s {
+  int exec_errno;           /* the program could not be started (errno), else 0 */
+  int exited;               /* 1: exited normally with exit_code; 0: killed by term_signal */
+  int exit_code, term_signal;
+  int timed_out;
+  pid_t pid;
+  double wall_s;            /* fork to reap, monotonic */
+  double user_s, sys_s;     /* wait4 rusage of the child (and its reaped descendants) */
+  long max_rss_kb;
+  char *out_stdout;         /* captured stdout (NUL-terminated, malloc'd) or NULL */
+  cJSON *resources;         /* the samples (memscope.resources/1) when monitored, else NULL */
+} hs_child_result_t;
+
+/* Runs one child to completion. 0, or -errno for a harness-side failure (fork, pipe). A
+ * program that cannot be executed is not an error here: exec_errno says so. */
+int hs_child_run(const hs_child_spec_t *spec, hs_child_result_t *res);
+void hs_child_result_free(hs_child_result_t *res);
+/* Looks `prog` up like execvp would; writes the path into buf. 0 or -errno. */
+int hs_find_program(const char *prog, char *buf, size_t len);
+/* Progress lines go to stderr when it is a TTY and --no-progress was not given. */
+void hs_progress_enable(int on);
+void hs_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void hs_progress_clear(void);
+
+/* ---- hs_report.c: analysis, assertions, summary.json, JUnit ---- */
+
+typedef struct hs_assert_s {
+  char name[160];          /* e.g. "max_leak_bytes", "max_scope_peak[work_stealing]" */
+  char limit_text[64];     /* the limit as given, for messages */
+  double limit, value;     /* bytes or ratio */
+  int passed;
+  char message[1024];      /* one line: measured, limit, top leak stack where it applies */
+  char details[4096];      /* multi-line: the stack, for the JUnit failure body */
+} hs_assert_t;
+
+/* One analyzed target (a scenario or a program run). */
+typedef struct hs_case_s {
+  char name[128];          /* scenario name, or the program's base name */
+  char out_dir[4096];
+  int ok;                  /* the run and its analysis went through (else error text) */
+  char error[512];
+  size_t nasserts;
+  hs_assert_t *asserts;
+  cJSON *summary;          /* summary.json tree (owned) */
+  double time_s;
+} hs_case_t;
+
+/* Everything about one tracked target run: child, analysis, assertions, reports. Writes the
+ * reports into c->out_dir. `module` (scenario binary) enables exact_counts against
+ * `expected` (a cJSON object from the scenario line, may be NULL). Returns 0 (assertions
+ * may still have failed), or -1 with c->error set (runtime error, exit 2). */
+int hs_case_run(hs_case_t *c, const hs_opts_t *o, char *const *argv, const char *module,
+                int is_scenario);
+/* Re-analyzes an existing trace directory into c (report command). */
+int hs_case_report(hs_case_t *c, const hs_opts_t *o, const char *trace_dir);
+void hs_case_free(hs_case_t *c);
+/* Writes a JUnit file with one testsuite named `suite` holding every case's assertions. */
+int hs_write_junit(const char *path, const char *suite, hs_case_t *cases, size_t ncases,
+                   double time_s, char *err, size_t errlen);
+/* Prints the short human summary of a case to stdout. */
+void hs_print_case(const hs_case_t *c);
+
+/* ---- hs_overhead.c: overhead repeats, statistics, the gate ---- */
+
+/* Runs o->repeat interleaved (untracked, tracked) pairs of argv and returns the overhead
+ * object for summary.json (NULL on a runtime error with err set). */
+cJSON *hs_overhead_measure(const hs_opts_t *o, char *const *argv, const char *lib,
+                           const char *scratch_dir, char *err, size_t errlen);
+/* gate command: 0 no regression, 1 regression, 2 bad input. */
+int hs_gate(const char *baseline, const char *current, double tolerance_pct, int *nregressed);
+/* One-sided Mann–Whitney U test, H1: x tends to be larger than y. Returns the p-value
+ * (normal approximation with tie and continuity correction; exact for n, m <= 10 and no ties). */
+double hs_mann_whitney_greater(const double *x, size_t nx, const double *y, size_t ny);
+double hs_median(const double *v, size_t n);
+double hs_quantile(const double *v, size_t n, double q);
+
+/* ---- main.c ---- */
+
+extern char hs_lib_path[4096];      /* the tracker library */
+extern char hs_scenario_path[4096]; /* memscope-scenario */
+/* Reads a whole file into a malloc'd NUL-terminated buffer; NULL with errno on failure. */
+char *hs_read_file(const char *path, size_t *len);
+/* mkdir -p. 0 or -errno. */
+int hs_mkdirs(const char *path);
+/* Removes a directory tree (the harness's own trace scratch). 0 or -errno. */
+int hs_rmtree(const char *path);
+/* Writes a cJSON tree to path atomically. 0 or -errno. */
+int hs_write_json(const char *path, const cJSON *json);
+double hs_now_s(void);
+/* snprintf through vsnprintf: -1 when the text did not fit (it is cut, NUL-terminated), else 0.
+ * Used for every fixed buffer, so a too-long path or message is a checked case. */
+int hs_fmt(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif /* MEMSCOPE_HS_H */

@@ -1,0 +1,883 @@
+/* hs_report.c: one tracked target run end to end: the child under the tracker, the analysis
+ * of its trace, the assertions (exact counts, leaks, peaks, scopes, overhead), summary.json,
+ * resources.json, the detail files, and the JUnit writer.
+ *
+ * Assertion semantics (docs/harness.md): max_leak_bytes is pytest-memray's limit_leaks on the
+ * whole run (bytes of blocks live at the end, suppressions excluded); max_leak_bytes_per_stack
+ * the same per allocation stack; max_peak_bytes is limit_memory on the run's peak live bytes;
+ * max_scope_peak NAME is limit_memory on a memscope_scope_begin/end region. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hs.h"
+#include "ms_analyze.h"
+#include "ms_plots.h"
+#include "ms_trace.h"
+
+/* ---- assertions ---- */
+
+static hs_assert_t *add_assert(hs_case_t *c, const char *name) {
+  hs_assert_t *n = realloc(c->asserts, (c->nasserts + 1) * sizeof *n);
+  if (!n) return NULL;
+  c->asserts = n;
+  hs_assert_t *a = &c->asserts[c->nasserts++];
+  memset(a, 0, sizeof *a);
+  hs_fmt(a->name, sizeof a->name, "%s", name);
+  return a;
+}
+
+/* "function (file:line) [module]" lines of a leak's stack, innermost first. */
+static void format_stack(const ms_leak_t *lk, char *buf, size_t len, int max_frames) {
+  size_t off = 0;
+  buf[0] = 0;
+  for (size_t i = 0; i < lk->nframes && (int)i < max_frames && off + 1 < len; i++) {
+    const ms_frame_t *f = &lk->frames[i];
+    const char *mod = f->module && *f->module ? strrchr(f->module, '/') : NULL;
+    mod = mod ? mod + 1 : (f->module ? f->module : "");
+    int n;
+    if (f->function && *f->function) {
+      if (f->file && *f->file)
+        n = snprintf(buf + off, len - off, "  #%zu %s (%s:%d) [%s]\n", i, f->function, f->file,
+                     f->line, mod);
+      else
+        n = snprintf(buf + off, len - off, "  #%zu %s [%s]\n", i, f->function, mod);
+    } else {
+      n = snprintf(buf + off, len - off, "  #%zu 0x%" PRIx64 " [%s]\n", i, f->address, mod);
+    }
+    if (n < 0) break;
+    off += (size_t)n;
+    if (off >= len) off = len - 1;
+  }
+  if (lk->nframes == 0) hs_fmt(buf, len, "  (no stack recorded: --stack-depth 0?)\n");
+}
+
+/* The first named frame outside libc/the tracker, for one-line messages. */
+static const char *leak_top_function(const ms_leak_t *lk) {
+  for (size_t i = 0; i < lk->nframes; i++) {
+    const ms_frame_t *f = &lk->frames[i];
+    if (f->function && *f->function) return f->function;
+  }
+  return "?";
+}
+
+/* Whether a leak group counts for this case: for a scenario, only leaks whose allocating
+ * frame (the allocator's caller) is in the scenario binary, as the exact counts are; libc's
+ * own never-freed buffers are not the scenario's leaks. For a program run, every leak. */
+static int leak_counts(const ms_leak_t *lk, const char *module) {
+  if (lk->suppressed) return 0;
+  if (!module) return 1;
+  if (lk->nframes == 0) return 0;
+  const char *m = lk->frames[0].module;
+  return m && *m && ms_module_matches(module, m);
+}
+
+/* "7.00 kB (7000 B)", or just "512 B" when the short form is already exact. */
+static void size_text(uint64_t b, char *buf, size_t len) {
+  char s[32];
+  hs_format_bytes(b, s, sizeof s);
+  if (b < 1000) hs_fmt(buf, len, "%s", s);
+  else hs_fmt(buf, len, "%s (%" PRIu64 " B)", s, b);
+}
+
+static void assert_bytes(hs_case_t *c, const char *name, uint64_t value, uint64_t limit,
+                         const char *what, const ms_leak_t *stack_of) {
+  hs_assert_t *a = add_assert(c, name);
+  if (!a) return;
+  a->limit = (double)limit;
+  a->value = (double)value;
+  a->passed = value <= limit;
+  char v[64], l[64];
+  size_text(value, v, sizeof v);
+  size_text(limit, l, sizeof l);
+  hs_fmt(a->limit_text, sizeof a->limit_text, "%" PRIu64 " B", limit);
+  if (stack_of) {
+    char stack[3000];
+    format_stack(stack_of, stack, sizeof stack, 16);
+    hs_fmt(a->message, sizeof a->message,
+             "%s: %s %s limit %s; top leak %" PRIu64 " B in %" PRIu64 " blocks from %s",
+             what, v, a->passed ? "within" : "exceeds", l, stack_of->bytes,
+             stack_of->blocks, leak_top_function(stack_of));
+    hs_fmt(a->details, sizeof a->details, "%s\nmeasured: %" PRIu64 " B\nlimit: %" PRIu64
+             " B\ntop leak stack (%" PRIu64 " B in %" PRIu64 " blocks%s%s):\n%s",
+             a->message, value, limit, stack_of->bytes, stack_of->blocks,
+             stack_of->var_name && *stack_of->var_name ? ", variable " : "",
+             stack_of->var_name ? stack_of->var_name : "", stack);
+  } else {
+    hs_fmt(a->message, sizeof a->message, "%s: %s %s limit %s", what, v,
+           a->passed ? "within" : "exceeds", l);
+    hs_fmt(a->details, sizeof a->details, "%s\nmeasured: %" PRIu64 " B\nlimit: %" PRIu64 " B\n",
+             a->message, value, limit);
+  }
+}
+
+/* ---- helpers ---- */
+
+/* A number, or a raw number (the analysis writes 64-bit counts as raw JSON text). */
+static double jnum(const cJSON *o, const char *k, double dflt) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  if (cJSON_IsNumber(v)) return v->valuedouble;
+  if (cJSON_IsRaw(v) && v->valuestring) {
+    char *end;
+    double d = strtod(v->valuestring, &end);
+    if (end != v->valuestring) return d;
+  }
+  return dflt;
+}
+
+/* The run directory to analyze: the last run of the child's pid (an exec'd image writes a
+ * new run with the same pid; its last one is the program that ended), else the first run. */
+static int pick_run(char **dirs, size_t n, pid_t pid) {
+  int pick = -1;
+  for (size_t i = 0; i < n; i++) {
+    const char *b = strrchr(dirs[i], '/');
+    b = b ? b + 1 : dirs[i];
+    unsigned p, k;
+    if (sscanf(b, "memscope.%u.%u", &p, &k) == 2 && (pid_t)p == pid) pick = (int)i;
+  }
+  return pick >= 0 ? pick : 0;
+}
+
+/* Fills threads[].cpu_percent and io_ops from the monitor's per-thread figures (by tid)
+ * where the analysis left them null; adds "resources" (short form) to the summary. */
+static void merge_resources(cJSON *summary, const cJSON *res) {
+  cJSON *threads = cJSON_GetObjectItemCaseSensitive(summary, "threads");
+  const cJSON *rthreads = res ? cJSON_GetObjectItemCaseSensitive(res, "threads") : NULL;
+  const cJSON *t;
+  cJSON_ArrayForEach(t, threads) {
+    int tid = (int)jnum(t, "tid", -1);
+    const cJSON *match = NULL, *rt;
+    cJSON_ArrayForEach(rt, rthreads) {
+      if ((int)jnum(rt, "tid", -2) == tid) {
+        match = rt;
+        break;
+      }
+    }
+    const char *keys[] = {"cpu_percent", "io_ops", "cpu_time_s"};
+    for (size_t k = 0; k < 3; k++) {
+      cJSON *cur = cJSON_GetObjectItemCaseSensitive(t, keys[k]);
+      if (cur && !cJSON_IsNull(cur)) continue;
+      const cJSON *v = match ? cJSON_GetObjectItemCaseSensitive(match, keys[k]) : NULL;
+      cJSON *nv = v && cJSON_IsNumber(v) ? cJSON_CreateNumber(v->valuedouble) : cJSON_CreateNull();
+      if (cur) cJSON_ReplaceItemInObjectCaseSensitive((cJSON *)t, keys[k], nv);
+      else cJSON_AddItemToObject((cJSON *)t, keys[k], nv);
+    }
+    /* Roles and alerts again, now that CPU and I/O figures are known (SPEC §8). */
+    const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(t, "cpu_percent");
+    const cJSON *iop = cJSON_GetObjectItemCaseSensitive(t, "io_ops");
+    if (cJSON_IsNumber(cpu) || cJSON_IsNumber(iop)) {
+      double cp = cJSON_IsNumber(cpu) ? cpu->valuedouble : -1;
+      double io = cJSON_IsNumber(iop) ? iop->valuedouble : -1;
+      uint64_t peak = (uint64_t)jnum(t, "peak_live_bytes", 0);
+      uint64_t allocs = (uint64_t)jnum(t, "allocations", 0);
+      const char *role = ms_thread_role(NULL, peak, allocs, cp, io);
+      const char *alert = ms_thread_alert(NULL, peak, cp);
+      cJSON_DeleteItemFromObjectCaseSensitive((cJSON *)t, "role");
+      cJSON_DeleteItemFromObjectCaseSensitive((cJSON *)t, "alert");
+      cJSON_DeleteItemFromObjectCaseSensitive((cJSON *)t, "role_basis");
+      cJSON_AddStringToObject((cJSON *)t, "role", role);
+      cJSON_AddStringToObject((cJSON *)t, "alert", alert);
+      cJSON_AddStringToObject((cJSON *)t, "role_basis", "memory, cpu and io (harness /proc samples)");
+    }
+    if (match) {
+      cJSON *nm = cJSON_GetObjectItemCaseSensitive(t, "name");
+      const cJSON *rn = cJSON_GetObjectItemCaseSensitive(match, "name");
+      if ((!cJSON_IsString(nm) || !*nm->valuestring) && cJSON_IsString(rn)) {
+        if (nm) cJSON_ReplaceItemInObjectCaseSensitive((cJSON *)t, "name", cJSON_CreateString(rn->valuestring));
+        else cJSON_AddStringToObject((cJSON *)t, "name", rn->valuestring);
+      }
+    }
+  }
+  cJSON *r = cJSON_CreateObject();
+  if (res) {
+    cJSON_AddStringToObject(r, "file", "resources.json");
+    cJSON_AddNumberToObject(r, "samples", jnum(res, "nsamples", 0));
+    cJSON_AddNumberToObject(r, "hz", jnum(res, "hz", 0));
+    const cJSON *pr = cJSON_GetObjectItemCaseSensitive(res, "peak_rss_bytes");
+    cJSON_AddItemToObject(r, "peak_rss_bytes", cJSON_IsNumber(pr) ? cJSON_CreateNumber(pr->valuedouble) : cJSON_CreateNull());
+    cJSON_AddNumberToObject(r, "cpu_user_s", jnum(res, "rusage_user_s", 0));
+    cJSON_AddNumberToObject(r, "cpu_sys_s", jnum(res, "rusage_sys_s", 0));
+    cJSON_AddItemToObject(r, "process_io", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(res, "process_io"), 1));
+    cJSON_AddItemToObject(r, "host_delta", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(res, "host_delta"), 1));
+  } else {
+    cJSON_AddStringToObject(r, "file", "");
+    cJSON_AddNullToObject(r, "peak_rss_bytes");
+  }
+  cJSON_AddStringToObject(r, "gpu", "unavailable");
+  cJSON_DeleteItemFromObjectCaseSensitive(summary, "resources");
+  cJSON_AddItemToObject(summary, "resources", r);
+}
+
+static void assertions_json(cJSON *summary, const hs_case_t *c) {
+  cJSON_DeleteItemFromObjectCaseSensitive(summary, "assertions");
+  cJSON *arr = cJSON_AddArrayToObject(summary, "assertions");
+  for (size_t i = 0; i < c->nasserts; i++) {
+    const hs_assert_t *a = &c->asserts[i];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", a->name);
+    cJSON_AddNumberToObject(o, "limit", a->limit);
+    cJSON_AddNumberToObject(o, "value", a->value);
+    cJSON_AddBoolToObject(o, "passed", a->passed);
+    cJSON_AddStringToObject(o, "message", a->message);
+    cJSON_AddItemToArray(arr, o);
+  }
+}
+
+/* ---- scenario checks ---- */
+
+static void check_exact_counts(hs_case_t *c, const ms_analysis_t *an, const char *module,
+                               const cJSON *expected) {
+  hs_assert_t *a = add_assert(c, "exact_counts");
+  if (!a) return;
+  const ms_stats_module_t *m = ms_analysis_module(an);
+  if (!m || !expected) {
+    a->passed = 0;
+    a->value = -1;
+    hs_fmt(a->message, sizeof a->message, "exact_counts: %s",
+             !m ? "the analysis gave no module-filtered counts"
+                : "the scenario printed no \"expected\" counts");
+    hs_fmt(a->details, sizeof a->details, "%s\n", a->message);
+    return;
+  }
+  struct { const char *k; uint64_t got; } f[] = {
+      {"allocations", m->allocations},     {"frees", m->frees},
+      {"reallocs", m->reallocs},           {"allocated_bytes", m->allocated_bytes},
+      {"leaked_blocks", m->leaked_blocks}, {"leaked_bytes", m->leaked_bytes},
+  };
+  int mismatches = 0;
+  size_t off = 0;
+  char body[2048];
+  body[0] = 0;
+  for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+    double want = jnum(expected, f[i].k, -1);
+    int ok = want >= 0 && (uint64_t)want == f[i].got;
+    if (!ok) mismatches++;
+    int n = snprintf(body + off, sizeof body - off, "%s%s %" PRIu64 "%s%.0f", i ? ", " : "",
+                     f[i].k, f[i].got, ok ? " = " : " != expected ", want);
+    if (n > 0 && (size_t)n < sizeof body - off) off += (size_t)n;
+  }
+  a->limit = 0;
+  a->value = mismatches;
+  a->passed = mismatches == 0;
+  hs_fmt(a->limit_text, sizeof a->limit_text, "0 mismatches");
+  hs_fmt(a->message, sizeof a->message, "exact_counts: %s%s",
+           mismatches ? "tracked counts differ from the scenario's: " : "tracked = stated: ",
+           body);
+  hs_fmt(a->details, sizeof a->details,
+           "%s\n(counts of events whose allocator caller lies in %s, versus the scenario's own "
+           "statement of its calls)\n",
+           a->message, module);
+}
+
+/* selective_50 (SPEC §5): 25 tracked worker threads, all even-numbered, no events from odd
+ * ones, 16-KiB workers peaking in the seed's 15.9–22.8 MiB band. Threads are named
+ * sel-worker-<ii> by the scenario; tracked ones record their names in the trace, and the
+ * monitor saw every worker's tid and name in /proc. */
+static void check_selective(hs_case_t *c, const ms_analysis_t *a, const cJSON *res, pid_t pid) {
+  size_t nt = ms_analysis_nthreads(a);
+  int tracked_workers = 0, odd_with_events = 0, unnamed_with_events = 0, sixteen = 0,
+      sixteen_in_band = 0;
+  uint64_t min16 = UINT64_MAX, max16 = 0;
+  char odd_list[256] = "";
+  for (size_t i = 0; i < nt; i++) {
+    const ms_stats_thread_t *t = ms_analysis_thread(a, i);
+    uint64_t events = t->allocations + t->frees;
+    int idx = -1;
+    if (sscanf(t->name, "sel-worker-%d", &idx) != 1) idx = -1;
+    /* A thread the trace did not name: take its name from /proc via the monitor. */
+    if (idx < 0 && res) {
+      const cJSON *rt;
+      cJSON_ArrayForEach(rt, cJSON_GetObjectItemCaseSensitive(res, "threads")) {
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(rt, "name");
+        if ((uint32_t)jnum(rt, "tid", -1) == t->tid && cJSON_IsString(nm))
+          if (sscanf(nm->valuestring, "sel-worker-%d", &idx) != 1) idx = -1;
+      }
+    }
+    if (events == 0) continue;
+    if (idx < 0) {
+      if ((pid_t)t->tid != pid) unnamed_with_events++;
+      continue;
+    }
+    if (idx % 2) {
+      odd_with_events++;
+      size_t l = strlen(odd_list);
+      hs_fmt(odd_list + l, sizeof odd_list - l, " %d", idx);
+      continue;
+    }
+    tracked_workers++;
+    if (idx % 4 == 2) {
+      sixteen++;
+      if (t->peak_live_bytes < min16) min16 = t->peak_live_bytes;
+      if (t->peak_live_bytes > max16) max16 = t->peak_live_bytes;
+      /* The seed's band is given to 0.1 MiB: compare at that precision (the largest 16-KiB
+       * thread holds 1460 x 16 KiB = 22.81 MiB, which the seed writes as 22.8). */
+      double mib10 = round((double)t->peak_live_bytes / 1048576.0 * 10.0);
+      if (mib10 >= 159.0 && mib10 <= 228.0) sixteen_in_band++;
+    }
+  }
+  hs_assert_t *x = add_assert(c, "selective_tracked_threads");
+  if (x) {
+    x->limit = 25;
+    x->value = tracked_workers;
+    x->passed = tracked_workers == 25;
+    hs_fmt(x->limit_text, sizeof x->limit_text, "25");
+    hs_fmt(x->message, sizeof x->message,
+             "selective_tracked_threads: %d even worker threads have events (expected 25)",
+             tracked_workers);
+    hs_fmt(x->details, sizeof x->details, "%s\n", x->message);
+  }
+  x = add_assert(c, "selective_no_odd_thread_events");
+  if (x) {
+    x->limit = 0;
+    x->value = odd_with_events + unnamed_with_events;
+    x->passed = odd_with_events == 0 && unnamed_with_events == 0;
+    hs_fmt(x->limit_text, sizeof x->limit_text, "0");
+    hs_fmt(x->message, sizeof x->message,
+             "selective_no_odd_thread_events: %d odd worker threads with events%s%s, %d other "
+             "non-main threads with events",
+             odd_with_events, odd_with_events ? ":" : "", odd_list, unnamed_with_events);
+    hs_fmt(x->details, sizeof x->details, "%s\n", x->message);
+  }
+  x = add_assert(c, "selective_16k_peak_band");
+  if (x) {
+    x->limit = 22.8 * 1048576.0;
+    x->value = sixteen ? (double)max16 : 0;
+    x->passed = sixteen > 0 && sixteen_in_band == sixteen;
+    hs_fmt(x->limit_text, sizeof x->limit_text, "15.9-22.8 MiB");
+    hs_fmt(x->message, sizeof x->message,
+             "selective_16k_peak_band: %d of %d tracked 16-KiB threads peak in 15.9-22.8 MiB "
+             "(measured %.3f-%.3f MiB, compared at 0.1 MiB)",
+             sixteen_in_band, sixteen, sixteen ? (double)min16 / 1048576.0 : 0.0,
+             sixteen ? (double)max16 / 1048576.0 : 0.0);
+    hs_fmt(x->details, sizeof x->details, "%s\n", x->message);
+  }
+}
+
+/* ---- the case ---- */
+
+static void case_error(hs_case_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void case_error(hs_case_t *c, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(c->error, sizeof c->error, fmt, ap);
+  va_end(ap);
+  c->ok = 0;
+}
+
+/* Analyzes trace_dir's chosen run into c->summary and the leak/peak/scope assertions;
+ * writes details. Returns the analysis (caller frees) or NULL with c->error. */
+static ms_analysis_t *analyze_into(hs_case_t *c, const hs_opts_t *o, const char *trace_dir,
+                                   pid_t pid, const char *module, char *run_dir_out,
+                                   size_t run_dir_len, size_t *nruns_out) {
+  char **dirs = NULL;
+  size_t ndirs = 0;
+  char err[512] = "";
+  int rc = ms_trace_find_runs(trace_dir, &dirs, &ndirs, err, sizeof err);
+  if (rc != 0) {
+    case_error(c, "no trace in %s (%s); was the tracker loaded? check --lib or $MEMSCOPE_LIB",
+               trace_dir, *err ? err : ms_trace_strerror(rc));
+    return NULL;
+  }
+  int pick = pick_run(dirs, ndirs, pid);
+  hs_fmt(run_dir_out, run_dir_len, "%s", dirs[pick]);
+  *nruns_out = ndirs;
+  ms_trace_free_dirs(dirs, ndirs);
+
+  ms_analysis_opts_t ao;
+  memset(&ao, 0, sizeof ao);
+  ao.suppressions = o->suppressions;
+  ao.top_stacks = 20;
+  ao.max_leaks = 100;
+  ao.symbolize = 1;
+  ao.module = module;
+  ms_analysis_t *a = NULL;
+  rc = ms_analyze_run(run_dir_out, &ao, &a, err, sizeof err);
+  if (rc != 0) {
+    case_error(c, "cannot analyze %s: %s", run_dir_out, *err ? err : ms_trace_strerror(rc));
+    return NULL;
+  }
+  c->summary = ms_analysis_summary_json(a);
+  if (!c->summary) {
+    ms_analysis_free(a);
+    case_error(c, "out of memory building summary.json");
+    return NULL;
+  }
+
+  /* Leak and peak assertions. */
+  const ms_stats_totals_t *tot = ms_analysis_totals(a);
+  uint64_t leak_total = 0, leak_max = 0;
+  const ms_leak_t *top = NULL, *top_stack = NULL;
+  for (size_t i = 0; i < ms_analysis_nleaks(a); i++) {
+    const ms_leak_t *lk = ms_analysis_leak(a, i);
+    if (!leak_counts(lk, module)) continue;
+    leak_total += lk->bytes;
+    if (!top) top = lk;
+    if (lk->bytes > leak_max) leak_max = lk->bytes, top_stack = lk;
+  }
+  /* Without a module filter the total is the analysis's own (it covers leak groups beyond
+   * max_leaks too); suppressed groups are subtracted by the analysis already. */
+  if (!module && ms_analysis_nleaks(a) >= 100) leak_total = tot->leaked_bytes;
+  cJSON *lf = cJSON_CreateObject();
+  cJSON_AddStringToObject(lf, "filter", module ? "allocator caller in the scenario binary" : "all");
+  cJSON_AddNumberToObject(lf, "leaked_bytes", (double)leak_total);
+  cJSON_AddNumberToObject(lf, "largest_stack_bytes", (double)leak_max);
+  cJSON_AddItemToObject(c->summary, "leak_assertion_basis", lf);
+  if (o->have_max_leak)
+    assert_bytes(c, "max_leak_bytes", leak_total, o->max_leak_bytes,
+                 module ? "leaked bytes (scenario code)" : "leaked bytes", top);
+  if (o->have_max_leak_stack)
+    assert_bytes(c, "max_leak_bytes_per_stack", leak_max, o->max_leak_bytes_per_stack,
+                 "largest leak of one stack", top_stack);
+  if (o->have_max_peak)
+    assert_bytes(c, "max_peak_bytes", tot->peak_live_bytes, o->max_peak_bytes,
+                 "peak live bytes", NULL);
+  for (size_t i = 0; i < o->nscope_limits; i++) {
+    const hs_scope_limit_t *sl = &o->scope_limits[i];
+    char nm[160];
+    hs_fmt(nm, sizeof nm, "max_scope_peak[%s]", sl->name);
+    const ms_scope_t *s = ms_analysis_find_scope(a, sl->name);
+    if (s) {
+      char what[200];
+      hs_fmt(what, sizeof what, "peak live bytes in scope '%s'", sl->name);
+      assert_bytes(c, nm, s->peak_live_bytes, sl->bytes, what, NULL);
+    } else {
+      hs_assert_t *x = add_assert(c, nm);
+      if (x) {
+        x->limit = (double)sl->bytes;
+        x->value = -1;
+        x->passed = 0;
+        hs_fmt(x->message, sizeof x->message,
+                 "%s: no scope named '%s' in the trace (memscope_scope_begin/end); %zu scopes "
+                 "recorded",
+                 nm, sl->name, ms_analysis_nscopes(a));
+        hs_fmt(x->details, sizeof x->details, "%s\n", x->message);
+      }
+    }
+  }
+  rc = ms_analysis_write_details(a, c->out_dir, c->name, err, sizeof err);
+  if (rc != 0) {
+    ms_analysis_free(a);
+    case_error(c, "cannot write the detail reports into %s: %s", c->out_dir,
+               *err ? err : strerror(-rc));
+    return NULL;
+  }
+  return a;
+}
+
+/* Writes summary.json, resources.json, plots and HTML for c. 0 or -1 with c->error. */
+static int write_reports(hs_case_t *c, const hs_opts_t *o, const cJSON *resources) {
+  char path[PATH_MAX];
+  assertions_json(c->summary, c);
+  if (resources) {
+    hs_fmt(path, sizeof path, "%s/resources.json", c->out_dir);
+    int rc = hs_write_json(path, resources);
+    if (rc) {
+      case_error(c, "cannot write %s: %s", path, strerror(-rc));
+      return -1;
+    }
+  }
+  hs_fmt(path, sizeof path, "%s/summary.json", c->out_dir);
+  int rc = hs_write_json(path, c->summary);
+  if (rc) {
+    case_error(c, "cannot write %s: %s", path, strerror(-rc));
+    return -1;
+  }
+  char err[512] = "";
+  if (o->plots && ms_plots_write_gnuplot(c->out_dir, c->name, c->summary, resources, err, sizeof err) != 0) {
+    case_error(c, "plots: %s", err);
+    return -1;
+  }
+  if (o->html && ms_plots_write_html(c->out_dir, c->name, c->summary, resources, err, sizeof err) != 0) {
+    case_error(c, "html: %s", err);
+    return -1;
+  }
+  return 0;
+}
+
+int hs_case_run(hs_case_t *c, const hs_opts_t *o, char *const *argv, const char *module,
+                int is_scenario) {
+  double t0 = hs_now_s();
+  c->ok = 1;
+  int rc = hs_mkdirs(c->out_dir);
+  if (rc) {
+    case_error(c, "cannot create --out directory %s: %s; pick a writable directory", c->out_dir,
+               strerror(-rc));
+    return -1;
+  }
+  char probe[PATH_MAX];
+  hs_fmt(probe, sizeof probe, "%s/.memscope-write-test", c->out_dir);
+  FILE *pf = fopen(probe, "w");
+  if (!pf || fclose(pf) != 0) {
+    case_error(c, "cannot write into --out directory %s: %s; pick a writable directory",
+               c->out_dir, strerror(errno));
+    return -1;
+  }
+  unlink(probe);
+  char trace_dir[PATH_MAX];
+  hs_fmt(trace_dir, sizeof trace_dir, "%s/trace", c->out_dir);
+  hs_rmtree(trace_dir); /* a previous run's trace would be mixed into this one */
+
+  char label[200];
+  hs_fmt(label, sizeof label, "%s", c->name);
+  hs_child_spec_t sp = {.argv = argv, .preload_lib = hs_lib_path, .trace_dir = trace_dir,
+                        .opts = o, .capture_stdout = is_scenario, .monitor = 1,
+                        .progress_label = label, .timeout_s = o->timeout_s};
+  hs_child_result_t res;
+  rc = hs_child_run(&sp, &res);
+  if (rc) {
+    case_error(c, "cannot start a child process: %s", strerror(-rc));
+    return -1;
+  }
+  if (res.exec_errno) {
+    case_error(c, "cannot run '%s': %s", argv[0], strerror(res.exec_errno));
+    hs_child_result_free(&res);
+    return -1;
+  }
+  cJSON *scen_line = NULL;
+  if (is_scenario) {
+    if (res.exited && res.exit_code == 2) {
+      case_error(c, "memscope-scenario refused its arguments (exit 2): %s",
+                 res.out_stdout ? res.out_stdout : "");
+      hs_child_result_free(&res);
+      return -1;
+    }
+    /* The last line that parses as JSON. */
+    char *s = res.out_stdout ? res.out_stdout : (char *)"";
+    for (char *line = strtok(s, "\n"); line; line = strtok(NULL, "\n")) {
+      cJSON *j = cJSON_Parse(line);
+      if (j) {
+        cJSON_Delete(scen_line);
+        scen_line = j;
+      }
+    }
+  }
+  size_t nruns = 0;
+  char run_dir[PATH_MAX] = "";
+  ms_analysis_t *a = analyze_into(c, o, trace_dir, res.pid, is_scenario ? module : NULL, run_dir,
+                                  sizeof run_dir, &nruns);
+  if (!a) {
+    if (!res.exited || res.exit_code != 0) {
+      size_t l = strlen(c->error);
+      if (res.exited)
+        hs_fmt(c->error + l, sizeof c->error - l, " (the program exited with status %d)",
+                 res.exit_code);
+      else
+        hs_fmt(c->error + l, sizeof c->error - l, " (the program was killed by signal %d)",
+                 res.term_signal);
+    }
+    cJSON_Delete(scen_line);
+    hs_child_result_free(&res);
+    return -1;
+  }
+  /* The run's own outcome first in the assertion list. */
+  hs_assert_t *ex = add_assert(c, is_scenario ? "self_check" : "exit_status");
+  if (ex) {
+    ex->limit = 0;
+    ex->value = res.exited ? res.exit_code : 128 + res.term_signal;
+    ex->passed = res.exited && res.exit_code == 0 && !res.timed_out;
+    hs_fmt(ex->limit_text, sizeof ex->limit_text, "exit 0");
+    if (res.timed_out)
+      hs_fmt(ex->message, sizeof ex->message, "%s: killed after the %.0f s timeout", ex->name,
+               o->timeout_s);
+    else if (!res.exited)
+      hs_fmt(ex->message, sizeof ex->message, "%s: killed by signal %d", ex->name,
+               res.term_signal);
+    else if (is_scenario)
+      hs_fmt(ex->message, sizeof ex->message, "%s: %s (exit %d)", ex->name,
+               res.exit_code == 0 ? "the scenario's own results are correct"
+                                  : "the scenario's self-check failed",
+               res.exit_code);
+    else
+      hs_fmt(ex->message, sizeof ex->message, "%s: exit %d", ex->name, res.exit_code);
+    hs_fmt(ex->details, sizeof ex->details, "%s\n", ex->message);
+    /* Move it to the front. */
+    hs_assert_t tmp = *ex;
+    memmove(&c->asserts[1], &c->asserts[0], (c->nasserts - 1) * sizeof tmp);
+    c->asserts[0] = tmp;
+  }
+  cJSON *h = cJSON_CreateObject();
+  cJSON *av = cJSON_AddArrayToObject(h, "argv");
+  for (size_t i = 0; argv[i]; i++) cJSON_AddItemToArray(av, cJSON_CreateString(argv[i]));
+  cJSON_AddStringToObject(h, "tracker", hs_lib_path);
+  cJSON_AddStringToObject(h, "trace_dir", trace_dir);
+  cJSON_AddStringToObject(h, "run_dir", run_dir);
+  cJSON_AddNumberToObject(h, "runs_in_trace", (double)nruns);
+  cJSON_AddNumberToObject(h, "pid", res.pid);
+  if (res.exited) cJSON_AddNumberToObject(h, "exit_code", res.exit_code);
+  else cJSON_AddNullToObject(h, "exit_code");
+  if (!res.exited) cJSON_AddNumberToObject(h, "signal", res.term_signal);
+  cJSON_AddNumberToObject(h, "wall_s", res.wall_s);
+  cJSON_AddNumberToObject(h, "cpu_user_s", res.user_s);
+  cJSON_AddNumberToObject(h, "cpu_sys_s", res.sys_s);
+  cJSON_AddNumberToObject(h, "max_rss_bytes", (double)res.max_rss_kb * 1024.0);
+  cJSON_AddItemToObject(c->summary, "harness", h);
+  if (is_scenario) {
+    cJSON *sc = cJSON_CreateObject();
+    cJSON_AddStringToObject(sc, "name", c->name);
+    cJSON_AddNumberToObject(sc, "scale", o->scale);
+    cJSON_AddNumberToObject(sc, "seed", (double)o->seed);
+    cJSON_AddItemToObject(sc, "expected",
+                          cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(scen_line, "expected"), 1));
+    cJSON_AddItemToObject(sc, "results",
+                          cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(scen_line, "results"), 1));
+    cJSON_AddItemToObject(c->summary, "scenario", sc);
+    check_exact_counts(c, a, module, cJSON_GetObjectItemCaseSensitive(scen_line, "expected"));
+    if (strcmp(c->name, "selective_50") == 0) check_selective(c, a, res.resources, res.pid);
+  }
+  merge_resources(c->summary, res.resources);
+  /* Overhead: interleaved untracked/tracked repeats of the same command. */
+  if (o->repeat > 0) {
+    char scratch[PATH_MAX], err[512] = "";
+    hs_fmt(scratch, sizeof scratch, "%s/overhead-scratch", c->out_dir);
+    cJSON *ov = hs_overhead_measure(o, argv, hs_lib_path, scratch, err, sizeof err);
+    hs_rmtree(scratch);
+    if (!ov) {
+      case_error(c, "overhead: %s", err);
+      ms_analysis_free(a);
+      cJSON_Delete(scen_line);
+      hs_child_result_free(&res);
+      return -1;
+    }
+    cJSON_AddStringToObject(ov, "name", c->name);
+    if (o->have_max_overhead) {
+      hs_assert_t *x = add_assert(c, "max_overhead");
+      const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(ov, "cpu");
+      double r = jnum(cpu, "ratio_of_medians", -1);
+      if (x) {
+        x->limit = o->max_overhead;
+        x->value = r;
+        x->passed = r >= 0 && r <= o->max_overhead;
+        hs_fmt(x->limit_text, sizeof x->limit_text, "%.3g", o->max_overhead);
+        hs_fmt(x->message, sizeof x->message,
+                 "max_overhead: CPU time tracked/untracked %.3f (median of %d runs each, per-pair "
+                 "ratios %.3f-%.3f) %s limit %.3g",
+                 r, o->repeat, jnum(cpu, "min", 0), jnum(cpu, "max", 0),
+                 x->passed ? "within" : "exceeds", o->max_overhead);
+        hs_fmt(x->details, sizeof x->details, "%s\n", x->message);
+      }
+    }
+    cJSON_ReplaceItemInObjectCaseSensitive(c->summary, "overhead", ov);
+  }
+  ms_analysis_free(a);
+  cJSON_Delete(scen_line);
+  int wr = write_reports(c, o, res.resources);
+  hs_child_result_free(&res);
+  c->time_s = hs_now_s() - t0;
+  return wr;
+}
+
+int hs_case_report(hs_case_t *c, const hs_opts_t *o, const char *trace_dir) {
+  double t0 = hs_now_s();
+  c->ok = 1;
+  int rc = hs_mkdirs(c->out_dir);
+  if (rc) {
+    case_error(c, "cannot create --out directory %s: %s", c->out_dir, strerror(-rc));
+    return -1;
+  }
+  size_t nruns = 0;
+  char run_dir[PATH_MAX] = "";
+  ms_analysis_t *a = analyze_into(c, o, trace_dir, 0, NULL, run_dir, sizeof run_dir, &nruns);
+  if (!a) return -1;
+  cJSON *h = cJSON_CreateObject();
+  cJSON_AddStringToObject(h, "trace_dir", trace_dir);
+  cJSON_AddStringToObject(h, "run_dir", run_dir);
+  cJSON_AddNumberToObject(h, "runs_in_trace", (double)nruns);
+  cJSON_AddItemToObject(c->summary, "harness", h);
+  /* A trace written by `scenario`/`run` sits in OUT/trace with resources.json beside it. */
+  char rpath[PATH_MAX];
+  hs_fmt(rpath, sizeof rpath, "%s/../resources.json", trace_dir);
+  size_t len;
+  char *txt = hs_read_file(rpath, &len);
+  cJSON *res = txt ? cJSON_Parse(txt) : NULL;
+  free(txt);
+  merge_resources(c->summary, res);
+  ms_analysis_free(a);
+  int wr = write_reports(c, o, res);
+  cJSON_Delete(res);
+  c->time_s = hs_now_s() - t0;
+  return wr;
+}
+
+void hs_case_free(hs_case_t *c) {
+  free(c->asserts);
+  cJSON_Delete(c->summary);
+  memset(c, 0, sizeof *c);
+}
+
+/* ---- printing ---- */
+
+void hs_print_case(const hs_case_t *c) {
+  if (!c->ok) {
+    printf("%s: ERROR %s\n", c->name, c->error);
+    return;
+  }
+  const cJSON *tot = cJSON_GetObjectItemCaseSensitive(c->summary, "totals");
+  const cJSON *run = cJSON_GetObjectItemCaseSensitive(c->summary, "harness");
+  const cJSON *threads = cJSON_GetObjectItemCaseSensitive(c->summary, "threads");
+  char peak[32], leak[32], bytes[32];
+  hs_format_bytes((uint64_t)jnum(tot, "peak_live_bytes", 0), peak, sizeof peak);
+  hs_format_bytes((uint64_t)jnum(tot, "leaked_bytes", 0), leak, sizeof leak);
+  hs_format_bytes((uint64_t)jnum(tot, "allocated_bytes", 0), bytes, sizeof bytes);
+  printf("%s: %.0f allocations (%s), %.0f frees, %.0f reallocs, peak %s live, %s leaked in %.0f "
+         "blocks; %d threads; %.2f s wall, %.2f s CPU\n",
+         c->name, jnum(tot, "allocations", 0), bytes, jnum(tot, "frees", 0),
+         jnum(tot, "reallocs", 0), peak, leak, jnum(tot, "leaked_blocks", 0),
+         cJSON_GetArraySize(threads), jnum(run, "wall_s", 0),
+         jnum(run, "cpu_user_s", 0) + jnum(run, "cpu_sys_s", 0));
+  const cJSON *ov = cJSON_GetObjectItemCaseSensitive(c->summary, "overhead");
+  const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(ov, "cpu");
+  const cJSON *wall = cJSON_GetObjectItemCaseSensitive(ov, "wall");
+  if (cpu)
+    printf("  overhead: CPU x%.2f (per-pair median %.2f, IQR %.2f-%.2f), wall x%.2f, %d pairs\n",
+           jnum(cpu, "ratio_of_medians", 0), jnum(cpu, "median", 0), jnum(cpu, "q1", 0),
+           jnum(cpu, "q3", 0), jnum(wall, "ratio_of_medians", 0), (int)jnum(ov, "repeat", 0));
+  const cJSON *ins = cJSON_GetObjectItemCaseSensitive(ov, "instructions");
+  if (ins)
+    printf("  overhead: instructions x%.3f (callgrind, tracked %.0f vs untracked %.0f Ir)\n",
+           jnum(ins, "ratio_of_medians", 0), jnum(ins, "median_tracked", 0),
+           jnum(ins, "median_untracked", 0));
+  for (size_t i = 0; i < c->nasserts; i++)
+    printf("  %s %s\n", c->asserts[i].passed ? "PASS" : "FAIL", c->asserts[i].message);
+  printf("  reports: %s/summary.json\n", c->out_dir);
+}
+
+/* ---- JUnit ---- */
+
+static void xml_escape(FILE *f, const char *s) {
+  for (; s && *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    switch (ch) {
+    case '<': fputs("&lt;", f); break;
+    case '>': fputs("&gt;", f); break;
+    case '&': fputs("&amp;", f); break;
+    case '"': fputs("&quot;", f); break;
+    case '\'': fputs("&apos;", f); break;
+    default:
+      /* XML 1.0 forbids most control characters even as references. */
+      if (ch < 0x20 && ch != '\n' && ch != '\t' && ch != '\r') fputc('?', f);
+      else fputc(ch, f);
+    }
+  }
+}
+
+static void prop(FILE *f, const char *caseName, const char *k, double v) {
+  fputs("      <property name=\"", f);
+  xml_escape(f, caseName);
+  fprintf(f, ".%s\" value=\"%.17g\"/>\n", k, v);
+}
+
+int hs_write_junit(const char *path, const char *suite, hs_case_t *cases, size_t ncases,
+                   double time_s, char *err, size_t errlen) {
+  char tmp[PATH_MAX];
+  hs_fmt(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+  FILE *f = fopen(tmp, "w");
+  if (!f) {
+    hs_fmt(err, errlen, "cannot write JUnit file %s: %s", path, strerror(errno));
+    return -1;
+  }
+  size_t tests = 0, failures = 0, errors = 0;
+  for (size_t i = 0; i < ncases; i++) {
+    if (!cases[i].ok) {
+      errors++;
+      tests++;
+      continue;
+    }
+    tests += cases[i].nasserts ? cases[i].nasserts : 1;
+    for (size_t k = 0; k < cases[i].nasserts; k++) failures += !cases[i].asserts[k].passed;
+  }
+  char host[256] = "localhost";
+  gethostname(host, sizeof host);
+  host[sizeof host - 1] = 0;
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  char ts[32];
+  strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+  fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+  fprintf(f, "<testsuites name=\"memscope-harness\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%.3f\">\n",
+          tests, failures, errors, time_s);
+  fputs("  <testsuite name=\"", f);
+  xml_escape(f, suite);
+  fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"0\" time=\"%.3f\" timestamp=\"%s\" hostname=\"",
+          tests, failures, errors, time_s, ts);
+  xml_escape(f, host);
+  fputs("\">\n    <properties>\n", f);
+  for (size_t i = 0; i < ncases; i++) {
+    const hs_case_t *c = &cases[i];
+    if (!c->ok) continue;
+    const cJSON *tot = cJSON_GetObjectItemCaseSensitive(c->summary, "totals");
+    const char *keys[] = {"allocations", "frees", "reallocs", "allocated_bytes",
+                          "peak_live_bytes", "leaked_blocks", "leaked_bytes"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+      prop(f, c->name, keys[k], jnum(tot, keys[k], 0));
+    prop(f, c->name, "threads", cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c->summary, "threads")));
+    const cJSON *run = cJSON_GetObjectItemCaseSensitive(c->summary, "harness");
+    prop(f, c->name, "wall_s", jnum(run, "wall_s", 0));
+    prop(f, c->name, "cpu_s", jnum(run, "cpu_user_s", 0) + jnum(run, "cpu_sys_s", 0));
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(c->summary, "resources");
+    const cJSON *rss = cJSON_GetObjectItemCaseSensitive(res, "peak_rss_bytes");
+    if (cJSON_IsNumber(rss)) prop(f, c->name, "peak_rss_bytes", rss->valuedouble);
+    const cJSON *ov = cJSON_GetObjectItemCaseSensitive(c->summary, "overhead");
+    const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(ov, "cpu");
+    if (cpu) prop(f, c->name, "overhead_cpu_ratio", jnum(cpu, "ratio_of_medians", 0));
+  }
+  fputs("    </properties>\n", f);
+  for (size_t i = 0; i < ncases; i++) {
+    const hs_case_t *c = &cases[i];
+    if (!c->ok) {
+      fputs("    <testcase classname=\"memscope.", f);
+      xml_escape(f, c->name);
+      fputs("\" name=\"", f);
+      xml_escape(f, c->name);
+      fprintf(f, ".run\" time=\"%.3f\">\n      <error type=\"error\" message=\"", c->time_s);
+      xml_escape(f, c->error);
+      fputs("\">", f);
+      xml_escape(f, c->error);
+      fputs("</error>\n    </testcase>\n", f);
+      continue;
+    }
+    for (size_t k = 0; k < c->nasserts; k++) {
+      const hs_assert_t *a = &c->asserts[k];
+      fputs("    <testcase classname=\"memscope.", f);
+      xml_escape(f, c->name);
+      fputs("\" name=\"", f);
+      xml_escape(f, c->name);
+      fputc('.', f);
+      xml_escape(f, a->name);
+      fprintf(f, "\" time=\"%.3f\">\n", k == 0 ? c->time_s : 0.0);
+      if (!a->passed) {
+        fputs("      <failure type=\"", f);
+        xml_escape(f, a->name);
+        fputs("\" message=\"", f);
+        xml_escape(f, a->message);
+        fputs("\">", f);
+        xml_escape(f, a->details);
+        fputs("</failure>\n", f);
+      }
+      fputs("      <system-out>", f);
+      xml_escape(f, a->message);
+      fputs("</system-out>\n    </testcase>\n", f);
+    }
+  }
+  fputs("  </testsuite>\n</testsuites>\n", f);
+  if (fflush(f) != 0 || ferror(f) || fclose(f) != 0) {
+    hs_fmt(err, errlen, "cannot write JUnit file %s: %s", path, strerror(errno));
+    unlink(tmp);
+    return -1;
+  }
+  if (rename(tmp, path) != 0) {
+    hs_fmt(err, errlen, "cannot write JUnit file %s: %s", path, strerror(errno));
+    unlink(tmp);
+    return -1;
+  }
+  return 0;
+}

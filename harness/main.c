@@ -1,0 +1,774 @@
+/* main.c: the memscope-harness CLI: list, scenario, all, run, report, gate (SPEC §6).
+ *
+ * The harness is never tracked itself: it runs scenarios and programs in child processes
+ * with LD_PRELOAD=libmemscope.so (hs_child.c), analyzes their traces (analysis/), asserts,
+ * and writes the reports. Exit: 0 every assertion held, 1 one failed, 2 usage or runtime
+ * error (one line on stderr saying what to do). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hs.h"
+#include "ms_analyze.h"
+
+char hs_lib_path[4096];
+char hs_scenario_path[4096];
+
+/* ---- small utilities shared by the harness ---- */
+
+int hs_fmt(char *buf, size_t len, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, len, fmt, ap);
+  va_end(ap);
+  return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+double hs_now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+char *hs_read_file(const char *path, size_t *len) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  size_t cap = 65536, n = 0;
+  char *buf = malloc(cap);
+  for (;;) {
+    if (!buf) {
+      close(fd);
+      errno = ENOMEM;
+      return NULL;
+    }
+    if (n + 1 >= cap) {
+      char *nb = realloc(buf, cap * 2);
+      if (!nb) {
+        free(buf);
+        close(fd);
+        errno = ENOMEM;
+        return NULL;
+      }
+      buf = nb;
+      cap *= 2;
+    }
+    ssize_t r = read(fd, buf + n, cap - 1 - n);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      free(buf);
+      close(fd);
+      errno = e;
+      return NULL;
+    }
+    if (r == 0) break;
+    n += (size_t)r;
+  }
+  close(fd);
+  buf[n] = 0;
+  if (len) *len = n;
+  return buf;
+}
+
+int hs_mkdirs(const char *path) {
+  char tmp[PATH_MAX];
+  if (hs_fmt(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return -ENAMETOOLONG;
+  for (char *p = tmp + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -errno;
+    *p = '/';
+  }
+  if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -errno;
+  struct stat sb;
+  if (stat(tmp, &sb) != 0) return -errno;
+  if (!S_ISDIR(sb.st_mode)) return -ENOTDIR;
+  return 0;
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  return remove(p) != 0 && errno != ENOENT ? -1 : 0;
+}
+
+int hs_rmtree(const char *path) {
+  struct stat sb;
+  if (lstat(path, &sb) != 0) return errno == ENOENT ? 0 : -errno;
+  return nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -EIO;
+}
+
+int hs_write_json(const char *path, const cJSON *json) { return ms_write_json_file(path, json); }
+
+/* ---- finding the tracker and the scenarios ---- */
+
+static char exe_dir[PATH_MAX];
+
+static void find_exe_dir(void) {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) {
+    hs_fmt(exe_dir, sizeof exe_dir, ".");
+    return;
+  }
+  buf[n] = 0;
+  hs_fmt(exe_dir, sizeof exe_dir, "%s", dirname(buf));
+}
+
+/* --lib, then $MEMSCOPE_LIB, then the build tree (../tracker/), then an install (../lib/). */
+static int find_lib(const char *opt) {
+  const char *cands[4];
+  char a[PATH_MAX], b[PATH_MAX], c[PATH_MAX];
+  size_t n = 0;
+  if (opt) cands[n++] = opt;
+  else if (getenv("MEMSCOPE_LIB") && *getenv("MEMSCOPE_LIB")) cands[n++] = getenv("MEMSCOPE_LIB");
+  else {
+    hs_fmt(a, sizeof a, "%s/../tracker/libmemscope.so", exe_dir);
+    hs_fmt(b, sizeof b, "%s/../lib/libmemscope.so", exe_dir);
+    hs_fmt(c, sizeof c, "%s/libmemscope.so", exe_dir);
+    cands[n++] = a;
+    cands[n++] = b;
+    cands[n++] = c;
+  }
+  for (size_t i = 0; i < n; i++) {
+    char real[PATH_MAX];
+    if (access(cands[i], R_OK) == 0 && realpath(cands[i], real)) {
+      hs_fmt(hs_lib_path, sizeof hs_lib_path, "%s", real);
+      return 0;
+    }
+  }
+  if (opt || getenv("MEMSCOPE_LIB"))
+    fprintf(stderr, "memscope-harness: tracker library %s not found; give the path of libmemscope.so with --lib\n",
+            cands[0]);
+  else
+    fprintf(stderr, "memscope-harness: libmemscope.so not found next to %s (../tracker, ../lib); "
+                    "give its path with --lib or $MEMSCOPE_LIB\n", exe_dir);
+  return -1;
+}
+
+static int find_scenarios(void) {
+  const char *env = getenv("MEMSCOPE_SCENARIO");
+  char a[PATH_MAX], b[PATH_MAX];
+  const char *cands[3];
+  size_t n = 0;
+  if (env && *env) cands[n++] = env;
+  hs_fmt(a, sizeof a, "%s/../scenarios/memscope-scenario", exe_dir);
+  hs_fmt(b, sizeof b, "%s/memscope-scenario", exe_dir);
+  cands[n++] = a;
+  cands[n++] = b;
+  for (size_t i = 0; i < n; i++) {
+    char real[PATH_MAX];
+    if (access(cands[i], X_OK) == 0 && realpath(cands[i], real)) {
+      hs_fmt(hs_scenario_path, sizeof hs_scenario_path, "%s", real);
+      return 0;
+    }
+  }
+  fprintf(stderr, "memscope-harness: memscope-scenario not found next to %s (../scenarios); "
+                  "build it, or set $MEMSCOPE_SCENARIO\n", exe_dir);
+  return -1;
+}
+
+#define MAX_SCENARIOS 64
+static char scenario_names[MAX_SCENARIOS][64];
+static char scenario_descr[MAX_SCENARIOS][160];
+static size_t nscenarios;
+
+static int load_scenarios(void) {
+  if (find_scenarios()) return -1;
+  char *argv[] = {hs_scenario_path, "list", NULL};
+  hs_child_spec_t sp = {.argv = argv, .capture_stdout = 1};
+  hs_child_result_t res;
+  if (hs_child_run(&sp, &res) != 0 || res.exec_errno || !res.exited || res.exit_code != 0 ||
+      !res.out_stdout) {
+    fprintf(stderr, "memscope-harness: '%s list' failed; rebuild memscope-scenario\n", hs_scenario_path);
+    hs_child_result_free(&res);
+    return -1;
+  }
+  for (char *line = strtok(res.out_stdout, "\n"); line && nscenarios < MAX_SCENARIOS;
+       line = strtok(NULL, "\n")) {
+    char name[64];
+    int off = 0;
+    if (sscanf(line, "%63s %n", name, &off) < 1) continue;
+    hs_fmt(scenario_names[nscenarios], sizeof scenario_names[0], "%s", name);
+    hs_fmt(scenario_descr[nscenarios], sizeof scenario_descr[0], "%s", line + off);
+    nscenarios++;
+  }
+  hs_child_result_free(&res);
+  return nscenarios ? 0 : -1;
+}
+
+static int known_scenario(const char *name) {
+  for (size_t i = 0; i < nscenarios; i++)
+    if (strcmp(scenario_names[i], name) == 0) return 1;
+  return 0;
+}
+
+/* ---- help ---- */
+
+static const char *const common_opts =
+    "Options:\n"
+    "  --out DIR                 reports (and the trace, DIR/trace) go here\n"
+    "  --sample MODE             all | size-classes | bytes:N (MEMSCOPE_SAMPLE)\n"
+    "  --stack-depth N           frames per event, 0 = none (MEMSCOPE_STACK_DEPTH)\n"
+    "  --threads SEL             all | none | even | odd | GLOB on thread names\n"
+    "  --max-leak-bytes SIZE     fail when more bytes leak (pytest-memray limit_leaks)\n"
+    "  --max-leak-bytes-per-stack SIZE   the same, per allocation stack\n"
+    "  --max-peak-bytes SIZE     fail when peak live heap exceeds SIZE (limit_memory)\n"
+    "  --max-scope-peak NAME=SIZE  the same for a memscope_scope_begin/end region\n"
+    "  --max-overhead RATIO      fail when tracked/untracked CPU time exceeds RATIO\n"
+    "  --repeat N                overhead: N interleaved tracked/untracked pairs\n"
+    "  --overhead-mode MODE      time (default) or callgrind (instruction counts)\n"
+    "  --baseline FILE           gate the overhead against FILE (ci/overhead-baseline.json)\n"
+    "  --tolerance PCT           gate tolerance in percent (default 20)\n"
+    "  --junit FILE              JUnit XML (also written to DIR/junit.xml)\n"
+    "  --html                    DIR/report.html, self-contained\n"
+    "  --plots                   gnuplot scripts, data, PNG and SVG in DIR/plots\n"
+    "  --suppressions FILE       leak suppressions (leak:PATTERN lines)\n"
+    "  --lib PATH                libmemscope.so to preload (default: next to the harness)\n"
+    "  --timeout SECONDS         kill a child that runs longer\n"
+    "  --no-progress             no progress line on a TTY\n"
+    "  --help                    this text\n"
+    "SIZE: 4096, 24MB (10^6), 24MiB (2^20), 1.5GiB; units B kB MB GB TB KiB MiB GiB TiB.\n"
+    "Exit status: 0 all assertions held, 1 an assertion failed, 2 usage or runtime error.\n";
+
+static void help(const char *cmd) {
+  if (!cmd) {
+    printf("usage: memscope-harness COMMAND [options]\n\n"
+           "  list                          the scenarios\n"
+           "  scenario NAME [options]       run one scenario under the tracker, assert, report\n"
+           "  all [options]                 every scenario, one report set\n"
+           "  run [options] -- PROGRAM ARGS any program, via LD_PRELOAD\n"
+           "  report TRACE_DIR [options]    analyze an existing trace again\n"
+           "  gate --baseline F --current F [--tolerance PCT]   overhead regression gate\n\n"
+           "memscope-harness COMMAND --help describes a command. Docs: docs/harness.md\n");
+    return;
+  }
+  if (!strcmp(cmd, "list")) {
+    printf("usage: memscope-harness list\nPrints the scenarios memscope-scenario provides.\n");
+  } else if (!strcmp(cmd, "gate")) {
+    printf("usage: memscope-harness gate --baseline FILE --current FILE [--tolerance PCT]\n"
+           "Compares per-scenario CPU overhead ratio samples (overhead.json written by\n"
+           "`all --repeat N`, or a summary.json with overhead) with a baseline. A scenario\n"
+           "regresses when its median ratio rose more than PCT percent (default 20) and a\n"
+           "one-sided Mann-Whitney U test on the per-run ratios gives p < 0.01.\n"
+           "Exit status: 0 no regression, 1 a scenario regressed, 2 bad input.\n");
+  } else if (!strcmp(cmd, "scenario")) {
+    printf("usage: memscope-harness scenario NAME [--scale S] [--seed N] [options]\n"
+           "Runs memscope-scenario NAME under the tracker. Assertions by default: the\n"
+           "scenario's self-check, exact_counts (its tracked calls equal its stated counts),\n"
+           "max_leak_bytes 0 (for leaks from the scenario's own code).\n%s", common_opts);
+  } else if (!strcmp(cmd, "all")) {
+    printf("usage: memscope-harness all [--scale S] [--seed N] [options]\n"
+           "Runs every scenario (reports in DIR/NAME, one JUnit testsuite). leak_demo is\n"
+           "expected to leak: unless --max-leak-bytes is given, its check is that the leak\n"
+           "is found in leak_demo_leaky_function. With --repeat N, DIR/overhead.json holds\n"
+           "the per-scenario overhead samples (the gate's input).\n%s", common_opts);
+  } else if (!strcmp(cmd, "run")) {
+    printf("usage: memscope-harness run [options] -- PROGRAM [ARGS...]\n"
+           "Runs PROGRAM under the tracker (LD_PRELOAD). Assertions: the exit status, and\n"
+           "the limits given.\n%s", common_opts);
+  } else if (!strcmp(cmd, "report")) {
+    printf("usage: memscope-harness report TRACE_DIR [options]\n"
+           "Analyzes an existing trace (a run directory or a MEMSCOPE_OUT directory) again\n"
+           "and writes the reports into --out (default: TRACE_DIR/..  when TRACE_DIR is a\n"
+           "harness trace dir, else TRACE_DIR). Leak/peak/scope limits apply.\n%s", common_opts);
+  }
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("memscope-harness: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  return HS_EXIT_USAGE;
+}
+
+/* ---- option parsing ---- */
+
+/* Parses argv[*i..] options until a non-option or "--". Returns 0, HS_EXIT_USAGE on error,
+ * or -1 when --help was asked (already printed). Positional arguments go to pos[]. */
+static int parse_opts(const char *cmd, int argc, char **argv, int start, hs_opts_t *o,
+                      char **pos, int *npos, int maxpos, int *dashdash) {
+  *npos = 0;
+  *dashdash = -1;
+  for (int i = start; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--")) {
+      *dashdash = i + 1;
+      return 0;
+    }
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      help(cmd);
+      return -1;
+    }
+    if (a[0] != '-' || a[1] == 0) {
+      if (*npos >= maxpos) return usage_error("%s: unexpected argument '%s'; see 'memscope-harness %s --help'", cmd, a, cmd);
+      pos[(*npos)++] = argv[i];
+      continue;
+    }
+    /* --opt=value or --opt value. */
+    char name[64];
+    const char *val = NULL;
+    const char *eq = strchr(a, '=');
+    if (eq && strncmp(a, "--max-scope-peak", 16) != 0) {
+      hs_fmt(name, sizeof name, "%.*s", (int)(eq - a), a);
+      val = eq + 1;
+    } else if (eq) {
+      hs_fmt(name, sizeof name, "--max-scope-peak");
+      val = a[16] == '=' ? a + 17 : NULL;
+      if (!val) hs_fmt(name, sizeof name, "%s", a);
+    } else {
+      hs_fmt(name, sizeof name, "%s", a);
+    }
+    static const char *const flags[] = {"--html", "--plots", "--no-progress"};
+    int is_flag = 0;
+    for (size_t k = 0; k < 3; k++) is_flag |= !strcmp(name, flags[k]);
+    if (is_flag) {
+      if (val) return usage_error("%s takes no value", name);
+      if (!strcmp(name, "--html")) o->html = 1;
+      else if (!strcmp(name, "--plots")) o->plots = 1;
+      else o->no_progress = 1;
+      continue;
+    }
+    if (!val) {
+      if (i + 1 >= argc) return usage_error("%s needs a value; see 'memscope-harness %s --help'", name, cmd);
+      val = argv[++i];
+    }
+    char err[300];
+    long long n;
+    if (!strcmp(name, "--out")) {
+      if (!*val) return usage_error("--out needs a directory");
+      o->out = val;
+    } else if (!strcmp(name, "--scale")) {
+      if (hs_parse_int(val, 1, 1000000, &n)) return usage_error("--scale '%s': give an integer from 1 to 1000000", val);
+      o->scale = (int)n;
+    } else if (!strcmp(name, "--seed")) {
+      char *end;
+      errno = 0;
+      if (!*val || *val == '-' || *val == '+') return usage_error("--seed '%s': give a non-negative integer", val);
+      unsigned long long s = strtoull(val, &end, 10);
+      if (errno || *end) return usage_error("--seed '%s': give a non-negative integer", val);
+      o->seed = s;
+      o->have_seed = 1;
+    } else if (!strcmp(name, "--sample")) {
+      if (strcmp(val, "all") && strcmp(val, "size-classes") &&
+          (strncmp(val, "bytes:", 6) || hs_parse_int(val + 6, 1, (long long)1 << 40, &n)))
+        return usage_error("--sample '%s': give all, size-classes or bytes:N (N > 0)", val);
+      o->sample = val;
+    } else if (!strcmp(name, "--stack-depth")) {
+      if (hs_parse_int(val, 0, 256, &n)) return usage_error("--stack-depth '%s': give an integer from 0 to 256", val);
+      o->stack_depth = (int)n;
+    } else if (!strcmp(name, "--threads")) {
+      if (!*val) return usage_error("--threads needs all, none, even, odd or a glob");
+      o->threads = val;
+    } else if (!strcmp(name, "--max-leak-bytes")) {
+      if (hs_parse_size(val, &o->max_leak_bytes, err, sizeof err)) return usage_error("--max-leak-bytes: %s", err);
+      o->have_max_leak = 1;
+    } else if (!strcmp(name, "--max-leak-bytes-per-stack")) {
+      if (hs_parse_size(val, &o->max_leak_bytes_per_stack, err, sizeof err)) return usage_error("--max-leak-bytes-per-stack: %s", err);
+      o->have_max_leak_stack = 1;
+    } else if (!strcmp(name, "--max-peak-bytes")) {
+      if (hs_parse_size(val, &o->max_peak_bytes, err, sizeof err)) return usage_error("--max-peak-bytes: %s", err);
+      o->have_max_peak = 1;
+    } else if (!strcmp(name, "--max-scope-peak")) {
+      const char *e = strrchr(val, '=');
+      if (!e || e == val || (size_t)(e - val) >= sizeof o->scope_limits[0].name)
+        return usage_error("--max-scope-peak '%s': give NAME=SIZE, e.g. work_stealing=64KiB", val);
+      if (o->nscope_limits >= HS_MAX_SCOPE_LIMITS) return usage_error("at most %d --max-scope-peak options", HS_MAX_SCOPE_LIMITS);
+      hs_scope_limit_t *sl = &o->scope_limits[o->nscope_limits];
+      hs_fmt(sl->name, sizeof sl->name, "%.*s", (int)(e - val), val);
+      if (hs_parse_size(e + 1, &sl->bytes, err, sizeof err)) return usage_error("--max-scope-peak: %s", err);
+      o->nscope_limits++;
+    } else if (!strcmp(name, "--max-overhead")) {
+      if (hs_parse_double(val, 1e-9, 1e9, &o->max_overhead)) return usage_error("--max-overhead '%s': give a positive ratio such as 3 or 2.5", val);
+      o->have_max_overhead = 1;
+    } else if (!strcmp(name, "--repeat")) {
+      if (hs_parse_int(val, 1, 1000, &n)) return usage_error("--repeat '%s': give an integer from 1 to 1000", val);
+      o->repeat = (int)n;
+    } else if (!strcmp(name, "--overhead-mode")) {
+      if (strcmp(val, "time") && strcmp(val, "callgrind")) return usage_error("--overhead-mode '%s': give time or callgrind", val);
+      o->overhead_mode = val;
+    } else if (!strcmp(name, "--baseline")) {
+      o->baseline = val;
+    } else if (!strcmp(name, "--current")) {
+      o->current = val;
+    } else if (!strcmp(name, "--tolerance")) {
+      if (hs_parse_double(val, 0, 1e6, &o->tolerance_pct)) return usage_error("--tolerance '%s': give a percentage such as 20", val);
+    } else if (!strcmp(name, "--junit")) {
+      if (!*val) return usage_error("--junit needs a file name");
+      o->junit = val;
+    } else if (!strcmp(name, "--lib")) {
+      o->lib = val;
+    } else if (!strcmp(name, "--suppressions")) {
+      if (access(val, R_OK) != 0) return usage_error("--suppressions %s: %s", val, strerror(errno));
+      o->suppressions = val;
+    } else if (!strcmp(name, "--test-slowdown")) {
+      /* Hidden, test-only: MEMSCOPE_TEST_SLOWDOWN=K in tracked runs (tests of the gate). */
+      if (hs_parse_int(val, 0, 100, &n)) return usage_error("--test-slowdown '%s': give 0 to 100", val);
+      o->test_slowdown = (int)n;
+    } else if (!strcmp(name, "--timeout")) {
+      if (hs_parse_double(val, 0.001, 1e7, &o->timeout_s)) return usage_error("--timeout '%s': give seconds", val);
+    } else {
+      return usage_error("%s: unknown option '%s'; see 'memscope-harness %s --help'", cmd, name, cmd);
+    }
+  }
+  return 0;
+}
+
+/* ---- commands ---- */
+
+static int finish_cases(const char *suite, hs_case_t *cases, size_t n, const hs_opts_t *o,
+                        const char *out_dir, double t0) {
+  int any_error = 0, any_fail = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!cases[i].ok) any_error = 1;
+    for (size_t k = 0; k < cases[i].nasserts; k++) any_fail |= !cases[i].asserts[k].passed;
+  }
+  char err[600];
+  double el = hs_now_s() - t0;
+  int have_asserts = 0;
+  for (size_t i = 0; i < n; i++) have_asserts |= cases[i].nasserts > 0;
+  if (have_asserts || o->junit) {
+    char path[PATH_MAX];
+    hs_fmt(path, sizeof path, "%s/junit.xml", out_dir);
+    if (hs_write_junit(path, suite, cases, n, el, err, sizeof err) != 0) {
+      fprintf(stderr, "memscope-harness: %s\n", err);
+      return HS_EXIT_USAGE;
+    }
+    if (o->junit && hs_write_junit(o->junit, suite, cases, n, el, err, sizeof err) != 0) {
+      fprintf(stderr, "memscope-harness: %s; check the --junit path\n", err);
+      return HS_EXIT_USAGE;
+    }
+  }
+  if (any_error) {
+    for (size_t i = 0; i < n; i++)
+      if (!cases[i].ok) fprintf(stderr, "memscope-harness: %s: %s\n", cases[i].name, cases[i].error);
+    return HS_EXIT_USAGE;
+  }
+  return any_fail ? HS_EXIT_FAILED : HS_EXIT_OK;
+}
+
+static void default_scenario_asserts(hs_opts_t *o) {
+  if (!o->have_max_leak) {
+    o->have_max_leak = 1;
+    o->max_leak_bytes = 0;
+  }
+}
+
+static char **scenario_argv(const char *name, const hs_opts_t *o, char *scale_buf, char *seed_buf) {
+  static char *argv[8];
+  hs_fmt(scale_buf, 32, "%d", o->scale);
+  hs_fmt(seed_buf, 32, "%llu", (unsigned long long)o->seed);
+  argv[0] = hs_scenario_path;
+  argv[1] = (char *)name;
+  argv[2] = "--scale";
+  argv[3] = scale_buf;
+  argv[4] = "--seed";
+  argv[5] = seed_buf;
+  argv[6] = NULL;
+  return argv;
+}
+
+/* Gates the overhead of `cases` against o->baseline; writes out_dir/overhead.json first. */
+static int overhead_file_and_gate(const hs_opts_t *o, hs_case_t *cases, size_t n,
+                                  const char *out_dir) {
+  cJSON *doc = cJSON_CreateObject();
+  cJSON_AddStringToObject(doc, "schema", "memscope.overhead/1");
+  cJSON_AddNumberToObject(doc, "scale", o->scale);
+  cJSON_AddNumberToObject(doc, "repeat", o->repeat);
+  cJSON_AddStringToObject(doc, "mode", o->overhead_mode ? o->overhead_mode : "time");
+  cJSON_AddNumberToObject(doc, "ncpu", (double)sysconf(_SC_NPROCESSORS_ONLN));
+  cJSON *sc = cJSON_AddObjectToObject(doc, "scenarios");
+  for (size_t i = 0; i < n; i++) {
+    const cJSON *ov = cases[i].ok ? cJSON_GetObjectItemCaseSensitive(cases[i].summary, "overhead") : NULL;
+    if (!cJSON_IsObject(ov)) continue;
+    cJSON *e = cJSON_AddObjectToObject(sc, cases[i].name);
+    cJSON_AddItemToObject(e, "cpu", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(ov, "cpu"), 1));
+    cJSON_AddItemToObject(e, "wall", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(ov, "wall"), 1));
+    const cJSON *ins = cJSON_GetObjectItemCaseSensitive(ov, "instructions");
+    if (ins) cJSON_AddItemToObject(e, "instructions", cJSON_Duplicate(ins, 1));
+  }
+  char path[PATH_MAX];
+  hs_fmt(path, sizeof path, "%s/overhead.json", out_dir);
+  int rc = hs_write_json(path, doc);
+  cJSON_Delete(doc);
+  if (rc) {
+    fprintf(stderr, "memscope-harness: cannot write %s: %s\n", path, strerror(-rc));
+    return HS_EXIT_USAGE;
+  }
+  if (!o->baseline) return HS_EXIT_OK;
+  int nreg;
+  return hs_gate(o->baseline, path, o->tolerance_pct, &nreg);
+}
+
+/* A JSON number or raw number (the analysis writes 64-bit counts raw), 0 when absent. */
+static double raw_num(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  if (cJSON_IsNumber(v)) return v->valuedouble;
+  if (cJSON_IsRaw(v) && v->valuestring) return strtod(v->valuestring, NULL);
+  return 0;
+}
+
+static int cmd_scenario_or_all(int all, int argc, char **argv) {
+  hs_opts_t o = {.scale = 1, .seed = 1, .stack_depth = -1, .tolerance_pct = 20};
+  char *pos[2];
+  int npos, dd;
+  const char *cmd = all ? "all" : "scenario";
+  int rc = parse_opts(cmd, argc, argv, 2, &o, pos, &npos, all ? 0 : 1, &dd);
+  if (rc) return rc < 0 ? HS_EXIT_OK : rc;
+  if (dd >= 0) return usage_error("%s: '--' is for 'run'; see 'memscope-harness %s --help'", cmd, cmd);
+  if (!all && npos != 1) return usage_error("scenario: which one? 'memscope-harness list' names them");
+  if (find_lib(o.lib) || load_scenarios()) return HS_EXIT_USAGE;
+  if (!all && !known_scenario(pos[0]))
+    return usage_error("unknown scenario '%s'; 'memscope-harness list' names them", pos[0]);
+  if ((o.have_max_overhead || o.baseline) && o.repeat == 0) o.repeat = o.baseline ? 10 : 5;
+  if (o.baseline && access(o.baseline, R_OK) != 0)
+    return usage_error("--baseline %s: %s", o.baseline, strerror(errno));
+  hs_progress_enable(!o.no_progress);
+
+  int user_leak_limit = o.have_max_leak;
+  default_scenario_asserts(&o);
+  char out_dir[PATH_MAX];
+  if (o.out) hs_fmt(out_dir, sizeof out_dir, "%s", o.out);
+  else hs_fmt(out_dir, sizeof out_dir, "out/%s", all ? "all" : pos[0]);
+  if ((rc = hs_mkdirs(out_dir)) != 0)
+    return usage_error("cannot create --out directory %s: %s; pick a writable directory", out_dir, strerror(-rc));
+
+  size_t n = all ? nscenarios : 1;
+  hs_case_t *cases = calloc(n, sizeof *cases);
+  if (!cases) return usage_error("out of memory");
+  double t0 = hs_now_s();
+  for (size_t i = 0; i < n; i++) {
+    const char *name = all ? scenario_names[i] : pos[0];
+    hs_case_t *c = &cases[i];
+    hs_fmt(c->name, sizeof c->name, "%s", name);
+    if (all) hs_fmt(c->out_dir, sizeof c->out_dir, "%s/%s", out_dir, name);
+    else hs_fmt(c->out_dir, sizeof c->out_dir, "%s", out_dir);
+    char sb[32], eb[32];
+    char **sargv = scenario_argv(name, &o, sb, eb);
+    hs_opts_t co = o;
+    /* In `all`, leak_demo is expected to leak: its check is that the leak is found (in the
+     * known function) rather than a zero limit that it is designed to break. */
+    int expect_leak = all && !user_leak_limit && strcmp(name, "leak_demo") == 0;
+    if (all) hs_progress("[%zu/%zu] %s", i + 1, n, name);
+    if (hs_case_run(c, &co, sargv, hs_scenario_path, 1) != 0) {
+      hs_print_case(c);
+      if (!all) break;
+      continue;
+    }
+    if (expect_leak) {
+      for (size_t k = 0; k < c->nasserts; k++) {
+        hs_assert_t *a = &c->asserts[k];
+        if (strcmp(a->name, "max_leak_bytes") != 0) continue;
+        int found = !a->passed && strstr(a->details, "leak_demo_leaky_function") != NULL;
+        hs_fmt(a->name, sizeof a->name, "expected_leak_detected");
+        a->passed = found;
+        char msg[sizeof a->message];
+        hs_fmt(msg, sizeof msg, "expected_leak_detected: %s (%s)",
+                 found ? "the intended leak was reported in leak_demo_leaky_function"
+                       : "the intended leak of leak_demo_leaky_function was NOT reported",
+                 a->message);
+        hs_fmt(a->message, sizeof a->message, "%s", msg);
+      }
+      /* Keep summary.json's assertions in step. */
+      char path[PATH_MAX];
+      cJSON *arr = cJSON_GetObjectItemCaseSensitive(c->summary, "assertions");
+      cJSON *x;
+      size_t k = 0;
+      cJSON_ArrayForEach(x, arr) {
+        if (k < c->nasserts) {
+          cJSON_ReplaceItemInObjectCaseSensitive(x, "name", cJSON_CreateString(c->asserts[k].name));
+          cJSON_ReplaceItemInObjectCaseSensitive(x, "passed", cJSON_CreateBool(c->asserts[k].passed));
+          cJSON_ReplaceItemInObjectCaseSensitive(x, "message", cJSON_CreateString(c->asserts[k].message));
+        }
+        k++;
+      }
+      hs_fmt(path, sizeof path, "%s/summary.json", c->out_dir);
+      hs_write_json(path, c->summary);
+    }
+    hs_print_case(c);
+  }
+  hs_progress_clear();
+  rc = finish_cases(all ? "memscope-harness all" : "memscope-harness scenario", cases, n, &o,
+                    out_dir, t0);
+  if (rc != HS_EXIT_USAGE && o.repeat > 0) {
+    int g = overhead_file_and_gate(&o, cases, n, out_dir);
+    if (g > rc) rc = g;
+  }
+  if (all) {
+    /* One index of the set. */
+    cJSON *idx = cJSON_CreateObject();
+    cJSON_AddStringToObject(idx, "schema", "memscope.all/1");
+    cJSON_AddNumberToObject(idx, "scale", o.scale);
+    cJSON_AddNumberToObject(idx, "seed", (double)o.seed);
+    cJSON_AddNumberToObject(idx, "time_s", hs_now_s() - t0);
+    cJSON *arr = cJSON_AddArrayToObject(idx, "scenarios");
+    for (size_t i = 0; i < n; i++) {
+      cJSON *e = cJSON_CreateObject();
+      cJSON_AddStringToObject(e, "name", cases[i].name);
+      cJSON_AddStringToObject(e, "dir", cases[i].name);
+      int passed = cases[i].ok;
+      for (size_t k = 0; k < cases[i].nasserts; k++) passed &= cases[i].asserts[k].passed;
+      cJSON_AddBoolToObject(e, "passed", passed);
+      if (!cases[i].ok) cJSON_AddStringToObject(e, "error", cases[i].error);
+      if (cases[i].summary) {
+        cJSON_AddItemToObject(e, "totals", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(cases[i].summary, "totals"), 1));
+        cJSON_AddItemToObject(e, "assertions", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(cases[i].summary, "assertions"), 1));
+      }
+      cJSON_AddItemToArray(arr, e);
+    }
+    char path[PATH_MAX];
+    hs_fmt(path, sizeof path, "%s/summary.json", out_dir);
+    hs_write_json(path, idx);
+    if (o.html) {
+      hs_fmt(path, sizeof path, "%s/index.html", out_dir);
+      FILE *f = fopen(path, "w");
+      if (f) {
+        fprintf(f, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>memscope: all scenarios</title>"
+                   "<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 10px;border-bottom:1px solid #ddd}"
+                   ".pass{color:#070}.fail{color:#b00}</style></head><body><h1>memscope: all scenarios</h1>"
+                   "<table><tr><th>scenario</th><th>result</th><th>allocations</th><th>peak live bytes</th><th>leaked bytes</th></tr>\n");
+        for (size_t i = 0; i < n; i++) {
+          const cJSON *e = cJSON_GetArrayItem(arr, (int)i);
+          const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "totals");
+          int ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "passed"));
+          fprintf(f, "<tr><td><a href=\"%s/report.html\">%s</a></td><td class=\"%s\">%s</td><td>%.0f</td><td>%.0f</td><td>%.0f</td></tr>\n",
+                  cases[i].name, cases[i].name, ok ? "pass" : "fail", ok ? "pass" : "FAIL",
+                  raw_num(t, "allocations"), raw_num(t, "peak_live_bytes"), raw_num(t, "leaked_bytes"));
+        }
+        fprintf(f, "</table></body></html>\n");
+        fclose(f);
+      }
+    }
+    cJSON_Delete(idx);
+    printf("all: %zu scenarios, reports in %s (summary.json, junit.xml%s)\n", n, out_dir,
+           o.repeat > 0 ? ", overhead.json" : "");
+  }
+  for (size_t i = 0; i < n; i++) hs_case_free(&cases[i]);
+  free(cases);
+  return rc;
+}
+
+static int cmd_run(int argc, char **argv) {
+  hs_opts_t o = {.scale = 1, .seed = 1, .stack_depth = -1, .tolerance_pct = 20};
+  char *pos[1];
+  int npos, dd;
+  int rc = parse_opts("run", argc, argv, 2, &o, pos, &npos, 0, &dd);
+  if (rc) return rc < 0 ? HS_EXIT_OK : rc;
+  if (dd < 0 || dd >= argc) return usage_error("run: which program? write 'memscope-harness run [options] -- PROGRAM ARGS'");
+  char prog[PATH_MAX];
+  int e = hs_find_program(argv[dd], prog, sizeof prog);
+  if (e) return usage_error("run: cannot run '%s': %s; check the program name and PATH", argv[dd], strerror(-e));
+  if (find_lib(o.lib)) return HS_EXIT_USAGE;
+  if ((o.have_max_overhead || o.baseline) && o.repeat == 0) o.repeat = o.baseline ? 10 : 5;
+  hs_progress_enable(!o.no_progress);
+  const char *base = strrchr(argv[dd], '/');
+  base = base ? base + 1 : argv[dd];
+  hs_case_t c;
+  memset(&c, 0, sizeof c);
+  hs_fmt(c.name, sizeof c.name, "%s", base);
+  if (o.out) hs_fmt(c.out_dir, sizeof c.out_dir, "%s", o.out);
+  else hs_fmt(c.out_dir, sizeof c.out_dir, "out/%s", base);
+  double t0 = hs_now_s();
+  hs_case_run(&c, &o, &argv[dd], NULL, 0);
+  hs_print_case(&c);
+  rc = finish_cases("memscope-harness run", &c, 1, &o, c.ok ? c.out_dir : ".", t0);
+  if (rc != HS_EXIT_USAGE && o.repeat > 0 && o.baseline) {
+    char path[PATH_MAX];
+    hs_fmt(path, sizeof path, "%s/summary.json", c.out_dir);
+    int nreg, g = hs_gate(o.baseline, path, o.tolerance_pct, &nreg);
+    if (g > rc) rc = g;
+  }
+  hs_case_free(&c);
+  return rc;
+}
+
+static int cmd_report(int argc, char **argv) {
+  hs_opts_t o = {.scale = 1, .seed = 1, .stack_depth = -1, .tolerance_pct = 20};
+  char *pos[1];
+  int npos, dd;
+  int rc = parse_opts("report", argc, argv, 2, &o, pos, &npos, 1, &dd);
+  if (rc) return rc < 0 ? HS_EXIT_OK : rc;
+  if (npos != 1) return usage_error("report: which trace? write 'memscope-harness report TRACE_DIR'");
+  struct stat sb;
+  if (stat(pos[0], &sb) != 0 || !S_ISDIR(sb.st_mode))
+    return usage_error("report: %s is not a directory; give a trace directory (MEMSCOPE_OUT or OUT/trace)", pos[0]);
+  hs_case_t c;
+  memset(&c, 0, sizeof c);
+  char tmp[PATH_MAX];
+  hs_fmt(tmp, sizeof tmp, "%s", pos[0]);
+  size_t l = strlen(tmp);
+  while (l > 1 && tmp[l - 1] == '/') tmp[--l] = 0;
+  const char *base = strrchr(tmp, '/');
+  base = base ? base + 1 : tmp;
+  if (o.out) hs_fmt(c.out_dir, sizeof c.out_dir, "%s", o.out);
+  else if (strcmp(base, "trace") == 0) hs_fmt(c.out_dir, sizeof c.out_dir, "%s/..", tmp);
+  else hs_fmt(c.out_dir, sizeof c.out_dir, "%s", tmp);
+  /* Name the case after the directory that holds the trace. */
+  char parent[PATH_MAX];
+  hs_fmt(parent, sizeof parent, "%s", c.out_dir);
+  char rp[PATH_MAX];
+  const char *nm = realpath(parent, rp) ? strrchr(rp, '/') + 1 : base;
+  hs_fmt(c.name, sizeof c.name, "%s", *nm ? nm : "trace");
+  double t0 = hs_now_s();
+  hs_case_report(&c, &o, tmp);
+  hs_print_case(&c);
+  rc = finish_cases("memscope-harness report", &c, 1, &o, c.ok ? c.out_dir : ".", t0);
+  hs_case_free(&c);
+  return rc;
+}
+
+static int cmd_gate(int argc, char **argv) {
+  hs_opts_t o = {.tolerance_pct = 20, .stack_depth = -1};
+  char *pos[1];
+  int npos, dd;
+  int rc = parse_opts("gate", argc, argv, 2, &o, pos, &npos, 0, &dd);
+  if (rc) return rc < 0 ? HS_EXIT_OK : rc;
+  if (!o.baseline || !o.current) return usage_error("gate: give --baseline FILE and --current FILE");
+  int nreg;
+  return hs_gate(o.baseline, o.current, o.tolerance_pct, &nreg);
+}
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  find_exe_dir();
+  if (argc < 2) {
+    help(NULL);
+    return HS_EXIT_USAGE;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+    help(argc > 2 ? argv[2] : NULL);
+    return HS_EXIT_OK;
+  }
+  if (!strcmp(cmd, "list")) {
+    if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+      help("list");
+      return HS_EXIT_OK;
+    }
+    if (argc > 2) return usage_error("list takes no arguments");
+    if (load_scenarios()) return HS_EXIT_USAGE;
+    for (size_t i = 0; i < nscenarios; i++) printf("%-18s %s\n", scenario_names[i], scenario_descr[i]);
+    return HS_EXIT_OK;
+  }
+  if (!strcmp(cmd, "scenario")) return cmd_scenario_or_all(0, argc, argv);
+  if (!strcmp(cmd, "all")) return cmd_scenario_or_all(1, argc, argv);
+  if (!strcmp(cmd, "run")) return cmd_run(argc, argv);
+  if (!strcmp(cmd, "report")) return cmd_report(argc, argv);
+  if (!strcmp(cmd, "gate")) return cmd_gate(argc, argv);
+  return usage_error("unknown command '%s'; try 'memscope-harness --help'", cmd);
+}

@@ -1,0 +1,24 @@
+/* ms_plots.h: report rendering from analysis results: gnuplot scripts, data, PNG and SVG, and
+ * a self-contained HTML report. Reads only a summary.json tree (memscope.summary/1, as the
+ * harness completes it) and the resource samples (memscope.resources/1); never a trace.
+ *
+ * Errors: 0, or -1 with one line in err (what failed and what to do). */
+#ifndef MS_PLOTS_H
+#define MS_PLOTS_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+/* Writes out_dir/plots/{heap_timeline,thread_peaks,rss_cpu}.{gp,dat,png,svg} and runs gnuplot
+ * (found in PATH, or $MEMSCOPE_GNUPLOT) on each script. `resources` may be NULL (no RSS/CPU
+ * plot). The .gp scripts are kept beside their data so a plot can be re-made by hand. */
+int ms_plots_write_gnuplot(const char *out_dir, const char *name, const cJSON *summary,
+                           const cJSON *resources, char *err, size_t errlen);
+
+/* Writes out_dir/report.html: one file, no network: overview figures, assertions, the live
+ * heap timeline (inline SVG), the thread table and the leak table with symbolized stacks. */
+int ms_plots_write_html(const char *out_dir, const char *name, const cJSON *summary,
+                        const cJSON *resources, char *err, size_t errlen);
+
+#endif /* MS_PLOTS_H */

@@ -1,0 +1,261 @@
+#!/usr/bin/env bash
+# harness_test.sh CASE [ARGS]: one ctest case of memscope-harness. Each case runs the harness
+# as a user would and checks exit status, stdout/stderr and the reports it writes.
+# Environment (set by tests/harness/CMakeLists.txt): HARNESS, THREADS_PROG, XSD, SRC_DIR,
+# BUILD_DIR, WORK (a scratch directory of this test, emptied first).
+set -uo pipefail
+
+case_name=$1
+shift
+: "${HARNESS:?}" "${WORK:?}"
+rm -rf "$WORK"
+mkdir -p "$WORK"
+
+fail() {
+  echo "FAIL [$case_name]: $*" >&2
+  exit 1
+}
+
+# expect_exit WANT CMD...: runs CMD, keeps stdout/stderr in $WORK/out, $WORK/err.
+expect_exit() {
+  local want=$1
+  shift
+  "$@" >"$WORK/out" 2>"$WORK/err"
+  local got=$?
+  if [ "$got" != "$want" ]; then
+    echo "--- stdout"; cat "$WORK/out"; echo "--- stderr"; cat "$WORK/err"
+    fail "expected exit $want, got $got from: $*"
+  fi
+}
+
+# json_get FILE PYTHON_EXPR: evaluates an expression over the parsed file `d`.
+json_get() {
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"
+}
+
+validate_junit() {
+  xmllint --noout --schema "$XSD" "$1" 2>"$WORK/xmllint.err" ||
+    { cat "$WORK/xmllint.err"; fail "$1 does not validate against junit-10.xsd"; }
+}
+
+case "$case_name" in
+scenario)
+  # scenario NAME: exits 0, every assertion passed, exact counts equal, reports written.
+  name=$1
+  expect_exit 0 "$HARNESS" scenario "$name" --out "$WORK/out.d" --no-progress --html --plots
+  for f in summary.json resources.json junit.xml report.html plots/heap_timeline.png \
+           plots/heap_timeline.svg plots/thread_peaks.png "${name}_memory_analysis.json"; do
+    [ -s "$WORK/out.d/$f" ] || fail "missing report $f"
+  done
+  [ "$(json_get "$WORK/out.d/summary.json" "all(a['passed'] for a in d['assertions'])")" = True ] ||
+    fail "not every assertion passed"
+  [ "$(json_get "$WORK/out.d/summary.json" "[a['passed'] for a in d['assertions'] if a['name']=='exact_counts'][0]")" = True ] ||
+    fail "exact_counts did not pass"
+  validate_junit "$WORK/out.d/junit.xml"
+  ;;
+leak_demo)
+  # The leak assertion fails: exit 1, a JUnit <failure> naming the leaking function.
+  expect_exit 1 "$HARNESS" scenario leak_demo --out "$WORK/out.d" --junit "$WORK/j.xml" --no-progress
+  grep -q "FAIL leaked bytes" "$WORK/out" || fail "no FAIL line for the leak on stdout"
+  validate_junit "$WORK/j.xml"
+  python3 - "$WORK/j.xml" <<'EOF' || fail "JUnit has no <failure> naming leak_demo_leaky_function"
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+fails = [f for f in root.iter("failure") if "leak_demo_leaky_function" in (f.text or "") + f.get("message", "")]
+assert fails, "no failure names the function"
+assert any(tc.get("name") == "leak_demo.max_leak_bytes" for tc in root.iter("testcase") if tc.find("failure") is not None)
+EOF
+  # The other assertions held: only the leak failed.
+  [ "$(json_get "$WORK/out.d/summary.json" "sorted(a['name'] for a in d['assertions'] if not a['passed'])")" = "['max_leak_bytes']" ] ||
+    fail "something other than the leak assertion failed"
+  ;;
+selective_50)
+  expect_exit 0 "$HARNESS" scenario selective_50 --out "$WORK/out.d" --no-progress
+  s="$WORK/out.d/summary.json"
+  [ "$(json_get "$s" "d['module_filter']['allocations']")" = 31000 ] || fail "tracked block allocations != 31000"
+  [ "$(json_get "$s" "len([t for t in d['threads'] if t['name'].startswith('sel-worker-') and int(t['allocations'])>0])")" = 25 ] ||
+    fail "tracked worker threads != 25"
+  [ "$(json_get "$s" "len([t for t in d['threads'] if t['name'].startswith('sel-worker-') and int(t['name'][11:])%2 and int(t['allocations'])+int(t['frees'])>0])")" = 0 ] ||
+    fail "events from odd threads"
+  json_get "$s" "[round(int(t['peak_live_bytes'])/1048576,3) for t in d['threads'] if t['name'].startswith('sel-worker-') and int(t['name'][11:])%4==2]" >"$WORK/peaks"
+  python3 -c "import sys; p=eval(open(sys.argv[1]).read()); assert len(p)==12 and all(15.9<=round(x,1)<=22.8 for x in p), p" "$WORK/peaks" ||
+    fail "16-KiB thread peaks out of 15.9-22.8 MiB: $(cat "$WORK/peaks")"
+  ;;
+peak_limits)
+  # A --max-peak-bytes below the real peak fails; one above it passes; same for a scope.
+  expect_exit 0 "$HARNESS" scenario work_stealing --out "$WORK/a" --no-progress
+  peak=$(json_get "$WORK/a/summary.json" "d['totals']['peak_live_bytes']")
+  expect_exit 1 "$HARNESS" scenario work_stealing --out "$WORK/b" --no-progress --max-peak-bytes $((peak / 4))
+  grep -q "FAIL peak live bytes" "$WORK/out" || fail "no FAIL line for the peak"
+  expect_exit 0 "$HARNESS" scenario work_stealing --out "$WORK/c" --no-progress --max-peak-bytes 10MiB
+  grep -q "PASS peak live bytes" "$WORK/out" || fail "no PASS line for the peak"
+  expect_exit 1 "$HARNESS" scenario work_stealing --out "$WORK/d" --no-progress --max-scope-peak work_stealing=1B
+  grep -q "FAIL peak live bytes in scope 'work_stealing'" "$WORK/out" || fail "no FAIL line for the scope peak"
+  expect_exit 0 "$HARNESS" scenario work_stealing --out "$WORK/e" --no-progress --max-scope-peak work_stealing=1MiB
+  expect_exit 1 "$HARNESS" scenario work_stealing --out "$WORK/f" --no-progress --max-scope-peak no_such_scope=1MiB
+  grep -q "no scope named 'no_such_scope'" "$WORK/out" || fail "missing scope not reported"
+  # Per-stack leak limit, pytest-memray limit_leaks style: leak_demo leaks 7 x 1000 B from one stack.
+  expect_exit 1 "$HARNESS" scenario leak_demo --out "$WORK/g" --no-progress --max-leak-bytes 1MB --max-leak-bytes-per-stack 6kB
+  grep -q "FAIL largest leak of one stack" "$WORK/out" || fail "per-stack leak limit not failed"
+  expect_exit 0 "$HARNESS" scenario leak_demo --out "$WORK/h" --no-progress --max-leak-bytes 7kB --max-leak-bytes-per-stack 7000
+  ;;
+bad_input)
+  # One line on stderr and exit 2.
+  one_line() {
+    expect_exit 2 "$@"
+    [ "$(wc -l <"$WORK/err")" = 1 ] || { cat "$WORK/err"; fail "stderr is not one line for: $*"; }
+    grep -q '^memscope-harness: ' "$WORK/err" || fail "stderr does not start with memscope-harness: for: $*"
+  }
+  one_line "$HARNESS" scenario no_such_scenario --out "$WORK/x"
+  one_line "$HARNESS" scenario work_stealing --max-peak-bytes 12XB --out "$WORK/x"
+  one_line "$HARNESS" scenario work_stealing --max-leak-bytes -3MB --out "$WORK/x"
+  one_line "$HARNESS" scenario work_stealing --max-peak-bytes 1.5 --out "$WORK/x"
+  one_line "$HARNESS" run --out "$WORK/x" -- /nonexistent/program
+  one_line "$HARNESS" run --out "$WORK/x" -- no-such-program-memscope
+  one_line "$HARNESS" run --out "$WORK/x"
+  one_line "$HARNESS" scenario work_stealing --out /proc/memscope-unwritable/out
+  touch "$WORK/a-file"
+  one_line "$HARNESS" scenario work_stealing --out "$WORK/a-file"
+  one_line "$HARNESS" scenario work_stealing --scale 0
+  one_line "$HARNESS" scenario work_stealing --frobnicate
+  one_line "$HARNESS" frobnicate
+  one_line "$HARNESS" gate --baseline "$WORK/none.json" --current "$WORK/none.json"
+  one_line "$HARNESS" report "$WORK/no-such-trace"
+  # Good sizes are taken: units and fractions.
+  for pair in 4096=4096 24MB=24000000 24MiB=25165824 1.5GiB=1610612736 100kB=100000 \
+              "2 TB=2000000000000" 0.5KiB=512; do
+    s=${pair%%=*}
+    "$HARNESS" scenario atomics --out "$WORK/ok" --no-progress --max-peak-bytes "$s" >/dev/null 2>&1
+    rc=$?
+    [ $rc = 0 ] || [ $rc = 1 ] || fail "size '$s' was refused (exit $rc)"
+    got=$(json_get "$WORK/ok/summary.json" "int([a['limit'] for a in d['assertions'] if a['name']=='max_peak_bytes'][0])")
+    [ "$got" = "${pair#*=}" ] || fail "size '$s' parsed as $got, expected ${pair#*=}"
+  done
+  ;;
+help)
+  for c in "" list scenario all run report gate; do
+    # shellcheck disable=SC2086
+    expect_exit 0 "$HARNESS" $c --help
+    grep -q "usage: memscope-harness" "$WORK/out" || fail "'$c --help' printed no usage"
+  done
+  expect_exit 0 "$HARNESS" list
+  [ "$(wc -l <"$WORK/out")" = 6 ] || fail "list does not name six scenarios"
+  ;;
+sqlite3)
+  # A real program through LD_PRELOAD, with assertions.
+  sql="create table t(a integer primary key, b text); with recursive c(x) as (select 1 union all select x+1 from c where x<20000) insert into t select x, hex(randomblob(32)) from c; create index ib on t(b); select count(*), sum(length(b)) from t;"
+  expect_exit 0 "$HARNESS" run --out "$WORK/sq" --no-progress --max-leak-bytes 1MB --max-peak-bytes 64MiB --junit "$WORK/sq.xml" -- sqlite3 :memory: "$sql"
+  grep -q "^20000|1280000" "$WORK/out" || fail "sqlite3's own output is missing"
+  [ "$(json_get "$WORK/sq/summary.json" "int(d['totals']['allocations']) > 10000")" = True ] || fail "too few allocations recorded"
+  validate_junit "$WORK/sq.xml"
+  # And a limit it breaks: the peak of that script is above 100 kB.
+  expect_exit 1 "$HARNESS" run --out "$WORK/sq2" --no-progress --max-peak-bytes 100kB -- sqlite3 :memory: "$sql"
+  # report: the same trace analyzed again gives the same totals.
+  expect_exit 0 "$HARNESS" report "$WORK/sq/trace" --out "$WORK/again" --no-progress
+  [ "$(json_get "$WORK/again/summary.json" "d['totals']['allocations']")" = "$(json_get "$WORK/sq/summary.json" "d['totals']['allocations']")" ] ||
+    fail "report gives other totals than the run"
+  ;;
+threads_200)
+  expect_exit 0 "$HARNESS" run --out "$WORK/t" --no-progress --max-leak-bytes 64kB -- "$THREADS_PROG" 200 200
+  grep -q "threads=200" "$WORK/out" || fail "the program did not start 200 threads"
+  n=$(json_get "$WORK/t/summary.json" "len([t for t in d['threads'] if int(t['allocations'])>=204])")
+  [ "$n" = 200 ] || fail "expected 200 threads with >= 204 allocations each, got $n"
+  [ "$(json_get "$WORK/t/resources.json" "len(d['threads']) > 0 and d['gpu']")" = unavailable ] || fail "resources.json incomplete"
+  ;;
+junit_ctest)
+  # ctest --output-junit from a tiny project (one passing, one failing test) validates too.
+  mkdir -p "$WORK/proj"
+  cat >"$WORK/proj/CMakeLists.txt" <<'EOF'
+cmake_minimum_required(VERSION 3.16)
+project(tiny NONE)
+enable_testing()
+add_test(NAME passes COMMAND true)
+add_test(NAME fails COMMAND false)
+EOF
+  cmake -S "$WORK/proj" -B "$WORK/proj/b" >/dev/null || fail "cmake failed"
+  (cd "$WORK/proj/b" && ctest --output-junit "$WORK/ctest.xml" >/dev/null 2>&1)
+  [ -s "$WORK/ctest.xml" ] || fail "ctest wrote no JUnit"
+  # ctest's own file breaks the schema (testcase@status, no testsuite@errors): ci/test.sh
+  # passes it through ci/junit-normalize.py, as here.
+  python3 "$SRC_DIR/ci/junit-normalize.py" "$WORK/ctest.xml" || fail "junit-normalize.py failed"
+  validate_junit "$WORK/ctest.xml"
+  python3 - "$WORK/ctest.xml" <<'EOF' || fail "normalized JUnit lost content"
+import sys, xml.etree.ElementTree as ET
+r = ET.parse(sys.argv[1]).getroot()
+cases = {c.get("name"): c for c in r.iter("testcase")}
+assert set(cases) == {"passes", "fails"}, cases
+assert cases["fails"].find("failure") is not None and cases["passes"].find("failure") is None
+EOF
+  ;;
+gate_slowdown)
+  # A tracker hot path made slower (MEMSCOPE_TEST_SLOWDOWN, via the hidden --test-slowdown)
+  # is caught, and the scenario is named with its change.
+  k=${1:-2}
+  expect_exit 0 "$HARNESS" run --repeat 10 --out "$WORK/base" --no-progress -- "$THREADS_PROG" 4 20000
+  expect_exit 1 "$HARNESS" run --repeat 10 --test-slowdown "$k" --baseline "$WORK/base/summary.json" --out "$WORK/slow" --no-progress -- "$THREADS_PROG" 4 20000
+  grep -q "gate: ms_h_threads: .*REGRESSED" "$WORK/out" || fail "the gate did not name the regressed program"
+  grep "gate:" "$WORK/out"
+  # The gate command on the two files says the same.
+  expect_exit 1 "$HARNESS" gate --baseline "$WORK/base/summary.json" --current "$WORK/slow/summary.json"
+  ;;
+gate_no_false_alarm)
+  # Ten pairs of measurements of the unchanged build: the gate never fails.
+  for i in 1 2 3 4 5 6 7 8 9 10; do
+    expect_exit 0 "$HARNESS" run --repeat 5 --out "$WORK/a$i" --no-progress -- "$THREADS_PROG" 4 5000
+    expect_exit 0 "$HARNESS" run --repeat 5 --out "$WORK/b$i" --no-progress -- "$THREADS_PROG" 4 5000
+    "$HARNESS" gate --baseline "$WORK/a$i/summary.json" --current "$WORK/b$i/summary.json" >"$WORK/g$i" 2>&1 ||
+      { cat "$WORK/g$i"; fail "false alarm in pair $i"; }
+    grep "gate: ms_h_threads" "$WORK/g$i"
+  done
+  ;;
+gate_stats)
+  # The statistics on fixed samples: a clear shift is significant, a shuffle is not.
+  printf '{"scenarios":{"s":{"cpu":{"ratios":[1.0,1.1,0.9,1.05,0.95,1.02,0.98,1.01,0.99,1.03]}}}}' >"$WORK/b.json"
+  printf '{"scenarios":{"s":{"cpu":{"ratios":[2.0,2.1,1.9,2.05,1.95,2.02,1.98,2.01,1.99,2.03]}}}}' >"$WORK/c.json"
+  printf '{"scenarios":{"s":{"cpu":{"ratios":[1.3,0.8,1.4,0.7,1.5,0.6,1.6,0.9,1.2,1.0]}}}}' >"$WORK/n.json"
+  expect_exit 1 "$HARNESS" gate --baseline "$WORK/b.json" --current "$WORK/c.json"
+  grep -q "gate: s: .*+99.5%.*REGRESSED" "$WORK/out" || fail "a doubled ratio (medians 1.005 -> 2.005) was not reported as +99.5%"
+  expect_exit 0 "$HARNESS" gate --baseline "$WORK/b.json" --current "$WORK/n.json"
+  expect_exit 0 "$HARNESS" gate --baseline "$WORK/b.json" --current "$WORK/c.json" --tolerance 150
+  printf '{"scenarios":{"s":{"cpu":{"ratios":[1,2]}}}}' >"$WORK/few.json"
+  expect_exit 2 "$HARNESS" gate --baseline "$WORK/b.json" --current "$WORK/few.json"
+  printf 'not json' >"$WORK/bad.json"
+  expect_exit 2 "$HARNESS" gate --baseline "$WORK/bad.json" --current "$WORK/c.json"
+  ;;
+callgrind)
+  command -v valgrind >/dev/null || { echo "valgrind not installed: skipped"; exit 0; }
+  expect_exit 0 "$HARNESS" run --repeat 1 --overhead-mode callgrind --out "$WORK/c0" --no-progress -- "$THREADS_PROG" 2 1000
+  grep -q "overhead: instructions x" "$WORK/out" || fail "no instruction-count overhead printed"
+  expect_exit 0 "$HARNESS" run --repeat 1 --overhead-mode callgrind --test-slowdown 2 --out "$WORK/c1" --no-progress -- "$THREADS_PROG" 2 1000
+  expect_exit 1 "$HARNESS" gate --baseline "$WORK/c0/summary.json" --current "$WORK/c1/summary.json"
+  grep -q "instruction-count overhead ratio .*REGRESSED" "$WORK/out" || fail "callgrind gate did not catch the slowdown"
+  ;;
+all_scale)
+  scale=${1:-100}
+  expect_exit 0 "$HARNESS" all --scale "$scale" --out "$WORK/all" --no-progress --junit "$WORK/all.xml"
+  validate_junit "$WORK/all.xml"
+  [ "$(json_get "$WORK/all/summary.json" "all(s['passed'] for s in d['scenarios']) and len(d['scenarios'])")" = 6 ] ||
+    fail "not all six scenarios passed"
+  ;;
+ci_scripts)
+  # The workflow's own steps, on this build tree: scenarios with every report, then the gate.
+  : "${SRC_DIR:?}" "${BUILD_DIR:?}"
+  export BUILD_DIR OUT_DIR="$WORK/ci-out" REPEAT=5 SCALE=1
+  expect_exit 0 bash "$SRC_DIR/ci/run-scenarios.sh"
+  for f in junit.xml summary.json overhead.json index.html work_stealing/report.html \
+           work_stealing/plots/heap_timeline.png leak_demo/summary.json; do
+    [ -s "$OUT_DIR/$f" ] || fail "ci/run-scenarios.sh did not write $f"
+  done
+  validate_junit "$OUT_DIR/junit.xml"
+  # The gate step against the committed baseline; and against itself (must pass).
+  bash "$SRC_DIR/ci/gate.sh" >"$WORK/gate.out" 2>&1
+  rc=$?
+  cat "$WORK/gate.out"
+  [ $rc = 0 ] || [ $rc = 1 ] || fail "ci/gate.sh failed to run (exit $rc)"
+  BASELINE="$OUT_DIR/overhead.json" expect_exit 0 bash "$SRC_DIR/ci/gate.sh"
+  ;;
+*)
+  fail "unknown case"
+  ;;
+esac
+echo "ok [$case_name]"
