@@ -28,7 +28,6 @@ typedef struct ms__thread_s {
   ms_stats_thread_t rep;  /* reported figures (estimates in sampled modes) */
   uint64_t first_ns, last_ns;
   int have_ts;
-  uint64_t events;
   uint64_t temporaries;
   double w_temporaries;
   double avg_size, alloc_rate_per_s, bytes_rate_per_s;

@@ -415,7 +415,6 @@ static int on_event(pass_t *p, const ms_event_t *e) {
     th->have_ts = 1;
   }
   th->last_ns = e->ts_ns;
-  th->events++;
   thr_state_t *ts = &p->ts[e->thread];
   switch (e->kind) {
   case MS_EV_ALLOC:
@@ -430,6 +429,12 @@ static int on_event(pass_t *p, const ms_event_t *e) {
       if (ts->has_last && e->old_addr == ts->last_alloc) {
         a->temporaries++;
         th->temporaries++;
+        if (a->sampled) {
+          double w, vf;
+          block_weight(p, BLOCK(fx.released_block)->size, EXTRA(fx.released_block)->weight, &w,
+                       &vf);
+          p->w_temps += w;
+        }
       }
       block_gone(p, e, fx.released_block, 1);
       uint32_t owner = BLOCK(fx.released_block)->thread;
