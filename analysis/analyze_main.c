@@ -73,6 +73,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, PROG ": %s: the trace is damaged or cut short: figures are partial\n", run);
   if (!out) /* the run directory itself, also when RUN_DIR was its parent */
     out = ms_run_dir(ms_analysis_run(an));
+  else if ((rc = ms_mkdirs(out)) != 0) {
+    fprintf(stderr, PROG ": cannot create --out %s: %s\n", out, strerror(-rc));
+    return 2;
+  }
   cJSON *sum = ms_analysis_summary_json(an);
   size_t n = strlen(out) + 16;
   char *path = malloc(n);

@@ -105,6 +105,9 @@ cJSON *ms_analysis_summary_json(const ms_analysis_t *a);
 int ms_analysis_write_details(const ms_analysis_t *a, const char *out_dir, const char *prefix,
                               char *err, size_t errlen);
 
+/* mkdir -p (mode 0755 for what it creates). 0, or -errno (-ENOTDIR when path is a file). */
+int ms_mkdirs(const char *path);
+
 /* Writes a cJSON tree to path atomically (temp file + rename). 0 or -errno. */
 int ms_write_json_file(const char *path, const cJSON *json);
 

@@ -761,3 +761,23 @@ int ms_analysis_write_details(const ms_analysis_t *a, const char *out_dir, const
   }
   return 0;
 }
+
+int ms_mkdirs(const char *path) {
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+    return -ENAMETOOLONG;
+  for (char *p = tmp + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = 0;
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+      return -errno;
+    *p = '/';
+  }
+  if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+    return -errno;
+  struct stat sb;
+  if (stat(tmp, &sb) != 0)
+    return -errno;
+  return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
+}

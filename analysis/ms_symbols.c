@@ -1,6 +1,8 @@
 /* ms_symbols.c: offline symbolization with libdwfl (elfutils) from a run's maps.txt. */
 #include "ms_symbols.h"
 
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +146,26 @@ static Dwfl_Module *module_for(ms_symbolizer_t *s, const char *path, uint64_t ba
   return m->mod;
 }
 
+/* The innermost named function scope (DW_TAG_subprogram or an inlined subroutine, whose
+ * name comes through DW_AT_abstract_origin) holding pc, from the module's DWARF; NULL when
+ * there is no debug info for pc. The string belongs to libdw. */
+static const char *dwarf_function(Dwfl_Module *mod, uint64_t pc) {
+  Dwarf_Addr bias = 0;
+  Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, &bias);
+  if (!cu)
+    return NULL;
+  Dwarf_Die *scopes = NULL;
+  int n = dwarf_getscopes(cu, pc - bias, &scopes);
+  const char *name = NULL;
+  for (int i = 0; i < n && !name; i++) {
+    int tag = dwarf_tag(&scopes[i]);
+    if (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine)
+      name = dwarf_diename(&scopes[i]);
+  }
+  free(scopes);
+  return name;
+}
+
 void ms_symbolize(ms_symbolizer_t *s, uint64_t ret, int resolve, ms_frame_t *out) {
   memset(out, 0, sizeof *out);
   out->address = ret;
@@ -171,7 +193,11 @@ void ms_symbolize(ms_symbolizer_t *s, uint64_t ret, int resolve, ms_frame_t *out
     if (mod) {
       GElf_Off symoff;
       GElf_Sym sym;
-      const char *fn = dwfl_module_addrinfo(mod, pc, &symoff, &sym, NULL, NULL, NULL);
+      /* The name the debug info gives (the innermost function, inlined or not, as heaptrack
+       * and gdb show it), else the ELF symbol table's. */
+      const char *fn = dwarf_function(mod, pc);
+      if (!fn)
+        fn = dwfl_module_addrinfo(mod, pc, &symoff, &sym, NULL, NULL, NULL);
       r.function = intern(s, fn);
       Dwfl_Line *line = dwfl_module_getsrc(mod, pc);
       if (line) {

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config libunwind-dev libcjson-dev libdw-dev libelf-dev
-          gnuplot-nox heaptrack sqlite3 libxml2-utils valgrind python3)
+          gnuplot-nox heaptrack sqlite3 libxml2-utils valgrind python3 libc6-dbg)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

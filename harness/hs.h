@@ -162,7 +162,6 @@ extern char hs_scenario_path[4096]; /* memscope-scenario */
 /* Reads a whole file into a malloc'd NUL-terminated buffer; NULL with errno on failure. */
 char *hs_read_file(const char *path, size_t *len);
 /* mkdir -p. 0 or -errno. */
-int hs_mkdirs(const char *path);
 /* Removes a directory tree (the harness's own trace scratch). 0 or -errno. */
 int hs_rmtree(const char *path);
 /* Writes a cJSON tree to path atomically. 0 or -errno. */

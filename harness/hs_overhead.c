@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "hs.h"
+#include "ms_analyze.h" /* ms_mkdirs */
 
 #define HS_GATE_ALPHA 0.01
 #define HS_GATE_MIN_SAMPLES 5
@@ -207,7 +208,7 @@ cJSON *hs_overhead_measure(const hs_opts_t *o, char *const *argv, const char *li
     hs_fmt(err, errlen, "out of memory");
     goto done;
   }
-  int rc = hs_mkdirs(scratch_dir);
+  int rc = ms_mkdirs(scratch_dir);
   if (rc) {
     hs_fmt(err, errlen, "cannot create %s: %s", scratch_dir, strerror(-rc));
     goto done;

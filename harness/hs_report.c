@@ -507,7 +507,7 @@ int hs_case_run(hs_case_t *c, const hs_opts_t *o, char *const *argv, const char 
                 int is_scenario) {
   double t0 = hs_now_s();
   c->ok = 1;
-  int rc = hs_mkdirs(c->out_dir);
+  int rc = ms_mkdirs(c->out_dir);
   if (rc) {
     case_error(c, "cannot create --out directory %s: %s; pick a writable directory", c->out_dir,
                strerror(-rc));
@@ -678,7 +678,7 @@ int hs_case_run(hs_case_t *c, const hs_opts_t *o, char *const *argv, const char 
 int hs_case_report(hs_case_t *c, const hs_opts_t *o, const char *trace_dir) {
   double t0 = hs_now_s();
   c->ok = 1;
-  int rc = hs_mkdirs(c->out_dir);
+  int rc = ms_mkdirs(c->out_dir);
   if (rc) {
     case_error(c, "cannot create --out directory %s: %s", c->out_dir, strerror(-rc));
     return -1;

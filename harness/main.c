@@ -80,22 +80,6 @@ char *hs_read_file(const char *path, size_t *len) {
   return buf;
 }
 
-int hs_mkdirs(const char *path) {
-  char tmp[PATH_MAX];
-  if (hs_fmt(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return -ENAMETOOLONG;
-  for (char *p = tmp + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = 0;
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -errno;
-    *p = '/';
-  }
-  if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -errno;
-  struct stat sb;
-  if (stat(tmp, &sb) != 0) return -errno;
-  if (!S_ISDIR(sb.st_mode)) return -ENOTDIR;
-  return 0;
-}
-
 static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
   (void)sb;
   (void)flag;
@@ -545,7 +529,7 @@ static int cmd_scenario_or_all(int all, int argc, char **argv) {
   char out_dir[PATH_MAX];
   if (o.out) hs_fmt(out_dir, sizeof out_dir, "%s", o.out);
   else hs_fmt(out_dir, sizeof out_dir, "out/%s", all ? "all" : pos[0]);
-  if ((rc = hs_mkdirs(out_dir)) != 0)
+  if ((rc = ms_mkdirs(out_dir)) != 0)
     return usage_error("cannot create --out directory %s: %s; pick a writable directory", out_dir, strerror(-rc));
 
   size_t n = all ? nscenarios : 1;
