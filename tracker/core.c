@@ -103,7 +103,8 @@ static const char *shown(const char *s) {
 
 static const char *const known_vars[] = {
     "MEMSCOPE_OUT", "MEMSCOPE_STACK_DEPTH", "MEMSCOPE_SAMPLE", "MEMSCOPE_THREADS",
-    "MEMSCOPE_RESOURCES_HZ", "MEMSCOPE_VERBOSE", "MEMSCOPE_TEST_SLOWDOWN", NULL};
+    "MEMSCOPE_RESOURCES_HZ", "MEMSCOPE_VERBOSE", "MEMSCOPE_TEST_SLOWDOWN",
+    "MEMSCOPE_TEST_CLOCK", NULL};
 
 /* Returns 0, or -1 after printing the one line that says which variable is wrong. */
 static int parse_config(void) {
@@ -185,6 +186,13 @@ static int parse_config(void) {
       return -1;
     }
     ms__g.slowdown = (int)v;
+  }
+  /* Test knob: MEMSCOPE_TEST_CLOCK=monotonic takes the CLOCK_MONOTONIC path that machines
+   * without a constant TSC use, so that path is tested on machines that have one. */
+  if ((s = getenv("MEMSCOPE_TEST_CLOCK")) != NULL && strcmp(s, "monotonic") != 0 &&
+      strcmp(s, "tsc") != 0) {
+    ms__msg("MEMSCOPE_TEST_CLOCK=%s is not tsc or monotonic; tracking disabled", shown(s));
+    return -1;
   }
   return 0;
 }
@@ -839,7 +847,8 @@ void ms__init(void) {
     return; /* not asked to track: every hook passes through */
   if (parse_config() < 0)
     return;
-  ms__g.use_tsc = tsc_usable();
+  const char *clock_knob = getenv("MEMSCOPE_TEST_CLOCK");
+  ms__g.use_tsc = tsc_usable() && !(clock_knob && strcmp(clock_knob, "monotonic") == 0);
   ms_crc32c_init(&crc_table);
   crc_hw = ms_crc32c_hw_usable();
   if (pthread_key_create(&thread_key, thread_exit) != 0) {
