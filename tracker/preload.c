@@ -523,6 +523,11 @@ MS_EXPORT size_t malloc_usable_size(void *p) {
  * first. The new image loads the tracker again and starts a new run directory. */
 
 static void before_exec(void) {
+  /* A vfork child shares the parent's memory: writing the parent's buffers and ending its
+   * meta.txt from here would be wrong, so a process that is not the traced one does nothing
+   * (a forked child has its own run, with ms__g.pid its own). */
+  if (!ms__g.active || getpid() != ms__g.pid)
+    return;
   ms_tls_t *tl = &ms__tls;
   uint8_t saved = tl->state;
   tl->state = MS_T_BUSY;
