@@ -81,7 +81,8 @@ static cJSON *frames_json(const ms_frame_t *f, size_t n) {
     snprintf(addr, sizeof addr, "0x%" PRIx64, f[i].address);
     if (!o || add_str(o, "address", addr) || add_str(o, "function", f[i].function) ||
         add_str(o, "file", f[i].file) || add_num(o, "line", f[i].line) ||
-        add_str(o, "module", f[i].module) || add_u64(o, "module_offset", f[i].module_offset)) {
+        add_str(o, "module", f[i].module) || add_u64(o, "module_offset", f[i].module_offset) ||
+        add_str(o, "inlined", f[i].inlined ? f[i].inlined : "")) {
       cJSON_Delete(arr);
       return NULL;
     }

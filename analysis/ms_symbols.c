@@ -19,7 +19,7 @@ typedef struct module_s {
 } module_t;
 
 typedef struct cached_s {
-  const char *function, *file, *module;
+  const char *function, *file, *module, *inlined;
   int line;
   uint64_t offset;
 } cached_t;
@@ -146,30 +146,34 @@ static Dwfl_Module *module_for(ms_symbolizer_t *s, const char *path, uint64_t ba
   return m->mod;
 }
 
-/* The innermost named function scope (DW_TAG_subprogram or an inlined subroutine, whose
- * name comes through DW_AT_abstract_origin) holding pc, from the module's DWARF; NULL when
- * there is no debug info for pc. The string belongs to libdw. */
-static const char *dwarf_function(Dwfl_Module *mod, uint64_t pc) {
+/* From the module's DWARF: the function whose code holds pc (the outermost
+ * DW_TAG_subprogram scope) and, when pc is in code inlined there, the innermost inlined
+ * function (names through DW_AT_abstract_origin). Both NULL without debug info. The strings
+ * belong to libdw. The function, not the inlined callee, names the frame: it is what the
+ * symbol table says in a build without debug info, so reports agree across build types. */
+static void dwarf_function(Dwfl_Module *mod, uint64_t pc, const char **function,
+                           const char **inlined) {
+  *function = *inlined = NULL;
   Dwarf_Addr bias = 0;
   Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, &bias);
   if (!cu)
-    return NULL;
+    return;
   Dwarf_Die *scopes = NULL;
-  int n = dwarf_getscopes(cu, pc - bias, &scopes);
-  const char *name = NULL;
-  for (int i = 0; i < n && !name; i++) {
+  int n = dwarf_getscopes(cu, pc - bias, &scopes); /* innermost first */
+  for (int i = 0; i < n; i++) {
     int tag = dwarf_tag(&scopes[i]);
-    if (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine)
-      name = dwarf_diename(&scopes[i]);
+    if (tag == DW_TAG_inlined_subroutine && !*inlined && !*function)
+      *inlined = dwarf_diename(&scopes[i]);
+    else if (tag == DW_TAG_subprogram)
+      *function = dwarf_diename(&scopes[i]);
   }
   free(scopes);
-  return name;
 }
 
 void ms_symbolize(ms_symbolizer_t *s, uint64_t ret, int resolve, ms_frame_t *out) {
   memset(out, 0, sizeof *out);
   out->address = ret;
-  out->function = out->file = out->module = "";
+  out->function = out->file = out->module = out->inlined = "";
   uint64_t key = ret << 1 | (resolve ? 1 : 0);
   cached_t *c = ms__hmap_get(&s->cache, key);
   if (c) {
@@ -178,6 +182,7 @@ void ms_symbolize(ms_symbolizer_t *s, uint64_t ret, int resolve, ms_frame_t *out
     out->line = c->line;
     out->module = c->module;
     out->module_offset = c->offset;
+    out->inlined = c->inlined;
     return;
   }
   /* A return address points after the call; minus one lands inside the call instruction,
@@ -185,7 +190,7 @@ void ms_symbolize(ms_symbolizer_t *s, uint64_t ret, int resolve, ms_frame_t *out
   uint64_t pc = ret ? ret - 1 : 0;
   const char *path = NULL;
   uint64_t off = 0;
-  cached_t r = {"", "", "", 0, 0};
+  cached_t r = {"", "", "", "", 0, 0};
   if (ret && ms_maps_lookup(s->maps, pc, &path, &off)) {
     r.module = intern(s, path);
     r.offset = off;
@@ -193,12 +198,13 @@ void ms_symbolize(ms_symbolizer_t *s, uint64_t ret, int resolve, ms_frame_t *out
     if (mod) {
       GElf_Off symoff;
       GElf_Sym sym;
-      /* The name the debug info gives (the innermost function, inlined or not, as heaptrack
-       * and gdb show it), else the ELF symbol table's. */
-      const char *fn = dwarf_function(mod, pc);
+      /* The name the debug info gives, else the ELF symbol table's. */
+      const char *fn, *inl;
+      dwarf_function(mod, pc, &fn, &inl);
       if (!fn)
         fn = dwfl_module_addrinfo(mod, pc, &symoff, &sym, NULL, NULL, NULL);
       r.function = intern(s, fn);
+      r.inlined = intern(s, inl);
       Dwfl_Line *line = dwfl_module_getsrc(mod, pc);
       if (line) {
         int lineno = 0;
@@ -216,4 +222,5 @@ void ms_symbolize(ms_symbolizer_t *s, uint64_t ret, int resolve, ms_frame_t *out
   out->line = r.line;
   out->module = r.module;
   out->module_offset = r.offset;
+  out->inlined = r.inlined;
 }

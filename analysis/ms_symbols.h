@@ -21,6 +21,8 @@ typedef struct ms_frame_s {
   int line;               /* 0 when unknown */
   const char *module;     /* mapped file, "" when unknown */
   uint64_t module_offset; /* file offset of address - 1 in module (0 when no module) */
+  const char *inlined;    /* the innermost function inlined at the call, "" when none (or
+                           * no debug info); `function` is the function the code is in */
 } ms_frame_t;
 
 typedef struct ms_symbolizer_s ms_symbolizer_t;

@@ -14,6 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
+/* always_inline: the tracker attributes a call to the function that made it; these wrappers
+ * must not appear as that function in any build type. */
+#define EX_INLINE static inline __attribute__((always_inline))
+
 static _Atomic long ex_allocs, ex_frees, ex_reallocs, ex_bytes, ex_live_blocks, ex_live_bytes;
 /* Set on a thread whose calls the tracker is expected not to record (selective tracking). */
 static __thread int ex_untracked;
@@ -34,17 +38,17 @@ static inline void ex_release(size_t n) {
 }
 
 /* Blocks carry their requested size in a side header-free way: callers pass it back. */
-static inline void *t_malloc(size_t n) {
+EX_INLINE void *t_malloc(size_t n) {
   void *p = malloc(n);
   if (p) ex_alloc(n);
   return p;
 }
-static inline void *t_calloc(size_t a, size_t b) {
+EX_INLINE void *t_calloc(size_t a, size_t b) {
   void *p = calloc(a, b);
   if (p) ex_alloc(a * b);
   return p;
 }
-static inline void t_free(void *p, size_t n) {
+EX_INLINE void t_free(void *p, size_t n) {
   if (!p) { free(p); return; } /* free(NULL) is not a free call that counts */
   free(p);
   if (!ex_untracked)
@@ -52,7 +56,7 @@ static inline void t_free(void *p, size_t n) {
   ex_release(n);
 }
 /* realloc: p of old_n bytes to n bytes. */
-static inline void *t_realloc(void *p, size_t old_n, size_t n) {
+EX_INLINE void *t_realloc(void *p, size_t old_n, size_t n) {
   void *q = realloc(p, n);
   if (p && n == 0) { /* glibc frees p and returns NULL */
     ex_frees += !ex_untracked;
@@ -66,7 +70,7 @@ static inline void *t_realloc(void *p, size_t old_n, size_t n) {
   }
   return q;
 }
-static inline void *t_reallocarray(void *p, size_t old_n, size_t a, size_t b) {
+EX_INLINE void *t_reallocarray(void *p, size_t old_n, size_t a, size_t b) {
   void *q = reallocarray(p, a, b);
   if (q) {
     ex_reallocs += !ex_untracked;
@@ -75,17 +79,17 @@ static inline void *t_reallocarray(void *p, size_t old_n, size_t a, size_t b) {
   }
   return q;
 }
-static inline void *t_memalign(size_t al, size_t n) {
+EX_INLINE void *t_memalign(size_t al, size_t n) {
   void *p = memalign(al, n);
   if (p) ex_alloc(n);
   return p;
 }
-static inline void *t_aligned_alloc(size_t al, size_t n) {
+EX_INLINE void *t_aligned_alloc(size_t al, size_t n) {
   void *p = aligned_alloc(al, n);
   if (p) ex_alloc(n);
   return p;
 }
-static inline void *t_posix_memalign(size_t al, size_t n) {
+EX_INLINE void *t_posix_memalign(size_t al, size_t n) {
   void *p = NULL;
   if (posix_memalign(&p, al, n) == 0) {
     ex_alloc(n);
@@ -93,7 +97,7 @@ static inline void *t_posix_memalign(size_t al, size_t n) {
   }
   return NULL;
 }
-static inline void *t_valloc(size_t n) {
+EX_INLINE void *t_valloc(size_t n) {
   void *p = valloc(n);
   if (p) ex_alloc(n);
   return p;
