@@ -753,35 +753,8 @@ struct ms_run_s {
   int hw_crc; /* the CPU has the SSE4.2 crc32 instruction */
 };
 
-/* CRC-32C with the SSE4.2 instruction where the CPU has it: every chunk is checked at open
- * and again when the merge reads it, and the table version costs about a tenth of the whole
- * pass. Same polynomial, same result as ms_crc32c (the tests compare both). */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(const void *data, size_t len) {
-  const uint8_t *p = data;
-  uint64_t crc = 0xffffffffu;
-  while (len >= 8) {
-    uint64_t w;
-    memcpy(&w, p, 8);
-    crc = __builtin_ia32_crc32di(crc, w);
-    p += 8;
-    len -= 8;
-  }
-  uint32_t c = (uint32_t)crc;
-  while (len--)
-    c = __builtin_ia32_crc32qi(c, *p++);
-  return c ^ 0xffffffffu;
-}
-static int crc32c_hw_available(void) { return __builtin_cpu_supports("sse4.2"); }
-#else
-static uint32_t crc32c_hw(const void *data, size_t len) {
-  (void)data;
-  (void)len;
-  return 0;
-}
-static int crc32c_hw_available(void) { return 0; }
-#endif
-
+/* Chunks are checked at open and again when the merge reads them; the table CRC costs about
+ * a tenth of the whole pass, so the SSE4.2 one (ms_format.h) is used where the CPU has it. */
 static int add_damage(ms_run_t *run, size_t file, uint64_t offset, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int add_damage(ms_run_t *run, size_t file, uint64_t offset, const char *fmt, ...) {
@@ -861,7 +834,7 @@ static int read_chunk(ms_run_t *run, int fd, uint64_t off, uint64_t size, ms_chu
     snprintf(why, whylen, "read error: %s", strerror(errno ? errno : EIO));
     return 1;
   }
-  uint32_t crc = run->hw_crc ? crc32c_hw(*buf, h->payload_len)
+  uint32_t crc = run->hw_crc ? ms_crc32c_hw(*buf, h->payload_len)
                              : ms_crc32c(&run->crc, *buf, h->payload_len);
   if (crc != h->crc32c) {
     snprintf(why, whylen, "chunk CRC mismatch (stored 0x%08" PRIx32 ", computed 0x%08" PRIx32 ")",
@@ -1147,7 +1120,7 @@ int ms_run_open(const char *dir, ms_run_t **out, char *err, size_t errlen) {
     return MS_TRACE_E_NOMEM;
   ms__hmap_init(&run->stacks, sizeof(ms_stack_t));
   ms_crc32c_init(&run->crc);
-  run->hw_crc = crc32c_hw_available();
+  run->hw_crc = ms_crc32c_hw_usable();
   run->pending = -1;
   uint8_t *buf = NULL;
   size_t cap = 0;
