@@ -583,37 +583,59 @@ static void encode_range(ms_thread_t *t, uint32_t from, uint32_t to) {
   t->last_ts = prev_ts;
 }
 
-static void lock_thread(ms_thread_t *t) {
+/* The per-buffer lock, held while a chunk is encoded and written. Taken with thread
+ * cancellation disabled: write() is a cancellation point, and a thread cancelled while
+ * holding the lock would leave it held for good. Returns the previous cancel state for
+ * unlock_thread. With `bounded`, gives up (returns -1) after about a second, for the exit
+ * flush: a lock still held then belongs to a thread stopped for good (killed mid-write by a
+ * signal handler's longjmp, say) and waiting longer would hang the program's exit. */
+static int lock_thread(ms_thread_t *t, int bounded) {
+  int old_cancel;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_cancel);
   int expected = 0;
-  while (!atomic_compare_exchange_weak_explicit(&t->lock, &expected, 1, memory_order_acquire,
-                                                memory_order_relaxed)) {
+  for (long spins = 0; !atomic_compare_exchange_weak_explicit(
+           &t->lock, &expected, 1, memory_order_acquire, memory_order_relaxed);
+       spins++) {
     expected = 0;
+    if (bounded && spins > 100000) {
+      pthread_setcancelstate(old_cancel, NULL);
+      return -1;
+    }
     sched_yield(); /* the holder is writing a chunk: a few microseconds */
   }
+  return old_cancel;
 }
 
-static void unlock_thread(ms_thread_t *t) { atomic_store_explicit(&t->lock, 0, memory_order_release); }
+static void unlock_thread(ms_thread_t *t, int old_cancel) {
+  atomic_store_explicit(&t->lock, 0, memory_order_release);
+  pthread_setcancelstate(old_cancel, NULL);
+}
 
 /* The owner's buffer is full: write it and start over. */
 void ms__flush_full(ms_thread_t *t) {
-  lock_thread(t);
+  int c = lock_thread(t, 0);
   uint32_t pos = atomic_load_explicit(&t->pos, memory_order_relaxed);
   encode_range(t, t->flushed, pos);
   t->flushed = 0;
   atomic_store_explicit(&t->pos, 0, memory_order_relaxed);
-  unlock_thread(t);
+  unlock_thread(t, c);
 }
 
 /* Writes what t holds now, from any thread: the owner may go on appending meanwhile. */
 void ms__flush_thread(ms_thread_t *t) {
-  lock_thread(t);
+  int c = lock_thread(t, 1);
+  if (c < 0) {
+    atomic_fetch_add(&ms__g.events_lost,
+                     atomic_load_explicit(&t->pos, memory_order_relaxed) - t->flushed);
+    return;
+  }
   uint32_t pos = atomic_load_explicit(&t->pos, memory_order_acquire);
   if (pos > t->flushed) {
     uint32_t from = t->flushed;
     encode_range(t, from, pos);
     t->flushed = pos;
   }
-  unlock_thread(t);
+  unlock_thread(t, c);
 }
 
 /* ---- threads ----------------------------------------------------------------------------- */
@@ -657,7 +679,7 @@ ms_thread_t *ms__thread_buffer(ms_tls_t *tl) {
       t->next = head;
     while (!atomic_compare_exchange_weak(&ms__g.threads_list, &head, t));
   }
-  lock_thread(t);
+  int c = lock_thread(t, 0);
   if (t->fd >= 0)
     close(t->fd);
   t->fd = -1;
@@ -670,7 +692,7 @@ ms_thread_t *ms__thread_buffer(ms_tls_t *tl) {
   atomic_store(&t->n_bytes, 0);
   t->tid = gettid_raw();
   t->seq = atomic_fetch_add(&ms__g.next_seq, 1);
-  unlock_thread(t);
+  unlock_thread(t, c);
   tl->t = t;
   /* The key's destructor runs at thread exit; setspecific for a low key does not allocate. */
   pthread_setspecific(thread_key, t);
@@ -713,11 +735,11 @@ static void thread_exit(void *arg) {
     tl->state = saved;
     return;
   }
-  lock_thread(t);
+  int c = lock_thread(t, 0);
   if (t->fd >= 0)
     close(t->fd);
   t->fd = -1;
-  unlock_thread(t);
+  unlock_thread(t, c);
   tl->t = NULL;
   tl->state = MS_T_DEAD;
   atomic_store(&t->owned, 0);
