@@ -133,14 +133,8 @@ static char *dup_name(const char *s) {
 
 /* Keeps a string the analysis owns (scope and mark names); NULL when out of memory. */
 static const char *own_name(ms_analysis_t *a, const char *s) {
-  if (a->nstrings == a->capstrings) {
-    size_t ncap = a->capstrings ? a->capstrings * 2 : 64;
-    char **n = realloc(a->strings, ncap * sizeof *n);
-    if (!n)
-      return NULL;
-    a->strings = n;
-    a->capstrings = ncap;
-  }
+  if (ms__grow(&a->strings, &a->capstrings, a->nstrings, sizeof *a->strings, 64))
+    return NULL;
   char *d = dup_name(s);
   if (d)
     a->strings[a->nstrings++] = d;
@@ -264,14 +258,8 @@ static long var_index(pass_t *p, const ms_event_t *e) {
   }
   if (a->nvars >= MAX_VARS)
     return -1;
-  if (a->nvars == p->capvars) {
-    size_t ncap = p->capvars ? p->capvars * 2 : 16;
-    ms__var_t *nv = realloc(a->vars, ncap * sizeof *nv);
-    if (!nv)
-      return -1;
-    a->vars = nv;
-    p->capvars = ncap;
-  }
+  if (ms__grow(&a->vars, &p->capvars, a->nvars, sizeof *a->vars, 16))
+    return -1;
   ms__var_t *v = &a->vars[a->nvars];
   memset(v, 0, sizeof *v);
   v->name = dup_name(e->name);
@@ -389,15 +377,9 @@ static void on_mark(pass_t *p, const ms_event_t *e) {
       a->marks_dropped++;
       return;
     }
-    if (a->nmarks == p->capmarks) {
-      size_t ncap = p->capmarks ? p->capmarks * 2 : 64;
-      ms_mark_t *m = realloc(a->marks, ncap * sizeof *m);
-      if (!m) {
-        a->marks_dropped++;
-        return;
-      }
-      a->marks = m;
-      p->capmarks = ncap;
+    if (ms__grow(&a->marks, &p->capmarks, a->nmarks, sizeof *a->marks, 64)) {
+      a->marks_dropped++;
+      return;
     }
     const char *n = own_name(a, name);
     if (!n) {
@@ -415,6 +397,18 @@ static void on_mark(pass_t *p, const ms_event_t *e) {
   }
   default:
     return; /* thread names: the stats pass keeps them */
+  }
+}
+
+/* A block released by the thread's very next allocator call after its allocation: a
+ * temporary (heaptrack's definition), weighted in sampled modes. */
+static void count_temporary(pass_t *p, ms__thread_t *th, const unsigned char *blk) {
+  p->a->temporaries++;
+  th->temporaries++;
+  if (p->a->sampled) {
+    double w, vf;
+    block_weight(p, BLOCK(blk)->size, EXTRA(blk)->weight, &w, &vf);
+    p->w_temps += w;
   }
 }
 
@@ -449,16 +443,8 @@ static int on_event(pass_t *p, const ms_event_t *e) {
     uint32_t var = 0;
     if (fx.released) { /* realloc's old block */
       var = EXTRA(fx.released_block)->var;
-      if (ts->has_last && e->old_addr == ts->last_alloc) {
-        a->temporaries++;
-        th->temporaries++;
-        if (a->sampled) {
-          double w, vf;
-          block_weight(p, BLOCK(fx.released_block)->size, EXTRA(fx.released_block)->weight, &w,
-                       &vf);
-          p->w_temps += w;
-        }
-      }
+      if (ts->has_last && e->old_addr == ts->last_alloc)
+        count_temporary(p, th, fx.released_block);
       block_gone(p, e, fx.released_block, 1);
       uint32_t owner = BLOCK(fx.released_block)->thread;
       if (owner != e->thread)
@@ -533,16 +519,8 @@ static int on_event(pass_t *p, const ms_event_t *e) {
       for (size_t k = 0; k < p->nopen; k++)
         a->scopes[p->open[k]].frees++;
     if (fx.released) {
-      if (ts->has_last && e->addr == ts->last_alloc) {
-        a->temporaries++;
-        th->temporaries++;
-        if (a->sampled) {
-          double w, vf;
-          block_weight(p, BLOCK(fx.released_block)->size, EXTRA(fx.released_block)->weight, &w,
-                       &vf);
-          p->w_temps += w;
-        }
-      }
+      if (ts->has_last && e->addr == ts->last_alloc)
+        count_temporary(p, th, fx.released_block);
       if (release)
         ts->release_var = EXTRA(fx.released_block)->var;
       block_gone(p, e, fx.released_block, 1);

@@ -159,3 +159,19 @@ int ms__hmap_next(const ms_hmap_t *m, size_t *pos, uint64_t *key, void **val) {
   *pos = m->cap;
   return 0;
 }
+
+int ms__grow(void *arrp, size_t *cap, size_t n, size_t elem_size, size_t first) {
+  if (n < *cap)
+    return 0;
+  size_t ncap = *cap ? *cap * 2 : first;
+  if (ncap > SIZE_MAX / elem_size)
+    return -1;
+  void *arr;
+  memcpy(&arr, arrp, sizeof arr); /* arrp points at a T *, whatever T is */
+  void *grown = realloc(arr, ncap * elem_size);
+  if (!grown)
+    return -1;
+  memcpy(arrp, &grown, sizeof grown);
+  *cap = ncap;
+  return 0;
+}

@@ -34,4 +34,10 @@ int ms__hmap_del(ms_hmap_t *m, uint64_t key, void *out);
  * must not change during iteration. */
 int ms__hmap_next(const ms_hmap_t *m, size_t *pos, uint64_t *key, void **val);
 
+/* Makes room for element n of the array *arrp (capacity *cap, elements of elem_size bytes),
+ * doubling from `first`: the one growth rule of analysis/'s arrays. Returns 0, or -1 when
+ * out of memory (the array and *cap are left as they were). arrp is a pointer to the array
+ * pointer (any element type). */
+int ms__grow(void *arrp, size_t *cap, size_t n, size_t elem_size, size_t first);
+
 #endif /* MS_HMAP_H */

@@ -73,6 +73,22 @@ static cJSON *push_obj(cJSON *arr) {
   return o;
 }
 
+/* r.variables: every MEMSCOPE_TRACK_VAR name with its blocks. Nonzero when out of memory. */
+static int variables_json(cJSON *r, const ms_analysis_t *a) {
+  cJSON *vs = add_arr(r, "variables");
+  int bad = !vs;
+  for (size_t i = 0; vs && !bad && i < a->nvars; i++) {
+    const ms__var_t *v = &a->vars[i];
+    cJSON *o = push_obj(vs);
+    bad |= !o || add_str(o, "var_name", v->name) || add_str(o, "type_name", v->type) ||
+           add_str(o, "file", v->file) || add_u64(o, "line", v->line) ||
+           add_u64(o, "blocks", v->blocks) || add_u64(o, "bytes", v->bytes) ||
+           add_u64(o, "live_blocks_at_end", v->live_blocks) ||
+           add_u64(o, "live_bytes_at_end", v->live_bytes);
+  }
+  return bad;
+}
+
 static cJSON *frames_json(const ms_frame_t *f, size_t n) {
   cJSON *arr = cJSON_CreateArray();
   for (size_t i = 0; arr && i < n; i++) {
@@ -481,17 +497,7 @@ static cJSON *memory_analysis_json(const ms_analysis_t *a) {
            add_u64(o, "stack_id", x->stack_id == UINT64_MAX ? 0 : x->stack_id) ||
            add_str(o, "var_name", v ? v->name : "") || add_str(o, "type_name", v ? v->type : "");
   }
-  cJSON *vs = add_arr(r, "variables");
-  bad |= !vs;
-  for (size_t i = 0; vs && !bad && i < a->nvars; i++) {
-    const ms__var_t *v = &a->vars[i];
-    cJSON *o = push_obj(vs);
-    bad |= !o || add_str(o, "var_name", v->name) || add_str(o, "type_name", v->type) ||
-           add_str(o, "file", v->file) || add_u64(o, "line", v->line) ||
-           add_u64(o, "blocks", v->blocks) || add_u64(o, "bytes", v->bytes) ||
-           add_u64(o, "live_blocks_at_end", v->live_blocks) ||
-           add_u64(o, "live_bytes_at_end", v->live_bytes);
-  }
+  bad |= variables_json(r, a);
   bad |= add_u64(r, "var_records_unmatched", a->vars_unmatched);
   bad |= add_u64(r, "var_records_dropped", a->vars_dropped);
   cJSON *g = add_obj(r, "allocation_groups");
@@ -601,17 +607,7 @@ static cJSON *comprehensive_json(const ms_analysis_t *a) {
     cJSON *tl = o ? add_obj(o, "timeline") : NULL;
     bad |= !tl || timeline_json(tl, a->threads[i].pts, a->threads[i].npts);
   }
-  cJSON *vs = add_arr(r, "variables");
-  bad |= !vs;
-  for (size_t i = 0; vs && !bad && i < a->nvars; i++) {
-    const ms__var_t *v = &a->vars[i];
-    cJSON *o = push_obj(vs);
-    bad |= !o || add_str(o, "var_name", v->name) || add_str(o, "type_name", v->type) ||
-           add_str(o, "file", v->file) || add_u64(o, "line", v->line) ||
-           add_u64(o, "blocks", v->blocks) || add_u64(o, "bytes", v->bytes) ||
-           add_u64(o, "live_blocks_at_end", v->live_blocks) ||
-           add_u64(o, "live_bytes_at_end", v->live_bytes);
-  }
+  bad |= variables_json(r, a);
   cJSON *meta = add_obj(r, "meta");
   const ms_meta_t *m = ms_run_meta(a->run);
   bad |= !meta;

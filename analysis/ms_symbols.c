@@ -89,14 +89,9 @@ static const char *intern(ms_symbolizer_t *s, const char *str) {
   if (existed) {
     if (!strcmp(*slot, str))
       return *slot;
-    if (s->nextra == s->capextra) { /* a hash collision: keep the string outside the table */
-      size_t ncap = s->capextra ? s->capextra * 2 : 8;
-      char **e = realloc(s->extra, ncap * sizeof *e);
-      if (!e)
-        return "";
-      s->extra = e;
-      s->capextra = ncap;
-    }
+    /* A hash collision: keep the string outside the table. */
+    if (ms__grow(&s->extra, &s->capextra, s->nextra, sizeof *s->extra, 8))
+      return "";
     char *d = strdup(str);
     if (!d)
       return "";
@@ -117,14 +112,8 @@ static Dwfl_Module *module_for(ms_symbolizer_t *s, const char *path, uint64_t ba
   for (size_t i = 0; i < s->nmods; i++)
     if (s->mods[i].base == base && !strcmp(s->mods[i].path, path))
       return s->mods[i].mod;
-  if (s->nmods == s->capmods) {
-    size_t ncap = s->capmods ? s->capmods * 2 : 16;
-    module_t *m = realloc(s->mods, ncap * sizeof *m);
-    if (!m)
-      return NULL;
-    s->mods = m;
-    s->capmods = ncap;
-  }
+  if (ms__grow(&s->mods, &s->capmods, s->nmods, sizeof *s->mods, 16))
+    return NULL;
   module_t *m = &s->mods[s->nmods];
   memset(m, 0, sizeof *m);
   m->path = strdup(path);

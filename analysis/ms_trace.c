@@ -397,14 +397,8 @@ static int cmp_mapping(const void *a, const void *b) {
 }
 
 static int maps_new_snapshot(ms_maps_t *maps) {
-  if (maps->ns == maps->caps) {
-    size_t ncap = maps->caps ? maps->caps * 2 : 4;
-    snapshot_t *s = realloc(maps->s, ncap * sizeof *s);
-    if (!s)
-      return MS_TRACE_E_NOMEM;
-    maps->s = s;
-    maps->caps = ncap;
-  }
+  if (ms__grow(&maps->s, &maps->caps, maps->ns, sizeof *maps->s, 4))
+    return MS_TRACE_E_NOMEM;
   maps->s[maps->ns++] = (snapshot_t){maps->nm, 0};
   return 0;
 }
@@ -438,14 +432,8 @@ static int maps_add_line(ms_maps_t *maps, const char *line) {
   p = skip_field(p);   /* at path, or "" */
   if (!maps->ns && maps_new_snapshot(maps))
     return MS_TRACE_E_NOMEM;
-  if (maps->nm == maps->capm) {
-    size_t ncap = maps->capm ? maps->capm * 2 : 64;
-    mapping_t *m = realloc(maps->m, ncap * sizeof *m);
-    if (!m)
-      return MS_TRACE_E_NOMEM;
-    maps->m = m;
-    maps->capm = ncap;
-  }
+  if (ms__grow(&maps->m, &maps->capm, maps->nm, sizeof *maps->m, 64))
+    return MS_TRACE_E_NOMEM;
   char *path = strdup(p);
   if (!path)
     return MS_TRACE_E_NOMEM;
@@ -759,14 +747,8 @@ static int add_damage(ms_run_t *run, size_t file, uint64_t offset, const char *f
     __attribute__((format(printf, 4, 5)));
 static int add_damage(ms_run_t *run, size_t file, uint64_t offset, const char *fmt, ...) {
   run->threads[file].damaged = 1;
-  if (run->ndamage == run->damage_cap) {
-    size_t ncap = run->damage_cap ? run->damage_cap * 2 : 8;
-    ms_damage_t *d = realloc(run->damage, ncap * sizeof *d);
-    if (!d)
-      return MS_TRACE_E_NOMEM;
-    run->damage = d;
-    run->damage_cap = ncap;
-  }
+  if (ms__grow(&run->damage, &run->damage_cap, run->ndamage, sizeof *run->damage, 8))
+    return MS_TRACE_E_NOMEM;
   ms_damage_t *d = &run->damage[run->ndamage++];
   d->file = run->paths[file];
   d->offset = offset;
