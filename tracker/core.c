@@ -26,7 +26,7 @@
 
 #define MS_TRACKER_VERSION "0.1.0"
 
-ms_global_t ms__g = {.dirfd = -1, .maps_fd = -1, .meta_fd = -1};
+ms_global_t ms__g = {.dir = {.fd = -1}, .maps = {.fd = -1}, .meta = {.fd = -1}};
 
 static pthread_key_t thread_key;
 static ms_crc_table_t crc_table;
@@ -59,7 +59,8 @@ void ms__warn_once(const char *what, int err) {
   int expected = 0;
   if (atomic_compare_exchange_strong(&ms__g.warned, &expected, 1))
     ms__msg("%s %s: %s; tracking stopped, the trace so far is kept", what, ms__g.run_dir,
-            strerror(err));
+            err == EBADF ? "the program closed or reused the trace's file descriptor"
+                         : strerror(err));
 }
 
 uint64_t ms__mono_ns(void) {
@@ -223,20 +224,67 @@ static int make_dirs(const char *path) {
   return 0;
 }
 
-static int open_excl(const char *name) {
-  return openat(ms__g.dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+/* Descriptors are moved up to here or above, out of the range programs open and close by
+ * number (the identity check below is what makes it safe; this makes a clash rare). */
+#define MS_FD_FLOOR 512
+
+/* Records what f->fd refers to; moves it to a high number first. 0 or -errno (fd closed). */
+static int file_adopt(ms_file_t *f, int fd) {
+  int high = fcntl(fd, F_DUPFD_CLOEXEC, MS_FD_FLOOR);
+  if (high >= 0) {
+    close(fd);
+    fd = high;
+  }
+  struct stat st;
+  if (fstat(fd, &st) < 0) {
+    int e = errno;
+    close(fd);
+    f->fd = -1;
+    return -e;
+  }
+  f->fd = fd;
+  f->dev = (uint64_t)st.st_dev;
+  f->ino = (uint64_t)st.st_ino;
+  f->bytes = 0;
+  return 0;
 }
 
-/* Writes all of buf to fd, retrying short writes and EINTR, refusing to pass RLIMIT_FSIZE
- * (crossing it would raise SIGXFSZ and kill the program). Returns 0 or -errno. */
-static int write_all(int fd, const void *buf, size_t len, uint64_t *file_bytes) {
+/* 1 when f->fd is still the file we opened. */
+static int file_is_ours(const ms_file_t *f) {
+  struct stat st;
+  return f->fd >= 0 && fstat(f->fd, &st) == 0 && (uint64_t)st.st_dev == f->dev &&
+         (uint64_t)st.st_ino == f->ino;
+}
+
+static void file_close(ms_file_t *f) {
+  if (f->fd >= 0 && file_is_ours(f))
+    close(f->fd); /* not ours any more: the program's, leave it alone */
+  f->fd = -1;
+}
+
+/* Creates `name` in the run directory, never through a link, never over a file. 0/-errno. */
+static int file_create(ms_file_t *f, const char *name) {
+  if (!file_is_ours(&ms__g.dir))
+    return -EBADF;
+  int fd = openat(ms__g.dir.fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return -errno;
+  return file_adopt(f, fd);
+}
+
+/* Writes all of buf to f, retrying short writes and EINTR, refusing to pass RLIMIT_FSIZE
+ * (crossing it would raise SIGXFSZ and kill the program) and to write to a descriptor that
+ * is no longer ours. Returns 0 or -errno. */
+static int file_write(ms_file_t *f, const void *buf, size_t len) {
+  if (!file_is_ours(f))
+    return -EBADF;
   struct rlimit rl;
-  if (file_bytes && getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-      *file_bytes + len > rl.rlim_cur)
+  if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      f->bytes + len > rl.rlim_cur)
     return -EFBIG;
   const char *p = buf;
   while (len > 0) {
-    ssize_t w = write(fd, p, len);
+    ssize_t w = write(f->fd, p, len);
     if (w < 0) {
       if (errno == EINTR)
         continue;
@@ -246,17 +294,14 @@ static int write_all(int fd, const void *buf, size_t len, uint64_t *file_bytes) 
       return -ENOSPC;
     p += w;
     len -= (size_t)w;
-    if (file_bytes)
-      *file_bytes += (uint64_t)w;
+    f->bytes += (uint64_t)w;
   }
   return 0;
 }
 
-static uint64_t meta_bytes;
-
 static void meta_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void meta_printf(const char *fmt, ...) {
-  if (ms__g.meta_fd < 0)
+  if (ms__g.meta.fd < 0)
     return;
   char line[8192];
   va_list ap;
@@ -267,7 +312,7 @@ static void meta_printf(const char *fmt, ...) {
     return;
   if (n >= (int)sizeof line)
     n = (int)sizeof line - 1;
-  int rc = write_all(ms__g.meta_fd, line, (size_t)n, &meta_bytes);
+  int rc = file_write(&ms__g.meta, line, (size_t)n);
   if (rc < 0) {
     atomic_fetch_add(&ms__g.write_errors, 1);
     ms__warn_once("cannot write meta.txt in", -rc);
@@ -324,12 +369,15 @@ static int open_run(const char *origin, const char *parent_run) {
       return rc;
     }
   }
-  ms__g.dirfd = open(ms__g.run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (ms__g.dirfd < 0 || (ms__g.meta_fd = open_excl("meta.txt")) < 0 ||
-      (ms__g.maps_fd = open_excl("maps.txt")) < 0) {
-    rc = -errno;
+  int dfd = open(ms__g.run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  rc = dfd < 0 ? -errno : file_adopt(&ms__g.dir, dfd);
+  if (rc == 0)
+    rc = file_create(&ms__g.meta, "meta.txt");
+  if (rc == 0)
+    rc = file_create(&ms__g.maps, "maps.txt");
+  if (rc < 0) {
     ms__msg("cannot create files in %.200s: %s; tracking disabled", ms__g.run_dir,
-            strerror(errno));
+            strerror(-rc));
     return rc;
   }
   struct timespec rt;
@@ -364,20 +412,19 @@ static int open_run(const char *origin, const char *parent_run) {
 
 /* Appends a copy of /proc/self/maps to maps.txt. */
 void ms__snapshot_maps(void) {
-  if (ms__g.maps_fd < 0 || !atomic_load(&ms__g.recording))
+  if (ms__g.maps.fd < 0 || !atomic_load(&ms__g.recording))
     return;
   static _Atomic int busy; /* dlclose on two threads at once: one snapshot is enough */
   int expected = 0;
   if (!atomic_compare_exchange_strong(&busy, &expected, 1))
     return;
-  static uint64_t maps_bytes;
   char buf[8192];
   int n = snprintf(buf, sizeof buf, "# maps %llu\n", (unsigned long long)ms__now());
-  int rc = write_all(ms__g.maps_fd, buf, (size_t)n, &maps_bytes);
+  int rc = file_write(&ms__g.maps, buf, (size_t)n);
   int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
   ssize_t r;
   while (rc == 0 && fd >= 0 && (r = read(fd, buf, sizeof buf)) > 0)
-    rc = write_all(ms__g.maps_fd, buf, (size_t)r, &maps_bytes);
+    rc = file_write(&ms__g.maps, buf, (size_t)r);
   if (fd >= 0)
     close(fd);
   if (rc < 0) {
@@ -401,18 +448,18 @@ static void emit_chunk(ms_thread_t *t, uint8_t *o, uint32_t nrec, uint64_t base_
   uint32_t len = (uint32_t)(o - payload);
   if (nrec == 0)
     return;
-  if (t->fd < 0) {
+  if (t->file.fd < 0) {
     char name[96];
     snprintf(name, sizeof name, "memscope_thread_%d_%d.bin", (int)ms__g.pid, (int)t->tid);
-    t->fd = open_excl(name);
-    for (int k = 1; t->fd < 0 && errno == EEXIST && k < 1000; k++) {
+    int rc = file_create(&t->file, name);
+    for (int k = 1; rc == -EEXIST && k < 1000; k++) {
       snprintf(name, sizeof name, "memscope_thread_%d_%d_%d.bin", (int)ms__g.pid, (int)t->tid, k);
-      t->fd = open_excl(name);
+      rc = file_create(&t->file, name);
     }
-    if (t->fd < 0) {
+    if (rc < 0) {
       atomic_fetch_add(&ms__g.write_errors, 1);
       atomic_fetch_add(&ms__g.events_lost, nrec);
-      ms__warn_once("cannot create a thread file in", errno);
+      ms__warn_once("cannot create a thread file in", -rc);
       return;
     }
     ms_file_header_t fh;
@@ -424,8 +471,7 @@ static void emit_chunk(ms_thread_t *t, uint8_t *o, uint32_t nrec, uint64_t base_
     fh.tid = (uint32_t)t->tid;
     fh.thread_seq = t->seq;
     fh.run_id = ms__g.run_id;
-    t->file_bytes = 0;
-    int rc = write_all(t->fd, &fh, sizeof fh, &t->file_bytes);
+    rc = file_write(&t->file, &fh, sizeof fh);
     if (rc < 0) {
       atomic_fetch_add(&ms__g.write_errors, 1);
       atomic_fetch_add(&ms__g.events_lost, nrec);
@@ -442,7 +488,7 @@ static void emit_chunk(ms_thread_t *t, uint8_t *o, uint32_t nrec, uint64_t base_
   ch.calib_mono_ns = ms__mono_ns();
   ch.calib_ticks = ms__g.use_tsc ? ms__now() : ch.calib_mono_ns;
   memcpy(t->out, &ch, sizeof ch);
-  int rc = write_all(t->fd, t->out, MS_CHUNK_HEADER_SIZE + len, &t->file_bytes);
+  int rc = file_write(&t->file, t->out, MS_CHUNK_HEADER_SIZE + len);
   if (rc < 0) {
     atomic_fetch_add(&ms__g.write_errors, 1);
     atomic_fetch_add(&ms__g.events_lost, nrec);
@@ -673,19 +719,16 @@ ms_thread_t *ms__thread_buffer(ms_tls_t *tl) {
       return NULL;
     t = m;
     t->owned = 1;
-    t->fd = -1;
+    t->file.fd = -1;
     ms_thread_t *head = atomic_load(&ms__g.threads_list);
     do
       t->next = head;
     while (!atomic_compare_exchange_weak(&ms__g.threads_list, &head, t));
   }
   int c = lock_thread(t, 0);
-  if (t->fd >= 0)
-    close(t->fd);
-  t->fd = -1;
+  file_close(&t->file);
   t->flushed = 0;
   t->last_ts = 0;
-  t->file_bytes = 0;
   atomic_store(&t->pos, 0);
   atomic_store(&t->n_alloc, 0);
   atomic_store(&t->n_free, 0);
@@ -736,9 +779,7 @@ static void thread_exit(void *arg) {
     return;
   }
   int c = lock_thread(t, 0);
-  if (t->fd >= 0)
-    close(t->fd);
-  t->fd = -1;
+  file_close(&t->file);
   unlock_thread(t, c);
   tl->t = NULL;
   tl->state = MS_T_DEAD;
@@ -790,19 +831,15 @@ static void after_fork_child(void) {
   char parent_run[64];
   memcpy(parent_run, ms__g.run_name, sizeof parent_run);
   for (ms_thread_t *t = atomic_load(&ms__g.threads_list); t; t = t->next) {
-    if (t->fd >= 0)
-      close(t->fd);
-    t->fd = -1;
+    file_close(&t->file);
     atomic_store(&t->lock, 0);
     atomic_store(&t->pos, 0);
     t->flushed = 0;
     atomic_store(&t->owned, 0);
   }
-  close(ms__g.dirfd);
-  close(ms__g.meta_fd);
-  close(ms__g.maps_fd);
-  ms__g.dirfd = ms__g.meta_fd = ms__g.maps_fd = -1;
-  meta_bytes = 0;
+  file_close(&ms__g.dir);
+  file_close(&ms__g.meta);
+  file_close(&ms__g.maps);
   atomic_store(&ms__g.next_seq, 0);
   atomic_store(&flush_all_busy, 0);
   ms__stacks_reset_after_fork();

@@ -38,6 +38,15 @@ enum ms_tstate {
 
 struct ms_thread_s;
 
+/* A file of the trace. The program may close any descriptor (daemons close them all) and
+ * get the number back for a file of its own: every write first checks that fd is still the
+ * file we opened (device and inode), so the tracker never writes into the program's files. */
+typedef struct ms_file_s {
+  int fd;          /* -1 when not open */
+  uint64_t dev, ino;
+  uint64_t bytes;  /* written so far, for the RLIMIT_FSIZE check */
+} ms_file_t;
+
 typedef struct ms_tls_s {
   uint8_t state;          /* enum ms_tstate; the one byte every hook reads first */
   uint8_t override;       /* 0 = policy decides, 1 = forced on, 2 = forced off (API) */
@@ -77,10 +86,9 @@ typedef struct ms_thread_s {
   _Atomic int owned;          /* 1 while a live thread owns this buffer */
   _Atomic int lock;           /* held while a chunk is encoded and written */
   uint32_t flushed;           /* records [0, flushed) are written; under lock */
-  int fd;                     /* thread file, -1 until the first chunk; under lock */
+  ms_file_t file;             /* thread file, fd -1 until the first chunk; under lock */
   pid_t tid;
   uint32_t seq;
-  uint64_t file_bytes;        /* bytes written to fd, for the RLIMIT_FSIZE check */
   uint64_t last_ts;           /* latest timestamp encoded, to keep a file's time monotonic */
   /* Counters written by the owner only (plain load+store), read racily by snapshots. */
   _Atomic uint64_t n_alloc, n_free, n_bytes;
@@ -110,8 +118,8 @@ typedef struct ms_global_s {
   int verbose;
   int active;                 /* MEMSCOPE_OUT was usable at start */
   _Atomic int init_done;      /* the constructor has run (whatever its outcome) */
-  int dirfd;                  /* the run directory */
-  int maps_fd, meta_fd;
+  ms_file_t dir;              /* the run directory (O_DIRECTORY) */
+  ms_file_t maps, meta;
   char run_dir[4096];
   char run_name[64];
   uint64_t run_id;

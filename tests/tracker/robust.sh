@@ -4,7 +4,7 @@
 # exactly one "memscope: " line saying why. Also: private modes, no symlink following, and
 # a second run never mixing with the first.
 set -u
-LIB=$1 PROG=$2 TRACESTAT=${3:-}
+LIB=$1 PROG=$2 TRACESTAT=${3:-} CLOSEFDS=${4:-}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fails=0
@@ -80,6 +80,18 @@ mkdir -p "$work/sym" "$work/victim"
 )
 [ -z "$(ls -A "$work/victim")" ] || fail "symlink: the tracker wrote through a symbolic link"
 [ "$(ls -d "$work"/sym/memscope.*.1 2>/dev/null | wc -l)" = 1 ] || fail "symlink: no fresh run directory"
+
+# A program that closes every descriptor and reuses the numbers for its own file: the
+# tracker must stop (one line) and never write into that file.
+if [ -n "$CLOSEFDS" ]; then
+  MEMSCOPE_OUT="$work/cfd" LD_PRELOAD="$LIB" "$CLOSEFDS" "$work/cfd.out" 2>"$work/cfd.err"
+  rc=$?
+  [ "$rc" = 0 ] || fail "closefds: exit status $rc"
+  seq 0 999 | sed 's/^/line /' | cmp -s - "$work/cfd.out" || fail "closefds: the program's file was altered"
+  lines=$(grep -c '^memscope: ' "$work/cfd.err")
+  [ "$lines" -le 1 ] || fail "closefds: $lines memscope lines"
+  echo "  closefds: $(cat "$work/cfd.err")"
+fi
 
 if [ "$fails" -gt 0 ]; then
   echo "robust.sh: $fails failure(s)"
