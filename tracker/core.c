@@ -256,6 +256,32 @@ static int file_is_ours(const ms_file_t *f) {
          (uint64_t)st.st_ino == f->ino;
 }
 
+/* The program closed or reused f->fd: open the same file again by its path (never through a
+ * link), and keep it only when it is the same inode. The old number is left alone: it may be
+ * the program's now. 0 or -EBADF. */
+static int file_reopen(ms_file_t *f) {
+  char path[4096 + 80];
+  snprintf(path, sizeof path, "%s%s%s", ms__g.run_dir, f->name[0] ? "/" : "", f->name);
+  int fd = open(path, f->name[0] ? O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC
+                                 : O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return -EBADF;
+  ms_file_t again = *f;
+  uint64_t bytes = f->bytes;
+  if (file_adopt(&again, fd) < 0 || again.dev != f->dev || again.ino != f->ino) {
+    if (again.fd >= 0)
+      close(again.fd);
+    return -EBADF;
+  }
+  *f = again;
+  f->bytes = bytes;
+  return 0;
+}
+
+static int file_check(ms_file_t *f) {
+  return file_is_ours(f) ? 0 : file_reopen(f);
+}
+
 static void file_close(ms_file_t *f) {
   if (f->fd >= 0 && file_is_ours(f))
     close(f->fd); /* not ours any more: the program's, leave it alone */
@@ -264,11 +290,12 @@ static void file_close(ms_file_t *f) {
 
 /* Creates `name` in the run directory, never through a link, never over a file. 0/-errno. */
 static int file_create(ms_file_t *f, const char *name) {
-  if (!file_is_ours(&ms__g.dir))
+  if (file_check(&ms__g.dir) < 0)
     return -EBADF;
   int fd = openat(ms__g.dir.fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
     return -errno;
+  snprintf(f->name, sizeof f->name, "%s", name);
   return file_adopt(f, fd);
 }
 
@@ -276,7 +303,7 @@ static int file_create(ms_file_t *f, const char *name) {
  * (crossing it would raise SIGXFSZ and kill the program) and to write to a descriptor that
  * is no longer ours. Returns 0 or -errno. */
 static int file_write(ms_file_t *f, const void *buf, size_t len) {
-  if (!file_is_ours(f))
+  if (file_check(f) < 0)
     return -EBADF;
   struct rlimit rl;
   if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
@@ -370,6 +397,7 @@ static int open_run(const char *origin, const char *parent_run) {
     }
   }
   int dfd = open(ms__g.run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  ms__g.dir.name[0] = '\0';
   rc = dfd < 0 ? -errno : file_adopt(&ms__g.dir, dfd);
   if (rc == 0)
     rc = file_create(&ms__g.meta, "meta.txt");

@@ -40,11 +40,13 @@ struct ms_thread_s;
 
 /* A file of the trace. The program may close any descriptor (daemons close them all) and
  * get the number back for a file of its own: every write first checks that fd is still the
- * file we opened (device and inode), so the tracker never writes into the program's files. */
+ * file we opened (device and inode), so the tracker never writes into the program's files;
+ * when it is not, the file is opened again by name and must be the same inode. */
 typedef struct ms_file_s {
   int fd;          /* -1 when not open */
   uint64_t dev, ino;
   uint64_t bytes;  /* written so far, for the RLIMIT_FSIZE check */
+  char name[64];   /* in the run directory; "" for the directory itself */
 } ms_file_t;
 
 typedef struct ms_tls_s {
