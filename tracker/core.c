@@ -379,6 +379,10 @@ static int open_run(const char *origin, const char *parent_run) {
     ms__msg("cannot create MEMSCOPE_OUT=%.200s: %s; tracking disabled", out, strerror(-rc));
     return rc;
   }
+  /* An absolute path: the program may chdir, and files are reopened by path (file_reopen). */
+  static char abs_out[4096];
+  if (realpath(out, abs_out))
+    out = abs_out;
   ms__g.pid = getpid();
   for (int n = 0; n < 10000; n++) {
     snprintf(ms__g.run_name, sizeof ms__g.run_name, "memscope.%d.%d", (int)ms__g.pid, n);
