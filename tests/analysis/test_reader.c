@@ -21,16 +21,6 @@ static char *new_run(const char *tag) {
   return dir;
 }
 
-static ms_run_t *open_ok(const char *dir) {
-  ms_run_t *run = NULL;
-  char err[256] = "";
-  int rc = ms_run_open(dir, &run, err, sizeof err);
-  if (rc)
-    fprintf(stderr, "ms_run_open: %s\n", err);
-  T_EQ_INT(0, rc);
-  return run;
-}
-
 #define MAX_EV 64
 typedef struct evlist_s {
   size_t n;

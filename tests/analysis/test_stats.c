@@ -72,16 +72,6 @@ static char *worked_example(int bad_crc_on_t1_second_chunk) {
   return dir;
 }
 
-static ms_run_t *open_ok(const char *dir) {
-  ms_run_t *run = NULL;
-  char err[256] = "";
-  int rc = ms_run_open(dir, &run, err, sizeof err);
-  if (rc)
-    fprintf(stderr, "ms_run_open: %s\n", err);
-  T_EQ_INT(0, rc);
-  return run;
-}
-
 static void stats_worked_example(void) {
   char *dir = worked_example(0);
   ms_run_t *run = open_ok(dir);

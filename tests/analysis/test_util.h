@@ -98,4 +98,17 @@ static inline int t_main(int argc, char **argv, const t_case_t *cases, size_t n)
   return 2;
 }
 
+#ifdef MS_TRACE_H
+/* Opens a run that must open; the reader's error line is printed when it does not. */
+static inline ms_run_t *open_ok(const char *dir) {
+  ms_run_t *run = NULL;
+  char err[256] = "";
+  int rc = ms_run_open(dir, &run, err, sizeof err);
+  if (rc)
+    fprintf(stderr, "ms_run_open: %s\n", err);
+  T_EQ_INT(0, rc);
+  return run;
+}
+#endif
+
 #endif /* TEST_UTIL_H */
