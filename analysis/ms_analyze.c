@@ -29,6 +29,8 @@
 #define TIMELINE_POINTS 2000  /* points per reported series */
 #define SLOT_NONE 0           /* events without a stack */
 #define SLOT_UNKNOWN 1        /* events naming a stack id that no STACK record defines */
+#define SLOT_NEW UINT32_MAX   /* dense map: no slot for this id yet */
+#define MAX_PENDING_SLOTS 65536 /* slots for ids not (yet) defined when first named */
 
 /* Per-block data kept after ms__block_t in the live table. */
 typedef struct blk_extra_s {
@@ -49,6 +51,8 @@ typedef struct slot_s {
   uint64_t leak_blocks, leak_bytes;
   double w_leak_blocks, w_leak_bytes;
   uint32_t leak_var; /* a variable name of one of its leaked blocks, index + 1 */
+  uint32_t real;     /* the slot that stands for this one: itself, or SLOT_UNKNOWN once the
+                        pass has shown its stack id undefined (fold_undefined) */
 } slot_t;
 
 typedef struct scope_int_s {
@@ -70,6 +74,8 @@ typedef struct pass_s {
   ms__stats_pass_t ps;
   slot_t *slots;
   size_t nslots;
+  size_t capslots;
+  size_t pending_slots; /* slots made for an id not defined when first named */
   uint32_t *dense; /* stack id -> slot, for ids below ndense */
   uint64_t ndense;
   ms_hmap_t sparse; /* stack id -> slot, when ids are too sparse for an array */
@@ -161,11 +167,18 @@ static inline void block_weight(const pass_t *p, uint64_t size, uint32_t weight,
   }
 }
 
+static uint32_t slot_new(pass_t *p, uint64_t id) __attribute__((noinline));
+
+/* The aggregate slot of stack `id`, made at its first use: with a lazily opened run (the
+ * normal case) the stack table fills during the pass, so slots cannot be laid out before it.
+ * SLOT_NEW when memory runs out. */
 static inline uint32_t slot_of(pass_t *p, uint64_t id) {
-  if (id < p->ndense)
-    return p->dense[id];
-  uint32_t *v = ms__hmap_get(&p->sparse, id);
-  return v ? *v : SLOT_UNKNOWN;
+  if (__builtin_expect(id < p->ndense, 1)) {
+    uint32_t s = p->dense[id];
+    if (__builtin_expect(s != SLOT_NEW, 1))
+      return s;
+  }
+  return slot_new(p, id);
 }
 
 /* ---- timeline series (max-preserving, streaming) ----------------------------------------- */
@@ -412,129 +425,151 @@ static void count_temporary(pass_t *p, ms__thread_t *th, const unsigned char *bl
   }
 }
 
-static int on_event(pass_t *p, const ms_event_t *e) {
-  ms_analysis_t *a = p->a;
-  ms__stats_effect_t fx;
-  uint32_t slot = 0;
-  if (e->kind == MS_EV_ALLOC || e->kind == MS_EV_REALLOC)
-    slot = slot_of(p, e->stack_id);
-  int rc = ms__stats_event(&p->ps, e, &fx, slot != SLOT_UNKNOWN);
-  if (rc)
-    return rc;
-  if (!p->have_t0) {
+/* The sampled estimates' share of an allocation (weights and Horvitz–Thompson variances). */
+static void sampled_alloc(pass_t *p, const ms_event_t *e, slot_t *s, thr_state_t *ts,
+                          const blk_extra_t *x) {
+  double w, vf;
+  block_weight(p, e->size, x->weight, &w, &vf);
+  double sz = (double)e->size;
+  s->w_allocs += w;
+  s->w_bytes += w * sz;
+  p->w_allocs += w;
+  p->var_allocs += vf;
+  p->w_bytes += w * sz;
+  p->var_bytes += vf * sz * sz;
+  p->w_live += w * sz;
+  p->var_live += vf * sz * sz;
+  if (p->w_live > p->w_peak) {
+    p->w_peak = p->w_live;
+    p->var_peak = p->var_live;
+    p->w_peak_ns = e->ts_ns;
+  }
+  double se_live = sqrt(p->var_live);
+  if (p->w_live + 1.96 * se_live > p->peak_hi)
+    p->peak_hi = p->w_live + 1.96 * se_live;
+  for (int z = 0; z < 5; z++)
+    if (p->w_live - (z + 2) * se_live > p->peak_lo[z])
+      p->peak_lo[z] = p->w_live - (z + 2) * se_live;
+  ts->w_allocs += w;
+  ts->w_bytes += w * sz;
+  if (e->kind == MS_EV_REALLOC) {
+    ts->w_reallocs += w;
+    p->w_reallocs += w;
+  }
+  ts->w_live += w * sz;
+  if (ts->w_live > ts->w_peak) {
+    ts->w_peak = ts->w_live;
+    ts->w_peak_ns = e->ts_ns;
+  }
+}
+
+/* What every event does to its thread's span; returns the event's time since the first. */
+static inline uint64_t event_time(pass_t *p, const ms_event_t *e, ms__thread_t *th) {
+  if (__builtin_expect(!p->have_t0, 0)) {
     p->t0 = e->ts_ns;
     p->have_t0 = 1;
   }
-  uint64_t rel = e->ts_ns > p->t0 ? e->ts_ns - p->t0 : 0;
-  ms__thread_t *th = &a->threads[e->thread];
-  if (!th->have_ts) {
+  if (__builtin_expect(!th->have_ts, 0)) {
     th->first_ns = e->ts_ns;
     th->have_ts = 1;
   }
   th->last_ns = e->ts_ns;
+  return e->ts_ns > p->t0 ? e->ts_ns - p->t0 : 0;
+}
+
+/* ALLOC and REALLOC. */
+static int on_alloc(pass_t *p, const ms_event_t *e) {
+  ms_analysis_t *a = p->a;
+  uint32_t slot = slot_of(p, e->stack_id);
+  if (slot == SLOT_NEW)
+    return MS_TRACE_E_NOMEM;
+  ms__stats_effect_t fx = {0};
+  /* Undefined stack ids are counted at the end (fold_undefined), when the table is whole. */
+  int rc = ms__stats_alloc(&p->ps, e, &fx, 1);
+  if (rc)
+    return rc;
+  ms__thread_t *th = &a->threads[e->thread];
+  uint64_t rel = event_time(p, e, th);
   thr_state_t *ts = &p->ts[e->thread];
-  switch (e->kind) {
-  case MS_EV_ALLOC:
-  case MS_EV_REALLOC: {
-    slot_t *s = &p->slots[slot];
-    s->allocs++;
-    s->bytes += e->size;
-    a->size_hist[log2_floor(e->size)]++;
-    uint32_t var = 0;
-    if (fx.released) { /* realloc's old block */
-      var = EXTRA(fx.released_block)->var;
-      if (ts->has_last && e->old_addr == ts->last_alloc)
-        count_temporary(p, th, fx.released_block);
-      block_gone(p, e, fx.released_block, 1);
-      uint32_t owner = BLOCK(fx.released_block)->thread;
-      if (owner != e->thread)
-        series_update(&a->threads[owner].series, rel, thread_live(p, owner));
-    } else if (e->kind == MS_EV_REALLOC && (e->flags & MS_FLAG_REALLOC_RELEASE)) {
-      var = ts->release_var;
-    }
-    ts->release_var = 0;
-    if (fx.replaced)
-      block_gone(p, e, fx.replaced_block, 0);
-    blk_extra_t *x = EXTRA(fx.added);
-    x->alloc_ns = e->ts_ns;
-    x->slot = slot;
-    x->var = var;
-    x->epoch = p->epoch;
-    x->weight = e->weight > UINT32_MAX ? UINT32_MAX : (uint32_t)e->weight;
-    ts->last_alloc = e->addr;
-    ts->has_last = 1;
-    for (size_t k = 0; k < p->nopen; k++) {
-      uint32_t i = p->open[k];
-      ms_scope_t *sc = &a->scopes[i];
-      scope_int_t *si = &p->si[i];
-      sc->allocations++;
-      sc->allocated_bytes += e->size;
-      si->live_bytes += e->size;
-      si->live_blocks++;
-      if (si->live_bytes > sc->peak_live_bytes)
-        sc->peak_live_bytes = si->live_bytes;
-    }
-    if (a->sampled) {
-      double w, vf;
-      block_weight(p, e->size, x->weight, &w, &vf);
-      double sz = (double)e->size;
-      s->w_allocs += w;
-      s->w_bytes += w * sz;
-      p->w_allocs += w;
-      p->var_allocs += vf;
-      p->w_bytes += w * sz;
-      p->var_bytes += vf * sz * sz;
-      p->w_live += w * sz;
-      p->var_live += vf * sz * sz;
-      if (p->w_live > p->w_peak) {
-        p->w_peak = p->w_live;
-        p->var_peak = p->var_live;
-        p->w_peak_ns = e->ts_ns;
-      }
-      double se_live = sqrt(p->var_live);
-      if (p->w_live + 1.96 * se_live > p->peak_hi)
-        p->peak_hi = p->w_live + 1.96 * se_live;
-      for (int z = 0; z < 5; z++)
-        if (p->w_live - (z + 2) * se_live > p->peak_lo[z])
-          p->peak_lo[z] = p->w_live - (z + 2) * se_live;
-      ts->w_allocs += w;
-      ts->w_bytes += w * sz;
-      if (e->kind == MS_EV_REALLOC) {
-        ts->w_reallocs += w;
-        p->w_reallocs += w;
-      }
-      ts->w_live += w * sz;
-      if (ts->w_live > ts->w_peak) {
-        ts->w_peak = ts->w_live;
-        ts->w_peak_ns = e->ts_ns;
-      }
-    }
-    series_update(&a->series, rel, cur_live(p));
-    series_update(&th->series, rel, thread_live(p, e->thread));
-    return 0;
-  }
-  case MS_EV_FREE: {
-    int release = (e->flags & MS_FLAG_REALLOC_RELEASE) != 0;
-    if (!release)
-      for (size_t k = 0; k < p->nopen; k++)
-        a->scopes[p->open[k]].frees++;
-    if (fx.released) {
-      if (ts->has_last && e->addr == ts->last_alloc)
-        count_temporary(p, th, fx.released_block);
-      if (release)
-        ts->release_var = EXTRA(fx.released_block)->var;
-      block_gone(p, e, fx.released_block, 1);
-      uint32_t owner = BLOCK(fx.released_block)->thread;
-      series_update(&a->series, rel, cur_live(p));
+  slot_t *s = &p->slots[slot];
+  s->allocs++;
+  s->bytes += e->size;
+  a->size_hist[log2_floor(e->size)]++;
+  uint32_t var = 0;
+  if (fx.released) { /* realloc's old block */
+    var = EXTRA(fx.released_block)->var;
+    if (ts->has_last && e->old_addr == ts->last_alloc)
+      count_temporary(p, th, fx.released_block);
+    block_gone(p, e, fx.released_block, 1);
+    uint32_t owner = BLOCK(fx.released_block)->thread;
+    if (owner != e->thread)
       series_update(&a->threads[owner].series, rel, thread_live(p, owner));
-    }
-    ts->has_last = 0;
-    return 0;
+  } else if (e->kind == MS_EV_REALLOC && (e->flags & MS_FLAG_REALLOC_RELEASE)) {
+    var = ts->release_var;
   }
-  case MS_EV_MARK:
+  ts->release_var = 0;
+  if (fx.replaced)
+    block_gone(p, e, fx.replaced_block, 0);
+  blk_extra_t *x = EXTRA(fx.added);
+  x->alloc_ns = e->ts_ns;
+  x->slot = slot;
+  x->var = var;
+  x->epoch = p->epoch;
+  x->weight = e->weight > UINT32_MAX ? UINT32_MAX : (uint32_t)e->weight;
+  ts->last_alloc = e->addr;
+  ts->has_last = 1;
+  for (size_t k = 0; k < p->nopen; k++) {
+    uint32_t i = p->open[k];
+    ms_scope_t *sc = &a->scopes[i];
+    scope_int_t *si = &p->si[i];
+    sc->allocations++;
+    sc->allocated_bytes += e->size;
+    si->live_bytes += e->size;
+    si->live_blocks++;
+    if (si->live_bytes > sc->peak_live_bytes)
+      sc->peak_live_bytes = si->live_bytes;
+  }
+  if (a->sampled)
+    sampled_alloc(p, e, s, ts, x);
+  series_update(&a->series, rel, cur_live(p));
+  series_update(&th->series, rel, thread_live(p, e->thread));
+  return 0;
+}
+
+/* FREE (a free call, or the release of a moving realloc's old block). */
+static int on_free(pass_t *p, const ms_event_t *e) {
+  ms_analysis_t *a = p->a;
+  ms__stats_effect_t fx = {0};
+  ms__stats_free(&p->ps, e, &fx);
+  ms__thread_t *th = &a->threads[e->thread];
+  uint64_t rel = event_time(p, e, th);
+  thr_state_t *ts = &p->ts[e->thread];
+  int release = (e->flags & MS_FLAG_REALLOC_RELEASE) != 0;
+  if (!release)
+    for (size_t k = 0; k < p->nopen; k++)
+      a->scopes[p->open[k]].frees++;
+  if (fx.released) {
+    if (ts->has_last && e->addr == ts->last_alloc)
+      count_temporary(p, th, fx.released_block);
+    if (release)
+      ts->release_var = EXTRA(fx.released_block)->var;
+    block_gone(p, e, fx.released_block, 1);
+    uint32_t owner = BLOCK(fx.released_block)->thread;
+    series_update(&a->series, rel, cur_live(p));
+    series_update(&a->threads[owner].series, rel, thread_live(p, owner));
+  }
+  ts->has_last = 0;
+  return 0;
+}
+
+/* MARK and VAR (and kinds this reader does not know). */
+static int on_other(pass_t *p, const ms_event_t *e) {
+  ms_analysis_t *a = p->a;
+  ms__stats_other(&p->ps, e);
+  (void)event_time(p, e, &a->threads[e->thread]);
+  if (e->kind == MS_EV_MARK) {
     on_mark(p, e);
-    return 0;
-  case MS_EV_VAR: {
+  } else if (e->kind == MS_EV_VAR) {
     unsigned char *blk = ms__hmap_get(&p->ps.live, e->addr);
     if (!blk) {
       a->vars_unmatched++;
@@ -548,55 +583,100 @@ static int on_event(pass_t *p, const ms_event_t *e) {
     EXTRA(blk)->var = (uint32_t)v + 1;
     a->vars[v].blocks++;
     a->vars[v].bytes += BLOCK(blk)->size;
-    return 0;
-  }
   }
   return 0;
 }
 
-/* Builds the stack-id -> slot map: an array when ids are dense (the tracker numbers them
- * from 1), a hash map when a (hostile) trace makes them sparse. */
+/* One dispatch on the kind per event: the kinds arrive in no predictable order. */
+static inline int on_event(pass_t *p, const ms_event_t *e) {
+  if (e->kind == MS_EV_FREE)
+    return on_free(p, e);
+  if (e->kind == MS_EV_ALLOC || e->kind == MS_EV_REALLOC)
+    return on_alloc(p, e);
+  return on_other(p, e);
+}
+
+/* The stack-id -> slot map starts with the two fixed slots; slot_of adds the rest. */
 static int setup_slots(pass_t *p) {
-  ms_run_t *run = p->a->run;
-  size_t n = ms_run_nstacks(run), pos = 0;
-  const ms_stack_t *st;
-  uint64_t max_id = 0;
-  while (ms_run_stack_next(run, &pos, &st))
-    if (st->id > max_id)
-      max_id = st->id;
-  p->nslots = n + 2;
-  p->slots = calloc(p->nslots, sizeof *p->slots);
-  if (!p->slots)
-    return MS_TRACE_E_NOMEM;
-  p->slots[SLOT_NONE].stack_id = 0;
-  p->slots[SLOT_UNKNOWN].stack_id = UINT64_MAX;
-  ms__hmap_init(&p->sparse, sizeof(uint32_t));
-  int dense = max_id < 4 * (uint64_t)n + 65536;
-  p->ndense = dense ? max_id + 1 : 1;
+  p->capslots = 64;
+  p->nslots = 2;
+  p->slots = calloc(p->capslots, sizeof *p->slots);
+  p->ndense = 1024;
   p->dense = malloc(p->ndense * sizeof *p->dense);
-  if (!p->dense)
+  if (!p->slots || !p->dense)
     return MS_TRACE_E_NOMEM;
   for (uint64_t i = 0; i < p->ndense; i++)
-    p->dense[i] = SLOT_UNKNOWN;
+    p->dense[i] = SLOT_NEW;
   p->dense[0] = SLOT_NONE;
-  uint32_t next = 2;
-  pos = 0;
-  while (ms_run_stack_next(run, &pos, &st)) {
-    if (st->id == 0)
-      continue; /* id 0 means "no stack" in events */
-    p->slots[next].stack_id = st->id;
-    if (st->id < p->ndense) {
-      p->dense[st->id] = next;
-    } else {
-      uint32_t *v = ms__hmap_put(&p->sparse, st->id, NULL);
-      if (!v)
-        return MS_TRACE_E_NOMEM;
-      *v = next;
-    }
-    next++;
-  }
-  p->nslots = next;
+  p->slots[SLOT_NONE] = (slot_t){.stack_id = 0, .real = SLOT_NONE};
+  p->slots[SLOT_UNKNOWN] = (slot_t){.stack_id = UINT64_MAX, .real = SLOT_UNKNOWN};
   return 0;
+}
+
+/* slot_of's slow path: the id's slot in the sparse map, or a new slot. Ids live in an array
+ * while they stay dense (the tracker numbers stacks from 1), in a hash map when a (hostile)
+ * trace makes them sparse. An id that no STACK record has defined yet gets a slot of its own
+ * too, as its definition may come later in the merge (another thread's file); at most
+ * MAX_PENDING_SLOTS of those, then such ids share SLOT_UNKNOWN. */
+static uint32_t slot_new(pass_t *p, uint64_t id) {
+  uint32_t *sp = NULL;
+  if (id >= p->ndense) {
+    if (id < 65536 + 4 * (uint64_t)p->nslots) { /* still dense: grow the array */
+      uint64_t n = p->ndense;
+      while (n <= id)
+        n *= 2;
+      uint32_t *d = realloc(p->dense, n * sizeof *d);
+      if (!d)
+        return SLOT_NEW;
+      for (uint64_t i = p->ndense; i < n; i++)
+        d[i] = SLOT_NEW;
+      p->dense = d;
+      p->ndense = n;
+    } else {
+      uint32_t *v = ms__hmap_get(&p->sparse, id);
+      if (v)
+        return *v;
+      if (!(sp = ms__hmap_put(&p->sparse, id, NULL)))
+        return SLOT_NEW;
+    }
+  }
+  uint32_t s;
+  if (!ms_run_stack(p->a->run, id) && p->pending_slots >= MAX_PENDING_SLOTS) {
+    s = SLOT_UNKNOWN;
+  } else if (p->nslots >= UINT32_MAX - 1 ||
+             ms__grow(&p->slots, &p->capslots, p->nslots, sizeof *p->slots, 64)) {
+    if (sp)
+      ms__hmap_del(&p->sparse, id, NULL);
+    return SLOT_NEW;
+  } else {
+    p->pending_slots += !ms_run_stack(p->a->run, id);
+    s = (uint32_t)p->nslots++;
+    p->slots[s] = (slot_t){.stack_id = id, .real = s};
+  }
+  if (sp)
+    *sp = s;
+  else
+    p->dense[id] = s;
+  return s;
+}
+
+/* Once the pass is over the stack table is complete: a slot whose id it lacks joins
+ * SLOT_UNKNOWN, and its allocations count as references to undefined stacks. */
+static void fold_undefined(pass_t *p) {
+  slot_t *u = &p->slots[SLOT_UNKNOWN];
+  for (size_t i = 2; i < p->nslots; i++) {
+    slot_t *s = &p->slots[i];
+    if (ms_run_stack(p->a->run, s->stack_id))
+      continue;
+    u->allocs += s->allocs;
+    u->bytes += s->bytes;
+    u->w_allocs += s->w_allocs;
+    u->w_bytes += s->w_bytes;
+    s->allocs = s->bytes = 0;
+    s->w_allocs = s->w_bytes = 0;
+    s->real = SLOT_UNKNOWN;
+  }
+  p->ps.st->totals.unknown_stack_refs = u->allocs;
 }
 
 /* ---- end of trace ------------------------------------------------------------------------- */
@@ -687,6 +767,7 @@ static int cmp_live(const void *x, const void *y) {
 static int finish(pass_t *p) {
   ms_analysis_t *a = p->a;
   ms__stats_finish(&p->ps);
+  fold_undefined(p);
   a->stats = p->ps.st;
   p->ps.st = NULL;
   int rc;
@@ -703,7 +784,7 @@ static int finish(pass_t *p) {
   while (ms__hmap_next(&p->ps.live, &pos, &addr, &v)) {
     const ms__block_t *b = v;
     const blk_extra_t *x = EXTRA(v);
-    slot_t *s = &p->slots[x->slot];
+    slot_t *s = &p->slots[p->slots[x->slot].real];
     s->leak_blocks++;
     s->leak_bytes += b->size;
     if (x->var && !s->leak_var)
@@ -722,7 +803,7 @@ static int finish(pass_t *p) {
       var_leak_blocks += vf;
       var_leak_bytes += vf * sz * sz;
     }
-    struct ms__live_rec_s r = {addr, b->size, x->alloc_ns, p->slots[x->slot].stack_id,
+    struct ms__live_rec_s r = {addr, b->size, x->alloc_ns, s->stack_id,
                                a->threads[b->thread].rep.tid, (int32_t)x->var - 1};
     live_heap_push(a, cap, &r);
     a->live_total++;
@@ -1011,7 +1092,10 @@ static void pass_free(pass_t *p) {
   free(p->si);
 }
 
-static int open_run(const char *run_dir, ms_run_t **run, char *err, size_t errlen) {
+/* The run is opened lazily (records checked during the pass: one decode of each instead of
+ * two), except with a module filter, which needs every stack before the first event. */
+static int open_run(const char *run_dir, unsigned flags, ms_run_t **run, char *err,
+                    size_t errlen) {
   char **dirs = NULL;
   size_t n = 0;
   int rc = ms_trace_find_runs(run_dir, &dirs, &n, err, errlen);
@@ -1023,7 +1107,7 @@ static int open_run(const char *run_dir, ms_run_t **run, char *err, size_t errle
     ms_trace_free_dirs(dirs, n);
     return MS_TRACE_E_NOTTRACE;
   }
-  rc = ms_run_open(dirs[0], run, err, errlen);
+  rc = ms_run_open_flags(dirs[0], flags, run, err, errlen);
   ms_trace_free_dirs(dirs, n);
   return rc;
 }
@@ -1066,7 +1150,7 @@ int ms_analyze_run(const char *run_dir, const ms_analysis_opts_t *opts, ms_analy
       goto fail;
   }
   double t_open = ms__now_s();
-  rc = open_run(run_dir, &a->run, err, errlen);
+  rc = open_run(run_dir, a->opts.module ? 0 : MS_RUN_LAZY, &a->run, err, errlen);
   if (rc)
     goto fail;
   a->open_s = ms__now_s() - t_open;

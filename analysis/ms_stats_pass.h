@@ -80,7 +80,8 @@ static inline void ms__stats_remove_bytes(ms__stats_pass_t *ps, const ms__block_
 static inline int ms__stats_add_block(ms__stats_pass_t *ps, const ms_event_t *e, int passed, ms__stats_effect_t *fx) {
   ms_stats_t *st = ps->st;
   int existed;
-  ms__block_t *b = ms__hmap_put(&ps->live, e->addr, &existed);
+  /* Not zero-filled: *b is set whole below, and the caller sets every byte of its extra. */
+  ms__block_t *b = ms__hmap_put_raw(&ps->live, e->addr, &existed);
   if (!b)
     return MS_TRACE_E_NOMEM;
   if (existed) { /* a lost free (or a sampled-out one): the old block is gone */
@@ -129,68 +130,98 @@ static inline int ms__stats_free_block(ms__stats_pass_t *ps, uint64_t addr, ms__
   return 1;
 }
 
-/* Counts one merged event. fx may be NULL. stack_known: 1 / 0 when the caller already knows
- * whether e->stack_id is defined, -1 to look it up. 0 or MS_TRACE_E_NOMEM. */
-static inline int ms__stats_event(ms__stats_pass_t *ps, const ms_event_t *e,
+/* The per-kind parts of ms__stats_event, for a caller that dispatches on the kind itself
+ * (the engine: one unpredictable branch per event instead of one per layer). Each also does
+ * ms__stats_common. fx is cleared by the caller. */
+static inline void ms__stats_common(ms__stats_pass_t *ps, const ms_event_t *e) {
+  ms_stats_totals_t *tot = &ps->st->totals;
+  if (!tot->events++)
+    tot->first_ts_ns = e->ts_ns;
+  tot->last_ts_ns = e->ts_ns;
+}
+
+/* ALLOC or REALLOC. stack_known: as for ms__stats_event. */
+static inline int ms__stats_alloc(ms__stats_pass_t *ps, const ms_event_t *e,
                                   ms__stats_effect_t *fx, int stack_known) {
   ms_stats_totals_t *tot = &ps->st->totals;
   ms_stats_thread_t *t = &ps->st->threads[e->thread];
   ms_stats_module_t *mod = &ps->st->module;
-  if (fx)
-    memset(fx, 0, sizeof *fx);
-  if (!tot->events++)
-    tot->first_ts_ns = e->ts_ns;
-  tot->last_ts_ns = e->ts_ns;
-  switch (e->kind) {
-  case MS_EV_ALLOC:
-  case MS_EV_REALLOC: {
-    if (e->stack_id && (stack_known < 0 ? !ms_run_stack(ps->run, e->stack_id) : !stack_known))
-      tot->unknown_stack_refs++;
-    int passed = ms__stats_stack_passes(ps, e->stack_id);
-    tot->allocations++;
-    tot->allocated_bytes += e->size;
-    t->allocations++;
-    t->allocated_bytes += e->size;
-    if (passed) {
-      mod->allocations++;
-      mod->allocated_bytes += e->size;
-    }
-    if (e->kind == MS_EV_REALLOC) {
-      tot->reallocs++;
-      t->reallocs++;
-      if (passed)
-        mod->reallocs++;
-      /* The old block goes first: an in-place realloc (old == new) must not count twice. */
-      if (e->old_addr && !(e->flags & MS_FLAG_REALLOC_RELEASE) && !ms__stats_free_block(ps, e->old_addr, fx))
-        tot->unmatched_realloc_old++;
-    }
-    return ms__stats_add_block(ps, e, passed, fx);
+  ms__stats_common(ps, e);
+  if (e->stack_id && (stack_known < 0 ? !ms_run_stack(ps->run, e->stack_id) : !stack_known))
+    tot->unknown_stack_refs++;
+  int passed = ms__stats_stack_passes(ps, e->stack_id);
+  tot->allocations++;
+  tot->allocated_bytes += e->size;
+  t->allocations++;
+  t->allocated_bytes += e->size;
+  if (passed) {
+    mod->allocations++;
+    mod->allocated_bytes += e->size;
   }
-  case MS_EV_FREE:
-    if (e->flags & MS_FLAG_REALLOC_RELEASE) { /* part of a realloc, counted there */
-      if (!ms__stats_free_block(ps, e->addr, fx))
-        tot->unmatched_realloc_old++;
-      return 0;
-    }
-    tot->frees++;
-    t->frees++;
+  if (e->kind == MS_EV_REALLOC) {
+    tot->reallocs++;
+    t->reallocs++;
+    if (passed)
+      mod->reallocs++;
+    /* The old block goes first: an in-place realloc (old == new) must not count twice. */
+    if (e->old_addr && !(e->flags & MS_FLAG_REALLOC_RELEASE) &&
+        !ms__stats_free_block(ps, e->old_addr, fx))
+      tot->unmatched_realloc_old++;
+  }
+  return ms__stats_add_block(ps, e, passed, fx);
+}
+
+/* FREE. */
+static inline void ms__stats_free(ms__stats_pass_t *ps, const ms_event_t *e,
+                                  ms__stats_effect_t *fx) {
+  ms_stats_totals_t *tot = &ps->st->totals;
+  ms__stats_common(ps, e);
+  if (e->flags & MS_FLAG_REALLOC_RELEASE) { /* part of a realloc, counted there */
     if (!ms__stats_free_block(ps, e->addr, fx))
-      tot->unmatched_frees++;
-    else if (((const ms__block_t *)(void *)ps->released_buf)->passed)
-      mod->frees++;
-    return 0;
-  case MS_EV_MARK:
+      tot->unmatched_realloc_old++;
+    return;
+  }
+  tot->frees++;
+  ps->st->threads[e->thread].frees++;
+  if (!ms__stats_free_block(ps, e->addr, fx))
+    tot->unmatched_frees++;
+  else if (((const ms__block_t *)(void *)ps->released_buf)->passed)
+    ps->st->module.frees++;
+}
+
+/* MARK, VAR and kinds this reader does not know. */
+static inline void ms__stats_other(ms__stats_pass_t *ps, const ms_event_t *e) {
+  ms_stats_totals_t *tot = &ps->st->totals;
+  ms_stats_thread_t *t = &ps->st->threads[e->thread];
+  ms__stats_common(ps, e);
+  if (e->kind == MS_EV_MARK) {
     tot->marks++;
     if (e->mark_kind == MS_MARK_THREAD_NAME && e->name) {
       strncpy(t->name, e->name, sizeof t->name - 1);
       t->name[sizeof t->name - 1] = 0;
     }
-    return 0;
-  case MS_EV_VAR:
+  } else if (e->kind == MS_EV_VAR) {
     tot->vars++;
+  }
+}
+
+/* Counts one merged event. fx may be NULL. stack_known: 1 / 0 when the caller already knows
+ * whether e->stack_id is defined, -1 to look it up. 0 or MS_TRACE_E_NOMEM. */
+static inline int ms__stats_event(ms__stats_pass_t *ps, const ms_event_t *e,
+                                  ms__stats_effect_t *fx, int stack_known) {
+  if (fx)
+    memset(fx, 0, sizeof *fx);
+  switch (e->kind) {
+  case MS_EV_ALLOC:
+  case MS_EV_REALLOC:
+    return ms__stats_alloc(ps, e, fx, stack_known);
+  case MS_EV_FREE:
+    ms__stats_free(ps, e, fx);
+    return 0;
+  default:
+    ms__stats_other(ps, e);
     return 0;
   }
-  return 0;
 }
 
 #endif /* MS_STATS_PASS_H */

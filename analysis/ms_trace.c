@@ -522,24 +522,27 @@ int ms_module_matches(const char *path, const char *module) {
 
 /* ---- record decoding ----------------------------------------------------------------------- */
 
-/* One decoded record, STACK included. Strings point into the payload (not NUL-terminated). */
-typedef struct rec_s {
-  int kind;
-  uint64_t ts, addr, old_addr, size, align, weight, stack_id, line;
-  uint32_t mark_kind;
-  uint32_t flags;        /* FREE/REALLOC: MS_FLAG_REALLOC_RELEASE */
+/* What a record carries beyond its ms_event_t fields: its strings (in the payload, not NUL-terminated) and,
+ * for a STACK, its frame counts. */
+typedef struct rec_extra_s {
   const uint8_t *str[3]; /* MARK: name; VAR: name, type, file */
   uint64_t str_len[3];
-  uint64_t nframes;      /* STACK: frames in the record */
-  uint32_t nkept;        /* STACK: frames stored in the caller's buffer */
-} rec_t;
+  uint64_t nframes; /* STACK: frames in the record */
+  uint32_t nkept;   /* STACK: frames stored in the caller's buffer */
+} rec_extra_t;
 
 typedef struct delta_s {
   uint64_t prev_ts, prev_addr;
 } delta_t;
 
-/* ms_get_varint with fast paths: the merge decodes every record twice (scan and merge), so
- * this is the reader's hottest code. Same results and the same bounds as ms_get_varint. */
+/* Bytes after every payload buffer that get_varint may load (and never uses): it reads a
+ * whole 8-byte word per varint. */
+#define PAYLOAD_PAD 16
+
+/* ms_get_varint without a loop for varints up to 8 bytes (every value the tracker writes but
+ * 57-bit-and-wider addresses): one unaligned load, the terminating byte found with a count of
+ * trailing zeros, the 7-bit groups packed with three mask-and-shift steps. The buffer must
+ * have PAYLOAD_PAD readable bytes past `end`. Same results and bounds as ms_get_varint. */
 static inline __attribute__((always_inline)) int get_varint(const uint8_t **pp,
                                                             const uint8_t *end, uint64_t *out) {
   const uint8_t *p = *pp;
@@ -581,29 +584,29 @@ static int get_string(const uint8_t **pp, const uint8_t *end, const uint8_t **s,
   return 0;
 }
 
-/* Decodes one record at *pp, updating the delta state. `frames` (MS_TRACE_MAX_FRAMES slots)
- * receives a STACK's frames, or is NULL when they are not wanted. Returns 0, or -1 with
- * *why naming what was wrong. Never reads past `end`; loops are bounded by payload bytes. */
-static inline __attribute__((always_inline)) int decode_record(const uint8_t **pp, const uint8_t *end, delta_t *d, rec_t *r,
-                         uint64_t *frames, const char **why) {
+/* Decodes one record at *pp into *r (and *x), updating the delta state. *r must come in with
+ * every field a kind may leave out set to its default (0, weight 1): only fields the record
+ * carries are written. kind is the record kind, MS_REC_STACK included (its id in stack_id).
+ * `frames`
+ * (MS_TRACE_MAX_FRAMES slots) receives a STACK's frames, or is NULL when they are not
+ * wanted. Returns 0, or -1 with *why naming what was wrong. Never reads past `end` (beyond
+ * the PAYLOAD_PAD word loads); loops are bounded by payload bytes. */
+static inline __attribute__((always_inline)) int decode_record(const uint8_t **pp,
+                                                               const uint8_t *end, delta_t *d,
+                                                               ms_event_t *r, rec_extra_t *x,
+                                                               uint64_t *frames,
+                                                               const char **why) {
   const uint8_t *p = *pp;
   if (p >= end) {
     *why = "record past payload end";
     return -1;
   }
   uint8_t tag = *p++;
-  /* Every field a caller reads for this kind is set below (no memset: this runs twice per
-   * record). */
-  r->kind = tag & 0x0f;
-  r->weight = 1;
-  r->ts = r->addr = r->old_addr = r->size = r->align = r->stack_id = r->line = 0;
-  r->mark_kind = 0;
-  r->flags = 0;
-  r->nframes = 0;
-  r->nkept = 0;
+  int kind = tag & 0x0f;
+  r->kind = (ms_event_kind_t)kind;
   uint64_t dt, delta, delta2;
   *why = "varint cut off or longer than 10 bytes";
-  switch (r->kind) {
+  switch (kind) {
   case MS_REC_ALLOC:
     if (ms_get_varint(&p, end, &dt) || get_svarint(&p, end, &delta) ||
         ms_get_varint(&p, end, &r->size) || ms_get_varint(&p, end, &r->stack_id))
@@ -641,21 +644,22 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
     d->prev_addr = r->addr;
     break;
   case MS_REC_STACK: {
-    if (ms_get_varint(&p, end, &r->stack_id) || ms_get_varint(&p, end, &r->nframes))
+    x->nkept = 0;
+    if (ms_get_varint(&p, end, &r->stack_id) || ms_get_varint(&p, end, &x->nframes))
       return -1;
-    if (r->nframes > (uint64_t)(end - p)) { /* every frame takes at least one byte */
+    if (x->nframes > (uint64_t)(end - p)) { /* every frame takes at least one byte */
       *why = "stack frame count exceeds the payload";
       return -1;
     }
     uint64_t prev = 0;
-    for (uint64_t i = 0; i < r->nframes; i++) {
+    for (uint64_t i = 0; i < x->nframes; i++) {
       if (get_svarint(&p, end, &delta))
         return -1;
       prev += delta;
       if (i < MS_TRACE_MAX_FRAMES) {
         if (frames)
           frames[i] = prev;
-        r->nkept++;
+        x->nkept++;
       }
     }
     break;
@@ -664,7 +668,7 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
     uint64_t sub;
     if (ms_get_varint(&p, end, &dt) || ms_get_varint(&p, end, &sub))
       return -1;
-    if (get_string(&p, end, &r->str[0], &r->str_len[0])) {
+    if (get_string(&p, end, &x->str[0], &x->str_len[0])) {
       *why = "string longer than the payload";
       return -1;
     }
@@ -678,7 +682,7 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
         ms_get_varint(&p, end, &r->line))
       return -1;
     for (int i = 0; i < 3; i++) {
-      if (get_string(&p, end, &r->str[i], &r->str_len[i])) {
+      if (get_string(&p, end, &x->str[i], &x->str_len[i])) {
         *why = "string longer than the payload";
         return -1;
       }
@@ -699,19 +703,41 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
 
 /* ---- the run ------------------------------------------------------------------------------- */
 
+/* Records decoded per refill of a cursor's window: small, so every cursor's window stays in L1
+ * between its decode and its events' use (a whole 1536-record chunk per window made the merge
+ * slower than decoding one record at a time, for the cache misses alone). */
+#define WINDOW 64
+
 typedef struct cursor_s {
   uint64_t start;      /* first chunk: the end of the file header */
   uint64_t offset;     /* next chunk to read */
   uint64_t end;        /* good_bytes from the scan: never read past it */
   uint8_t *payload;
   size_t payload_cap;
-  const uint8_t *p, *pend;
+  const uint8_t *p, *pend; /* the current chunk's records not decoded yet */
   delta_t delta;
+  uint64_t chunk_off;  /* offset of the current chunk */
+  ms_chunk_header_t chunk; /* its header */
+  int chunk_checked;   /* its records were validated (at open, or by an earlier pass) */
+  uint64_t chunk_seen; /* lazy: its records decoded so far */
   int done;
-  ms_event_t head;     /* the next event of this file, when in the heap */
-  char *str[3];        /* NUL-terminated copies of the head's strings */
-  size_t str_cap[3];
+  ms_event_t *evs;     /* the decoded window: events only (STACKs left out), ts_ns set */
+  size_t nevs, ri;     /* events in it; the one at the heap (or returned last) */
+  char *arena;         /* NUL-terminated strings of the window's MARK and VAR events */
+  size_t arena_cap;
+  uint64_t counted_upto; /* lazy open: chunks below this offset are in the thread's counts */
+  uint64_t last_ts;      /* lazy open: for ts_backwards across chunks */
+  int have_last;
+  ms_event_t tmpl;     /* what every event of this file starts from: thread, tid,
+                          thread_seq, weight 1, all else 0 */
 } cursor_t;
+
+/* A heap entry: the cursor and its current event's merge key, timestamp in the high half,
+ * then thread sequence, then file order, so one 128-bit compare orders two entries. */
+typedef struct heap_ent_s {
+  ms_u128_t key;
+  uint32_t idx;
+} heap_ent_t;
 
 struct ms_run_s {
   char *dir;
@@ -724,7 +750,7 @@ struct ms_run_s {
   ms_damage_t *damage;
   size_t ndamage, damage_cap;
   ms_hmap_t stacks; /* id -> ms_stack_t (frames malloc'd) */
-  uint32_t *heap;   /* min-heap of cursor indices */
+  heap_ent_t *heap; /* min-heap of cursors by their current event's key */
   size_t heap_n;
   int started;
   long pending;     /* cursor popped last: advanced at the next call, as the caller holds its
@@ -739,6 +765,8 @@ struct ms_run_s {
   uint64_t first_chunk_mono, first_chunk_ticks, last_chunk_mono, last_chunk_ticks;
   ms_crc_table_t crc;
   int hw_crc; /* the CPU has the SSE4.2 crc32 instruction */
+  int lazy;   /* MS_RUN_LAZY: records are validated and stacks collected during the merge */
+  uint64_t *frames; /* MS_TRACE_MAX_FRAMES slots for STACK decoding */
 };
 
 /* Chunks are checked at open and again when the merge reads them; the table CRC costs about
@@ -809,7 +837,7 @@ static int read_chunk(ms_run_t *run, int fd, uint64_t off, uint64_t size, ms_chu
     snprintf(why, whylen, "chunk runs past end of file (truncated)");
     return 1;
   }
-  int rc = ensure_cap(buf, cap, h->payload_len);
+  int rc = ensure_cap(buf, cap, (size_t)h->payload_len + PAYLOAD_PAD);
   if (rc)
     return rc;
   if (h->payload_len && read_full(fd, *buf, h->payload_len, off + MS_CHUNK_HEADER_SIZE)) {
@@ -826,7 +854,8 @@ static int read_chunk(ms_run_t *run, int fd, uint64_t off, uint64_t size, ms_chu
   return 0;
 }
 
-static int commit_stack(ms_run_t *run, const rec_t *r, const uint64_t *frames) {
+static int commit_stack(ms_run_t *run, const ms_event_t *r, const rec_extra_t *x,
+                        const uint64_t *frames) {
   int existed;
   ms_stack_t *s = ms__hmap_put(&run->stacks, r->stack_id, &existed);
   if (!s)
@@ -834,26 +863,27 @@ static int commit_stack(ms_run_t *run, const rec_t *r, const uint64_t *frames) {
   if (existed)
     return 0; /* ids are process-wide; the first definition stands */
   s->id = r->stack_id;
-  s->nframes = r->nkept;
-  s->truncated = r->nframes > r->nkept;
+  s->nframes = x->nkept;
+  s->truncated = x->nframes > x->nkept;
   uint64_t *f = NULL;
-  if (r->nkept) {
-    f = malloc(r->nkept * sizeof *f);
+  if (x->nkept) {
+    f = malloc(x->nkept * sizeof *f);
     if (!f) {
       ms__hmap_del(&run->stacks, r->stack_id, NULL);
       return MS_TRACE_E_NOMEM;
     }
-    memcpy(f, frames, r->nkept * sizeof *f);
+    memcpy(f, frames, x->nkept * sizeof *f);
   }
   s->frames = f;
   return 0;
 }
 
 /* Validates a chunk's records and, if all are good and their count matches, commits its
- * stacks. Returns 0, 1 (bad chunk, reason in why) or a negative error. */
+ * stacks and adds the chunk to the thread's record counts. Returns 0, 1 (bad chunk, reason in
+ * why) or a negative error. */
 static int scan_payload(ms_run_t *run, size_t file, const ms_chunk_header_t *h,
                         const uint8_t *payload, uint64_t *last_ts, int *have_last,
-                        uint64_t *frames, char *why, size_t whylen) {
+                        char *why, size_t whylen) {
   ms_thread_info_t *ti = &run->threads[file];
   for (int pass = 0; pass < 2; pass++) {
     const uint8_t *p = payload, *end = payload + h->payload_len;
@@ -861,17 +891,18 @@ static int scan_payload(ms_run_t *run, size_t file, const ms_chunk_header_t *h,
     uint64_t n = 0, backwards = 0, lts = *last_ts;
     int hl = *have_last, has_stack = 0;
     while (p < end) {
-      rec_t r;
+      ms_event_t r = {.weight = 1};
+      rec_extra_t x;
       const char *what;
-      if (decode_record(&p, end, &d, &r, frames, &what)) {
+      if (decode_record(&p, end, &d, &r, &x, run->frames, &what)) {
         snprintf(why, whylen, "record %" PRIu64 " of chunk: %s", n, what);
         return 1;
       }
       n++;
-      if (r.kind == MS_REC_STACK) {
+      if ((int)r.kind == MS_REC_STACK) {
         has_stack = 1;
         if (pass == 1) {
-          int rc = commit_stack(run, &r, frames);
+          int rc = commit_stack(run, &r, &x, run->frames);
           if (rc)
             return rc;
         }
@@ -899,10 +930,11 @@ static int scan_payload(ms_run_t *run, size_t file, const ms_chunk_header_t *h,
   return 0;
 }
 
-/* Validates one thread file: header, then chunk after chunk until the end or the first bad
- * one. Damage is recorded; only an unknown version or a system error fails. */
-static int scan_file(ms_run_t *run, size_t file, uint8_t **buf, size_t *cap, uint64_t *frames,
-                     char *err, size_t errlen) {
+/* Validates one thread file: header, then chunk after chunk (length, CRC and, unless the run
+ * is lazy, every record) until the end or the first bad one. Damage is recorded; only an
+ * unknown version or a system error fails. */
+static int scan_file(ms_run_t *run, size_t file, uint8_t **buf, size_t *cap, char *err,
+                     size_t errlen) {
   ms_thread_info_t *ti = &run->threads[file];
   const char *path = run->paths[file];
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -957,8 +989,8 @@ static int scan_file(ms_run_t *run, size_t file, uint8_t **buf, size_t *cap, uin
     ms_chunk_header_t h;
     char why[96];
     rc = read_chunk(run, fd, off, size, &h, buf, cap, why, sizeof why);
-    if (rc == 0)
-      rc = scan_payload(run, file, &h, *buf, &last_ts, &have_last, frames, why, sizeof why);
+    if (rc == 0 && !run->lazy)
+      rc = scan_payload(run, file, &h, *buf, &last_ts, &have_last, why, sizeof why);
     if (rc < 0)
       goto out;
     if (rc == 1) {
@@ -1096,6 +1128,11 @@ uint64_t ms_run_ticks_to_ns(const ms_run_t *run, uint64_t ts) {
 }
 
 int ms_run_open(const char *dir, ms_run_t **out, char *err, size_t errlen) {
+  return ms_run_open_flags(dir, 0, out, err, errlen);
+}
+
+int ms_run_open_flags(const char *dir, unsigned flags, ms_run_t **out, char *err,
+                      size_t errlen) {
   *out = NULL;
   ms_run_t *run = calloc(1, sizeof *run);
   if (!run)
@@ -1103,17 +1140,17 @@ int ms_run_open(const char *dir, ms_run_t **out, char *err, size_t errlen) {
   ms__hmap_init(&run->stacks, sizeof(ms_stack_t));
   ms_crc32c_init(&run->crc);
   run->hw_crc = ms_crc32c_hw_usable();
+  run->lazy = (flags & MS_RUN_LAZY) != 0;
   run->pending = -1;
   uint8_t *buf = NULL;
   size_t cap = 0;
-  uint64_t *frames = NULL;
   char *meta_path = NULL, *maps_path = NULL;
   int rc = MS_TRACE_E_NOMEM;
   run->dir = strdup(dir);
   meta_path = path_join(dir, "meta.txt");
   maps_path = path_join(dir, "maps.txt");
-  frames = malloc(MS_TRACE_MAX_FRAMES * sizeof *frames);
-  if (!run->dir || !meta_path || !maps_path || !frames)
+  run->frames = malloc(MS_TRACE_MAX_FRAMES * sizeof *run->frames);
+  if (!run->dir || !meta_path || !maps_path || !run->frames)
     goto fail;
   rc = meta_parse(meta_path, &run->meta, err, errlen);
   if (rc)
@@ -1127,13 +1164,12 @@ int ms_run_open(const char *dir, ms_run_t **out, char *err, size_t errlen) {
   if (rc)
     goto fail;
   for (size_t i = 0; i < run->nthreads; i++) {
-    rc = scan_file(run, i, &buf, &cap, frames, err, errlen);
+    rc = scan_file(run, i, &buf, &cap, err, errlen);
     if (rc)
       goto fail;
   }
   setup_calibration(run);
   free(buf);
-  free(frames);
   free(meta_path);
   free(maps_path);
   *out = run;
@@ -1142,7 +1178,6 @@ fail:
   if (rc == MS_TRACE_E_NOMEM)
     set_err(err, errlen, "%s: out of memory", dir);
   free(buf);
-  free(frames);
   free(meta_path);
   free(maps_path);
   ms_run_close(run);
@@ -1160,8 +1195,8 @@ void ms_run_close(ms_run_t *run) {
   for (size_t i = 0; i < run->nthreads; i++) {
     cursor_t *c = &run->cursors[i];
     free(c->payload);
-    for (int k = 0; k < 3; k++)
-      free(c->str[k]);
+    free(c->evs);
+    free(c->arena);
     free(run->paths[i]);
   }
   free(run->paths);
@@ -1169,6 +1204,7 @@ void ms_run_close(ms_run_t *run) {
   free(run->cursors);
   free(run->heap);
   free(run->damage);
+  free(run->frames);
   meta_free(&run->meta);
   ms_maps_free(run->maps);
   free(run->dir);
@@ -1202,145 +1238,224 @@ int ms_run_stack_next(const ms_run_t *run, size_t *pos, const ms_stack_t **s) {
 
 /* ---- merge --------------------------------------------------------------------------------- */
 
-static int copy_string(cursor_t *c, int k, const uint8_t *s, uint64_t len) {
-  uint8_t *b = (uint8_t *)c->str[k];
-  int rc = ensure_cap(&b, &c->str_cap[k], (size_t)len + 1);
-  c->str[k] = (char *)b;
-  if (rc)
+/* Copies a payload string into the window's arena, NUL-terminated, at *n; returns its offset.
+ * decode_window sized the arena for every string the window can hold. */
+static uint64_t arena_put(cursor_t *c, size_t *n, const uint8_t *s, uint64_t len) {
+  size_t off = *n;
+  memcpy(c->arena + off, s, (size_t)len);
+  c->arena[off + len] = 0;
+  *n = off + (size_t)len + 1;
+  return off;
+}
+
+/* The current chunk of file i gives no (more) events: record why, end the file there. */
+static int chunk_bad(ms_run_t *run, size_t i, const char *prefix, const char *why) {
+  cursor_t *c = &run->cursors[i];
+  c->done = 1;
+  c->nevs = c->ri = 0;
+  c->p = c->pend = NULL;
+  c->end = c->chunk_off;
+  if (run->threads[i].good_bytes > c->chunk_off)
+    run->threads[i].good_bytes = c->chunk_off;
+  return add_damage(run, i, c->chunk_off, "%s%s", prefix, why);
+}
+
+/* Decodes the next window of the current chunk into c->evs. In a lazily opened run, a chunk
+ * not checked yet is checked here as it is decoded: its STACK records go to the stack table,
+ * its records to the thread's counts, and a bad record or a count that disagrees with the
+ * header ends the file there, after the chunk's events before the fault (a full open would
+ * have dropped the whole chunk; the CRC was good, so only a faulty writer gets here).
+ * Returns 0 or a negative error. */
+static int decode_window(ms_run_t *run, size_t i) {
+  cursor_t *c = &run->cursors[i];
+  if (!c->evs && !(c->evs = malloc(WINDOW * sizeof *c->evs)))
+    return MS_TRACE_E_NOMEM;
+  const uint8_t *p = c->p, *end = c->pend;
+  /* String bytes never exceed the payload bytes left; one NUL per string, three per record. */
+  size_t need = (size_t)(end - p) + 3 * WINDOW + 1;
+  if (c->arena_cap < need) {
+    char *a = realloc(c->arena, need);
+    if (!a)
+      return MS_TRACE_E_NOMEM;
+    c->arena = a;
+    c->arena_cap = need;
+  }
+  int check = !c->chunk_checked;
+  delta_t d = c->delta;
+  size_t n = 0, an = 0;
+  uint64_t nrec = 0;
+  const char *why = NULL;
+  while (p < end && n < WINDOW) {
+    ms_event_t *r = &c->evs[n];
+    rec_extra_t x;
+    *r = c->tmpl;
+    if (decode_record(&p, end, &d, r, &x, check ? run->frames : NULL, &why))
+      break;
+    why = NULL; /* decode_record sets it on success too */
+    nrec++;
+    if (__builtin_expect((int)r->kind >= MS_REC_STACK, 0)) {
+      if ((int)r->kind == MS_REC_STACK) {
+        if (check) {
+          int rc = commit_stack(run, r, &x, run->frames);
+          if (rc)
+            return rc;
+        }
+        continue; /* not an event */
+      }
+      r->name = c->arena + arena_put(c, &an, x.str[0], x.str_len[0]);
+      if (r->kind == MS_EV_VAR) {
+        r->type_name = c->arena + arena_put(c, &an, x.str[1], x.str_len[1]);
+        r->file = c->arena + arena_put(c, &an, x.str[2], x.str_len[2]);
+      }
+    }
+    r->ts_ns = ms_run_ticks_to_ns(run, r->ts);
+    n++;
+  }
+  c->p = p;
+  c->delta = d;
+  c->nevs = n;
+  c->ri = 0;
+  if (!check) {
+    if (why) /* checked before, so the file changed since */
+      return chunk_bad(run, i, "changed since opened: ", why);
+    return 0;
+  }
+  ms_thread_info_t *ti = &run->threads[i];
+  ti->records += nrec;
+  c->chunk_seen += nrec;
+  for (size_t k = 0; k < n; k++) {
+    if (c->have_last && c->evs[k].ts < c->last_ts)
+      ti->ts_backwards++;
+    c->last_ts = c->evs[k].ts;
+    c->have_last = 1;
+  }
+  char reason[96];
+  if (why) {
+    snprintf(reason, sizeof reason, "record %" PRIu64 " of chunk: %s", c->chunk_seen, why);
+  } else if (p == end && c->chunk_seen != c->chunk.nrecords) {
+    snprintf(reason, sizeof reason, "chunk says %" PRIu32 " records, payload holds %" PRIu64,
+             c->chunk.nrecords, c->chunk_seen);
+  } else {
+    if (p == end) {
+      c->chunk_checked = 1;
+      c->counted_upto = c->offset;
+    }
+    return 0;
+  }
+  /* The events decoded before the fault stay; the file ends after them. */
+  int rc = chunk_bad(run, i, "", reason);
+  c->nevs = n;
+  return rc;
+}
+
+/* Reads the chunk at c->offset of file i. Opened per chunk so a run with thousands of threads
+ * needs one fd. Returns 0 (the file may have ended with damage) or a negative error. */
+static int load_chunk(ms_run_t *run, size_t i) {
+  cursor_t *c = &run->cursors[i];
+  c->chunk_off = c->offset;
+  int fd = open(run->threads[i].path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st)) {
+    int e = errno;
+    if (fd >= 0)
+      close(fd);
+    return chunk_bad(run, i, "reopen failed: ", strerror(e));
+  }
+  char why[96];
+  uint64_t size = (uint64_t)st.st_size < c->end ? (uint64_t)st.st_size : c->end;
+  int rc = read_chunk(run, fd, c->offset, size, &c->chunk, &c->payload, &c->payload_cap, why,
+                      sizeof why);
+  close(fd);
+  if (rc < 0)
     return rc;
-  memcpy(c->str[k], s, (size_t)len);
-  c->str[k][len] = 0;
+  if (rc == 1) /* the open's scan found this chunk whole */
+    return chunk_bad(run, i, "changed since opened: ", why);
+  c->p = c->payload;
+  c->pend = c->payload + c->chunk.payload_len;
+  c->delta = (delta_t){c->chunk.base_ts, 0};
+  c->offset += MS_CHUNK_HEADER_SIZE + c->chunk.payload_len;
+  c->chunk_checked = !run->lazy || c->chunk_off < c->counted_upto;
+  c->chunk_seen = 0;
   return 0;
 }
 
-/* Moves cursor `i` to its next event. Returns 1 (c->head set), 0 (file done) or an error. */
+/* Moves cursor `i` to its next event (c->evs[c->ri]). Returns 1, 0 (file done) or an error. */
 static int cursor_advance(ms_run_t *run, size_t i) {
   cursor_t *c = &run->cursors[i];
-  const ms_thread_info_t *ti = &run->threads[i];
-  while (!c->done) {
-    if (c->p < c->pend) {
-      rec_t r;
-      const char *why;
-      if (decode_record(&c->p, c->pend, &c->delta, &r, NULL, &why)) {
-        c->done = 1; /* the scan found this chunk good: the file changed since */
-        return add_damage(run, i, c->offset, "changed since opened: %s", why);
-      }
-      if (r.kind == MS_REC_STACK)
-        continue; /* collected at open */
-      ms_event_t *e = &c->head; /* every field set below, no memset */
-      e->ts_ns = 0;
-      e->name = e->type_name = e->file = NULL;
-      e->kind = (ms_event_kind_t)r.kind;
-      e->ts = r.ts;
-      e->thread = (uint32_t)i;
-      e->tid = ti->tid;
-      e->thread_seq = ti->thread_seq;
-      e->addr = r.addr;
-      e->old_addr = r.old_addr;
-      e->size = r.size;
-      e->align = r.align;
-      e->weight = r.weight;
-      e->stack_id = r.stack_id;
-      e->mark_kind = r.mark_kind;
-      e->flags = r.flags;
-      e->line = r.line;
-      int nstr = r.kind == MS_REC_MARK ? 1 : r.kind == MS_REC_VAR ? 3 : 0;
-      for (int k = 0; k < nstr; k++) {
-        int rc = copy_string(c, k, r.str[k], r.str_len[k]);
-        if (rc)
-          return rc;
-      }
-      if (nstr) {
-        e->name = c->str[0];
-        if (nstr == 3) {
-          e->type_name = c->str[1];
-          e->file = c->str[2];
-        }
-      }
+  if (c->ri + 1 < c->nevs) {
+    c->ri++;
+    return 1;
+  }
+  c->ri = c->nevs = 0;
+  for (;;) {
+    if (c->nevs)
       return 1;
-    }
-    if (c->offset >= c->end) {
+    if (c->done)
+      return 0;
+    int rc;
+    if (c->p < c->pend) {
+      rc = decode_window(run, i);
+    } else if (c->offset >= c->end) {
       c->done = 1;
-      break;
+      return 0;
+    } else {
+      rc = load_chunk(run, i);
     }
-    /* Next chunk. Opened per chunk so a run with thousands of threads needs one fd. */
-    int fd = open(ti->path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st)) {
-      int e = errno;
-      if (fd >= 0)
-        close(fd);
-      c->done = 1;
-      return add_damage(run, i, c->offset, "reopen failed: %s", strerror(e));
-    }
-    ms_chunk_header_t h;
-    char why[96];
-    uint64_t size = (uint64_t)st.st_size < c->end ? (uint64_t)st.st_size : c->end;
-    int rc = read_chunk(run, fd, c->offset, size, &h, &c->payload, &c->payload_cap, why,
-                        sizeof why);
-    close(fd);
     if (rc < 0)
       return rc;
-    if (rc == 1) {
-      c->done = 1;
-      return add_damage(run, i, c->offset, "changed since opened: %s", why);
-    }
-    c->p = c->payload;
-    c->pend = c->payload + h.payload_len;
-    c->delta = (delta_t){h.base_ts, 0};
-    c->offset += MS_CHUNK_HEADER_SIZE + h.payload_len;
   }
-  return 0;
 }
 
-/* Heap order: timestamp, then thread sequence, then file order. */
-static int heap_less(const ms_run_t *run, uint32_t a, uint32_t b) {
-  const ms_event_t *x = &run->cursors[a].head, *y = &run->cursors[b].head;
-  if (x->ts != y->ts)
-    return x->ts < y->ts;
-  if (x->thread_seq != y->thread_seq)
-    return x->thread_seq < y->thread_seq;
-  return a < b;
+static inline ms_u128_t heap_key(const ms_run_t *run, uint32_t idx) {
+  const cursor_t *c = &run->cursors[idx];
+  const ms_event_t *e = &c->evs[c->ri];
+  return (ms_u128_t)e->ts << 64 | (ms_u128_t)e->thread_seq << 32 | idx;
 }
 
 static void heap_push(ms_run_t *run, uint32_t idx) {
   size_t i = run->heap_n++;
-  run->heap[i] = idx;
+  heap_ent_t x = {heap_key(run, idx), idx};
   while (i > 0) {
     size_t parent = (i - 1) / 2;
-    if (!heap_less(run, run->heap[i], run->heap[parent]))
+    if (!(x.key < run->heap[parent].key))
       break;
-    uint32_t t = run->heap[i];
     run->heap[i] = run->heap[parent];
-    run->heap[parent] = t;
     i = parent;
   }
+  run->heap[i] = x;
 }
 
 /* Restores heap order after the top's key grew (its cursor advanced). */
-static void heap_sift_down(ms_run_t *run, size_t i) {
+static inline void heap_sift_down(ms_run_t *run) {
+  heap_ent_t *h = run->heap;
+  size_t n = run->heap_n, i = 0;
+  heap_ent_t x = h[0];
   for (;;) {
-    size_t l = 2 * i + 1, r = l + 1, m = i;
-    if (l < run->heap_n && heap_less(run, run->heap[l], run->heap[m]))
-      m = l;
-    if (r < run->heap_n && heap_less(run, run->heap[r], run->heap[m]))
-      m = r;
-    if (m == i)
+    size_t l = 2 * i + 1;
+    if (l >= n)
       break;
-    uint32_t t = run->heap[i];
-    run->heap[i] = run->heap[m];
-    run->heap[m] = t;
+    size_t m = l + 1 < n && h[l + 1].key < h[l].key ? l + 1 : l;
+    if (!(h[m].key < x.key))
+      break;
+    h[i] = h[m];
     i = m;
   }
+  h[i] = x;
 }
 
 int ms_run_rewind(ms_run_t *run) {
   for (size_t i = 0; i < run->nthreads; i++) {
     cursor_t *c = &run->cursors[i];
+    const ms_thread_info_t *ti = &run->threads[i];
     c->offset = c->start;
-    c->end = run->threads[i].good_bytes;
+    c->end = ti->good_bytes;
     c->p = c->pend = NULL;
-    c->done = !run->threads[i].usable;
+    c->nevs = c->ri = 0;
+    c->done = !ti->usable;
+    c->tmpl = (ms_event_t){.thread = (uint32_t)i,
+                           .tid = ti->tid,
+                           .thread_seq = ti->thread_seq,
+                           .weight = 1};
   }
   run->heap_n = 0;
   run->started = 0;
@@ -1364,25 +1479,33 @@ int ms__run_next_ref(ms_run_t *run, const ms_event_t **ev) {
     run->started = 1;
   }
   /* The cursor of the event returned last stays at the top of the heap until now (the
-   * caller held its strings): advance it and sift it down, one sift per event instead of a
+   * caller held its event): advance it and sift it down, one sift per event instead of a
    * pop and a push. */
   if (run->pending >= 0) {
-    size_t i = (size_t)run->pending;
+    uint32_t i = (uint32_t)run->pending;
+    cursor_t *c = &run->cursors[i];
     run->pending = -1;
-    rc = cursor_advance(run, i);
-    if (rc < 0)
-      return rc;
-    if (rc == 0)
-      run->heap[0] = run->heap[--run->heap_n];
-    if (run->heap_n)
-      heap_sift_down(run, 0);
+    if (__builtin_expect(c->ri + 1 < c->nevs, 1)) { /* cursor_advance's fast path, inline */
+      c->ri++;
+    } else {
+      rc = cursor_advance(run, i);
+      if (rc < 0)
+        return rc;
+      if (rc == 0) {
+        run->heap[0] = run->heap[--run->heap_n];
+        goto sift;
+      }
+    }
+    run->heap[0].key = heap_key(run, i);
+  sift:
+    if (run->heap_n > 1)
+      heap_sift_down(run);
   }
   if (!run->heap_n)
     return 0;
-  uint32_t i = run->heap[0];
-  ms_event_t *head = &run->cursors[i].head;
-  head->ts_ns = ms_run_ticks_to_ns(run, head->ts);
-  *ev = head;
+  uint32_t i = run->heap[0].idx;
+  const cursor_t *c = &run->cursors[i];
+  *ev = &c->evs[c->ri];
   run->pending = i;
   return 1;
 }

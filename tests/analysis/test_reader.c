@@ -8,6 +8,7 @@
 #include "ms_format.h"
 #include "ms_hmap.h"
 #include "ms_trace.h"
+#include "ms_trace_int.h"
 #include "test_util.h"
 #include "tracegen.h"
 
@@ -842,6 +843,7 @@ static void hmap_against_reference(void) {
   uint64_t key_of[KEYS];
   for (int i = 0; i < KEYS; i++) /* key 0 included; clustered keys like real addresses */
     key_of[i] = i < KEYS / 2 ? (uint64_t)i * 16 : xorshift();
+  key_of[KEYS - 1] = UINT64_MAX; /* the key the table keeps out of band */
   ms_hmap_t m;
   ms__hmap_init(&m, sizeof(uint64_t));
   size_t count = 0;
@@ -899,6 +901,165 @@ static void hmap_against_reference(void) {
   ms__hmap_destroy(&m);
 }
 
+
+/* ---- lazy open (MS_RUN_LAZY) ------------------------------------------------------------- */
+
+static ms_run_t *open_flags_ok(const char *dir, unsigned flags) {
+  ms_run_t *run = NULL;
+  char err[256] = "";
+  int rc = ms_run_open_flags(dir, flags, &run, err, sizeof err);
+  if (rc)
+    fprintf(stderr, "ms_run_open_flags: %s\n", err);
+  T_EQ_INT(0, rc);
+  return run;
+}
+
+/* Every field of the next event of `a` equals that of `b`'s, strings by content. Returns 0 at
+ * the end of both. */
+static int next_same(ms_run_t *a, ms_run_t *b) {
+  const ms_event_t *x, *y;
+  int ra = ms__run_next_ref(a, &x), rb = ms__run_next_ref(b, &y);
+  T_EQ_INT(ra, rb);
+  T_TRUE(ra >= 0);
+  if (!ra)
+    return 0;
+  T_EQ_INT(x->kind, y->kind);
+  T_EQ_U64(x->ts, y->ts);
+  T_EQ_U64(x->ts_ns, y->ts_ns);
+  T_EQ_U64(x->thread, y->thread);
+  T_EQ_U64(x->tid, y->tid);
+  T_EQ_U64(x->addr, y->addr);
+  T_EQ_U64(x->old_addr, y->old_addr);
+  T_EQ_U64(x->size, y->size);
+  T_EQ_U64(x->align, y->align);
+  T_EQ_U64(x->weight, y->weight);
+  T_EQ_U64(x->stack_id, y->stack_id);
+  T_EQ_U64(x->mark_kind, y->mark_kind);
+  T_EQ_U64(x->flags, y->flags);
+  T_EQ_U64(x->line, y->line);
+  T_STR_EQ(x->name ? x->name : "(null)", y->name ? y->name : "(null)");
+  T_STR_EQ(x->type_name ? x->type_name : "(null)", y->type_name ? y->type_name : "(null)");
+  T_STR_EQ(x->file ? x->file : "(null)", y->file ? y->file : "(null)");
+  return 1;
+}
+
+/* A lazily opened run gives the same events, stacks and counts as a full open, with STACK
+ * records where the merge's windows and chunks end (a STACK as a chunk's last record once
+ * made the lazy decode report damage), strings across windows, and a stack used by one
+ * thread before the chunk of the other thread that defines it is read. */
+static void lazy_matches_full(void) {
+  char *dir = new_run("lazy");
+  tg_file_t *f = thread_file(dir, 1, 0), *g = thread_file(dir, 2, 1);
+  const uint64_t fr[2] = {0x401000, 0x402000};
+  uint64_t ts = 10, expect_events = 0, expect_stacks = 0;
+  for (int c = 0; c < 3; c++) {
+    tg_chunk(f, ts, 0, 0);
+    for (int k = 0; k < 150; k++, ts += 10) {
+      if (k == 64 || k == 127) { /* at a window's end, and amid one */
+        tg_stack(f, 100 + (uint64_t)(c * 10 + k), 2, fr);
+        expect_stacks++;
+      }
+      if (k % 50 == 7) {
+        tg_var(f, ts, 0x1000 + 16 * (uint64_t)k, (uint64_t)k, "name", "type", "file.c");
+      } else if (k % 50 == 9) {
+        tg_mark(f, ts, MS_MARK_POINT, k % 100 == 9 ? "mark-a" : "m");
+      } else if (k % 2) {
+        tg_free(f, ts, 0x1000 + 16 * (uint64_t)(k - 1));
+      } else {
+        tg_alloc(f, ts, 0x1000 + 16 * (uint64_t)k, (uint64_t)k + 1, 100 + (uint64_t)(c * 10));
+      }
+      expect_events++;
+    }
+    tg_stack(f, 900 + (uint64_t)c, 2, fr); /* the chunk's last record */
+    expect_stacks++;
+    tg_end_chunk(f);
+  }
+  /* Thread 2 uses stack 555 at ts 15; thread 1 defines it in a chunk starting at ts 5000. */
+  tg_chunk(g, 15, 0, 0);
+  tg_alloc(g, 15, 0x900000, 8, 555);
+  tg_free(g, 6000, 0x900000);
+  tg_end_chunk(g);
+  expect_events += 2;
+  tg_chunk(f, 5000, 0, 0);
+  tg_stack(f, 555, 2, fr);
+  tg_alloc(f, 5000, 0x800000, 8, 555);
+  tg_end_chunk(f);
+  expect_events++;
+  expect_stacks++;
+  tg_close(f);
+  tg_close(g);
+
+  ms_run_t *full = open_flags_ok(dir, 0), *lazy = open_flags_ok(dir, MS_RUN_LAZY);
+  T_EQ_U64(expect_stacks, ms_run_nstacks(full));
+  T_EQ_U64(0, ms_run_nstacks(lazy)); /* nothing decoded yet */
+  uint64_t n = 0;
+  while (next_same(full, lazy))
+    n++;
+  T_EQ_U64(expect_events, n);
+  T_EQ_U64(ms_run_nstacks(full), ms_run_nstacks(lazy));
+  T_EQ_U64(0, ms_run_ndamage(lazy));
+  T_EQ_INT(0, ms_run_partial(lazy));
+  for (size_t i = 0; i < 2; i++) {
+    const ms_thread_info_t *a = ms_run_thread(full, i), *b = ms_run_thread(lazy, i);
+    T_EQ_U64(a->records, b->records);
+    T_EQ_U64(a->ts_backwards, b->ts_backwards);
+    T_EQ_U64(a->good_bytes, b->good_bytes);
+    T_EQ_U64(a->chunks, b->chunks);
+  }
+  /* A second pass counts nothing twice. */
+  T_EQ_INT(0, ms_run_rewind(lazy));
+  T_EQ_INT(0, ms_run_rewind(full));
+  n = 0;
+  while (next_same(full, lazy))
+    n++;
+  T_EQ_U64(expect_events, n);
+  T_EQ_U64(ms_run_thread(full, 0)->records, ms_run_thread(lazy, 0)->records);
+  ms_run_close(full);
+  ms_run_close(lazy);
+  tg_rmrf(dir);
+  free(dir);
+}
+
+/* Lazily, a chunk with a good CRC but a bad record keeps the events before the fault (a full
+ * open drops the chunk) and ends the file there, with the same damage entry. */
+static void lazy_damage(void) {
+  const uint8_t rec[] = {0x0f, 0, 0}; /* an unknown record kind */
+  char *dir = new_run("lazydmg");
+  tg_file_t *f = thread_file(dir, 1, 0);
+  tg_chunk(f, 1, 0, 0);
+  tg_alloc(f, 1, 0x10, 1, 0);
+  tg_end_chunk(f);
+  tg_chunk(f, 2, 0, 0);
+  tg_alloc(f, 2, 0x20, 1, 0);
+  tg_raw(f, rec, sizeof rec, 1);
+  uint64_t bad = tg_end_chunk(f);
+  tg_chunk(f, 3, 0, 0);
+  tg_alloc(f, 3, 0x30, 1, 0); /* after the damage: never read */
+  tg_end_chunk(f);
+  tg_close(f);
+  ms_run_t *full = open_flags_ok(dir, 0), *lazy = open_flags_ok(dir, MS_RUN_LAZY);
+  expect_damage(full, 1, bad, "unknown record kind");
+  T_EQ_U64(0, ms_run_ndamage(lazy)); /* found by the pass */
+  expect_damage(lazy, 2, bad, "record 1 of chunk: unknown record kind");
+  T_EQ_U64(bad, ms_run_thread(lazy, 0)->good_bytes);
+  ms_run_close(full);
+  ms_run_close(lazy);
+  tg_rmrf(dir);
+  free(dir);
+
+  dir = new_run("lazycount");
+  f = thread_file(dir, 1, 0);
+  tg_chunk(f, 1, 0, 0);
+  tg_alloc(f, 1, 0x10, 1, 0);
+  bad = tg_end_chunk_ex(f, UINT64_MAX, UINT64_MAX, 5);
+  tg_close(f);
+  lazy = open_flags_ok(dir, MS_RUN_LAZY);
+  expect_damage(lazy, 1, bad, "chunk says 5 records, payload holds 1");
+  ms_run_close(lazy);
+  tg_rmrf(dir);
+  free(dir);
+}
+
 int main(int argc, char **argv) {
   static const t_case_t cases[] = {
       T_CASE(crc_and_varint_codecs),
@@ -927,6 +1088,8 @@ int main(int argc, char **argv) {
       T_CASE(discover_runs),
       T_CASE(maps_lookup),
       T_CASE(hmap_against_reference),
+      T_CASE(lazy_matches_full),
+      T_CASE(lazy_damage),
   };
   return t_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
