@@ -206,7 +206,7 @@ static void series_compact(ms__series_t *s) {
 /* Records `value` (live bytes after an event) at time rel (ns since the first event). An
  * empty bucket takes the value carried from before it; a bucket holds the highest value seen
  * in it, so the peak is never lost. Out-of-order times land in the latest bucket. */
-static inline void series_update(ms__series_t *s, uint64_t rel, uint64_t value) {
+static void series_update_slow(ms__series_t *s, uint64_t rel, uint64_t value) {
   if (!s->cap)
     return;
   uint64_t b = rel >> s->shift;
@@ -221,6 +221,18 @@ static inline void series_update(ms__series_t *s, uint64_t rel, uint64_t value) 
   if (value > s->v[b])
     s->v[b] = value;
   s->last = value;
+}
+
+static inline void series_update(ms__series_t *s, uint64_t rel, uint64_t value) {
+  /* Fast path, nearly every event: the time falls in the latest bucket (or before it). */
+  if (__builtin_expect((rel >> s->shift) < s->n, 1)) {
+    uint64_t *v = &s->v[s->n - 1];
+    if (value > *v)
+      *v = value;
+    s->last = value;
+    return;
+  }
+  series_update_slow(s, rel, value);
 }
 
 /* Downsamples to at most TIMELINE_POINTS points, max per group of buckets. */

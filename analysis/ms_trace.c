@@ -535,14 +535,10 @@ typedef struct delta_s {
   uint64_t prev_ts, prev_addr;
 } delta_t;
 
-/* Bytes after every payload buffer that get_varint may load (and never uses): it reads a
- * whole 8-byte word per varint. */
-#define PAYLOAD_PAD 16
-
-/* ms_get_varint without a loop for varints up to 8 bytes (every value the tracker writes but
- * 57-bit-and-wider addresses): one unaligned load, the terminating byte found with a count of
- * trailing zeros, the 7-bit groups packed with three mask-and-shift steps. The buffer must
- * have PAYLOAD_PAD readable bytes past `end`. Same results and bounds as ms_get_varint. */
+/* ms_get_varint with fast paths: one byte (most fields), and no bounds check per byte when ten
+ * bytes are left. Same results and the same bounds as ms_get_varint. (A branch-free 8-byte
+ * word decode was tried: more instructions and slower on this trace mix, where most
+ * multi-byte values take two or three bytes.) */
 static inline __attribute__((always_inline)) int get_varint(const uint8_t **pp,
                                                             const uint8_t *end, uint64_t *out) {
   const uint8_t *p = *pp;
@@ -587,10 +583,9 @@ static int get_string(const uint8_t **pp, const uint8_t *end, const uint8_t **s,
 /* Decodes one record at *pp into *r (and *x), updating the delta state. *r must come in with
  * every field a kind may leave out set to its default (0, weight 1): only fields the record
  * carries are written. kind is the record kind, MS_REC_STACK included (its id in stack_id).
- * `frames`
- * (MS_TRACE_MAX_FRAMES slots) receives a STACK's frames, or is NULL when they are not
- * wanted. Returns 0, or -1 with *why naming what was wrong. Never reads past `end` (beyond
- * the PAYLOAD_PAD word loads); loops are bounded by payload bytes. */
+ * `frames` (MS_TRACE_MAX_FRAMES slots) receives a STACK's frames, or is NULL when they are not
+ * wanted. Returns 0, or -1 with *why naming what was wrong (*why is also set on success).
+ * Never reads past `end`; loops are bounded by payload bytes. */
 static inline __attribute__((always_inline)) int decode_record(const uint8_t **pp,
                                                                const uint8_t *end, delta_t *d,
                                                                ms_event_t *r, rec_extra_t *x,
@@ -732,12 +727,16 @@ typedef struct cursor_s {
                           thread_seq, weight 1, all else 0 */
 } cursor_t;
 
-/* A heap entry: the cursor and its current event's merge key, timestamp in the high half,
- * then thread sequence, then file order, so one 128-bit compare orders two entries. */
+/* A heap entry: the cursor and its current event's merge key: timestamp, then (equal
+ * timestamps, rare) thread sequence and file order, packed in `tie`. */
 typedef struct heap_ent_s {
-  ms_u128_t key;
-  uint32_t idx;
+  uint64_t ts;
+  uint64_t tie; /* thread_seq << 32 | cursor index */
 } heap_ent_t;
+
+static inline int heap_less(const heap_ent_t *a, const heap_ent_t *b) {
+  return a->ts < b->ts || (a->ts == b->ts && a->tie < b->tie);
+}
 
 struct ms_run_s {
   char *dir;
@@ -837,7 +836,7 @@ static int read_chunk(ms_run_t *run, int fd, uint64_t off, uint64_t size, ms_chu
     snprintf(why, whylen, "chunk runs past end of file (truncated)");
     return 1;
   }
-  int rc = ensure_cap(buf, cap, (size_t)h->payload_len + PAYLOAD_PAD);
+  int rc = ensure_cap(buf, cap, h->payload_len);
   if (rc)
     return rc;
   if (h->payload_len && read_full(fd, *buf, h->payload_len, off + MS_CHUNK_HEADER_SIZE)) {
@@ -1406,18 +1405,18 @@ static int cursor_advance(ms_run_t *run, size_t i) {
   }
 }
 
-static inline ms_u128_t heap_key(const ms_run_t *run, uint32_t idx) {
+static inline heap_ent_t heap_key(const ms_run_t *run, uint32_t idx) {
   const cursor_t *c = &run->cursors[idx];
   const ms_event_t *e = &c->evs[c->ri];
-  return (ms_u128_t)e->ts << 64 | (ms_u128_t)e->thread_seq << 32 | idx;
+  return (heap_ent_t){e->ts, (uint64_t)e->thread_seq << 32 | idx};
 }
 
 static void heap_push(ms_run_t *run, uint32_t idx) {
   size_t i = run->heap_n++;
-  heap_ent_t x = {heap_key(run, idx), idx};
+  heap_ent_t x = heap_key(run, idx);
   while (i > 0) {
     size_t parent = (i - 1) / 2;
-    if (!(x.key < run->heap[parent].key))
+    if (!heap_less(&x, &run->heap[parent]))
       break;
     run->heap[i] = run->heap[parent];
     i = parent;
@@ -1434,8 +1433,8 @@ static inline void heap_sift_down(ms_run_t *run) {
     size_t l = 2 * i + 1;
     if (l >= n)
       break;
-    size_t m = l + 1 < n && h[l + 1].key < h[l].key ? l + 1 : l;
-    if (!(h[m].key < x.key))
+    size_t m = l + 1 < n && heap_less(&h[l + 1], &h[l]) ? l + 1 : l;
+    if (!heap_less(&h[m], &x))
       break;
     h[i] = h[m];
     i = m;
@@ -1496,14 +1495,14 @@ int ms__run_next_ref(ms_run_t *run, const ms_event_t **ev) {
         goto sift;
       }
     }
-    run->heap[0].key = heap_key(run, i);
+    run->heap[0] = heap_key(run, i);
   sift:
     if (run->heap_n > 1)
       heap_sift_down(run);
   }
   if (!run->heap_n)
     return 0;
-  uint32_t i = run->heap[0].idx;
+  uint32_t i = (uint32_t)run->heap[0].tie;
   const cursor_t *c = &run->cursors[i];
   *ev = &c->evs[c->ri];
   run->pending = i;
