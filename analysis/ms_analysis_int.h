@@ -58,6 +58,7 @@ struct ms_analysis_s {
   const char *sample_name;
   uint64_t sample_bytes;
   ms_estimate_t est[6];
+  int peak_crossfit;       /* the sampled peak is cross-fitted (ms_analyze.c, peak_crossfit) */
   size_t nthreads;
   ms__thread_t *threads;
   uint64_t temporaries, temporaries_reported;

@@ -226,6 +226,8 @@ static int mode_json(cJSON *m, const ms_analysis_t *a) {
     bad |= estimate_json(est, "allocations", a->est[MS_EST_ALLOCATIONS]);
     bad |= estimate_json(est, "allocated_bytes", a->est[MS_EST_ALLOCATED_BYTES]);
     bad |= estimate_json(est, "peak_live_bytes", a->est[MS_EST_PEAK_LIVE_BYTES]);
+    cJSON *pk = cJSON_GetObjectItem(est, "peak_live_bytes");
+    bad |= !pk || add_str(pk, "method", a->peak_crossfit ? "cross-fitted" : "series maximum");
     bad |= estimate_json(est, "leaked_bytes", a->est[MS_EST_LEAKED_BYTES]);
     bad |= estimate_json(est, "leaked_blocks", a->est[MS_EST_LEAKED_BLOCKS]);
     bad |= estimate_json(est, "frees", a->est[MS_EST_FREES]);
