@@ -486,6 +486,15 @@ static int half_of(uint64_t addr) {
   return (int)(((addr >> 4) * 0x9e3779b97f4a7c15ull) >> 63);
 }
 
+/* summary.json's mode.estimates.peak_live_bytes.method is `method`. */
+static void expect_peak_method(ms_analysis_t *an, const char *method) {
+  cJSON *s = ms_analysis_summary_json(an);
+  cJSON *pk = cJSON_GetObjectItem(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(s, "mode"), "estimates"), "peak_live_bytes");
+  T_STR_EQ(method, cJSON_GetStringValue(cJSON_GetObjectItem(pk, "method")));
+  cJSON_Delete(s);
+}
+
 static void sampled_peak_crossfit(void) {
   char *dir = new_run("an-xfit", "sample=bytes\nsample_bytes=1000\n");
   tg_file_t *a = thread(dir, 1, 0);
@@ -512,11 +521,7 @@ static void sampled_peak_crossfit(void) {
   /* Error: the larger of the halves' (79 blocks' worth) and the series maximum's (80). */
   T_TRUE(fabs(e.std_error - sqrt(80 * vf * 1e6)) < 1e-6);
   T_TRUE(e.ci95_low <= e.value && e.value <= e.ci95_high);
-  cJSON *s = ms_analysis_summary_json(an);
-  cJSON *pk = cJSON_GetObjectItem(
-      cJSON_GetObjectItem(cJSON_GetObjectItem(s, "mode"), "estimates"), "peak_live_bytes");
-  T_STR_EQ("cross-fitted", cJSON_GetStringValue(cJSON_GetObjectItem(pk, "method")));
-  cJSON_Delete(s);
+  expect_peak_method(an, "cross-fitted");
   ms_analysis_free(an);
   tg_rmrf(dir);
   free(dir);
@@ -530,11 +535,7 @@ static void sampled_peak_crossfit(void) {
   an = analyze(dir, NULL);
   e = ms_analysis_estimate(an, MS_EST_PEAK_LIVE_BYTES);
   T_TRUE(fabs(e.value - 2 * w * 1000) < 1e-6);
-  s = ms_analysis_summary_json(an);
-  pk = cJSON_GetObjectItem(
-      cJSON_GetObjectItem(cJSON_GetObjectItem(s, "mode"), "estimates"), "peak_live_bytes");
-  T_STR_EQ("series maximum", cJSON_GetStringValue(cJSON_GetObjectItem(pk, "method")));
-  cJSON_Delete(s);
+  expect_peak_method(an, "series maximum");
   ms_analysis_free(an);
   tg_rmrf(dir);
   free(dir);

@@ -403,17 +403,23 @@ static void huge_payload_len(void) {
   free(dir);
 }
 
-/* A chunk whose payload is raw bytes (valid CRC) after one good chunk. */
-static void hostile_payload(const char *tag, const uint8_t *bytes, size_t n, const char *reason) {
-  char *dir = new_run(tag);
-  tg_file_t *f = thread_file(dir, 1, 0);
+/* Writes one good chunk, then a chunk of a good record and `bytes` (valid CRC), leaving the
+ * file open; returns the second chunk's offset. */
+static uint64_t write_hostile(tg_file_t *f, const uint8_t *bytes, size_t n) {
   tg_chunk(f, 1, 0, 0);
   tg_alloc(f, 1, 0x10, 1, 0);
   tg_end_chunk(f);
   tg_chunk(f, 2, 0, 0);
   tg_alloc(f, 2, 0x20, 1, 0); /* a good record before the bad one: the chunk still goes */
   tg_raw(f, bytes, n, 1);
-  uint64_t bad = tg_end_chunk(f);
+  return tg_end_chunk(f);
+}
+
+/* A chunk whose payload is raw bytes (valid CRC) after one good chunk. */
+static void hostile_payload(const char *tag, const uint8_t *bytes, size_t n, const char *reason) {
+  char *dir = new_run(tag);
+  tg_file_t *f = thread_file(dir, 1, 0);
+  uint64_t bad = write_hostile(f, bytes, n);
   tg_close(f);
   ms_run_t *run = open_ok(dir);
   expect_damage(run, 1, bad, reason);
@@ -901,18 +907,7 @@ static void hmap_against_reference(void) {
   ms__hmap_destroy(&m);
 }
 
-
 /* ---- lazy open (MS_RUN_LAZY) ------------------------------------------------------------- */
-
-static ms_run_t *open_flags_ok(const char *dir, unsigned flags) {
-  ms_run_t *run = NULL;
-  char err[256] = "";
-  int rc = ms_run_open_flags(dir, flags, &run, err, sizeof err);
-  if (rc)
-    fprintf(stderr, "ms_run_open_flags: %s\n", err);
-  T_EQ_INT(0, rc);
-  return run;
-}
 
 /* Every field of the next event of `a` equals that of `b`'s, strings by content. Returns 0 at
  * the end of both. */
@@ -1026,13 +1021,7 @@ static void lazy_damage(void) {
   const uint8_t rec[] = {0x0f, 0, 0}; /* an unknown record kind */
   char *dir = new_run("lazydmg");
   tg_file_t *f = thread_file(dir, 1, 0);
-  tg_chunk(f, 1, 0, 0);
-  tg_alloc(f, 1, 0x10, 1, 0);
-  tg_end_chunk(f);
-  tg_chunk(f, 2, 0, 0);
-  tg_alloc(f, 2, 0x20, 1, 0);
-  tg_raw(f, rec, sizeof rec, 1);
-  uint64_t bad = tg_end_chunk(f);
+  uint64_t bad = write_hostile(f, rec, sizeof rec);
   tg_chunk(f, 3, 0, 0);
   tg_alloc(f, 3, 0x30, 1, 0); /* after the damage: never read */
   tg_end_chunk(f);

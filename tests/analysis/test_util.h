@@ -99,16 +99,19 @@ static inline int t_main(int argc, char **argv, const t_case_t *cases, size_t n)
 }
 
 #ifdef MS_TRACE_H
-/* Opens a run that must open; the reader's error line is printed when it does not. */
-static inline ms_run_t *open_ok(const char *dir) {
+/* Opens a run that must open (ms_run_open_flags); the reader's error line is printed when it
+ * does not. */
+static inline ms_run_t *open_flags_ok(const char *dir, unsigned flags) {
   ms_run_t *run = NULL;
   char err[256] = "";
-  int rc = ms_run_open(dir, &run, err, sizeof err);
+  int rc = ms_run_open_flags(dir, flags, &run, err, sizeof err);
   if (rc)
-    fprintf(stderr, "ms_run_open: %s\n", err);
+    fprintf(stderr, "ms_run_open_flags: %s\n", err);
   T_EQ_INT(0, rc);
   return run;
 }
+
+static inline ms_run_t *open_ok(const char *dir) { return open_flags_ok(dir, 0); }
 #endif
 
 #endif /* TEST_UTIL_H */
