@@ -106,6 +106,22 @@ static const char *intern(ms_symbolizer_t *s, const char *str) {
   return *slot;
 }
 
+/* The C++ ABI's demangler, from libstdc++ (what heaptrack, c++filt and LSan's reports use);
+ * it has C linkage. */
+extern char *__cxa_demangle(const char *mangled, char *out, size_t *len, int *status);
+
+/* `name` interned, demangled when it is a C++ ("_Z") name the demangler takes; as it is
+ * otherwise (C names, and anything that does not demangle). */
+static const char *demangled(ms_symbolizer_t *s, const char *name) {
+  if (!name || name[0] != '_' || name[1] != 'Z')
+    return intern(s, name);
+  int status = -1;
+  char *d = __cxa_demangle(name, NULL, NULL, &status);
+  const char *r = intern(s, status == 0 && d ? d : name);
+  free(d);
+  return r;
+}
+
 /* The libdwfl module of `path` loaded at `base`, reported on first use. NULL when the file
  * is not usable (missing, not ELF, a pseudo path such as [vdso]). */
 static Dwfl_Module *module_for(ms_symbolizer_t *s, const char *path, uint64_t base) {
@@ -140,6 +156,18 @@ static Dwfl_Module *module_for(ms_symbolizer_t *s, const char *path, uint64_t ba
  * function (names through DW_AT_abstract_origin). Both NULL without debug info. The strings
  * belong to libdw. The function, not the inlined callee, names the frame: it is what the
  * symbol table says in a build without debug info, so reports agree across build types. */
+/* A DIE's name for reports: the linkage (mangled) name where there is one, so that a C++
+ * function comes out qualified and with its parameters once demangled (DW_AT_name is only
+ * "push_back"); the plain name otherwise (C). Both follow abstract_origin/specification. */
+static const char *die_name(Dwarf_Die *die) {
+  Dwarf_Attribute attr;
+  const char *ln = NULL;
+  if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) ||
+      dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr))
+    ln = dwarf_formstring(&attr);
+  return ln ? ln : dwarf_diename(die);
+}
+
 static void dwarf_function(Dwfl_Module *mod, uint64_t pc, const char **function,
                            const char **inlined) {
   *function = *inlined = NULL;
@@ -152,9 +180,9 @@ static void dwarf_function(Dwfl_Module *mod, uint64_t pc, const char **function,
   for (int i = 0; i < n; i++) {
     int tag = dwarf_tag(&scopes[i]);
     if (tag == DW_TAG_inlined_subroutine && !*inlined && !*function)
-      *inlined = dwarf_diename(&scopes[i]);
+      *inlined = die_name(&scopes[i]);
     else if (tag == DW_TAG_subprogram)
-      *function = dwarf_diename(&scopes[i]);
+      *function = die_name(&scopes[i]);
   }
   free(scopes);
 }
@@ -192,8 +220,8 @@ void ms_symbolize(ms_symbolizer_t *s, uint64_t ret, int resolve, ms_frame_t *out
       dwarf_function(mod, pc, &fn, &inl);
       if (!fn)
         fn = dwfl_module_addrinfo(mod, pc, &symoff, &sym, NULL, NULL, NULL);
-      r.function = intern(s, fn);
-      r.inlined = intern(s, inl);
+      r.function = demangled(s, fn);
+      r.inlined = demangled(s, inl);
       Dwfl_Line *line = dwfl_module_getsrc(mod, pc);
       if (line) {
         int lineno = 0;

@@ -283,10 +283,52 @@ static void sampled_estimate(void) {
   T_TRUE(cover_peak >= 3);
 }
 
+
+/* A C++ program's leaks are reported with demangled names: from DWARF's linkage name where
+ * the program has debug info (its own functions), from the symbol table where it has not
+ * (libstdc++'s operator new[]). The expected names are the C++ ABI's demanglings of the
+ * functions in progs/cxx_leaky.cpp, written out here. */
+static void cxx_demangled(void) {
+  char *dir = tg_mkdtemp("an-cxx");
+  const char *argv[] = {t_argv[3], NULL};
+  char *out = run_traced(dir, NULL, argv);
+  ms_analysis_opts_t o = {0};
+  o.symbolize = 1;
+  o.module = base(t_argv[3]); /* the program's own leaks, not the runtime's */
+  ms_analysis_t *a = analyze(dir, &o);
+  int saw_make = 0, saw_build = 0, saw_new = 0;
+  for (size_t i = 0; i < ms_analysis_nleaks(a); i++) {
+    const ms_leak_t *l = ms_analysis_leak(a, i);
+    for (size_t k = 0; k < l->nframes; k++) {
+      const char *f = l->frames[k].function;
+      T_TRUE(strncmp(f, "_Z", 2) != 0); /* nothing left mangled */
+      if (!strcmp(f, "memscope_test::Widget::make(int)")) {
+        saw_make = 1;
+        T_EQ_U64(field(out, "leak_make"), l->bytes);
+      }
+      if (!strcmp(f, "int* memscope_test::build<int>(int)")) {
+        saw_build = 1;
+        T_EQ_U64(field(out, "leak_build"), l->bytes);
+      }
+      /* libstdc++'s operator new[] (_Znam) may tail-call operator new (_Znwm): either. */
+      saw_new |= !strcmp(f, "operator new[](unsigned long)") ||
+                 !strcmp(f, "operator new(unsigned long)");
+    }
+  }
+  T_TRUE(saw_make);
+  T_TRUE(saw_build);
+  T_TRUE(saw_new);
+  ms_analysis_free(a);
+  free(out);
+  tg_rmrf(dir);
+  free(dir);
+}
+
 int main(int argc, char **argv) {
   static const t_case_t cases[] = {
       T_CASE(golden_alloc_family), T_CASE(golden_never_ends), T_CASE(golden_exit_thread),
       T_CASE(leak_symbolized),     T_CASE(suppressions),      T_CASE(sampled_estimate),
+      T_CASE(cxx_demangled),
   };
   if (argc > 1 && strcmp(argv[1], "--list") && argc < 4) {
     fprintf(stderr, "usage: %s TEST LIB PROGRAM\n", argv[0]);
