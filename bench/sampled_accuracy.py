@@ -9,7 +9,9 @@ whether the reported ci95 covers the exact value. Nothing is modelled: every fig
 from the summary.json of a real run.
 
 A heap size "meets" the target when every sampled run lands within --target percent on both
-figures and every interval covers. The relative standard error of an instant's live-bytes
+figures and the intervals cover as often as 95 % intervals should: a count of covering runs
+that a true 95 % interval would give with probability below 1 % (binomial) is a miss, so 9 of
+10 is fine and 6 of 10 is not. The relative standard error of an instant's live-bytes
 estimate is about sqrt(N / L) for L live bytes, printed beside each heap so a miss can be
 told from a defect: the peak is estimable to 5 % only when L is some hundreds of N.
 
@@ -72,6 +74,14 @@ def compare(est, exact, target):
             "within_target": abs(err) <= target}
 
 
+def coverage_plausible(covered, runs, level=0.95, alpha=0.01):
+    """False when `covered` of `runs` intervals covering is below what `level` intervals give
+    with probability alpha: P(X <= covered) < alpha for X ~ Binomial(runs, level)."""
+    cdf = sum(math.comb(runs, k) * level ** k * (1 - level) ** (runs - k)
+              for k in range(covered + 1))
+    return cdf >= alpha
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -112,7 +122,9 @@ def main():
                 ests = s["mode"]["estimates"]
                 runs.append({fig: compare(ests[fig], exact[fig], args.target)
                              for fig in ("allocated_bytes", "peak_live_bytes")})
-            met = all(r[f]["within_target"] and r[f]["covered"] for r in runs for f in r)
+            met = all(r[f]["within_target"] for r in runs for f in r) and all(
+                coverage_plausible(sum(r[f]["covered"] for r in runs), len(runs))
+                for f in ("allocated_bytes", "peak_live_bytes"))
             results.append({"live_blocks_per_thread": live, "exact": exact,
                             "instant_relative_std_error": rel_se, "runs": runs, "met": met})
 
