@@ -61,12 +61,24 @@ typedef struct scope_int_s {
   uint64_t live_bytes, live_blocks;
 } scope_int_t;
 
+/* A sampled live-bytes estimate over time, process-wide or one thread's: the Horvitz-Thompson
+ * estimate and its variance now, the maximum so far with the variance and time there, and
+ * for the cross-fitted peak (live_peak) the sampled blocks split in two halves by address:
+ * per half its estimate and variance, its highest estimate and, at that instant, the other
+ * half's estimate and variance, and its sampled allocations. */
+typedef struct live_est_s {
+  double live, var, max, var_at_max;
+  uint64_t max_ns;
+  double h_live[2], h_var[2], h_max[2], h_other[2], h_other_var[2];
+  uint64_t h_n[2];
+} live_est_t;
+
 typedef struct thr_state_s {
   uint64_t last_alloc;   /* block of this thread's latest allocator event, if an allocation */
   int has_last;
   uint32_t release_var;  /* variable of the block a flagged FREE released, for the REALLOC */
-  double w_live, w_peak, w_allocs, w_frees, w_bytes, w_reallocs;
-  uint64_t w_peak_ns;
+  live_est_t le;          /* sampled modes: this thread's live bytes */
+  double w_allocs, w_frees, w_bytes, w_reallocs;
 } thr_state_t;
 
 typedef struct pass_s {
@@ -92,17 +104,12 @@ typedef struct pass_s {
   double lt_sum;
   /* sampled modes */
   double n_bytes; /* bytes:N */
-  double w_live, var_live, w_peak, var_peak, w_allocs, var_allocs, w_bytes, var_bytes;
+  live_est_t le; /* process-wide live bytes */
+  double w_allocs, var_allocs, w_bytes, var_bytes;
   double w_frees, w_reallocs, w_temps;
-  uint64_t w_peak_ns;
   /* Interval for the sampled peak (see peak_interval): the highest est + 1.96 se, and the
    * highest est - z se for z = 2..6, over every sampled allocation. */
   double peak_hi, peak_lo[5];
-  /* Cross-fitted peak (see peak_crossfit): the sampled blocks split in two halves by address;
-   * per half its live estimate, the variance of it, its highest value and, at that instant,
-   * the other half's estimate and variance; sampled allocations per half. */
-  double h_live[2], h_var[2], h_max[2], h_other[2], h_other_var[2];
-  uint64_t h_n[2];
 } pass_t;
 
 double ms__now_s(void);
@@ -127,9 +134,10 @@ static void peak_interval(const pass_t *p, uint64_t sampled_allocs, ms_estimate_
   est->ci95_high = p->peak_hi;
 }
 
-/* The sampled peak's value. The maximum of the estimated series is biased upward (the noise
- * at its highest point is selected): on bench's workload with a 0.5 GB heap and bytes:524288,
- * +5 to +10 % for a relative standard error of 3 % at an instant. Cross-fitting removes that
+/* The sampled peak's value, process-wide and per thread (live_est_t). The maximum of the
+ * estimated series is biased upward (the noise at its highest point is selected): on bench's
+ * workload with a 0.5 GB heap and bytes:524288, +5 to +10 % for a relative standard error of
+ * 3 % at an instant. Cross-fitting removes that
  * bias: the sampled blocks are split in two halves by address; each half alone estimates the
  * live bytes (weights doubled) and picks the instant of its maximum, and the *other* half,
  * whose noise played no part in the choice, estimates the live bytes there. The value is the
@@ -144,17 +152,46 @@ static void peak_interval(const pass_t *p, uint64_t sampled_allocs, ms_estimate_
  * (docs/analysis.md, "Sampled modes"). */
 #define CROSSFIT_MIN_RSE 0.01
 #define MIN_HALF 30
-static int peak_crossfit(const pass_t *p, double *value, double *var) {
-  if (p->h_n[0] < MIN_HALF || p->h_n[1] < MIN_HALF)
+static int live_peak(const live_est_t *l, double *value, double *var) {
+  *value = l->max;
+  *var = l->var_at_max;
+  if (l->h_n[0] < MIN_HALF || l->h_n[1] < MIN_HALF)
     return 0;
-  if (!(p->w_peak > 0) || sqrt(p->var_peak) <= CROSSFIT_MIN_RSE * p->w_peak)
+  if (!(l->max > 0) || sqrt(l->var_at_max) <= CROSSFIT_MIN_RSE * l->max)
     return 0;
-  *value = 0.5 * (p->h_other[0] + p->h_other[1]);
+  *value = 0.5 * (l->h_other[0] + l->h_other[1]);
   /* Its variance estimate is the halves' (about the whole sample's at an instant), but it is
    * zero when the other half had no sampled block live then, a Horvitz-Thompson blind spot;
    * the variance at the series' maximum, as large at least, keeps the error honest. */
-  *var = fmax(0.25 * (p->h_other_var[0] + p->h_other_var[1]), p->var_peak);
+  *var = fmax(0.25 * (l->h_other_var[0] + l->h_other_var[1]), l->var_at_max);
   return 1;
+}
+
+/* A sampled block of half h enters the live set: ws = weight * size, vs = its variance
+ * term. Maxima only move on an allocation. */
+static inline void live_add(live_est_t *l, int h, double ws, double vs, uint64_t ns) {
+  l->live += ws;
+  l->var += vs;
+  if (l->live > l->max) {
+    l->max = l->live;
+    l->var_at_max = l->var;
+    l->max_ns = ns;
+  }
+  l->h_n[h]++;
+  l->h_live[h] += ws;
+  l->h_var[h] += vs;
+  if (2 * l->h_live[h] > l->h_max[h]) { /* each half estimates the whole: weights double */
+    l->h_max[h] = 2 * l->h_live[h];
+    l->h_other[h] = 2 * l->h_live[1 - h];
+    l->h_other_var[h] = 4 * l->h_var[1 - h];
+  }
+}
+
+static inline void live_remove(live_est_t *l, int h, double ws, double vs) {
+  l->live -= ws;
+  l->var -= vs;
+  l->h_live[h] -= ws;
+  l->h_var[h] -= vs;
 }
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -377,13 +414,10 @@ static inline void block_gone(pass_t *p, const ms_event_t *e, uint64_t addr,
   if (p->a->sampled) {
     double w, vf;
     block_weight(p, size, x->weight, &w, &vf);
-    p->w_live -= w * (double)size;
-    p->var_live -= vf * (double)size * (double)size;
-    thr_state_t *t = &p->ts[BLOCK(blk)->thread];
-    t->w_live -= w * (double)size;
     int h = addr_half(addr);
-    p->h_live[h] -= w * (double)size;
-    p->h_var[h] -= vf * (double)size * (double)size;
+    double ws = w * (double)size, vs = vf * (double)size * (double)size;
+    live_remove(&p->le, h, ws, vs);
+    live_remove(&p->ts[BLOCK(blk)->thread].le, h, ws, vs);
     if (lifetime && e->kind == MS_EV_FREE && !(e->flags & MS_FLAG_REALLOC_RELEASE)) {
       p->w_frees += w;
       p->ts[e->thread].w_frees += w;
@@ -392,12 +426,12 @@ static inline void block_gone(pass_t *p, const ms_event_t *e, uint64_t addr,
 }
 
 static inline uint64_t cur_live(const pass_t *p) {
-  return p->a->sampled ? (p->w_live > 0 ? (uint64_t)llround(p->w_live) : 0) : p->ps.live_bytes;
+  return p->a->sampled ? (p->le.live > 0 ? (uint64_t)llround(p->le.live) : 0) : p->ps.live_bytes;
 }
 
 static inline uint64_t thread_live(const pass_t *p, uint32_t t) {
   if (p->a->sampled)
-    return p->ts[t].w_live > 0 ? (uint64_t)llround(p->ts[t].w_live) : 0;
+    return p->ts[t].le.live > 0 ? (uint64_t)llround(p->ts[t].le.live) : 0;
   return p->ps.st->threads[t].live_bytes;
 }
 
@@ -493,38 +527,20 @@ static void sampled_alloc(pass_t *p, const ms_event_t *e, slot_t *s, thr_state_t
   p->var_allocs += vf;
   p->w_bytes += w * sz;
   p->var_bytes += vf * sz * sz;
-  p->w_live += w * sz;
-  p->var_live += vf * sz * sz;
   int h = addr_half(e->addr);
-  p->h_n[h]++;
-  p->h_live[h] += w * sz;
-  p->h_var[h] += vf * sz * sz;
-  if (2 * p->h_live[h] > p->h_max[h]) { /* each half estimates the whole: weights double */
-    p->h_max[h] = 2 * p->h_live[h];
-    p->h_other[h] = 2 * p->h_live[1 - h];
-    p->h_other_var[h] = 4 * p->h_var[1 - h];
-  }
-  if (p->w_live > p->w_peak) {
-    p->w_peak = p->w_live;
-    p->var_peak = p->var_live;
-    p->w_peak_ns = e->ts_ns;
-  }
-  double se_live = sqrt(p->var_live);
-  if (p->w_live + 1.96 * se_live > p->peak_hi)
-    p->peak_hi = p->w_live + 1.96 * se_live;
+  live_add(&p->le, h, w * sz, vf * sz * sz, e->ts_ns);
+  live_add(&ts->le, h, w * sz, vf * sz * sz, e->ts_ns);
+  double se_live = sqrt(p->le.var);
+  if (p->le.live + 1.96 * se_live > p->peak_hi)
+    p->peak_hi = p->le.live + 1.96 * se_live;
   for (int z = 0; z < 5; z++)
-    if (p->w_live - (z + 2) * se_live > p->peak_lo[z])
-      p->peak_lo[z] = p->w_live - (z + 2) * se_live;
+    if (p->le.live - (z + 2) * se_live > p->peak_lo[z])
+      p->peak_lo[z] = p->le.live - (z + 2) * se_live;
   ts->w_allocs += w;
   ts->w_bytes += w * sz;
   if (e->kind == MS_EV_REALLOC) {
     ts->w_reallocs += w;
     p->w_reallocs += w;
-  }
-  ts->w_live += w * sz;
-  if (ts->w_live > ts->w_peak) {
-    ts->w_peak = ts->w_live;
-    ts->w_peak_ns = e->ts_ns;
   }
 }
 
@@ -884,9 +900,8 @@ static int finish(pass_t *p) {
   a->totals = a->stats->totals;
   for (size_t i = 0; i < a->nthreads; i++)
     a->threads[i].rep = a->stats->threads[i];
-  double peak_value = p->w_peak, peak_var = p->var_peak;
-  if (a->sampled)
-    a->peak_crossfit = peak_crossfit(p, &peak_value, &peak_var);
+  double peak_value, peak_var;
+  a->peak_crossfit = live_peak(&p->le, &peak_value, &peak_var);
   if (a->sampled) {
     ms_stats_totals_t *t = &a->totals;
     t->allocations = round_u64(p->w_allocs);
@@ -894,7 +909,7 @@ static int finish(pass_t *p) {
     t->reallocs = round_u64(p->w_reallocs);
     t->allocated_bytes = round_u64(p->w_bytes);
     t->peak_live_bytes = round_u64(peak_value);
-    t->peak_time_ns = p->w_peak_ns; /* the series' maximum: the instant the peak is near */
+    t->peak_time_ns = p->le.max_ns; /* the series' maximum: the instant the peak is near */
     t->leaked_blocks = round_u64(w_leak_blocks);
     t->leaked_bytes = round_u64(w_leak_bytes);
     for (size_t i = 0; i < a->nthreads; i++) {
@@ -904,9 +919,11 @@ static int finish(pass_t *p) {
       r->frees = round_u64(ts->w_frees);
       r->reallocs = round_u64(ts->w_reallocs);
       r->allocated_bytes = round_u64(ts->w_bytes);
-      r->live_bytes = round_u64(ts->w_live);
-      r->peak_live_bytes = round_u64(ts->w_peak);
-      r->peak_time_ns = ts->w_peak_ns;
+      double tv, tvar;
+      live_peak(&ts->le, &tv, &tvar);
+      r->live_bytes = round_u64(ts->le.live);
+      r->peak_live_bytes = round_u64(tv);
+      r->peak_time_ns = ts->le.max_ns;
     }
   }
   a->temporaries_reported = a->sampled ? round_u64(p->w_temps) : a->temporaries;

@@ -518,6 +518,8 @@ static void sampled_peak_crossfit(void) {
   ms_estimate_t e = ms_analysis_estimate(an, MS_EST_PEAK_LIVE_BYTES);
   T_TRUE(fabs(e.value - 79 * w * 1000) < 1e-6);
   T_EQ_U64((uint64_t)llround(79 * w * 1000), ms_analysis_totals(an)->peak_live_bytes);
+  /* The one thread's peak is cross-fitted the same way. */
+  T_EQ_U64((uint64_t)llround(79 * w * 1000), ms_analysis_thread(an, 0)->peak_live_bytes);
   /* Error: the larger of the halves' (79 blocks' worth) and the series maximum's (80). */
   T_TRUE(fabs(e.std_error - sqrt(80 * vf * 1e6)) < 1e-6);
   T_TRUE(e.ci95_low <= e.value && e.value <= e.ci95_high);
