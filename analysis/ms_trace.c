@@ -580,6 +580,14 @@ static int get_string(const uint8_t **pp, const uint8_t *end, const uint8_t **s,
   return 0;
 }
 
+/* The delta step of records that carry a time and an address (ALLOC, FREE, VAR). */
+static inline void step_ts_addr(delta_t *d, ms_event_t *r, uint64_t dt, uint64_t delta) {
+  d->prev_ts += dt;
+  d->prev_addr += delta;
+  r->ts = d->prev_ts;
+  r->addr = d->prev_addr;
+}
+
 /* Decodes one record at *pp into *r (and *x), updating the delta state. *r must come in with
  * every field a kind may leave out set to its default (0, weight 1): only fields the record
  * carries are written. kind is the record kind, MS_REC_STACK included (its id in stack_id).
@@ -610,19 +618,13 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
       return -1;
     if ((tag & MS_FLAG_WEIGHT) && ms_get_varint(&p, end, &r->weight))
       return -1;
-    d->prev_ts += dt;
-    d->prev_addr += delta;
-    r->ts = d->prev_ts;
-    r->addr = d->prev_addr;
+    step_ts_addr(d, r, dt, delta);
     break;
   case MS_REC_FREE:
     if (ms_get_varint(&p, end, &dt) || get_svarint(&p, end, &delta))
       return -1;
     r->flags = tag & MS_FLAG_REALLOC_RELEASE;
-    d->prev_ts += dt;
-    d->prev_addr += delta;
-    r->ts = d->prev_ts;
-    r->addr = d->prev_addr;
+    step_ts_addr(d, r, dt, delta);
     break;
   case MS_REC_REALLOC:
     if (ms_get_varint(&p, end, &dt) || get_svarint(&p, end, &delta) ||
@@ -682,10 +684,7 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
         return -1;
       }
     }
-    d->prev_ts += dt;
-    d->prev_addr += delta;
-    r->ts = d->prev_ts;
-    r->addr = d->prev_addr;
+    step_ts_addr(d, r, dt, delta);
     break;
   default:
     /* Records carry no length, so an unknown kind cannot be skipped. */
@@ -1237,14 +1236,14 @@ int ms_run_stack_next(const ms_run_t *run, size_t *pos, const ms_stack_t **s) {
 
 /* ---- merge --------------------------------------------------------------------------------- */
 
-/* Copies a payload string into the window's arena, NUL-terminated, at *n; returns its offset.
+/* Copies a payload string into the window's arena, NUL-terminated, at *n; returns the copy.
  * decode_window sized the arena for every string the window can hold. */
-static uint64_t arena_put(cursor_t *c, size_t *n, const uint8_t *s, uint64_t len) {
-  size_t off = *n;
-  memcpy(c->arena + off, s, (size_t)len);
-  c->arena[off + len] = 0;
-  *n = off + (size_t)len + 1;
-  return off;
+static const char *arena_put(cursor_t *c, size_t *n, const uint8_t *s, uint64_t len) {
+  char *d = c->arena + *n;
+  memcpy(d, s, (size_t)len);
+  d[len] = 0;
+  *n += (size_t)len + 1;
+  return d;
 }
 
 /* The current chunk of file i gives no (more) events: record why, end the file there. */
@@ -1301,10 +1300,10 @@ static int decode_window(ms_run_t *run, size_t i) {
         }
         continue; /* not an event */
       }
-      r->name = c->arena + arena_put(c, &an, x.str[0], x.str_len[0]);
+      r->name = arena_put(c, &an, x.str[0], x.str_len[0]);
       if (r->kind == MS_EV_VAR) {
-        r->type_name = c->arena + arena_put(c, &an, x.str[1], x.str_len[1]);
-        r->file = c->arena + arena_put(c, &an, x.str[2], x.str_len[2]);
+        r->type_name = arena_put(c, &an, x.str[1], x.str_len[1]);
+        r->file = arena_put(c, &an, x.str[2], x.str_len[2]);
       }
     }
     r->ts_ns = ms_run_ticks_to_ns(run, r->ts);
@@ -1378,13 +1377,10 @@ static int load_chunk(ms_run_t *run, size_t i) {
   return 0;
 }
 
-/* Moves cursor `i` to its next event (c->evs[c->ri]). Returns 1, 0 (file done) or an error. */
-static int cursor_advance(ms_run_t *run, size_t i) {
+/* cursor_advance's slow path: the window is used up; decode the next one (reading chunks as
+ * needed). */
+static __attribute__((noinline)) int cursor_refill(ms_run_t *run, size_t i) {
   cursor_t *c = &run->cursors[i];
-  if (c->ri + 1 < c->nevs) {
-    c->ri++;
-    return 1;
-  }
   c->ri = c->nevs = 0;
   for (;;) {
     if (c->nevs)
@@ -1403,6 +1399,17 @@ static int cursor_advance(ms_run_t *run, size_t i) {
     if (rc < 0)
       return rc;
   }
+}
+
+/* Moves cursor `i` to its next event (c->evs[c->ri]). Returns 1, 0 (file done) or an error.
+ * Inline: the merge calls it for every event, and all but one in WINDOW stay in the window. */
+static inline int cursor_advance(ms_run_t *run, size_t i) {
+  cursor_t *c = &run->cursors[i];
+  if (__builtin_expect(c->ri + 1 < c->nevs, 1)) {
+    c->ri++;
+    return 1;
+  }
+  return cursor_refill(run, i);
 }
 
 static inline heap_ent_t heap_key(const ms_run_t *run, uint32_t idx) {
@@ -1482,21 +1489,11 @@ int ms__run_next_ref(ms_run_t *run, const ms_event_t **ev) {
    * pop and a push. */
   if (run->pending >= 0) {
     uint32_t i = (uint32_t)run->pending;
-    cursor_t *c = &run->cursors[i];
     run->pending = -1;
-    if (__builtin_expect(c->ri + 1 < c->nevs, 1)) { /* cursor_advance's fast path, inline */
-      c->ri++;
-    } else {
-      rc = cursor_advance(run, i);
-      if (rc < 0)
-        return rc;
-      if (rc == 0) {
-        run->heap[0] = run->heap[--run->heap_n];
-        goto sift;
-      }
-    }
-    run->heap[0] = heap_key(run, i);
-  sift:
+    rc = cursor_advance(run, i);
+    if (rc < 0)
+      return rc;
+    run->heap[0] = rc ? heap_key(run, i) : run->heap[--run->heap_n];
     if (run->heap_n > 1)
       heap_sift_down(run);
   }
