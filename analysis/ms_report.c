@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ms_analysis_int.h"
+#include "ms_files.h"
 #include "ms_format.h"
 
 double ms__now_s(void) {
@@ -415,50 +416,7 @@ cJSON *ms_analysis_summary_json(const ms_analysis_t *a) {
   return root;
 }
 
-/* ---- atomic writes ------------------------------------------------------------------------ */
-
-static int write_all(int fd, const char *s, size_t n) {
-  while (n) {
-    ssize_t w = write(fd, s, n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      return -errno;
-    if (w == 0)
-      return -EIO;
-    s += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
-/* Writes `text` to path through a temporary file in the same directory and rename(2), so
- * the path holds either the old content or the whole new file, never a part. */
-static int write_text_atomic(const char *path, const char *text, size_t len) {
-  size_t pl = strlen(path);
-  char *tmp = malloc(pl + 16);
-  if (!tmp)
-    return -ENOMEM;
-  memcpy(tmp, path, pl);
-  memcpy(tmp + pl, ".tmp.XXXXXX", 12);
-  int fd = mkostemp(tmp, O_CLOEXEC);
-  if (fd < 0) {
-    int e = -errno;
-    free(tmp);
-    return e;
-  }
-  int rc = write_all(fd, text, len);
-  if (!rc && fchmod(fd, 0644) < 0)
-    rc = -errno;
-  if (close(fd) < 0 && !rc)
-    rc = -errno;
-  if (!rc && rename(tmp, path) < 0)
-    rc = -errno;
-  if (rc)
-    unlink(tmp);
-  free(tmp);
-  return rc;
-}
+/* ---- atomic writes (ms_files.c) ------------------------------------------------------- */
 
 static int write_json_sized(const char *path, const cJSON *json, uint64_t *bytes) {
   char *text = cJSON_Print(json);
@@ -466,7 +424,7 @@ static int write_json_sized(const char *path, const cJSON *json, uint64_t *bytes
     return -ENOMEM;
   size_t n = strlen(text);
   text[n] = '\n'; /* the NUL becomes the final newline; length n + 1 */
-  int rc = write_text_atomic(path, text, n + 1);
+  int rc = ms_write_file_atomic(path, text, n + 1);
   cJSON_free(text);
   if (bytes)
     *bytes = rc ? 0 : n + 1;
