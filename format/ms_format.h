@@ -66,6 +66,60 @@ typedef struct ms_chunk_header_s {
 _Static_assert(sizeof(ms_file_header_t) == MS_FILE_HEADER_SIZE, "file header layout");
 _Static_assert(sizeof(ms_chunk_header_t) == MS_CHUNK_HEADER_SIZE, "chunk header layout");
 
+/* ---- ring files: the tracker's per-thread record buffers, as a shared file mapping -------
+ *
+ * Each thread buffer's fixed-size records live in a MAP_SHARED mapping of a file
+ * `memscope_ring_<n>.raw` in the run directory (docs/trace-format.md, "Ring files"). The
+ * pages are the page cache itself, so whatever the tracker committed survives the process
+ * however it ends (_exit, a fatal signal, SIGKILL), and a salvage pass (analysis/
+ * ms_salvage.c) can encode the records that never reached the thread file. The layout is
+ * the tracker's in-memory one: a 256-byte header, then rec_cap 32-byte records. */
+#define MS_RING_MAGIC "MSRING1" /* 8 bytes with the NUL */
+#define MS_RING_VERSION 1
+#define MS_RING_HEADER_SIZE 256
+
+/* One record as the hook writes it (not the encoded form). A multi-slot record (REALLOC,
+ * STACK, MARK, VAR) is followed by MS_REC_CONT slots holding its payload. */
+typedef struct ms_rec_s {
+  uint8_t kind;       /* enum ms_rec_kind, or MS_REC_CONT for a continuation slot */
+  uint8_t aux;        /* ALLOC: log2(alignment), 0 = none; MARK: subkind; FREE/REALLOC: flags */
+  uint16_t weight;    /* sampled modes: calls this event stands for; 0 = none written */
+  uint32_t stack;     /* stack id; STACK: the id being defined; VAR: packed string lengths */
+  uint64_t ts;        /* ticks */
+  uint64_t addr;      /* block address (REALLOC: the new block) */
+  uint64_t size;      /* ALLOC/REALLOC: bytes; STACK: frames; MARK: name length; VAR: line */
+} ms_rec_t;
+
+#define MS_REC_CONT 0 /* payload slot of a multi-slot record */
+
+typedef struct ms_ring_hdr_s {
+  /* First cache line: written by the owning thread on every event. */
+  uint32_t pos;          /* records committed (release store) */
+  uint32_t pending;      /* 1 between an allocator's return and its record's commit */
+  uint64_t n_alloc, n_free, n_bytes; /* this thread's recorded calls */
+  uint8_t pad0[32];
+  /* Cold: written at attach and around every chunk write (under the buffer's lock). */
+  char magic[8];         /* MS_RING_MAGIC */
+  uint32_t version;      /* MS_RING_VERSION */
+  uint32_t rec_cap;      /* records the file holds after the header */
+  uint32_t pid, tid, thread_seq;
+  uint32_t flushed;      /* records [0, flushed) are in the thread file */
+  uint64_t run_id;
+  uint64_t last_ts;      /* the encoder's timestamp base after the last whole write */
+  uint64_t file_bytes;   /* the thread file's size after the last whole write */
+  uint64_t wr_file_end;  /* a write in progress (wr_busy) ends the file here ... */
+  uint32_t wr_end;       /* ... and covers records up to here */
+  uint32_t wr_busy;
+  char file_name[64];    /* the thread file, "" before its first chunk */
+  uint64_t lost;         /* records of this buffer whose write failed (never reset) */
+  uint64_t unrecorded;   /* calls on this buffer after tracking stopped (never reset) */
+  uint64_t wr_last_ts;   /* the write in progress: last_ts once it is whole */
+  uint8_t pad1[256 - 64 - 136 - 24];
+} ms_ring_hdr_t;
+
+_Static_assert(sizeof(ms_rec_t) == 32, "record is half a cache line");
+_Static_assert(sizeof(ms_ring_hdr_t) == MS_RING_HEADER_SIZE, "ring header layout");
+
 /* ---- varints (unsigned LEB128) and zigzag ---------------------------------------------- */
 
 /* Appends v to p; returns the new end. p must have MS_VARINT_MAX bytes of room. The one- and

@@ -81,10 +81,13 @@ MS_EXPORT int memscope__snapshot(memscope_snapshot_t *out) {
   if (!ms__g.active)
     return MEMSCOPE_UNAVAILABLE;
   memscope_snapshot_t s = {0, 0, 0, 0};
+  s.allocations = atomic_load(&ms__g.released_alloc);
+  s.frees = atomic_load(&ms__g.released_free);
+  s.allocated_bytes = atomic_load(&ms__g.released_bytes);
   for (ms_thread_t *t = atomic_load(&ms__g.threads_list); t; t = t->next) {
-    s.allocations += atomic_load_explicit(&t->n_alloc, memory_order_relaxed);
-    s.frees += atomic_load_explicit(&t->n_free, memory_order_relaxed);
-    s.allocated_bytes += atomic_load_explicit(&t->n_bytes, memory_order_relaxed);
+    s.allocations += __atomic_load_n(&t->ring.n_alloc, __ATOMIC_RELAXED);
+    s.frees += __atomic_load_n(&t->ring.n_free, __ATOMIC_RELAXED);
+    s.allocated_bytes += __atomic_load_n(&t->ring.n_bytes, __ATOMIC_RELAXED);
     s.tracked_threads += atomic_load_explicit(&t->owned, memory_order_relaxed) != 0;
   }
   if (out)

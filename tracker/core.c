@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -22,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ms_encode.h"
 #include "ms_internal.h"
 
 #define MS_TRACKER_VERSION "0.1.0"
@@ -55,6 +57,7 @@ void ms__msg(const char *fmt, ...) {
 /* A runtime failure (cannot write the trace): stop recording, say so once. The program runs
  * on untouched; what was already written stays readable. */
 void ms__warn_once(const char *what, int err) {
+  atomic_store(&ms__g.stopped, err ? err : EIO);
   atomic_store(&ms__g.recording, 0);
   int expected = 0;
   if (atomic_compare_exchange_strong(&ms__g.warned, &expected, 1))
@@ -405,8 +408,17 @@ static int open_run(const char *origin, const char *parent_run) {
   rc = dfd < 0 ? -errno : file_adopt(&ms__g.dir, dfd);
   if (rc == 0)
     rc = file_create(&ms__g.meta, "meta.txt");
-  if (rc == 0)
+  if (rc == 0) {
+    /* Room for the end part reserved now (blocks past the end of the file, the size
+     * unchanged): a disk that fills up during the run still takes the counts of what was
+     * lost. Where the file system cannot reserve, the end part is written as before. */
+    if (fallocate(ms__g.meta.fd, FALLOC_FL_KEEP_SIZE, 0, 64 * 1024) != 0 && ms__g.verbose > 1)
+      ms__msg("meta.txt: no space reserved for its end part (%s)", strerror(errno));
+    /* Held while the process lives (the kernel drops it however the process ends): a salvage
+     * of this run (analysis/ms_salvage.c) refuses to run while the lock is held. */
+    (void)flock(ms__g.meta.fd, LOCK_EX | LOCK_NB);
     rc = file_create(&ms__g.maps, "maps.txt");
+  }
   if (rc < 0) {
     ms__msg("cannot create files in %.200s: %s; tracking disabled", ms__g.run_dir,
             strerror(-rc));
@@ -466,48 +478,54 @@ void ms__snapshot_maps(void) {
   atomic_store(&busy, 0);
 }
 
-/* ---- chunk encoding ---------------------------------------------------------------------- */
+/* ---- chunk encoding (ms_encode.h) and the ring's write protocol ---------------------------
+ *
+ * Around every chunk write, the ring header says what a salvage pass needs to know if the
+ * process dies in the middle: before the write, wr_end (the records the chunk covers) and
+ * wr_file_end (the file's size once the write is whole) with wr_busy set; after it, flushed,
+ * file_bytes and last_ts, then wr_busy cleared. A salvage that finds wr_busy compares the
+ * file's size with wr_file_end to know whether the write completed (docs/tracker.md). */
 
-static uint8_t *put_string(uint8_t *o, const char *s, size_t n) {
-  o = ms_put_varint(o, n);
-  memcpy(o, s, n);
-  return o + n;
+/* Creates t's thread file and writes its header. 0 or -errno. Under t->lock. */
+static int thread_file_create(ms_thread_t *t) {
+  char name[96];
+  snprintf(name, sizeof name, "memscope_thread_%d_%d.bin", (int)ms__g.pid, (int)t->tid);
+  int rc = file_create(&t->file, name);
+  for (int k = 1; rc == -EEXIST && k < 1000; k++) {
+    snprintf(name, sizeof name, "memscope_thread_%d_%d_%d.bin", (int)ms__g.pid, (int)t->tid, k);
+    rc = file_create(&t->file, name);
+  }
+  if (rc < 0)
+    return rc;
+  ms_file_header_t fh;
+  memset(&fh, 0, sizeof fh);
+  memcpy(fh.magic, MS_FILE_MAGIC, 8);
+  fh.version = MS_FORMAT_VERSION;
+  fh.header_size = MS_FILE_HEADER_SIZE;
+  fh.pid = (uint32_t)ms__g.pid;
+  fh.tid = (uint32_t)t->tid;
+  fh.thread_seq = t->seq;
+  fh.run_id = ms__g.run_id;
+  rc = file_write(&t->file, &fh, sizeof fh);
+  if (rc == 0) {
+    snprintf(t->ring.file_name, sizeof t->ring.file_name, "%s", t->file.name);
+    t->ring.file_bytes = t->file.bytes;
+  }
+  return rc;
 }
 
-/* Writes out's payload [hdr+40, o) as one chunk. Under t->lock. */
-static void emit_chunk(ms_thread_t *t, uint8_t *o, uint32_t nrec, uint64_t base_ts) {
+/* ms_encode_range's emit: writes out's chunk to t's file. Under t->lock. */
+static void emit_chunk(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint64_t base_ts,
+                       uint32_t end_slot, uint64_t last_ts) {
+  ms_thread_t *t = e->user;
   uint8_t *payload = t->out + MS_CHUNK_HEADER_SIZE;
-  uint32_t len = (uint32_t)(o - payload);
-  if (nrec == 0)
-    return;
   if (t->file.fd < 0) {
-    char name[96];
-    snprintf(name, sizeof name, "memscope_thread_%d_%d.bin", (int)ms__g.pid, (int)t->tid);
-    int rc = file_create(&t->file, name);
-    for (int k = 1; rc == -EEXIST && k < 1000; k++) {
-      snprintf(name, sizeof name, "memscope_thread_%d_%d_%d.bin", (int)ms__g.pid, (int)t->tid, k);
-      rc = file_create(&t->file, name);
-    }
+    int rc = thread_file_create(t);
     if (rc < 0) {
       atomic_fetch_add(&ms__g.write_errors, 1);
       atomic_fetch_add(&ms__g.events_lost, nrec);
+      t->ring.lost += nrec;
       ms__warn_once("cannot create a thread file in", -rc);
-      return;
-    }
-    ms_file_header_t fh;
-    memset(&fh, 0, sizeof fh);
-    memcpy(fh.magic, MS_FILE_MAGIC, 8);
-    fh.version = MS_FORMAT_VERSION;
-    fh.header_size = MS_FILE_HEADER_SIZE;
-    fh.pid = (uint32_t)ms__g.pid;
-    fh.tid = (uint32_t)t->tid;
-    fh.thread_seq = t->seq;
-    fh.run_id = ms__g.run_id;
-    rc = file_write(&t->file, &fh, sizeof fh);
-    if (rc < 0) {
-      atomic_fetch_add(&ms__g.write_errors, 1);
-      atomic_fetch_add(&ms__g.events_lost, nrec);
-      ms__warn_once("cannot write a thread file in", -rc);
       return;
     }
   }
@@ -520,145 +538,32 @@ static void emit_chunk(ms_thread_t *t, uint8_t *o, uint32_t nrec, uint64_t base_
   ch.calib_mono_ns = ms__mono_ns();
   ch.calib_ticks = ms__g.use_tsc ? ms__now() : ch.calib_mono_ns;
   memcpy(t->out, &ch, sizeof ch);
+  t->ring.wr_end = end_slot;
+  t->ring.wr_file_end = t->file.bytes + MS_CHUNK_HEADER_SIZE + len;
+  t->ring.wr_last_ts = last_ts;
+  __atomic_store_n(&t->ring.wr_busy, 1, __ATOMIC_SEQ_CST);
   int rc = file_write(&t->file, t->out, MS_CHUNK_HEADER_SIZE + len);
   if (rc < 0) {
     atomic_fetch_add(&ms__g.write_errors, 1);
     atomic_fetch_add(&ms__g.events_lost, nrec);
+    t->ring.lost += nrec;
     ms__warn_once("cannot write the trace to", -rc);
+  } else {
+    t->ring.flushed = end_slot;
+    t->ring.file_bytes = t->file.bytes;
+    t->ring.last_ts = last_ts;
   }
+  __atomic_store_n(&t->ring.wr_busy, 0, __ATOMIC_SEQ_CST);
 }
 
-/* Encodes records [from, to) of t and writes them as chunks. Under t->lock. Timestamps are
- * clamped to be monotonic within the file (the encoding stores unsigned deltas). */
-static void encode_range(ms_thread_t *t, uint32_t from, uint32_t to) {
-  uint8_t *const start = t->out + MS_CHUNK_HEADER_SIZE;
-  uint8_t *const limit = t->out + MS_OUT_CAP;
-  uint8_t *o = start;
-  uint32_t nrec = 0;
-  uint64_t prev_ts = t->last_ts, base_ts = t->last_ts, prev_addr = 0;
-  for (uint32_t i = from; i < to;) {
-    const ms_rec_t *r = &t->recs[i];
-    /* Fast path: FREE and plain ALLOC are nearly every record. One room check covers their
-     * worst case (tag + 4 varints + align + weight < 64 bytes). */
-    if (MS_LIKELY((r->kind == MS_REC_FREE || (r->kind == MS_REC_ALLOC && !r->aux && !r->weight)) &&
-                  limit - o >= 64)) {
-      uint64_t ts = r->ts < prev_ts ? prev_ts : r->ts;
-      *o++ = (uint8_t)(r->kind == MS_REC_FREE ? MS_REC_FREE | r->aux : MS_REC_ALLOC);
-      o = ms_put_varint(o, ts - prev_ts);
-      o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
-      if (r->kind == MS_REC_ALLOC) {
-        o = ms_put_varint(o, r->size);
-        o = ms_put_varint(o, r->stack);
-      }
-      prev_addr = r->addr;
-      prev_ts = ts;
-      nrec++;
-      i++;
-      continue;
-    }
-    uint32_t slots = 1;
-    size_t worst = 64;
-    if (r->kind == MS_REC_STACK) {
-      slots = 1 + (uint32_t)((r->size + 3) / 4);
-      worst = 24 + r->size * MS_VARINT_MAX;
-    } else if (r->kind == MS_REC_MARK) {
-      slots = 1 + (uint32_t)((r->size + 31) / 32);
-      worst = 40 + r->size;
-    } else if (r->kind == MS_REC_VAR) {
-      size_t total = (r->stack & 0xff) + ((r->stack >> 8) & 0xff) + (r->stack >> 16);
-      slots = 1 + (uint32_t)((total + 31) / 32);
-      worst = 64 + total;
-    } else if (r->kind == MS_REC_REALLOC) {
-      slots = 2;
-    }
-    if (i + slots > to)
-      break; /* a record being written by its owner right now (foreign flush): next time */
-    if ((size_t)(limit - o) < worst) {
-      emit_chunk(t, o, nrec, base_ts);
-      o = start;
-      nrec = 0;
-      base_ts = prev_ts;
-      prev_addr = 0;
-    }
-    uint64_t ts = r->ts < prev_ts ? prev_ts : r->ts;
-    switch (r->kind) {
-    case MS_REC_ALLOC: {
-      uint8_t tag = MS_REC_ALLOC | (r->aux ? MS_FLAG_ALIGN : 0) | (r->weight ? MS_FLAG_WEIGHT : 0);
-      *o++ = tag;
-      o = ms_put_varint(o, ts - prev_ts);
-      o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
-      o = ms_put_varint(o, r->size);
-      o = ms_put_varint(o, r->stack);
-      if (r->aux)
-        o = ms_put_varint(o, 1ull << r->aux);
-      if (r->weight)
-        o = ms_put_varint(o, r->weight);
-      prev_addr = r->addr;
-      prev_ts = ts;
-      break;
-    }
-    case MS_REC_FREE:
-      *o++ = (uint8_t)(MS_REC_FREE | r->aux);
-      o = ms_put_varint(o, ts - prev_ts);
-      o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
-      prev_addr = r->addr;
-      prev_ts = ts;
-      break;
-    case MS_REC_REALLOC: {
-      uint64_t old = r[1].addr;
-      *o++ = (uint8_t)(MS_REC_REALLOC | r->aux | (r->weight ? MS_FLAG_WEIGHT : 0));
-      o = ms_put_varint(o, ts - prev_ts);
-      o = ms_put_svarint(o, (int64_t)(old - prev_addr));
-      o = ms_put_svarint(o, (int64_t)(r->addr - old));
-      o = ms_put_varint(o, r->size);
-      o = ms_put_varint(o, r->stack);
-      if (r->weight)
-        o = ms_put_varint(o, r->weight);
-      prev_addr = r->addr;
-      prev_ts = ts;
-      break;
-    }
-    case MS_REC_STACK: {
-      const uint64_t *frames = (const uint64_t *)(const void *)&r[1];
-      *o++ = MS_REC_STACK;
-      o = ms_put_varint(o, r->stack);
-      o = ms_put_varint(o, r->size);
-      uint64_t prev = 0;
-      for (uint64_t k = 0; k < r->size; k++) {
-        o = ms_put_svarint(o, (int64_t)(frames[k] - prev));
-        prev = frames[k];
-      }
-      break;
-    }
-    case MS_REC_MARK:
-      *o++ = MS_REC_MARK;
-      o = ms_put_varint(o, ts - prev_ts);
-      o = ms_put_varint(o, r->aux);
-      o = put_string(o, (const char *)&r[1], r->size);
-      prev_ts = ts;
-      break;
-    case MS_REC_VAR: {
-      const char *s = (const char *)&r[1];
-      size_t ln = r->stack & 0xff, lt = (r->stack >> 8) & 0xff, lf = r->stack >> 16;
-      *o++ = MS_REC_VAR;
-      o = ms_put_varint(o, ts - prev_ts);
-      o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
-      o = ms_put_varint(o, r->size);
-      o = put_string(o, s, ln);
-      o = put_string(o, s + ln, lt);
-      o = put_string(o, s + ln + lt, lf);
-      prev_addr = r->addr;
-      prev_ts = ts;
-      break;
-    }
-    default:
-      break; /* cannot happen: only the owner writes slots, whole records at a time */
-    }
-    nrec++;
-    i += slots;
-  }
-  emit_chunk(t, o, nrec, base_ts);
-  t->last_ts = prev_ts;
+/* Encodes records [from, to) of t and writes them as chunks. Under t->lock. Returns the slot
+ * after the last record encoded (a record its owner is still writing is left for later). */
+static uint32_t encode_range(ms_thread_t *t, uint32_t from, uint32_t to) {
+  ms_encoder_t e = {.out = t->out, .cap = MS_OUT_CAP, .last_ts = t->ring.last_ts,
+                    .emit = emit_chunk, .user = t};
+  uint32_t end = ms_encode_range(&e, t->recs, from, to);
+  t->ring.last_ts = e.last_ts;
+  return end;
 }
 
 /* The per-buffer lock, held while a chunk is encoded and written. Taken with thread
@@ -692,10 +597,12 @@ static void unlock_thread(ms_thread_t *t, int old_cancel) {
 /* The owner's buffer is full: write it and start over. */
 void ms__flush_full(ms_thread_t *t) {
   int c = lock_thread(t, 0);
-  uint32_t pos = atomic_load_explicit(&t->pos, memory_order_relaxed);
-  encode_range(t, t->flushed, pos);
-  t->flushed = 0;
-  atomic_store_explicit(&t->pos, 0, memory_order_relaxed);
+  uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
+  encode_range(t, t->ring.flushed, pos);
+  /* pos before flushed: a salvage that sees pos <= flushed finds nothing to recover, so a
+   * death between the two stores never makes it encode these records twice. */
+  __atomic_store_n(&t->ring.pos, 0, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&t->ring.flushed, 0, __ATOMIC_SEQ_CST);
   unlock_thread(t, c);
 }
 
@@ -704,14 +611,18 @@ void ms__flush_thread(ms_thread_t *t) {
   int c = lock_thread(t, 1);
   if (c < 0) {
     atomic_fetch_add(&ms__g.events_lost,
-                     atomic_load_explicit(&t->pos, memory_order_relaxed) - t->flushed);
+                     __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED) - t->ring.flushed);
     return;
   }
-  uint32_t pos = atomic_load_explicit(&t->pos, memory_order_acquire);
-  if (pos > t->flushed) {
-    uint32_t from = t->flushed;
-    encode_range(t, from, pos);
-    t->flushed = pos;
+  uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_ACQUIRE);
+  if (pos > t->ring.flushed) {
+    /* ring.flushed advances with each whole write (emit_chunk). After tracking stopped on
+     * an error nothing more is written: what the ring holds is counted lost here and stays
+     * in the ring file for a salvage. */
+    if (atomic_load(&ms__g.stopped))
+      atomic_fetch_add(&ms__g.events_lost, pos - t->ring.flushed);
+    else
+      encode_range(t, t->ring.flushed, pos);
   }
   unlock_thread(t, c);
 }
@@ -733,6 +644,62 @@ int ms__thread_policy_tracks(const char *name, pid_t tid) {
   }
 }
 
+/* Maps t's ring (header and records) onto a new ring file of this run, memscope_ring_<n>.raw:
+ * created with O_EXCL|O_NOFOLLOW, its blocks reserved with fallocate (so that a store into
+ * the mapping never needs a block the disk no longer has: that would be SIGBUS, in the
+ * program), mapped MAP_SHARED elsewhere, then moved over t's ring with mremap (atomic: t's
+ * ring is never unmapped, whatever fails). When any step fails the ring stays private
+ * memory: the thread is traced as before, without the guarantee at _exit or a signal, and
+ * meta.txt counts it (rings_private). Returns 0 or -errno. */
+static int ring_attach(ms_thread_t *t) {
+  if (t->ring_run == ms__g.run_id)
+    return 0;
+  t->index = atomic_fetch_add(&ms__g.next_ring, 1);
+  char name[64];
+  snprintf(name, sizeof name, "memscope_ring_%u.raw", t->index);
+  int rc = -EBADF;
+  if (file_check(&ms__g.dir) == 0) {
+    struct rlimit rl;
+    int fd = -1;
+    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < MS_RING_BYTES)
+      rc = -EFBIG; /* fallocate past the limit would raise SIGXFSZ */
+    else if ((fd = openat(ms__g.dir.fd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                          0600)) < 0)
+      rc = -errno;
+    else if ((rc = fallocate(fd, 0, 0, MS_RING_BYTES)) != 0)
+      rc = -errno;
+    void *m = MAP_FAILED;
+    if (rc == 0) {
+      m = mmap(NULL, MS_RING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+      if (m == MAP_FAILED)
+        rc = -errno;
+    }
+    if (fd >= 0)
+      close(fd); /* the mapping keeps the file; the descriptor is not needed */
+    if (rc == 0 && mremap(m, MS_RING_BYTES, MS_RING_BYTES, MREMAP_MAYMOVE | MREMAP_FIXED,
+                          &t->ring) == MAP_FAILED) {
+      rc = -errno;
+      munmap(m, MS_RING_BYTES);
+    }
+    if (rc != 0 && fd >= 0)
+      unlinkat(ms__g.dir.fd, name, 0);
+  }
+  if (rc != 0) {
+    atomic_fetch_add(&ms__g.rings_private, 1);
+    if (ms__g.verbose)
+      ms__msg("no ring file for a thread buffer (%s): its records are lost if the process "
+              "ends without exit()", strerror(-rc));
+  }
+  memcpy(t->ring.magic, MS_RING_MAGIC, sizeof t->ring.magic);
+  t->ring.version = MS_RING_VERSION;
+  t->ring.rec_cap = MS_REC_CAP;
+  t->ring.pid = (uint32_t)ms__g.pid;
+  t->ring.run_id = ms__g.run_id;
+  t->ring_run = ms__g.run_id;
+  return rc;
+}
+
 /* Gives the thread a buffer (a released one if any, else a new mapping). NULL if mmap fails. */
 ms_thread_t *ms__thread_buffer(ms_tls_t *tl) {
   if (tl->t)
@@ -752,21 +719,29 @@ ms_thread_t *ms__thread_buffer(ms_tls_t *tl) {
     t = m;
     t->owned = 1;
     t->file.fd = -1;
+    ring_attach(t);
     ms_thread_t *head = atomic_load(&ms__g.threads_list);
     do
       t->next = head;
     while (!atomic_compare_exchange_weak(&ms__g.threads_list, &head, t));
+  } else {
+    ring_attach(t); /* a buffer from before a fork: its ring was made private */
   }
   int c = lock_thread(t, 0);
   file_close(&t->file);
-  t->flushed = 0;
-  t->last_ts = 0;
-  atomic_store(&t->pos, 0);
-  atomic_store(&t->n_alloc, 0);
-  atomic_store(&t->n_free, 0);
-  atomic_store(&t->n_bytes, 0);
+  /* pos first: a salvage of a ring caught half reset finds pos <= flushed, nothing to do. */
+  __atomic_store_n(&t->ring.pos, 0, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&t->ring.pending, 0, __ATOMIC_RELAXED);
+  t->ring.flushed = 0;
+  t->ring.last_ts = 0;
+  t->ring.file_bytes = 0;
+  t->ring.wr_busy = 0;
+  t->ring.file_name[0] = '\0';
+  t->ring.n_alloc = t->ring.n_free = t->ring.n_bytes = 0;
   t->tid = gettid_raw();
   t->seq = atomic_fetch_add(&ms__g.next_seq, 1);
+  t->ring.tid = (uint32_t)t->tid;
+  t->ring.thread_seq = t->seq;
   unlock_thread(t, c);
   tl->t = t;
   /* The key's destructor runs at thread exit; setspecific for a low key does not allocate. */
@@ -778,7 +753,8 @@ ms_thread_t *ms__thread_buffer(ms_tls_t *tl) {
 void ms__thread_setup(ms_tls_t *tl) {
   if (!atomic_load_explicit(&ms__g.init_done, memory_order_acquire))
     return; /* before the constructor: this call passes through, the next one asks again */
-  if (!ms__g.active || !atomic_load(&ms__g.recording)) {
+  int stopped = atomic_load(&ms__g.stopped);
+  if (!ms__g.active || (!atomic_load(&ms__g.recording) && !stopped)) {
     tl->state = MS_T_UNTRACKED;
     return;
   }
@@ -786,11 +762,13 @@ void ms__thread_setup(ms_tls_t *tl) {
   char name[16] = "";
   prctl(PR_GET_NAME, name, 0, 0, 0);
   int track = tl->override ? tl->override == 1 : ms__thread_policy_tracks(name, gettid_raw());
-  if (track && ms__thread_buffer(tl) == NULL)
+  /* After an error stop, a thread that would be tracked gets no buffer but stays TRACKED,
+   * so that its calls are counted as unrecorded (ms__count_unrecorded). */
+  if (track && !stopped && ms__thread_buffer(tl) == NULL)
     track = 0;
   tl->sample_left = -1; /* draw on first use */
   tl->state = track ? MS_T_TRACKED : MS_T_UNTRACKED;
-  if (track) {
+  if (track && !stopped) {
     extern int memscope__mark(int, const char *);
     memscope__mark(MS_MARK_THREAD_NAME, name);
   }
@@ -812,6 +790,11 @@ static void thread_exit(void *arg) {
   }
   int c = lock_thread(t, 0);
   file_close(&t->file);
+  /* meta's events= counts every thread that ever ran, not only the buffers' last owners. */
+  atomic_fetch_add(&ms__g.released_alloc, t->ring.n_alloc);
+  atomic_fetch_add(&ms__g.released_free, t->ring.n_free);
+  atomic_fetch_add(&ms__g.released_bytes, t->ring.n_bytes);
+  t->ring.n_alloc = t->ring.n_free = t->ring.n_bytes = 0;
   unlock_thread(t, c);
   tl->t = NULL;
   tl->state = MS_T_DEAD;
@@ -834,24 +817,52 @@ void ms__flush_all(const char *reason) {
     ms__flush_thread(t);
     threads++;
   }
+  events = atomic_load(&ms__g.released_alloc) + atomic_load(&ms__g.released_free);
   for (ms_thread_t *t = atomic_load(&ms__g.threads_list); t; t = t->next)
-    events += atomic_load_explicit(&t->n_alloc, memory_order_relaxed) +
-              atomic_load_explicit(&t->n_free, memory_order_relaxed);
+    if (atomic_load_explicit(&t->owned, memory_order_relaxed))
+      events += __atomic_load_n(&t->ring.n_alloc, __ATOMIC_RELAXED) +
+                __atomic_load_n(&t->ring.n_free, __ATOMIC_RELAXED);
   ms__snapshot_maps();
   uint64_t mono = ms__mono_ns();
+  /* events_lost: records whose write failed, records still in a ring when tracking had
+   * stopped, and calls made after it stopped (events_unrecorded, also on its own line). */
+  uint64_t unrecorded = atomic_load(&ms__g.unrecorded);
+  int stopped = atomic_load(&ms__g.stopped);
   meta_printf("end_reason=%s\nend_mono_ns=%llu\nend_ticks=%llu\nthreads_registered=%u\n"
-              "buffers=%llu\nevents=%llu\nevents_lost=%llu\nlate_events=%llu\nstacks=%llu\n"
+              "buffers=%llu\nrings_private=%u\nstopped=%s\nevents_unrecorded=%llu\n"
+              "events=%llu\nevents_lost=%llu\nlate_events=%llu\nstacks=%llu\n"
               "stack_table_full=%llu\nsample_set_full=%llu\nwrite_errors=%llu\n",
               reason, (unsigned long long)mono,
               (unsigned long long)(ms__g.use_tsc ? ms__now() : mono),
               atomic_load(&ms__g.next_seq), (unsigned long long)threads,
-              (unsigned long long)events, (unsigned long long)atomic_load(&ms__g.events_lost),
+              atomic_load(&ms__g.rings_private), stopped ? strerror(stopped) : "no",
+              (unsigned long long)unrecorded, (unsigned long long)events,
+              (unsigned long long)(atomic_load(&ms__g.events_lost) + unrecorded),
               (unsigned long long)atomic_load(&ms__g.late_events),
               (unsigned long long)ms__stacks_count(),
               (unsigned long long)atomic_load(&ms__g.stack_table_full),
               (unsigned long long)atomic_load(&ms__g.sample_set_full),
               (unsigned long long)atomic_load(&ms__g.write_errors));
+  /* With the end part written, the ring files hold nothing a reader needs. While it could
+   * not be written (tracking stopped on an error), they stay for a salvage. */
+  if (!atomic_load(&ms__g.stopped) && file_check(&ms__g.dir) == 0)
+    for (ms_thread_t *t = atomic_load(&ms__g.threads_list); t; t = t->next)
+      if (t->ring_run == ms__g.run_id) {
+        char name[64];
+        snprintf(name, sizeof name, "memscope_ring_%u.raw", t->index);
+        unlinkat(ms__g.dir.fd, name, 0);
+      }
   atomic_store(&flush_all_busy, 0);
+}
+
+/* A call not recorded because tracking stopped on an error: counted, so the trace says how
+ * many events it lacks. Calls after the final flush at exit are not counted here. */
+void ms__count_unrecorded(ms_tls_t *tl) {
+  if (!atomic_load_explicit(&ms__g.stopped, memory_order_relaxed))
+    return;
+  atomic_fetch_add_explicit(&ms__g.unrecorded, 1, memory_order_relaxed);
+  if (tl->t)
+    tl->t->ring.unrecorded++;
 }
 
 /* Child side of fork: only the forking thread exists. Parent's unwritten records belong to
@@ -865,14 +876,29 @@ static void after_fork_child(void) {
   for (ms_thread_t *t = atomic_load(&ms__g.threads_list); t; t = t->next) {
     file_close(&t->file);
     atomic_store(&t->lock, 0);
-    atomic_store(&t->pos, 0);
-    t->flushed = 0;
+    /* The ring is still the parent's file mapping: a store from here would write into the
+     * parent's trace. Private memory in its place (MAP_FIXED replaces it in one step; only
+     * this thread exists in the child); the buffer gets a ring file of the child's run when
+     * a thread takes it. */
+    if (t->ring_run) {
+      void *m = mmap(&t->ring, MS_RING_BYTES, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+      if (m == MAP_FAILED) /* cannot happen short of ENOMEM: never write the parent's ring */
+        _exit(127);
+      t->ring_run = 0;
+    }
+    t->ring.pos = 0;
+    t->ring.flushed = 0;
     atomic_store(&t->owned, 0);
   }
   file_close(&ms__g.dir);
   file_close(&ms__g.meta);
   file_close(&ms__g.maps);
   atomic_store(&ms__g.next_seq, 0);
+  atomic_store(&ms__g.next_ring, 0);
+  atomic_store(&ms__g.released_alloc, 0);
+  atomic_store(&ms__g.released_free, 0);
+  atomic_store(&ms__g.released_bytes, 0);
   atomic_store(&flush_all_busy, 0);
   ms__stacks_reset_after_fork();
   ms__sample_reset_after_fork();

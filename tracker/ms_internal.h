@@ -65,39 +65,40 @@ typedef struct ms_tls_s {
 
 extern __thread ms_tls_t ms__tls __attribute__((tls_model("initial-exec"))) MS_HIDDEN;
 
-/* ---- the per-thread buffer ---------------------------------------------------------------
- * Records are fixed-size in memory (the hook writes one with a few stores) and encoded
- * compactly (docs/trace-format.md) when a chunk is written. */
-typedef struct ms_rec_s {
-  uint8_t kind;       /* enum ms_rec_kind, or MS_REC_CONT for a continuation slot */
-  uint8_t aux;        /* ALLOC: log2(alignment), 0 = none; MARK: subkind; FREE/REALLOC: flags */
-  uint16_t weight;    /* sampled modes: calls this event stands for; 0 = none written */
-  uint32_t stack;     /* stack id; STACK: the id being defined; VAR: packed string lengths */
-  uint64_t ts;        /* ticks */
-  uint64_t addr;      /* block address (REALLOC: the new block) */
-  uint64_t size;      /* ALLOC/REALLOC: bytes; STACK: frames; MARK: name length; VAR: line */
-} ms_rec_t;
-
-#define MS_REC_CONT 0 /* payload slot of a multi-slot record (REALLOC, STACK, MARK, VAR) */
+/* ---- the per-thread buffer -------------------------------------------------------------
+ * Records are fixed-size in memory (the hook writes one with a few stores; ms_rec_t in
+ * ms_format.h) and encoded compactly (docs/trace-format.md) when a chunk is written.
+ *
+ * The buffer is one mapping in two parts. The head (list link, lock, file, encoding buffer)
+ * is private memory. The ring (header with the committed position and the counters, then the
+ * records) is page-aligned at the end and is a MAP_SHARED mapping of the buffer's ring file
+ * in the run directory: the page cache holds every committed record, so a process that ends
+ * without flushing (_exit, a signal, SIGKILL) loses nothing that a salvage pass cannot
+ * recover. The hot path sees no difference: t->ring.pos and t->recs are fixed offsets from t,
+ * as before. */
 #define MS_REALLOC_OLD_RELEASED MS_FLAG_REALLOC_RELEASE
-
-_Static_assert(sizeof(ms_rec_t) == 32, "record is half a cache line");
+#define MS_PAGE 4096
 
 typedef struct ms_thread_s {
   struct ms_thread_s *next;   /* registry list, push-only */
   _Atomic int owned;          /* 1 while a live thread owns this buffer */
   _Atomic int lock;           /* held while a chunk is encoded and written */
-  uint32_t flushed;           /* records [0, flushed) are written; under lock */
   ms_file_t file;             /* thread file, fd -1 until the first chunk; under lock */
   pid_t tid;
   uint32_t seq;
-  uint64_t last_ts;           /* latest timestamp encoded, to keep a file's time monotonic */
-  /* Counters written by the owner only (plain load+store), read racily by snapshots. */
-  _Atomic uint64_t n_alloc, n_free, n_bytes;
-  _Atomic uint32_t pos __attribute__((aligned(MS_CACHE_LINE))); /* records committed */
-  ms_rec_t recs[MS_REC_CAP] __attribute__((aligned(MS_CACHE_LINE)));
+  uint32_t index;             /* n of memscope_ring_<n>.raw */
+  uint64_t ring_run;          /* run_id of the run whose ring file is mapped; 0 = none */
   uint8_t out[MS_OUT_CAP];
+  /* From here to the end: the ring file's mapping (or private memory when the file could
+   * not be made). ring.pos, ring.flushed and the counters are the former fields. */
+  ms_ring_hdr_t ring __attribute__((aligned(MS_PAGE)));
+  ms_rec_t recs[MS_REC_CAP];
 } ms_thread_t;
+
+#define MS_RING_BYTES                                                                          \
+  ((sizeof(ms_ring_hdr_t) + MS_REC_CAP * sizeof(ms_rec_t) + MS_PAGE - 1) / MS_PAGE * MS_PAGE)
+_Static_assert(sizeof(ms_thread_t) - __builtin_offsetof(ms_thread_t, ring) == MS_RING_BYTES,
+               "the ring is the buffer's page-aligned tail");
 
 /* ---- process-wide state --------------------------------------------------------------- */
 
@@ -129,6 +130,12 @@ typedef struct ms_global_s {
   _Atomic uint32_t next_seq;
   ms_thread_t *_Atomic threads_list;
   _Atomic uint64_t events_lost, late_events, write_errors, stack_table_full;
+  /* Counts of threads that ended (their buffers' counters start again for the next owner). */
+  _Atomic uint64_t released_alloc, released_free, released_bytes;
+  _Atomic uint64_t unrecorded;      /* calls after tracking stopped on an error */
+  _Atomic uint32_t next_ring;       /* ring files made in this run */
+  _Atomic uint32_t rings_private;   /* buffers left without a ring file (cannot create) */
+  _Atomic int stopped;              /* tracking stopped on an error (not at exit) */
   _Atomic uint64_t sample_set_full;
   _Atomic int warned;         /* the one "memscope: ..." runtime line was printed */
   _Atomic int finished;
@@ -146,6 +153,7 @@ MS_HIDDEN void ms__flush_thread(ms_thread_t *t);
 MS_HIDDEN void ms__flush_all(const char *reason);
 MS_HIDDEN void ms__snapshot_maps(void);
 MS_HIDDEN void ms__warn_once(const char *what, int err);
+MS_HIDDEN void ms__count_unrecorded(ms_tls_t *tl) __attribute__((cold, noinline));
 MS_HIDDEN void ms__msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 MS_HIDDEN uint64_t ms__mono_ns(void);
 
@@ -158,7 +166,7 @@ static inline uint64_t ms__now(void) {
 /* Reserves n consecutive slots in t's buffer, flushing first if they do not fit; returns the
  * first. The caller fills them, then publishes with ms__commit. Owner thread only. */
 static inline ms_rec_t *ms__reserve(ms_thread_t *t, uint32_t n) {
-  uint32_t pos = atomic_load_explicit(&t->pos, memory_order_relaxed);
+  uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
   if (MS_UNLIKELY(pos + n > MS_REC_CAP)) {
     ms__flush_full(t);
     pos = 0;
@@ -167,10 +175,12 @@ static inline ms_rec_t *ms__reserve(ms_thread_t *t, uint32_t n) {
 }
 
 /* Publishes n slots reserved by ms__reserve. Release: a foreign flush (exit, exec) that reads
- * pos with acquire sees the records' contents. */
+ * pos with acquire sees the records' contents. Clears `pending` (same cache line): the event
+ * whose allocation returned is now in the ring. */
 static inline void ms__commit(ms_thread_t *t, uint32_t n) {
-  uint32_t pos = atomic_load_explicit(&t->pos, memory_order_relaxed);
-  atomic_store_explicit(&t->pos, pos + n, memory_order_release);
+  uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
+  __atomic_store_n(&t->ring.pos, pos + n, __ATOMIC_RELEASE);
+  __atomic_store_n(&t->ring.pending, 0, __ATOMIC_RELAXED);
 }
 
 /* ---- preload.c ---------------------------------------------------------------------------- */

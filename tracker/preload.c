@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ms_internal.h"
@@ -114,11 +115,10 @@ int ms__preload_ready(void) { return ready(); }
  * Called with the thread BUSY. ts is taken by the caller at the moment that keeps the merged
  * order right: after the real allocator returned for allocations, before it runs for frees. */
 
+/* Owner-only counters in the ring header (read racily by snapshots and meta.txt). */
 static inline void count_alloc(ms_thread_t *t, size_t n) {
-  atomic_store_explicit(&t->n_alloc, atomic_load_explicit(&t->n_alloc, memory_order_relaxed) + 1,
-                        memory_order_relaxed);
-  atomic_store_explicit(&t->n_bytes, atomic_load_explicit(&t->n_bytes, memory_order_relaxed) + n,
-                        memory_order_relaxed);
+  __atomic_store_n(&t->ring.n_alloc, t->ring.n_alloc + 1, __ATOMIC_RELAXED);
+  __atomic_store_n(&t->ring.n_bytes, t->ring.n_bytes + n, __ATOMIC_RELAXED);
 }
 
 /* Test knob (MEMSCOPE_TEST_SLOWDOWN=k): redo the stack capture and timestamp k more times,
@@ -136,18 +136,23 @@ static __attribute__((noinline)) void slowdown(ms_thread_t *t) {
 #define MS_INLINE static inline __attribute__((always_inline))
 
 MS_INLINE void rec_alloc(ms_tls_t *tl, void *p, size_t n, size_t align, uintptr_t site) {
-  if (MS_UNLIKELY(!atomic_load_explicit(&ms__g.recording, memory_order_relaxed)))
+  if (MS_UNLIKELY(!atomic_load_explicit(&ms__g.recording, memory_order_relaxed))) {
+    ms__count_unrecorded(tl);
     return;
+  }
   uint32_t weight = 1;
   if (ms__g.sample != MS_SAMPLE_ALL) {
     weight = ms__sample_alloc(tl, n, site);
     if (!weight || !ms__sample_remember(p))
       return;
   }
+  ms_thread_t *t = tl->t;
+  /* An allocation happened and is not in the ring yet: if the process dies before the
+   * commit clears this, the salvage counts exactly one lost event for the thread. */
+  __atomic_store_n(&t->ring.pending, 1, __ATOMIC_RELAXED);
   /* Stamped here, after the real allocator returned and only for a recorded event: a
    * timestamp costs ~20 ns on this kind of machine (rdtsc under KVM). */
   uint64_t ts = ms__now();
-  ms_thread_t *t = tl->t;
   uint32_t stack = ms__g.depth ? ms__stack_capture(t) : 0;
   if (MS_UNLIKELY(ms__g.slowdown))
     slowdown(t);
@@ -173,15 +178,16 @@ MS_INLINE void write_free(ms_tls_t *tl, void *p, uint64_t ts, uint8_t flags) {
   r->addr = (uintptr_t)p;
   ms__commit(t, 1);
   if (!flags)
-    atomic_store_explicit(&t->n_free, atomic_load_explicit(&t->n_free, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    __atomic_store_n(&t->ring.n_free, t->ring.n_free + 1, __ATOMIC_RELAXED);
 }
 
 /* A free of p stamped ts (0: now). Called before the real free, so the stamp precedes the
  * block's release. */
 MS_INLINE void rec_free(ms_tls_t *tl, void *p, uint64_t ts) {
-  if (MS_UNLIKELY(!atomic_load_explicit(&ms__g.recording, memory_order_relaxed)))
+  if (MS_UNLIKELY(!atomic_load_explicit(&ms__g.recording, memory_order_relaxed))) {
+    ms__count_unrecorded(tl);
     return;
+  }
   if (ms__g.sample != MS_SAMPLE_ALL && !ms__sample_forget(p))
     return;
   write_free(tl, p, ts ? ts : ms__now(), 0);
@@ -192,8 +198,10 @@ MS_INLINE void rec_free(ms_tls_t *tl, void *p, uint64_t ts) {
  * a FREE part is written at ts_before and the REALLOC says old is already released. */
 MS_INLINE void rec_realloc(ms_tls_t *tl, void *old, void *p, size_t n, uint64_t ts_before,
                         uint64_t ts, uintptr_t site) {
-  if (MS_UNLIKELY(!atomic_load_explicit(&ms__g.recording, memory_order_relaxed)))
+  if (MS_UNLIKELY(!atomic_load_explicit(&ms__g.recording, memory_order_relaxed))) {
+    ms__count_unrecorded(tl);
     return;
+  }
   int old_tracked = old != NULL;
   uint32_t weight = 1;
   if (ms__g.sample != MS_SAMPLE_ALL) {
@@ -208,6 +216,7 @@ MS_INLINE void rec_realloc(ms_tls_t *tl, void *old, void *p, size_t n, uint64_t 
     }
   }
   ms_thread_t *t = tl->t;
+  __atomic_store_n(&t->ring.pending, 1, __ATOMIC_RELAXED); /* as in rec_alloc */
   uint8_t flags = 0;
   if (old_tracked && p != old) {
     write_free(tl, old, ts_before, MS_REALLOC_OLD_RELEASED);
@@ -534,6 +543,33 @@ static void before_exec(void) {
   ms__flush_all("exec");
   tl->state = saved;
 }
+
+/* _exit and _Exit end the process without exit handlers (forked children do this as a
+ * rule): the buffers are written here, as at exit, when the program calls them. Calls from
+ * inside libc (exit's own _exit) do not come through here and need not. */
+static void before_quick_exit(void) {
+  if (!ms__g.active || getpid() != ms__g.pid)
+    return; /* a vfork child: the parent's buffers are not its to end */
+  ms_tls_t *tl = &ms__tls;
+  tl->state = MS_T_BUSY;
+  if (!atomic_exchange(&ms__g.finished, 1)) {
+    ms__flush_all("_exit");
+    atomic_store(&ms__g.recording, 0);
+  }
+}
+
+MS_EXPORT void _exit(int status) {
+  static void (*next)(int);
+  if (!next)
+    NEXT_SYM(next, "_exit");
+  before_quick_exit();
+  if (next)
+    next(status);
+  for (;;)
+    syscall(SYS_exit_group, status);
+}
+
+MS_EXPORT void _Exit(int status) { _exit(status); }
 
 MS_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
   static int (*next)(const char *, char *const[], char *const[]);

@@ -107,8 +107,8 @@ static void emit_stack(ms_thread_t *t, uint32_t id, void *const *f, int n) {
   uint64_t *frames = (uint64_t *)(void *)&r[1];
   for (int i = 0; i < n; i++)
     frames[i] = (uint64_t)(uintptr_t)f[i];
-  uint32_t pos = atomic_load_explicit(&t->pos, memory_order_relaxed);
-  atomic_store_explicit(&t->pos, pos + nslots, memory_order_release);
+  uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
+  __atomic_store_n(&t->ring.pos, pos + nslots, __ATOMIC_RELEASE);
 }
 
 __attribute__((noinline)) uint32_t ms__stack_intern(ms_thread_t *t, void **buf, int n) {

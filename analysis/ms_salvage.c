@@ -1,0 +1,370 @@
+/* ms_salvage.c: recovers a run's unwritten records from its ring files (ms_salvage.h).
+ *
+ * Everything read here comes from a trace and is checked as hostile input: ring and thread
+ * files are opened without following links and only when regular (O_NONBLOCK: a FIFO never
+ * blocks), sizes and positions are bounded by the file, a thread file name must be one the
+ * tracker makes, and a bad ring is counted (its loss unknown), never trusted. */
+#define _GNU_SOURCE
+#include "ms_salvage.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ms_encode.h"
+
+#define SV_OUT_CAP (64 * 1024)
+#define SV_MAX_REC_CAP (1u << 20) /* the tracker uses 1536; a larger claim is damage */
+#define SV_META_MAX (1u << 20)
+
+typedef struct salvager_s {
+  ms_encoder_t enc;     /* first: the emit callback gets it back */
+  int fd;               /* the thread file chunks go to (write mode), -1 when counting */
+  int failed;           /* -errno of the first failed write */
+  uint64_t records;
+  ms_crc_table_t crc;
+  int hw_crc;
+  uint8_t out[SV_OUT_CAP];
+} salvager_t;
+
+static void set_err(char *err, size_t errlen, const char *fmt, const char *a, const char *b) {
+  if (err && errlen)
+    snprintf(err, errlen, fmt, a, b);
+}
+
+static int write_all(int fd, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len) {
+    ssize_t w = write(fd, p, len);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return w < 0 ? -errno : -EIO;
+    p += w;
+    len -= (size_t)w;
+  }
+  return 0;
+}
+
+static int read_all(int fd, void *buf, size_t len, off_t off) {
+  char *p = buf;
+  while (len) {
+    ssize_t r = pread(fd, p, len, off);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      return -1;
+    p += r;
+    off += r;
+    len -= (size_t)r;
+  }
+  return 0;
+}
+
+/* ms_encode_range's emit: one chunk, written whole (or counted when not writing). Salvaged
+ * chunks carry no calibration pair (0, 0): the reader converts with meta's and the others. */
+static void sv_emit(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint64_t base_ts,
+                    uint32_t end_slot, uint64_t last_ts) {
+  salvager_t *sv = (salvager_t *)e;
+  (void)end_slot;
+  (void)last_ts;
+  sv->records += nrec;
+  if (sv->fd < 0 || sv->failed)
+    return;
+  const uint8_t *payload = sv->out + MS_CHUNK_HEADER_SIZE;
+  ms_chunk_header_t ch;
+  memset(&ch, 0, sizeof ch);
+  ch.magic = MS_CHUNK_MAGIC;
+  ch.payload_len = len;
+  ch.crc32c = sv->hw_crc ? ms_crc32c_hw(payload, len) : ms_crc32c(&sv->crc, payload, len);
+  ch.nrecords = nrec;
+  ch.base_ts = base_ts;
+  memcpy(sv->out, &ch, sizeof ch);
+  sv->failed = write_all(sv->fd, sv->out, MS_CHUNK_HEADER_SIZE + len);
+}
+
+/* Opens name in dirfd only as a regular file, never through a link. fd or -errno. */
+static int open_regular_at(int dirfd, const char *name, int flags, struct stat *st) {
+  int fd = openat(dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+    close(fd);
+    return -EINVAL;
+  }
+  return fd;
+}
+
+/* A thread file name the tracker makes: memscope_thread_*.bin, no '/', NUL within 64. */
+static int thread_name_ok(const char *name, size_t cap) {
+  size_t n = strnlen(name, cap);
+  return n < cap && n > 20 && strncmp(name, "memscope_thread_", 16) == 0 &&
+         strcmp(name + n - 4, ".bin") == 0 && !strchr(name, '/');
+}
+
+/* Creates a new thread file for a ring whose thread never wrote one. fd or -errno. */
+static int create_thread_file(int dirfd, const ms_ring_hdr_t *h, char *name, size_t cap) {
+  for (int k = 0; k < 1000; k++) {
+    if (k == 0)
+      snprintf(name, cap, "memscope_thread_%u_%u.bin", h->pid, h->tid);
+    else
+      snprintf(name, cap, "memscope_thread_%u_%u_%d.bin", h->pid, h->tid, k);
+    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST)
+      continue;
+    if (fd < 0)
+      return -errno;
+    ms_file_header_t fh;
+    memset(&fh, 0, sizeof fh);
+    memcpy(fh.magic, MS_FILE_MAGIC, 8);
+    fh.version = MS_FORMAT_VERSION;
+    fh.header_size = MS_FILE_HEADER_SIZE;
+    fh.pid = h->pid;
+    fh.tid = h->tid;
+    fh.thread_seq = h->thread_seq;
+    fh.run_id = h->run_id;
+    int rc = write_all(fd, &fh, sizeof fh);
+    if (rc) {
+      close(fd);
+      unlinkat(dirfd, name, 0);
+      return rc;
+    }
+    return fd;
+  }
+  return -EEXIST;
+}
+
+/* One ring file. Returns 0 (counts added to out; a bad ring is counted, not an error) or
+ * -errno for a failure to write. */
+static int salvage_ring(salvager_t *sv, int dirfd, const char *name, uint64_t run_id, int write,
+                        ms_salvage_t *out) {
+  struct stat st;
+  int fd = open_regular_at(dirfd, name, O_RDONLY, &st);
+  ms_ring_hdr_t h;
+  if (fd < 0 || (uint64_t)st.st_size < sizeof h || read_all(fd, &h, sizeof h, 0) ||
+      memcmp(h.magic, MS_RING_MAGIC, sizeof h.magic) || h.version != MS_RING_VERSION ||
+      h.rec_cap == 0 || h.rec_cap > SV_MAX_REC_CAP ||
+      (uint64_t)st.st_size < sizeof h + (uint64_t)h.rec_cap * sizeof(ms_rec_t) ||
+      (run_id && h.run_id != run_id) || h.pos > h.rec_cap || h.flushed > h.rec_cap) {
+    if (fd >= 0)
+      close(fd);
+    out->bad_rings++;
+    out->loss_unknown = 1;
+    return 0;
+  }
+  out->rings++;
+  out->events_pending += h.pending != 0;
+  out->records_lost += h.lost;
+  out->events_unrecorded += h.unrecorded;
+  uint32_t pos = h.pos;
+  if (h.tid == 0 || pos == 0) {
+    close(fd);
+    return 0;
+  }
+  /* The thread file and where its good part ends (ring header protocol: core.c's
+   * emit_chunk). A write the process was in when it died completed if the file reached its
+   * announced end; otherwise the file is cut back to its last whole chunk. */
+  char fname[96] = "";
+  int tfd = -1;
+  uint64_t tsize = 0;
+  if (h.file_name[0]) {
+    if (!thread_name_ok(h.file_name, sizeof h.file_name)) {
+      close(fd);
+      out->bad_rings++;
+      out->loss_unknown = 1;
+      return 0;
+    }
+    memcpy(fname, h.file_name, strnlen(h.file_name, sizeof h.file_name));
+    struct stat ts;
+    tfd = open_regular_at(dirfd, fname, write ? O_WRONLY : O_RDONLY, &ts);
+    if (tfd < 0) {
+      close(fd);
+      out->bad_rings++;
+      out->loss_unknown = 1;
+      return 0;
+    }
+    tsize = (uint64_t)ts.st_size;
+  }
+  uint32_t flushed = h.flushed;
+  uint64_t last_ts = h.last_ts, good = h.file_bytes;
+  if (h.wr_busy && tfd >= 0 && tsize >= h.wr_file_end && h.wr_end <= pos) {
+    flushed = h.wr_end;
+    last_ts = h.wr_last_ts;
+    good = h.wr_file_end;
+  }
+  int rc = 0;
+  if (flushed < pos) {
+    size_t n = (size_t)pos * sizeof(ms_rec_t);
+    ms_rec_t *recs = malloc(n);
+    if (!recs) {
+      rc = -ENOMEM;
+    } else if (read_all(fd, recs, n, (off_t)sizeof h)) {
+      out->bad_rings++;
+      out->loss_unknown = 1;
+    } else {
+      if (write) {
+        if (tfd < 0)
+          tfd = create_thread_file(dirfd, &h, fname, sizeof fname);
+        else if (tsize > good && ftruncate(tfd, (off_t)good) < 0)
+          tfd = -errno;
+        if (tfd >= 0 && lseek(tfd, 0, SEEK_END) < 0) {
+          close(tfd);
+          tfd = -errno;
+        }
+        if (tfd < 0)
+          rc = tfd;
+      }
+      if (rc == 0) {
+        sv->fd = write ? tfd : -1;
+        sv->failed = 0;
+        sv->records = 0;
+        sv->enc.last_ts = last_ts;
+        uint32_t end = ms_encode_range(&sv->enc, recs, flushed, pos);
+        if (end < pos) /* a record the encoder refused: the ring is damaged from there */
+          out->loss_unknown = 1;
+        out->records_recovered += sv->records;
+        rc = sv->failed;
+      }
+    }
+    free(recs);
+  }
+  if (tfd >= 0)
+    close(tfd);
+  close(fd);
+  return rc;
+}
+
+/* meta.txt's content (NUL-terminated, malloc'd) through fd, or NULL. */
+static char *read_meta(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) < 0 || st.st_size > SV_META_MAX)
+    return NULL;
+  char *buf = malloc((size_t)st.st_size + 1);
+  if (!buf)
+    return NULL;
+  if (read_all(fd, buf, (size_t)st.st_size, 0)) {
+    free(buf);
+    return NULL;
+  }
+  buf[st.st_size] = '\0';
+  return buf;
+}
+
+/* The value of key in meta text (a line "key=value"), copied into val; 1 if found. */
+static int meta_value(const char *text, const char *key, char *val, size_t cap) {
+  size_t kl = strlen(key);
+  for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+    if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
+      size_t n = strcspn(p + kl + 1, "\n");
+      if (n >= cap)
+        n = cap - 1;
+      memcpy(val, p + kl + 1, n);
+      val[n] = '\0';
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int ms_run_salvage(const char *run_dir, int write, ms_salvage_t *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  int dirfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0) {
+    int e = errno;
+    set_err(err, errlen, "%s: %s", run_dir, strerror(e));
+    return -e;
+  }
+  struct stat st;
+  int mfd = open_regular_at(dirfd, "meta.txt", write ? O_WRONLY | O_APPEND : O_RDONLY, &st);
+  if (mfd < 0 && write)
+    mfd = open_regular_at(dirfd, "meta.txt", O_RDONLY, &st); /* read-only trace: count */
+  char *meta = NULL;
+  int rc = 0;
+  if (mfd < 0) {
+    rc = mfd;
+    set_err(err, errlen, "%s/meta.txt: %s", run_dir, strerror(-rc));
+    goto out;
+  }
+  int rfd = openat(dirfd, "meta.txt", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  meta = rfd >= 0 ? read_meta(rfd) : NULL;
+  if (rfd >= 0)
+    close(rfd);
+  if (!meta) {
+    rc = -EINVAL;
+    set_err(err, errlen, "%s/meta.txt: %s", run_dir, "unreadable or larger than 1 MiB");
+    goto out;
+  }
+  char val[64];
+  if (meta_value(meta, "end_reason", val, sizeof val))
+    goto out; /* a finished run: nothing to salvage */
+  out->needed = 1;
+  if (write && (fcntl(mfd, F_GETFL) & O_ACCMODE) == O_RDONLY)
+    write = 0; /* meta.txt not writable: count only */
+  /* The tracker holds an exclusive lock on its meta.txt while the process lives; taking it
+   * here also keeps two salvages of the same run apart. */
+  if (write && flock(mfd, LOCK_EX | LOCK_NB) < 0) {
+    rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+    set_err(err, errlen, "%s: %s", run_dir,
+            rc == -EBUSY ? "the traced process is still running" : strerror(-rc));
+    goto out;
+  }
+  uint64_t run_id = meta_value(meta, "run_id", val, sizeof val) ? strtoull(val, NULL, 10) : 0;
+  if (meta_value(meta, "ring_private", val, sizeof val))
+    out->loss_unknown = 1; /* a buffer without a ring file: what it held is not known */
+  salvager_t *sv = calloc(1, sizeof *sv);
+  if (!sv) {
+    rc = -ENOMEM;
+    goto out;
+  }
+  sv->enc.out = sv->out;
+  sv->enc.cap = sizeof sv->out;
+  sv->enc.emit = sv_emit;
+  ms_crc32c_init(&sv->crc);
+  sv->hw_crc = ms_crc32c_hw_usable();
+  DIR *d = fdopendir(dup(dirfd));
+  struct dirent *de;
+  while (d && rc == 0 && (de = readdir(d))) {
+    size_t n = strlen(de->d_name);
+    if (strncmp(de->d_name, "memscope_ring_", 14) == 0 && n > 18 &&
+        strcmp(de->d_name + n - 4, ".raw") == 0)
+      rc = salvage_ring(sv, dirfd, de->d_name, run_id, write, out);
+  }
+  if (d)
+    closedir(d);
+  free(sv);
+  if (rc) {
+    set_err(err, errlen, "%s: cannot write the salvaged records: %s", run_dir, strerror(-rc));
+    goto out;
+  }
+  if (write) {
+    uint64_t lost = out->events_pending + out->records_lost + out->events_unrecorded;
+    size_t ml = strlen(meta);
+    char end[512];
+    int n = snprintf(end, sizeof end,
+                     "%send_reason=salvaged\nsalvaged_records=%llu\nevents_pending=%llu\n"
+                     "events_unrecorded=%llu\nevents_lost=%llu\nevents_lost_exact=%d\n",
+                     ml && meta[ml - 1] != '\n' ? "\n" : "",
+                     (unsigned long long)out->records_recovered,
+                     (unsigned long long)out->events_pending,
+                     (unsigned long long)out->events_unrecorded, (unsigned long long)lost,
+                     !out->loss_unknown);
+    rc = write_all(mfd, end, (size_t)n);
+    if (rc) {
+      set_err(err, errlen, "%s/meta.txt: %s", run_dir, strerror(-rc));
+      goto out;
+    }
+    out->written = 1;
+  }
+out:
+  free(meta);
+  if (mfd >= 0)
+    close(mfd);
+  close(dirfd);
+  return rc;
+}

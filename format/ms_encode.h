@@ -1,0 +1,181 @@
+/* ms_encode.h: the chunk encoder (fixed-size records -> the compact encoded form), shared by
+ * the tracker (its buffer flushes) and the salvage pass of the analysis (records recovered
+ * from ring files of a process that ended without flushing). One encoder, so a salvaged
+ * chunk is byte for byte what the tracker would have written. Static inline, allocation-free.
+ */
+#ifndef MS_ENCODE_H
+#define MS_ENCODE_H
+
+#include "ms_format.h"
+
+typedef struct ms_encoder_s ms_encoder_t;
+
+/* Writes out[MS_CHUNK_HEADER_SIZE, MS_CHUNK_HEADER_SIZE + payload_len) as one chunk of nrec
+ * records (the callee fills the chunk header in out[0, MS_CHUNK_HEADER_SIZE)). end_slot is
+ * the slot after the chunk's last record; last_ts the chunk's last (clamped) timestamp. */
+typedef void (*ms_emit_fn)(ms_encoder_t *e, uint32_t payload_len, uint32_t nrec,
+                           uint64_t base_ts, uint32_t end_slot, uint64_t last_ts);
+
+struct ms_encoder_s {
+  uint8_t *out;       /* chunk buffer: header room, then payload */
+  size_t cap;         /* its size (at least 4 KiB plus the largest record) */
+  uint64_t last_ts;   /* in: the file's latest timestamp; out: the same after encoding */
+  ms_emit_fn emit;
+  void *user;
+};
+
+static inline uint8_t *ms__enc_string(uint8_t *o, const char *s, size_t n) {
+  o = ms_put_varint(o, n);
+  memcpy(o, s, n);
+  return o + n;
+}
+
+/* Encodes records [from, to) and emits them as chunks. Timestamps are clamped to be monotonic
+ * within the file (the encoding stores unsigned deltas). A multi-slot record that does not
+ * fit before `to` (being written by its owner right now, in a foreign flush) is left for
+ * the next call. Returns the slot after the last record encoded. */
+static inline uint32_t ms_encode_range(ms_encoder_t *e, const ms_rec_t *recs, uint32_t from,
+                                       uint32_t to) {
+  uint8_t *const start = e->out + MS_CHUNK_HEADER_SIZE;
+  uint8_t *const limit = e->out + e->cap;
+  uint8_t *o = start;
+  uint32_t nrec = 0, i = from;
+  uint64_t prev_ts = e->last_ts, base_ts = e->last_ts, prev_addr = 0;
+  while (i < to) {
+    const ms_rec_t *r = &recs[i];
+    /* Fast path: FREE and plain ALLOC are nearly every record. One room check covers their
+     * worst case (tag + 4 varints + align + weight < 64 bytes). */
+    if (__builtin_expect((r->kind == MS_REC_FREE ||
+                          (r->kind == MS_REC_ALLOC && !r->aux && !r->weight)) &&
+                             limit - o >= 64, 1)) {
+      uint64_t ts = r->ts < prev_ts ? prev_ts : r->ts;
+      *o++ = (uint8_t)(r->kind == MS_REC_FREE ? MS_REC_FREE | r->aux : MS_REC_ALLOC);
+      o = ms_put_varint(o, ts - prev_ts);
+      o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
+      if (r->kind == MS_REC_ALLOC) {
+        o = ms_put_varint(o, r->size);
+        o = ms_put_varint(o, r->stack);
+      }
+      prev_addr = r->addr;
+      prev_ts = ts;
+      nrec++;
+      i++;
+      continue;
+    }
+    uint32_t slots = 1;
+    size_t worst = 64;
+    if (r->kind == MS_REC_STACK) {
+      if (r->size > 256)
+        break; /* the tracker keeps at most 64 frames: only a damaged ring file has this */
+      slots = 1 + (uint32_t)((r->size + 3) / 4);
+      worst = 24 + r->size * MS_VARINT_MAX;
+    } else if (r->kind == MS_REC_MARK) {
+      if (r->size > 4096)
+        break; /* names are cut to MS_NAME_MAX: as above */
+      slots = 1 + (uint32_t)((r->size + 31) / 32);
+      worst = 40 + r->size;
+    } else if (r->kind == MS_REC_VAR) {
+      size_t total = (r->stack & 0xff) + ((r->stack >> 8) & 0xff) + (r->stack >> 16);
+      slots = 1 + (uint32_t)((total + 31) / 32);
+      worst = 64 + total;
+    } else if (r->kind == MS_REC_REALLOC) {
+      slots = 2;
+    } else if (r->kind != MS_REC_ALLOC && r->kind != MS_REC_FREE) {
+      break; /* not a record start: only a damaged ring file has this (salvage) */
+    }
+    if (i + slots > to || i + slots < i)
+      break;
+    if ((size_t)(limit - o) < worst) {
+      if (nrec)
+        e->emit(e, (uint32_t)(o - start), nrec, base_ts, i, prev_ts);
+      o = start;
+      nrec = 0;
+      base_ts = prev_ts;
+      prev_addr = 0;
+      if ((size_t)(limit - o) < worst)
+        break; /* larger than a whole chunk: only a damaged ring file has this */
+    }
+    uint64_t ts = r->ts < prev_ts ? prev_ts : r->ts;
+    switch (r->kind) {
+    case MS_REC_ALLOC: {
+      uint8_t tag = MS_REC_ALLOC | (r->aux ? MS_FLAG_ALIGN : 0) | (r->weight ? MS_FLAG_WEIGHT : 0);
+      *o++ = tag;
+      o = ms_put_varint(o, ts - prev_ts);
+      o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
+      o = ms_put_varint(o, r->size);
+      o = ms_put_varint(o, r->stack);
+      if (r->aux)
+        o = ms_put_varint(o, 1ull << (r->aux & 63));
+      if (r->weight)
+        o = ms_put_varint(o, r->weight);
+      prev_addr = r->addr;
+      prev_ts = ts;
+      break;
+    }
+    case MS_REC_FREE:
+      *o++ = (uint8_t)(MS_REC_FREE | r->aux);
+      o = ms_put_varint(o, ts - prev_ts);
+      o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
+      prev_addr = r->addr;
+      prev_ts = ts;
+      break;
+    case MS_REC_REALLOC: {
+      uint64_t old = r[1].addr;
+      *o++ = (uint8_t)(MS_REC_REALLOC | r->aux | (r->weight ? MS_FLAG_WEIGHT : 0));
+      o = ms_put_varint(o, ts - prev_ts);
+      o = ms_put_svarint(o, (int64_t)(old - prev_addr));
+      o = ms_put_svarint(o, (int64_t)(r->addr - old));
+      o = ms_put_varint(o, r->size);
+      o = ms_put_varint(o, r->stack);
+      if (r->weight)
+        o = ms_put_varint(o, r->weight);
+      prev_addr = r->addr;
+      prev_ts = ts;
+      break;
+    }
+    case MS_REC_STACK: {
+      const uint64_t *frames = (const uint64_t *)(const void *)&r[1];
+      *o++ = MS_REC_STACK;
+      o = ms_put_varint(o, r->stack);
+      o = ms_put_varint(o, r->size);
+      uint64_t prev = 0;
+      for (uint64_t k = 0; k < r->size; k++) {
+        o = ms_put_svarint(o, (int64_t)(frames[k] - prev));
+        prev = frames[k];
+      }
+      break;
+    }
+    case MS_REC_MARK:
+      *o++ = MS_REC_MARK;
+      o = ms_put_varint(o, ts - prev_ts);
+      o = ms_put_varint(o, r->aux);
+      o = ms__enc_string(o, (const char *)&r[1], r->size);
+      prev_ts = ts;
+      break;
+    case MS_REC_VAR: {
+      const char *s = (const char *)&r[1];
+      size_t ln = r->stack & 0xff, lt = (r->stack >> 8) & 0xff, lf = r->stack >> 16;
+      *o++ = MS_REC_VAR;
+      o = ms_put_varint(o, ts - prev_ts);
+      o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
+      o = ms_put_varint(o, r->size);
+      o = ms__enc_string(o, s, ln);
+      o = ms__enc_string(o, s + ln, lt);
+      o = ms__enc_string(o, s + ln + lt, lf);
+      prev_addr = r->addr;
+      prev_ts = ts;
+      break;
+    }
+    default:
+      break;
+    }
+    nrec++;
+    i += slots;
+  }
+  if (nrec)
+    e->emit(e, (uint32_t)(o - start), nrec, base_ts, i, prev_ts);
+  e->last_ts = prev_ts;
+  return i;
+}
+
+#endif /* MS_ENCODE_H */
