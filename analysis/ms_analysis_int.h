@@ -51,6 +51,7 @@ typedef struct ms__suppr_s {
 
 struct ms_analysis_s {
   ms_run_t *run;
+  ms_completeness_t completeness;
   ms_stats_t *stats;       /* recorded (exact) figures from the shared stats pass */
   ms_stats_totals_t totals; /* reported: recorded in full mode, estimates in sampled */
   ms_analysis_opts_t opts;

@@ -43,6 +43,8 @@ typedef struct ms_analysis_opts_s {
                               * (ms_stats' module filter; path or basename), or NULL */
   ms_role_thresholds_t roles;
   size_t max_live_records;   /* live blocks listed in _memory_analysis.json (default 10000) */
+  int no_salvage;            /* 1 = never write into the trace: a run without its end part is
+                              * only counted (ms_salvage.h), not salvaged */
 } ms_analysis_opts_t;
 
 typedef struct ms_leak_s {
@@ -185,5 +187,17 @@ const char *ms_thread_alert(const ms_role_thresholds_t *th, uint64_t peak_live_b
 size_t ms_analysis_nleak_groups(const ms_analysis_t *a);
 uint64_t ms_analysis_suppressed_bytes(const ms_analysis_t *a);
 uint64_t ms_analysis_suppressed_blocks(const ms_analysis_t *a);
+
+/* Whether the trace holds every event of the process (docs/analysis.md, "Complete runs"). A
+ * run that is not complete must never pass an assertion by default. */
+typedef struct ms_completeness_s {
+  int complete;          /* every event the process made is in the trace */
+  long long events_lost; /* events known to be missing; -1 when the count is not known */
+  int stopped;           /* tracking stopped on an error (disk full, cannot create a file) */
+  int salvaged;          /* the process ended without exit(); its records were recovered
+                          * from the ring files (end_reason=salvaged) */
+  char reason[240];      /* one line saying why the run is not complete; "" when it is */
+} ms_completeness_t;
+const ms_completeness_t *ms_analysis_completeness(const ms_analysis_t *a);
 
 #endif /* MS_ANALYZE_H */

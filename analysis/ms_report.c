@@ -164,7 +164,18 @@ static int thread_json(cJSON *o, const ms_analysis_t *a, size_t i) {
   bad |= add_u64(o, "tid", r->tid);
   bad |= add_u64(o, "thread_seq", r->thread_seq);
   bad |= add_str(o, "name", r->name);
-  bad |= add_bool(o, "tracked", 1);
+  /* Tracked: the trace holds an allocator call of the thread. A thread file alone does not
+   * say so: a thread that named itself while the policy tracked it and then switched
+   * tracking off (memscope_thread_track(0), as selective_50's odd workers do) has a file
+   * holding only its name. In sampled modes no sampled call cannot tell "untracked" from
+   * "tracked, nothing sampled": null (unknown). Recorded counts, not estimates. */
+  const ms_stats_thread_t *rec = &a->stats->threads[i];
+  if (rec->allocations + rec->frees + rec->reallocs > 0)
+    bad |= add_bool(o, "tracked", 1);
+  else if (a->sampled)
+    bad |= add_null(o, "tracked");
+  else
+    bad |= add_bool(o, "tracked", 0);
   bad |= add_u64(o, "allocations", r->allocations);
   bad |= add_u64(o, "frees", r->frees);
   bad |= add_u64(o, "reallocs", r->reallocs);
@@ -232,6 +243,13 @@ static int mode_json(cJSON *m, const ms_analysis_t *a) {
     bad |= estimate_json(est, "leaked_bytes", a->est[MS_EST_LEAKED_BYTES]);
     bad |= estimate_json(est, "leaked_blocks", a->est[MS_EST_LEAKED_BLOCKS]);
     bad |= estimate_json(est, "frees", a->est[MS_EST_FREES]);
+    /* How the sums' intervals are made (ms_analyze.c, gamma_interval): not value +- 1.96 se,
+     * which is [0, 0] when no block was sampled. */
+    const char *sums[] = {"allocations", "allocated_bytes", "leaked_bytes", "leaked_blocks"};
+    for (size_t i = 0; i < sizeof sums / sizeof *sums; i++) {
+      cJSON *e = cJSON_GetObjectItem(est, sums[i]);
+      bad |= !e || add_str(e, "ci95_method", "gamma (Fay-Feuer), one unseen sampled block added");
+    }
   }
   return bad;
 }
@@ -321,7 +339,14 @@ static int run_json(cJSON *r, const ms_analysis_t *a) {
   bad |= add_str(r, "cmdline", ms_meta_get(meta, "cmdline"));
   bad |= add_str(r, "origin", ms_meta_get(meta, "origin"));
   bad |= add_str(r, "end_reason", ms_meta_get(meta, "end_reason"));
-  bad |= add_bool(r, "partial", ms_run_partial(a->run));
+  const ms_completeness_t *c = ms_analysis_completeness(a);
+  bad |= add_bool(r, "partial", !c->complete);
+  cJSON *cj = add_obj(r, "completeness");
+  bad |= !cj || add_bool(cj, "complete", c->complete) || add_bool(cj, "stopped", c->stopped) ||
+         add_bool(cj, "salvaged", c->salvaged) ||
+         (c->events_lost >= 0 ? add_u64(cj, "events_lost", (uint64_t)c->events_lost)
+                              : add_null(cj, "events_lost")) ||
+         add_str(cj, "reason", c->reason);
   bad |= add_str(r, "calibration", ms_run_calibration(a->run));
   bad |= add_u64(r, "stacks", ms_run_nstacks(a->run));
   bad |= add_u64(r, "thread_files", a->nthreads);

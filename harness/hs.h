@@ -48,6 +48,8 @@ typedef struct hs_opts_s {
   const char *suppressions;   /* --suppressions FILE */
   int test_slowdown;          /* hidden --test-slowdown K: MEMSCOPE_TEST_SLOWDOWN in tracked runs */
   double timeout_s;           /* --timeout SECONDS for each child, 0 = none */
+  int allow_partial;          /* --allow-partial: a partial trace is reported, not failed */
+  const char *process;        /* --process NAME|PID|main: assertions on these processes only */
 } hs_opts_t;
 
 /* ---- hs_units.c: option values ---- */
@@ -90,6 +92,10 @@ typedef struct hs_child_result_s {
   long max_rss_kb;
   char *out_stdout;         /* captured stdout (NUL-terminated, malloc'd) or NULL */
   cJSON *resources;         /* the samples (memscope.resources/1) when monitored, else NULL */
+  int tree_killed;          /* processes of the tree the harness killed (timeout, or alive
+                               after the main process ended and the grace period) */
+  int tree_outlived;        /* of those: killed because they outlived the main process */
+  char tree_killed_names[512]; /* "pid (comm), ..." of the killed processes */
 } hs_child_result_t;
 
 /* Runs one child to completion. 0, or -errno for a harness-side failure (fork, pipe). A
@@ -102,6 +108,60 @@ int hs_find_program(const char *prog, char *buf, size_t len);
 void hs_progress_enable(int on);
 void hs_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hs_progress_clear(void);
+
+/* Shared by hs_report.c and hs_tree.c: leak groups as assertions and messages see them. */
+#define HS_MAX_LEAK_GROUPS 100
+struct ms_leak_s;
+int hs_leak_counts(const struct ms_leak_s *lk, const char *module);
+const char *hs_leak_top_function(const struct ms_leak_s *lk);
+void hs_format_stack(const struct ms_leak_s *lk, char *buf, size_t len, int max_frames);
+
+/* ---- hs_tree.c: the process tree of a run ---- */
+
+struct ms_analysis_s;
+#include "ms_analyze.h" /* ms_completeness_t */
+
+typedef struct hs_proc_s {
+  char run_dir[4096];
+  char name[64];            /* the executable's base name */
+  char cmdline[512];        /* meta.txt's, %XX-escaped */
+  char origin[16], end_reason[16];
+  long pid, ppid;
+  int counts_leaks;         /* 0 for an image that ended in exec */
+  int selected;             /* --process matches it */
+  uint64_t allocations, frees, peak_live_bytes;
+  uint64_t leaked_bytes;    /* unsuppressed (and module-filtered for a scenario's main) */
+  uint64_t exec_live_bytes; /* live when the image was replaced by exec: not leaks */
+  uint64_t top_bytes, top_blocks; /* the largest leak group */
+  char top_function[128];
+  char top_stack[2048];
+  ms_completeness_t comp;
+} hs_proc_t;
+
+typedef struct hs_tree_s {
+  hs_proc_t *p;
+  size_t n;
+  size_t main;              /* index of the image analyzed in full */
+} hs_tree_t;
+
+typedef struct hs_tree_sum_s {
+  const char *selector;
+  size_t selected;
+  uint64_t allocations, frees, leaked_bytes, peak;
+  const hs_proc_t *peak_proc, *top_leak_proc, *first_incomplete, *stopped;
+  int complete, allow_partial;
+  long long events_lost;    /* of the incomplete processes; -1 when not known */
+} hs_tree_sum_t;
+
+/* Analyzes every run dir but main_idx (whose analysis main_a the caller holds). 0 or -errno. */
+int hs_tree_load(hs_tree_t *t, char **dirs, size_t n, size_t main_idx,
+                 const struct ms_analysis_s *main_a, const char *main_module, const hs_opts_t *o,
+                 char *err, size_t errlen);
+void hs_tree_sum(hs_tree_t *t, const char *selector, pid_t child_pid, int allow_partial,
+                 hs_tree_sum_t *s);
+int hs_proc_selected(const hs_proc_t *p, const char *sel, pid_t child_pid);
+cJSON *hs_tree_json(const hs_tree_t *t, const hs_tree_sum_t *sum);
+void hs_tree_free(hs_tree_t *t);
 
 /* ---- hs_report.c: analysis, assertions, summary.json, JUnit ---- */
 
@@ -124,6 +184,9 @@ typedef struct hs_case_s {
   hs_assert_t *asserts;
   cJSON *summary;          /* summary.json tree (owned) */
   double time_s;
+  hs_tree_t tree;          /* every process of the run (owned) */
+  hs_tree_sum_t sum;       /* the processes the assertions apply to */
+  char partial_text[512];  /* "partial trace: ..." when the tree is not complete, else "" */
 } hs_case_t;
 
 /* Everything about one tracked target run: child, analysis, assertions, reports. Writes the

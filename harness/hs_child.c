@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -30,6 +31,7 @@
 extern char **environ;
 
 #define HS_SAMPLE_HZ 10
+#define HS_TREE_GRACE_S 10.0 /* how long the tree may outlive its main process */
 
 /* ---- progress on a TTY ---- */
 
@@ -531,6 +533,11 @@ static void child_env(const hs_child_spec_t *sp) {
   /* The harness's own MEMSCOPE_* settings must not leak into a baseline run, nor override
    * what the options say for a tracked run. */
   unsetenv("MEMSCOPE_OUT");
+  /* The harness's own variables are not the tracker's: it refuses unknown MEMSCOPE_* ones
+   * (and then tracks nothing), so they stop here. */
+  unsetenv("MEMSCOPE_LIB");
+  unsetenv("MEMSCOPE_SCENARIO");
+  unsetenv("MEMSCOPE_GNUPLOT");
   if (!sp->preload_lib) {
     unsetenv("MEMSCOPE_TEST_SLOWDOWN");
     const char *lp = getenv("LD_PRELOAD");
@@ -559,6 +566,112 @@ static void child_env(const hs_child_spec_t *sp) {
   setenv("MEMSCOPE_RESOURCES_HZ", "0", 1);
 }
 
+/* ---- the process tree ----------------------------------------------------------------------
+ * The target runs in a process group of its own, and the harness is a child subreaper
+ * (PR_SET_CHILD_SUBREAPER): every process of the tree whose parent ends is handed to the
+ * harness instead of init, so "the tree" is every live process whose parent chain reaches
+ * the harness. That finds descendants that left the process group (setsid) too. */
+
+/* Parent pid and state of /proc/<pid>/stat; 0 or -1. comm may hold ')' and blanks: the
+ * fields after it start after the last ')'. */
+static int proc_ppid(pid_t pid, pid_t *ppid, char *state) {
+  char path[64], buf[1024];
+  hs_fmt(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  char *rp = strrchr(buf, ')');
+  int pp;
+  if (!rp || sscanf(rp + 1, " %c %d", state, &pp) != 2) return -1;
+  *ppid = (pid_t)pp;
+  return 0;
+}
+
+/* Live (not zombie) descendants of the harness, up to cap, with their command names. */
+static size_t tree_pids(pid_t *out, size_t cap) {
+  pid_t self = getpid();
+  size_t n = 0, nall = 0, allcap = 4096;
+  pid_t(*all)[2] = malloc(allcap * sizeof *all);
+  if (!all) return 0;
+  DIR *d = opendir("/proc");
+  struct dirent *de;
+  while (d && (de = readdir(d)) && nall < allcap) {
+    char *end;
+    long v = strtol(de->d_name, &end, 10);
+    pid_t pp;
+    char st;
+    if (*end || v <= 0 || proc_ppid((pid_t)v, &pp, &st) || st == 'Z') continue;
+    all[nall][0] = (pid_t)v;
+    all[nall][1] = pp;
+    nall++;
+  }
+  if (d) closedir(d);
+  for (size_t i = 0; i < nall && n < cap; i++) {
+    pid_t p = all[i][1];
+    for (int depth = 0; depth < 64 && p > 1 && p != self; depth++) {
+      size_t k = 0;
+      while (k < nall && all[k][0] != p) k++;
+      p = k < nall ? all[k][1] : 0;
+    }
+    if (p == self) out[n++] = all[i][0];
+  }
+  free(all);
+  return n;
+}
+
+/* Reaps every child that has ended (the tree's orphans come to the harness). */
+static void reap_orphans(void) {
+  while (waitpid(-1, NULL, WNOHANG) > 0) {
+  }
+}
+
+/* Sends SIGKILL to the group and to every process of the tree until none is left (a
+ * process may fork while it is being killed), at most ~2 s. Returns how many were killed. */
+static int tree_kill(pid_t pgid, char *names, size_t nlen) {
+  int killed = 0;
+  if (pgid > 0) kill(-pgid, SIGKILL);
+  for (int round = 0; round < 100; round++) {
+    pid_t pids[512];
+    size_t n = tree_pids(pids, 512);
+    reap_orphans();
+    if (n == 0) break;
+    for (size_t i = 0; i < n; i++) {
+      if (names && round == 0 && strlen(names) + 40 < nlen) {
+        char path[64], comm[32] = "";
+        hs_fmt(path, sizeof path, "/proc/%d/comm", (int)pids[i]);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t r = fd >= 0 ? read(fd, comm, sizeof comm - 1) : -1;
+        if (fd >= 0) close(fd);
+        comm[r > 0 ? r : 0] = '\0';
+        comm[strcspn(comm, "\n")] = '\0';
+        size_t l = strlen(names);
+        hs_fmt(names + l, nlen - l, "%s%d (%s)", l ? ", " : "", (int)pids[i], comm);
+      }
+      if (kill(pids[i], SIGKILL) == 0 && round == 0) killed++;
+    }
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  reap_orphans();
+  return killed;
+}
+
+/* After the target's main process ended: waits for the rest of its tree until `deadline`
+ * (hs_now_s), then kills what is left. Returns how many were killed. */
+static int tree_finish(double deadline, char *names, size_t nlen) {
+  for (;;) {
+    reap_orphans();
+    pid_t pids[1];
+    if (tree_pids(pids, 1) == 0) return 0;
+    if (hs_now_s() >= deadline) return tree_kill(0, names, nlen);
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+}
+
 static int pidfd_open_compat(pid_t pid) {
 #ifdef SYS_pidfd_open
   return (int)syscall(SYS_pidfd_open, pid, 0);
@@ -571,6 +684,8 @@ static int pidfd_open_compat(pid_t pid) {
 
 int hs_child_run(const hs_child_spec_t *sp, hs_child_result_t *res) {
   memset(res, 0, sizeof *res);
+  /* Orphans of the target's tree come to the harness, so it can wait for them and end them. */
+  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   int errpipe[2], outpipe[2] = {-1, -1};
   if (pipe2(errpipe, O_CLOEXEC) != 0) return -errno;
   if (sp->capture_stdout && pipe2(outpipe, O_CLOEXEC) != 0) {
@@ -591,6 +706,7 @@ int hs_child_run(const hs_child_spec_t *sp, hs_child_result_t *res) {
     return -e;
   }
   if (pid == 0) {
+    setpgid(0, 0); /* a group of its own: --timeout ends the whole tree with one kill */
     close(errpipe[0]);
     if (outpipe[1] >= 0) {
       dup2(outpipe[1], STDOUT_FILENO);
@@ -625,6 +741,7 @@ int hs_child_run(const hs_child_spec_t *sp, hs_child_result_t *res) {
     (void)w;
     _exit(127);
   }
+  setpgid(pid, pid); /* also here: whichever of the two runs first, the group exists */
   close(errpipe[1]);
   if (outpipe[1] >= 0) close(outpipe[1]);
   int e = 0;
@@ -670,6 +787,7 @@ int hs_child_run(const hs_child_spec_t *sp, hs_child_result_t *res) {
     if (sp->timeout_s > 0 && hs_now_s() - t0 > sp->timeout_s && !res->timed_out) {
       res->timed_out = 1;
       kill(pid, SIGKILL);
+      res->tree_killed = tree_kill(pid, res->tree_killed_names, sizeof res->tree_killed_names);
     }
     struct pollfd fds[2];
     int nf = 0;
@@ -743,6 +861,15 @@ int hs_child_run(const hs_child_spec_t *sp, hs_child_result_t *res) {
   do w = wait4(pid, &status, 0, &ru);
   while (w < 0 && errno == EINTR);
   res->wall_s = hs_now_s() - t0;
+  /* The rest of the tree: nothing of it may run (and write into the trace) after the harness
+   * has read the trace. Processes still running are waited for until the timeout, or
+   * HS_TREE_GRACE_S when there is none, then killed and named. */
+  double deadline = sp->timeout_s > 0 ? t0 + sp->timeout_s : hs_now_s() + HS_TREE_GRACE_S;
+  if (deadline < hs_now_s()) deadline = hs_now_s();
+  int late = tree_finish(deadline, res->tree_killed_names + strlen(res->tree_killed_names),
+                         sizeof res->tree_killed_names - strlen(res->tree_killed_names));
+  res->tree_killed += late;
+  res->tree_outlived = late;
   hs_progress_clear();
   res->pid = pid;
   res->user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;

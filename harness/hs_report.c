@@ -21,6 +21,7 @@
 
 #include "hs.h"
 #include "ms_analyze.h"
+#include "ms_files.h"
 #include "ms_plots.h"
 #include "ms_trace.h"
 
@@ -37,7 +38,7 @@ static hs_assert_t *add_assert(hs_case_t *c, const char *name) {
 }
 
 /* "function (file:line) [module]" lines of a leak's stack, innermost first. */
-static void format_stack(const ms_leak_t *lk, char *buf, size_t len, int max_frames) {
+void hs_format_stack(const ms_leak_t *lk, char *buf, size_t len, int max_frames) {
   size_t off = 0;
   buf[0] = 0;
   for (size_t i = 0; i < lk->nframes && (int)i < max_frames && off + 1 < len; i++) {
@@ -62,7 +63,7 @@ static void format_stack(const ms_leak_t *lk, char *buf, size_t len, int max_fra
 }
 
 /* The first named frame outside libc/the tracker, for one-line messages. */
-static const char *leak_top_function(const ms_leak_t *lk) {
+const char *hs_leak_top_function(const ms_leak_t *lk) {
   for (size_t i = 0; i < lk->nframes; i++) {
     const ms_frame_t *f = &lk->frames[i];
     if (f->function && *f->function) return f->function;
@@ -73,7 +74,7 @@ static const char *leak_top_function(const ms_leak_t *lk) {
 /* Whether a leak group counts for this case: for a scenario, only leaks whose allocating
  * frame (the allocator's caller) is in the scenario binary, as the exact counts are; libc's
  * own never-freed buffers are not the scenario's leaks. For a program run, every leak. */
-static int leak_counts(const ms_leak_t *lk, const char *module) {
+int hs_leak_counts(const ms_leak_t *lk, const char *module) {
   if (lk->suppressed) return 0;
   if (!module) return 1;
   if (lk->nframes == 0) return 0;
@@ -102,11 +103,11 @@ static void assert_bytes(hs_case_t *c, const char *name, uint64_t value, uint64_
   hs_fmt(a->limit_text, sizeof a->limit_text, "%" PRIu64 " B", limit);
   if (stack_of) {
     char stack[3000];
-    format_stack(stack_of, stack, sizeof stack, 16);
+    hs_format_stack(stack_of, stack, sizeof stack, 16);
     hs_fmt(a->message, sizeof a->message,
              "%s: %s %s limit %s; top leak %" PRIu64 " B in %" PRIu64 " blocks from %s",
              what, v, a->passed ? "within" : "exceeds", l, stack_of->bytes,
-             stack_of->blocks, leak_top_function(stack_of));
+             stack_of->blocks, hs_leak_top_function(stack_of));
     hs_fmt(a->details, sizeof a->details, "%s\nmeasured: %" PRIu64 " B\nlimit: %" PRIu64
              " B\ntop leak stack (%" PRIu64 " B in %" PRIu64 " blocks%s%s):\n%s",
              a->message, value, limit, stack_of->bytes, stack_of->blocks,
@@ -373,8 +374,96 @@ static void case_error(hs_case_t *c, const char *fmt, ...) {
   c->ok = 0;
 }
 
-/* Analyzes trace_dir's chosen run into c->summary and the leak/peak/scope assertions;
- * writes details. Returns the analysis (caller frees) or NULL with c->error. */
+/* A byte assertion over the tree: the message names the process that holds the figure when
+ * the tree has more than one, and the largest leak's stack where one is given. */
+static void assert_tree_bytes(hs_case_t *c, const char *name, uint64_t value, uint64_t limit,
+                              const char *what, const hs_proc_t *where, const hs_proc_t *leak,
+                              size_t nprocs) {
+  hs_assert_t *a = add_assert(c, name);
+  if (!a) return;
+  a->limit = (double)limit;
+  a->value = (double)value;
+  a->passed = value <= limit;
+  char v[64], l[64], proc[160] = "";
+  size_text(value, v, sizeof v);
+  size_text(limit, l, sizeof l);
+  hs_fmt(a->limit_text, sizeof a->limit_text, "%" PRIu64 " B", limit);
+  const hs_proc_t *named = leak ? leak : where;
+  if (named && nprocs > 1)
+    hs_fmt(proc, sizeof proc, " in process %ld (%s)", named->pid, named->name);
+  if (leak) {
+    hs_fmt(a->message, sizeof a->message,
+           "%s: %s %s limit %s; top leak %" PRIu64 " B in %" PRIu64 " blocks from %s%s", what,
+           v, a->passed ? "within" : "exceeds", l, leak->top_bytes, leak->top_blocks,
+           leak->top_function, proc);
+    hs_fmt(a->details, sizeof a->details,
+           "%s\nmeasured: %" PRIu64 " B\nlimit: %" PRIu64 " B\ntop leak stack (%" PRIu64
+           " B in %" PRIu64 " blocks, process %ld %s):\n%s",
+           a->message, value, limit, leak->top_bytes, leak->top_blocks, leak->pid, leak->name,
+           leak->top_stack);
+  } else {
+    hs_fmt(a->message, sizeof a->message, "%s: %s %s limit %s%s", what, v,
+           a->passed ? "within" : "exceeds", l, proc);
+    hs_fmt(a->details, sizeof a->details, "%s\nmeasured: %" PRIu64 " B\nlimit: %" PRIu64 " B\n",
+           a->message, value, limit);
+  }
+}
+
+/* Leak and peak assertions on the selected processes of the tree (all by default). */
+static void tree_assertions(hs_case_t *c, const hs_opts_t *o, const char *module) {
+  hs_tree_sum_t *s = &c->sum;
+  if (o->process && s->selected == 0) {
+    hs_assert_t *x = add_assert(c, "process_filter");
+    if (x) {
+      x->passed = 0;
+      x->value = 0;
+      hs_fmt(x->message, sizeof x->message,
+             "process_filter: no process of the %zu in the trace matches --process %s "
+             "(a name, a pid or 'main')", c->tree.n, o->process);
+      hs_fmt(x->details, sizeof x->details, "%s\n", x->message);
+    }
+  }
+  const hs_proc_t *top_stack = NULL;
+  for (size_t i = 0; i < c->tree.n; i++) {
+    const hs_proc_t *p = &c->tree.p[i];
+    if (p->selected && p->top_bytes && (!top_stack || p->top_bytes > top_stack->top_bytes))
+      top_stack = p;
+  }
+  if (o->have_max_leak) {
+    assert_tree_bytes(c, "max_leak_bytes", s->leaked_bytes, o->max_leak_bytes,
+                      module ? "leaked bytes (scenario code)" : "leaked bytes", NULL,
+                      s->top_leak_proc, c->tree.n);
+    /* With more than one process, say which processes leaked how much. */
+    hs_assert_t *x = &c->asserts[c->nasserts - 1];
+    char list[400] = "";
+    size_t nleak = 0;
+    for (size_t i = 0; i < c->tree.n; i++) {
+      const hs_proc_t *p = &c->tree.p[i];
+      if (!p->selected || !p->leaked_bytes) continue;
+      size_t l = strlen(list);
+      if (nleak++ < 6)
+        hs_fmt(list + l, sizeof list - l, "%s%s %ld: %" PRIu64 " B", l ? ", " : "", p->name,
+               p->pid, p->leaked_bytes);
+    }
+    if (c->tree.n > 1 && nleak && !strcmp(x->name, "max_leak_bytes")) {
+      size_t l = strlen(x->message);
+      hs_fmt(x->message + l, sizeof x->message - l, " (leaks in %zu of %zu processes: %s%s)",
+             nleak, c->tree.n, list, nleak > 6 ? ", ..." : "");
+    }
+  }
+  if (o->have_max_leak_stack)
+    assert_tree_bytes(c, "max_leak_bytes_per_stack", top_stack ? top_stack->top_bytes : 0,
+                      o->max_leak_bytes_per_stack, "largest leak of one stack", NULL, top_stack,
+                      c->tree.n);
+  if (o->have_max_peak)
+    assert_tree_bytes(c, "max_peak_bytes", s->peak, o->max_peak_bytes, "peak live bytes",
+                      s->peak_proc, NULL, c->tree.n);
+}
+
+/* Analyzes trace_dir's runs: the chosen one (the child's last image) in full into
+ * c->summary and the detail files, every other process of the tree into c->tree; adds the
+ * leak/peak/scope assertions. Returns the main analysis (caller frees) or NULL with
+ * c->error. */
 static ms_analysis_t *analyze_into(hs_case_t *c, const hs_opts_t *o, const char *trace_dir,
                                    pid_t pid, const char *module, char *run_dir_out,
                                    size_t run_dir_len, size_t *nruns_out) {
@@ -390,56 +479,44 @@ static ms_analysis_t *analyze_into(hs_case_t *c, const hs_opts_t *o, const char 
   int pick = pick_run(dirs, ndirs, pid);
   hs_fmt(run_dir_out, run_dir_len, "%s", dirs[pick]);
   *nruns_out = ndirs;
-  ms_trace_free_dirs(dirs, ndirs);
 
   ms_analysis_opts_t ao;
   memset(&ao, 0, sizeof ao);
   ao.suppressions = o->suppressions;
   ao.top_stacks = 20;
-  ao.max_leaks = 100;
+  ao.max_leaks = HS_MAX_LEAK_GROUPS;
   ao.symbolize = 1;
   ao.module = module;
   ms_analysis_t *a = NULL;
   rc = ms_analyze_run(run_dir_out, &ao, &a, err, sizeof err);
   if (rc != 0) {
     case_error(c, "cannot analyze %s: %s", run_dir_out, *err ? err : ms_trace_strerror(rc));
+    ms_trace_free_dirs(dirs, ndirs);
     return NULL;
   }
   c->summary = ms_analysis_summary_json(a);
-  if (!c->summary) {
+  rc = c->summary ? hs_tree_load(&c->tree, dirs, ndirs, (size_t)pick, a, module, o, err,
+                                 sizeof err)
+                  : -ENOMEM;
+  ms_trace_free_dirs(dirs, ndirs);
+  if (rc) {
     ms_analysis_free(a);
-    case_error(c, "out of memory building summary.json");
+    case_error(c, "%s", *err ? err : "out of memory building summary.json");
     return NULL;
   }
+  hs_tree_sum(&c->tree, o->process, pid ? pid : (pid_t)c->tree.p[pick].pid, o->allow_partial,
+              &c->sum);
 
-  /* Leak and peak assertions. */
-  const ms_stats_totals_t *tot = ms_analysis_totals(a);
-  uint64_t leak_total = 0, leak_max = 0;
-  const ms_leak_t *top = NULL, *top_stack = NULL;
-  for (size_t i = 0; i < ms_analysis_nleaks(a); i++) {
-    const ms_leak_t *lk = ms_analysis_leak(a, i);
-    if (!leak_counts(lk, module)) continue;
-    leak_total += lk->bytes;
-    if (!top) top = lk;
-    if (lk->bytes > leak_max) leak_max = lk->bytes, top_stack = lk;
-  }
-  /* Without a module filter the total is the analysis's own (it covers leak groups beyond
-   * max_leaks too); suppressed groups are subtracted by the analysis already. */
-  if (!module && ms_analysis_nleaks(a) >= 100) leak_total = tot->leaked_bytes;
+  const hs_proc_t *mp = &c->tree.p[pick];
   cJSON *lf = cJSON_CreateObject();
   cJSON_AddStringToObject(lf, "filter", module ? "allocator caller in the scenario binary" : "all");
-  cJSON_AddNumberToObject(lf, "leaked_bytes", (double)leak_total);
-  cJSON_AddNumberToObject(lf, "largest_stack_bytes", (double)leak_max);
+  cJSON_AddStringToObject(lf, "processes", o->process ? o->process : "all");
+  cJSON_AddNumberToObject(lf, "leaked_bytes", (double)c->sum.leaked_bytes);
+  cJSON_AddNumberToObject(lf, "main_process_leaked_bytes", (double)mp->leaked_bytes);
+  cJSON_AddNumberToObject(lf, "largest_stack_bytes",
+                          c->sum.top_leak_proc ? (double)c->sum.top_leak_proc->top_bytes : 0);
   cJSON_AddItemToObject(c->summary, "leak_assertion_basis", lf);
-  if (o->have_max_leak)
-    assert_bytes(c, "max_leak_bytes", leak_total, o->max_leak_bytes,
-                 module ? "leaked bytes (scenario code)" : "leaked bytes", top);
-  if (o->have_max_leak_stack)
-    assert_bytes(c, "max_leak_bytes_per_stack", leak_max, o->max_leak_bytes_per_stack,
-                 "largest leak of one stack", top_stack);
-  if (o->have_max_peak)
-    assert_bytes(c, "max_peak_bytes", tot->peak_live_bytes, o->max_peak_bytes,
-                 "peak live bytes", NULL);
+  tree_assertions(c, o, module);
   for (size_t i = 0; i < o->nscope_limits; i++) {
     const hs_scope_limit_t *sl = &o->scope_limits[i];
     char nm[160];
@@ -473,6 +550,46 @@ static ms_analysis_t *analyze_into(hs_case_t *c, const hs_opts_t *o, const char 
   return a;
 }
 
+/* The verdict on a partial tree (docs/harness.md, "Partial traces"): every assertion fails
+ * with the reason, or with --allow-partial keeps its result and says it is partial. Adds
+ * "tree" to the summary. Tracking that stopped on an error is a runtime error (exit 2). */
+static void apply_completeness(hs_case_t *c) {
+  hs_tree_sum_t *s = &c->sum;
+  cJSON_AddItemToObject(c->summary, "tree", hs_tree_json(&c->tree, s));
+  cJSON_DeleteItemFromObjectCaseSensitive(c->summary, "partial");
+  cJSON_AddBoolToObject(c->summary, "partial", !s->complete);
+  if (s->complete) return;
+  const hs_proc_t *p = s->first_incomplete;
+  char lost[64];
+  if (s->events_lost >= 0) hs_fmt(lost, sizeof lost, "%lld events lost", s->events_lost);
+  else hs_fmt(lost, sizeof lost, "events lost, how many is not known");
+  hs_fmt(c->partial_text, sizeof c->partial_text, "partial trace: %s (process %ld %s: %s)", lost,
+         p->pid, p->name, p->comp.reason);
+  for (size_t i = 0; i < c->nasserts; i++) {
+    hs_assert_t *a = &c->asserts[i];
+    char msg[sizeof a->message];
+    if (s->allow_partial) {
+      hs_fmt(msg, sizeof msg, "[%s; --allow-partial] %s", c->partial_text, a->message);
+    } else {
+      a->passed = 0;
+      hs_fmt(msg, sizeof msg, "%s: %s; as measured: %s", a->name, c->partial_text, a->message);
+    }
+    hs_fmt(a->message, sizeof a->message, "%s", msg);
+    size_t l = strlen(a->details);
+    hs_fmt(a->details + l, sizeof a->details - l, "%s\n", c->partial_text);
+  }
+}
+
+/* A process whose tracking stopped on an error (disk full, no file could be made) gives no
+ * verdict at all: exit 2, after the reports that say so were written. */
+static int stopped_error(hs_case_t *c) {
+  const hs_proc_t *p = c->sum.stopped;
+  if (!p) return 0;
+  case_error(c, "tracking stopped in process %ld (%s): %s; no verdict on this run", p->pid,
+             p->name, p->comp.reason);
+  return -1;
+}
+
 /* Writes summary.json, resources.json, plots and HTML for c. 0 or -1 with c->error. */
 static int write_reports(hs_case_t *c, const hs_opts_t *o, const cJSON *resources) {
   char path[PATH_MAX];
@@ -503,6 +620,18 @@ static int write_reports(hs_case_t *c, const hs_opts_t *o, const cJSON *resource
   return 0;
 }
 
+/* Creates OUT/trace, or OUT/trace.<pid>.<n> when that exists (an earlier run's, kept), with
+ * mkdir's own exclusivity. 0 or -errno. */
+static int make_trace_dir(const char *out_dir, char *buf, size_t len) {
+  for (int n = 0; n < 1000; n++) {
+    if (n == 0) hs_fmt(buf, len, "%s/trace", out_dir);
+    else hs_fmt(buf, len, "%s/trace.%d.%d", out_dir, (int)getpid(), n);
+    if (mkdir(buf, 0700) == 0) return 0;
+    if (errno != EEXIST) return -errno;
+  }
+  return -EEXIST;
+}
+
 int hs_case_run(hs_case_t *c, const hs_opts_t *o, char *const *argv, const char *module,
                 int is_scenario) {
   double t0 = hs_now_s();
@@ -513,18 +642,24 @@ int hs_case_run(hs_case_t *c, const hs_opts_t *o, char *const *argv, const char 
                strerror(-rc));
     return -1;
   }
+  /* Writability is checked with a file of our own: a random name created exclusively, never
+   * a fixed name that a planted link could redirect. */
   char probe[PATH_MAX];
   hs_fmt(probe, sizeof probe, "%s/.memscope-write-test", c->out_dir);
-  FILE *pf = fopen(probe, "w");
-  if (!pf || fclose(pf) != 0) {
+  ms_out_file_t pf;
+  rc = ms_out_open(&pf, probe);
+  if (rc) {
     case_error(c, "cannot write into --out directory %s: %s; pick a writable directory",
-               c->out_dir, strerror(errno));
+               c->out_dir, strerror(-rc));
     return -1;
   }
-  unlink(probe);
+  ms_out_abort(&pf);
+  /* A trace directory of this run's own: never one another run may be writing or reading. */
   char trace_dir[PATH_MAX];
-  hs_fmt(trace_dir, sizeof trace_dir, "%s/trace", c->out_dir);
-  hs_rmtree(trace_dir); /* a previous run's trace would be mixed into this one */
+  if ((rc = make_trace_dir(c->out_dir, trace_dir, sizeof trace_dir)) != 0) {
+    case_error(c, "cannot create a trace directory in %s: %s", c->out_dir, strerror(-rc));
+    return -1;
+  }
 
   char label[200];
   hs_fmt(label, sizeof label, "%s", c->name);
@@ -667,12 +802,27 @@ int hs_case_run(hs_case_t *c, const hs_opts_t *o, char *const *argv, const char 
     }
     cJSON_ReplaceItemInObjectCaseSensitive(c->summary, "overhead", ov);
   }
+  if (res.tree_outlived) {
+    hs_assert_t *x = add_assert(c, "tree_finished");
+    if (x) {
+      x->passed = 0;
+      x->value = res.tree_outlived;
+      hs_fmt(x->message, sizeof x->message,
+             "tree_finished: %d process(es) still ran %.0f s after the main process ended and "
+             "were killed: %s", res.tree_outlived, o->timeout_s > 0 ? o->timeout_s : 10.0,
+             res.tree_killed_names);
+      hs_fmt(x->details, sizeof x->details, "%s\n", x->message);
+    }
+  }
+  cJSON_AddNumberToObject(h, "tree_killed", res.tree_killed);
+  cJSON_AddStringToObject(h, "tree_killed_processes", res.tree_killed_names);
   ms_analysis_free(a);
   cJSON_Delete(scen_line);
+  apply_completeness(c);
   int wr = write_reports(c, o, res.resources);
   hs_child_result_free(&res);
   c->time_s = hs_now_s() - t0;
-  return wr;
+  return wr ? wr : stopped_error(c);
 }
 
 int hs_case_report(hs_case_t *c, const hs_opts_t *o, const char *trace_dir) {
@@ -701,14 +851,16 @@ int hs_case_report(hs_case_t *c, const hs_opts_t *o, const char *trace_dir) {
   free(txt);
   merge_resources(c->summary, res);
   ms_analysis_free(a);
+  apply_completeness(c);
   int wr = write_reports(c, o, res);
   cJSON_Delete(res);
   c->time_s = hs_now_s() - t0;
-  return wr;
+  return wr ? wr : stopped_error(c);
 }
 
 void hs_case_free(hs_case_t *c) {
   free(c->asserts);
+  hs_tree_free(&c->tree);
   cJSON_Delete(c->summary);
   memset(c, 0, sizeof *c);
 }

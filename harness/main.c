@@ -20,6 +20,7 @@
 
 #include "hs.h"
 #include "ms_analyze.h"
+#include "ms_files.h"
 
 char hs_lib_path[4096];
 char hs_scenario_path[4096];
@@ -202,7 +203,8 @@ static int known_scenario(const char *name) {
 
 static const char *const common_opts =
     "Options:\n"
-    "  --out DIR                 reports (and the trace, DIR/trace) go here\n"
+    "  --out DIR                 reports (and the trace, DIR/trace) go here; default a new\n"
+    "                            out/NAME/<time>-<pid>, with out/NAME/latest pointing to it\n"
     "  --sample MODE             all | size-classes | bytes:N (MEMSCOPE_SAMPLE)\n"
     "  --stack-depth N           frames per event, 0 = none (MEMSCOPE_STACK_DEPTH)\n"
     "  --threads SEL             all | none | even | odd | GLOB on thread names\n"
@@ -220,7 +222,9 @@ static const char *const common_opts =
     "  --plots                   gnuplot scripts, data, PNG and SVG in DIR/plots\n"
     "  --suppressions FILE       leak suppressions (leak:PATTERN lines)\n"
     "  --lib PATH                libmemscope.so to preload (default: next to the harness)\n"
-    "  --timeout SECONDS         kill a child that runs longer\n"
+    "  --timeout SECONDS         kill the target's whole process tree when it runs longer\n"
+    "  --process NAME|PID|main   assertions on these processes only (default: the whole tree)\n"
+    "  --allow-partial           a partial trace (events lost) is reported, not failed\n"
     "  --no-progress             no progress line on a TTY\n"
     "  --help                    this text\n"
     "SIZE: 4096, 24MB (10^6), 24MiB (2^20), 1.5GiB; units B kB MB GB TB KiB MiB GiB TiB.\n"
@@ -318,13 +322,14 @@ static int parse_opts(const char *cmd, int argc, char **argv, int start, hs_opts
     } else {
       hs_fmt(name, sizeof name, "%s", a);
     }
-    static const char *const flags[] = {"--html", "--plots", "--no-progress"};
+    static const char *const flags[] = {"--html", "--plots", "--no-progress", "--allow-partial"};
     int is_flag = 0;
-    for (size_t k = 0; k < 3; k++) is_flag |= !strcmp(name, flags[k]);
+    for (size_t k = 0; k < sizeof flags / sizeof *flags; k++) is_flag |= !strcmp(name, flags[k]);
     if (is_flag) {
       if (val) return usage_error("%s takes no value", name);
       if (!strcmp(name, "--html")) o->html = 1;
       else if (!strcmp(name, "--plots")) o->plots = 1;
+      else if (!strcmp(name, "--allow-partial")) o->allow_partial = 1;
       else o->no_progress = 1;
       continue;
     }
@@ -337,6 +342,10 @@ static int parse_opts(const char *cmd, int argc, char **argv, int start, hs_opts
     if (!strcmp(name, "--out")) {
       if (!*val) return usage_error("--out needs a directory");
       o->out = val;
+    } else if (!strcmp(name, "--process")) {
+      if (!*val || strlen(val) > 63 || strchr(val, '/'))
+        return usage_error("--process '%s': give a program name (no '/'), a pid or 'main'", val);
+      o->process = val;
     } else if (!strcmp(name, "--scale")) {
       if (hs_parse_int(val, 1, 1000000, &n)) return usage_error("--scale '%s': give an integer from 1 to 1000000", val);
       o->scale = (int)n;
@@ -414,6 +423,46 @@ static int parse_opts(const char *cmd, int argc, char **argv, int start, hs_opts
 }
 
 /* ---- commands ---- */
+
+/* The default report directory: a new out/NAME/<YYYYmmdd-HHMMSS>-<pid>[-n] for every run, so
+ * that concurrent runs of the same program (ctest -j) never share one, and out/NAME/latest,
+ * a symbolic link to the newest, replaced atomically (a link made under a random name, then
+ * renamed over it). NAME comes from the command line: '/' and leading dots are not kept. */
+static int default_out(const char *name, char *buf, size_t len) {
+  char safe[128];
+  size_t k = 0;
+  for (const char *p = name; *p && k + 1 < sizeof safe; p++, k++)
+    safe[k] = (*p == '/' || (k == 0 && *p == '.')) ? '_' : *p;
+  safe[k] = 0;
+  if (!k) hs_fmt(safe, sizeof safe, "run");
+  char base[PATH_MAX];
+  hs_fmt(base, sizeof base, "out/%s", safe);
+  int rc = ms_mkdirs(base);
+  if (rc) return rc;
+  time_t now = time(NULL);
+  struct tm tm;
+  localtime_r(&now, &tm);
+  char stamp[32], leaf[64];
+  strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+  for (int n = 0;; n++) {
+    if (n == 0) hs_fmt(leaf, sizeof leaf, "%s-%d", stamp, (int)getpid());
+    else hs_fmt(leaf, sizeof leaf, "%s-%d-%d", stamp, (int)getpid(), n);
+    hs_fmt(buf, len, "%s/%s", base, leaf);
+    if (mkdir(buf, 0755) == 0) break;
+    if (errno != EEXIST || n > 100) return -errno;
+  }
+  char tmp[PATH_MAX], latest[PATH_MAX];
+  hs_fmt(latest, sizeof latest, "%s/latest", base);
+  for (int n = 0; n < 100; n++) {
+    hs_fmt(tmp, sizeof tmp, "%s/.latest.%d.%d.%ld", base, (int)getpid(), n, (long)hs_now_s());
+    if (symlink(leaf, tmp) == 0) {
+      if (rename(tmp, latest) != 0) unlink(tmp); /* a directory planted there: leave it */
+      break;
+    }
+    if (errno != EEXIST) break;
+  }
+  return 0;
+}
 
 static int finish_cases(const char *suite, hs_case_t *cases, size_t n, const hs_opts_t *o,
                         const char *out_dir, double t0) {
@@ -528,7 +577,9 @@ static int cmd_scenario_or_all(int all, int argc, char **argv) {
   default_scenario_asserts(&o);
   char out_dir[PATH_MAX];
   if (o.out) hs_fmt(out_dir, sizeof out_dir, "%s", o.out);
-  else hs_fmt(out_dir, sizeof out_dir, "out/%s", all ? "all" : pos[0]);
+  else if ((rc = default_out(all ? "all" : pos[0], out_dir, sizeof out_dir)) != 0)
+    return usage_error("cannot create a report directory in out/%s: %s; give --out DIR",
+                       all ? "all" : pos[0], strerror(-rc));
   if ((rc = ms_mkdirs(out_dir)) != 0)
     return usage_error("cannot create --out directory %s: %s; pick a writable directory", out_dir, strerror(-rc));
 
@@ -620,7 +671,8 @@ static int cmd_scenario_or_all(int all, int argc, char **argv) {
     hs_write_json(path, idx);
     if (o.html) {
       hs_fmt(path, sizeof path, "%s/index.html", out_dir);
-      FILE *f = fopen(path, "w");
+      ms_out_file_t of;
+      FILE *f = ms_out_open(&of, path) == 0 ? of.f : NULL;
       if (f) {
         fprintf(f, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>memscope: all scenarios</title>"
                    "<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 10px;border-bottom:1px solid #ddd}"
@@ -635,7 +687,7 @@ static int cmd_scenario_or_all(int all, int argc, char **argv) {
                   raw_num(t, "allocations"), raw_num(t, "peak_live_bytes"), raw_num(t, "leaked_bytes"));
         }
         fprintf(f, "</table></body></html>\n");
-        fclose(f);
+        if (ms_out_commit(&of) != 0) fprintf(stderr, "memscope-harness: cannot write %s\n", path);
       }
     }
     cJSON_Delete(idx);
@@ -666,7 +718,9 @@ static int cmd_run(int argc, char **argv) {
   memset(&c, 0, sizeof c);
   hs_fmt(c.name, sizeof c.name, "%s", base);
   if (o.out) hs_fmt(c.out_dir, sizeof c.out_dir, "%s", o.out);
-  else hs_fmt(c.out_dir, sizeof c.out_dir, "out/%s", base);
+  else if ((rc = default_out(base, c.out_dir, sizeof c.out_dir)) != 0)
+    return usage_error("cannot create a report directory in out/%s: %s; give --out DIR", base,
+                       strerror(-rc));
   double t0 = hs_now_s();
   hs_case_run(&c, &o, &argv[dd], NULL, 0);
   hs_print_case(&c);

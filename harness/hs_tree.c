@@ -1,0 +1,191 @@
+/* hs_tree.c: the process tree of one target run: every run directory its trace holds (one
+ * per process image: the main program, forked children, exec'd commands), analyzed and
+ * summed, so that assertions hold for the whole tree as valgrind --trace-children=yes sees
+ * it (docs/harness.md, "Process trees").
+ *
+ * Leaks of an image that ended in exec are not leaks: exec releases the whole address space
+ * (valgrind does not report them either). Peaks are per process: the tree's peak is the
+ * largest process peak (processes' peaks need not coincide in time). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hs.h"
+#include "ms_analyze.h"
+#include "ms_trace.h"
+
+/* Fills p's identity from the run's meta.txt. */
+static void proc_identity(hs_proc_t *p, const ms_run_t *run) {
+  const ms_meta_t *m = ms_run_meta(run);
+  const char *v;
+  p->pid = m->pid;
+  p->ppid = (v = ms_meta_get(m, "ppid")) ? strtol(v, NULL, 10) : 0;
+  hs_fmt(p->origin, sizeof p->origin, "%s", (v = ms_meta_get(m, "origin")) ? v : "");
+  hs_fmt(p->end_reason, sizeof p->end_reason, "%s", (v = ms_meta_get(m, "end_reason")) ? v : "");
+  hs_fmt(p->cmdline, sizeof p->cmdline, "%s", (v = ms_meta_get(m, "cmdline")) ? v : "");
+  v = ms_meta_get(m, "exe");
+  const char *b = v ? strrchr(v, '/') : NULL;
+  hs_fmt(p->name, sizeof p->name, "%s", b ? b + 1 : v ? v : "?");
+  p->counts_leaks = strcmp(p->end_reason, "exec") != 0;
+}
+
+/* Leak figures of an analysis into p: counted bytes and the largest group. `module` filters
+ * as the scenario's exact counts do (NULL: every unsuppressed leak). */
+static void proc_leaks(hs_proc_t *p, const ms_analysis_t *a, const char *module) {
+  const ms_stats_totals_t *tot = ms_analysis_totals(a);
+  p->allocations = tot->allocations;
+  p->frees = tot->frees;
+  p->peak_live_bytes = tot->peak_live_bytes;
+  uint64_t total = 0;
+  const ms_leak_t *top = NULL;
+  for (size_t i = 0; i < ms_analysis_nleaks(a); i++) {
+    const ms_leak_t *lk = ms_analysis_leak(a, i);
+    if (!hs_leak_counts(lk, module)) continue;
+    total += lk->bytes;
+    if (!top || lk->bytes > top->bytes) top = lk;
+  }
+  /* Beyond the listed groups the analysis's own total is exact (suppressions subtracted). */
+  if (!module && ms_analysis_nleaks(a) >= HS_MAX_LEAK_GROUPS) total = tot->leaked_bytes;
+  p->leaked_bytes = p->counts_leaks ? total : 0;
+  p->exec_live_bytes = p->counts_leaks ? 0 : total;
+  if (top && p->counts_leaks) {
+    p->top_bytes = top->bytes;
+    p->top_blocks = top->blocks;
+    hs_fmt(p->top_function, sizeof p->top_function, "%s", hs_leak_top_function(top));
+    hs_format_stack(top, p->top_stack, sizeof p->top_stack, 16);
+  }
+  p->comp = *ms_analysis_completeness(a);
+}
+
+int hs_proc_selected(const hs_proc_t *p, const char *sel, pid_t child_pid) {
+  if (!sel) return 1;
+  if (!strcmp(sel, "main")) return p->pid == child_pid;
+  char *end;
+  long v = strtol(sel, &end, 10);
+  if (*sel && !*end) return p->pid == v;
+  return !strcmp(p->name, sel);
+}
+
+int hs_tree_load(hs_tree_t *t, char **dirs, size_t n, size_t main_idx, const ms_analysis_t *main_a,
+                 const char *main_module, const hs_opts_t *o, char *err, size_t errlen) {
+  memset(t, 0, sizeof *t);
+  t->p = calloc(n ? n : 1, sizeof *t->p);
+  if (!t->p) return -ENOMEM;
+  t->n = n;
+  t->main = main_idx;
+  for (size_t i = 0; i < n; i++) {
+    hs_proc_t *p = &t->p[i];
+    hs_fmt(p->run_dir, sizeof p->run_dir, "%s", dirs[i]);
+    if (i == main_idx) {
+      proc_identity(p, ms_analysis_run(main_a));
+      proc_leaks(p, main_a, main_module);
+      continue;
+    }
+    ms_analysis_opts_t ao;
+    memset(&ao, 0, sizeof ao);
+    ao.suppressions = o->suppressions;
+    ao.top_stacks = 1;
+    ao.max_leaks = HS_MAX_LEAK_GROUPS;
+    ao.symbolize = 1;
+    ms_analysis_t *a = NULL;
+    char e[512] = "";
+    int rc = ms_analyze_run(dirs[i], &ao, &a, e, sizeof e);
+    if (rc) {
+      hs_fmt(err, errlen, "cannot analyze %s: %s", dirs[i], *e ? e : ms_analysis_strerror(rc));
+      return rc;
+    }
+    proc_identity(p, ms_analysis_run(a));
+    proc_leaks(p, a, NULL);
+    ms_analysis_free(a);
+  }
+  return 0;
+}
+
+void hs_tree_free(hs_tree_t *t) {
+  free(t->p);
+  memset(t, 0, sizeof *t);
+}
+
+cJSON *hs_tree_json(const hs_tree_t *t, const hs_tree_sum_t *sum) {
+  cJSON *tree = cJSON_CreateObject();
+  cJSON_AddNumberToObject(tree, "processes", (double)t->n);
+  cJSON_AddNumberToObject(tree, "selected", (double)sum->selected);
+  if (sum->selector) cJSON_AddStringToObject(tree, "process_filter", sum->selector);
+  else cJSON_AddNullToObject(tree, "process_filter");
+  cJSON_AddNumberToObject(tree, "allocations", (double)sum->allocations);
+  cJSON_AddNumberToObject(tree, "frees", (double)sum->frees);
+  cJSON_AddNumberToObject(tree, "leaked_bytes", (double)sum->leaked_bytes);
+  cJSON_AddNumberToObject(tree, "largest_process_peak_bytes", (double)sum->peak);
+  cJSON_AddBoolToObject(tree, "complete", sum->complete);
+  if (sum->events_lost >= 0) cJSON_AddNumberToObject(tree, "events_lost", (double)sum->events_lost);
+  else cJSON_AddNullToObject(tree, "events_lost");
+  cJSON_AddBoolToObject(tree, "partial_allowed", sum->allow_partial);
+  cJSON *arr = cJSON_AddArrayToObject(tree, "process_list");
+  for (size_t i = 0; i < t->n; i++) {
+    const hs_proc_t *p = &t->p[i];
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddNumberToObject(e, "pid", (double)p->pid);
+    cJSON_AddNumberToObject(e, "parent", (double)p->ppid);
+    cJSON_AddStringToObject(e, "name", p->name);
+    cJSON_AddStringToObject(e, "command", p->cmdline);
+    cJSON_AddStringToObject(e, "origin", p->origin);
+    cJSON_AddStringToObject(e, "end_reason", p->end_reason);
+    cJSON_AddStringToObject(e, "run_dir", p->run_dir);
+    cJSON_AddBoolToObject(e, "main", i == t->main);
+    cJSON_AddBoolToObject(e, "selected", p->selected);
+    cJSON_AddNumberToObject(e, "allocations", (double)p->allocations);
+    cJSON_AddNumberToObject(e, "frees", (double)p->frees);
+    cJSON_AddNumberToObject(e, "peak_live_bytes", (double)p->peak_live_bytes);
+    cJSON_AddNumberToObject(e, "leaked_bytes", (double)p->leaked_bytes);
+    cJSON_AddNumberToObject(e, "live_at_exec_bytes", (double)p->exec_live_bytes);
+    if (p->top_bytes) {
+      cJSON *lk = cJSON_AddObjectToObject(e, "largest_leak");
+      cJSON_AddNumberToObject(lk, "bytes", (double)p->top_bytes);
+      cJSON_AddNumberToObject(lk, "blocks", (double)p->top_blocks);
+      cJSON_AddStringToObject(lk, "function", p->top_function);
+      cJSON_AddStringToObject(lk, "stack", p->top_stack);
+    } else {
+      cJSON_AddNullToObject(e, "largest_leak");
+    }
+    cJSON_AddBoolToObject(e, "complete", p->comp.complete);
+    if (p->comp.events_lost >= 0) cJSON_AddNumberToObject(e, "events_lost", (double)p->comp.events_lost);
+    else cJSON_AddNullToObject(e, "events_lost");
+    cJSON_AddBoolToObject(e, "salvaged", p->comp.salvaged);
+    cJSON_AddBoolToObject(e, "tracking_stopped", p->comp.stopped);
+    cJSON_AddStringToObject(e, "incomplete_reason", p->comp.reason);
+    cJSON_AddItemToArray(arr, e);
+  }
+  return tree;
+}
+
+/* Sums the selected processes. */
+void hs_tree_sum(hs_tree_t *t, const char *selector, pid_t child_pid, int allow_partial,
+                 hs_tree_sum_t *s) {
+  memset(s, 0, sizeof *s);
+  s->selector = selector;
+  s->allow_partial = allow_partial;
+  s->complete = 1;
+  for (size_t i = 0; i < t->n; i++) {
+    hs_proc_t *p = &t->p[i];
+    p->selected = hs_proc_selected(p, selector, child_pid);
+    if (!p->selected) continue;
+    s->selected++;
+    s->allocations += p->allocations;
+    s->frees += p->frees;
+    s->leaked_bytes += p->leaked_bytes;
+    if (p->peak_live_bytes >= s->peak) s->peak = p->peak_live_bytes, s->peak_proc = p;
+    if (p->leaked_bytes && (!s->top_leak_proc || p->top_bytes > s->top_leak_proc->top_bytes))
+      s->top_leak_proc = p;
+    if (!p->comp.complete) {
+      if (s->complete) s->first_incomplete = p;
+      s->complete = 0;
+      if (p->comp.events_lost < 0 || s->events_lost < 0) s->events_lost = -1;
+      else s->events_lost += p->comp.events_lost;
+    }
+    if (p->comp.stopped && !s->stopped) s->stopped = p;
+  }
+}
