@@ -1369,7 +1369,7 @@ static void completeness(ms_analysis_t *a, const ms_salvage_t *s, int salvage_rc
   size_t nd = ms_run_ndamage(a->run);
   if (!end) {
     /* The salvage could not run: what the rings hold is known, nothing else is written. */
-    uint64_t missing = s->records_recovered + s->events_pending + s->records_lost +
+    uint64_t missing = s->events_recovered + s->events_pending + s->records_lost +
                        s->events_unrecorded;
     c->events_lost = s->loss_unknown || !s->needed || !s->rings ? -1 : (long long)missing;
     snprintf(c->reason, sizeof c->reason,

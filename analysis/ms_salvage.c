@@ -27,7 +27,7 @@ typedef struct salvager_s {
   ms_encoder_t enc;     /* first: the emit callback gets it back */
   int fd;               /* the thread file chunks go to (write mode), -1 when counting */
   int failed;           /* -errno of the first failed write */
-  uint64_t records;
+  uint64_t records, events;
   ms_crc_table_t crc;
   int hw_crc;
   uint8_t out[SV_OUT_CAP];
@@ -69,9 +69,10 @@ static int read_all(int fd, void *buf, size_t len, off_t off) {
 
 /* ms_encode_range's emit: one chunk, written whole (or counted when not writing). Salvaged
  * chunks carry no calibration pair (0, 0): the reader converts with meta's and the others. */
-static void sv_emit(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint64_t base_ts,
-                    uint32_t end_slot, uint64_t last_ts) {
+static void sv_emit(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t nev,
+                    uint64_t base_ts, uint32_t end_slot, uint64_t last_ts) {
   salvager_t *sv = (salvager_t *)e;
+  sv->events += nev;
   (void)end_slot;
   (void)last_ts;
   sv->records += nrec;
@@ -223,12 +224,13 @@ static int salvage_ring(salvager_t *sv, int dirfd, const char *name, uint64_t ru
       if (rc == 0) {
         sv->fd = write ? tfd : -1;
         sv->failed = 0;
-        sv->records = 0;
+        sv->records = sv->events = 0;
         sv->enc.last_ts = last_ts;
         uint32_t end = ms_encode_range(&sv->enc, recs, flushed, pos);
         if (end < pos) /* a record the encoder refused: the ring is damaged from there */
           out->loss_unknown = 1;
         out->records_recovered += sv->records;
+        out->events_recovered += sv->events;
         rc = sv->failed;
       }
     }
@@ -347,10 +349,12 @@ int ms_run_salvage(const char *run_dir, int write, ms_salvage_t *out, char *err,
     size_t ml = strlen(meta);
     char end[512];
     int n = snprintf(end, sizeof end,
-                     "%send_reason=salvaged\nsalvaged_records=%llu\nevents_pending=%llu\n"
+                     "%send_reason=salvaged\nsalvaged_records=%llu\nsalvaged_events=%llu\n"
+                     "events_pending=%llu\n"
                      "events_unrecorded=%llu\nevents_lost=%llu\nevents_lost_exact=%d\n",
                      ml && meta[ml - 1] != '\n' ? "\n" : "",
                      (unsigned long long)out->records_recovered,
+                     (unsigned long long)out->events_recovered,
                      (unsigned long long)out->events_pending,
                      (unsigned long long)out->events_unrecorded, (unsigned long long)lost,
                      !out->loss_unknown);

@@ -19,8 +19,9 @@ typedef struct ms_salvage_s {
   int written;                /* the salvage wrote its chunks and ended meta.txt */
   uint64_t rings;             /* ring files read */
   uint64_t records_recovered; /* records encoded from rings (events and stack definitions) */
+  uint64_t events_recovered;  /* of those: allocator events (ALLOC, FREE calls, REALLOC) */
   uint64_t events_pending;    /* allocations that returned but never reached a ring */
-  uint64_t records_lost;      /* records whose write failed in the process */
+  uint64_t records_lost;      /* events whose write failed in the process */
   uint64_t events_unrecorded; /* calls after tracking stopped on an error */
   uint64_t bad_rings;         /* ring files that could not be used (damaged, foreign) */
   int loss_unknown;           /* a buffer had no ring file (meta ring_private=), or a ring

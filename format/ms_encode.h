@@ -11,9 +11,10 @@
 typedef struct ms_encoder_s ms_encoder_t;
 
 /* Writes out[MS_CHUNK_HEADER_SIZE, MS_CHUNK_HEADER_SIZE + payload_len) as one chunk of nrec
- * records (the callee fills the chunk header in out[0, MS_CHUNK_HEADER_SIZE)). end_slot is
- * the slot after the chunk's last record; last_ts the chunk's last (clamped) timestamp. */
-typedef void (*ms_emit_fn)(ms_encoder_t *e, uint32_t payload_len, uint32_t nrec,
+ * records (the callee fills the chunk header in out[0, MS_CHUNK_HEADER_SIZE)), nev of them
+ * allocator events (ALLOC, FREE that is a call, REALLOC: what meta.txt's events= counts).
+ * end_slot is the slot after the chunk's last record; last_ts its last (clamped) timestamp. */
+typedef void (*ms_emit_fn)(ms_encoder_t *e, uint32_t payload_len, uint32_t nrec, uint32_t nev,
                            uint64_t base_ts, uint32_t end_slot, uint64_t last_ts);
 
 struct ms_encoder_s {
@@ -39,7 +40,7 @@ static inline uint32_t ms_encode_range(ms_encoder_t *e, const ms_rec_t *recs, ui
   uint8_t *const start = e->out + MS_CHUNK_HEADER_SIZE;
   uint8_t *const limit = e->out + e->cap;
   uint8_t *o = start;
-  uint32_t nrec = 0, i = from;
+  uint32_t nrec = 0, nev = 0, i = from;
   uint64_t prev_ts = e->last_ts, base_ts = e->last_ts, prev_addr = 0;
   while (i < to) {
     const ms_rec_t *r = &recs[i];
@@ -58,6 +59,7 @@ static inline uint32_t ms_encode_range(ms_encoder_t *e, const ms_rec_t *recs, ui
       }
       prev_addr = r->addr;
       prev_ts = ts;
+      nev += r->kind == MS_REC_ALLOC || !(r->aux & MS_FLAG_REALLOC_RELEASE);
       nrec++;
       i++;
       continue;
@@ -87,9 +89,9 @@ static inline uint32_t ms_encode_range(ms_encoder_t *e, const ms_rec_t *recs, ui
       break;
     if ((size_t)(limit - o) < worst) {
       if (nrec)
-        e->emit(e, (uint32_t)(o - start), nrec, base_ts, i, prev_ts);
+        e->emit(e, (uint32_t)(o - start), nrec, nev, base_ts, i, prev_ts);
       o = start;
-      nrec = 0;
+      nrec = nev = 0;
       base_ts = prev_ts;
       prev_addr = 0;
       if ((size_t)(limit - o) < worst)
@@ -169,11 +171,13 @@ static inline uint32_t ms_encode_range(ms_encoder_t *e, const ms_rec_t *recs, ui
     default:
       break;
     }
+    nev += r->kind == MS_REC_ALLOC || r->kind == MS_REC_REALLOC ||
+           (r->kind == MS_REC_FREE && !(r->aux & MS_FLAG_REALLOC_RELEASE));
     nrec++;
     i += slots;
   }
   if (nrec)
-    e->emit(e, (uint32_t)(o - start), nrec, base_ts, i, prev_ts);
+    e->emit(e, (uint32_t)(o - start), nrec, nev, base_ts, i, prev_ts);
   e->last_ts = prev_ts;
   return i;
 }

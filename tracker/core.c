@@ -54,16 +54,23 @@ void ms__msg(const char *fmt, ...) {
   (void)w;
 }
 
+static void meta_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* A runtime failure (cannot write the trace): stop recording, say so once. The program runs
  * on untouched; what was already written stays readable. */
 void ms__warn_once(const char *what, int err) {
   atomic_store(&ms__g.stopped, err ? err : EIO);
   atomic_store(&ms__g.recording, 0);
   int expected = 0;
-  if (atomic_compare_exchange_strong(&ms__g.warned, &expected, 1))
-    ms__msg("%s %s: %s; tracking stopped, the trace so far is kept", what, ms__g.run_dir,
-            err == EBADF ? "the program closed or reused the trace's file descriptor"
-                         : strerror(err));
+  if (atomic_compare_exchange_strong(&ms__g.warned, &expected, 1)) {
+    const char *why = err == EBADF ? "the program closed or reused the trace's file descriptor"
+                                   : strerror(err);
+    ms__msg("%s %s: %s; tracking stopped, the trace so far is kept", what, ms__g.run_dir, why);
+    /* Said in meta.txt at once (its end part has reserved room), so that a process that then
+     * dies without exit() still leaves a trace that says tracking had stopped. A failure here
+     * calls this function again, which does nothing (warned is set). */
+    meta_printf("stop_error=%s the run directory: %s\n", what, why);
+  }
 }
 
 uint64_t ms__mono_ns(void) {
@@ -515,16 +522,16 @@ static int thread_file_create(ms_thread_t *t) {
 }
 
 /* ms_encode_range's emit: writes out's chunk to t's file. Under t->lock. */
-static void emit_chunk(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint64_t base_ts,
-                       uint32_t end_slot, uint64_t last_ts) {
+static void emit_chunk(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t nev,
+                       uint64_t base_ts, uint32_t end_slot, uint64_t last_ts) {
   ms_thread_t *t = e->user;
   uint8_t *payload = t->out + MS_CHUNK_HEADER_SIZE;
   if (t->file.fd < 0) {
     int rc = thread_file_create(t);
     if (rc < 0) {
       atomic_fetch_add(&ms__g.write_errors, 1);
-      atomic_fetch_add(&ms__g.events_lost, nrec);
-      t->ring.lost += nrec;
+      atomic_fetch_add(&ms__g.events_lost, nev);
+      t->ring.lost += nev;
       ms__warn_once("cannot create a thread file in", -rc);
       return;
     }
@@ -545,8 +552,8 @@ static void emit_chunk(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint64_t ba
   int rc = file_write(&t->file, t->out, MS_CHUNK_HEADER_SIZE + len);
   if (rc < 0) {
     atomic_fetch_add(&ms__g.write_errors, 1);
-    atomic_fetch_add(&ms__g.events_lost, nrec);
-    t->ring.lost += nrec;
+    atomic_fetch_add(&ms__g.events_lost, nev);
+    t->ring.lost += nev;
     ms__warn_once("cannot write the trace to", -rc);
   } else {
     t->ring.flushed = end_slot;
@@ -564,6 +571,22 @@ static uint32_t encode_range(ms_thread_t *t, uint32_t from, uint32_t to) {
   uint32_t end = ms_encode_range(&e, t->recs, from, to);
   t->ring.last_ts = e.last_ts;
   return end;
+}
+
+static void emit_count(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t nev,
+                       uint64_t base_ts, uint32_t end_slot, uint64_t last_ts) {
+  (void)len, (void)nrec, (void)base_ts, (void)end_slot, (void)last_ts;
+  *(uint64_t *)e->user += nev;
+}
+
+/* Allocator events among records [from, to) (encoded into t's buffer and dropped: only
+ * after an error stop, to count what the ring still holds). Under t->lock. */
+static uint64_t count_events(ms_thread_t *t, uint32_t from, uint32_t to) {
+  uint64_t n = 0;
+  ms_encoder_t e = {.out = t->out, .cap = MS_OUT_CAP, .last_ts = t->ring.last_ts,
+                    .emit = emit_count, .user = &n};
+  ms_encode_range(&e, t->recs, from, to);
+  return n;
 }
 
 /* The per-buffer lock, held while a chunk is encoded and written. Taken with thread
@@ -620,7 +643,7 @@ void ms__flush_thread(ms_thread_t *t) {
      * an error nothing more is written: what the ring holds is counted lost here and stays
      * in the ring file for a salvage. */
     if (atomic_load(&ms__g.stopped))
-      atomic_fetch_add(&ms__g.events_lost, pos - t->ring.flushed);
+      atomic_fetch_add(&ms__g.events_lost, count_events(t, t->ring.flushed, pos));
     else
       encode_range(t, t->ring.flushed, pos);
   }
