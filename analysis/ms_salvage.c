@@ -7,7 +7,6 @@
 #define _GNU_SOURCE
 #include "ms_salvage.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -329,16 +328,21 @@ int ms_run_salvage(const char *run_dir, int write, ms_salvage_t *out, char *err,
   sv->enc.emit = sv_emit;
   ms_crc32c_init(&sv->crc);
   sv->hw_crc = ms_crc32c_hw_usable();
-  DIR *d = fdopendir(dup(dirfd));
-  struct dirent *de;
-  while (d && rc == 0 && (de = readdir(d))) {
-    size_t n = strlen(de->d_name);
-    if (strncmp(de->d_name, "memscope_ring_", 14) == 0 && n > 18 &&
-        strcmp(de->d_name + n - 4, ".raw") == 0)
-      rc = salvage_ring(sv, dirfd, de->d_name, run_id, write, out);
+  /* The rings meta.txt names (one "ring=N" line each, written when the tracker made it): a
+   * named ring that is missing or bad held records nobody can count. */
+  for (const char *p = meta; rc == 0 && p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+    if (strncmp(p, "ring=", 5) != 0)
+      continue;
+    char *end;
+    unsigned long idx = strtoul(p + 5, &end, 10);
+    if (end == p + 5 || (*end != '\n' && *end) || idx > 1000000) {
+      out->loss_unknown = 1;
+      continue;
+    }
+    char name[64];
+    snprintf(name, sizeof name, "memscope_ring_%lu.raw", idx);
+    rc = salvage_ring(sv, dirfd, name, run_id, write, out);
   }
-  if (d)
-    closedir(d);
   free(sv);
   if (rc) {
     set_err(err, errlen, "%s: cannot write the salvaged records: %s", run_dir, strerror(-rc));

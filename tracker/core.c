@@ -708,6 +708,9 @@ static int ring_attach(ms_thread_t *t) {
     if (rc != 0 && fd >= 0)
       unlinkat(ms__g.dir.fd, name, 0);
   }
+  /* meta.txt names every ring (or its absence): a salvage then knows a missing ring file
+   * from a buffer that never existed. */
+  meta_printf(rc == 0 ? "ring=%u\n" : "ring_private=%u\n", t->index);
   if (rc != 0) {
     atomic_fetch_add(&ms__g.rings_private, 1);
     if (ms__g.verbose)

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# gate_trust.sh CASE: a green verdict means the assertions held on the whole program (issue 8).
+# Each case fails on a harness that passes cut-short traces, ignores child processes, shares
+# state between concurrent runs or leaves a process tree running.
+# Environment (tests/harness/CMakeLists.txt): HARNESS, EXITS (ms_h_exits), LIB (libmemscope.so),
+# TRACESTAT, WORK (a scratch directory of this test, emptied first).
+set -uo pipefail
+
+case_name=$1
+: "${HARNESS:?}" "${EXITS:?}" "${WORK:?}"
+rm -rf "$WORK"
+mkdir -p "$WORK"
+cd "$WORK" || exit 1
+
+fail() {
+  echo "FAIL [$case_name]: $*" >&2
+  exit 1
+}
+
+# expect_exit WANT CMD...: runs CMD, keeps stdout/stderr in $WORK/out, $WORK/err.
+expect_exit() {
+  local want=$1
+  shift
+  "$@" >"$WORK/out" 2>"$WORK/err"
+  local got=$?
+  if [ "$got" != "$want" ]; then
+    echo "--- stdout"; cat "$WORK/out"; echo "--- stderr"; cat "$WORK/err"
+    fail "expected exit $want, got $got from: $*"
+  fi
+}
+
+json_get() {
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"
+}
+
+# expect_eq WHAT WANT GOT
+expect_eq() {
+  [ "$2" = "$3" ] || fail "$1: expected $2, got $3"
+}
+
+case "$case_name" in
+exit_paths)
+  # A known leak of 500 x 1000 B, ended by _exit, SIGKILL, SIGSEGV and --timeout: the leak is
+  # reported exactly (the records are recovered from the ring files) and the run fails; it
+  # never passes.
+  for end in _exit kill segv sleep; do
+    t=()
+    [ "$end" = sleep ] && t=(--timeout 2)
+    expect_exit 1 "$HARNESS" run --no-progress --max-leak-bytes 0 --max-peak-bytes 1000 "${t[@]}" \
+      --out "$WORK/$end" -- "$EXITS" leak 500 "$end"
+    s="$WORK/$end/summary.json"
+    expect_eq "$end: leaked bytes" 500000 "$(json_get "$s" "d['tree']['leaked_bytes']")"
+    expect_eq "$end: allocations" 500 "$(json_get "$s" "d['totals']['allocations']")"
+    expect_eq "$end: trace complete" True "$(json_get "$s" "d['tree']['complete']")"
+    grep -q "FAIL leaked bytes: 500.00 kB (500000 B) exceeds" "$WORK/out" ||
+      fail "$end: no exact FAIL line for the leak"
+    grep -q "PASS" "$WORK/out" && [ "$end" != _exit ] && fail "$end: a PASS line for a killed run"
+    case $end in
+    _exit) want="end_reason=_exit" ;;
+    *) want="end_reason=salvaged" ;;
+    esac
+    grep -q "^$want\$" "$WORK/$end"/trace/memscope.*/meta.txt || fail "$end: meta.txt lacks $want"
+  done
+  grep -q "timeout" "$WORK/out" || fail "the timed-out run does not say so"
+  ;;
+partial)
+  # A trace that lost events (its ring file removed, as a killed run without the rings would)
+  # fails every assertion as partial; --allow-partial reports it as partial instead.
+  mkdir -p "$WORK/tr"
+  MEMSCOPE_OUT="$WORK/tr" LD_PRELOAD="$LIB" "$EXITS" leak 300 kill
+  rm -f "$WORK"/tr/memscope.*/memscope_ring_*.raw
+  expect_exit 1 "$HARNESS" report "$WORK/tr" --no-progress --max-leak-bytes 1MB --out "$WORK/r1"
+  grep -q "FAIL max_leak_bytes: partial trace: events lost, how many is not known" "$WORK/out" ||
+    fail "the partial trace's assertion does not fail as partial"
+  expect_eq "summary partial" True "$(json_get "$WORK/r1/summary.json" "d['partial']")"
+  grep -q "partial trace" "$WORK/r1/junit.xml" || fail "the JUnit does not say partial"
+  expect_exit 0 "$HARNESS" report "$WORK/tr" --no-progress --max-leak-bytes 1MB --allow-partial \
+    --out "$WORK/r2"
+  grep -q "PASS \[partial trace: events lost, how many is not known" "$WORK/out" ||
+    fail "--allow-partial does not say the result is partial"
+  expect_eq "summary partial" True "$(json_get "$WORK/r2/summary.json" "d['partial']")"
+  expect_eq "partial allowed" True "$(json_get "$WORK/r2/summary.json" "d['tree']['partial_allowed']")"
+  grep -q "partial trace" "$WORK/r2/junit.xml" || fail "the JUnit does not say partial"
+  ;;
+fork_children)
+  # 50 forked children that leak 1000 B each and end with _exit: all 51 processes are in the
+  # tree and the leak is the children's 50 x 1000 B.
+  expect_exit 1 "$HARNESS" run --no-progress --max-leak-bytes 0 --out "$WORK/f" -- "$EXITS" fork 50
+  s="$WORK/f/summary.json"
+  expect_eq "processes" 51 "$(json_get "$s" "d['tree']['processes']")"
+  expect_eq "leaked bytes" 50000 "$(json_get "$s" "d['tree']['leaked_bytes']")"
+  expect_eq "leaking children" 50 \
+    "$(json_get "$s" "sum(1 for p in d['tree']['process_list'] if p['leaked_bytes']==1000 and p['origin']=='fork')")"
+  expect_eq "complete" True "$(json_get "$s" "d['tree']['complete']")"
+  grep -q "FAIL leaked bytes: 50.00 kB (50000 B) exceeds limit 0 B" "$WORK/out" || fail "no FAIL line"
+  ;;
+sh_children)
+  # sh -c with two leaking children: the leak is found and the child named.
+  expect_exit 1 "$HARNESS" run --no-progress --max-leak-bytes 0 --out "$WORK/s" -- \
+    sh -c "'$EXITS' leakb 77; '$EXITS' leakb 77"
+  n=$(grep -o "ms_h_exits [0-9]*: 77 B" "$WORK/out" | wc -l)
+  expect_eq "children named in the FAIL line" 2 "$n"
+  # Narrowed to the children: exactly their 2 x 77 B.
+  expect_exit 1 "$HARNESS" run --no-progress --max-leak-bytes 0 --process ms_h_exits \
+    --out "$WORK/s2" -- sh -c "'$EXITS' leakb 77; '$EXITS' leakb 77"
+  expect_eq "leak of the children" 154 "$(json_get "$WORK/s2/summary.json" "d['tree']['leaked_bytes']")"
+  grep -q "FAIL leaked bytes: 154 B exceeds limit 0 B; top leak 77 B in 1 blocks from leak_blocks in process [0-9]* (ms_h_exits)" \
+    "$WORK/out" || fail "the FAIL line does not name the leaking child"
+  # And --process main: the shell alone, without the children's leaks.
+  expect_exit 1 "$HARNESS" run --no-progress --max-leak-bytes 0 --process main \
+    --out "$WORK/s3" -- sh -c "'$EXITS' leakb 77; '$EXITS' leakb 77"
+  [ "$(json_get "$WORK/s3/summary.json" "d['tree']['leaked_bytes'] % 77 != 0 or d['tree']['selected']")" != 3 ] ||
+    fail "--process main selected the children"
+  expect_exit 1 "$HARNESS" run --no-progress --max-leak-bytes 0 --process nosuchprog \
+    --out "$WORK/s4" -- "$EXITS" leakb 1
+  grep -q "FAIL process_filter: no process" "$WORK/out" || fail "an unmatched --process passes"
+  ;;
+concurrent)
+  # ctest -j8 runs the same leaking program 8 times with the default --out, from one
+  # directory: each run reports its own leak (k x 111 B), none sees another's trace.
+  mkdir -p "$WORK/ct"
+  {
+    for k in 1 2 3 4 5 6 7 8; do
+      echo "add_test(leak$k sh -c \"cd '$WORK' && '$HARNESS' run --no-progress --max-leak-bytes 0 -- '$EXITS' leakb $((k * 111)) >'$WORK/run$k.out' 2>'$WORK/run$k.err'\")"
+    done
+  } >"$WORK/ct/CTestTestfile.cmake"
+  (cd "$WORK/ct" && ctest -j8 >"$WORK/ctest.out" 2>&1)
+  for k in 1 2 3 4 5 6 7 8; do
+    rep=$(sed -n 's/^  reports: \(.*summary.json\)$/\1/p' "$WORK/run$k.out")
+    [ -n "$rep" ] || { cat "$WORK/run$k.out" "$WORK/run$k.err"; fail "run $k printed no report path"; }
+    expect_eq "run $k leaked bytes" $((k * 111)) "$(json_get "$rep" "d['tree']['leaked_bytes']")"
+    grep -q "FAIL leaked bytes: $((k * 111)) B exceeds limit 0 B" "$WORK/run$k.out" ||
+      fail "run $k: no FAIL line for its own leak"
+    grep -qi "tracking stopped\|cannot create" "$WORK/run$k.err" && fail "run $k: $(cat "$WORK/run$k.err")"
+  done
+  expect_eq "distinct report directories" 8 "$(sed -n 's/^  reports: //p' "$WORK"/run*.out | sort -u | wc -l)"
+  [ -L "$WORK/out/ms_h_exits/latest" ] || fail "out/ms_h_exits/latest is not a link"
+  ;;
+timeout_tree)
+  # --timeout ends the whole tree: no process survives and nothing writes into --out after
+  # the harness returned.
+  token="msq$$x$RANDOM"
+  expect_exit 1 "$HARNESS" run --no-progress --timeout 2 --out "$WORK/t" -- \
+    sh -c "'$EXITS' sleepy $token & '$EXITS' sleepy $token; wait"
+  pgrep -f "$token" >/dev/null && { pkill -9 -f "$token"; fail "a process of the tree survived --timeout"; }
+  before=$(find "$WORK/t" -printf '%p %s %T@\n' | sort)
+  sleep 2
+  after=$(find "$WORK/t" -printf '%p %s %T@\n' | sort)
+  [ "$before" = "$after" ] || fail "something wrote into --out after the harness returned"
+  grep -q "timeout" "$WORK/out" || fail "the run does not say it timed out"
+  # Without --timeout, a process that outlives the main one is waited for, then killed and
+  # named (tree_finished fails).
+  token2="msq$$y$RANDOM"
+  expect_exit 1 "$HARNESS" run --no-progress --out "$WORK/t2" -- sh -c "'$EXITS' sleepy $token2 &"
+  pgrep -f "$token2" >/dev/null && { pkill -9 -f "$token2"; fail "a background process survived the run"; }
+  grep -q "FAIL tree_finished: 1 process(es) still ran" "$WORK/out" || fail "no tree_finished failure"
+  ;;
+stopped)
+  # Tracking that stops (the file size limit reached) gives no verdict: exit 2, and the
+  # trace says exactly how many events it lacks.
+  expect_exit 2 "$HARNESS" run --no-progress --max-leak-bytes 1GB --out "$WORK/d" -- \
+    sh -c "ulimit -f 400; exec '$EXITS' churn 1000000"
+  grep -q "tracking stopped in process" "$WORK/err" || fail "no 'tracking stopped' error"
+  s="$WORK/d/summary.json"
+  got=$(json_get "$s" "[p['allocations']+p['frees']+p['events_lost'] for p in d['tree']['process_list'] if p['name']=='ms_h_exits'][0]")
+  expect_eq "events in the trace + events lost" 2000001 "$got"
+  ;;
+meta_events)
+  # meta.txt's events= counts every thread, also those whose buffer a later thread reused.
+  mkdir -p "$WORK/tr"
+  MEMSCOPE_OUT="$WORK/tr" LD_PRELOAD="$LIB" "$EXITS" threads 40 100
+  meta=$(echo "$WORK"/tr/memscope.*/meta.txt)
+  events=$(sed -n 's/^events=//p' "$meta")
+  traced=$("$TRACESTAT" "$WORK/tr" | python3 -c "import json,sys; d=json.load(sys.stdin); t=d['runs'][0]['totals']; print(t['allocations']+t['frees'])")
+  expect_eq "meta events= against the trace's events" "$traced" "$events"
+  [ "$events" -ge 8000 ] || fail "events=$events: the 40 x 200 thread events are not all there"
+  ;;
+*)
+  fail "unknown case"
+  ;;
+esac
+echo "PASS [$case_name]"

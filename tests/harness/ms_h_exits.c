@@ -1,0 +1,92 @@
+/* ms_h_exits.c: a target for the gate's trust tests (gate_trust.sh): known leaks ended every
+ * way a process can end, process trees, and a program that fills its trace's file limit.
+ *
+ *   leak N END        leaks N blocks of 1000 B, then ends by END: exit, _exit, kill (SIGKILL
+ *                     to itself), segv (a real invalid write), sleep (30 s, for --timeout)
+ *   fork K            K children each leak one 1000-B block and _exit(0); the parent waits
+ *                     for them and frees everything it allocated (no leak of its own)
+ *   leakb N           leaks one block of N bytes and exits 0
+ *   sleepy TOKEN      sleeps 30 s (TOKEN only marks the process for pgrep)
+ *   churn N           N malloc/free pairs, then one 123-B leak (2N + 1 allocator events)
+ *   threads T K       T threads one after the other, each K malloc/free pairs */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Through a volatile pointer, so the compiler keeps every call (a malloc/free pair may
+ * otherwise be removed). */
+static void *(*volatile alloc_fn)(size_t) = malloc;
+static void (*volatile free_fn)(void *) = free;
+
+static void leak_blocks(long n, size_t size) {
+  for (long i = 0; i < n; i++) {
+    char *p = alloc_fn(size);
+    if (p) memset(p, 1, size);
+  }
+}
+
+static void *thread_churn(void *arg) {
+  long k = (long)arg;
+  for (long i = 0; i < k; i++) free_fn(alloc_fn(32 + (size_t)(i % 64)));
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  const char *mode = argc > 1 ? argv[1] : "";
+  if (!strcmp(mode, "leak") && argc == 4) {
+    leak_blocks(atol(argv[2]), 1000);
+    const char *end = argv[3];
+    if (!strcmp(end, "_exit")) _exit(0);
+    if (!strcmp(end, "kill")) kill(getpid(), SIGKILL);
+    if (!strcmp(end, "segv")) {
+      volatile int *bad = (volatile int *)16;
+      *bad = 1;
+    }
+    if (!strcmp(end, "sleep")) sleep(30);
+    return 0;
+  }
+  if (!strcmp(mode, "fork") && argc == 3) {
+    int k = atoi(argv[2]);
+    for (int i = 0; i < k; i++) {
+      pid_t pid = fork();
+      if (pid == 0) {
+        leak_blocks(1, 1000);
+        _exit(0);
+      }
+    }
+    int status, bad = 0;
+    while (wait(&status) > 0) bad |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    return bad;
+  }
+  if (!strcmp(mode, "leakb") && argc == 3) {
+    leak_blocks(1, (size_t)atol(argv[2]));
+    return 0;
+  }
+  if (!strcmp(mode, "sleepy") && argc == 3) {
+    sleep(30);
+    return 0;
+  }
+  if (!strcmp(mode, "churn") && argc == 3) {
+    long n = atol(argv[2]);
+    for (long i = 0; i < n; i++) free_fn(alloc_fn(16 + (size_t)(i % 512)));
+    leak_blocks(1, 123);
+    return 0;
+  }
+  if (!strcmp(mode, "threads") && argc == 4) {
+    int t = atoi(argv[2]);
+    long k = atol(argv[3]);
+    for (int i = 0; i < t; i++) {
+      pthread_t th;
+      if (pthread_create(&th, NULL, thread_churn, (void *)k) != 0) return 3;
+      pthread_join(th, NULL);
+    }
+    return 0;
+  }
+  fprintf(stderr, "usage: ms_h_exits leak N END | fork K | leakb N | sleepy TOKEN | churn N | "
+                  "threads T K\n");
+  return 2;
+}
