@@ -128,7 +128,7 @@ concurrent)
   for k in 1 2 3 4 5 6 7 8; do
     rep=$(sed -n 's/^  reports: \(.*summary.json\)$/\1/p' "$WORK/run$k.out")
     [ -n "$rep" ] || { cat "$WORK/run$k.out" "$WORK/run$k.err"; fail "run $k printed no report path"; }
-    expect_eq "run $k leaked bytes" $((k * 111)) "$(json_get "$rep" "d['tree']['leaked_bytes']")"
+    expect_eq "run $k leaked bytes" $((k * 111)) "$(json_get "$rep" "d['totals']['leaked_bytes']")"
     grep -q "FAIL leaked bytes: $((k * 111)) B exceeds limit 0 B" "$WORK/run$k.out" ||
       fail "run $k: no FAIL line for its own leak"
     grep -qi "tracking stopped\|cannot create" "$WORK/run$k.err" && fail "run $k: $(cat "$WORK/run$k.err")"
