@@ -153,6 +153,7 @@ typedef struct hs_tree_sum_s {
   long long events_lost;    /* of the incomplete processes; -1 when not known */
 } hs_tree_sum_t;
 
+ms_analysis_opts_t hs_analysis_opts(const hs_opts_t *o, const char *module, size_t top_stacks);
 /* Analyzes every run dir but main_idx (whose analysis main_a the caller holds). 0 or -errno. */
 int hs_tree_load(hs_tree_t *t, char **dirs, size_t n, size_t main_idx,
                  const struct ms_analysis_s *main_a, const char *main_module, const hs_opts_t *o,

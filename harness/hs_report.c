@@ -409,6 +409,19 @@ static void assert_tree_bytes(hs_case_t *c, const char *name, uint64_t value, ui
   }
 }
 
+/* The analysis options of every run the harness analyzes: symbolized, the user's
+ * suppressions, HS_MAX_LEAK_GROUPS leak groups, `top_stacks` hot stacks. */
+ms_analysis_opts_t hs_analysis_opts(const hs_opts_t *o, const char *module, size_t top_stacks) {
+  ms_analysis_opts_t ao;
+  memset(&ao, 0, sizeof ao);
+  ao.suppressions = o->suppressions;
+  ao.top_stacks = top_stacks;
+  ao.max_leaks = HS_MAX_LEAK_GROUPS;
+  ao.symbolize = 1;
+  ao.module = module;
+  return ao;
+}
+
 /* Leak and peak assertions on the selected processes of the tree (all by default). */
 static void tree_assertions(hs_case_t *c, const hs_opts_t *o, const char *module) {
   hs_tree_sum_t *s = &c->sum;
@@ -480,13 +493,7 @@ static ms_analysis_t *analyze_into(hs_case_t *c, const hs_opts_t *o, const char 
   hs_fmt(run_dir_out, run_dir_len, "%s", dirs[pick]);
   *nruns_out = ndirs;
 
-  ms_analysis_opts_t ao;
-  memset(&ao, 0, sizeof ao);
-  ao.suppressions = o->suppressions;
-  ao.top_stacks = 20;
-  ao.max_leaks = HS_MAX_LEAK_GROUPS;
-  ao.symbolize = 1;
-  ao.module = module;
+  ms_analysis_opts_t ao = hs_analysis_opts(o, module, 20);
   ms_analysis_t *a = NULL;
   rc = ms_analyze_run(run_dir_out, &ao, &a, err, sizeof err);
   if (rc != 0) {

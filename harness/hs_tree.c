@@ -85,12 +85,7 @@ int hs_tree_load(hs_tree_t *t, char **dirs, size_t n, size_t main_idx, const ms_
       proc_leaks(p, main_a, main_module);
       continue;
     }
-    ms_analysis_opts_t ao;
-    memset(&ao, 0, sizeof ao);
-    ao.suppressions = o->suppressions;
-    ao.top_stacks = 1;
-    ao.max_leaks = HS_MAX_LEAK_GROUPS;
-    ao.symbolize = 1;
+    ms_analysis_opts_t ao = hs_analysis_opts(o, NULL, 1);
     ms_analysis_t *a = NULL;
     char e[512] = "";
     int rc = ms_analyze_run(dirs[i], &ao, &a, e, sizeof e);

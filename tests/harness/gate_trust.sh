@@ -10,33 +10,9 @@ case_name=$1
 : "${HARNESS:?}" "${EXITS:?}" "${WORK:?}"
 rm -rf "$WORK"
 mkdir -p "$WORK"
+# shellcheck source=test_lib.sh
+. "$(dirname "$0")/test_lib.sh"
 cd "$WORK" || exit 1
-
-fail() {
-  echo "FAIL [$case_name]: $*" >&2
-  exit 1
-}
-
-# expect_exit WANT CMD...: runs CMD, keeps stdout/stderr in $WORK/out, $WORK/err.
-expect_exit() {
-  local want=$1
-  shift
-  "$@" >"$WORK/out" 2>"$WORK/err"
-  local got=$?
-  if [ "$got" != "$want" ]; then
-    echo "--- stdout"; cat "$WORK/out"; echo "--- stderr"; cat "$WORK/err"
-    fail "expected exit $want, got $got from: $*"
-  fi
-}
-
-json_get() {
-  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"
-}
-
-# expect_eq WHAT WANT GOT
-expect_eq() {
-  [ "$2" = "$3" ] || fail "$1: expected $2, got $3"
-}
 
 case "$case_name" in
 exit_paths)
