@@ -912,6 +912,12 @@ void hs_print_case(const hs_case_t *c) {
     printf("  overhead: instructions x%.3f (callgrind, tracked %.0f vs untracked %.0f Ir)\n",
            jnum(ins, "ratio_of_medians", 0), jnum(ins, "median_tracked", 0),
            jnum(ins, "median_untracked", 0));
+  if (c->tree.n > 1)
+    printf("  process tree: %zu processes (%zu selected), %.0f allocations, %.0f B leaked in all\n",
+           c->tree.n, c->sum.selected, (double)c->sum.allocations, (double)c->sum.leaked_bytes);
+  if (c->partial_text[0])
+    printf("  %s%s\n", c->partial_text,
+           c->sum.allow_partial ? " (--allow-partial: results kept)" : "");
   for (size_t i = 0; i < c->nasserts; i++)
     printf("  %s %s\n", c->asserts[i].passed ? "PASS" : "FAIL", c->asserts[i].message);
   printf("  reports: %s/summary.json\n", c->out_dir);
