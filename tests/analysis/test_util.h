@@ -5,6 +5,7 @@
 #define TEST_UTIL_H
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,17 @@
     if (!h_ || !strstr(h_, n_)) {                                                           \
       fprintf(stderr, "%s:%d: %s contains \"%s\"\n  actual: \"%s\"\n", __FILE__, __LINE__,  \
               #haystack, n_, h_ ? h_ : "NULL");                                             \
+      T_FAIL_AT(__FILE__, __LINE__);                                                        \
+    }                                                                                       \
+  } while (0)
+
+/* |actual - expected| within rel * |expected| (doubles). */
+#define T_NEAR(expected, actual, rel)                                                       \
+  do {                                                                                      \
+    double e_ = (double)(expected), a_ = (double)(actual);                                  \
+    if (!(fabs(a_ - e_) <= (rel) * fabs(e_))) {                                             \
+      fprintf(stderr, "%s:%d: %s ~= %s (relative %g)\n  expected: %.12g\n  actual:   %.12g\n", \
+              __FILE__, __LINE__, #expected, #actual, (double)(rel), e_, a_);               \
       T_FAIL_AT(__FILE__, __LINE__);                                                        \
     }                                                                                       \
   } while (0)
