@@ -37,6 +37,15 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* One warning line on stderr. Its text holds paths from the trace: control characters are
+ * shown as '?', so a hostile path cannot move the cursor, clear the terminal or add lines. */
+static void print_warning(const char *text) {
+  fputs(PROG ": warning: ", stderr);
+  for (const unsigned char *c = (const unsigned char *)text; *c; c++)
+    fputc(*c < 0x20 || *c == 0x7f ? '?' : *c, stderr);
+  fputc('\n', stderr);
+}
+
 /* One event as the tracker's encoding writes it (docs/trace-format.md, 3.3), into o. */
 static uint8_t *encode_event(uint8_t *o, const ms_event_t *e, uint64_t *prev_ts,
                              uint64_t *prev_addr) {
@@ -213,6 +222,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, PROG ": out of memory\n");
     return 2;
   }
+  /* Files of the trace left unread (a FIFO or device as a module or debug file): one line
+   * each, also in summary.json (run.symbol_warnings). */
+  const cJSON *w;
+  cJSON_ArrayForEach(w, cJSON_GetObjectItem(cJSON_GetObjectItem(sum, "run"), "symbol_warnings"))
+    if (cJSON_IsString(w))
+      print_warning(w->valuestring);
   snprintf(path, n, "%s/summary.json", out);
   rc = ms_write_json_file(path, sum);
   if (rc) {

@@ -359,6 +359,14 @@ static int run_json(cJSON *r, const ms_analysis_t *a) {
       bad |= add_null(r, keys[i]);
   }
   bad |= damage_json(r, a);
+  /* Files the trace names that the symbolizer would not open (not regular files): a hostile
+   * or odd maps.txt is visible in the report, not only on a terminal. */
+  cJSON *w = add_arr(r, "symbol_warnings");
+  bad |= !w;
+  for (size_t i = 0; w && i < ms_symbolizer_nwarnings(a->sym); i++) {
+    cJSON *x = cJSON_CreateString(ms_symbolizer_warning(a->sym, i));
+    bad |= !x || !cJSON_AddItemToArray(w, x);
+  }
   return bad;
 }
 

@@ -2,7 +2,8 @@
  * and module, with elfutils libdw (libdwfl), from the module map the run recorded.
  *
  * The traced process is gone, so modules are reported to libdwfl one by one from maps.txt
- * (dwfl_report_elf with the path and load base of the mapping that holds the address).
+ * (dwfl_report_elf with the load base of the mapping that holds the address, and the file
+ * opened here only if it is a regular file: a trace is data and may name a FIFO).
  * Function names come from the ELF symbol tables (.symtab, else .dynsym) or DWARF; file and
  * line from DWARF when the module or a separate debug file (/usr/lib/debug, build id) has it.
  * Results are cached per address. Not thread-safe. */
@@ -40,5 +41,12 @@ void ms_symbolize(ms_symbolizer_t *s, uint64_t return_address, int resolve, ms_f
 /* Addresses resolved so far (distinct), and the modules libdw was given. */
 size_t ms_symbolizer_cached(const ms_symbolizer_t *s);
 size_t ms_symbolizer_modules(const ms_symbolizer_t *s);
+
+/* Files the trace named that were not used because they are not regular files (a FIFO, a
+ * device, a directory, or a link to one): a module (its frames are left unsymbolized), a
+ * debug file (skipped), a file libdw would open by itself (the module's DWARF is not read).
+ * One line each, without a trailing newline, at most 100; NULL past the end. */
+size_t ms_symbolizer_nwarnings(const ms_symbolizer_t *s);
+const char *ms_symbolizer_warning(const ms_symbolizer_t *s, size_t i);
 
 #endif /* MS_SYMBOLS_H */

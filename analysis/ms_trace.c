@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ms_files.h"
 #include "ms_format.h"
 #include "ms_hmap.h"
 #include "ms_trace_int.h"
@@ -68,6 +69,21 @@ static char *path_join(const char *dir, const char *name) {
 static int is_regular(const char *path) {
   struct stat st;
   return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Opens one of the run's own files (meta.txt, maps.txt, a thread file) for reading, only if
+ * it is a regular file: a hostile or broken run directory may hold a FIFO there (open(2)
+ * would block until a writer comes, forever) or a device. stat first, so that a device is
+ * never opened at all (opening some has effects: a watchdog arms, a tape rewinds); then
+ * ms_open_regular (O_NONBLOCK, fstat) for a file swapped in between. Returns the descriptor
+ * or -errno; -EINVAL: not a regular file. */
+static int open_run_file(const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0)
+    return -errno;
+  if (!S_ISREG(st.st_mode))
+    return -EINVAL;
+  return ms_open_regular(path, 0);
 }
 
 /* Parses a whole decimal string into *out; 0 on success. */
@@ -241,11 +257,11 @@ static void meta_free(ms_meta_t *m) {
 
 /* Reads a whole small file (at most `max` bytes) into a NUL-terminated buffer. */
 static int read_small_file(const char *path, size_t max, char **out, size_t *len) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open_run_file(path);
   if (fd < 0)
-    return -errno;
+    return fd;
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (fstat(fd, &st) != 0) {
     close(fd);
     return -EINVAL;
   }
@@ -282,6 +298,11 @@ static int meta_parse(const char *path, ms_meta_t *m, char *err, size_t errlen) 
   int rc = read_small_file(path, META_MAX_BYTES, &buf, &len);
   if (rc == -ENOENT) {
     set_err(err, errlen, "%s: missing: not a memscope run directory", path);
+    return MS_TRACE_E_NOTTRACE;
+  }
+  if (rc == -EINVAL) {
+    set_err(err, errlen, "%s: not a regular file (a FIFO, device or directory): not a memscope "
+            "run directory", path);
     return MS_TRACE_E_NOTTRACE;
   }
   if (rc) {
@@ -447,13 +468,17 @@ int ms_maps_load(const char *path, ms_maps_t **out) {
   ms_maps_t *maps = calloc(1, sizeof *maps);
   if (!maps)
     return MS_TRACE_E_NOMEM;
-  FILE *f = fopen(path, "re");
+  /* Regular files only (open_run_file: a FIFO named maps.txt must not hang the reader). */
+  int fd = open_run_file(path);
+  if (fd == -ENOENT) {
+    *out = maps;
+    return 0;
+  }
+  FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
   if (!f) {
-    if (errno == ENOENT) {
-      *out = maps;
-      return 0;
-    }
-    int e = -errno;
+    int e = fd >= 0 ? -errno : fd;
+    if (fd >= 0)
+      close(fd);
     free(maps);
     return e;
   }
@@ -935,11 +960,12 @@ static int scan_file(ms_run_t *run, size_t file, uint8_t **buf, size_t *cap, cha
                      size_t errlen) {
   ms_thread_info_t *ti = &run->threads[file];
   const char *path = run->paths[file];
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open_run_file(path);
+  if (fd == -EINVAL) /* a FIFO or device named like a thread file: nothing in it is read */
+    return add_damage(run, file, 0, "not a regular file (a FIFO, device or directory)");
   if (fd < 0) {
-    int e = errno;
-    set_err(err, errlen, "%s: %s", path, strerror(e));
-    return -e;
+    set_err(err, errlen, "%s: %s", path, strerror(-fd));
+    return fd;
   }
   struct stat st;
   if (fstat(fd, &st)) {
@@ -1155,7 +1181,9 @@ int ms_run_open_flags(const char *dir, unsigned flags, ms_run_t **out, char *err
     goto fail;
   rc = ms_maps_load(maps_path, &run->maps);
   if (rc) {
-    set_err(err, errlen, "%s: %s", maps_path, ms_trace_strerror(rc));
+    set_err(err, errlen, "%s: %s", maps_path,
+            rc == -EINVAL ? "not a regular file (a FIFO, device or directory)"
+                          : ms_trace_strerror(rc));
     goto fail;
   }
   rc = list_thread_files(run, err, errlen);
@@ -1351,13 +1379,15 @@ static int decode_window(ms_run_t *run, size_t i) {
 static int load_chunk(ms_run_t *run, size_t i) {
   cursor_t *c = &run->cursors[i];
   c->chunk_off = c->offset;
-  int fd = open(run->threads[i].path, O_RDONLY | O_CLOEXEC);
+  /* Regular files only: the file may have been replaced (by a FIFO) since the open. */
+  int fd = open_run_file(run->threads[i].path);
   struct stat st;
   if (fd < 0 || fstat(fd, &st)) {
-    int e = errno;
+    int e = fd < 0 ? -fd : errno;
     if (fd >= 0)
       close(fd);
-    return chunk_bad(run, i, "reopen failed: ", strerror(e));
+    return chunk_bad(run, i, "reopen failed: ",
+                     e == EINVAL ? "not a regular file any more" : strerror(e));
   }
   char why[96];
   uint64_t size = (uint64_t)st.st_size < c->end ? (uint64_t)st.st_size : c->end;
