@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "ms_analyze.h"
+#include "ms_files.h"
 #include "ms_format.h"
 
 #define PROG "memscope-analyze"
@@ -100,9 +101,20 @@ static int export_compare(const char *run_dir, const char *dir) {
   double secs[2] = {0, 0};
   uint64_t bytes[2] = {0, 0}, events = 0;
   for (int pass = 0; pass < 2 && rc >= 0; pass++) {
-    FILE *f = fopen(pass ? json_path : bin_path, "w");
-    if (!f || ms_run_rewind(run) < 0) {
-      fprintf(stderr, PROG ": cannot write %s\n", pass ? json_path : bin_path);
+    /* Under a random temporary name (O_EXCL), renamed into place when whole: a link planted at
+     * DIR/events.bin or at any temporary name is replaced, never followed (ms_files.h). */
+    const char *path = pass ? json_path : bin_path;
+    ms_out_file_t of;
+    int orc = ms_out_open(&of, path);
+    if (orc < 0) {
+      fprintf(stderr, PROG ": cannot write %s: %s\n", path, strerror(-orc));
+      rc = -1;
+      break;
+    }
+    FILE *f = of.f;
+    if (ms_run_rewind(run) < 0) {
+      fprintf(stderr, PROG ": cannot read the trace again for %s\n", path);
+      ms_out_abort(&of);
       rc = -1;
       break;
     }
@@ -142,7 +154,15 @@ static int export_compare(const char *run_dir, const char *dir) {
     }
     fwrite(buf, 1, used, f);
     bytes[pass] = (uint64_t)ftell(f);
-    fclose(f);
+    if (rc < 0) {
+      ms_out_abort(&of);
+      break;
+    }
+    if ((orc = ms_out_commit(&of)) < 0) {
+      fprintf(stderr, PROG ": cannot write %s: %s\n", path, strerror(-orc));
+      rc = -1;
+      break;
+    }
     secs[pass] = now_s() - t0;
     events = n;
   }

@@ -396,16 +396,25 @@ static void monitor_sample(monitor_t *m) {
   cJSON *cpu = cJSON_AddObjectToObject(s, "cpu");
   if (cur.ncpu > 0 && m->have_prev_cpu && m->prev_cpu.ncpu == cur.ncpu) {
     cJSON *cores = cJSON_AddArrayToObject(cpu, "per_core_percent");
+    int no_tick = 0;
     for (int i = 0; i <= cur.ncpu; i++) {
       unsigned long long dt = cur.total[i] - m->prev_cpu.total[i];
       unsigned long long db = cur.busy[i] - m->prev_cpu.busy[i];
-      double pct = dt ? 100.0 * (double)db / (double)dt : 0.0;
-      if (i == 0) cJSON_AddNumberToObject(cpu, "total_percent", pct);
-      else cJSON_AddItemToArray(cores, cJSON_CreateNumber(pct));
+      /* dt = 0: the two reads of /proc/stat fell within one clock tick of the core (the
+       * first sample comes right after the baseline read), so busy/total is 0/0: unknown,
+       * null, not 0 %. */
+      cJSON *pct = dt ? cJSON_CreateNumber(100.0 * (double)db / (double)dt) : cJSON_CreateNull();
+      no_tick |= !dt;
+      if (i == 0) cJSON_AddItemToObject(cpu, "total_percent", pct);
+      else cJSON_AddItemToArray(cores, pct);
     }
+    if (no_tick)
+      cJSON_AddStringToObject(cpu, "null_reason",
+                              "no clock tick elapsed on a core since the previous sample (0/0)");
   } else {
     cJSON_AddNullToObject(cpu, "total_percent"); /* the first sample has no interval yet */
     cJSON_AddNullToObject(cpu, "per_core_percent");
+    cJSON_AddStringToObject(cpu, "null_reason", "no earlier reading of /proc/stat");
   }
   if (cur.ncpu > 0) {
     m->prev_cpu = cur;
@@ -466,7 +475,9 @@ static cJSON *monitor_finish(monitor_t *m, double wall_s) {
     cJSON_AddStringToObject(o, "name", t->name);
     double cpu_s = (double)(t->utime + t->stime) / (double)m->clk_tck;
     cJSON_AddNumberToObject(o, "cpu_time_s", cpu_s);
-    cJSON_AddNumberToObject(o, "cpu_percent", wall_s > 0 ? 100.0 * cpu_s / wall_s : 0.0);
+    /* No wall time measured: cpu_s / 0 is unknown (null), not 0 %. */
+    if (wall_s > 0) cJSON_AddNumberToObject(o, "cpu_percent", 100.0 * cpu_s / wall_s);
+    else cJSON_AddNullToObject(o, "cpu_percent");
     if (t->have_io) {
       cJSON_AddNumberToObject(o, "io_ops", (double)(t->io.syscr + t->io.syscw));
       cJSON_AddNumberToObject(o, "read_bytes", (double)t->io.rchar);

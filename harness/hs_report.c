@@ -950,13 +950,15 @@ static void prop(FILE *f, const char *caseName, const char *k, double v) {
 
 int hs_write_junit(const char *path, const char *suite, hs_case_t *cases, size_t ncases,
                    double time_s, char *err, size_t errlen) {
-  char tmp[PATH_MAX];
-  hs_fmt(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-  FILE *f = fopen(tmp, "w");
-  if (!f) {
-    hs_fmt(err, errlen, "cannot write JUnit file %s: %s", path, strerror(errno));
+  /* Under a random temporary name (mkostemp: O_EXCL), renamed into place when whole: the old
+   * "junit.xml.tmp.<pid>" could be guessed and planted as a link to a victim file. */
+  ms_out_file_t of;
+  int orc = ms_out_open(&of, path);
+  if (orc < 0) {
+    hs_fmt(err, errlen, "cannot write JUnit file %s: %s", path, strerror(-orc));
     return -1;
   }
+  FILE *f = of.f;
   size_t tests = 0, failures = 0, errors = 0;
   for (size_t i = 0; i < ncases; i++) {
     if (!cases[i].ok) {
@@ -1042,14 +1044,8 @@ int hs_write_junit(const char *path, const char *suite, hs_case_t *cases, size_t
     }
   }
   fputs("  </testsuite>\n</testsuites>\n", f);
-  if (fflush(f) != 0 || ferror(f) || fclose(f) != 0) {
-    hs_fmt(err, errlen, "cannot write JUnit file %s: %s", path, strerror(errno));
-    unlink(tmp);
-    return -1;
-  }
-  if (rename(tmp, path) != 0) {
-    hs_fmt(err, errlen, "cannot write JUnit file %s: %s", path, strerror(errno));
-    unlink(tmp);
+  if ((orc = ms_out_commit(&of)) < 0) {
+    hs_fmt(err, errlen, "cannot write JUnit file %s: %s", path, strerror(-orc));
     return -1;
   }
   return 0;
