@@ -130,8 +130,10 @@ const ms_stats_totals_t *ms_analysis_recorded_totals(const ms_analysis_t *a);
 int ms_analysis_sampled(const ms_analysis_t *a);
 
 /* Estimate of one figure in a sampled run: value, standard error (Horvitz–Thompson variance
- * Σ (1-p)/p² · x² over the sampled blocks), 95 % interval value ± 1.96 se (clamped at 0). In
- * full mode se = 0 and the interval is the value. */
+ * Σ (1-p)/p² · x² over the sampled blocks) and a 95 % interval: for the sums (allocations,
+ * bytes, leaks) Fay and Feuer's gamma interval with one unseen sampled block (so a total
+ * that no sample saw still has an upper end above 0), for the peak the cross-fitted one
+ * (docs/analysis.md, "Sampled modes"). In full mode se = 0 and the interval is the value. */
 typedef struct ms_estimate_s {
   double value, std_error, ci95_low, ci95_high;
 } ms_estimate_t;

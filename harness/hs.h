@@ -132,6 +132,9 @@ typedef struct hs_proc_s {
   uint64_t allocations, frees, peak_live_bytes;
   uint64_t leaked_bytes;    /* unsuppressed (and module-filtered for a scenario's main) */
   uint64_t exec_live_bytes; /* live when the image was replaced by exec: not leaks */
+  int sampled;              /* a sampled run: leak and peak are estimates ... */
+  uint64_t leak_high, peak_high; /* ... and these their 95 % upper ends (= the figure in
+                                  * full mode): what the assertions compare */
   uint64_t top_bytes, top_blocks; /* the largest leak group */
   char top_function[128];
   char top_stack[2048];
@@ -148,6 +151,8 @@ typedef struct hs_tree_sum_s {
   const char *selector;
   size_t selected;
   uint64_t allocations, frees, leaked_bytes, peak;
+  uint64_t leak_high, peak_high; /* the 95 % upper ends, for sampled processes */
+  int sampled;              /* a selected process was sampled */
   const hs_proc_t *peak_proc, *top_leak_proc, *first_incomplete, *stopped;
   int complete, allow_partial;
   long long events_lost;    /* of the incomplete processes; -1 when not known */

@@ -443,9 +443,11 @@ static void tree_assertions(hs_case_t *c, const hs_opts_t *o, const char *module
       top_stack = p;
   }
   if (o->have_max_leak) {
-    assert_tree_bytes(c, "max_leak_bytes", s->leaked_bytes, o->max_leak_bytes,
-                      module ? "leaked bytes (scenario code)" : "leaked bytes", NULL,
-                      s->top_leak_proc, c->tree.n);
+    assert_tree_bytes(c, "max_leak_bytes", s->leak_high, o->max_leak_bytes,
+                      s->sampled ? "leaked bytes (sampled: 95 % upper end)"
+                      : module   ? "leaked bytes (scenario code)"
+                                 : "leaked bytes",
+                      NULL, s->top_leak_proc, c->tree.n);
     /* With more than one process, say which processes leaked how much. */
     hs_assert_t *x = &c->asserts[c->nasserts - 1];
     char list[400] = "";
@@ -469,7 +471,8 @@ static void tree_assertions(hs_case_t *c, const hs_opts_t *o, const char *module
                       o->max_leak_bytes_per_stack, "largest leak of one stack", NULL, top_stack,
                       c->tree.n);
   if (o->have_max_peak)
-    assert_tree_bytes(c, "max_peak_bytes", s->peak, o->max_peak_bytes, "peak live bytes",
+    assert_tree_bytes(c, "max_peak_bytes", s->peak_high, o->max_peak_bytes,
+                      s->sampled ? "peak live bytes (sampled: 95 % upper end)" : "peak live bytes",
                       s->peak_proc, NULL, c->tree.n);
 }
 

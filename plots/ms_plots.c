@@ -591,7 +591,12 @@ int ms_plots_write_html(const char *out_dir, const char *name, const cJSON *summ
   card(f, "peak live heap", b);
   bytes_text(num(tot, "leaked_bytes", 0), b, sizeof b);
   card(f, "leaked at exit", b);
-  snprintf(b, sizeof b, "%d", cJSON_GetArraySize(threads));
+  /* Threads whose calls the trace holds ("tracked": true); the others are listed too (a
+   * thread that named itself, then stopped being tracked), but are not counted here. */
+  int ntracked = 0;
+  const cJSON *th;
+  cJSON_ArrayForEach(th, threads) ntracked += cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(th, "tracked"));
+  snprintf(b, sizeof b, "%d of %d", ntracked, cJSON_GetArraySize(threads));
   card(f, "tracked threads", b);
   if (h) {
     snprintf(b, sizeof b, "%.3f s", num(h, "wall_s", 0));

@@ -104,7 +104,9 @@ EOF
   done
   ;;
 selective_tracked)
-  expect_exit 0 "$HARNESS" scenario selective_50 --out "$WORK/out" --no-progress
+  expect_exit 0 "$HARNESS" scenario selective_50 --out "$WORK/out" --no-progress --html
+  # The page's card counts the tracked threads (main + 25 even workers) of the 51 listed.
+  grep -q '26 of 51' "$WORK/out/report.html" || fail "report.html does not say 26 of 51 tracked threads"
   python3 - "$WORK/out/summary.json" <<'EOF' || fail "threads[].tracked is not as selective_50 ran"
 import json, re, sys
 threads = json.load(open(sys.argv[1]))["threads"]

@@ -151,6 +151,16 @@ meta_events)
   expect_eq "meta events= against the trace's events" "$traced" "$events"
   [ "$events" -ge 8000 ] || fail "events=$events: the 40 x 200 thread events are not all there"
   ;;
+sampled_limit)
+  # Sampled at one byte in 512 KiB, a 7000-B leak is seen in 1.3 % of runs: its point
+  # estimate is almost always 0. The assertion compares the 95 % interval's upper end, so
+  # "no leak" is never concluded from a sample that could not see it.
+  expect_exit 1 "$HARNESS" run --no-progress --sample bytes:524288 --max-leak-bytes 0 \
+    --out "$WORK/s" -- "$EXITS" leakb 7000
+  grep -q "FAIL leaked bytes (sampled: 95 % upper end)" "$WORK/out" || fail "no FAIL line"
+  hi=$(json_get "$WORK/s/summary.json" "d['tree']['leaked_bytes_ci95_high']")
+  [ "${hi%.*}" -ge 7000 ] || fail "upper end $hi is below the true leak 7000"
+  ;;
 *)
   fail "unknown case"
   ;;
