@@ -18,7 +18,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: " PROG " RUN_DIR [--out DIR] [--prefix NAME] [--suppressions FILE]\n"
           "                        [--module PATH_OR_BASENAME] [--no-symbols] [--no-details]\n"
-          "                        [--stats] [--export-compare DIR]\n"
+          "                        [--stats] [--export-compare DIR] [--no-salvage]\n"
           "\n"
           "Analyzes a memscope trace (a run directory memscope.<pid>.<n>, or a directory\n"
           "holding exactly one) and writes DIR/summary.json (schema memscope.summary/1) and\n"
@@ -29,6 +29,10 @@ static void usage(FILE *f) {
           "run twice into DIR, as memscope's binary records (events.bin) and as JSON lines\n"
           "(events.jsonl, cJSON), and prints the time and size of each (the seed's \"binary\n"
           "export is 80x faster than JSON\", measured here).\n"
+          "A run that ended without exit() (a signal, SIGKILL) is salvaged first: the records\n"
+          "left in its ring files are appended to its thread files and meta.txt is ended\n"
+          "(docs/tracker.md); --no-salvage never writes into the trace and reports such a run\n"
+          "as partial.\n"
           "Exit status: 0 success (a damaged trace is analyzed and marked partial), 2 error.\n");
 }
 
@@ -201,6 +205,8 @@ int main(int argc, char **argv) {
       o.module = argv[++i];
     } else if (!strcmp(a, "--no-symbols")) {
       o.symbolize = 0;
+    } else if (!strcmp(a, "--no-salvage")) {
+      o.no_salvage = 1;
     } else if (!strcmp(a, "--no-details")) {
       details = 0;
     } else if (!strcmp(a, "--stats")) {

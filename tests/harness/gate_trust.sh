@@ -3,7 +3,7 @@
 # Each case fails on a harness that passes cut-short traces, ignores child processes, shares
 # state between concurrent runs or leaves a process tree running.
 # Environment (tests/harness/CMakeLists.txt): HARNESS, EXITS (ms_h_exits), LIB (libmemscope.so),
-# TRACESTAT, WORK (a scratch directory of this test, emptied first).
+# TRACESTAT, ANALYZE (memscope-analyze), WORK (a scratch directory of this test, emptied first).
 set -uo pipefail
 
 case_name=$1
@@ -40,6 +40,14 @@ exit_paths)
   grep -q "timeout" "$WORK/out" || fail "the timed-out run does not say so"
   ;;
 partial)
+  # Without the salvage (memscope-analyze --no-salvage) a killed run's trace is not touched
+  # and says exactly how many events it lacks: the 250 in its ring.
+  mkdir -p "$WORK/k"
+  MEMSCOPE_OUT="$WORK/k" LD_PRELOAD="$LIB" "$EXITS" leak 250 kill
+  expect_exit 0 "$ANALYZE" "$WORK/k" --no-salvage --out "$WORK/k.r"
+  expect_eq "events lost without the salvage" 250 \
+    "$(json_get "$WORK/k.r/summary.json" "d['run']['completeness']['events_lost']")"
+  grep -q "^end_reason=" "$WORK"/k/memscope.*/meta.txt && fail "--no-salvage wrote into the trace"
   # A trace that lost events (its ring file removed, as a killed run without the rings would)
   # fails every assertion as partial; --allow-partial reports it as partial instead.
   mkdir -p "$WORK/tr"
