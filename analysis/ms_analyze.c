@@ -1335,8 +1335,18 @@ static int open_run(const char *run_dir, unsigned flags, ms_run_t **run, char *e
 
 /* A run without its end part: recover its records from the ring files (ms_salvage.h), or
  * with no_salvage (or where the trace cannot be written) only count what is missing. */
-static int salvage_run(const char *run_dir, int no_salvage, ms_salvage_t *s, char *err,
+static int salvage_run(const char *path, int no_salvage, ms_salvage_t *s, char *err,
                        size_t errlen) {
+  memset(s, 0, sizeof *s);
+  /* The run directory as open_run will pick it (path may be its parent). */
+  char **dirs = NULL;
+  size_t n = 0;
+  if (ms_trace_find_runs(path, &dirs, &n, err, errlen) != 0 || n != 1) {
+    if (dirs)
+      ms_trace_free_dirs(dirs, n);
+    return -ENOENT; /* open_run says why */
+  }
+  const char *run_dir = dirs[0];
   int rc = no_salvage ? -EPERM : ms_run_salvage(run_dir, 1, s, err, errlen);
   if (rc != 0 || (s->needed && !s->written)) {
     char ignored[8];
@@ -1344,6 +1354,7 @@ static int salvage_run(const char *run_dir, int no_salvage, ms_salvage_t *s, cha
     if (rc == 0)
       rc = -EROFS;
   }
+  ms_trace_free_dirs(dirs, n);
   return rc;
 }
 
