@@ -87,6 +87,10 @@ for base in ("heap_timeline", "rss_cpu", "thread_peaks"):
         plant(os.path.join(out_h, "plots"), "%s.%s" % (base, ext), False)
 plant(os.path.join(out_h, "plots"), "gnuplot.log", False)
 EOF
+  # The trace directory's name too: a link to a victim directory must stay a link to an
+  # empty directory (the harness makes a new trace directory beside it).
+  mkdir -p "$WORK/victims/tracedir"
+  ln -s "$WORK/victims/tracedir" "$out_h/trace"
   expect_exit 0 "$ANALYZE" "$trace" --out "$out_a"
   expect_exit 0 "$ANALYZE" "$trace" --export-compare "$out_a"
   # leak_demo's leak assertion fails by design: exit 1.
@@ -96,6 +100,7 @@ EOF
     cmp -s "$v" "$v.orig" || bad="$bad $link"
   done <"$WORK/manifest"
   [ -z "$bad" ] || fail "victim files written through links planted at:$bad"
+  [ -z "$(ls -A "$WORK/victims/tracedir")" ] || fail "the trace was written through a link at trace/"
   # The reports themselves were written: the links at their names replaced by regular files.
   for f in "$out_a/summary.json" "$out_a/memscope_lifetime.json" "$out_a/events.bin" \
            "$out_a/events.jsonl" "$out_h/junit.xml" "$out_h/summary.json" \
