@@ -112,4 +112,18 @@ int ms__template_match(const char *pattern, const char *str);
 /* ---- ms_report.c ---- */
 double ms__now_s(void);
 
+/* ---- ms_accessors.c ---- */
+/* SPEC §8's role and alert thresholds with every zero field set to its default. */
+ms_role_thresholds_t ms__role_defaults(const ms_role_thresholds_t *in);
+
+/* ---- ms_completeness.c ---- */
+#include "ms_salvage.h"
+/* Salvages the run at path (a run directory or its parent holding one), or with no_salvage
+ * only counts what its rings hold. 0 or -errno (-EBUSY: the process still runs). */
+int ms__salvage_run(const char *path, int no_salvage, ms_salvage_t *s, char *err,
+                    size_t errlen);
+/* Fills a->completeness from meta.txt's end part, the damage found and the salvage. */
+void ms__completeness(ms_analysis_t *a, const ms_salvage_t *s, int salvage_rc,
+                      const char *salvage_err);
+
 #endif /* MS_ANALYSIS_INT_H */

@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "ms_analysis_int.h"
-#include "ms_salvage.h"
 #include "ms_format.h"
 #include "ms_hmap.h"
 #include "ms_stats_pass.h"
@@ -1250,54 +1249,6 @@ static int finish(pass_t *p) {
   return rc;
 }
 
-/* ---- roles -------------------------------------------------------------------------------- */
-
-static ms_role_thresholds_t role_defaults(const ms_role_thresholds_t *in) {
-  ms_role_thresholds_t t = in ? *in : (ms_role_thresholds_t){0};
-  if (!t.memory_peak_bytes)
-    t.memory_peak_bytes = 18000000;
-  if (!t.memory_allocations)
-    t.memory_allocations = 1200;
-  if (!(t.cpu_percent > 0))
-    t.cpu_percent = 25;
-  if (!(t.io_ops > 0))
-    t.io_ops = 2000;
-  if (!t.balanced_allocations)
-    t.balanced_allocations = 1000;
-  if (!t.alert_high_bytes)
-    t.alert_high_bytes = 20000000;
-  if (!(t.alert_high_cpu > 0))
-    t.alert_high_cpu = 30;
-  if (!t.alert_medium_bytes)
-    t.alert_medium_bytes = 15000000;
-  if (!(t.alert_medium_cpu > 0))
-    t.alert_medium_cpu = 20;
-  return t;
-}
-
-const char *ms_thread_role(const ms_role_thresholds_t *th, uint64_t peak, uint64_t allocations,
-                           double cpu_percent, double io_ops) {
-  ms_role_thresholds_t t = role_defaults(th);
-  if (peak > t.memory_peak_bytes && allocations > t.memory_allocations)
-    return "memory_intensive";
-  if (cpu_percent >= 0 && cpu_percent > t.cpu_percent)
-    return "cpu_intensive";
-  if (io_ops >= 0 && io_ops > t.io_ops)
-    return "io_intensive";
-  if (allocations >= t.balanced_allocations)
-    return "balanced";
-  return "light";
-}
-
-const char *ms_thread_alert(const ms_role_thresholds_t *th, uint64_t peak, double cpu_percent) {
-  ms_role_thresholds_t t = role_defaults(th);
-  if (peak > t.alert_high_bytes || (cpu_percent >= 0 && cpu_percent > t.alert_high_cpu))
-    return "high";
-  if (peak > t.alert_medium_bytes || (cpu_percent >= 0 && cpu_percent > t.alert_medium_cpu))
-    return "medium";
-  return "normal";
-}
-
 /* ---- entry points ------------------------------------------------------------------------- */
 
 const char *ms_analysis_strerror(int code) { return ms_trace_strerror(code); }
@@ -1333,86 +1284,6 @@ static int open_run(const char *run_dir, unsigned flags, ms_run_t **run, char *e
   return rc;
 }
 
-/* A run without its end part: recover its records from the ring files (ms_salvage.h), or
- * with no_salvage (or where the trace cannot be written) only count what is missing. */
-static int salvage_run(const char *path, int no_salvage, ms_salvage_t *s, char *err,
-                       size_t errlen) {
-  memset(s, 0, sizeof *s);
-  /* The run directory as open_run will pick it (path may be its parent). */
-  char **dirs = NULL;
-  size_t n = 0;
-  if (ms_trace_find_runs(path, &dirs, &n, err, errlen) != 0 || n != 1) {
-    if (dirs)
-      ms_trace_free_dirs(dirs, n);
-    return -ENOENT; /* open_run says why */
-  }
-  const char *run_dir = dirs[0];
-  int rc = no_salvage ? -EPERM : ms_run_salvage(run_dir, 1, s, err, errlen);
-  if (rc != 0 || (s->needed && !s->written)) {
-    char ignored[8];
-    ms_run_salvage(run_dir, 0, s, ignored, sizeof ignored);
-    if (rc == 0)
-      rc = -EROFS;
-  }
-  ms_trace_free_dirs(dirs, n);
-  return rc;
-}
-
-static long long meta_count(const ms_meta_t *m, const char *key, long long absent) {
-  const char *v = ms_meta_get(m, key);
-  if (!v)
-    return absent;
-  if (!*v || strspn(v, "0123456789") != strlen(v) || strlen(v) > 18)
-    return -1;
-  return strtoll(v, NULL, 10);
-}
-
-/* Fills a->completeness from meta.txt's end part, the damage found and the salvage. */
-static void completeness(ms_analysis_t *a, const ms_salvage_t *s, int salvage_rc,
-                         const char *salvage_err) {
-  ms_completeness_t *c = &a->completeness;
-  const ms_meta_t *m = ms_run_meta(a->run);
-  const char *end = ms_meta_get(m, "end_reason");
-  const char *stopped = ms_meta_get(m, "stopped");
-  const char *stop_error = ms_meta_get(m, "stop_error");
-  c->stopped = (stopped && strcmp(stopped, "no") != 0) || stop_error;
-  c->salvaged = end && strcmp(end, "salvaged") == 0;
-  size_t nd = ms_run_ndamage(a->run);
-  if (!end) {
-    /* The salvage could not run: what the rings hold is known, nothing else is written. */
-    uint64_t missing = s->events_recovered + s->events_pending + s->records_lost +
-                       s->events_unrecorded;
-    c->events_lost = s->loss_unknown || !s->needed || !s->rings ? -1 : (long long)missing;
-    snprintf(c->reason, sizeof c->reason,
-             "the run has no end (killed, or still running) and was not salvaged (%s)",
-             salvage_rc == -EBUSY ? "the process is still running"
-             : *salvage_err       ? salvage_err
-                                  : "not asked");
-  } else {
-    c->events_lost = meta_count(m, "events_lost", 0);
-    if (meta_count(m, "events_lost_exact", 1) == 0)
-      c->events_lost = -1;
-    if (c->stopped)
-      snprintf(c->reason, sizeof c->reason, "tracking stopped on an error (%s)",
-               stop_error ? stop_error : stopped);
-    else if (nd)
-      snprintf(c->reason, sizeof c->reason, "%zu damaged part(s) in the thread files", nd);
-  }
-  if (nd && c->events_lost == 0)
-    c->events_lost = -1; /* a damaged chunk's records are not counted anywhere */
-  c->complete = end && !c->stopped && c->events_lost == 0 && nd == 0;
-  size_t l = strlen(c->reason);
-  const char *sep = l ? "; " : "";
-  if (!c->complete && c->events_lost > 0)
-    snprintf(c->reason + l, sizeof c->reason - l, "%s%lld events lost", sep, c->events_lost);
-  else if (!c->complete && c->events_lost < 0)
-    snprintf(c->reason + l, sizeof c->reason - l, "%sevents lost, how many is not known", sep);
-}
-
-const ms_completeness_t *ms_analysis_completeness(const ms_analysis_t *a) {
-  return &a->completeness;
-}
-
 int ms_analyze_run(const char *run_dir, const ms_analysis_opts_t *opts, ms_analysis_t **out,
                    char *err, size_t errlen) {
   *out = NULL;
@@ -1436,7 +1307,7 @@ int ms_analyze_run(const char *run_dir, const ms_analysis_opts_t *opts, ms_analy
     a->opts.max_leaks = 100;
   if (!a->opts.max_live_records)
     a->opts.max_live_records = 10000;
-  a->opts.roles = role_defaults(&a->opts.roles);
+  a->opts.roles = ms__role_defaults(&a->opts.roles);
   a->opts.suppressions = NULL; /* the caller's strings are not kept */
   a->opts.module = NULL;
   pass_t p;
@@ -1453,11 +1324,11 @@ int ms_analyze_run(const char *run_dir, const ms_analysis_opts_t *opts, ms_analy
   double t_open = ms__now_s();
   ms_salvage_t salv;
   char serr[256] = "";
-  int src = salvage_run(run_dir, a->opts.no_salvage, &salv, serr, sizeof serr);
+  int src = ms__salvage_run(run_dir, a->opts.no_salvage, &salv, serr, sizeof serr);
   rc = open_run(run_dir, a->opts.module ? 0 : MS_RUN_LAZY, &a->run, err, errlen);
   if (rc)
     goto fail;
-  completeness(a, &salv, src, serr);
+  ms__completeness(a, &salv, src, serr);
   a->open_s = ms__now_s() - t_open;
   rc = ms_symbolizer_new(ms_run_maps(a->run), &a->sym);
   if (rc)
@@ -1578,73 +1449,4 @@ void ms_analysis_free(ms_analysis_t *a) {
   ms_stats_free(a->stats);
   ms_run_close(a->run);
   free(a);
-}
-
-/* ---- accessors ---------------------------------------------------------------------------- */
-
-int ms_analysis_partial(const ms_analysis_t *a) { return !a->completeness.complete; }
-const ms_stats_totals_t *ms_analysis_totals(const ms_analysis_t *a) { return &a->totals; }
-const ms_stats_totals_t *ms_analysis_recorded_totals(const ms_analysis_t *a) {
-  return &a->stats->totals;
-}
-int ms_analysis_sampled(const ms_analysis_t *a) { return a->sampled != 0; }
-size_t ms_analysis_nthreads(const ms_analysis_t *a) { return a->nthreads; }
-const ms_stats_thread_t *ms_analysis_thread(const ms_analysis_t *a, size_t i) {
-  return i < a->nthreads ? &a->threads[i].rep : NULL;
-}
-size_t ms_analysis_nleaks(const ms_analysis_t *a) { return a->nleaks; }
-const ms_leak_t *ms_analysis_leak(const ms_analysis_t *a, size_t i) {
-  return i < a->nleaks ? &a->leaks[i] : NULL;
-}
-size_t ms_analysis_nleak_groups(const ms_analysis_t *a) { return a->nleak_groups; }
-uint64_t ms_analysis_suppressed_bytes(const ms_analysis_t *a) { return a->suppressed_bytes; }
-uint64_t ms_analysis_suppressed_blocks(const ms_analysis_t *a) { return a->suppressed_blocks; }
-size_t ms_analysis_nscopes(const ms_analysis_t *a) { return a->nscopes; }
-const ms_scope_t *ms_analysis_scope(const ms_analysis_t *a, size_t i) {
-  return i < a->nscopes ? &a->scopes[i] : NULL;
-}
-const ms_scope_t *ms_analysis_find_scope(const ms_analysis_t *a, const char *name) {
-  for (size_t i = 0; name && i < a->nscopes; i++)
-    if (!strcmp(a->scopes[i].name, name))
-      return &a->scopes[i];
-  return NULL;
-}
-size_t ms_analysis_timeline(const ms_analysis_t *a, int thread, const ms_timeline_point_t **pts) {
-  if (thread < 0) {
-    *pts = a->pts;
-    return a->npts;
-  }
-  if ((size_t)thread >= a->nthreads) {
-    *pts = NULL;
-    return 0;
-  }
-  *pts = a->threads[thread].pts;
-  return a->threads[thread].npts;
-}
-size_t ms_analysis_size_histogram(const ms_analysis_t *a, const uint64_t **counts) {
-  *counts = a->size_hist;
-  return 64;
-}
-const ms_run_t *ms_analysis_run(const ms_analysis_t *a) { return a->run; }
-const ms_stats_module_t *ms_analysis_module(const ms_analysis_t *a) {
-  return a->stats->module.enabled ? &a->stats->module : NULL;
-}
-ms_estimate_t ms_analysis_estimate(const ms_analysis_t *a, ms_estimate_kind_t kind) {
-  if ((unsigned)kind >= 6)
-    return (ms_estimate_t){0, 0, 0, 0};
-  return a->est[kind];
-}
-uint64_t ms_analysis_temporaries(const ms_analysis_t *a) { return a->temporaries_reported; }
-uint64_t ms_analysis_thread_temporaries(const ms_analysis_t *a, size_t i) {
-  return i < a->nthreads ? a->threads[i].temporaries : 0;
-}
-const ms_lifetime_stats_t *ms_analysis_lifetimes(const ms_analysis_t *a) { return &a->life; }
-size_t ms_analysis_nhot(const ms_analysis_t *a, int by_bytes) { return a->nhot[by_bytes ? 1 : 0]; }
-const ms_leak_t *ms_analysis_hot(const ms_analysis_t *a, int by_bytes, size_t i) {
-  int k = by_bytes ? 1 : 0;
-  return i < a->nhot[k] ? &a->hot[k][i] : NULL;
-}
-size_t ms_analysis_nmarks(const ms_analysis_t *a) { return a->nmarks; }
-const ms_mark_t *ms_analysis_mark(const ms_analysis_t *a, size_t i) {
-  return i < a->nmarks ? &a->marks[i] : NULL;
 }

@@ -77,7 +77,7 @@ static int is_regular(const char *path) {
  * never opened at all (opening some has effects: a watchdog arms, a tape rewinds); then
  * ms_open_regular (O_NONBLOCK, fstat) for a file swapped in between. Returns the descriptor
  * or -errno; -EINVAL: not a regular file. */
-static int open_run_file(const char *path) {
+int ms__open_run_file(const char *path) {
   struct stat st;
   if (stat(path, &st) != 0)
     return -errno;
@@ -257,7 +257,7 @@ static void meta_free(ms_meta_t *m) {
 
 /* Reads a whole small file (at most `max` bytes) into a NUL-terminated buffer. */
 static int read_small_file(const char *path, size_t max, char **out, size_t *len) {
-  int fd = open_run_file(path);
+  int fd = ms__open_run_file(path);
   if (fd < 0)
     return fd;
   struct stat st;
@@ -380,169 +380,6 @@ static int meta_parse(const char *path, ms_meta_t *m, char *err, size_t errlen) 
   m->have_end_calib = !parse_u64(ms_meta_get(m, "end_mono_ns"), &m->end_mono_ns) &&
                       !parse_u64(ms_meta_get(m, "end_ticks"), &m->end_ticks);
   return 0;
-}
-
-/* ---- maps.txt ------------------------------------------------------------------------------ */
-
-typedef struct mapping_s {
-  uint64_t start, end, offset;
-  char *path;
-} mapping_t;
-
-typedef struct snapshot_s {
-  size_t first, n; /* range in maps->m */
-} snapshot_t;
-
-struct ms_maps_s {
-  mapping_t *m;
-  size_t nm, capm;
-  snapshot_t *s;
-  size_t ns, caps;
-};
-
-void ms_maps_free(ms_maps_t *maps) {
-  if (!maps)
-    return;
-  for (size_t i = 0; i < maps->nm; i++)
-    free(maps->m[i].path);
-  free(maps->m);
-  free(maps->s);
-  free(maps);
-}
-
-size_t ms_maps_nsnapshots(const ms_maps_t *maps) { return maps ? maps->ns : 0; }
-
-static int cmp_mapping(const void *a, const void *b) {
-  const mapping_t *x = a, *y = b;
-  return x->start < y->start ? -1 : x->start > y->start;
-}
-
-static int maps_new_snapshot(ms_maps_t *maps) {
-  if (ms__grow(&maps->s, &maps->caps, maps->ns, sizeof *maps->s, 4))
-    return MS_TRACE_E_NOMEM;
-  maps->s[maps->ns++] = (snapshot_t){maps->nm, 0};
-  return 0;
-}
-
-static const char *skip_field(const char *p) {
-  while (*p && *p != ' ')
-    p++;
-  while (*p == ' ')
-    p++;
-  return p;
-}
-
-/* One /proc/self/maps line: "start-end perms offset dev inode   path". */
-static int maps_add_line(ms_maps_t *maps, const char *line) {
-  char *end;
-  errno = 0;
-  uint64_t start = strtoull(line, &end, 16);
-  if (end == line || *end != '-')
-    return 0;
-  const char *p = end + 1;
-  uint64_t stop = strtoull(p, &end, 16);
-  if (end == p || *end != ' ' || errno || stop <= start)
-    return 0;
-  p = skip_field(end); /* at perms */
-  p = skip_field(p);   /* at offset */
-  uint64_t off = strtoull(p, &end, 16);
-  if (end == p)
-    return 0;
-  p = skip_field(end); /* at dev */
-  p = skip_field(p);   /* at inode */
-  p = skip_field(p);   /* at path, or "" */
-  if (!maps->ns && maps_new_snapshot(maps))
-    return MS_TRACE_E_NOMEM;
-  if (ms__grow(&maps->m, &maps->capm, maps->nm, sizeof *maps->m, 64))
-    return MS_TRACE_E_NOMEM;
-  char *path = strdup(p);
-  if (!path)
-    return MS_TRACE_E_NOMEM;
-  maps->m[maps->nm++] = (mapping_t){start, stop, off, path};
-  maps->s[maps->ns - 1].n++;
-  return 0;
-}
-
-int ms_maps_load(const char *path, ms_maps_t **out) {
-  *out = NULL;
-  ms_maps_t *maps = calloc(1, sizeof *maps);
-  if (!maps)
-    return MS_TRACE_E_NOMEM;
-  /* Regular files only (open_run_file: a FIFO named maps.txt must not hang the reader). */
-  int fd = open_run_file(path);
-  if (fd == -ENOENT) {
-    *out = maps;
-    return 0;
-  }
-  FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
-  if (!f) {
-    int e = fd >= 0 ? -errno : fd;
-    if (fd >= 0)
-      close(fd);
-    free(maps);
-    return e;
-  }
-  /* Lines are read in bounded pieces: a line longer than the buffer is split, and its
-   * tail fails to parse and is skipped, so a hostile file cannot make one huge line. */
-  char line[4096 + 1];
-  int rc = 0;
-  int continuing = 0;
-  while (!rc && fgets(line, sizeof line, f)) {
-    size_t n = strlen(line);
-    int whole = n && line[n - 1] == '\n';
-    if (whole)
-      line[--n] = 0;
-    if (!continuing) {
-      if (!strncmp(line, "# maps", 6))
-        rc = maps_new_snapshot(maps);
-      else if (line[0] != '#')
-        rc = maps_add_line(maps, line);
-    }
-    continuing = !whole;
-  }
-  fclose(f);
-  if (rc) {
-    ms_maps_free(maps);
-    return rc;
-  }
-  for (size_t i = 0; i < maps->ns; i++)
-    qsort(maps->m + maps->s[i].first, maps->s[i].n, sizeof *maps->m, cmp_mapping);
-  *out = maps;
-  return 0;
-}
-
-int ms_maps_lookup(const ms_maps_t *maps, uint64_t addr, const char **module,
-                   uint64_t *offset) {
-  if (!maps)
-    return 0;
-  for (size_t s = maps->ns; s-- > 0;) {
-    const mapping_t *m = maps->m + maps->s[s].first;
-    size_t lo = 0, hi = maps->s[s].n; /* find the last mapping with start <= addr */
-    while (lo < hi) {
-      size_t mid = lo + (hi - lo) / 2;
-      if (m[mid].start <= addr)
-        lo = mid + 1;
-      else
-        hi = mid;
-    }
-    if (lo && addr < m[lo - 1].end) {
-      if (module)
-        *module = m[lo - 1].path;
-      if (offset)
-        *offset = addr - m[lo - 1].start + m[lo - 1].offset;
-      return 1;
-    }
-  }
-  return 0;
-}
-
-int ms_module_matches(const char *path, const char *module) {
-  if (!path || !module || !*module)
-    return 0;
-  if (strchr(module, '/'))
-    return !strcmp(path, module);
-  const char *base = strrchr(path, '/');
-  return !strcmp(base ? base + 1 : path, module);
 }
 
 /* ---- record decoding ----------------------------------------------------------------------- */
@@ -960,7 +797,7 @@ static int scan_file(ms_run_t *run, size_t file, uint8_t **buf, size_t *cap, cha
                      size_t errlen) {
   ms_thread_info_t *ti = &run->threads[file];
   const char *path = run->paths[file];
-  int fd = open_run_file(path);
+  int fd = ms__open_run_file(path);
   if (fd == -EINVAL) /* a FIFO or device named like a thread file: nothing in it is read */
     return add_damage(run, file, 0, "not a regular file (a FIFO, device or directory)");
   if (fd < 0) {
@@ -1380,7 +1217,7 @@ static int load_chunk(ms_run_t *run, size_t i) {
   cursor_t *c = &run->cursors[i];
   c->chunk_off = c->offset;
   /* Regular files only: the file may have been replaced (by a FIFO) since the open. */
-  int fd = open_run_file(run->threads[i].path);
+  int fd = ms__open_run_file(run->threads[i].path);
   struct stat st;
   if (fd < 0 || fstat(fd, &st)) {
     int e = fd < 0 ? -fd : errno;

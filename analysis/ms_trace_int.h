@@ -9,4 +9,8 @@
  * call on the run. Same returns as ms_run_next. */
 int ms__run_next_ref(ms_run_t *run, const ms_event_t **ev);
 
+/* Opens one of the run's own files (meta.txt, maps.txt, a thread file) for reading, only if
+ * it is a regular file (a FIFO must not block the reader). The descriptor or -errno. */
+int ms__open_run_file(const char *path);
+
 #endif /* MS_TRACE_INT_H */
