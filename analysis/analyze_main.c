@@ -30,7 +30,7 @@ static void usage(FILE *f) {
           "(events.jsonl, cJSON), and prints the time and size of each (the seed's \"binary\n"
           "export is 80x faster than JSON\", measured here).\n"
           "A run that ended without exit() (a signal, SIGKILL) is salvaged first: the records\n"
-          "left in its ring files are appended to its thread files and meta.txt is ended\n"
+          "left in its rings are appended to its thread files and meta.txt is ended\n"
           "(docs/tracker.md); --no-salvage never writes into the trace and reports such a run\n"
           "as partial.\n"
           "Exit status: 0 success (a damaged trace is analyzed and marked partial), 2 error.\n");

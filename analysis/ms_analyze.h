@@ -197,7 +197,7 @@ typedef struct ms_completeness_s {
   long long events_lost; /* events known to be missing; -1 when the count is not known */
   int stopped;           /* tracking stopped on an error (disk full, cannot create a file) */
   int salvaged;          /* the process ended without exit(); its records were recovered
-                          * from the ring files (end_reason=salvaged) */
+                          * from its rings (end_reason=salvaged) */
   char reason[240];      /* one line saying why the run is not complete; "" when it is */
 } ms_completeness_t;
 const ms_completeness_t *ms_analysis_completeness(const ms_analysis_t *a);

@@ -7,7 +7,7 @@
 
 #include "ms_analysis_int.h"
 
-/* A run without its end part: recover its records from the ring files (ms_salvage.h), or
+/* A run without its end part: recover its records from its rings (ms_salvage.h), or
  * with no_salvage (or where the trace cannot be written) only count what is missing. */
 int ms__salvage_run(const char *path, int no_salvage, ms_salvage_t *s, char *err,
                        size_t errlen) {

@@ -1,4 +1,4 @@
-/* ms_salvage.c: recovers a run's unwritten records from its ring files (ms_salvage.h).
+/* ms_salvage.c: recovers a run's unwritten records from its ring segments (ms_salvage.h).
  *
  * Everything read here comes from a trace and is checked as hostile input: ring and thread
  * files are opened without following links and only when regular (O_NONBLOCK: a FIFO never
@@ -140,20 +140,17 @@ static int create_thread_file(int dirfd, const ms_ring_hdr_t *h, char *name, siz
   return -EEXIST;
 }
 
-/* One ring file. Returns 0 (counts added to out; a bad ring is counted, not an error) or
- * -errno for a failure to write. */
-static int salvage_ring(salvager_t *sv, int dirfd, const char *name, uint64_t run_id, int write,
-                        ms_salvage_t *out) {
-  struct stat st;
-  int fd = open_regular_at(dirfd, name, O_RDONLY, &st);
+/* One ring: the segment [off, off + seg) of the rings file rfd (of st_size bytes). Returns 0
+ * (counts added to out; a bad ring is counted, not an error) or -errno for a failure to
+ * write. */
+static int salvage_ring(salvager_t *sv, int dirfd, int rfd, uint64_t rsize, uint64_t off,
+                        uint64_t seg, uint64_t run_id, int write, ms_salvage_t *out) {
   ms_ring_hdr_t h;
-  if (fd < 0 || (uint64_t)st.st_size < sizeof h || read_all(fd, &h, sizeof h, 0) ||
+  if (rfd < 0 || off + seg > rsize || seg < sizeof h || read_all(rfd, &h, sizeof h, (off_t)off) ||
       memcmp(h.magic, MS_RING_MAGIC, sizeof h.magic) || h.version != MS_RING_VERSION ||
       h.rec_cap == 0 || h.rec_cap > SV_MAX_REC_CAP ||
-      (uint64_t)st.st_size < sizeof h + (uint64_t)h.rec_cap * sizeof(ms_rec_t) ||
+      seg < sizeof h + (uint64_t)h.rec_cap * sizeof(ms_rec_t) ||
       (run_id && h.run_id != run_id) || h.pos > h.rec_cap || h.flushed > h.rec_cap) {
-    if (fd >= 0)
-      close(fd);
     out->bad_rings++;
     out->loss_unknown = 1;
     return 0;
@@ -163,10 +160,8 @@ static int salvage_ring(salvager_t *sv, int dirfd, const char *name, uint64_t ru
   out->records_lost += h.lost;
   out->events_unrecorded += h.unrecorded;
   uint32_t pos = h.pos;
-  if (h.tid == 0 || pos == 0) {
-    close(fd);
+  if (h.tid == 0 || pos == 0)
     return 0;
-  }
   /* The thread file and where its good part ends (ring header protocol: core.c's
    * emit_chunk). A write the process was in when it died completed if the file reached its
    * announced end; otherwise the file is cut back to its last whole chunk. */
@@ -175,7 +170,6 @@ static int salvage_ring(salvager_t *sv, int dirfd, const char *name, uint64_t ru
   uint64_t tsize = 0;
   if (h.file_name[0]) {
     if (!thread_name_ok(h.file_name, sizeof h.file_name)) {
-      close(fd);
       out->bad_rings++;
       out->loss_unknown = 1;
       return 0;
@@ -184,7 +178,6 @@ static int salvage_ring(salvager_t *sv, int dirfd, const char *name, uint64_t ru
     struct stat ts;
     tfd = open_regular_at(dirfd, fname, write ? O_WRONLY : O_RDONLY, &ts);
     if (tfd < 0) {
-      close(fd);
       out->bad_rings++;
       out->loss_unknown = 1;
       return 0;
@@ -204,7 +197,7 @@ static int salvage_ring(salvager_t *sv, int dirfd, const char *name, uint64_t ru
     ms_rec_t *recs = malloc(n);
     if (!recs) {
       rc = -ENOMEM;
-    } else if (read_all(fd, recs, n, (off_t)sizeof h)) {
+    } else if (read_all(rfd, recs, n, (off_t)(off + sizeof h))) {
       out->bad_rings++;
       out->loss_unknown = 1;
     } else {
@@ -237,7 +230,6 @@ static int salvage_ring(salvager_t *sv, int dirfd, const char *name, uint64_t ru
   }
   if (tfd >= 0)
     close(tfd);
-  close(fd);
   return rc;
 }
 
@@ -292,10 +284,10 @@ int ms_run_salvage(const char *run_dir, int write, ms_salvage_t *out, char *err,
     set_err(err, errlen, "%s/meta.txt: %s", run_dir, strerror(-rc));
     goto out;
   }
-  int rfd = openat(dirfd, "meta.txt", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  meta = rfd >= 0 ? read_meta(rfd) : NULL;
-  if (rfd >= 0)
-    close(rfd);
+  int mrd = openat(dirfd, "meta.txt", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  meta = mrd >= 0 ? read_meta(mrd) : NULL;
+  if (mrd >= 0)
+    close(mrd);
   if (!meta) {
     rc = -EINVAL;
     set_err(err, errlen, "%s/meta.txt: %s", run_dir, "unreadable or larger than 1 MiB");
@@ -317,7 +309,7 @@ int ms_run_salvage(const char *run_dir, int write, ms_salvage_t *out, char *err,
   }
   uint64_t run_id = meta_value(meta, "run_id", val, sizeof val) ? strtoull(val, NULL, 10) : 0;
   if (meta_value(meta, "ring_private", val, sizeof val))
-    out->loss_unknown = 1; /* a buffer without a ring file: what it held is not known */
+    out->loss_unknown = 1; /* a buffer without a ring: what it held is not known */
   salvager_t *sv = calloc(1, sizeof *sv);
   if (!sv) {
     rc = -ENOMEM;
@@ -328,8 +320,14 @@ int ms_run_salvage(const char *run_dir, int write, ms_salvage_t *out, char *err,
   sv->enc.emit = sv_emit;
   ms_crc32c_init(&sv->crc);
   sv->hw_crc = ms_crc32c_hw_usable();
-  /* The rings meta.txt names (one "ring=N" line each, written when the tracker made it): a
-   * named ring that is missing or bad held records nobody can count. */
+  /* The rings meta.txt names (one "ring=N" line each, written when the tracker gave the
+   * segment out): a named ring that is missing or bad held records nobody can count. */
+  uint64_t seg = meta_value(meta, "ring_bytes", val, sizeof val) ? strtoull(val, NULL, 10) : 0;
+  struct stat rst;
+  int rfd = open_regular_at(dirfd, "memscope_rings.raw", O_RDONLY, &rst);
+  uint64_t rsize = rfd >= 0 ? (uint64_t)rst.st_size : 0;
+  if (seg == 0 || seg > (64u << 20))
+    seg = UINT64_MAX / 2; /* every segment then fails the size check: loss unknown */
   for (const char *p = meta; rc == 0 && p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
     if (strncmp(p, "ring=", 5) != 0)
       continue;
@@ -339,10 +337,10 @@ int ms_run_salvage(const char *run_dir, int write, ms_salvage_t *out, char *err,
       out->loss_unknown = 1;
       continue;
     }
-    char name[64];
-    snprintf(name, sizeof name, "memscope_ring_%lu.raw", idx);
-    rc = salvage_ring(sv, dirfd, name, run_id, write, out);
+    rc = salvage_ring(sv, dirfd, rfd, rsize, (uint64_t)idx * seg, seg, run_id, write, out);
   }
+  if (rfd >= 0)
+    close(rfd);
   free(sv);
   if (rc) {
     set_err(err, errlen, "%s: cannot write the salvaged records: %s", run_dir, strerror(-rc));

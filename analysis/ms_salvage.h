@@ -1,7 +1,7 @@
 /* ms_salvage.h: recovering the records of a process that ended without writing its buffers.
  *
- * The tracker keeps each thread's unwritten records in a ring file (memscope_ring_<n>.raw, a
- * shared file mapping: docs/trace-format.md). When a run has no end part in meta.txt (the
+ * The tracker keeps each thread buffer's records in a ring: a segment of the run's
+ * memscope_rings.raw, mapped MAP_SHARED (docs/trace-format.md, section 6). When a run has no end part in meta.txt (the
  * process called _exit, was killed by a signal, or tracking stopped), the salvage encodes
  * every ring's unwritten records with the tracker's own encoder (format/ms_encode.h), appends
  * them to the thread files as ordinary chunks, and ends meta.txt with end_reason=salvaged and
@@ -17,14 +17,14 @@
 typedef struct ms_salvage_s {
   int needed;                 /* the run had no end part */
   int written;                /* the salvage wrote its chunks and ended meta.txt */
-  uint64_t rings;             /* ring files read */
+  uint64_t rings;             /* ring segments read */
   uint64_t records_recovered; /* records encoded from rings (events and stack definitions) */
   uint64_t events_recovered;  /* of those: allocator events (ALLOC, FREE calls, REALLOC) */
   uint64_t events_pending;    /* allocations that returned but never reached a ring */
   uint64_t records_lost;      /* events whose write failed in the process */
   uint64_t events_unrecorded; /* calls after tracking stopped on an error */
-  uint64_t bad_rings;         /* ring files that could not be used (damaged, foreign) */
-  int loss_unknown;           /* a buffer had no ring file (meta ring_private=), or a ring
+  uint64_t bad_rings;         /* ring segments that could not be used (missing, damaged) */
+  int loss_unknown;           /* a buffer had no ring (meta ring_private=), or a ring
                                  was bad: what it held cannot be counted */
 } ms_salvage_t;
 

@@ -1,6 +1,6 @@
 /* ms_encode.h: the chunk encoder (fixed-size records -> the compact encoded form), shared by
  * the tracker (its buffer flushes) and the salvage pass of the analysis (records recovered
- * from ring files of a process that ended without flushing). One encoder, so a salvaged
+ * from the ring segments of a process that ended without flushing). One encoder, so a salvaged
  * chunk is byte for byte what the tracker would have written. Static inline, allocation-free.
  */
 #ifndef MS_ENCODE_H

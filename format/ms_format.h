@@ -66,10 +66,10 @@ typedef struct ms_chunk_header_s {
 _Static_assert(sizeof(ms_file_header_t) == MS_FILE_HEADER_SIZE, "file header layout");
 _Static_assert(sizeof(ms_chunk_header_t) == MS_CHUNK_HEADER_SIZE, "chunk header layout");
 
-/* ---- ring files: the tracker's per-thread record buffers, as a shared file mapping -------
+/* ---- rings: the tracker's per-thread record buffers, as a shared file mapping ------------
  *
- * Each thread buffer's fixed-size records live in a MAP_SHARED mapping of a file
- * `memscope_ring_<n>.raw` in the run directory (docs/trace-format.md, "Ring files"). The
+ * Each thread buffer's fixed-size records live in a MAP_SHARED mapping of segment n of the
+ * run directory's `memscope_rings.raw` (docs/trace-format.md, section 6). The
  * pages are the page cache itself, so whatever the tracker committed survives the process
  * however it ends (_exit, a fatal signal, SIGKILL), and a salvage pass (analysis/
  * ms_salvage.c) can encode the records that never reached the thread file. The layout is

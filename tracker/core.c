@@ -28,7 +28,8 @@
 
 #define MS_TRACKER_VERSION "0.1.0"
 
-ms_global_t ms__g = {.dir = {.fd = -1}, .maps = {.fd = -1}, .meta = {.fd = -1}};
+ms_global_t ms__g = {.dir = {.fd = -1}, .maps = {.fd = -1}, .meta = {.fd = -1},
+                     .rings = {.fd = -1}};
 
 static pthread_key_t thread_key;
 static ms_crc_table_t crc_table;
@@ -272,8 +273,9 @@ static int file_is_ours(const ms_file_t *f) {
 static int file_reopen(ms_file_t *f) {
   char path[4096 + 80];
   snprintf(path, sizeof path, "%s%s%s", ms__g.run_dir, f->name[0] ? "/" : "", f->name);
-  int fd = open(path, f->name[0] ? O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC
-                                 : O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int fd = open(path, !f->name[0] ? O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+                     : f->rw      ? O_RDWR | O_NOFOLLOW | O_CLOEXEC
+                                  : O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     return -EBADF;
   ms_file_t again = *f;
@@ -298,16 +300,21 @@ static void file_close(ms_file_t *f) {
   f->fd = -1;
 }
 
-/* Creates `name` in the run directory, never through a link, never over a file. 0/-errno. */
-static int file_create(ms_file_t *f, const char *name) {
+/* Creates `name` in the run directory, never through a link, never over a file; read-write
+ * with rw (for a shared mapping), else write-only. 0/-errno. */
+static int file_create_mode(ms_file_t *f, const char *name, int rw) {
   if (file_check(&ms__g.dir) < 0)
     return -EBADF;
-  int fd = openat(ms__g.dir.fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  int fd = openat(ms__g.dir.fd, name,
+                  (rw ? O_RDWR : O_WRONLY) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
     return -errno;
   snprintf(f->name, sizeof f->name, "%s", name);
+  f->rw = rw;
   return file_adopt(f, fd);
 }
+
+static int file_create(ms_file_t *f, const char *name) { return file_create_mode(f, name, 0); }
 
 /* Writes all of buf to f, retrying short writes and EINTR, refusing to pass RLIMIT_FSIZE
  * (crossing it would raise SIGXFSZ and kill the program) and to write to a descriptor that
@@ -426,6 +433,11 @@ static int open_run(const char *origin, const char *parent_run) {
     (void)flock(ms__g.meta.fd, LOCK_EX | LOCK_NB);
     rc = file_create(&ms__g.maps, "maps.txt");
   }
+  /* One file for every buffer's ring (a segment each): creating a file costs about 1 ms of
+   * CPU on this kind of machine's ext4, extending one by a segment ~50 us (docs/benchmarks.md).
+   * Without it every ring stays private memory: tracked as before, not _exit-safe. */
+  if (rc == 0 && file_create_mode(&ms__g.rings, "memscope_rings.raw", 1) < 0)
+    ms__g.rings.fd = -1;
   if (rc < 0) {
     ms__msg("cannot create files in %.200s: %s; tracking disabled", ms__g.run_dir,
             strerror(-rc));
@@ -452,12 +464,13 @@ static int open_run(const char *origin, const char *parent_run) {
   static const char *const sample_names[] = {"all", "size-classes", "bytes"};
   static const char *const thread_names[] = {"all", "none", "even", "odd", "glob:"};
   meta_printf("start_realtime_ns=%llu\nclock=%s\nstart_mono_ns=%llu\nstart_ticks=%llu\n"
-              "sample=%s\nsample_bytes=%llu\nstack_depth=%d\nthreads=%s%s\n",
+              "sample=%s\nsample_bytes=%llu\nstack_depth=%d\nthreads=%s%s\nring_bytes=%zu\n",
               (unsigned long long)realtime_ns, ms__g.use_tsc ? "tsc" : "monotonic",
               (unsigned long long)mono,
               (unsigned long long)(ms__g.use_tsc ? start_ticks : mono),
               sample_names[ms__g.sample], (unsigned long long)ms__g.sample_bytes, ms__g.depth,
-              thread_names[ms__g.threads], ms__g.threads == MS_THREADS_GLOB ? ms__g.glob : "");
+              thread_names[ms__g.threads], ms__g.threads == MS_THREADS_GLOB ? ms__g.glob : "",
+              (size_t)MS_RING_BYTES);
   return 0;
 }
 
@@ -641,7 +654,7 @@ void ms__flush_thread(ms_thread_t *t) {
   if (pos > t->ring.flushed) {
     /* ring.flushed advances with each whole write (emit_chunk). After tracking stopped on
      * an error nothing more is written: what the ring holds is counted lost here and stays
-     * in the ring file for a salvage. */
+     * in the rings file for a salvage. */
     if (atomic_load(&ms__g.stopped))
       atomic_fetch_add(&ms__g.events_lost, count_events(t, t->ring.flushed, pos));
     else
@@ -667,54 +680,43 @@ int ms__thread_policy_tracks(const char *name, pid_t tid) {
   }
 }
 
-/* Maps t's ring (header and records) onto a new ring file of this run, memscope_ring_<n>.raw:
- * created with O_EXCL|O_NOFOLLOW, its blocks reserved with fallocate (so that a store into
+/* Maps t's ring (header and records) onto a new segment of this run's memscope_rings.raw:
+ * segment N at N * MS_RING_BYTES, its blocks reserved with fallocate (so that a store into
  * the mapping never needs a block the disk no longer has: that would be SIGBUS, in the
- * program), mapped MAP_SHARED elsewhere, then moved over t's ring with mremap (atomic: t's
- * ring is never unmapped, whatever fails). When any step fails the ring stays private
- * memory: the thread is traced as before, without the guarantee at _exit or a signal, and
- * meta.txt counts it (rings_private). Returns 0 or -errno. */
+ * program), mapped MAP_SHARED elsewhere, then moved over the buffer's tail with mremap
+ * (atomic: the tail is never unmapped, whatever fails). When any step fails the ring stays
+ * private memory: the thread is traced as before, without the guarantee at _exit or a
+ * signal, and meta.txt says so (ring_private=N). Returns 0 or -errno. */
 static int ring_attach(ms_thread_t *t) {
   if (t->ring_run == ms__g.run_id)
     return 0;
   t->index = atomic_fetch_add(&ms__g.next_ring, 1);
-  char name[64];
-  snprintf(name, sizeof name, "memscope_ring_%u.raw", t->index);
-  int rc = -EBADF;
-  if (file_check(&ms__g.dir) == 0) {
-    struct rlimit rl;
-    int fd = -1;
-    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-        rl.rlim_cur < MS_RING_BYTES)
-      rc = -EFBIG; /* fallocate past the limit would raise SIGXFSZ */
-    else if ((fd = openat(ms__g.dir.fd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                          0600)) < 0)
+  uint64_t off = (uint64_t)t->index * MS_RING_BYTES;
+  int rc = ms__g.rings.fd < 0 ? -ENOENT : file_check(&ms__g.rings);
+  struct rlimit rl;
+  if (rc == 0 && getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      rl.rlim_cur < off + MS_RING_BYTES)
+    rc = -EFBIG; /* fallocate past the limit would raise SIGXFSZ */
+  if (rc == 0 && fallocate(ms__g.rings.fd, 0, (off_t)off, MS_RING_BYTES) != 0)
+    rc = -errno;
+  void *m = MAP_FAILED;
+  if (rc == 0) {
+    m = mmap(NULL, MS_RING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, ms__g.rings.fd, (off_t)off);
+    if (m == MAP_FAILED)
       rc = -errno;
-    else if ((rc = fallocate(fd, 0, 0, MS_RING_BYTES)) != 0)
-      rc = -errno;
-    void *m = MAP_FAILED;
-    if (rc == 0) {
-      m = mmap(NULL, MS_RING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-      if (m == MAP_FAILED)
-        rc = -errno;
-    }
-    if (fd >= 0)
-      close(fd); /* the mapping keeps the file; the descriptor is not needed */
-    if (rc == 0 && mremap(m, MS_RING_BYTES, MS_RING_BYTES, MREMAP_MAYMOVE | MREMAP_FIXED,
-                          &t->ring) == MAP_FAILED) {
-      rc = -errno;
-      munmap(m, MS_RING_BYTES);
-    }
-    if (rc != 0 && fd >= 0)
-      unlinkat(ms__g.dir.fd, name, 0);
   }
-  /* meta.txt names every ring (or its absence): a salvage then knows a missing ring file
-   * from a buffer that never existed. */
+  if (rc == 0 && mremap(m, MS_RING_BYTES, MS_RING_BYTES, MREMAP_MAYMOVE | MREMAP_FIXED,
+                        &t->ring) == MAP_FAILED) {
+    rc = -errno;
+    munmap(m, MS_RING_BYTES);
+  }
+  /* meta.txt names every ring segment (or its absence): a salvage then knows a missing or
+   * cut segment from a buffer that never existed. */
   meta_printf(rc == 0 ? "ring=%u\n" : "ring_private=%u\n", t->index);
   if (rc != 0) {
     atomic_fetch_add(&ms__g.rings_private, 1);
     if (ms__g.verbose)
-      ms__msg("no ring file for a thread buffer (%s): its records are lost if the process "
+      ms__msg("no ring segment for a thread buffer (%s): its records are lost if the process "
               "ends without exit()", strerror(-rc));
   }
   memcpy(t->ring.magic, MS_RING_MAGIC, sizeof t->ring.magic);
@@ -869,15 +871,11 @@ void ms__flush_all(const char *reason) {
               (unsigned long long)atomic_load(&ms__g.stack_table_full),
               (unsigned long long)atomic_load(&ms__g.sample_set_full),
               (unsigned long long)atomic_load(&ms__g.write_errors));
-  /* With the end part written, the ring files hold nothing a reader needs. While it could
-   * not be written (tracking stopped on an error), they stay for a salvage. */
-  if (!atomic_load(&ms__g.stopped) && file_check(&ms__g.dir) == 0)
-    for (ms_thread_t *t = atomic_load(&ms__g.threads_list); t; t = t->next)
-      if (t->ring_run == ms__g.run_id) {
-        char name[64];
-        snprintf(name, sizeof name, "memscope_ring_%u.raw", t->index);
-        unlinkat(ms__g.dir.fd, name, 0);
-      }
+  /* With the end part written, the rings file holds nothing a reader needs. While it could
+   * not be written (tracking stopped on an error), it stays for a salvage. */
+  if (!atomic_load(&ms__g.stopped) && ms__g.rings.fd >= 0 && file_check(&ms__g.dir) == 0 &&
+      file_check(&ms__g.rings) == 0)
+    unlinkat(ms__g.dir.fd, ms__g.rings.name, 0); /* the mappings stay valid */
   atomic_store(&flush_all_busy, 0);
 }
 
@@ -904,8 +902,8 @@ static void after_fork_child(void) {
     atomic_store(&t->lock, 0);
     /* The ring is still the parent's file mapping: a store from here would write into the
      * parent's trace. Private memory in its place (MAP_FIXED replaces it in one step; only
-     * this thread exists in the child); the buffer gets a ring file of the child's run when
-     * a thread takes it. */
+     * this thread exists in the child); the buffer gets a ring segment of the child's run
+     * when a thread takes it. */
     if (t->ring_run) {
       void *m = mmap(&t->ring, MS_RING_BYTES, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
@@ -920,6 +918,7 @@ static void after_fork_child(void) {
   file_close(&ms__g.dir);
   file_close(&ms__g.meta);
   file_close(&ms__g.maps);
+  file_close(&ms__g.rings);
   atomic_store(&ms__g.next_seq, 0);
   atomic_store(&ms__g.next_ring, 0);
   atomic_store(&ms__g.released_alloc, 0);

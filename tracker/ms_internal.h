@@ -47,6 +47,7 @@ typedef struct ms_file_s {
   uint64_t dev, ino;
   uint64_t bytes;  /* written so far, for the RLIMIT_FSIZE check */
   char name[64];   /* in the run directory; "" for the directory itself */
+  int rw;          /* opened (and reopened) read-write, for a shared mapping */
 } ms_file_t;
 
 typedef struct ms_tls_s {
@@ -71,8 +72,8 @@ extern __thread ms_tls_t ms__tls __attribute__((tls_model("initial-exec"))) MS_H
  *
  * The buffer is one mapping in two parts. The head (list link, lock, file, encoding buffer)
  * is private memory. The ring (header with the committed position and the counters, then the
- * records) is page-aligned at the end and is a MAP_SHARED mapping of the buffer's ring file
- * in the run directory: the page cache holds every committed record, so a process that ends
+ * records) is page-aligned at the end and is a MAP_SHARED mapping of the buffer's segment of
+ * the run directory's memscope_rings.raw: the page cache holds every committed record, so a process that ends
  * without flushing (_exit, a signal, SIGKILL) loses nothing that a salvage pass cannot
  * recover. The hot path sees no difference: t->ring.pos and t->recs are fixed offsets from t,
  * as before. */
@@ -86,10 +87,10 @@ typedef struct ms_thread_s {
   ms_file_t file;             /* thread file, fd -1 until the first chunk; under lock */
   pid_t tid;
   uint32_t seq;
-  uint32_t index;             /* n of memscope_ring_<n>.raw */
-  uint64_t ring_run;          /* run_id of the run whose ring file is mapped; 0 = none */
+  uint32_t index;             /* its segment of memscope_rings.raw (ring=N in meta.txt) */
+  uint64_t ring_run;          /* run_id of the run whose ring segment is mapped; 0 = none */
   uint8_t out[MS_OUT_CAP];
-  /* From here to the end: the ring file's mapping (or private memory when the file could
+  /* From here to the end: the ring segment's mapping (or private memory when it could
    * not be made). ring.pos, ring.flushed and the counters are the former fields. */
   ms_ring_hdr_t ring __attribute__((aligned(MS_PAGE)));
   ms_rec_t recs[MS_REC_CAP];
@@ -123,6 +124,7 @@ typedef struct ms_global_s {
   _Atomic int init_done;      /* the constructor has run (whatever its outcome) */
   ms_file_t dir;              /* the run directory (O_DIRECTORY) */
   ms_file_t maps, meta;
+  ms_file_t rings;            /* memscope_rings.raw: every buffer's ring, one segment each */
   char run_dir[4096];
   char run_name[64];
   uint64_t run_id;
@@ -133,8 +135,8 @@ typedef struct ms_global_s {
   /* Counts of threads that ended (their buffers' counters start again for the next owner). */
   _Atomic uint64_t released_alloc, released_free, released_bytes;
   _Atomic uint64_t unrecorded;      /* calls after tracking stopped on an error */
-  _Atomic uint32_t next_ring;       /* ring files made in this run */
-  _Atomic uint32_t rings_private;   /* buffers left without a ring file (cannot create) */
+  _Atomic uint32_t next_ring;       /* ring segments given out in this run */
+  _Atomic uint32_t rings_private;   /* buffers left without a ring segment (disk full, ...) */
   _Atomic int stopped;              /* tracking stopped on an error (not at exit) */
   _Atomic uint64_t sample_set_full;
   _Atomic int warned;         /* the one "memscope: ..." runtime line was printed */

@@ -17,7 +17,7 @@ cd "$WORK" || exit 1
 case "$case_name" in
 exit_paths)
   # A known leak of 500 x 1000 B, ended by _exit, SIGKILL, SIGSEGV and --timeout: the leak is
-  # reported exactly (the records are recovered from the ring files) and the run fails; it
+  # reported exactly (the records are recovered from the rings) and the run fails; it
   # never passes.
   for end in _exit kill segv sleep; do
     t=()
@@ -48,11 +48,11 @@ partial)
   expect_eq "events lost without the salvage" 250 \
     "$(json_get "$WORK/k.r/summary.json" "d['run']['completeness']['events_lost']")"
   grep -q "^end_reason=" "$WORK"/k/memscope.*/meta.txt && fail "--no-salvage wrote into the trace"
-  # A trace that lost events (its ring file removed, as a killed run without the rings would)
+  # A trace that lost events (its rings file removed, as a killed run without the rings would)
   # fails every assertion as partial; --allow-partial reports it as partial instead.
   mkdir -p "$WORK/tr"
   MEMSCOPE_OUT="$WORK/tr" LD_PRELOAD="$LIB" "$EXITS" leak 300 kill
-  rm -f "$WORK"/tr/memscope.*/memscope_ring_*.raw
+  rm -f "$WORK"/tr/memscope.*/memscope_rings.raw
   expect_exit 1 "$HARNESS" report "$WORK/tr" --no-progress --max-leak-bytes 1MB --out "$WORK/r1"
   grep -q "FAIL max_leak_bytes: partial trace: events lost, how many is not known" "$WORK/out" ||
     fail "the partial trace's assertion does not fail as partial"
