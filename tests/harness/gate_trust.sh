@@ -159,6 +159,37 @@ meta_events)
   expect_eq "meta events= against the trace's events" "$traced" "$events"
   [ "$events" -ge 8000 ] || fail "events=$events: the 40 x 200 thread events are not all there"
   ;;
+hostile_rings)
+  # A killed run's rings file made hostile (random records, a position past the records, cut
+  # short, replaced by a FIFO): the salvage never crashes or hangs, never passes the run, and
+  # says the loss is not known.
+  for how in records pos cut fifo; do
+    mkdir -p "$WORK/$how"
+    MEMSCOPE_OUT="$WORK/$how" LD_PRELOAD="$LIB" "$EXITS" leak 300 kill
+    rings=$(echo "$WORK/$how"/memscope.*/memscope_rings.raw)
+    python3 - "$rings" "$how" <<'PY' || fail "cannot make the rings file hostile ($how)"
+import os, random, sys
+path, how = sys.argv[1:3]
+random.seed(8)
+if how == "fifo":
+    os.unlink(path); os.mkfifo(path); sys.exit(0)
+data = bytearray(open(path, "rb").read())
+if how == "records":      # every record slot after the header: random bytes
+    for i in range(256, len(data)): data[i] = random.randrange(256)
+elif how == "pos":        # committed position far beyond the 1536 records
+    data[0:4] = (10**6).to_bytes(4, "little")
+elif how == "cut":
+    data = data[:300]
+open(path, "wb").write(bytes(data))
+PY
+    timeout 20 "$HARNESS" report "$WORK/$how" --no-progress --max-leak-bytes 1GB --out "$WORK/$how.r" \
+      >"$WORK/out" 2>"$WORK/err"
+    rc=$?
+    [ "$rc" = 1 ] || { cat "$WORK/out" "$WORK/err"; fail "$how: exit $rc, expected 1 (partial)"; }
+    grep -q "partial trace: events lost, how many is not known" "$WORK/out" ||
+      fail "$how: the loss is not said to be unknown"
+  done
+  ;;
 sampled_limit)
   # Sampled at one byte in 512 KiB, a 7000-B leak is seen in 1.3 % of runs: its point
   # estimate is almost always 0. The assertion compares the 95 % interval's upper end, so
