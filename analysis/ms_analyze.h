@@ -190,6 +190,14 @@ size_t ms_analysis_nleak_groups(const ms_analysis_t *a);
 uint64_t ms_analysis_suppressed_bytes(const ms_analysis_t *a);
 uint64_t ms_analysis_suppressed_blocks(const ms_analysis_t *a);
 
+/* LSan-style leak suppressions ("leak:PATTERN" lines), as the engine applies them
+ * (opts.suppressions), for callers that match frames themselves (the fuzz driver). */
+typedef struct ms_suppressions_s ms_suppressions_t;
+int ms_suppressions_load(const char *path, ms_suppressions_t **out, char *err, size_t errlen);
+/* 1 when a pattern matches a function, file or module of frames[0, n). */
+int ms_suppressions_match(const ms_suppressions_t *s, const ms_frame_t *frames, size_t n);
+void ms_suppressions_free(ms_suppressions_t *s);
+
 /* Whether the trace holds every event of the process (docs/analysis.md, "Complete runs"). A
  * run that is not complete must never pass an assertion by default. */
 typedef struct ms_completeness_s {

@@ -128,3 +128,32 @@ long ms__suppr_match(const ms__suppr_t *s, const ms_frame_t *frames, size_t n) {
         return (long)k;
   return -1;
 }
+
+/* ---- the public face (ms_analyze.h), for consumers outside the engine (the fuzz driver) -- */
+
+struct ms_suppressions_s {
+  ms__suppr_t s;
+};
+
+int ms_suppressions_load(const char *path, ms_suppressions_t **out, char *err, size_t errlen) {
+  *out = calloc(1, sizeof **out);
+  if (!*out)
+    return -ENOMEM;
+  int rc = ms__suppr_load(&(*out)->s, path, err, errlen);
+  if (rc) {
+    free(*out);
+    *out = NULL;
+  }
+  return rc;
+}
+
+int ms_suppressions_match(const ms_suppressions_t *s, const ms_frame_t *frames, size_t n) {
+  return s && ms__suppr_match(&s->s, frames, n) >= 0;
+}
+
+void ms_suppressions_free(ms_suppressions_t *s) {
+  if (!s)
+    return;
+  ms__suppr_free(&s->s);
+  free(s);
+}

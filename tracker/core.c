@@ -116,7 +116,10 @@ static const char *shown(const char *s) {
 static const char *const known_vars[] = {
     "MEMSCOPE_OUT", "MEMSCOPE_STACK_DEPTH", "MEMSCOPE_SAMPLE", "MEMSCOPE_THREADS",
     "MEMSCOPE_RESOURCES_HZ", "MEMSCOPE_VERBOSE", "MEMSCOPE_TEST_SLOWDOWN",
-    "MEMSCOPE_TEST_CLOCK", NULL};
+    "MEMSCOPE_TEST_CLOCK", "MEMSCOPE_FUZZ",
+    /* the fuzz driver's (fuzz/ms_fuzz_driver.c): known here, so the tracker accepts them */
+    "MEMSCOPE_FUZZ_MAX_LEAK_BYTES", "MEMSCOPE_FUZZ_MAX_PEAK_BYTES", "MEMSCOPE_FUZZ_FEEDBACK",
+    "MEMSCOPE_FUZZ_REPORT_DIR", "MEMSCOPE_FUZZ_SUPPRESSIONS", NULL};
 
 /* Returns 0, or -1 after printing the one line that says which variable is wrong. */
 static int parse_config(void) {
@@ -130,7 +133,7 @@ static int parse_config(void) {
       known |= strlen(known_vars[i]) == len && strncmp(*e, known_vars[i], len) == 0;
     if (!known) {
       ms__msg("unknown variable %.*s (known: MEMSCOPE_OUT, _STACK_DEPTH, _SAMPLE, _THREADS, "
-              "_RESOURCES_HZ, _VERBOSE); tracking disabled",
+              "_RESOURCES_HZ, _VERBOSE, _FUZZ and _FUZZ_*); tracking disabled",
               (int)(len > 64 ? 64 : len), *e);
       return -1;
     }
@@ -781,7 +784,9 @@ ms_thread_t *ms__thread_buffer(ms_tls_t *tl) {
 void ms__thread_setup(ms_tls_t *tl) {
   if (!atomic_load_explicit(&ms__g.init_done, memory_order_acquire))
     return; /* before the constructor: this call passes through, the next one asks again */
-  int stopped = atomic_load(&ms__g.stopped);
+  /* In fuzz mode, and after an error stop, a thread that would be tracked gets no buffer but
+   * is TRACKED: its calls reach ms__not_recording (the accounting, or the count). */
+  int stopped = atomic_load(&ms__g.stopped) || ms__g.fuzz;
   if (!ms__g.active || (!atomic_load(&ms__g.recording) && !stopped)) {
     tl->state = MS_T_UNTRACKED;
     return;
@@ -791,7 +796,7 @@ void ms__thread_setup(ms_tls_t *tl) {
   prctl(PR_GET_NAME, name, 0, 0, 0);
   int track = tl->override ? tl->override == 1 : ms__thread_policy_tracks(name, gettid_raw());
   /* After an error stop, a thread that would be tracked gets no buffer but stays TRACKED,
-   * so that its calls are counted as unrecorded (ms__count_unrecorded). */
+   * so that its calls are counted as unrecorded (ms__not_recording). */
   if (track && !stopped && ms__thread_buffer(tl) == NULL)
     track = 0;
   tl->sample_left = -1; /* draw on first use */
@@ -879,9 +884,14 @@ void ms__flush_all(const char *reason) {
   atomic_store(&flush_all_busy, 0);
 }
 
-/* A call not recorded because tracking stopped on an error: counted, so the trace says how
- * many events it lacks. Calls after the final flush at exit are not counted here. */
-void ms__count_unrecorded(ms_tls_t *tl) {
+/* A call not recorded: in fuzz mode, the per-input accounting; after tracking stopped on an
+ * error, counted, so the trace says how many events it lacks. Calls after the final flush at
+ * exit are not counted here. */
+void ms__not_recording(ms_tls_t *tl, int kind, void *p, size_t n, void *old) {
+  if (ms__g.fuzz) {
+    ms__fuzz_event(kind, p, n, old);
+    return;
+  }
   if (!atomic_load_explicit(&ms__g.stopped, memory_order_relaxed))
     return;
   atomic_fetch_add_explicit(&ms__g.unrecorded, 1, memory_order_relaxed);
@@ -894,6 +904,10 @@ void ms__count_unrecorded(ms_tls_t *tl) {
 static void after_fork_child(void) {
   if (!ms__g.active)
     return;
+  if (ms__g.fuzz) { /* no files: the accounting goes on in the child (AFL's forkserver) */
+    ms__fuzz_after_fork();
+    return;
+  }
   ms_tls_t *tl = &ms__tls;
   char parent_run[64];
   memcpy(parent_run, ms__g.run_name, sizeof parent_run);
@@ -983,8 +997,33 @@ static int tsc_usable(void) {
   return strstr(buf, " constant_tsc") && strstr(buf, " nonstop_tsc");
 }
 
+/* Fuzz mode (MEMSCOPE_FUZZ=1): the hooks keep the per-input accounting of fuzz.c and write
+ * nothing; MEMSCOPE_OUT is ignored. */
+static void init_fuzz(void) {
+  ms__stacks_init();
+  if (ms__fuzz_init() < 0) {
+    ms__msg("no memory for the fuzz-mode table; tracking disabled");
+    return;
+  }
+  ms__g.fuzz = 1;
+  ms__g.active = 1;
+  pthread_atfork(NULL, NULL, after_fork_child);
+  if (ms__g.verbose)
+    ms__msg("fuzz mode: per-input accounting, no trace");
+}
+
 void ms__init(void) {
   const char *out = getenv("MEMSCOPE_OUT");
+  const char *fuzz = getenv("MEMSCOPE_FUZZ");
+  if (fuzz && *fuzz && strcmp(fuzz, "0") != 0) {
+    if (strcmp(fuzz, "1") != 0) {
+      ms__msg("MEMSCOPE_FUZZ=%s is not 0 or 1; tracking disabled", shown(fuzz));
+      return;
+    }
+    if (parse_config() == 0)
+      init_fuzz();
+    return;
+  }
   if (!out || !*out)
     return; /* not asked to track: every hook passes through */
   if (parse_config() < 0)

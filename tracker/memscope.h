@@ -26,7 +26,32 @@ typedef struct memscope_snapshot_s {
   uint32_t tracked_threads; /* threads that have recorded at least one event */
 } memscope_snapshot_t;
 
+/* ---- fuzz mode (MEMSCOPE_FUZZ=1): the per-input oracle's accounting, for fuzz drivers
+ * (memscope's own: fuzz/ms_fuzz_driver.c; docs/fuzz.md). No trace is written in this mode. */
+#define MEMSCOPE_FUZZ_FRAMES 32
+typedef struct memscope_fuzz_block_s {
+  uintptr_t addr;
+  uint64_t size;
+  uint32_t nframes;                      /* 0 unless stacks were asked for */
+  uintptr_t frames[MEMSCOPE_FUZZ_FRAMES]; /* return addresses, the allocator's caller first */
+} memscope_fuzz_block_t;
+typedef struct memscope_fuzz_result_s {
+  uint64_t allocations, frees;          /* allocator calls during the input, all threads */
+  uint64_t peak_bytes;                  /* high-water of live bytes above the input's start */
+  uint64_t leaked_blocks, leaked_bytes; /* allocated during the input, live at its end */
+} memscope_fuzz_result_t;
+/* Called by the allocation that takes the input's peak over the limit, before the program
+ * gets the block; the driver reports and aborts. */
+typedef void (*memscope_fuzz_limit_fn)(const memscope_fuzz_block_t *crossing,
+                                       uint64_t peak_bytes, uint64_t limit);
+
 #define MEMSCOPE__WEAK __attribute__((weak))
+/* Begins an input: peak_limit 0 = none; with_stacks records every allocation's stack. */
+extern int memscope__fuzz_begin(uint64_t peak_limit, int with_stacks,
+                                memscope_fuzz_limit_fn on_limit) MEMSCOPE__WEAK;
+extern int memscope__fuzz_end(memscope_fuzz_result_t *out) MEMSCOPE__WEAK;
+/* After memscope__fuzz_end: the input's blocks still live (at most max). */
+extern size_t memscope__fuzz_leaks(memscope_fuzz_block_t *out, size_t max) MEMSCOPE__WEAK;
 extern int memscope__active(void) MEMSCOPE__WEAK;
 extern int memscope__thread_track(int on) MEMSCOPE__WEAK;
 /* access(none): only the address is used, so a fresh, unfilled block is fine to name. */

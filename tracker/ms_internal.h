@@ -138,6 +138,7 @@ typedef struct ms_global_s {
   _Atomic uint32_t next_ring;       /* ring segments given out in this run */
   _Atomic uint32_t rings_private;   /* buffers left without a ring segment (disk full, ...) */
   _Atomic int stopped;              /* tracking stopped on an error (not at exit) */
+  int fuzz;                         /* MEMSCOPE_FUZZ=1: per-input accounting, no trace */
   _Atomic uint64_t sample_set_full;
   _Atomic int warned;         /* the one "memscope: ..." runtime line was printed */
   _Atomic int finished;
@@ -155,7 +156,11 @@ MS_HIDDEN void ms__flush_thread(ms_thread_t *t);
 MS_HIDDEN void ms__flush_all(const char *reason);
 MS_HIDDEN void ms__snapshot_maps(void);
 MS_HIDDEN void ms__warn_once(const char *what, int err);
-MS_HIDDEN void ms__count_unrecorded(ms_tls_t *tl) __attribute__((cold, noinline));
+/* An allocator event while not recording: fuzz mode's accounting (fuzz.c), or after an
+ * error stop a call counted as unrecorded. kind: MS_REC_ALLOC (p, n), MS_REC_FREE (p),
+ * MS_REC_REALLOC (old released, p of n allocated). */
+MS_HIDDEN void ms__not_recording(ms_tls_t *tl, int kind, void *p, size_t n, void *old)
+    __attribute__((cold, noinline));
 MS_HIDDEN void ms__msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 MS_HIDDEN uint64_t ms__mono_ns(void);
 
@@ -209,6 +214,13 @@ MS_HIDDEN uint32_t ms__stack_intern(ms_thread_t *t, void **frames, int n);
     ms__stack_intern((t), frames_, n_);                                                        \
   })
 MS_HIDDEN uint64_t ms__stacks_count(void);
+
+/* ---- fuzz.c ---------------------------------------------------------------------------- */
+MS_HIDDEN int ms__fuzz_init(void);
+MS_HIDDEN void ms__fuzz_after_fork(void);
+MS_HIDDEN void ms__fuzz_event(int kind, void *p, size_t n, void *old);
+/* 1 when addr is in this library's code (frames of ours in a captured stack). */
+MS_HIDDEN int ms__own_code(uintptr_t addr);
 
 /* ---- sample.c -------------------------------------------------------------------------- */
 MS_HIDDEN void ms__sample_init(void);

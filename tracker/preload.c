@@ -137,7 +137,7 @@ static __attribute__((noinline)) void slowdown(ms_thread_t *t) {
 
 MS_INLINE void rec_alloc(ms_tls_t *tl, void *p, size_t n, size_t align, uintptr_t site) {
   if (MS_UNLIKELY(!atomic_load_explicit(&ms__g.recording, memory_order_relaxed))) {
-    ms__count_unrecorded(tl);
+    ms__not_recording(tl, MS_REC_ALLOC, p, n, NULL);
     return;
   }
   uint32_t weight = 1;
@@ -185,7 +185,7 @@ MS_INLINE void write_free(ms_tls_t *tl, void *p, uint64_t ts, uint8_t flags) {
  * block's release. */
 MS_INLINE void rec_free(ms_tls_t *tl, void *p, uint64_t ts) {
   if (MS_UNLIKELY(!atomic_load_explicit(&ms__g.recording, memory_order_relaxed))) {
-    ms__count_unrecorded(tl);
+    ms__not_recording(tl, MS_REC_FREE, p, 0, NULL);
     return;
   }
   if (ms__g.sample != MS_SAMPLE_ALL && !ms__sample_forget(p))
@@ -199,7 +199,7 @@ MS_INLINE void rec_free(ms_tls_t *tl, void *p, uint64_t ts) {
 MS_INLINE void rec_realloc(ms_tls_t *tl, void *old, void *p, size_t n, uint64_t ts_before,
                         uint64_t ts, uintptr_t site) {
   if (MS_UNLIKELY(!atomic_load_explicit(&ms__g.recording, memory_order_relaxed))) {
-    ms__count_unrecorded(tl);
+    ms__not_recording(tl, MS_REC_REALLOC, p, n, old);
     return;
   }
   int old_tracked = old != NULL;

@@ -87,6 +87,8 @@ void ms__stacks_reset_after_fork(void) {
 
 uint64_t ms__stacks_count(void) { return atomic_load(&next_id) - 1; }
 
+int ms__own_code(uintptr_t addr) { return addr >= self_lo && addr < self_hi; }
+
 static inline uint64_t hash_frames(void *const *f, int n) {
   uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)n;
   for (int i = 0; i < n; i++) {
