@@ -1,0 +1,99 @@
+/* oracle_target.c: a fuzz target whose inputs exercise each rule of the oracle (docs/fuzz.md);
+ * oracle_test.sh replays chosen inputs through it with libmemscope.so in fuzz mode.
+ * The first byte picks the behaviour:
+ *   'N' nothing kept (a malloc/free pair)        'G' a one-time lazy global (a cache)
+ *   'L' leaks 1 byte                              'C' leaks calloc(10, 10)
+ *   'A' leaks a block grown by realloc to 300 B   'M' leaks posix_memalign(64, 200)
+ *   'T' a block freed by another thread, joined   'R' keeps a ring of 2000 blocks of 600 B
+ *                                                     (one replaced per input: the level
+ *                                                     grows across inputs, not within one)
+ *   'P' ten 100-kB blocks at once (peak_step), then all freed */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Through a volatile pointer: the compiler may not remove a pair or an unused block. */
+static void *(*volatile alloc_fn)(size_t) = malloc;
+static void (*volatile free_fn)(void *) = free;
+static void *volatile sink;
+
+static char *cache; /* 'G': built on first use and kept, as caches are */
+static void *ring[2000];
+static unsigned ring_next;
+
+static void *free_in_thread(void *p) {
+  free_fn(p);
+  return NULL;
+}
+
+static __attribute__((noinline)) void *peak_step(size_t n) {
+  char *p = alloc_fn(n);
+  if (p)
+    memset(p, 7, n);
+  return p;
+}
+
+static __attribute__((noinline)) void leak_one_byte(void) {
+  char *p = alloc_fn(1);
+  if (p)
+    p[0] = 1;
+  sink = p;
+  sink = NULL;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (size == 0)
+    return 0;
+  switch (data[0]) {
+  case 'N':
+    free_fn(alloc_fn(64 + size));
+    break;
+  case 'G':
+    if (!cache)
+      cache = alloc_fn(100);
+    break;
+  case 'L':
+    leak_one_byte();
+    break;
+  case 'C':
+    sink = calloc(10, 10);
+    break;
+  case 'A': {
+    void *p = realloc(NULL, 100);
+    sink = realloc(p, 300);
+    break;
+  }
+  case 'M': {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, 200) == 0)
+      sink = p;
+    break;
+  }
+  case 'T': {
+    void *p = alloc_fn(500);
+    pthread_t th;
+    if (pthread_create(&th, NULL, free_in_thread, p) == 0)
+      pthread_join(th, NULL);
+    else
+      free_fn(p);
+    break;
+  }
+  case 'R': {
+    unsigned i = ring_next++ % 2000;
+    free_fn(ring[i]);
+    ring[i] = alloc_fn(600);
+    break;
+  }
+  case 'P': {
+    void *blocks[10];
+    for (int i = 0; i < 10; i++)
+      blocks[i] = peak_step(100000);
+    for (int i = 0; i < 10; i++)
+      free_fn(blocks[i]);
+    break;
+  }
+  }
+  sink = NULL;
+  return 0;
+}

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# oracle_test.sh CASE: the fuzz oracle's rules (docs/fuzz.md), each on inputs replayed through
+# oracle_target with libmemscope.so in fuzz mode. Environment (tests/fuzz_oracle/
+# CMakeLists.txt): TARGET (the replay build), LIB (libmemscope.so), WORK (scratch, emptied).
+set -uo pipefail
+case_name=$1
+: "${TARGET:?}" "${LIB:?}" "${WORK:?}"
+rm -rf "$WORK"
+mkdir -p "$WORK/in" "$WORK/rep"
+# shellcheck source=../harness/test_lib.sh
+. "$(dirname "$0")/../harness/test_lib.sh"
+
+# oracle [VAR=VALUE...] -- PATHS: replays under the oracle; stdout/stderr in $WORK/out, err.
+oracle() {
+  local envs=()
+  while [ "$1" != -- ]; do envs+=("$1"); shift; done
+  shift
+  env LD_PRELOAD="$LIB" MEMSCOPE_FUZZ=1 MEMSCOPE_FUZZ_REPORT_DIR="$WORK/rep" "${envs[@]}" \
+    "$TARGET" "$@" >"$WORK/out" 2>"$WORK/err"
+}
+
+# report_get EXPR: a field of the one report written.
+report_get() {
+  local n
+  n=$(find "$WORK/rep" -name 'memscope-*.json' | wc -l)
+  [ "$n" = 1 ] || fail "expected one report, found $n"
+  json_get "$(find "$WORK/rep" -name 'memscope-*.json')" "$1"
+}
+
+put() { printf '%s' "$2" >"$WORK/in/$1"; }
+
+case "$case_name" in
+lazy_global)
+  # A cache built on the first input and kept is not that input's leak.
+  for i in 1 2 3 4 5; do put "g$i" "G$i"; done
+  oracle -- "$WORK/in"
+  rc=$?
+  [ "$rc" = 0 ] || { cat "$WORK/err"; fail "the lazy global was reported (exit $rc)"; }
+  ;;
+one_in_1000)
+  # 999 clean inputs and one that leaks 1 byte: found, and blamed on that input alone.
+  for i in $(seq -w 0 999); do put "$i" "N$i"; done
+  put 0537 "L0537"
+  oracle -- "$WORK/in"
+  expect_eq "exit status (abort)" 134 "$?"
+  expect_eq "leaked bytes" 1 "$(report_get "d['value']")"
+  expect_eq "blocks" 1 "$(report_get "d['blocks']")"
+  cmp -s "$(report_get "d['input_file']")" "$WORK/in/0537" || fail "the report's input is not the leaking one"
+  want=$(python3 -c "
+h=0xcbf29ce484222325
+for b in open('$WORK/in/0537','rb').read(): h=((h^b)*0x100000001b3)&0xffffffffffffffff
+print('%016x'%h)")
+  expect_eq "input hash" "$want" "$(report_get "d['input_hash']")"
+  grep -q "^memscope: leak: 1 B in 1 block (limit 0 B) allocated in leak_one_byte (.*oracle_target.c:[0-9]*)" "$WORK/err" ||
+    fail "the one line does not name leak_one_byte with file and line: $(cat "$WORK/err")"
+  ;;
+peak_per_input)
+  # 3000 inputs each replacing one 600-B block of a 2000-block ring: the live heap grows by
+  # 1.2 MB across them, but no input adds more than 600 B above its own start.
+  for i in $(seq -w 0 2999); do put "r$i" "R$i"; done
+  oracle MEMSCOPE_FUZZ_MAX_LEAK_BYTES=none MEMSCOPE_FUZZ_MAX_PEAK_BYTES=1000 -- "$WORK/in"
+  rc=$?
+  [ "$rc" = 0 ] || { cat "$WORK/err"; fail "inputs were blamed for their sum (exit $rc)"; }
+  # The same limit below one input's own 600 B is a violation: the limit is live.
+  oracle MEMSCOPE_FUZZ_MAX_LEAK_BYTES=none MEMSCOPE_FUZZ_MAX_PEAK_BYTES=500 -- "$WORK/in/r0000"
+  expect_eq "exit status with a limit under one input's peak" 134 "$?"
+  expect_eq "kind" peak "$(report_get "d['kind']")"
+  ;;
+crossing_stack)
+  # Ten 100-kB blocks against a 500-kB limit: the sixth crosses it, and is named.
+  put p "P"
+  oracle MEMSCOPE_FUZZ_MAX_PEAK_BYTES=500000 -- "$WORK/in/p"
+  expect_eq "exit status (abort)" 134 "$?"
+  expect_eq "kind" peak "$(report_get "d['kind']")"
+  expect_eq "crossing block size" 100000 "$(report_get "d['stacks'][0]['size']")"
+  expect_eq "peak at the crossing" 600000 "$(report_get "d['value']")"
+  [ "$(report_get "d['stacks'][0]['frames'][0]['function']")" = peak_step ] ||
+    fail "the crossing stack does not start in peak_step"
+  [ "$(report_get "d['stacks'][0]['frames'][0]['line'] > 0")" = True ] || fail "no line number"
+  ;;
+alloc_family)
+  # calloc, realloc and posix_memalign are counted: each one's leak is found, with its size.
+  for c in C:100 A:300 M:200; do
+    k=${c%%:*}
+    want=${c#*:}
+    rm -f "$WORK"/rep/*
+    put "$k" "$k"
+    oracle -- "$WORK/in/$k"
+    expect_eq "$k: exit status (abort)" 134 "$?"
+    expect_eq "$k: leaked bytes" "$want" "$(report_get "d['value']")"
+    expect_eq "$k: blocks" 1 "$(report_get "d['blocks']")"
+  done
+  ;;
+thread_free)
+  # A block freed by another thread within the input is not a leak.
+  for i in 1 2 3 4 5 6 7 8; do put "t$i" "T$i"; done
+  oracle -- "$WORK/in"
+  rc=$?
+  [ "$rc" = 0 ] || { cat "$WORK/err"; fail "a block freed on another thread was reported (exit $rc)"; }
+  ;;
+no_tracker)
+  # MEMSCOPE_FUZZ=1 without the tracker is refused with one line (exit 2), not ignored.
+  put n "N"
+  MEMSCOPE_FUZZ=1 "$TARGET" "$WORK/in/n" >"$WORK/out" 2>"$WORK/err"
+  expect_eq "exit status" 2 "$?"
+  [ "$(wc -l <"$WORK/err")" = 1 ] && grep -q "^memscope: MEMSCOPE_FUZZ=1 but the tracker" "$WORK/err" ||
+    fail "not one clear line: $(cat "$WORK/err")"
+  ;;
+*)
+  fail "unknown case"
+  ;;
+esac
+echo "PASS [$case_name]"
