@@ -143,7 +143,9 @@ static void fz_block(const fz_ent_t *e, memscope_fuzz_block_t *b) {
   }
 }
 
-static void fz_add(uint64_t addr, uint64_t size) {
+/* Adds a block of generation gen (the current input's, or an earlier one's for a block that
+ * realloc resized: the object is as old as its first allocation). */
+static void fz_add(uint64_t addr, uint64_t size, uint32_t gen) {
   if (fz.count * 2 >= fz.cap && fz_grow() < 0 && fz.count + 1 >= fz.cap)
     return; /* no memory for a larger table: this block goes uncounted */
   uint64_t i = fz_slot(addr);
@@ -155,14 +157,14 @@ static void fz_add(uint64_t addr, uint64_t size) {
     fz.level -= (int64_t)fz.tab[i].size;
   fz.tab[i].addr = addr;
   fz.tab[i].size = size;
-  fz.tab[i].gen = fz.gen;
+  fz.tab[i].gen = gen;
   fz.tab[i].stack = 0;
   fz.level += (int64_t)size;
   if (!fz.gen)
     return;
   fz.allocations++;
-  fz.live_blocks++;
-  fz.live_bytes += size;
+  if (gen == fz.gen)
+    fz.live_blocks++, fz.live_bytes += size;
   if (fz.with_stacks && fz.arena && fz.arena_used + 1 + FZ_DEPTH <= FZ_ARENA_FRAMES) {
     uint64_t *f = &fz.arena[fz.arena_used];
     f[0] = fz_stack(f + 1, FZ_DEPTH);
@@ -174,12 +176,14 @@ static void fz_add(uint64_t addr, uint64_t size) {
     fz.peak = (uint64_t)above;
 }
 
-static void fz_del(uint64_t addr) {
+/* Removes addr; returns its generation, or UINT32_MAX when it was not in the table. */
+static uint32_t fz_del(uint64_t addr) {
   if (!fz.cap)
-    return;
+    return UINT32_MAX;
   uint64_t i = fz_slot(addr);
   if (!fz.tab[i].addr)
-    return; /* allocated before the tracker started */
+    return UINT32_MAX; /* allocated before the tracker started */
+  uint32_t gen = fz.tab[i].gen;
   fz.level -= (int64_t)fz.tab[i].size;
   if (fz.gen) {
     fz.frees++;
@@ -187,6 +191,7 @@ static void fz_del(uint64_t addr) {
       fz.live_blocks--, fz.live_bytes -= fz.tab[i].size;
   }
   fz_remove(i);
+  return gen;
 }
 
 /* An allocator event in fuzz mode (the hooks' not-recording path). kind: MS_REC_ALLOC (p, n),
@@ -194,12 +199,18 @@ static void fz_del(uint64_t addr) {
  * BUSY: what the limit handler allocates passes through. */
 void ms__fuzz_event(int kind, void *p, size_t n, void *old) {
   fz_lock();
-  if (kind == MS_REC_FREE || (kind == MS_REC_REALLOC && old))
-    fz_del((uint64_t)(uintptr_t)(kind == MS_REC_FREE ? p : old));
+  uint32_t gen = fz.gen;
+  if (kind == MS_REC_FREE || (kind == MS_REC_REALLOC && old)) {
+    uint32_t was = fz_del((uint64_t)(uintptr_t)(kind == MS_REC_FREE ? p : old));
+    /* realloc resizes an object: it keeps the age of its first allocation, so a buffer
+     * made before the input and grown by it is not the input's leak. */
+    if (kind == MS_REC_REALLOC && was != UINT32_MAX)
+      gen = was;
+  }
   int crossed = 0;
   memscope_fuzz_block_t b;
   if (kind != MS_REC_FREE) {
-    fz_add((uint64_t)(uintptr_t)p, n);
+    fz_add((uint64_t)(uintptr_t)p, n, gen);
     if (fz.gen && fz.limit && !fz.fired && fz.peak > fz.limit && fz.on_limit) {
       /* The first allocation that takes the input over its limit: reported now, before the
        * program has the pointer (the handler aborts: nothing touches the memory). */

@@ -7,7 +7,8 @@
  *   'T' a block freed by another thread, joined   'R' keeps a ring of 2000 blocks of 600 B
  *                                                     (one replaced per input: the level
  *                                                     grows across inputs, not within one)
- *   'P' ten 100-kB blocks at once (peak_step), then all freed */
+ *   'P' ten 100-kB blocks at once (peak_step), then all freed
+ *   'B' a global buffer resized by realloc on every input (an object older than the input) */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@ static void (*volatile free_fn)(void *) = free;
 static void *volatile sink;
 
 static char *cache; /* 'G': built on first use and kept, as caches are */
+static char *gbuf;  /* 'B' */
 static void *ring[2000];
 static unsigned ring_next;
 
@@ -83,6 +85,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     unsigned i = ring_next++ % 2000;
     free_fn(ring[i]);
     ring[i] = alloc_fn(600);
+    break;
+  }
+  case 'B': {
+    char *p = realloc(gbuf, 100 + size * 16);
+    if (p)
+      gbuf = p;
     break;
   }
   case 'P': {
