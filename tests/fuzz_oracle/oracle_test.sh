@@ -106,6 +106,23 @@ thread_free)
   rc=$?
   [ "$rc" = 0 ] || { cat "$WORK/err"; fail "a block freed on another thread was reported (exit $rc)"; }
   ;;
+feedback)
+  # Memory feedback reaches AFL++'s map: two inputs on the same code path with the same loop
+  # counts (tables of 128 B and 3456 B) give equal maps without it and different maps with it
+  # (afl-showmap reads the map the instrumented demo writes).
+  printf 'repeat=2\n' >"$WORK/in/f2"
+  printf 'repeat=6\n' >"$WORK/in/f6"
+  for fb in 0 1; do
+    for f in f2 f6; do
+      AFL_QUIET=1 AFL_PRELOAD="$LIB" MEMSCOPE_FUZZ=1 MEMSCOPE_FUZZ_FEEDBACK=$fb \
+        afl-showmap -q -o "$WORK/map_${fb}_$f" -- "$DEMO_AFL" "$WORK/in/$f" 2>"$WORK/err" ||
+        fail "afl-showmap failed: $(cat "$WORK/err")"
+    done
+  done
+  cmp -s "$WORK/map_0_f2" "$WORK/map_0_f6" || fail "without feedback the two maps differ already"
+  cmp -s "$WORK/map_1_f2" "$WORK/map_1_f6" && fail "with feedback the peak buckets did not reach the map"
+  [ "$(wc -l <"$WORK/map_1_f6")" -gt "$(wc -l <"$WORK/map_0_f6")" ] || fail "no map entry added by feedback"
+  ;;
 no_tracker)
   # MEMSCOPE_FUZZ=1 without the tracker is refused with one line (exit 2), not ignored.
   put n "N"
