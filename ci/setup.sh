@@ -5,8 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# afl++: afl-cc builds the fuzz targets (the demo's -afl build, the install tests) and
+# afl-fuzz runs `memscope-harness fuzz` (docs/fuzz.md); it brings clang with it.
 PACKAGES=(build-essential cmake pkg-config libunwind-dev libcjson-dev libdw-dev libelf-dev
-          gnuplot-nox heaptrack sqlite3 libxml2-utils valgrind python3 libc6-dbg)
+          gnuplot-nox heaptrack sqlite3 libxml2-utils valgrind python3 libc6-dbg afl++)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
