@@ -28,11 +28,13 @@ if(MEMSCOPE_SAN_FLAGS)
 endif()
 
 # The .pc file names absolute paths, so it is configured when the install runs: a prefix given
-# with `cmake --install --prefix P` (as the install tests do) is known only then.
+# with `cmake --install --prefix P` (as the install tests do) is known only then. A relative P
+# is made absolute (it is relative to where the install runs); DESTDIR is not part of it, as a
+# staged package's .pc must name the final prefix.
 set(MEMSCOPE_PC_IN ${PROJECT_SOURCE_DIR}/fuzz/memscope-fuzz.pc.in)
 set(MEMSCOPE_PC_OUT ${PROJECT_BINARY_DIR}/dist/memscope-fuzz.pc)
 install(CODE "
-  set(MEMSCOPE_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+  get_filename_component(MEMSCOPE_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\" ABSOLUTE)
   set(MEMSCOPE_PC_VERSION \"${PROJECT_VERSION}\")
   configure_file(\"${MEMSCOPE_PC_IN}\" \"${MEMSCOPE_PC_OUT}\" @ONLY)
 ")
