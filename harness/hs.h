@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <sys/types.h>
 
 #include <cjson/cJSON.h>
@@ -65,6 +66,9 @@ void hs_format_bytes(uint64_t b, char *buf, size_t len);
 int hs_parse_double(const char *s, double lo, double hi, double *out);
 /* Parses an integer in [lo, hi]. 0 or -1. */
 int hs_parse_int(const char *s, long long lo, long long hi, long long *out);
+/* Parses a duration: a decimal number (fraction allowed) with an optional unit s (default),
+ * m or h; at least 1 s, at most a year; floored to whole seconds. 0 or -1 with a message. */
+int hs_parse_duration(const char *s, uint64_t *seconds, char *err, size_t errlen);
 
 /* ---- hs_child.c: running a child under the tracker, and the resource monitor ---- */
 
@@ -224,10 +228,70 @@ double hs_mann_whitney_greater(const double *x, size_t nx, const double *y, size
 double hs_median(const double *v, size_t n);
 double hs_quantile(const double *v, size_t n, double q);
 
+/* ---- hs_fuzz.c: the fuzz command (AFL++ with the per-input oracle, docs/harness.md) ---- */
+
+/* memscope-harness fuzz ...: argv as main() got it (argv[1] is "fuzz"). Returns the exit
+ * status: 0 nothing found, 1 findings, 2 usage or runtime error (one line said why). */
+int hs_fuzz_main(int argc, char **argv);
+/* The text of `memscope-harness fuzz --help`. */
+void hs_fuzz_help(void);
+
+/* ---- hs_fuzz_report.c: a campaign's findings, deduplicated; findings.json, JUnit ---- */
+
+/* An afl-fuzz instance's figures from its fuzzer_stats (-1 where absent). */
+typedef struct hs_fuzz_stats_s {
+  double execs, execs_per_s, corpus, crashes, hangs, run_time_s, exec_timeout_ms;
+  char version[32];
+} hs_fuzz_stats_t;
+/* Reads INST_DIR/fuzzer_stats. 0, or -1 when it is missing or has no execs_done. */
+int hs_fuzz_read_stats(const char *inst_dir, hs_fuzz_stats_t *st);
+
+/* One input afl-fuzz saved, and what its replay under the oracle did. */
+typedef struct hs_fuzz_input_s {
+  const char *path;          /* the file */
+  const char *rel;           /* its path relative to --out (afl/NAME/crashes/id:...) */
+  const char *instance;      /* the instance directory it came from */
+  int from_hangs, from_seed; /* hangs/, or a seed afl-fuzz skipped because it crashed */
+  double found_s;            /* seconds after its instance started (name's time:), -1 unknown */
+  size_t size;
+  int exited, code, sig, timed_out; /* the replay's end */
+  const char *err;           /* the replay's stderr (its start) */
+  cJSON *report;             /* memscope.fuzz_report/1 it wrote, or NULL; taken over */
+} hs_fuzz_input_t;
+
+/* What findings.json says about the campaign besides the findings. */
+typedef struct hs_fuzz_campaign_s {
+  const char *out;           /* absolute --out */
+  char *const *target;       /* TARGET ARGS as given */
+  const char *target_path, *afl_fuzz, *dict, *suppressions;
+  uint64_t time_s, max_leak, max_peak; /* max_peak 0: none */
+  int jobs, feedback;
+  double replay_timeout_s;
+  const char *const *instances; /* names of the instances this run started ([0]: -M) */
+  int ninstances;
+  double fuzz_wall_s, replay_wall_s;
+  int interrupted, overran;
+  time_t started;
+} hs_fuzz_campaign_t;
+
+typedef struct hs_fuzz_findings_s hs_fuzz_findings_t;
+hs_fuzz_findings_t *hs_fuzz_findings_new(void);
+/* Adds one replayed input: a new finding, or one more input of the finding with the same
+ * kind and first named frames (function, file, line). 0 or -ENOMEM. */
+int hs_fuzz_add(hs_fuzz_findings_t *fs, hs_fuzz_input_t *in);
+/* Writes OUT/findings/ID/{input,report.json}, OUT/findings.json (memscope.findings/1,
+ * docs/findings-schema.md) and OUT/junit.xml, and prints one line per finding. Returns the
+ * number of findings, or -1 with err set. */
+int hs_fuzz_write(hs_fuzz_findings_t *fs, const hs_fuzz_campaign_t *c, char *err, size_t errlen);
+void hs_fuzz_findings_free(hs_fuzz_findings_t *fs);
+
 /* ---- main.c ---- */
 
 extern char hs_lib_path[4096];      /* the tracker library */
 extern char hs_scenario_path[4096]; /* memscope-scenario */
+/* Finds the tracker (--lib PATH, $MEMSCOPE_LIB, next to the harness) into hs_lib_path. 0, or
+ * -1 after one line on stderr saying what to do. */
+int hs_find_lib(const char *opt);
 /* Reads a whole file into a malloc'd NUL-terminated buffer; NULL with errno on failure. */
 char *hs_read_file(const char *path, size_t *len);
 /* mkdir -p. 0 or -errno. */

@@ -133,3 +133,43 @@ int hs_parse_int(const char *s, long long lo, long long hi, long long *out) {
   *out = v;
   return 0;
 }
+
+int hs_parse_duration(const char *s, uint64_t *seconds, char *err, size_t errlen) {
+  const char *hint = "write e.g. 90 (seconds), 90s, 5m or 1h";
+  if (!s || !*s) {
+    hs_fmt(err, errlen, "empty duration; %s", hint);
+    return -1;
+  }
+  /* Digits with at most one '.', as in hs_parse_size: no sign, exponent, "inf" or hex. */
+  const char *p = s;
+  int digits = 0, dots = 0;
+  while (isdigit((unsigned char)*p) || *p == '.') {
+    if (*p == '.') dots++;
+    else digits++;
+    p++;
+  }
+  if (digits == 0 || dots > 1 || p - s > 20) {
+    hs_fmt(err, errlen, "duration '%s' does not start with a number; %s", s, hint);
+    return -1;
+  }
+  double factor;
+  if (!*p || !strcmp(p, "s")) factor = 1;
+  else if (!strcmp(p, "m")) factor = 60;
+  else if (!strcmp(p, "h")) factor = 3600;
+  else {
+    hs_fmt(err, errlen, "duration '%s' has an unknown unit '%s' (s, m and h are known); %s", s, p, hint);
+    return -1;
+  }
+  double v = strtod(s, NULL) * factor;
+  /* afl-fuzz -V takes whole seconds; a fraction of one is a typo rather than a wish. */
+  if (!isfinite(v) || v < 1) {
+    hs_fmt(err, errlen, "duration '%s' is shorter than a second; %s", s, hint);
+    return -1;
+  }
+  if (v > 366.0 * 86400) {
+    hs_fmt(err, errlen, "duration '%s' is longer than a year; %s", s, hint);
+    return -1;
+  }
+  *seconds = (uint64_t)floor(v);
+  return 0;
+}

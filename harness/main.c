@@ -1,4 +1,4 @@
-/* main.c: the memscope-harness CLI: list, scenario, all, run, report, gate (SPEC §6).
+/* main.c: the memscope-harness CLI: list, scenario, all, run, report, gate, fuzz (SPEC §6).
  *
  * The harness is never tracked itself: it runs scenarios and programs in child processes
  * with LD_PRELOAD=libmemscope.so (hs_child.c), analyzes their traces (analysis/), asserts,
@@ -142,6 +142,8 @@ static int find_lib(const char *opt) {
   return -1;
 }
 
+int hs_find_lib(const char *opt) { return find_lib(opt); }
+
 static int find_scenarios(void) {
   const char *env = getenv("MEMSCOPE_SCENARIO");
   char a[PATH_MAX], b[PATH_MAX];
@@ -238,8 +240,13 @@ static void help(const char *cmd) {
            "  all [options]                 every scenario, one report set\n"
            "  run [options] -- PROGRAM ARGS any program, via LD_PRELOAD\n"
            "  report TRACE_DIR [options]    analyze an existing trace again\n"
-           "  gate --baseline F --current F [--tolerance PCT]   overhead regression gate\n\n"
+           "  gate --baseline F --current F [--tolerance PCT]   overhead regression gate\n"
+           "  fuzz --time T --corpus DIR --out DIR -- TARGET   AFL++ with the leak/peak oracle\n\n"
            "memscope-harness COMMAND --help describes a command. Docs: docs/harness.md\n");
+    return;
+  }
+  if (!strcmp(cmd, "fuzz")) {
+    hs_fuzz_help();
     return;
   }
   if (!strcmp(cmd, "list")) {
@@ -808,5 +815,6 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "run")) return cmd_run(argc, argv);
   if (!strcmp(cmd, "report")) return cmd_report(argc, argv);
   if (!strcmp(cmd, "gate")) return cmd_gate(argc, argv);
+  if (!strcmp(cmd, "fuzz")) return hs_fuzz_main(argc, argv);
   return usage_error("unknown command '%s'; try 'memscope-harness --help'", cmd);
 }
