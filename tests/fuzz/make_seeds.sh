@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# make_seeds.sh [BUILD_DIR]: regenerates fuzz_trace_reader's seeds (corpus/fuzz_trace_reader/
+# trace_*) from real traces: ms_fz_seedprog runs under the tracker in a few configurations,
+# and pack_run.py packs each run directory (near-valid variants: rings cut to the records
+# they hold, thread files cut short, the end part or the rings left out). BUILD_DIR is a
+# build with the tracker and ms_fz_seedprog built (default: ../../build-e). Every seed is
+# below 64 KiB; the traces are made in a temporary directory and removed.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "${1:-$here/../../build-e}" && pwd)
+lib=$build/tracker/libmemscope.so
+prog=$build/tests/fuzz/ms_fz_seedprog
+out=$here/corpus/fuzz_trace_reader
+for f in "$lib" "$prog"; do
+  [ -e "$f" ] || { echo "make_seeds.sh: $f is missing; build $build first" >&2; exit 2; }
+done
+tmp=$(mktemp -d /tmp/ms-fuzz-seeds-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$out"
+
+# seed NAME "ENV=V ..." "PROG ARGS" [pack_run.py options]: one traced run, packed as trace_NAME.
+seed() {
+  local name=$1 envs=$2 args=$3
+  shift 3
+  mkdir "$tmp/$name"
+  # A "kill" run dies of SIGKILL on purpose: its status is not a failure here, and the
+  # subshell (which "|| :" keeps from exec'ing the program) says "Killed" into /dev/null.
+  # shellcheck disable=SC2086
+  (env MEMSCOPE_OUT="$tmp/$name" LD_PRELOAD="$lib" $envs "$prog" $args >/dev/null 2>&1 || :) 2>/dev/null
+  local run
+  run=$(find "$tmp/$name" -mindepth 1 -maxdepth 1 -name 'memscope.*' | head -n 1)
+  [ -n "$run" ] || { echo "make_seeds.sh: no run directory for $name" >&2; exit 1; }
+  python3 "$here/pack_run.py" "$run" "$out/trace_$name" "$@"
+}
+
+cat >"$tmp/suppr.txt" <<'SUP'
+# a comment, a blank line, then LSan-style patterns
+leak:worker
+
+leak:^main$
+leak:*seedprog.c
+interceptor_via_fun:ignored
+SUP
+
+seed exit_main "" "exit 0"
+seed exit_threads "" "exit 2" --flags fix_crc,module
+seed exit_monotonic "MEMSCOPE_TEST_CLOCK=monotonic" "exit 1"
+seed sampled_bytes "MEMSCOPE_SAMPLE=bytes:64" "exit 1"
+seed sampled_classes "MEMSCOPE_SAMPLE=size-classes" "exit 1"
+seed no_stacks "MEMSCOPE_STACK_DEPTH=0" "exit 0" --flags ""
+seed symbolized "" "exit 1" --flags symbolize,fix_crc,details,module --suppressions "$tmp/suppr.txt"
+seed cut_thread "" "exit 1" --cut-threads 150
+seed no_end "" "exit 1" --no-end
+seed kill_main "" "kill 0" --shrink-rings
+seed kill_threads "" "kill 2" --shrink-rings --flags fix_crc,module
+seed kill_no_rings "" "kill 1" --no-rings
+seed kill_full_ring "" "kill 0"
+seed kill_noflush "" "kill-noflush 0" --shrink-rings
+# Hand-made: the smallest run the reader accepts (meta.txt alone), and an empty input.
+printf '\002M\037\000\000\000format=memscope-trace\nversion=1\n' >"$out/trace_meta_only"
+: >"$out/trace_empty"
+ls -l "$out"
