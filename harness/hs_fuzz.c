@@ -245,6 +245,10 @@ static int check_inputs(fz_opts_t *o, const char *corpus) {
     if (ms_suppressions_load(o->suppressions, &sp, err, sizeof err) != 0)
       return fz_error("--suppressions %s: %s", o->suppressions, err[0] ? err : strerror(errno));
     ms_suppressions_free(sp);
+    /* The targets read it: afl-fuzz's and the replays' working directory is ours, but an
+     * absolute path does not depend on that. */
+    static char supp[PATH_MAX];
+    if (realpath(o->suppressions, supp)) o->suppressions = supp;
   }
   return 0;
 }
@@ -728,14 +732,20 @@ static int campaign(const fz_opts_t *o, fz_run_t *r) {
     int started = hs_fuzz_read_stats(dir, &st) == 0;
     if (ok || (r->interrupted && started)) continue;
     afl_abort_reason(in->log_path, reason, sizeof reason);
+    const char *sig = WIFSIGNALED(in->status) ? sigabbrev_np(WTERMSIG(in->status)) : NULL;
+    if (!reason[0] && WIFSIGNALED(in->status))
+      hs_fmt(reason, sizeof reason, "ended by SIG%s", sig ? sig : "?");
+    else if (!reason[0])
+      hs_fmt(reason, sizeof reason, "exit status %d", WEXITSTATUS(in->status));
     /* Seeds that all crash stop afl-fuzz before it fuzzes; they are findings all the same
      * (the replay takes them from its log and queue/). */
     int seeds_crash = strstr(reason, "seed that does not crash") != NULL;
     if (!started && !seeds_crash)
       return fz_error("afl-fuzz (%s) stopped before fuzzing: %s; its output is in %s", in->name,
-                      reason[0] ? reason : "no reason given", in->log_path);
+                      reason, in->log_path);
     fprintf(stderr, "memscope-harness: fuzz: warning: afl-fuzz (%s) %s (%s); %s; see %s\n", in->name,
-            started ? "stopped early" : "did not fuzz", reason[0] ? reason : "no reason given",
+            !started ? "did not fuzz" : r->overran ? "did not stop at the deadline" : "stopped early",
+            reason,
             seeds_crash ? "every seed crashes or breaks a limit, and is replayed"
                         : "what it saved is replayed",
             in->log_path);

@@ -164,6 +164,58 @@ crash_hang)
     "['CR', 'HG']" ] || fail "the findings' inputs are not the crashing and the hanging one"
   validate_junit "$WORK/o/junit.xml"
   ;;
+interrupt)
+  # SIGINT to the harness stops the campaign at once (afl-fuzz's clean stop); what was saved
+  # so far is replayed and reported, and no afl-fuzz or target is left running.
+  "$HARNESS" fuzz --time 120s --max-peak-bytes 1MB --corpus "$SEEDS" --out "$WORK/o" --no-progress \
+    -- "$DEMO_AFL" >"$WORK/out" 2>"$WORK/err" &
+  pid=$!
+  sleep 6
+  start=$(date +%s)
+  kill -INT "$pid"
+  wait "$pid"
+  rc=$?
+  cat "$WORK/out" "$WORK/err"
+  [ "$rc" = 1 ] || fail "expected exit 1 (the peak is found in the first second), got $rc"
+  [ $(($(date +%s) - start)) -lt 30 ] || fail "the campaign did not stop within 30 s of SIGINT"
+  [ "$(json_get "$WORK/o/findings.json" "d['campaign']['interrupted']")" = True ] || fail "not marked interrupted"
+  check_findings "$WORK/o"
+  validate_junit "$WORK/o/junit.xml"
+  ! pgrep -f "$WORK/o/afl" >/dev/null || fail "an afl-fuzz of the campaign still runs"
+  ;;
+overrun)
+  # An afl-fuzz that ignores -V and SIGINT, with a child in its group and a grandchild in a
+  # session of its own: stopped after the deadline's grace, its whole tree killed.
+  mkdir "$WORK/bin"
+  cat >"$WORK/bin/afl-fuzz" <<'FAKE'
+#!/bin/bash
+out= name=
+while [ $# -gt 0 ]; do
+  case $1 in -o) out=$2; shift ;; -M | -S) name=$2; shift ;; --) break ;; esac
+  shift
+done
+mkdir -p "$out/$name/queue" "$out/$name/crashes" "$out/$name/hangs"
+printf 'execs_done        : 10\nexecs_per_sec     : 1.00\ncorpus_count      : 3\n' >"$out/$name/fuzzer_stats"
+trap '' INT TERM
+sleep 1000 &
+setsid sleep 1001 &
+echo $! >"$out/$name/grandchild.pid"
+wait
+FAKE
+  chmod +x "$WORK/bin/afl-fuzz"
+  start=$(date +%s)
+  expect_exit 0 env PATH="$WORK/bin:$PATH" "$HARNESS" fuzz --time 1 --corpus "$SEEDS" --out "$WORK/o" \
+    --no-progress -- "$DEMO_AFL"
+  took=$(($(date +%s) - start))
+  cat "$WORK/out" "$WORK/err"
+  echo "stopped after $took s"
+  [ "$took" -ge 20 ] && [ "$took" -lt 45 ] || fail "stopped after $took s, not 1 + 15 s grace + 10 s to SIGKILL"
+  [ "$(json_get "$WORK/o/findings.json" "d['campaign']['overran']")" = True ] || fail "not marked overran"
+  grep -q "warning: afl-fuzz (main) did not stop at the deadline (ended by SIGKILL)" "$WORK/err" ||
+    fail "no warning about the instance that was killed"
+  gc=$(cat "$WORK/o/afl/main/grandchild.pid")
+  ! kill -0 "$gc" 2>/dev/null || fail "the instance's grandchild $gc (a session of its own) still runs"
+  ;;
 bad_input)
   # Each bad input: exit 2, one line on stderr saying what to do, nothing on stdout, and no
   # afl-fuzz started.
