@@ -123,6 +123,9 @@ long ms__suppr_match(const ms__suppr_t *s, const ms_frame_t *frames, size_t n) {
   for (size_t k = 0; k < s->n; k++)
     for (size_t i = 0; i < n; i++)
       if (ms__template_match(s->patterns[k], frames[i].function) ||
+          /* a function inlined at the call is named in the source: a pattern naming it
+           * must match even though its code is in the caller */
+          (frames[i].inlined && ms__template_match(s->patterns[k], frames[i].inlined)) ||
           ms__template_match(s->patterns[k], frames[i].file) ||
           ms__template_match(s->patterns[k], frames[i].module))
         return (long)k;

@@ -47,6 +47,7 @@ typedef struct fz_opts_s {
   uint64_t time_s;             /* --time */
   int jobs;                    /* --jobs: 1 main + jobs-1 secondaries */
   uint64_t max_leak, max_peak; /* byte limits; max_peak 0 = none */
+  int no_leak_check;           /* --max-leak-bytes none */
   int feedback;                /* --memory-feedback */
   const char *dict, *suppressions, *lib, *main_name;
   char corpus[PATH_MAX], out[PATH_MAX]; /* absolute */
@@ -66,7 +67,7 @@ void hs_fuzz_help(void) {
          "Options:\n"
          "  --time T                  how long to fuzz: 90, 90s, 5m, 1h (required)\n"
          "  --jobs N                  afl-fuzz instances: one -M main, N-1 -S secK (default 1)\n"
-         "  --max-leak-bytes SIZE     bytes one input may leak (default 0)\n"
+         "  --max-leak-bytes SIZE     bytes one input may leak (default 0; 'none': no leak check)\n"
          "  --max-peak-bytes SIZE     live heap one input may add above its start (default: no limit)\n"
          "  --memory-feedback         inputs reaching a new power of two of peak heap count as\n"
          "                            new coverage (MEMSCOPE_FUZZ_FEEDBACK)\n"
@@ -136,7 +137,8 @@ static int parse_args(int argc, char **argv, fz_opts_t *o, const char **corpus, 
       o->jobs = (int)n;
       break;
     case 'L':
-      if (hs_parse_size(optarg, &o->max_leak, err, sizeof err)) return fz_error("--max-leak-bytes: %s", err);
+      if (!strcmp(optarg, "none")) o->no_leak_check = 1;
+      else if (hs_parse_size(optarg, &o->max_leak, err, sizeof err)) return fz_error("--max-leak-bytes: %s", err);
       break;
     case 'P':
       if (hs_parse_size(optarg, &o->max_peak, err, sizeof err)) return fz_error("--max-peak-bytes: %s", err);
@@ -345,7 +347,8 @@ static int env_base(env_t *e) {
 /* The oracle's settings (docs/fuzz.md), shared by the fuzzing and the replays. */
 static int env_oracle(env_t *e, const fz_opts_t *o, const char *report_dir) {
   int rc = env_set(e, "MEMSCOPE_FUZZ", "1");
-  rc |= env_set(e, "MEMSCOPE_FUZZ_MAX_LEAK_BYTES", "%llu", (unsigned long long)o->max_leak);
+  if (o->no_leak_check) rc |= env_set(e, "MEMSCOPE_FUZZ_MAX_LEAK_BYTES", "none");
+  else rc |= env_set(e, "MEMSCOPE_FUZZ_MAX_LEAK_BYTES", "%llu", (unsigned long long)o->max_leak);
   rc |= env_set(e, "MEMSCOPE_FUZZ_MAX_PEAK_BYTES", "%llu", (unsigned long long)o->max_peak);
   rc |= env_set(e, "MEMSCOPE_FUZZ_REPORT_DIR", "%s", report_dir);
   if (o->suppressions) rc |= env_set(e, "MEMSCOPE_FUZZ_SUPPRESSIONS", "%s", o->suppressions);

@@ -123,6 +123,16 @@ feedback)
   cmp -s "$WORK/map_1_f2" "$WORK/map_1_f6" && fail "with feedback the peak buckets did not reach the map"
   [ "$(wc -l <"$WORK/map_1_f6")" -gt "$(wc -l <"$WORK/map_0_f6")" ] || fail "no map entry added by feedback"
   ;;
+suppressions)
+  # LSan "leak:" suppressions apply to the leak's stack, as in memscope-harness.
+  put l "L"
+  printf '# suppressed\nleak:leak_one_byte\n' >"$WORK/supp"
+  oracle MEMSCOPE_FUZZ_SUPPRESSIONS="$WORK/supp" -- "$WORK/in/l"
+  expect_eq "exit status with the leak suppressed" 0 "$?"
+  printf 'leak:no_such_function\n' >"$WORK/supp2"
+  oracle MEMSCOPE_FUZZ_SUPPRESSIONS="$WORK/supp2" -- "$WORK/in/l"
+  expect_eq "exit status with a suppression that does not match" 134 "$?"
+  ;;
 no_tracker)
   # MEMSCOPE_FUZZ=1 without the tracker is refused with one line (exit 2), not ignored.
   put n "N"
