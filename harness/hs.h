@@ -7,6 +7,7 @@
 #define MEMSCOPE_HS_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -211,6 +212,7 @@ void hs_case_free(hs_case_t *c);
 /* Writes a JUnit file with one testsuite named `suite` holding every case's assertions. */
 int hs_write_junit(const char *path, const char *suite, hs_case_t *cases, size_t ncases,
                    double time_s, char *err, size_t errlen);
+void hs_xml_escape(FILE *f, const char *s);
 /* Prints the short human summary of a case to stdout. */
 void hs_print_case(const hs_case_t *c);
 

@@ -4,7 +4,7 @@
  * finding on stdout.
  *
  * Everything in a report (functions, files, the oracle's one-line text, stderr) came from the
- * target: it reaches JSON through cJSON and XML through xml_text, never a command line. */
+ * target: it reaches JSON through cJSON and XML through hs_xml_escape, never a command line. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -511,33 +511,17 @@ static cJSON *findings_doc(const hs_fuzz_findings_t *fs, const hs_fuzz_campaign_
   return doc;
 }
 
-/* ---- junit.xml ---------------------------------------------------------------------------------- */
-
-/* As hs_report.c's escaping (that one is private to the JUnit of runs): XML 1.0 has no
- * representation for most control characters, even as references, so they become '?'. */
-static void xml_text(FILE *f, const char *s) {
-  for (; s && *s; s++) {
-    unsigned char ch = (unsigned char)*s;
-    switch (ch) {
-    case '<': fputs("&lt;", f); break;
-    case '>': fputs("&gt;", f); break;
-    case '&': fputs("&amp;", f); break;
-    case '"': fputs("&quot;", f); break;
-    case '\'': fputs("&apos;", f); break;
-    default: fputc(ch < 0x20 && ch != '\n' && ch != '\t' && ch != '\r' ? '?' : ch, f);
-    }
-  }
-}
+/* ---- junit.xml (text through hs_report.c's hs_xml_escape) ----------------------------------- */
 
 static void xml_prop(FILE *f, const char *name, double v) {
   fputs("      <property name=\"", f);
-  xml_text(f, name);
+  hs_xml_escape(f, name);
   fprintf(f, "\" value=\"%.17g\"/>\n", v);
 }
 
 /* The failure's body: the message, the stack one frame a line, where the input is. */
 static void junit_failure_body(FILE *f, const fz_finding_t *x) {
-  xml_text(f, x->message);
+  hs_xml_escape(f, x->message);
   fputs("\n", f);
   int i = 0;
   const cJSON *fr;
@@ -547,15 +531,15 @@ static void junit_failure_body(FILE *f, const fz_finding_t *x) {
     const char *file = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fr, "file"));
     const char *mod = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fr, "module"));
     fprintf(f, "  #%d ", i++);
-    xml_text(f, fn && *fn ? fn : "??");
-    if (in && *in) fputs(" [inlined ", f), xml_text(f, in), fputs("]", f);
-    if (file && *file) fputs(" ", f), xml_text(f, file), fprintf(f, ":%.0f", jnum(fr, "line"));
-    if (mod && *mod) fputs(" in ", f), xml_text(f, mod);
+    hs_xml_escape(f, fn && *fn ? fn : "??");
+    if (in && *in) fputs(" [inlined ", f), hs_xml_escape(f, in), fputs("]", f);
+    if (file && *file) fputs(" ", f), hs_xml_escape(f, file), fprintf(f, ":%.0f", jnum(fr, "line"));
+    if (mod && *mod) fputs(" in ", f), hs_xml_escape(f, mod);
     fputs("\n", f);
   }
-  if (x->stderr_head[0]) fputs("stderr:\n", f), xml_text(f, x->stderr_head), fputs("\n", f);
+  if (x->stderr_head[0]) fputs("stderr:\n", f), hs_xml_escape(f, x->stderr_head), fputs("\n", f);
   fprintf(f, "input: findings/");
-  xml_text(f, x->id);
+  hs_xml_escape(f, x->id);
   fprintf(f, "/input (%zu B); %zu saved input%s; first found after ", x->input_size, x->count,
           x->count == 1 ? "" : "s");
   if (x->first_found_s >= 0) fprintf(f, "%.3f s", x->first_found_s);
@@ -563,7 +547,7 @@ static void junit_failure_body(FILE *f, const fz_finding_t *x) {
   fputs(" by ", f);
   const cJSON *n;
   int k = 0;
-  cJSON_ArrayForEach(n, x->instances) fputs(k++ ? ", " : "", f), xml_text(f, n->valuestring);
+  cJSON_ArrayForEach(n, x->instances) fputs(k++ ? ", " : "", f), hs_xml_escape(f, n->valuestring);
   fputs("\n", f);
 }
 
@@ -588,7 +572,7 @@ static int write_junit(const char *path, const hs_fuzz_findings_t *fs, const hs_
              "  <testsuite name=\"memscope-harness fuzz\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
              "skipped=\"0\" time=\"%.3f\" timestamp=\"%s\" hostname=\"",
           tests, fs->n, time_s, tests, fs->n, time_s, ts);
-  xml_text(f, host);
+  hs_xml_escape(f, host);
   fputs("\">\n    <properties>\n", f);
   xml_prop(f, "fuzz.execs", tot->execs);
   xml_prop(f, "fuzz.execs_per_s", tot->execs_per_s);
@@ -601,24 +585,24 @@ static int write_junit(const char *path, const hs_fuzz_findings_t *fs, const hs_
   for (size_t i = 0; i < fs->n; i++) {
     const fz_finding_t *x = &fs->v[i];
     fputs("    <testcase classname=\"memscope.fuzz.", f);
-    xml_text(f, base);
+    hs_xml_escape(f, base);
     fputs("\" name=\"", f);
-    xml_text(f, base);
+    hs_xml_escape(f, base);
     fputc('.', f);
-    xml_text(f, x->id);
+    hs_xml_escape(f, x->id);
     fputs("\" time=\"0\">\n      <failure type=\"", f);
-    xml_text(f, x->kind);
+    hs_xml_escape(f, x->kind);
     fputs("\" message=\"", f);
-    xml_text(f, x->message);
+    hs_xml_escape(f, x->message);
     fputs("\">", f);
     junit_failure_body(f, x);
     fputs("</failure>\n    </testcase>\n", f);
   }
   if (!fs->n) {
     fputs("    <testcase classname=\"memscope.fuzz.", f);
-    xml_text(f, base);
+    hs_xml_escape(f, base);
     fputs("\" name=\"", f);
-    xml_text(f, base);
+    hs_xml_escape(f, base);
     fprintf(f, ".no_findings\" time=\"%.3f\">\n      <system-out>no leak, peak, crash or hang in "
                "%.0f execs over %.0f s</system-out>\n    </testcase>\n",
             time_s, tot->execs, c->fuzz_wall_s);

@@ -928,7 +928,9 @@ void hs_print_case(const hs_case_t *c) {
 
 /* ---- JUnit ---- */
 
-static void xml_escape(FILE *f, const char *s) {
+/* Text for XML (JUnit): markup characters as entities; XML 1.0 forbids most control characters
+ * even as references, so they become '?'. Shared with the fuzz JUnit (hs_fuzz_report.c). */
+void hs_xml_escape(FILE *f, const char *s) {
   for (; s && *s; s++) {
     unsigned char ch = (unsigned char)*s;
     switch (ch) {
@@ -947,7 +949,7 @@ static void xml_escape(FILE *f, const char *s) {
 
 static void prop(FILE *f, const char *caseName, const char *k, double v) {
   fputs("      <property name=\"", f);
-  xml_escape(f, caseName);
+  hs_xml_escape(f, caseName);
   fprintf(f, ".%s\" value=\"%.17g\"/>\n", k, v);
 }
 
@@ -984,10 +986,10 @@ int hs_write_junit(const char *path, const char *suite, hs_case_t *cases, size_t
   fprintf(f, "<testsuites name=\"memscope-harness\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%.3f\">\n",
           tests, failures, errors, time_s);
   fputs("  <testsuite name=\"", f);
-  xml_escape(f, suite);
+  hs_xml_escape(f, suite);
   fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"0\" time=\"%.3f\" timestamp=\"%s\" hostname=\"",
           tests, failures, errors, time_s, ts);
-  xml_escape(f, host);
+  hs_xml_escape(f, host);
   fputs("\">\n    <properties>\n", f);
   for (size_t i = 0; i < ncases; i++) {
     const hs_case_t *c = &cases[i];
@@ -1013,36 +1015,36 @@ int hs_write_junit(const char *path, const char *suite, hs_case_t *cases, size_t
     const hs_case_t *c = &cases[i];
     if (!c->ok) {
       fputs("    <testcase classname=\"memscope.", f);
-      xml_escape(f, c->name);
+      hs_xml_escape(f, c->name);
       fputs("\" name=\"", f);
-      xml_escape(f, c->name);
+      hs_xml_escape(f, c->name);
       fprintf(f, ".run\" time=\"%.3f\">\n      <error type=\"error\" message=\"", c->time_s);
-      xml_escape(f, c->error);
+      hs_xml_escape(f, c->error);
       fputs("\">", f);
-      xml_escape(f, c->error);
+      hs_xml_escape(f, c->error);
       fputs("</error>\n    </testcase>\n", f);
       continue;
     }
     for (size_t k = 0; k < c->nasserts; k++) {
       const hs_assert_t *a = &c->asserts[k];
       fputs("    <testcase classname=\"memscope.", f);
-      xml_escape(f, c->name);
+      hs_xml_escape(f, c->name);
       fputs("\" name=\"", f);
-      xml_escape(f, c->name);
+      hs_xml_escape(f, c->name);
       fputc('.', f);
-      xml_escape(f, a->name);
+      hs_xml_escape(f, a->name);
       fprintf(f, "\" time=\"%.3f\">\n", k == 0 ? c->time_s : 0.0);
       if (!a->passed) {
         fputs("      <failure type=\"", f);
-        xml_escape(f, a->name);
+        hs_xml_escape(f, a->name);
         fputs("\" message=\"", f);
-        xml_escape(f, a->message);
+        hs_xml_escape(f, a->message);
         fputs("\">", f);
-        xml_escape(f, a->details);
+        hs_xml_escape(f, a->details);
         fputs("</failure>\n", f);
       }
       fputs("      <system-out>", f);
-      xml_escape(f, a->message);
+      hs_xml_escape(f, a->message);
       fputs("</system-out>\n    </testcase>\n", f);
     }
   }

@@ -17,22 +17,8 @@ case_name=$1
 rm -rf "$WORK"
 mkdir -p "$WORK"
 
-fail() {
-  echo "FAIL [$case_name]: $*" >&2
-  exit 1
-}
-
-# expect_exit WANT CMD...: runs CMD, keeps its stdout/stderr in $WORK/cmd.out, $WORK/cmd.err.
-expect_exit() {
-  local want=$1
-  shift
-  "$@" >"$WORK/cmd.out" 2>"$WORK/cmd.err"
-  local got=$?
-  if [ "$got" != "$want" ]; then
-    echo "--- stdout"; cat "$WORK/cmd.out"; echo "--- stderr"; cat "$WORK/cmd.err"
-    fail "expected exit $want, got $got from: $*"
-  fi
-}
+# shellcheck source=../harness/test_lib.sh
+. "$(dirname "$0")/../harness/test_lib.sh"
 
 case "$case_name" in
 symlink_victims)
@@ -109,10 +95,10 @@ EOF
   done
   ;;
 selective_tracked)
-  expect_exit 0 "$HARNESS" scenario selective_50 --out "$WORK/out" --no-progress --html
+  expect_exit 0 "$HARNESS" scenario selective_50 --out "$WORK/rep" --no-progress --html
   # The page's card counts the tracked threads (main + 25 even workers) of the 51 listed.
-  grep -q '26 of 51' "$WORK/out/report.html" || fail "report.html does not say 26 of 51 tracked threads"
-  python3 - "$WORK/out/summary.json" <<'EOF' || fail "threads[].tracked is not as selective_50 ran"
+  grep -q '26 of 51' "$WORK/rep/report.html" || fail "report.html does not say 26 of 51 tracked threads"
+  python3 - "$WORK/rep/summary.json" <<'EOF' || fail "threads[].tracked is not as selective_50 ran"
 import json, re, sys
 threads = json.load(open(sys.argv[1]))["threads"]
 got = {"true": [], "false": [], "other": []}
@@ -134,8 +120,8 @@ sys.exit(0 if ok else 1)
 EOF
   ;;
 per_core_cpu_null)
-  expect_exit 0 "$HARNESS" run --out "$WORK/out" --no-progress -- "$(command -v true)"
-  python3 - "$WORK/out/resources.json" <<'EOF' || fail "per-core CPU figures of a 0/0 interval are not null"
+  expect_exit 0 "$HARNESS" run --out "$WORK/rep" --no-progress -- "$(command -v true)"
+  python3 - "$WORK/rep/resources.json" <<'EOF' || fail "per-core CPU figures of a 0/0 interval are not null"
 import json, sys
 r = json.load(open(sys.argv[1]))
 samples = r["samples"]
