@@ -3,11 +3,12 @@
  * options ("--name=value" or "--name value"), and each value goes to the parser
  * memscope-harness uses for that option, with the same range (harness/hs_units.c).
  *
- * What this does not reach: parse_opts itself (harness/main.c), which is static in the file
- * that holds main(); docs/fuzz-targets.md says what exposing it would take. The table below
- * is parse_opts's list of value options and their ranges: keep it in step with main.c. An
- * argument that names no option is tried as the value of every option, so mutations of the
- * names still exercise the parsers. */
+ * What this does not reach: the option loops themselves, parse_opts (harness/main.c) and the
+ * fuzz command's parse_args (harness/hs_fuzz.c), both static in files that run children or
+ * hold main(); docs/fuzz-targets.md says what exposing them would take. The table below is
+ * their list of value options and ranges: keep it in step with them. An argument that names
+ * no option is tried as the value of every option, so mutations of the names still
+ * exercise the parsers. */
 #define _GNU_SOURCE
 #include <inttypes.h>
 #include <math.h>
@@ -19,7 +20,7 @@
 #include "fz_util.h"
 #include "hs.h"
 
-typedef enum { V_SIZE, V_INT, V_DOUBLE, V_SAMPLE, V_SCOPE_PEAK } value_kind_t;
+typedef enum { V_SIZE, V_INT, V_DOUBLE, V_SAMPLE, V_SCOPE_PEAK, V_DURATION } value_kind_t;
 
 typedef struct option_s {
   const char *name;
@@ -27,7 +28,9 @@ typedef struct option_s {
   double lo, hi; /* V_INT, V_DOUBLE: the range parse_opts gives the parser */
 } option_t;
 
-/* parse_opts's value options that go through hs_units.c (main.c, "option parsing"). */
+/* The value options that go through hs_units.c: parse_opts's (main.c, "option parsing"),
+ * then the fuzz command's (hs_fuzz.c, parse_args; --max-leak-bytes and --max-peak-bytes are
+ * in both). */
 static const option_t options[] = {
     {"--scale", V_INT, 1, 1000000},
     {"--stack-depth", V_INT, 0, 256},
@@ -41,6 +44,9 @@ static const option_t options[] = {
     {"--tolerance", V_DOUBLE, 0, 1e6},
     {"--timeout", V_DOUBLE, 0.001, 1e7},
     {"--sample", V_SAMPLE, 1, 1099511627776.0},
+    {"--time", V_DURATION, 1, 366.0 * 86400},
+    {"--jobs", V_INT, 1, 64},
+    {"--replay-timeout", V_DOUBLE, 0.1, 86400},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
@@ -74,6 +80,16 @@ static void double_value(const char *val, const option_t *o) {
   sink += (uint64_t)v;
 }
 
+static void duration_value(const char *val, const option_t *o) {
+  uint64_t v = 7;
+  char err[300];
+  if (hs_parse_duration(val, &v, err, sizeof err) == 0)
+    FZ_CHECK(v >= o->lo && v <= o->hi, "%s %s gave %" PRIu64 " s", o->name, val, v);
+  else
+    FZ_CHECK(v == 7, "%s %s failed but wrote %" PRIu64, o->name, val, v);
+  sink += v;
+}
+
 static void value(const char *val, const option_t *o) {
   switch (o->kind) {
   case V_SIZE:
@@ -84,6 +100,9 @@ static void value(const char *val, const option_t *o) {
     break;
   case V_DOUBLE:
     double_value(val, o);
+    break;
+  case V_DURATION:
+    duration_value(val, o);
     break;
   case V_SAMPLE: /* all | size-classes | bytes:N, N an integer in [1, 2^40] */
     if (strcmp(val, "all") && strcmp(val, "size-classes") && !strncmp(val, "bytes:", 6))

@@ -1,12 +1,12 @@
 /* fuzz_sizes.c: fuzz target for the harness's value parsers (harness/hs_units.c):
- * hs_parse_size, hs_parse_double, hs_parse_int and hs_format_bytes, on the whole input as one
- * NUL-terminated string and on each of its lines.
+ * hs_parse_size, hs_parse_double, hs_parse_int, hs_parse_duration and hs_format_bytes, on the
+ * whole input as one NUL-terminated string and on each of its lines.
  *
  * Beyond "no crash, no leak", the target checks what the parsers promise (hs.h), so that a
  * wrong answer is a crash AFL++ keeps: a failure leaves the output untouched and says why in
  * a NUL-terminated message; a success is in range; a plain integer below 2^53 bytes parses to
  * itself, and with a unit to itself times the unit (exactly, in the range doubles hold
- * exactly), whatever the case of the unit's letters. */
+ * exactly), whatever the case of the unit's letters; the same for durations (s, m, h). */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <inttypes.h>
@@ -140,10 +140,57 @@ static void ints(const char *s) {
   }
 }
 
+#define DURATION_MAX (366ull * 86400) /* hs_parse_duration's "at most a year" */
+
+/* hs_parse_duration: 0 with seconds in [1 s, a year], or -1 with a message and no output. */
+static int duration_once(const char *s, uint64_t *out) {
+  char err[300];
+  memset(err, 0x7f, sizeof err);
+  *out = SENTINEL_U64;
+  int rc = hs_parse_duration(s, out, err, sizeof err);
+  FZ_CHECK(rc == 0 || rc == -1, "hs_parse_duration('%s') returned %d", s, rc);
+  if (rc) {
+    FZ_CHECK(*out == SENTINEL_U64, "hs_parse_duration('%s') failed but wrote %" PRIu64, s, *out);
+    check_err(err, sizeof err, s);
+  } else {
+    FZ_CHECK(*out >= 1 && *out <= DURATION_MAX, "hs_parse_duration('%s') = %" PRIu64 " s", s,
+             *out);
+    FZ_CHECK((unsigned char)err[0] == 0x7f, "hs_parse_duration('%s') succeeded with a message",
+             s);
+  }
+  return rc;
+}
+
+static void durations(const char *s) {
+  uint64_t v;
+  duration_once(s, &v);
+  long long n = plain_integer(s);
+  if (n < 0)
+    return;
+  /* The number alone is seconds; with s, m, h exactly n, 60 n, 3600 n while in range. */
+  static const struct {
+    const char *unit;
+    uint64_t factor;
+  } du[] = {{"", 1}, {"s", 1}, {"m", 60}, {"h", 3600}};
+  for (size_t i = 0; i < sizeof du / sizeof du[0]; i++) {
+    char t[64];
+    snprintf(t, sizeof t, "%lld%s", n, du[i].unit);
+    /* n < 2^53 times 3600 may wrap: anything above a year is just "too long". */
+    uint64_t want = (uint64_t)n > DURATION_MAX ? DURATION_MAX + 1 : (uint64_t)n * du[i].factor;
+    int rc = duration_once(t, &v);
+    if (want >= 1 && want <= DURATION_MAX)
+      FZ_CHECK(rc == 0 && v == want, "'%s' should be %" PRIu64 " s, got rc %d, %" PRIu64, t,
+               want, rc, v);
+    else
+      FZ_CHECK(rc == -1, "'%s' (%" PRIu64 " s) is out of range but parsed", t, want);
+  }
+}
+
 static void one(const char *s) {
   sizes(s);
   doubles(s);
   ints(s);
+  durations(s);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
