@@ -134,8 +134,12 @@ int ms_maps_load(const char *path, ms_maps_t **out) {
     ms_maps_free(maps);
     return rc;
   }
+  /* An empty snapshot (a "# maps" line and no mapping: a process killed while writing it)
+   * is skipped: when no snapshot has a mapping, maps->m is NULL, and qsort's array must not
+   * be (UBSan stops on it). */
   for (size_t i = 0; i < maps->ns; i++)
-    qsort(maps->m + maps->s[i].first, maps->s[i].n, sizeof *maps->m, cmp_mapping);
+    if (maps->s[i].n)
+      qsort(maps->m + maps->s[i].first, maps->s[i].n, sizeof *maps->m, cmp_mapping);
   *out = maps;
   return 0;
 }
@@ -145,6 +149,8 @@ int ms_maps_lookup(const ms_maps_t *maps, uint64_t addr, const char **module,
   if (!maps)
     return 0;
   for (size_t s = maps->ns; s-- > 0;) {
+    if (!maps->s[s].n)
+      continue; /* empty, and maps->m may be NULL: no arithmetic on it */
     const mapping_t *m = maps->m + maps->s[s].first;
     size_t lo = 0, hi = maps->s[s].n; /* find the last mapping with start <= addr */
     while (lo < hi) {
