@@ -82,16 +82,20 @@ int fz_memfile_set(fz_memfile_t *f, const void *data, size_t len) {
   return 0;
 }
 
+static int rm_keep_top; /* nftw's callback takes no argument: fz_rmtree's keep_dir */
+
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
   (void)sb;
   (void)flag;
-  (void)ftw;
+  if (ftw->level == 0 && rm_keep_top)
+    return 0;
   return remove(path) != 0 && errno != ENOENT ? -1 : 0;
 }
 
-int fz_rmtree(const char *dir) {
+int fz_rmtree(const char *dir, int keep_dir) {
   /* FTW_PHYS: a link (a hostile trace cannot plant one, but the salvage may be wrong one day)
    * is removed, never followed. FTW_DEPTH: files before their directory. */
+  rm_keep_top = keep_dir;
   return nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -EIO;
 }
 

@@ -41,8 +41,9 @@ int fz_memfile_open(fz_memfile_t *f, const char *name);
 /* Makes the file's content exactly data[0, len). 0 or -errno. */
 int fz_memfile_set(fz_memfile_t *f, const void *data, size_t len);
 
-/* Removes dir and everything below it, never following a link. 0 or -errno. */
-int fz_rmtree(const char *dir);
+/* Removes everything below dir, and dir itself unless keep_dir is set, never following a
+ * link. 0 or -errno. */
+int fz_rmtree(const char *dir, int keep_dir);
 
 /* Points stdout and stderr at /dev/null until fz_quiet_end(): for a function under test
  * that prints one line per call (a megabyte of log per second under afl-fuzz, and noise in

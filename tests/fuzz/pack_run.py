@@ -11,7 +11,8 @@ Options make near-valid variants of a real run (smaller, or damaged in one known
 everything else stays byte for byte what the tracker wrote.
 
 usage: pack_run.py RUN_DIR OUT [--flags N] [--shrink-rings] [--no-end] [--no-rings]
-                   [--cut-threads BYTES] [--suppressions FILE] [--max-bytes N]
+                   [--cut-threads BYTES] [--maps-only TEXT] [--suppressions FILE]
+                   [--max-bytes N]
 """
 import argparse
 import os
@@ -75,6 +76,10 @@ def main():
     ap.add_argument("--no-rings", action="store_true", help="leave memscope_rings.raw out")
     ap.add_argument("--cut-threads", type=int, default=None,
                     help="keep only the first BYTES of every thread file")
+    ap.add_argument("--maps-only", metavar="TEXT",
+                    help="keep only the maps.txt lines naming TEXT (and the snapshot lines): "
+                         "a smaller seed, and symbolization of one module instead of the "
+                         "C library's and the tracker's too")
     ap.add_argument("--suppressions", help="a suppressions file to add as an S part")
     ap.add_argument("--max-bytes", type=int, default=65536,
                     help="refuse to write a seed larger than this (default 64 KiB)")
@@ -106,6 +111,10 @@ def main():
 
     out = bytes([flags]) + part("M", meta)
     maps = read("maps.txt")
+    if maps is not None and a.maps_only:
+        keep = [l for l in maps.split(b"\n")
+                if l.startswith(b"# maps") or a.maps_only.encode() in l]
+        maps = b"\n".join(keep) + b"\n"
     if maps is not None:
         out += part("P", maps)
     for name in sorted(os.listdir(a.run_dir)):
