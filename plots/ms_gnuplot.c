@@ -1,8 +1,7 @@
-/* ms_plots.c: gnuplot plots (script + data + PNG + SVG) and the self-contained HTML report,
- * from a summary.json tree and the resource samples. gnuplot draws the plots (STYLE 9); the
- * HTML's one chart is a hand-written inline SVG polyline, so the page needs nothing else. */
+/* ms_gnuplot.c: the gnuplot plots (script + data + PNG + SVG) from a summary.json tree and the
+ * resource samples. gnuplot draws them (STYLE 9); strings from a trace reach gnuplot only as data. */
 #define _GNU_SOURCE
-#include "ms_plots.h"
+#include "ms_plots_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,38 +17,6 @@
 #include <unistd.h>
 
 #include "ms_files.h"
-
-/* snprintf for paths: through vsnprintf so that a too-long path is reported, not cut. */
-static int pathf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int pathf(char *buf, size_t len, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(buf, len, fmt, ap);
-  va_end(ap);
-  return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-
-/* A number, or a raw number (the analysis writes 64-bit counts as raw text so that no
- * digit is lost to a double): NaN when neither. */
-static double itemnum(const cJSON *v) {
-  if (cJSON_IsNumber(v)) return v->valuedouble;
-  if (cJSON_IsRaw(v) && v->valuestring) {
-    char *end;
-    double d = strtod(v->valuestring, &end);
-    if (end != v->valuestring) return d;
-  }
-  return NAN;
-}
-
-static double num(const cJSON *o, const char *k, double dflt) {
-  double d = itemnum(cJSON_GetObjectItemCaseSensitive(o, k));
-  return isnan(d) ? dflt : d;
-}
-
-static const char *str(const cJSON *o, const char *k) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  return cJSON_IsString(v) ? v->valuestring : "";
-}
 
 /* ---- strings from a trace, as data (STYLE 11) ----
  *
@@ -136,35 +103,6 @@ static int gp_quote(char *buf, size_t len, const char *s) {
   return 0;
 }
 
-/* ---- files ---- */
-
-/* Opens dir/file for writing through ms_out_open (a random temporary name created with
- * O_EXCL|O_NOFOLLOW, renamed into place by out_commit). 0, or -1 with err. */
-static int out_open(ms_out_file_t *of, const char *dir, const char *file, char *err, size_t errlen) {
-  char path[PATH_MAX];
-  if (pathf(path, sizeof path, "%s/%s", dir, file)) {
-    snprintf(err, errlen, "path too long: %s/%s; choose a shorter --out", dir, file);
-    return -1;
-  }
-  int rc = ms_out_open(of, path);
-  if (rc) {
-    snprintf(err, errlen, "cannot write %s: %s", path, strerror(-rc));
-    return -1;
-  }
-  return 0;
-}
-
-static int out_commit(ms_out_file_t *of, char *err, size_t errlen) {
-  char path[PATH_MAX];
-  snprintf(path, sizeof path, "%s", of->path); /* ms_out_commit frees it */
-  int rc = ms_out_commit(of);
-  if (rc) {
-    snprintf(err, errlen, "cannot write %s: %s", path, strerror(-rc));
-    return -1;
-  }
-  return 0;
-}
-
 /* An empty file of our own for one of gnuplot's outputs: gnuplot opens `set output` itself
  * (fopen "w", which follows links), so it is given this file, created by mkostemp
  * (O_CREAT|O_EXCL, unpredictable name) beside dir/file, rather than the final name, which
@@ -173,7 +111,7 @@ static int out_commit(ms_out_file_t *of, char *err, size_t errlen) {
  * 0, or -1 with err. */
 static int gp_output_tmp(char *tmp, size_t len, const char **base, const char *dir, const char *file,
                          char *err, size_t errlen) {
-  if (pathf(tmp, len, "%s/%s.tmp.XXXXXX", dir, file)) {
+  if (ms__pathf(tmp, len, "%s/%s.tmp.XXXXXX", dir, file)) {
     snprintf(err, errlen, "path too long: %s/%s; choose a shorter --out", dir, file);
     return -1;
   }
@@ -244,7 +182,7 @@ static int write_plot(const char *dir, const char *base, const char *title, cons
   char file[64];
   snprintf(file, sizeof file, "%s.gp", base);
   ms_out_file_t of;
-  if (out_open(&of, dir, file, err, errlen)) return -1;
+  if (ms__out_open(&of, dir, file, err, errlen)) return -1;
   fprintf(of.f,
           "# %s.gp: a memscope plot. Re-make with: gnuplot %s.gp\n"
           "# memscope-harness sets png_output and svg_output (temporary names) with -e.\n"
@@ -261,13 +199,13 @@ static int write_plot(const char *dir, const char *base, const char *title, cons
           "replot\n"
           "unset output\n",
           base, base, base, base, qtitle, body);
-  if (out_commit(&of, err, errlen)) return -1;
+  if (ms__out_commit(&of, err, errlen)) return -1;
 
   char png_tmp[PATH_MAX], svg_tmp[PATH_MAX], png[PATH_MAX], svg[PATH_MAX], png_name[64], svg_name[64];
   const char *png_base, *svg_base;
   snprintf(png_name, sizeof png_name, "%s.png", base);
   snprintf(svg_name, sizeof svg_name, "%s.svg", base);
-  if (pathf(png, sizeof png, "%s/%s", dir, png_name) || pathf(svg, sizeof svg, "%s/%s", dir, svg_name)) {
+  if (ms__pathf(png, sizeof png, "%s/%s", dir, png_name) || ms__pathf(svg, sizeof svg, "%s/%s", dir, svg_name)) {
     snprintf(err, errlen, "path too long: %s/%s; choose a shorter --out", dir, svg_name);
     return -1;
   }
@@ -282,7 +220,7 @@ static int write_plot(const char *dir, const char *base, const char *title, cons
   char qpng[128], qsvg[128], vars[300];
   int rc = -1;
   if (gp_quote(qpng, sizeof qpng, png_base) || gp_quote(qsvg, sizeof qsvg, svg_base) ||
-      pathf(vars, sizeof vars, "png_output = %s; svg_output = %s", qpng, qsvg))
+      ms__pathf(vars, sizeof vars, "png_output = %s; svg_output = %s", qpng, qsvg))
     snprintf(err, errlen, "plot file name too long");
   else if (run_gnuplot(dir, file, vars, log_fd, err, errlen) == 0) {
     if (rename(png_tmp, png) != 0 || rename(svg_tmp, svg) != 0)
@@ -307,7 +245,7 @@ static int write_plots(const char *dir, const char *name, const cJSON *summary, 
   /* Live heap over time: the process and each of the 8 threads with the highest peaks. Every
    * block (gnuplot "index") starts with a header row whose second field is the legend title,
    * read by `title columnhead(2)`: the thread names stay data. */
-  if (out_open(&of, dir, "heap_timeline.dat", err, errlen)) return -1;
+  if (ms__out_open(&of, dir, "heap_timeline.dat", err, errlen)) return -1;
   FILE *f = of.f;
   const cJSON *tl = cJSON_GetObjectItemCaseSensitive(summary, "timeline");
   const cJSON *ts = cJSON_GetObjectItemCaseSensitive(tl, "t_ns");
@@ -318,8 +256,8 @@ static int write_plots(const char *dir, const char *name, const cJSON *summary, 
              "\"t_s\" \"process\"\n");
   int npts = cJSON_GetArraySize(ts);
   for (int i = 0; i < npts && i < cJSON_GetArraySize(lv); i++)
-    fprintf(f, "%.9f %.6f\n", itemnum(cJSON_GetArrayItem(ts, i)) / 1e9,
-            itemnum(cJSON_GetArrayItem(lv, i)) / 1e6);
+    fprintf(f, "%.9f %.6f\n", ms__itemnum(cJSON_GetArrayItem(ts, i)) / 1e9,
+            ms__itemnum(cJSON_GetArrayItem(lv, i)) / 1e6);
   if (npts == 0) fprintf(f, "0 0\n");
   const cJSON *threads = cJSON_GetObjectItemCaseSensitive(summary, "threads");
   int nth = cJSON_GetArraySize(threads);
@@ -330,7 +268,7 @@ static int write_plots(const char *dir, const char *name, const cJSON *summary, 
     for (int i = 0; i < nth; i++) {
       int used = 0;
       for (int j = 0; j < nsel; j++) used |= order[j] == i;
-      double p = num(cJSON_GetArrayItem(threads, i), "peak_live_bytes", 0);
+      double p = ms__num(cJSON_GetArrayItem(threads, i), "peak_live_bytes", 0);
       if (!used && p > bp && p > 0) best = i, bp = p;
     }
     if (best < 0) break;
@@ -342,18 +280,18 @@ static int write_plots(const char *dir, const char *name, const cJSON *summary, 
     const cJSON *tts = cJSON_GetObjectItemCaseSensitive(ttl, "t_ns");
     const cJSON *tlv = cJSON_GetObjectItemCaseSensitive(ttl, "live_bytes");
     char tn[72], legend[100];
-    plot_text(tn, sizeof tn, str(t, "name"), 64);
-    snprintf(legend, sizeof legend, "%s (%.0f)", *tn ? tn : "thread", num(t, "tid", 0));
+    plot_text(tn, sizeof tn, ms__str(t, "name"), 64);
+    snprintf(legend, sizeof legend, "%s (%.0f)", *tn ? tn : "thread", ms__num(t, "tid", 0));
     fputs("\n\n\"t_s\" ", f);
     dat_string(f, legend);
     fputc('\n', f);
     int n = cJSON_GetArraySize(tts);
     for (int i = 0; i < n && i < cJSON_GetArraySize(tlv); i++)
-      fprintf(f, "%.9f %.6f\n", itemnum(cJSON_GetArrayItem(tts, i)) / 1e9,
-              itemnum(cJSON_GetArrayItem(tlv, i)) / 1e6);
+      fprintf(f, "%.9f %.6f\n", ms__itemnum(cJSON_GetArrayItem(tts, i)) / 1e9,
+              ms__itemnum(cJSON_GetArrayItem(tlv, i)) / 1e6);
     if (n == 0) fprintf(f, "0 0\n");
   }
-  if (out_commit(&of, err, errlen)) return -1;
+  if (ms__out_commit(&of, err, errlen)) return -1;
   char body[1024];
   int off = snprintf(body, sizeof body,
                      "set xlabel 'time since first event (s)'\n"
@@ -376,14 +314,14 @@ static int write_plots(const char *dir, const char *name, const cJSON *summary, 
   for (int i = 0; i < nth; i++) idx[i] = i;
   for (int i = 1; i < nth; i++) /* insertion sort by peak, descending */
     for (int j = i; j > 0 &&
-                    num(cJSON_GetArrayItem(threads, idx[j]), "peak_live_bytes", 0) >
-                        num(cJSON_GetArrayItem(threads, idx[j - 1]), "peak_live_bytes", 0);
+                    ms__num(cJSON_GetArrayItem(threads, idx[j]), "peak_live_bytes", 0) >
+                        ms__num(cJSON_GetArrayItem(threads, idx[j - 1]), "peak_live_bytes", 0);
          j--) {
       int t = idx[j];
       idx[j] = idx[j - 1];
       idx[j - 1] = t;
     }
-  if (out_open(&of, dir, "thread_peaks.dat", err, errlen)) {
+  if (ms__out_open(&of, dir, "thread_peaks.dat", err, errlen)) {
     free(idx);
     return -1;
   }
@@ -393,15 +331,15 @@ static int write_plots(const char *dir, const char *name, const cJSON *summary, 
   for (int r = 0; r < shown; r++) {
     const cJSON *t = cJSON_GetArrayItem(threads, idx[r]);
     char tn[72], label[100];
-    plot_text(tn, sizeof tn, str(t, "name"), 64);
-    snprintf(label, sizeof label, "%s:%.0f", *tn ? tn : "thread", num(t, "tid", 0));
-    fprintf(f, "%d %.6f ", r, num(t, "peak_live_bytes", 0) / 1e6);
+    plot_text(tn, sizeof tn, ms__str(t, "name"), 64);
+    snprintf(label, sizeof label, "%s:%.0f", *tn ? tn : "thread", ms__num(t, "tid", 0));
+    fprintf(f, "%d %.6f ", r, ms__num(t, "peak_live_bytes", 0) / 1e6);
     dat_string(f, label);
     fputc('\n', f);
   }
   if (shown == 0) fprintf(f, "0 0 \"none\"\n");
   free(idx);
-  if (out_commit(&of, err, errlen)) return -1;
+  if (ms__out_commit(&of, err, errlen)) return -1;
   snprintf(body, sizeof body,
            "set style fill solid 0.8\n"
            "set boxwidth 0.8\n"
@@ -414,7 +352,7 @@ static int write_plots(const char *dir, const char *name, const cJSON *summary, 
 
   /* RSS and process CPU over time from the harness's /proc samples. */
   if (resources) {
-    if (out_open(&of, dir, "rss_cpu.dat", err, errlen)) return -1;
+    if (ms__out_open(&of, dir, "rss_cpu.dat", err, errlen)) return -1;
     f = of.f;
     fprintf(f, "# t_s rss_MB process_cpu_percent (of one core, over the sample interval)\n");
     const cJSON *samples = cJSON_GetObjectItemCaseSensitive(resources, "samples");
@@ -423,9 +361,9 @@ static int write_plots(const char *dir, const char *name, const cJSON *summary, 
     const cJSON *s;
     cJSON_ArrayForEach(s, samples) {
       const cJSON *p = cJSON_GetObjectItemCaseSensitive(s, "process");
-      double t = num(s, "t_s", 0);
-      double cpu = num(p, "utime_s", 0) + num(p, "stime_s", 0);
-      double rss = num(p, "rss_bytes", -1);
+      double t = ms__num(s, "t_s", 0);
+      double cpu = ms__num(p, "utime_s", 0) + ms__num(p, "stime_s", 0);
+      double rss = ms__num(p, "rss_bytes", -1);
       if (rss < 0) continue;
       if (prev_t >= 0 && t > prev_t) {
         fprintf(f, "%.3f %.6f %.2f\n", t, rss / 1e6, 100.0 * (cpu - prev_cpu) / (t - prev_t));
@@ -437,7 +375,7 @@ static int write_plots(const char *dir, const char *name, const cJSON *summary, 
       rows++;
     }
     if (rows == 0) fprintf(f, "0 NaN NaN\n");
-    if (out_commit(&of, err, errlen)) return -1;
+    if (ms__out_commit(&of, err, errlen)) return -1;
     snprintf(body, sizeof body,
              "set xlabel 'time since start (s)'\n"
              "set ylabel 'RSS (MB)'\n"
@@ -456,7 +394,7 @@ static int write_plots(const char *dir, const char *name, const cJSON *summary, 
 int ms_plots_write_gnuplot(const char *out_dir, const char *name, const cJSON *summary,
                            const cJSON *resources, char *err, size_t errlen) {
   char dir[PATH_MAX];
-  if (pathf(dir, sizeof dir, "%s/plots", out_dir)) {
+  if (ms__pathf(dir, sizeof dir, "%s/plots", out_dir)) {
     snprintf(err, errlen, "path too long: %s/plots; choose a shorter --out", out_dir);
     return -1;
   }
@@ -474,231 +412,13 @@ int ms_plots_write_gnuplot(const char *out_dir, const char *name, const cJSON *s
    * appends to through the inherited descriptor, renamed into place at the end, also after a
    * failure, since the error message points to it. */
   ms_out_file_t log;
-  if (out_open(&log, dir, "gnuplot.log", err, errlen)) return -1;
+  if (ms__out_open(&log, dir, "gnuplot.log", err, errlen)) return -1;
   int rc = write_plots(dir, name, summary, resources, fileno(log.f), err, errlen);
   char lerr[PATH_MAX + 64];
-  if (out_commit(&log, lerr, sizeof lerr) && rc == 0) {
+  if (ms__out_commit(&log, lerr, sizeof lerr) && rc == 0) {
     snprintf(err, errlen, "%s", lerr);
     rc = -1;
   }
   return rc;
 }
 
-/* ---- HTML ---- */
-
-/* s as HTML text or attribute value (either quote): every string from a summary goes through
- * here, since names in it come from the traced program (STYLE 11). */
-static void esc(FILE *f, const char *s) {
-  for (; s && *s; s++) {
-    switch (*s) {
-    case '<': fputs("&lt;", f); break;
-    case '>': fputs("&gt;", f); break;
-    case '&': fputs("&amp;", f); break;
-    case '"': fputs("&quot;", f); break;
-    case '\'': fputs("&#39;", f); break;
-    default: fputc(*s, f);
-    }
-  }
-}
-
-static void bytes_text(double b, char *buf, size_t len) {
-  if (b >= 1e9) snprintf(buf, len, "%.2f GB", b / 1e9);
-  else if (b >= 1e6) snprintf(buf, len, "%.2f MB", b / 1e6);
-  else if (b >= 1e3) snprintf(buf, len, "%.2f kB", b / 1e3);
-  else snprintf(buf, len, "%.0f B", b);
-}
-
-static void card(FILE *f, const char *label, const char *value) {
-  fputs("<div class=\"card\"><div class=\"v\">", f);
-  esc(f, value);
-  fputs("</div><div class=\"l\">", f);
-  esc(f, label);
-  fputs("</div></div>\n", f);
-}
-
-static void svg_timeline(FILE *f, const cJSON *summary) {
-  const cJSON *tl = cJSON_GetObjectItemCaseSensitive(summary, "timeline");
-  const cJSON *ts = cJSON_GetObjectItemCaseSensitive(tl, "t_ns");
-  const cJSON *lv = cJSON_GetObjectItemCaseSensitive(tl, "live_bytes");
-  int n = cJSON_GetArraySize(ts);
-  if (n > cJSON_GetArraySize(lv)) n = cJSON_GetArraySize(lv);
-  if (n < 1) {
-    fputs("<p>No timeline (no events).</p>\n", f);
-    return;
-  }
-  double tmax = 0, vmax = 0;
-  for (int i = 0; i < n; i++) {
-    double t = itemnum(cJSON_GetArrayItem(ts, i)), v = itemnum(cJSON_GetArrayItem(lv, i));
-    if (t > tmax) tmax = t;
-    if (v > vmax) vmax = v;
-  }
-  if (tmax <= 0) tmax = 1;
-  if (vmax <= 0) vmax = 1;
-  const double W = 900, H = 260, L = 70, B = 30;
-  fprintf(f, "<svg viewBox=\"0 0 %.0f %.0f\" width=\"100%%\" role=\"img\" aria-label=\"live heap over time\">\n",
-          W + L + 10, H + B + 10);
-  fprintf(f, "<rect x=\"%.0f\" y=\"5\" width=\"%.0f\" height=\"%.0f\" fill=\"#fafafa\" stroke=\"#ccc\"/>\n", L, W, H);
-  fputs("<polyline fill=\"none\" stroke=\"#1565c0\" stroke-width=\"1.5\" points=\"", f);
-  double prev_y = 5 + H;
-  for (int i = 0; i < n; i++) {
-    double x = L + W * itemnum(cJSON_GetArrayItem(ts, i)) / tmax;
-    double y = 5 + H - H * itemnum(cJSON_GetArrayItem(lv, i)) / vmax;
-    fprintf(f, "%.1f,%.1f %.1f,%.1f ", x, prev_y, x, y); /* steps */
-    prev_y = y;
-  }
-  fputs("\"/>\n", f);
-  char vb[32];
-  bytes_text(vmax, vb, sizeof vb);
-  fprintf(f, "<text x=\"%.0f\" y=\"15\" font-size=\"11\" text-anchor=\"end\">%s</text>\n", L - 4, vb);
-  fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\" text-anchor=\"end\">0</text>\n", L - 4, 5 + H);
-  fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\">0 s</text>\n", L, H + B);
-  fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\" text-anchor=\"end\">%.4f s</text>\n", L + W,
-          H + B, tmax / 1e9);
-  fputs("</svg>\n", f);
-}
-
-int ms_plots_write_html(const char *out_dir, const char *name, const cJSON *summary,
-                        const cJSON *resources, char *err, size_t errlen) {
-  ms_out_file_t of;
-  if (out_open(&of, out_dir, "report.html", err, errlen)) return -1;
-  FILE *f = of.f;
-  const cJSON *tot = cJSON_GetObjectItemCaseSensitive(summary, "totals");
-  const cJSON *h = cJSON_GetObjectItemCaseSensitive(summary, "harness");
-  const cJSON *threads = cJSON_GetObjectItemCaseSensitive(summary, "threads");
-  fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>memscope: ", f);
-  esc(f, name);
-  fputs("</title>\n<style>\n"
-        "body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}\n"
-        ".cards{display:flex;flex-wrap:wrap;gap:10px}.card{border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:120px}\n"
-        ".card .v{font-size:1.3em;font-weight:600}.card .l{color:#666;font-size:.85em}\n"
-        "table{border-collapse:collapse;margin:8px 0}td,th{border-bottom:1px solid #e4e4e4;padding:3px 8px;text-align:right;font-size:.9em}\n"
-        "th{cursor:pointer;background:#f4f4f4}td.s,th.s{text-align:left}\n"
-        ".pass{color:#1b5e20}.fail{color:#b71c1c;font-weight:600}\n"
-        ".memory_intensive{background:#fde0dc}.cpu_intensive{background:#fff3cd}.io_intensive{background:#dcecfd}.balanced{background:#e6f4ea}\n"
-        ".high{color:#b71c1c;font-weight:600}.medium{color:#e65100}\n"
-        "pre{background:#f7f7f7;padding:6px;margin:2px 0;font-size:.8em;white-space:pre-wrap}\n"
-        "</style></head><body>\n<h1>memscope: ", f);
-  esc(f, name);
-  fputs("</h1>\n<div class=\"cards\">\n", f);
-  char b[64];
-  snprintf(b, sizeof b, "%.0f", num(tot, "allocations", 0));
-  card(f, "allocations", b);
-  snprintf(b, sizeof b, "%.0f", num(tot, "frees", 0));
-  card(f, "frees", b);
-  bytes_text(num(tot, "allocated_bytes", 0), b, sizeof b);
-  card(f, "allocated", b);
-  bytes_text(num(tot, "peak_live_bytes", 0), b, sizeof b);
-  card(f, "peak live heap", b);
-  bytes_text(num(tot, "leaked_bytes", 0), b, sizeof b);
-  card(f, "leaked at exit", b);
-  /* Threads whose calls the trace holds ("tracked": true); the others are listed too (a
-   * thread that named itself, then stopped being tracked), but are not counted here. */
-  int ntracked = 0;
-  const cJSON *th;
-  cJSON_ArrayForEach(th, threads) ntracked += cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(th, "tracked"));
-  snprintf(b, sizeof b, "%d of %d", ntracked, cJSON_GetArraySize(threads));
-  card(f, "tracked threads", b);
-  if (h) {
-    snprintf(b, sizeof b, "%.3f s", num(h, "wall_s", 0));
-    card(f, "wall time", b);
-    snprintf(b, sizeof b, "%.3f s", num(h, "cpu_user_s", 0) + num(h, "cpu_sys_s", 0));
-    card(f, "CPU time", b);
-  }
-  const cJSON *rs = cJSON_GetObjectItemCaseSensitive(summary, "resources");
-  const cJSON *rss = cJSON_GetObjectItemCaseSensitive(rs, "peak_rss_bytes");
-  if (!isnan(itemnum(rss))) {
-    bytes_text(itemnum(rss), b, sizeof b);
-    card(f, "peak RSS", b);
-  }
-  const cJSON *ov = cJSON_GetObjectItemCaseSensitive(summary, "overhead");
-  const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(ov, "cpu");
-  if (cpu) {
-    snprintf(b, sizeof b, "x%.2f", num(cpu, "ratio_of_medians", 0));
-    card(f, "CPU overhead (tracked/untracked)", b);
-  }
-  fputs("</div>\n<h2>Assertions</h2>\n<table><tr><th class=\"s\">result</th><th class=\"s\">assertion</th></tr>\n", f);
-  const cJSON *a;
-  cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(summary, "assertions")) {
-    int ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "passed"));
-    fprintf(f, "<tr><td class=\"s %s\">%s</td><td class=\"s\">", ok ? "pass" : "fail", ok ? "pass" : "FAIL");
-    esc(f, str(a, "message"));
-    fputs("</td></tr>\n", f);
-  }
-  fputs("</table>\n<h2>Live heap over time</h2>\n", f);
-  svg_timeline(f, summary);
-  fputs("<h2>Threads</h2>\n<p>Click a column to sort. CPU and I/O come from the harness's /proc samples (null: not seen).</p>\n"
-        "<table class=\"sortable\"><thead><tr><th>tid</th><th class=\"s\">name</th><th class=\"s\">role</th><th class=\"s\">alert</th>"
-        "<th>allocations</th><th>frees</th><th>allocated bytes</th><th>peak live bytes</th><th>CPU %</th><th>I/O ops</th></tr></thead><tbody>\n", f);
-  const cJSON *t;
-  cJSON_ArrayForEach(t, threads) {
-    /* role and alert are the analysis's own words today, but they are read back from a
-     * summary.json like the names, so they are escaped like them. */
-    const char *role = str(t, "role"), *alert = str(t, "alert");
-    fputs("<tr class=\"", f);
-    esc(f, role);
-    fprintf(f, "\"><td>%.0f</td><td class=\"s\">", num(t, "tid", 0));
-    esc(f, str(t, "name"));
-    fputs("</td><td class=\"s\">", f);
-    esc(f, role);
-    fputs("</td><td class=\"s ", f);
-    esc(f, alert);
-    fputs("\">", f);
-    esc(f, alert);
-    fprintf(f, "</td><td>%.0f</td><td>%.0f</td><td>%.0f</td><td>%.0f</td>", num(t, "allocations", 0),
-            num(t, "frees", 0), num(t, "allocated_bytes", 0), num(t, "peak_live_bytes", 0));
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(t, "cpu_percent");
-    const cJSON *io = cJSON_GetObjectItemCaseSensitive(t, "io_ops");
-    if (!isnan(itemnum(c))) fprintf(f, "<td>%.1f</td>", itemnum(c));
-    else fputs("<td>null</td>", f);
-    if (!isnan(itemnum(io))) fprintf(f, "<td>%.0f</td>", itemnum(io));
-    else fputs("<td>null</td>", f);
-    fputs("</tr>\n", f);
-  }
-  fputs("</tbody></table>\n<h2>Leaks</h2>\n", f);
-  const cJSON *leaks = cJSON_GetObjectItemCaseSensitive(summary, "leaks");
-  if (cJSON_GetArraySize(leaks) == 0) {
-    fputs("<p>No block was live at the end of the run.</p>\n", f);
-  } else {
-    fputs("<table><tr><th>bytes</th><th>blocks</th><th class=\"s\">variable</th><th class=\"s\">stack (innermost first)</th></tr>\n", f);
-    int shown = 0;
-    const cJSON *lk;
-    cJSON_ArrayForEach(lk, leaks) {
-      if (shown++ >= 50) break;
-      fprintf(f, "<tr><td>%.0f</td><td>%.0f</td><td class=\"s\">", num(lk, "bytes", 0), num(lk, "blocks", 0));
-      esc(f, str(lk, "var_name"));
-      fputs("</td><td class=\"s\"><pre>", f);
-      const cJSON *fr;
-      int k = 0;
-      cJSON_ArrayForEach(fr, cJSON_GetObjectItemCaseSensitive(lk, "stack")) {
-        if (k++ >= 12) break;
-        const char *fn = str(fr, "function");
-        const char *file = str(fr, "file");
-        const char *mod = str(fr, "module");
-        const char *mb = strrchr(mod, '/');
-        if (*fn) esc(f, fn);
-        else esc(f, str(fr, "address"));
-        if (*file) {
-          fputs(" (", f);
-          esc(f, file);
-          fprintf(f, ":%.0f)", num(fr, "line", 0));
-        }
-        fputs(" [", f);
-        esc(f, mb ? mb + 1 : mod);
-        fputs("]\n", f);
-      }
-      fputs("</pre></td></tr>\n", f);
-    }
-    fputs("</table>\n", f);
-  }
-  if (resources) {
-    fprintf(f, "<p>Resource samples: %.0f at %.0f Hz (resources.json). GPU: unavailable.</p>\n",
-            num(resources, "nsamples", 0), num(resources, "hz", 0));
-  }
-  fputs("<script>\n"
-        "document.querySelectorAll('table.sortable th').forEach(function(th,i){th.onclick=function(){\n"
-        " var tb=th.closest('table').tBodies[0],rows=Array.from(tb.rows),asc=th.dataset.asc!=='1';th.dataset.asc=asc?'1':'0';\n"
-        " rows.sort(function(a,b){var x=a.cells[i].textContent,y=b.cells[i].textContent,nx=parseFloat(x),ny=parseFloat(y);\n"
-        "  var c=(isNaN(nx)||isNaN(ny))?x.localeCompare(y):nx-ny;return asc?c:-c;});rows.forEach(function(r){tb.appendChild(r);});};});\n"
-        "</script>\n</body></html>\n", f);
-  return out_commit(&of, err, errlen);
-}
