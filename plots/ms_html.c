@@ -1,237 +1,329 @@
-/* ms_html.c: the self-contained HTML report from a summary.json tree and the resource samples. */
+/* ms_html.c: the self-contained HTML dashboard (report.html): the page files of plots/dashboard/
+ * (embedded at build time) around the run's data as JSON. docs/dashboard.md describes the page.
+ *
+ * This file writes no HTML of its own: it chooses what of summary.json and resources.json the
+ * page needs (so that a 100-thread, 1M-event run stays under 2 MB), prints that with cJSON and
+ * concatenates shell, CSS, data and JavaScript. Every string of the data reaches the page only
+ * inside that JSON, which the page's script inserts as text (never as markup). */
 #define _GNU_SOURCE
 #include "ms_plots_int.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <math.h>
-#include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "ms_files.h"
+/* The page files, as byte arrays (cmake/EmbedFile.cmake). */
+extern const unsigned char ms_dashboard_html[], ms_dashboard_css[], ms_dashboard_charts_js[],
+    ms_dashboard_flame_js[], ms_dashboard_js[];
+extern const size_t ms_dashboard_html_len, ms_dashboard_css_len, ms_dashboard_charts_js_len,
+    ms_dashboard_flame_js_len, ms_dashboard_js_len;
 
-/* ---- HTML ---- */
+/* ---- size caps: what of a large run is embedded (docs/dashboard.md, "Size") ---- */
 
-/* s as HTML text or attribute value (either quote): every string from a summary goes through
- * here, since names in it come from the traced program (STYLE 11). */
-static void esc(FILE *f, const char *s) {
-  for (; s && *s; s++) {
-    switch (*s) {
-    case '<': fputs("&lt;", f); break;
-    case '>': fputs("&gt;", f); break;
-    case '&': fputs("&amp;", f); break;
-    case '"': fputs("&quot;", f); break;
-    case '\'': fputs("&#39;", f); break;
-    default: fputc(*s, f);
+#define DASH_MAX_LEAKS 100           /* leak groups listed (the summary holds at most 100) */
+#define DASH_MAX_LEAK_FRAMES 32      /* frames of one leak's stack */
+#define DASH_MAX_HOT_FRAMES 32       /* frames of one hot stack */
+#define DASH_THREAD_DETAIL_BYTES 600000 /* per-thread timelines and histograms, all threads */
+#define DASH_MAX_FLAME_STACKS 500    /* flame graph stacks (largest by bytes come first) */
+#define DASH_MAX_FLAME_THREAD_REFS 40000 /* (stack, thread) entries of the flame graph */
+#define DASH_MAX_SAMPLES 3000        /* resource samples: every k-th beyond this */
+#define DASH_MAX_MARKS 200
+#define DASH_MAX_PROCESSES 50
+
+/* A note the page shows: what was left out of the embedded data and why. */
+static void note_cut(cJSON *limits, const char *what, double shown, double total, const char *why) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "what", what);
+  cJSON_AddNumberToObject(o, "shown", shown);
+  cJSON_AddNumberToObject(o, "total", total);
+  cJSON_AddStringToObject(o, "why", why);
+  cJSON_AddItemToArray(limits, o);
+}
+
+/* dst[key] = a copy of src[key], when present. Returns the copy (or NULL). */
+static cJSON *copy_key(cJSON *dst, const cJSON *src, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(src, key);
+  if (!v) return NULL;
+  cJSON *c = cJSON_Duplicate(v, 1);
+  if (c) cJSON_AddItemToObject(dst, key, c);
+  return c;
+}
+
+/* Cuts array a to its first n items. */
+static void truncate_array(cJSON *a, int n) {
+  while (cJSON_GetArraySize(a) > n) cJSON_DeleteItemFromArray(a, cJSON_GetArraySize(a) - 1);
+}
+
+/* Stack frames: module_offset is not shown; an address is kept (an unsymbolized frame shows it). */
+static void trim_frames(cJSON *stack, int max_frames) {
+  truncate_array(stack, max_frames);
+  cJSON *fr;
+  cJSON_ArrayForEach(fr, stack) cJSON_DeleteItemFromObjectCaseSensitive(fr, "module_offset");
+}
+
+static void trim_stack_list(cJSON *list, int max_frames) {
+  cJSON *s;
+  cJSON_ArrayForEach(s, list) trim_frames(cJSON_GetObjectItemCaseSensitive(s, "stack"), max_frames);
+}
+
+/* Bytes that cJSON would print for v (the budget of per-thread detail). */
+static size_t printed_size(const cJSON *v) {
+  char *p = cJSON_PrintUnformatted(v);
+  size_t n = p ? strlen(p) : 0;
+  free(p);
+  return n;
+}
+
+static int cmp_peak_desc(const void *a, const void *b) {
+  double x = ms__num(*(const cJSON *const *)a, "peak_live_bytes", 0);
+  double y = ms__num(*(const cJSON *const *)b, "peak_live_bytes", 0);
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Per-thread detail (timeline, histograms) is the bulk of a many-thread page: kept for the
+ * threads with the highest peaks until DASH_THREAD_DETAIL_BYTES, removed from the others with a
+ * reason the page shows when such a thread is focused. */
+static void budget_thread_detail(cJSON *threads, cJSON *limits) {
+  static const char *const keys[] = {"timeline", "size_histogram", "lifetime_histogram_log2_ns"};
+  int n = cJSON_GetArraySize(threads);
+  if (n <= 0) return;
+  cJSON **order = malloc((size_t)n * sizeof *order);
+  if (!order) return;
+  int k = 0, with_detail = 0, kept = 0;
+  cJSON *t;
+  cJSON_ArrayForEach(t, threads) order[k++] = t;
+  qsort(order, (size_t)n, sizeof *order, cmp_peak_desc);
+  size_t used = 0;
+  for (int i = 0; i < n; i++) {
+    size_t sz = 0;
+    int has = 0;
+    for (size_t j = 0; j < sizeof keys / sizeof *keys; j++) {
+      const cJSON *v = cJSON_GetObjectItemCaseSensitive(order[i], keys[j]);
+      if (v) {
+        has = 1;
+        sz += printed_size(v);
+      }
     }
+    if (!has) continue;
+    with_detail++;
+    if (used + sz <= DASH_THREAD_DETAIL_BYTES) {
+      used += sz;
+      kept++;
+      continue;
+    }
+    for (size_t j = 0; j < sizeof keys / sizeof *keys; j++)
+      cJSON_DeleteItemFromObjectCaseSensitive(order[i], keys[j]);
+    cJSON_AddStringToObject(order[i], "detail_omitted",
+                            "per-thread timeline and histograms left out of the page to keep it small "
+                            "(kept for the threads with the highest peaks); summary.json has them");
+  }
+  free(order);
+  if (kept < with_detail)
+    note_cut(limits, "per-thread timelines and histograms", kept, with_detail,
+             "kept for the threads with the highest peak live bytes, to keep the page small; summary.json has all");
+}
+
+/* The flame graph's stacks come largest first; its frames table is kept whole (indices). */
+static void budget_flamegraph(cJSON *fg, cJSON *limits) {
+  cJSON *stacks = cJSON_GetObjectItemCaseSensitive(fg, "stacks");
+  int n = cJSON_GetArraySize(stacks);
+  if (n > DASH_MAX_FLAME_STACKS) {
+    truncate_array(stacks, DASH_MAX_FLAME_STACKS);
+    note_cut(limits, "flame graph stacks", DASH_MAX_FLAME_STACKS, n,
+             "the largest by allocated bytes, to keep the page small; summary.json has all it lists");
+  }
+  int refs = 0, cut = 0;
+  cJSON *s;
+  cJSON_ArrayForEach(s, stacks) {
+    cJSON *th = cJSON_GetObjectItemCaseSensitive(s, "threads");
+    int m = cJSON_GetArraySize(th);
+    if (refs + m > DASH_MAX_FLAME_THREAD_REFS) {
+      int keep = DASH_MAX_FLAME_THREAD_REFS - refs;
+      truncate_array(th, keep < 0 ? 0 : keep);
+      cJSON_AddTrueToObject(s, "threads_cut");
+      cut++;
+      m = cJSON_GetArraySize(th);
+    }
+    refs += m;
+  }
+  if (cut)
+    note_cut(limits, "flame graph stacks with their per-thread split cut", n - cut, n,
+             "per-thread entries capped to keep the page small: a focused thread may miss these stacks");
+}
+
+/* The summary, less what the page does not show (scenario's own record, scopes). */
+static cJSON *embed_summary(const cJSON *summary, cJSON *limits) {
+  static const char *const keys[] = {
+      "schema",      "run",           "totals",     "module_filter", "threads",   "leaks",
+      "leak_groups", "assertions",    "overhead",   "mode",          "timeline",  "size_histogram",
+      "hot_stacks",  "lifetimes",     "flamegraph", "roles",         "correlation", "bottlenecks",
+      "resources",   "harness",       "partial",    "tree",          "marks"};
+  cJSON *s = cJSON_CreateObject();
+  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) copy_key(s, summary, keys[i]);
+
+  cJSON *leaks = cJSON_GetObjectItemCaseSensitive(s, "leaks");
+  if (cJSON_GetArraySize(leaks) > DASH_MAX_LEAKS) truncate_array(leaks, DASH_MAX_LEAKS);
+  trim_stack_list(leaks, DASH_MAX_LEAK_FRAMES);
+  cJSON *hot = cJSON_GetObjectItemCaseSensitive(s, "hot_stacks");
+  trim_stack_list(cJSON_GetObjectItemCaseSensitive(hot, "by_count"), DASH_MAX_HOT_FRAMES);
+  trim_stack_list(cJSON_GetObjectItemCaseSensitive(hot, "by_bytes"), DASH_MAX_HOT_FRAMES);
+  cJSON *bn = cJSON_GetObjectItemCaseSensitive(s, "bottlenecks");
+  if (cJSON_IsObject(bn)) {
+    trim_stack_list(cJSON_GetObjectItemCaseSensitive(bn, "hot_stacks_by_count"), DASH_MAX_HOT_FRAMES);
+    trim_stack_list(cJSON_GetObjectItemCaseSensitive(bn, "hot_stacks_by_bytes"), DASH_MAX_HOT_FRAMES);
+    trim_stack_list(cJSON_GetObjectItemCaseSensitive(bn, "largest_leaks"), DASH_MAX_LEAK_FRAMES);
+  }
+  cJSON *marks = cJSON_GetObjectItemCaseSensitive(s, "marks");
+  int nm = cJSON_GetArraySize(marks);
+  if (nm > DASH_MAX_MARKS) {
+    truncate_array(marks, DASH_MAX_MARKS);
+    note_cut(limits, "marks", DASH_MAX_MARKS, nm, "the first ones in time order");
+  }
+  cJSON *tree = cJSON_GetObjectItemCaseSensitive(s, "tree");
+  cJSON *pl = cJSON_GetObjectItemCaseSensitive(tree, "process_list");
+  int np = cJSON_GetArraySize(pl);
+  if (np > DASH_MAX_PROCESSES) {
+    truncate_array(pl, DASH_MAX_PROCESSES);
+    note_cut(limits, "processes of the tree", DASH_MAX_PROCESSES, np, "the first ones listed");
+  }
+  budget_thread_detail(cJSON_GetObjectItemCaseSensitive(s, "threads"), limits);
+  cJSON *fg = cJSON_GetObjectItemCaseSensitive(s, "flamegraph");
+  if (cJSON_IsObject(fg)) budget_flamegraph(fg, limits);
+  return s;
+}
+
+static void add_num_item(cJSON *arr, const cJSON *v) {
+  double d = ms__itemnum(v);
+  cJSON_AddItemToArray(arr, isnan(d) ? cJSON_CreateNull() : cJSON_CreateNumber(d));
+}
+
+/* resources.json (memscope.resources/1) as columns of what the resource timeline draws: time,
+ * RSS, total and per-core CPU, and the reason a CPU figure is null. Every sample up to
+ * DASH_MAX_SAMPLES; beyond, every k-th (the page says so). */
+static cJSON *embed_resources(const cJSON *res, cJSON *limits) {
+  static const char *const keys[] = {"schema", "hz", "rate_policy", "source", "ncpu", "gpu",
+                                     "gpu_reason", "wall_s", "nsamples", "peak_rss_bytes",
+                                     "t0_ns", "t0_monotonic_ns", "start_monotonic_ns"};
+  cJSON *r = cJSON_CreateObject();
+  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) copy_key(r, res, keys[i]);
+  cJSON *threads = cJSON_AddArrayToObject(r, "threads");
+  const cJSON *t;
+  cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(res, "threads")) {
+    cJSON *o = cJSON_CreateObject();
+    copy_key(o, t, "tid");
+    copy_key(o, t, "first_seen_s");
+    copy_key(o, t, "last_seen_s");
+    cJSON_AddItemToArray(threads, o);
+  }
+  const cJSON *samples = cJSON_GetObjectItemCaseSensitive(res, "samples");
+  int n = cJSON_GetArraySize(samples);
+  int step = n > DASH_MAX_SAMPLES ? (n + DASH_MAX_SAMPLES - 1) / DASH_MAX_SAMPLES : 1;
+  if (step > 1) {
+    char why[160];
+    snprintf(why, sizeof why, "every %d-th sample, to keep the page small; resources.json has all", step);
+    note_cut(limits, "resource samples", (n + step - 1) / step, n, why);
+  }
+  cJSON *cols = cJSON_AddObjectToObject(r, "series");
+  cJSON *ts = cJSON_AddArrayToObject(cols, "t_s");
+  cJSON *rss = cJSON_AddArrayToObject(cols, "rss_bytes");
+  cJSON *tot = cJSON_AddArrayToObject(cols, "cpu_total_percent");
+  cJSON *cores = cJSON_AddArrayToObject(cols, "cpu_per_core_percent");
+  cJSON *why = cJSON_AddArrayToObject(cols, "cpu_null_reason");
+  int ncores = 0;
+  for (int i = 0; i < n; i += step) {
+    const cJSON *s = cJSON_GetArrayItem(samples, i);
+    const cJSON *proc = cJSON_GetObjectItemCaseSensitive(s, "process");
+    const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(s, "cpu");
+    const cJSON *pc = cJSON_GetObjectItemCaseSensitive(cpu, "per_core_percent");
+    add_num_item(ts, cJSON_GetObjectItemCaseSensitive(s, "t_s"));
+    add_num_item(rss, cJSON_GetObjectItemCaseSensitive(proc, "rss_bytes"));
+    add_num_item(tot, cJSON_GetObjectItemCaseSensitive(cpu, "total_percent"));
+    const cJSON *nr = cJSON_GetObjectItemCaseSensitive(cpu, "null_reason");
+    cJSON_AddItemToArray(why, cJSON_IsString(nr) ? cJSON_CreateString(nr->valuestring) : cJSON_CreateNull());
+    /* One column per core, null-padded for samples taken before a core was seen. */
+    int m = cJSON_GetArraySize(pc);
+    int row = cJSON_GetArraySize(ts) - 1;
+    for (; ncores < m; ncores++) {
+      cJSON *col = cJSON_CreateArray();
+      for (int j = 0; j < row; j++) cJSON_AddItemToArray(col, cJSON_CreateNull());
+      cJSON_AddItemToArray(cores, col);
+    }
+    for (int c = 0; c < ncores; c++)
+      add_num_item(cJSON_GetArrayItem(cores, c), c < m ? cJSON_GetArrayItem(pc, c) : NULL);
+  }
+  return r;
+}
+
+/* The page's data: {schema, name, summary, resources (or null), limits}. */
+static cJSON *dashboard_data(const char *name, const cJSON *summary, const cJSON *resources) {
+  cJSON *d = cJSON_CreateObject();
+  cJSON_AddStringToObject(d, "schema", "memscope.dashboard/1");
+  cJSON_AddStringToObject(d, "name", name ? name : "");
+  cJSON *limits = cJSON_CreateArray();
+  cJSON_AddItemToObject(d, "summary", embed_summary(summary, limits));
+  if (resources) cJSON_AddItemToObject(d, "resources", embed_resources(resources, limits));
+  else cJSON_AddNullToObject(d, "resources");
+  cJSON_AddItemToObject(d, "limits", limits);
+  return d;
+}
+
+/* Writes json with every '<' as \u003c: inside <script> nothing in the data can then close the
+ * element or open a comment, whatever a thread or function is named. '<' occurs only inside
+ * JSON strings, where the escape means the same character. */
+static void put_json_for_script(FILE *f, const char *json) {
+  for (const char *p = json; *p; p++) {
+    if (*p == '<') fputs("\\u003c", f);
+    else fputc(*p, f);
   }
 }
 
-static void bytes_text(double b, char *buf, size_t len) {
-  if (b >= 1e9) snprintf(buf, len, "%.2f GB", b / 1e9);
-  else if (b >= 1e6) snprintf(buf, len, "%.2f MB", b / 1e6);
-  else if (b >= 1e3) snprintf(buf, len, "%.2f kB", b / 1e3);
-  else snprintf(buf, len, "%.0f B", b);
-}
-
-static void card(FILE *f, const char *label, const char *value) {
-  fputs("<div class=\"card\"><div class=\"v\">", f);
-  esc(f, value);
-  fputs("</div><div class=\"l\">", f);
-  esc(f, label);
-  fputs("</div></div>\n", f);
-}
-
-static void svg_timeline(FILE *f, const cJSON *summary) {
-  const cJSON *tl = cJSON_GetObjectItemCaseSensitive(summary, "timeline");
-  const cJSON *ts = cJSON_GetObjectItemCaseSensitive(tl, "t_ns");
-  const cJSON *lv = cJSON_GetObjectItemCaseSensitive(tl, "live_bytes");
-  int n = cJSON_GetArraySize(ts);
-  if (n > cJSON_GetArraySize(lv)) n = cJSON_GetArraySize(lv);
-  if (n < 1) {
-    fputs("<p>No timeline (no events).</p>\n", f);
-    return;
-  }
-  double tmax = 0, vmax = 0;
-  for (int i = 0; i < n; i++) {
-    double t = ms__itemnum(cJSON_GetArrayItem(ts, i)), v = ms__itemnum(cJSON_GetArrayItem(lv, i));
-    if (t > tmax) tmax = t;
-    if (v > vmax) vmax = v;
-  }
-  if (tmax <= 0) tmax = 1;
-  if (vmax <= 0) vmax = 1;
-  const double W = 900, H = 260, L = 70, B = 30;
-  fprintf(f, "<svg viewBox=\"0 0 %.0f %.0f\" width=\"100%%\" role=\"img\" aria-label=\"live heap over time\">\n",
-          W + L + 10, H + B + 10);
-  fprintf(f, "<rect x=\"%.0f\" y=\"5\" width=\"%.0f\" height=\"%.0f\" fill=\"#fafafa\" stroke=\"#ccc\"/>\n", L, W, H);
-  fputs("<polyline fill=\"none\" stroke=\"#1565c0\" stroke-width=\"1.5\" points=\"", f);
-  double prev_y = 5 + H;
-  for (int i = 0; i < n; i++) {
-    double x = L + W * ms__itemnum(cJSON_GetArrayItem(ts, i)) / tmax;
-    double y = 5 + H - H * ms__itemnum(cJSON_GetArrayItem(lv, i)) / vmax;
-    fprintf(f, "%.1f,%.1f %.1f,%.1f ", x, prev_y, x, y); /* steps */
-    prev_y = y;
-  }
-  fputs("\"/>\n", f);
-  char vb[32];
-  bytes_text(vmax, vb, sizeof vb);
-  fprintf(f, "<text x=\"%.0f\" y=\"15\" font-size=\"11\" text-anchor=\"end\">%s</text>\n", L - 4, vb);
-  fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\" text-anchor=\"end\">0</text>\n", L - 4, 5 + H);
-  fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\">0 s</text>\n", L, H + B);
-  fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\" text-anchor=\"end\">%.4f s</text>\n", L + W,
-          H + B, tmax / 1e9);
-  fputs("</svg>\n", f);
+/* Writes shell[from..) up to the next marker, and returns the position after the marker (or the
+ * end when there is none). */
+static size_t put_until_marker(FILE *f, const char *shell, size_t len, size_t from, const char *marker,
+                               int *found) {
+  size_t mlen = strlen(marker);
+  const char *at = memmem(shell + from, len - from, marker, mlen);
+  size_t end = at ? (size_t)(at - shell) : len;
+  fwrite(shell + from, 1, end - from, f);
+  *found = at != NULL;
+  return at ? end + mlen : len;
 }
 
 int ms_plots_write_html(const char *out_dir, const char *name, const cJSON *summary,
                         const cJSON *resources, char *err, size_t errlen) {
+  cJSON *data = dashboard_data(name, summary, resources);
+  char *json = data ? cJSON_PrintUnformatted(data) : NULL;
+  cJSON_Delete(data);
+  if (!json) {
+    snprintf(err, errlen, "report.html: out of memory printing the page's data");
+    return -1;
+  }
   ms_out_file_t of;
-  if (ms__out_open(&of, out_dir, "report.html", err, errlen)) return -1;
-  FILE *f = of.f;
-  const cJSON *tot = cJSON_GetObjectItemCaseSensitive(summary, "totals");
-  const cJSON *h = cJSON_GetObjectItemCaseSensitive(summary, "harness");
-  const cJSON *threads = cJSON_GetObjectItemCaseSensitive(summary, "threads");
-  fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>memscope: ", f);
-  esc(f, name);
-  fputs("</title>\n<style>\n"
-        "body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}\n"
-        ".cards{display:flex;flex-wrap:wrap;gap:10px}.card{border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:120px}\n"
-        ".card .v{font-size:1.3em;font-weight:600}.card .l{color:#666;font-size:.85em}\n"
-        "table{border-collapse:collapse;margin:8px 0}td,th{border-bottom:1px solid #e4e4e4;padding:3px 8px;text-align:right;font-size:.9em}\n"
-        "th{cursor:pointer;background:#f4f4f4}td.s,th.s{text-align:left}\n"
-        ".pass{color:#1b5e20}.fail{color:#b71c1c;font-weight:600}\n"
-        ".memory_intensive{background:#fde0dc}.cpu_intensive{background:#fff3cd}.io_intensive{background:#dcecfd}.balanced{background:#e6f4ea}\n"
-        ".high{color:#b71c1c;font-weight:600}.medium{color:#e65100}\n"
-        "pre{background:#f7f7f7;padding:6px;margin:2px 0;font-size:.8em;white-space:pre-wrap}\n"
-        "</style></head><body>\n<h1>memscope: ", f);
-  esc(f, name);
-  fputs("</h1>\n<div class=\"cards\">\n", f);
-  char b[64];
-  snprintf(b, sizeof b, "%.0f", ms__num(tot, "allocations", 0));
-  card(f, "allocations", b);
-  snprintf(b, sizeof b, "%.0f", ms__num(tot, "frees", 0));
-  card(f, "frees", b);
-  bytes_text(ms__num(tot, "allocated_bytes", 0), b, sizeof b);
-  card(f, "allocated", b);
-  bytes_text(ms__num(tot, "peak_live_bytes", 0), b, sizeof b);
-  card(f, "peak live heap", b);
-  bytes_text(ms__num(tot, "leaked_bytes", 0), b, sizeof b);
-  card(f, "leaked at exit", b);
-  /* Threads whose calls the trace holds ("tracked": true); the others are listed too (a
-   * thread that named itself, then stopped being tracked), but are not counted here. */
-  int ntracked = 0;
-  const cJSON *th;
-  cJSON_ArrayForEach(th, threads) ntracked += cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(th, "tracked"));
-  snprintf(b, sizeof b, "%d of %d", ntracked, cJSON_GetArraySize(threads));
-  card(f, "tracked threads", b);
-  if (h) {
-    snprintf(b, sizeof b, "%.3f s", ms__num(h, "wall_s", 0));
-    card(f, "wall time", b);
-    snprintf(b, sizeof b, "%.3f s", ms__num(h, "cpu_user_s", 0) + ms__num(h, "cpu_sys_s", 0));
-    card(f, "CPU time", b);
+  if (ms__out_open(&of, out_dir, "report.html", err, errlen)) {
+    free(json);
+    return -1;
   }
-  const cJSON *rs = cJSON_GetObjectItemCaseSensitive(summary, "resources");
-  const cJSON *rss = cJSON_GetObjectItemCaseSensitive(rs, "peak_rss_bytes");
-  if (!isnan(ms__itemnum(rss))) {
-    bytes_text(ms__itemnum(rss), b, sizeof b);
-    card(f, "peak RSS", b);
+  const char *shell = (const char *)ms_dashboard_html;
+  size_t len = ms_dashboard_html_len, pos = 0;
+  int found[3];
+  pos = put_until_marker(of.f, shell, len, pos, "/*MEMSCOPE:CSS*/", &found[0]);
+  fwrite(ms_dashboard_css, 1, ms_dashboard_css_len, of.f);
+  pos = put_until_marker(of.f, shell, len, pos, "/*MEMSCOPE:DATA*/", &found[1]);
+  put_json_for_script(of.f, json);
+  pos = put_until_marker(of.f, shell, len, pos, "/*MEMSCOPE:JS*/", &found[2]);
+  /* One script element: charts.js and flame.js define what dashboard.js uses. */
+  fwrite(ms_dashboard_charts_js, 1, ms_dashboard_charts_js_len, of.f);
+  fputc('\n', of.f);
+  fwrite(ms_dashboard_flame_js, 1, ms_dashboard_flame_js_len, of.f);
+  fputc('\n', of.f);
+  fwrite(ms_dashboard_js, 1, ms_dashboard_js_len, of.f);
+  fwrite(shell + pos, 1, len - pos, of.f);
+  free(json);
+  if (!found[0] || !found[1] || !found[2]) {
+    ms_out_abort(&of);
+    snprintf(err, errlen, "report.html: the built-in page shell lacks its markers; rebuild memscope");
+    return -1;
   }
-  const cJSON *ov = cJSON_GetObjectItemCaseSensitive(summary, "overhead");
-  const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(ov, "cpu");
-  if (cpu) {
-    snprintf(b, sizeof b, "x%.2f", ms__num(cpu, "ratio_of_medians", 0));
-    card(f, "CPU overhead (tracked/untracked)", b);
-  }
-  fputs("</div>\n<h2>Assertions</h2>\n<table><tr><th class=\"s\">result</th><th class=\"s\">assertion</th></tr>\n", f);
-  const cJSON *a;
-  cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(summary, "assertions")) {
-    int ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "passed"));
-    fprintf(f, "<tr><td class=\"s %s\">%s</td><td class=\"s\">", ok ? "pass" : "fail", ok ? "pass" : "FAIL");
-    esc(f, ms__str(a, "message"));
-    fputs("</td></tr>\n", f);
-  }
-  fputs("</table>\n<h2>Live heap over time</h2>\n", f);
-  svg_timeline(f, summary);
-  fputs("<h2>Threads</h2>\n<p>Click a column to sort. CPU and I/O come from the harness's /proc samples (null: not seen).</p>\n"
-        "<table class=\"sortable\"><thead><tr><th>tid</th><th class=\"s\">name</th><th class=\"s\">role</th><th class=\"s\">alert</th>"
-        "<th>allocations</th><th>frees</th><th>allocated bytes</th><th>peak live bytes</th><th>CPU %</th><th>I/O ops</th></tr></thead><tbody>\n", f);
-  const cJSON *t;
-  cJSON_ArrayForEach(t, threads) {
-    /* role and alert are the analysis's own words today, but they are read back from a
-     * summary.json like the names, so they are escaped like them. */
-    const char *role = ms__str(t, "role"), *alert = ms__str(t, "alert");
-    fputs("<tr class=\"", f);
-    esc(f, role);
-    fprintf(f, "\"><td>%.0f</td><td class=\"s\">", ms__num(t, "tid", 0));
-    esc(f, ms__str(t, "name"));
-    fputs("</td><td class=\"s\">", f);
-    esc(f, role);
-    fputs("</td><td class=\"s ", f);
-    esc(f, alert);
-    fputs("\">", f);
-    esc(f, alert);
-    fprintf(f, "</td><td>%.0f</td><td>%.0f</td><td>%.0f</td><td>%.0f</td>", ms__num(t, "allocations", 0),
-            ms__num(t, "frees", 0), ms__num(t, "allocated_bytes", 0), ms__num(t, "peak_live_bytes", 0));
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(t, "cpu_percent");
-    const cJSON *io = cJSON_GetObjectItemCaseSensitive(t, "io_ops");
-    if (!isnan(ms__itemnum(c))) fprintf(f, "<td>%.1f</td>", ms__itemnum(c));
-    else fputs("<td>null</td>", f);
-    if (!isnan(ms__itemnum(io))) fprintf(f, "<td>%.0f</td>", ms__itemnum(io));
-    else fputs("<td>null</td>", f);
-    fputs("</tr>\n", f);
-  }
-  fputs("</tbody></table>\n<h2>Leaks</h2>\n", f);
-  const cJSON *leaks = cJSON_GetObjectItemCaseSensitive(summary, "leaks");
-  if (cJSON_GetArraySize(leaks) == 0) {
-    fputs("<p>No block was live at the end of the run.</p>\n", f);
-  } else {
-    fputs("<table><tr><th>bytes</th><th>blocks</th><th class=\"s\">variable</th><th class=\"s\">stack (innermost first)</th></tr>\n", f);
-    int shown = 0;
-    const cJSON *lk;
-    cJSON_ArrayForEach(lk, leaks) {
-      if (shown++ >= 50) break;
-      fprintf(f, "<tr><td>%.0f</td><td>%.0f</td><td class=\"s\">", ms__num(lk, "bytes", 0), ms__num(lk, "blocks", 0));
-      esc(f, ms__str(lk, "var_name"));
-      fputs("</td><td class=\"s\"><pre>", f);
-      const cJSON *fr;
-      int k = 0;
-      cJSON_ArrayForEach(fr, cJSON_GetObjectItemCaseSensitive(lk, "stack")) {
-        if (k++ >= 12) break;
-        const char *fn = ms__str(fr, "function");
-        const char *file = ms__str(fr, "file");
-        const char *mod = ms__str(fr, "module");
-        const char *mb = strrchr(mod, '/');
-        if (*fn) esc(f, fn);
-        else esc(f, ms__str(fr, "address"));
-        if (*file) {
-          fputs(" (", f);
-          esc(f, file);
-          fprintf(f, ":%.0f)", ms__num(fr, "line", 0));
-        }
-        fputs(" [", f);
-        esc(f, mb ? mb + 1 : mod);
-        fputs("]\n", f);
-      }
-      fputs("</pre></td></tr>\n", f);
-    }
-    fputs("</table>\n", f);
-  }
-  if (resources) {
-    fprintf(f, "<p>Resource samples: %.0f at %.0f Hz (resources.json). GPU: unavailable.</p>\n",
-            ms__num(resources, "nsamples", 0), ms__num(resources, "hz", 0));
-  }
-  fputs("<script>\n"
-        "document.querySelectorAll('table.sortable th').forEach(function(th,i){th.onclick=function(){\n"
-        " var tb=th.closest('table').tBodies[0],rows=Array.from(tb.rows),asc=th.dataset.asc!=='1';th.dataset.asc=asc?'1':'0';\n"
-        " rows.sort(function(a,b){var x=a.cells[i].textContent,y=b.cells[i].textContent,nx=parseFloat(x),ny=parseFloat(y);\n"
-        "  var c=(isNaN(nx)||isNaN(ny))?x.localeCompare(y):nx-ny;return asc?c:-c;});rows.forEach(function(r){tb.appendChild(r);});};});\n"
-        "</script>\n</body></html>\n", f);
   return ms__out_commit(&of, err, errlen);
 }

@@ -16,8 +16,9 @@
 int ms_plots_write_gnuplot(const char *out_dir, const char *name, const cJSON *summary,
                            const cJSON *resources, char *err, size_t errlen);
 
-/* Writes out_dir/report.html: one file, no network: overview figures, assertions, the live
- * heap timeline (inline SVG), the thread table and the leak table with symbolized stacks. */
+/* Writes out_dir/report.html: one file, no network: the interactive dashboard
+ * (plots/dashboard/, docs/dashboard.md) with the figures of `summary` and, when not NULL, the
+ * samples of `resources` embedded as JSON; the page draws every section from them. */
 int ms_plots_write_html(const char *out_dir, const char *name, const cJSON *summary,
                         const cJSON *resources, char *err, size_t errlen);
 
