@@ -24,10 +24,11 @@ extern const size_t ms_dashboard_html_len, ms_dashboard_css_len, ms_dashboard_ch
 #define DASH_MAX_LEAKS 100           /* leak groups listed (the summary holds at most 100) */
 #define DASH_MAX_LEAK_FRAMES 32      /* frames of one leak's stack */
 #define DASH_MAX_HOT_FRAMES 32       /* frames of one hot stack */
-#define DASH_THREAD_DETAIL_BYTES 600000 /* per-thread timelines and histograms, all threads */
+#define DASH_THREAD_DETAIL_BYTES 500000 /* per-thread timelines and histograms, all threads */
 #define DASH_MAX_FLAME_STACKS 500    /* flame graph stacks (largest by bytes come first) */
-#define DASH_MAX_FLAME_THREAD_REFS 40000 /* (stack, thread) entries of the flame graph */
+#define DASH_MAX_FLAME_THREAD_REFS 20000 /* (stack, thread) entries of the flame graph */
 #define DASH_MAX_SAMPLES 3000        /* resource samples: every k-th beyond this */
+#define DASH_MAX_SAMPLE_CELLS 60000  /* samples x (cores + 3 columns) */
 #define DASH_MAX_MARKS 200
 #define DASH_MAX_PROCESSES 50
 
@@ -124,7 +125,10 @@ static void budget_thread_detail(cJSON *threads, cJSON *limits) {
              "kept for the threads with the highest peak live bytes, to keep the page small; summary.json has all");
 }
 
-/* The flame graph's stacks come largest first; its frames table is kept whole (indices). */
+/* The flame graph's stacks come largest first; its frames table is kept whole (indices). Each
+ * stack's per-thread split [{tid, allocations, allocated_bytes}...] is embedded as one flat
+ * array "thread_split": [tid, allocations, allocated_bytes, tid, ...] (a fifth of the bytes),
+ * up to DASH_MAX_FLAME_THREAD_REFS entries in all; a stack past that is marked threads_cut. */
 static void budget_flamegraph(cJSON *fg, cJSON *limits) {
   cJSON *stacks = cJSON_GetObjectItemCaseSensitive(fg, "stacks");
   int n = cJSON_GetArraySize(stacks);
@@ -132,23 +136,32 @@ static void budget_flamegraph(cJSON *fg, cJSON *limits) {
     truncate_array(stacks, DASH_MAX_FLAME_STACKS);
     note_cut(limits, "flame graph stacks", DASH_MAX_FLAME_STACKS, n,
              "the largest by allocated bytes, to keep the page small; summary.json has all it lists");
+    n = DASH_MAX_FLAME_STACKS;
   }
   int refs = 0, cut = 0;
   cJSON *s;
   cJSON_ArrayForEach(s, stacks) {
-    cJSON *th = cJSON_GetObjectItemCaseSensitive(s, "threads");
-    int m = cJSON_GetArraySize(th);
-    if (refs + m > DASH_MAX_FLAME_THREAD_REFS) {
-      int keep = DASH_MAX_FLAME_THREAD_REFS - refs;
-      truncate_array(th, keep < 0 ? 0 : keep);
+    cJSON *th = cJSON_DetachItemFromObjectCaseSensitive(s, "threads");
+    if (!th) continue;
+    cJSON *flat = cJSON_AddArrayToObject(s, "thread_split");
+    const cJSON *e;
+    int m = 0, total = cJSON_GetArraySize(th);
+    cJSON_ArrayForEach(e, th) {
+      if (refs >= DASH_MAX_FLAME_THREAD_REFS) break;
+      cJSON_AddItemToArray(flat, cJSON_CreateNumber(ms__num(e, "tid", 0)));
+      cJSON_AddItemToArray(flat, cJSON_CreateNumber(ms__num(e, "allocations", 0)));
+      cJSON_AddItemToArray(flat, cJSON_CreateNumber(ms__num(e, "allocated_bytes", 0)));
+      refs++;
+      m++;
+    }
+    if (m < total) {
       cJSON_AddTrueToObject(s, "threads_cut");
       cut++;
-      m = cJSON_GetArraySize(th);
     }
-    refs += m;
+    cJSON_Delete(th);
   }
   if (cut)
-    note_cut(limits, "flame graph stacks with their per-thread split cut", n - cut, n,
+    note_cut(limits, "flame graph stacks with their whole per-thread split", n - cut, n,
              "per-thread entries capped to keep the page small: a focused thread may miss these stacks");
 }
 
@@ -193,8 +206,13 @@ static cJSON *embed_summary(const cJSON *summary, cJSON *limits) {
   return s;
 }
 
-static void add_num_item(cJSON *arr, const cJSON *v) {
+/* Appends v (null when not a number) rounded to 1/scale (scale 0: as is). Samples are kept at
+ * the precision the page shows, 1 us and 0.01 %, which prints in a third of the digits;
+ * resources.json keeps them whole. Divided, not multiplied by 1/scale, so the result is the
+ * double nearest the short decimal and cJSON prints it short. */
+static void add_num_item(cJSON *arr, const cJSON *v, double scale) {
   double d = ms__itemnum(v);
+  if (!isnan(d) && scale > 0) d = round(d * scale) / scale;
   cJSON_AddItemToArray(arr, isnan(d) ? cJSON_CreateNull() : cJSON_CreateNumber(d));
 }
 
@@ -204,7 +222,7 @@ static void add_num_item(cJSON *arr, const cJSON *v) {
 static cJSON *embed_resources(const cJSON *res, cJSON *limits) {
   static const char *const keys[] = {"schema", "hz", "rate_policy", "source", "ncpu", "gpu",
                                      "gpu_reason", "wall_s", "nsamples", "peak_rss_bytes",
-                                     "t0_ns", "t0_monotonic_ns", "start_monotonic_ns"};
+                                     "timeline_reason", "t0_monotonic_ns"};
   cJSON *r = cJSON_CreateObject();
   for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) copy_key(r, res, keys[i]);
   cJSON *threads = cJSON_AddArrayToObject(r, "threads");
@@ -218,7 +236,16 @@ static cJSON *embed_resources(const cJSON *res, cJSON *limits) {
   }
   const cJSON *samples = cJSON_GetObjectItemCaseSensitive(res, "samples");
   int n = cJSON_GetArraySize(samples);
-  int step = n > DASH_MAX_SAMPLES ? (n + DASH_MAX_SAMPLES - 1) / DASH_MAX_SAMPLES : 1;
+  /* As many samples as DASH_MAX_SAMPLE_CELLS allows with this machine's cores, at most
+   * DASH_MAX_SAMPLES. */
+  int ncpu = (int)ms__num(res, "ncpu", 0);
+  const cJSON *s0 = cJSON_GetArrayItem(samples, 0);
+  int c0 = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(s0, "cpu"), "per_core_percent"));
+  if (c0 > ncpu) ncpu = c0;
+  int max_samples = DASH_MAX_SAMPLE_CELLS / (ncpu + 3);
+  if (max_samples > DASH_MAX_SAMPLES) max_samples = DASH_MAX_SAMPLES;
+  if (max_samples < 100) max_samples = 100;
+  int step = n > max_samples ? (n + max_samples - 1) / max_samples : 1;
   if (step > 1) {
     char why[160];
     snprintf(why, sizeof why, "every %d-th sample, to keep the page small; resources.json has all", step);
@@ -236,9 +263,9 @@ static cJSON *embed_resources(const cJSON *res, cJSON *limits) {
     const cJSON *proc = cJSON_GetObjectItemCaseSensitive(s, "process");
     const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(s, "cpu");
     const cJSON *pc = cJSON_GetObjectItemCaseSensitive(cpu, "per_core_percent");
-    add_num_item(ts, cJSON_GetObjectItemCaseSensitive(s, "t_s"));
-    add_num_item(rss, cJSON_GetObjectItemCaseSensitive(proc, "rss_bytes"));
-    add_num_item(tot, cJSON_GetObjectItemCaseSensitive(cpu, "total_percent"));
+    add_num_item(ts, cJSON_GetObjectItemCaseSensitive(s, "t_s"), 1e6);
+    add_num_item(rss, cJSON_GetObjectItemCaseSensitive(proc, "rss_bytes"), 0);
+    add_num_item(tot, cJSON_GetObjectItemCaseSensitive(cpu, "total_percent"), 100);
     const cJSON *nr = cJSON_GetObjectItemCaseSensitive(cpu, "null_reason");
     cJSON_AddItemToArray(why, cJSON_IsString(nr) ? cJSON_CreateString(nr->valuestring) : cJSON_CreateNull());
     /* One column per core, null-padded for samples taken before a core was seen. */
@@ -250,7 +277,7 @@ static cJSON *embed_resources(const cJSON *res, cJSON *limits) {
       cJSON_AddItemToArray(cores, col);
     }
     for (int c = 0; c < ncores; c++)
-      add_num_item(cJSON_GetArrayItem(cores, c), c < m ? cJSON_GetArrayItem(pc, c) : NULL);
+      add_num_item(cJSON_GetArrayItem(cores, c), c < m ? cJSON_GetArrayItem(pc, c) : NULL, 100);
   }
   return r;
 }

@@ -2,7 +2,7 @@
  * scatter with a given line, the flame graph), drawn from figures handed to them. They lay out
  * what they are given and compute no statistic. Every label is set with textContent or
  * setAttribute: a name from the traced program is never parsed as markup.
- * Loaded before dashboard.js in the same <script> element (docs/dashboard.md). */
+ * Loaded before dashboard.js in the same script element (docs/dashboard.md). */
 /* exported MSCharts */
 'use strict';
 
@@ -35,6 +35,16 @@ const MSCharts = (function () {
     const out = [];
     for (let v = 0; v <= max * 1.0000001; v += step) out.push(v);
     return out;
+  }
+
+  /* Ticks for a byte axis: nice numbers of the binary unit that fits max (0, 16, 32 MiB ...),
+   * with their labels. */
+  const UNITS = [['B', 1], ['KiB', 1024], ['MiB', 1024 * 1024], ['GiB', 1024 * 1024 * 1024], ['TiB', Math.pow(1024, 4)]];
+  function byteTicks(max, count) {
+    let u = UNITS[0];
+    for (const x of UNITS) if (max >= x[1]) u = x;
+    const vals = ticks(max / u[1], count).map((v) => v * u[1]);
+    return { vals, fmt: (v) => (v === 0 ? '0' : String(+(v / u[1]).toPrecision(4)) + ' ' + u[0]) };
   }
 
   function fmtBytes(b) {
@@ -72,12 +82,18 @@ const MSCharts = (function () {
    * and y in [0, ymax]; a null y breaks the line. opts: {xmax, ymax, yfmt, xfmt, title, height,
    * shade: [x0, x1] or null, marks: [{x, label}]}. */
   function lineChart(opts) {
-    const W = 1000, H = opts.height || 200, L = 78, R = 12, T = 22, B = 30;
+    const W = 1000, H = opts.height || 200, L = 78, R = 36, T = 22, B = 30;
     const pw = W - L - R, ph = H - T - B;
     const xmax = opts.xmax > 0 ? opts.xmax : 1;
     let ymax = opts.ymax;
     if (!(ymax > 0)) ymax = 1;
-    const xt = ticks(xmax, 8), yt = ticks(ymax, 4);
+    const xt = ticks(xmax, 8);
+    let yt = ticks(ymax, 4), yfmt = opts.yfmt || fmtNum;
+    if (opts.ybytes) {
+      const bt = byteTicks(ymax, 4);
+      yt = bt.vals;
+      yfmt = bt.fmt;
+    }
     ymax = Math.max(ymax, yt[yt.length - 1]);
     const sx = (x) => L + pw * x / xmax;
     const sy = (y) => T + ph - ph * y / ymax;
@@ -90,8 +106,7 @@ const MSCharts = (function () {
     }
     for (const v of yt) {
       root.appendChild(svg('line', { x1: L, x2: L + pw, y1: sy(v), y2: sy(v), class: 'grid' }));
-      root.appendChild(svg('text', { x: L - 5, y: sy(v) + 4, 'text-anchor': 'end' },
-        (opts.yfmt || fmtNum)(v)));
+      root.appendChild(svg('text', { x: L - 5, y: sy(v) + 4, 'text-anchor': 'end' }, yfmt(v)));
     }
     for (const v of xt) {
       root.appendChild(svg('line', { x1: sx(v), x2: sx(v), y1: T + ph, y2: T + ph + 4, class: 'axis' }));
@@ -142,7 +157,7 @@ const MSCharts = (function () {
 
   /* Bars of equal width, one per bucket: [{label, value, title}]. */
   function barChart(bars, opts) {
-    const W = 1000, H = opts.height || 240, L = 70, R = 10, T = 22, B = 58;
+    const W = 1000, H = opts.height || 260, L = 90, R = 16, T = 22, B = 64;
     const pw = W - L - R, ph = H - T - B;
     let ymax = 0;
     for (const b of bars) if (isNum(b.value) && b.value > ymax) ymax = b.value;
@@ -173,7 +188,7 @@ const MSCharts = (function () {
     });
     root.appendChild(svg('line', { x1: L, x2: L + pw, y1: T + ph, y2: T + ph, class: 'axis' }));
     if (opts.xlabel) {
-      root.appendChild(svg('text', { x: L + pw, y: H - 4, 'text-anchor': 'end' }, opts.xlabel));
+      root.appendChild(svg('text', { x: L + pw, y: 14, 'text-anchor': 'end' }, opts.xlabel));
     }
     return root;
   }
@@ -230,5 +245,5 @@ const MSCharts = (function () {
     return root;
   }
 
-  return { svg, isNum, ticks, fmtBytes, fmtNum, fmtDurationNs, fmtSeconds, lineChart, barChart, scatter };
+  return { svg, isNum, ticks, byteTicks, fmtBytes, fmtNum, fmtDurationNs, fmtSeconds, lineChart, barChart, scatter };
 })();

@@ -83,8 +83,8 @@
     if (!isNum(v)) return String(v);
     if (/bytes$|avg_size/.test(key)) return C.fmtBytes(v);
     if (/percent/.test(key)) return fmtPct(v);
-    if (/_s$/.test(key)) return C.fmtSeconds(v);
     if (/per_s$/.test(key)) return C.fmtNum(v, 1);
+    if (/_s$/.test(key)) return C.fmtSeconds(v);
     return C.fmtNum(v);
   }
 
@@ -112,7 +112,15 @@
    * how the leak table and hot stacks filter to a focused thread. */
   const STACK_THREADS = new Map();
   if (FG && Array.isArray(FG.stacks)) {
-    for (const st of FG.stacks) STACK_THREADS.set(st.stack_id, Array.isArray(st.threads) ? st.threads : []);
+    for (const st of FG.stacks) STACK_THREADS.set(st.stack_id, MSFlame.splitOf(st));
+  }
+
+  /* stack_id -> full stack (innermost first) from the hot stacks and leaks: the bottleneck
+   * lists name a stack by its id and top frame only. */
+  const FULL_STACKS = new Map();
+  for (const list of [S.hot_stacks && S.hot_stacks.by_bytes, S.hot_stacks && S.hot_stacks.by_count, S.leaks]) {
+    if (!Array.isArray(list)) continue;
+    for (const s of list) if (Array.isArray(s.stack) && !FULL_STACKS.has(s.stack_id)) FULL_STACKS.set(s.stack_id, s.stack);
   }
 
   function threadLabel(t) {
@@ -297,6 +305,8 @@
     }
     if (t.resources_reason) rows.push(['why CPU/I/O are n/a', String(t.resources_reason)]);
     if (t.role_basis) rows.push(['role rests on', String(t.role_basis)]);
+    if (t.role_reason) rows.push(['role', String(t.role_reason)]);
+    if (t.alert_reason) rows.push(['alert', String(t.alert_reason)]);
     const tb = el('tbody');
     for (const [k, v] of rows) tb.appendChild(el('tr', null, el('td', { class: 's' }, k), el('td', { class: 'num' }, v)));
     return el('table', { class: 'thread-figures' }, tb);
@@ -331,6 +341,8 @@
     add('CPU', fmtPct(t.cpu_percent));
     add('I/O ops', C.fmtNum(t.io_ops));
     c.appendChild(dl);
+    const why = [t.role_reason, t.alert_reason].filter((x) => typeof x === 'string' && x);
+    if (why.length) c.setAttribute('title', why.join('\n'));
     if (interactive) {
       c.addEventListener('click', () => setFocus(state.focus === t.tid ? null : t.tid));
       c.addEventListener('keydown', (ev) => {
@@ -527,7 +539,8 @@
     for (const s of list) {
       const tr = el('tr');
       for (const [key] of cols) tr.appendChild(el('td', { class: 'num' }, fmtCell(key, s[key])));
-      tr.appendChild(el('td', { class: 's' }, stackDetails(s.stack)));
+      const stack = Array.isArray(s.stack) ? s.stack : FULL_STACKS.get(s.stack_id) || (s.top_frame ? [s.top_frame] : []);
+      tr.appendChild(el('td', { class: 's' }, stackDetails(stack)));
       tb.appendChild(tr);
     }
     const hr = el('tr');
@@ -636,8 +649,8 @@
     const tl = S.timeline && Array.isArray(S.timeline.t_ns) ? S.timeline : null;
     const rs = RES && RES.series && Array.isArray(RES.series.t_s) ? RES.series : null;
     // Heap times are from the first event; resource times from the program's start. With the
-    // sampler's start on the same clock (resources t0_ns) both go on one axis exactly.
-    const t0 = RES ? [RES.t0_ns, RES.t0_monotonic_ns, RES.start_monotonic_ns].find(isNum) : undefined;
+    // sampler's start on the trace's clock (resources t0_monotonic_ns) both share one axis.
+    const t0 = RES && isNum(RES.t0_monotonic_ns) ? RES.t0_monotonic_ns : undefined;
     const first = S.totals && isNum(S.totals.first_ts_ns) ? S.totals.first_ts_ns : null;
     const heapOffset = isNum(t0) && first !== null ? (first - t0) / 1e9 : 0;
     let xmax = 0;
@@ -658,7 +671,7 @@
     }
     // CPU
     if (!rs) {
-      p.appendChild(unavailable('CPU per core and RSS', RES ? 'resources.json has no samples' :
+      p.appendChild(unavailable('CPU per core and RSS', RES ? (RES.timeline_reason ? String(RES.timeline_reason) : 'resources.json has no samples') :
         'no resource samples: memscope-harness samples /proc during scenario and run; a bare LD_PRELOAD run or a report from a trace alone has none'));
     } else {
       const series = [];
@@ -679,7 +692,7 @@
       }
       if (Array.isArray(rs.rss_bytes)) {
         p.appendChild(C.lineChart({ title: 'RSS of the process', series: [{ xs: rs.t_s, ys: rs.rss_bytes, color: '#9a6700', label: 'RSS', width: 2 }],
-          xmax, ymax: seriesMax(rs.rss_bytes), yfmt: C.fmtBytes, shade }));
+          xmax, ymax: seriesMax(rs.rss_bytes), ybytes: true, shade }));
       }
     }
     // Live heap
@@ -694,18 +707,18 @@
       if (!ttl) {
         p.appendChild(unavailable('Live heap of this thread', t.detail_omitted ? String(t.detail_omitted) : 'the summary has no per-thread timeline (threads[].timeline)'));
         p.appendChild(C.lineChart({ title: 'Live heap of the process (context)', series: [{ xs: heapX, ys: tl.live_bytes, color: '#8c959f', label: 'process', step: true }],
-          xmax, ymax: seriesMax(tl.live_bytes), yfmt: C.fmtBytes, marks, shade }));
+          xmax, ymax: seriesMax(tl.live_bytes), ybytes: true, marks, shade }));
       } else {
         const tx = ttl.t_ns.map((v) => (isNum(v) ? heapOffset + v / 1e9 : null));
         p.appendChild(C.lineChart({ title: 'Live heap: bytes allocated by this thread and not yet freed', series: [
           { xs: tx, ys: ttl.live_bytes, color: '#cf222e', label: threadLabel(t), step: true, width: 2 }],
-        xmax, ymax: seriesMax(ttl.live_bytes), yfmt: C.fmtBytes, marks, shade }));
+        xmax, ymax: seriesMax(ttl.live_bytes), ybytes: true, marks, shade }));
       }
       return;
     }
     p.appendChild(C.lineChart({ title: 'Live heap of the process' + (S.mode && S.mode.estimated ? ' (estimated: sampled run)' : ''),
       series: [{ xs: heapX, ys: tl.live_bytes, color: '#0969da', label: 'live heap', step: true, width: 2 }],
-      xmax, ymax: seriesMax(tl.live_bytes), yfmt: C.fmtBytes, marks }));
+      xmax, ymax: seriesMax(tl.live_bytes), ybytes: true, marks }));
     if (marks.length) p.appendChild(note('Dotted lines: marks and snapshots (hover for the name).'));
   }
 
@@ -722,6 +735,11 @@
     p.appendChild(el('p', null, el('strong', { id: 'correlation-r' }, rText), ', n = ' + (isNum(cr.n) ? cr.n : 'n/a') + ' threads with both figures' +
       (isNum(cr.slope) && isNum(cr.intercept) ? '; fitted line y = ' + C.fmtNum(cr.slope, 4) + ' x + ' + C.fmtNum(cr.intercept, 2) : '') + '.'));
     if (cr.reason && isNum(cr.r)) p.appendChild(note(String(cr.reason)));
+    if (cr.method) p.appendChild(note(String(cr.method)));
+    if (cr.excluded && typeof cr.excluded === 'object') {
+      const parts = Object.keys(cr.excluded).map((k) => cr.excluded[k] + ' ' + k.replace(/_/g, ' '));
+      p.appendChild(note('Threads left out: ' + parts.join(', ') + '.'));
+    }
     const pts = Array.isArray(cr.points) ? cr.points : [];
     if (!pts.length) {
       p.appendChild(unavailable('Scatter', 'the correlation lists no point'));
@@ -737,7 +755,9 @@
     if (focus !== null && !pts.some((q) => q.tid === focus)) {
       p.appendChild(unavailable('This thread\'s point', 'the thread lacks one of the two figures'));
     }
-    p.appendChild(C.scatter(points, { title: String(cr.y) + ' against ' + String(cr.x), xlabel: String(cr.x), ylabel: String(cr.y),
+    const unit = (u) => (u ? ' (' + u + ')' : '');
+    p.appendChild(C.scatter(points, { title: String(cr.y) + ' against ' + String(cr.x), xlabel: String(cr.x) + unit(cr.x_unit),
+      ylabel: String(cr.y) + unit(cr.y_unit),
       slope: cr.slope, intercept: cr.intercept, lineLabel: 'least-squares fit from the summary' }));
   }
 
@@ -790,8 +810,15 @@
 
   /* ---- Histograms ---- */
 
-  function sizeLabel(b) {
-    return b.min === b.max ? C.fmtBytes(b.min) : C.fmtBytes(b.min) + '–' + C.fmtBytes(b.max);
+  /* A bucket's label: its lower bound on the axis (short), the range in the tooltip. */
+  function sizeLabel(b, short) {
+    if (short || b.min === b.max) return C.fmtBytes(b.min);
+    return C.fmtBytes(b.min) + '–' + C.fmtBytes(b.max);
+  }
+
+  function lifetimeLabel(b, short) {
+    if (short) return C.fmtDurationNs(b.min);
+    return C.fmtDurationNs(b.min) + '–' + C.fmtDurationNs(b.max);
   }
 
   function histogram(p, title, buckets, labelOf, xlabel, colour) {
@@ -802,8 +829,8 @@
     // Leading empty buckets say nothing: drawn from the first non-empty one.
     let from = buckets.findIndex((b) => isNum(b.count) && b.count > 0);
     if (from < 0) from = 0;
-    const bars = buckets.slice(from).map((b) => ({ label: labelOf(b), value: b.count,
-      title: labelOf(b) + ': ' + C.fmtNum(b.count) }));
+    const bars = buckets.slice(from).map((b) => ({ label: labelOf(b, true), value: b.count,
+      title: labelOf(b, false) + ': ' + C.fmtNum(b.count) }));
     p.appendChild(C.barChart(bars, { title, xlabel, color: colour }));
   }
 
@@ -817,7 +844,7 @@
     } else if (!Array.isArray(sizeB)) {
       p.appendChild(unavailable('Size histogram', 'the summary has no size_histogram'));
     } else {
-      histogram(p, 'Allocation calls by requested size', sizeB, sizeLabel, 'requested size (power-of-two buckets)', '#0969da');
+      histogram(p, 'Allocation calls by requested size', sizeB, sizeLabel, 'requested size: each bar from its label to the next (power-of-two buckets)', '#0969da');
     }
     p.appendChild(el('h2', null, 'Block lifetimes'));
     const lt = S.lifetimes || {};
@@ -831,7 +858,7 @@
     } else if (!Array.isArray(lifeB)) {
       p.appendChild(unavailable('Lifetime histogram', 'the summary has no lifetimes.histogram_log2_ns'));
     } else {
-      histogram(p, 'Blocks by lifetime (allocation to free)', lifeB, (b) => C.fmtDurationNs(b.min) + '–' + C.fmtDurationNs(b.max), 'lifetime (power-of-two buckets)', '#8250df');
+      histogram(p, 'Blocks by lifetime (allocation to free)', lifeB, lifetimeLabel, 'lifetime: each bar from its label to the next (power-of-two buckets)', '#8250df');
     }
   }
 

@@ -23,6 +23,20 @@ const MSFlame = (function () {
     return '[unknown]';
   }
 
+  /* A stack's per-thread split as [{tid, allocations, allocated_bytes}]: the page's data holds
+   * it flat ("thread_split": [tid, allocations, bytes, ...], ms_html.c); a summary's own
+   * "threads" list is read as well. */
+  function splitOf(st) {
+    if (Array.isArray(st.thread_split)) {
+      const out = [];
+      for (let i = 0; i + 2 < st.thread_split.length; i += 3) {
+        out.push({ tid: st.thread_split[i], allocations: st.thread_split[i + 1], allocated_bytes: st.thread_split[i + 2] });
+      }
+      return out;
+    }
+    return Array.isArray(st.threads) ? st.threads : [];
+  }
+
   /* The tree of stacks (root first), with each node's allocations and bytes; tid: only that
    * thread's share (stacks[].threads), or null for all. */
   function buildTree(fg, tid) {
@@ -32,7 +46,7 @@ const MSFlame = (function () {
     for (const st of Array.isArray(fg.stacks) ? fg.stacks : []) {
       let bytes = st.allocated_bytes, count = st.allocations;
       if (tid !== null) {
-        const e = (Array.isArray(st.threads) ? st.threads : []).find((t) => t.tid === tid);
+        const e = splitOf(st).find((t) => t.tid === tid);
         if (!e) {
           if (st.threads_cut) cut++;
           continue;
@@ -136,5 +150,5 @@ const MSFlame = (function () {
     return matches;
   }
 
-  return { buildTree, render };
+  return { buildTree, render, splitOf };
 })();
