@@ -25,7 +25,8 @@ const MSCharts = (function () {
     return typeof v === 'number' && Number.isFinite(v);
   }
 
-  /* Tick values for [0, max]: 1, 2 or 5 times a power of ten, about `count` of them. */
+  /* Tick values from 0 to the first at or above max: 1, 2 or 5 times a power of ten, about
+   * `count` of them (the top tick closes the axis above the data). */
   function ticks(max, count) {
     if (!(max > 0)) return [0];
     const raw = max / count;
@@ -33,7 +34,11 @@ const MSCharts = (function () {
     const m = raw / p;
     const step = (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
     const out = [];
-    for (let v = 0; v <= max * 1.0000001; v += step) out.push(v);
+    for (let k = 0; ; k++) {
+      const v = +(k * step).toPrecision(12);
+      out.push(v);
+      if (v >= max * 0.9999999) break;
+    }
     return out;
   }
 
@@ -138,6 +143,8 @@ const MSCharts = (function () {
         pts = [];
       };
       let prevY = null;
+      // Few points (sparse samples, or ones standing alone between nulls): each gets a dot.
+      const dots = !s.step && n <= 300;
       for (let i = 0; i < n; i++) {
         const x = s.xs[i], y = s.ys[i];
         if (!isNum(x) || !isNum(y)) {
@@ -146,6 +153,7 @@ const MSCharts = (function () {
           continue;
         }
         const px = sx(x).toFixed(1), py = sy(y).toFixed(1);
+        if (dots) root.appendChild(svg('circle', { cx: px, cy: py, r: 2.5, fill: s.color }));
         if (s.step && prevY !== null) pts.push(px + ',' + prevY);
         pts.push(px + ',' + py);
         prevY = py;
@@ -210,7 +218,6 @@ const MSCharts = (function () {
     const sy = (y) => T + ph - ph * y / ymax;
     const root = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, class: 'chart', role: 'img',
       'aria-label': opts.title || 'scatter' });
-    if (opts.title) root.appendChild(svg('text', { x: L, y: 14, 'font-weight': 600 }, opts.title));
     for (const v of yt) {
       root.appendChild(svg('line', { x1: L, x2: L + pw, y1: sy(v), y2: sy(v), class: 'grid' }));
       root.appendChild(svg('text', { x: L - 5, y: sy(v) + 4, 'text-anchor': 'end' }, (opts.yfmt || fmtNum)(v)));
@@ -221,7 +228,7 @@ const MSCharts = (function () {
     root.appendChild(svg('line', { x1: L, x2: L + pw, y1: T + ph, y2: T + ph, class: 'axis' }));
     root.appendChild(svg('line', { x1: L, x2: L, y1: T, y2: T + ph, class: 'axis' }));
     if (opts.xlabel) root.appendChild(svg('text', { x: L + pw, y: H - 4, 'text-anchor': 'end' }, opts.xlabel));
-    if (opts.ylabel) root.appendChild(svg('text', { x: 4, y: T - 6 }, opts.ylabel));
+    if (opts.ylabel) root.appendChild(svg('text', { x: L, y: T - 8 }, opts.ylabel));
     if (isNum(opts.slope) && isNum(opts.intercept)) {
       // The fitted line of the summary, clipped to the plot area.
       const clip = svg('clipPath', { id: 'scatter-clip' });

@@ -316,13 +316,14 @@
     const role = typeof t.role === 'string' ? t.role : '';
     const alert = typeof t.alert === 'string' ? t.alert : 'normal';
     const tracked = t.tracked === true ? 'true' : t.tracked === false ? 'false' : 'null';
-    const cls = ['thread-card'];
+    // Only the Threads tab's cards are .thread-card[data-tid] (the hooks); the copy atop a
+    // focused Overview is .thread-summary and stays out of focus mode's fading.
+    const cls = [interactive ? 'thread-card' : 'thread-summary'];
     if (ROLES.includes(role)) cls.push('role-' + role);
     if (alert === 'high' || alert === 'medium') cls.push('alert-' + alert);
     if (t.tracked === false) cls.push('untracked');
-    const c = el('div', { class: cls.join(' '), 'data-tid': t.tid, 'data-role': role, 'data-alert': alert,
-      'data-tracked': tracked, tabindex: interactive ? 0 : null, role: interactive ? 'button' : null,
-      'aria-pressed': interactive ? 'false' : null });
+    const c = el('div', interactive ? { class: cls.join(' '), 'data-tid': t.tid, 'data-role': role, 'data-alert': alert,
+      'data-tracked': tracked, tabindex: 0, role: 'button', 'aria-pressed': 'false' } : { class: cls.join(' ') });
     c.appendChild(el('div', { class: 'name' }, t.name ? String(t.name) : '(no name)'));
     c.appendChild(el('div', { class: 'tid' }, 'tid ' + t.tid));
     const badges = el('div');
@@ -677,8 +678,9 @@
       const series = [];
       const cores = Array.isArray(rs.cpu_per_core_percent) ? rs.cpu_per_core_percent : [];
       const hues = ['#0969da', '#bf3989', '#1a7f37', '#9a6700', '#8250df', '#0550ae', '#cf222e', '#57606a'];
-      cores.forEach((col, i) => series.push({ xs: rs.t_s, ys: col, color: hues[i % hues.length], label: 'core ' + i, width: 1 }));
-      if (Array.isArray(rs.cpu_total_percent)) series.push({ xs: rs.t_s, ys: rs.cpu_total_percent, color: '#000', label: 'all cores', width: 2 });
+      // All cores first, dashed, so that the cores' lines stay visible where they meet it.
+      if (Array.isArray(rs.cpu_total_percent)) series.push({ xs: rs.t_s, ys: rs.cpu_total_percent, color: '#000', label: 'all cores', width: 2, dash: '6 4' });
+      cores.forEach((col, i) => series.push({ xs: rs.t_s, ys: col, color: hues[i % hues.length], label: 'core ' + i, width: 1.5 }));
       const n = rs.t_s.length;
       const nulls = (rs.cpu_total_percent || []).filter((v) => v === null).length;
       p.appendChild(C.lineChart({ title: 'CPU per core (%) — ' + n + ' samples' + (RES.hz ? ' at ' + RES.hz + ' Hz' : ''),
