@@ -216,6 +216,124 @@ static void add_num_item(cJSON *arr, const cJSON *v, double scale) {
   cJSON_AddItemToArray(arr, isnan(d) ? cJSON_CreateNull() : cJSON_CreateNumber(d));
 }
 
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* A sample's CPU seconds of one thread: cpu_s (schedstat, ns resolution) when the sampler
+ * read it, else utime_s + stime_s (clock ticks); NaN when neither. */
+static double thread_cpu_s(const cJSON *e) {
+  double v = ms__itemnum(cJSON_GetObjectItemCaseSensitive(e, "cpu_s"));
+  if (!isnan(v)) return v;
+  return ms__itemnum(cJSON_GetObjectItemCaseSensitive(e, "utime_s")) +
+         ms__itemnum(cJSON_GetObjectItemCaseSensitive(e, "stime_s"));
+}
+
+/* series.thread_cpu_percent: {"TID": [...]}: each thread's CPU time over the interval from the
+ * previous embedded sample, as a percentage of that interval (null for the first sample and
+ * where either reading is missing): what focus mode draws for one thread. Within
+ * DASH_MAX_SAMPLE_CELLS cells, kept for the threads with the most CPU time. rows: the embedded
+ * samples (every step-th of samples), t their times. */
+static void embed_thread_cpu(cJSON *series, const cJSON *samples, int step, int rows, const double *t,
+                             cJSON *limits) {
+  /* The threads any embedded sample names, sorted, for bsearch. */
+  size_t cap = 64, nt = 0;
+  double *tids = malloc(cap * sizeof *tids);
+  if (!tids || rows <= 0) {
+    free(tids);
+    return;
+  }
+  int i = 0;
+  const cJSON *s, *e;
+  cJSON_ArrayForEach(s, samples) {
+    if (i++ % step) continue;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(s, "threads")) {
+      if (nt == cap) {
+        double *g = realloc(tids, (cap *= 2) * sizeof *tids);
+        if (!g) goto out;
+        tids = g;
+      }
+      tids[nt++] = ms__num(e, "tid", -1);
+    }
+  }
+  qsort(tids, nt, sizeof *tids, cmp_double);
+  size_t u = 0;
+  for (size_t k = 0; k < nt; k++)
+    if (u == 0 || tids[k] != tids[u - 1]) tids[u++] = tids[k];
+  nt = u;
+  if (nt == 0) goto out;
+  double *cpu = malloc(nt * (size_t)rows * sizeof *cpu);
+  if (!cpu) goto out;
+  for (size_t k = 0; k < nt * (size_t)rows; k++) cpu[k] = NAN;
+  int row = 0;
+  i = 0;
+  cJSON_ArrayForEach(s, samples) {
+    if (i++ % step) continue;
+    if (row >= rows) break;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(s, "threads")) {
+      double tid = ms__num(e, "tid", -1);
+      const double *at = bsearch(&tid, tids, nt, sizeof *tids, cmp_double);
+      if (at) cpu[(size_t)(at - tids) * (size_t)rows + (size_t)row] = thread_cpu_s(e);
+    }
+    row++;
+  }
+  /* Which threads fit: the most CPU time (last reading) first. */
+  size_t keep = (size_t)(DASH_MAX_SAMPLE_CELLS / rows);
+  size_t *order = malloc(nt * sizeof *order);
+  double *last = malloc(nt * sizeof *last);
+  if (!order || !last) {
+    free(order);
+    free(last);
+    free(cpu);
+    goto out;
+  }
+  for (size_t k = 0; k < nt; k++) {
+    order[k] = k;
+    last[k] = -1;
+    for (int r = rows - 1; r >= 0; r--)
+      if (!isnan(cpu[k * (size_t)rows + (size_t)r])) {
+        last[k] = cpu[k * (size_t)rows + (size_t)r];
+        break;
+      }
+  }
+  /* Insertion sort by last desc: only when the budget cuts (nt > keep). */
+  if (nt > keep) {
+    for (size_t a = 1; a < nt; a++)
+      for (size_t b = a; b > 0 && last[order[b]] > last[order[b - 1]]; b--) {
+        size_t x = order[b];
+        order[b] = order[b - 1];
+        order[b - 1] = x;
+      }
+    note_cut(limits, "per-thread CPU timelines", (double)keep, (double)nt,
+             "kept for the threads with the most CPU time, to keep the page small");
+  }
+  cJSON *obj = cJSON_AddObjectToObject(series, "thread_cpu_percent");
+  for (size_t k = 0; k < nt && k < keep; k++) {
+    size_t th = order[k];
+    if (last[th] < 0) continue; /* never read */
+    const double *c = cpu + th * (size_t)rows;
+    cJSON *col = cJSON_CreateArray();
+    for (int r = 0; r < rows; r++) {
+      double dt = r > 0 ? t[r] - t[r - 1] : 0;
+      if (r == 0 || isnan(c[r]) || isnan(c[r - 1]) || !(dt > 0)) {
+        cJSON_AddItemToArray(col, cJSON_CreateNull());
+        continue;
+      }
+      double pct = round(100.0 * (c[r] - c[r - 1]) / dt * 100) / 100;
+      cJSON_AddItemToArray(col, cJSON_CreateNumber(pct));
+    }
+    char key[32];
+    snprintf(key, sizeof key, "%.0f", tids[th]);
+    cJSON_AddItemToObject(obj, key, col);
+  }
+  free(order);
+  free(last);
+  free(cpu);
+out:
+  free(tids);
+}
+
 /* resources.json (memscope.resources/1) as columns of what the resource timeline draws: time,
  * RSS, total and per-core CPU, and the reason a CPU figure is null. Every sample up to
  * DASH_MAX_SAMPLES; beyond, every k-th (the page says so). */
@@ -257,9 +375,13 @@ static cJSON *embed_resources(const cJSON *res, cJSON *limits) {
   cJSON *tot = cJSON_AddArrayToObject(cols, "cpu_total_percent");
   cJSON *cores = cJSON_AddArrayToObject(cols, "cpu_per_core_percent");
   cJSON *why = cJSON_AddArrayToObject(cols, "cpu_null_reason");
-  int ncores = 0;
-  for (int i = 0; i < n; i += step) {
-    const cJSON *s = cJSON_GetArrayItem(samples, i);
+  int ncores = 0, rows = 0, i = 0;
+  double *times = malloc(((size_t)n / (size_t)step + 1) * sizeof *times);
+  const cJSON *s;
+  cJSON_ArrayForEach(s, samples) {
+    if (i++ % step) continue; /* every step-th, counted as it goes (GetArrayItem is O(i)) */
+    if (times) times[rows] = ms__itemnum(cJSON_GetObjectItemCaseSensitive(s, "t_s"));
+    rows++;
     const cJSON *proc = cJSON_GetObjectItemCaseSensitive(s, "process");
     const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(s, "cpu");
     const cJSON *pc = cJSON_GetObjectItemCaseSensitive(cpu, "per_core_percent");
@@ -279,6 +401,8 @@ static cJSON *embed_resources(const cJSON *res, cJSON *limits) {
     for (int c = 0; c < ncores; c++)
       add_num_item(cJSON_GetArrayItem(cores, c), c < m ? cJSON_GetArrayItem(pc, c) : NULL, 100);
   }
+  if (times) embed_thread_cpu(cols, samples, step, rows, times, limits);
+  free(times);
   return r;
 }
 

@@ -153,7 +153,7 @@ const MSCharts = (function () {
           continue;
         }
         const px = sx(x).toFixed(1), py = sy(y).toFixed(1);
-        if (dots) root.appendChild(svg('circle', { cx: px, cy: py, r: 2.5, fill: s.color }));
+        if (dots) root.appendChild(svg('circle', { cx: px, cy: py, r: 2.5, fill: s.color, class: s.faded ? 'faded' : null }));
         if (s.step && prevY !== null) pts.push(px + ',' + prevY);
         pts.push(px + ',' + py);
         prevY = py;

@@ -683,10 +683,25 @@
       cores.forEach((col, i) => series.push({ xs: rs.t_s, ys: col, color: hues[i % hues.length], label: 'core ' + i, width: 1.5 }));
       const n = rs.t_s.length;
       const nulls = (rs.cpu_total_percent || []).filter((v) => v === null).length;
-      p.appendChild(C.lineChart({ title: 'CPU per core (%) — ' + n + ' samples' + (RES.hz ? ' at ' + RES.hz + ' Hz' : ''),
-        series, xmax, ymax: 100, yfmt: (v) => v + ' %', shade }));
+      let title = 'CPU per core (%) — ' + n + ' samples' + (RES.hz ? ' at ' + RES.hz + ' Hz' : '');
+      let ymax = 100;
+      if (t) {
+        // Focus: the thread's own CPU over each sampling interval, over the cores faded.
+        const own = rs.thread_cpu_percent && rs.thread_cpu_percent[String(t.tid)];
+        for (const x of series) x.faded = true;
+        if (Array.isArray(own)) {
+          series.push({ xs: rs.t_s, ys: own, color: '#cf222e', label: 'thread ' + threadLabel(t), width: 2.5 });
+          ymax = Math.max(100, seriesMax(own));
+          title = 'CPU of thread ' + threadLabel(t) + ' (red, % of one core over each sampling interval); the process\'s cores faded';
+        } else {
+          p.appendChild(unavailable('CPU timeline of this thread', rs.thread_cpu_percent
+            ? 'the sampler did not see this thread, or its timeline was left out of the page (see the Overview)'
+            : 'resources.json has no per-thread CPU in its samples'));
+        }
+      }
+      p.appendChild(C.lineChart({ title, series, xmax, ymax, yfmt: (v) => v + ' %', shade }));
       const lg = el('div', { class: 'legend' });
-      for (const s of series) lg.appendChild(el('span', null, el('span', { class: 'sw', style: 'background:' + s.color }), s.label));
+      for (const x of series) lg.appendChild(el('span', null, el('span', { class: 'sw', style: 'background:' + x.color }), x.label));
       p.appendChild(lg);
       if (nulls) {
         const why = (rs.cpu_null_reason || []).find((x) => typeof x === 'string');

@@ -235,6 +235,17 @@ static void test_caps(const char *scratch) {
       cJSON_AddItemToArray(pc, cJSON_CreateNumber(25));
       cJSON_AddItemToArray(pc, cJSON_CreateNumber(75));
     }
+    /* Thread 1 runs half of each interval (cpu_s, schedstat), thread 2 a quarter (utime_s +
+     * stime_s, clock ticks): 50 % and 25 % whatever the stride. */
+    cJSON *th = cJSON_AddArrayToObject(x, "threads");
+    cJSON *a = cJSON_CreateObject(), *b = cJSON_CreateObject();
+    cJSON_AddNumberToObject(a, "tid", 1);
+    cJSON_AddNumberToObject(a, "cpu_s", 0.0005 * i);
+    cJSON_AddNumberToObject(b, "tid", 2);
+    cJSON_AddNumberToObject(b, "utime_s", 0.0002 * i);
+    cJSON_AddNumberToObject(b, "stime_s", 0.00005 * i);
+    cJSON_AddItemToArray(th, a);
+    cJSON_AddItemToArray(th, b);
     cJSON_AddItemToArray(samples, x);
   }
   size_t size = 0;
@@ -284,6 +295,14 @@ static void test_caps(const char *scratch) {
     CHECK(cJSON_GetArrayItem(cJSON_GetArrayItem(cores, 1), 1)->valuedouble == 75, "core 1 sample 2 is not 75");
     const cJSON *why = cJSON_GetObjectItemCaseSensitive(ser, "cpu_null_reason");
     CHECK(strcmp(cJSON_GetArrayItem(why, 0)->valuestring, "no earlier reading of /proc/stat") == 0, "null reason");
+    const cJSON *tc = cJSON_GetObjectItemCaseSensitive(ser, "thread_cpu_percent");
+    const cJSON *c1 = cJSON_GetObjectItemCaseSensitive(tc, "1"), *c2 = cJSON_GetObjectItemCaseSensitive(tc, "2");
+    CHECK_EQ_LL(cJSON_GetArraySize(c1), CAP_SAMPLES / 2, "thread 1's CPU column");
+    CHECK(cJSON_IsNull(cJSON_GetArrayItem(c1, 0)), "thread 1's first CPU figure is not null");
+    CHECK(cJSON_IsNumber(cJSON_GetArrayItem(c1, 7)) && fabs(cJSON_GetArrayItem(c1, 7)->valuedouble - 50) < 0.01,
+          "thread 1 at 50 %%: got %g", cJSON_GetArrayItem(c1, 7) ? cJSON_GetArrayItem(c1, 7)->valuedouble : -1);
+    CHECK(cJSON_IsNumber(cJSON_GetArrayItem(c2, 9)) && fabs(cJSON_GetArrayItem(c2, 9)->valuedouble - 25) < 0.01,
+          "thread 2 at 25 %%: got %g", cJSON_GetArrayItem(c2, 9) ? cJSON_GetArrayItem(c2, 9)->valuedouble : -1);
     /* Every cut is named in limits. */
     int seen_samples = 0, seen_detail = 0, seen_flame = 0;
     const cJSON *lim;
