@@ -340,7 +340,7 @@ out:
 static cJSON *embed_resources(const cJSON *res, cJSON *limits) {
   static const char *const keys[] = {"schema", "hz", "rate_policy", "source", "ncpu", "gpu",
                                      "gpu_reason", "wall_s", "nsamples", "peak_rss_bytes",
-                                     "timeline_reason", "t0_monotonic_ns"};
+                                     "timeline_reason", "t0_monotonic_s"};
   cJSON *r = cJSON_CreateObject();
   for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) copy_key(r, res, keys[i]);
   cJSON *threads = cJSON_AddArrayToObject(r, "threads");

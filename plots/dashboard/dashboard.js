@@ -304,6 +304,8 @@
       rows.push(['I/O bytes read / written', C.fmtBytes(r.io_read_bytes) + ' / ' + C.fmtBytes(r.io_write_bytes)]);
     }
     if (t.resources_reason) rows.push(['why CPU/I/O are n/a', String(t.resources_reason)]);
+    if (r && r.cpu_percent_reason) rows.push(['why CPU % is n/a', String(r.cpu_percent_reason)]);
+    if (t.memory_reason) rows.push(['why memory figures are n/a', String(t.memory_reason)]);
     if (t.role_basis) rows.push(['role rests on', String(t.role_basis)]);
     if (t.role_reason) rows.push(['role', String(t.role_reason)]);
     if (t.alert_reason) rows.push(['alert', String(t.alert_reason)]);
@@ -650,10 +652,10 @@
     const tl = S.timeline && Array.isArray(S.timeline.t_ns) ? S.timeline : null;
     const rs = RES && RES.series && Array.isArray(RES.series.t_s) ? RES.series : null;
     // Heap times are from the first event; resource times from the program's start. With the
-    // sampler's start on the trace's clock (resources t0_monotonic_ns) both share one axis.
-    const t0 = RES && isNum(RES.t0_monotonic_ns) ? RES.t0_monotonic_ns : undefined;
+    // fork on the trace's clock (resources t0_monotonic_s) both share one axis.
+    const t0 = RES && isNum(RES.t0_monotonic_s) ? RES.t0_monotonic_s : undefined;
     const first = S.totals && isNum(S.totals.first_ts_ns) ? S.totals.first_ts_ns : null;
-    const heapOffset = isNum(t0) && first !== null ? (first - t0) / 1e9 : 0;
+    const heapOffset = isNum(t0) && first !== null ? first / 1e9 - t0 : 0;
     let xmax = 0;
     if (rs) xmax = Math.max(xmax, seriesMax(rs.t_s));
     if (tl) xmax = Math.max(xmax, heapOffset + seriesMax(tl.t_ns) / 1e9);
