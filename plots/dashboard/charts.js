@@ -89,10 +89,10 @@ const MSCharts = (function () {
   function lineChart(opts) {
     const W = 1000, H = opts.height || 200, L = 78, R = 36, T = 22, B = 30;
     const pw = W - L - R, ph = H - T - B;
-    const xmax = opts.xmax > 0 ? opts.xmax : 1;
+    const xt = ticks(opts.xmax > 0 ? opts.xmax : 1, 8);
+    const xmax = xt[xt.length - 1]; // the axis ends on its last tick, at or after the data
     let ymax = opts.ymax;
     if (!(ymax > 0)) ymax = 1;
-    const xt = ticks(xmax, 8);
     let yt = ticks(ymax, 4), yfmt = opts.yfmt || fmtNum;
     if (opts.ybytes) {
       const bt = byteTicks(ymax, 4);
