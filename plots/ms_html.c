@@ -51,9 +51,24 @@ static cJSON *copy_key(cJSON *dst, const cJSON *src, const char *key) {
   return c;
 }
 
-/* Cuts array a to its first n items. */
+/* Cuts array a to its first n items, in one walk (cJSON's delete by index walks from the
+ * start each time): the tail's chain is unlinked and freed whole (cJSON_Delete frees an item
+ * and every sibling after it). */
 static void truncate_array(cJSON *a, int n) {
-  while (cJSON_GetArraySize(a) > n) cJSON_DeleteItemFromArray(a, cJSON_GetArraySize(a) - 1);
+  if (!cJSON_IsArray(a) || !a->child) return;
+  if (n <= 0) {
+    cJSON_Delete(a->child);
+    a->child = NULL;
+    return;
+  }
+  cJSON *last = a->child;
+  for (int i = 1; last->next && i < n; i++) last = last->next;
+  cJSON *rest = last->next;
+  if (!rest) return;
+  last->next = NULL;
+  rest->prev = NULL;
+  a->child->prev = last; /* cJSON keeps the last item in the first one's prev */
+  cJSON_Delete(rest);
 }
 
 /* Stack frames: module_offset is not shown; an address is kept (an unsymbolized frame shows it). */
@@ -392,7 +407,7 @@ static cJSON *embed_resources(const cJSON *res, cJSON *limits) {
     cJSON_AddItemToArray(why, cJSON_IsString(nr) ? cJSON_CreateString(nr->valuestring) : cJSON_CreateNull());
     /* One column per core, null-padded for samples taken before a core was seen. */
     int m = cJSON_GetArraySize(pc);
-    int row = cJSON_GetArraySize(ts) - 1;
+    int row = rows - 1; /* this sample's row */
     for (; ncores < m; ncores++) {
       cJSON *col = cJSON_CreateArray();
       for (int j = 0; j < row; j++) cJSON_AddItemToArray(col, cJSON_CreateNull());

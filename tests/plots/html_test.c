@@ -281,7 +281,11 @@ static void test_caps(const char *scratch) {
     CHECK(highest_cut < lowest_kept, "a thread with a lower peak kept (%d) over a higher one cut (%d)",
           lowest_kept, highest_cut);
     const cJSON *efg = cJSON_GetObjectItemCaseSensitive(sum, "flamegraph");
-    CHECK_EQ_LL(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(efg, "stacks")), 500, "flame graph stacks kept");
+    const cJSON *est = cJSON_GetObjectItemCaseSensitive(efg, "stacks");
+    CHECK_EQ_LL(cJSON_GetArraySize(est), 500, "flame graph stacks kept");
+    /* The first 500 (the largest) are kept: stack ids 1..500 in order. */
+    CHECK_EQ_LL(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(est, 499), "stack_id")->valuedouble, 500,
+                "the last flame graph stack kept");
     /* Resource samples: every 2nd of 5000 (ceil(5000 / 3000) = 2), as columns. */
     const cJSON *ser = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(d, "resources"), "series");
     const cJSON *ts = cJSON_GetObjectItemCaseSensitive(ser, "t_s");
