@@ -189,9 +189,7 @@ static int thread_json(cJSON *o, const ms_analysis_t *a, size_t i) {
   bad |= add_num(o, "allocated_bytes_per_s", th->bytes_rate_per_s);
   bad |= add_null(o, "cpu_percent");
   bad |= add_null(o, "io_ops");
-  bad |= add_str(o, "role", th->role);
-  bad |= add_str(o, "alert", th->alert);
-  bad |= add_str(o, "role_basis", "memory");
+  /* role, alert, role_basis: ms_roles_apply, on the finished tree. */
   return bad;
 }
 
@@ -442,6 +440,8 @@ cJSON *ms_analysis_summary_json(const ms_analysis_t *a) {
   }
   cJSON *lt = add_obj(root, "lifetimes");
   bad |= !lt || lifetime_json(lt, a);
+  /* Last: roles and bottlenecks read the threads, hot stacks and leaks written above. */
+  bad |= bad || ms_roles_apply(root, &a->opts.roles) != 0;
   if (bad) {
     cJSON_Delete(root);
     return NULL;
@@ -549,7 +549,8 @@ static int cmp_rank(const void *x, const void *y) {
   return a->i < b->i ? -1 : a->i > b->i;
 }
 
-static cJSON *rankings_json(const ms_analysis_t *a) {
+/* `sum` is the run's summary tree: the roles and alerts of its threads[] (same order). */
+static cJSON *rankings_json(const ms_analysis_t *a, const cJSON *sum) {
   cJSON *r = cJSON_CreateObject();
   rank_t *rk = malloc((a->nthreads ? a->nthreads : 1) * sizeof *rk);
   if (!r || !rk) {
@@ -572,12 +573,15 @@ static cJSON *rankings_json(const ms_analysis_t *a) {
     qsort(rk, a->nthreads, sizeof *rk, cmp_rank);
     cJSON *arr = add_arr(r, names[k]);
     bad |= !arr;
+    const cJSON *sth = cJSON_GetObjectItemCaseSensitive(sum, "threads");
     for (size_t j = 0; arr && !bad && j < a->nthreads; j++) {
       const ms__thread_t *t = &a->threads[rk[j].i];
+      const cJSON *st = cJSON_GetArrayItem(sth, (int)rk[j].i);
       cJSON *o = push_obj(arr);
       bad |= !o || add_u64(o, "rank", j + 1) || add_u64(o, "tid", t->rep.tid) ||
              add_str(o, "name", t->rep.name) || add_num(o, "value", rk[j].v) ||
-             add_str(o, "role", t->role) || add_str(o, "alert", t->alert);
+             add_str(o, "role", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "role"))) ||
+             add_str(o, "alert", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "alert")));
     }
   }
   free(rk);
@@ -712,7 +716,10 @@ int ms_analysis_write_details(const ms_analysis_t *a, const char *out_dir, const
   uint64_t sbytes = stext ? strlen(stext) + 1 : 0;
   double sum_s = ms__now_s() - t;
   cJSON_free(stext);
-  cJSON_Delete(sum);
+  if (!sum) {
+    snprintf(err, errlen, "summary: out of memory");
+    return -ENOMEM;
+  }
 
   file_stat_t fs[4] = {{"_memory_analysis.json", 0, 0, 0},
                        {"_lifetime.json", 0, 0, 0},
@@ -723,13 +730,14 @@ int ms_analysis_write_details(const ms_analysis_t *a, const char *out_dir, const
     cJSON *j = i == 0   ? memory_analysis_json(a)
                : i == 1 ? lifetime_file_json(a)
                : i == 2 ? comprehensive_json(a)
-               : i == 3 ? rankings_json(a)
+               : i == 3 ? rankings_json(a, sum)
                         : performance_json(a, fs, 4, sum_s, sbytes);
     double built = ms__now_s();
     const char *suffix = i < 4 ? fs[i].suffix : "_performance.json";
     char *path = detail_path(out_dir, prefix, suffix);
     if (!j || !path) {
       cJSON_Delete(j);
+      cJSON_Delete(sum);
       free(path);
       snprintf(err, errlen, "%s%s: out of memory", prefix, suffix);
       return -ENOMEM;
@@ -739,6 +747,7 @@ int ms_analysis_write_details(const ms_analysis_t *a, const char *out_dir, const
     cJSON_Delete(j);
     if (rc) {
       snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+      cJSON_Delete(sum);
       free(path);
       return rc;
     }
@@ -749,6 +758,7 @@ int ms_analysis_write_details(const ms_analysis_t *a, const char *out_dir, const
       fs[i].write_s = ms__now_s() - built;
     }
   }
+  cJSON_Delete(sum);
   return 0;
 }
 

@@ -15,6 +15,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "ms_analyze.h" /* ms_role_thresholds_t */
+
 /* Exit statuses (SPEC §6). */
 enum { HS_EXIT_OK = 0, HS_EXIT_FAILED = 1, HS_EXIT_USAGE = 2 };
 
@@ -52,6 +54,7 @@ typedef struct hs_opts_s {
   double timeout_s;           /* --timeout SECONDS for each child, 0 = none */
   int allow_partial;          /* --allow-partial: a partial trace is reported, not failed */
   const char *process;        /* --process NAME|PID|main: assertions on these processes only */
+  ms_role_thresholds_t roles; /* --role-thresholds FILE, --role-threshold KEY=VALUE */
 } hs_opts_t;
 
 /* ---- hs_units.c: option values ---- */

@@ -172,23 +172,6 @@ static void merge_resources(cJSON *summary, const cJSON *res) {
       if (cur) cJSON_ReplaceItemInObjectCaseSensitive((cJSON *)t, keys[k], nv);
       else cJSON_AddItemToObject((cJSON *)t, keys[k], nv);
     }
-    /* Roles and alerts again, now that CPU and I/O figures are known (SPEC §8). */
-    const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(t, "cpu_percent");
-    const cJSON *iop = cJSON_GetObjectItemCaseSensitive(t, "io_ops");
-    if (cJSON_IsNumber(cpu) || cJSON_IsNumber(iop)) {
-      double cp = cJSON_IsNumber(cpu) ? cpu->valuedouble : -1;
-      double io = cJSON_IsNumber(iop) ? iop->valuedouble : -1;
-      uint64_t peak = (uint64_t)jnum(t, "peak_live_bytes", 0);
-      uint64_t allocs = (uint64_t)jnum(t, "allocations", 0);
-      const char *role = ms_thread_role(NULL, peak, allocs, cp, io);
-      const char *alert = ms_thread_alert(NULL, peak, cp);
-      cJSON_DeleteItemFromObjectCaseSensitive((cJSON *)t, "role");
-      cJSON_DeleteItemFromObjectCaseSensitive((cJSON *)t, "alert");
-      cJSON_DeleteItemFromObjectCaseSensitive((cJSON *)t, "role_basis");
-      cJSON_AddStringToObject((cJSON *)t, "role", role);
-      cJSON_AddStringToObject((cJSON *)t, "alert", alert);
-      cJSON_AddStringToObject((cJSON *)t, "role_basis", "memory, cpu and io (harness /proc samples)");
-    }
     if (match) {
       cJSON *nm = cJSON_GetObjectItemCaseSensitive(t, "name");
       const cJSON *rn = cJSON_GetObjectItemCaseSensitive(match, "name");
@@ -419,6 +402,7 @@ ms_analysis_opts_t hs_analysis_opts(const hs_opts_t *o, const char *module, size
   ao.max_leaks = HS_MAX_LEAK_GROUPS;
   ao.symbolize = 1;
   ao.module = module;
+  ao.roles = o->roles;
   return ao;
 }
 
@@ -604,6 +588,12 @@ static int stopped_error(hs_case_t *c) {
 static int write_reports(hs_case_t *c, const hs_opts_t *o, const cJSON *resources) {
   char path[PATH_MAX];
   assertions_json(c->summary, c);
+  /* Roles, correlation and bottlenecks again, now that every figure (the /proc ones merged)
+   * is in the summary. */
+  if (ms_roles_apply(c->summary, &o->roles) != 0) {
+    case_error(c, "summary.json: out of memory computing roles");
+    return -1;
+  }
   if (resources) {
     hs_fmt(path, sizeof path, "%s/resources.json", c->out_dir);
     int rc = hs_write_json(path, resources);

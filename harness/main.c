@@ -227,6 +227,10 @@ static const char *const common_opts =
     "  --timeout SECONDS         kill the target's whole process tree when it runs longer\n"
     "  --process NAME|PID|main   assertions on these processes only (default: the whole tree)\n"
     "  --allow-partial           a partial trace (events lost) is reported, not failed\n"
+    "  --role-threshold KEY=VALUE  a thread role/alert threshold, e.g. cpu_percent=50\n"
+    "                            (repeatable; keys and defaults: docs/analysis.md)\n"
+    "  --role-thresholds FILE    thresholds from a JSON file: {\"io_ops\": 500, ...}\n"
+    "                            (later options override earlier ones)\n"
     "  --no-progress             no progress line on a TTY\n"
     "  --help                    this text\n"
     "SIZE: 4096, 24MB (10^6), 24MiB (2^20), 1.5GiB; units B kB MB GB TB KiB MiB GiB TiB.\n"
@@ -420,6 +424,12 @@ static int parse_opts(const char *cmd, int argc, char **argv, int start, hs_opts
       /* Hidden, test-only: MEMSCOPE_TEST_SLOWDOWN=K in tracked runs (tests of the gate). */
       if (hs_parse_int(val, 0, 100, &n)) return usage_error("--test-slowdown '%s': give 0 to 100", val);
       o->test_slowdown = (int)n;
+    } else if (!strcmp(name, "--role-threshold") || !strcmp(name, "--role-thresholds")) {
+      char rerr[1024]; /* room for the list of keys and a path */
+      int file = !strcmp(name, "--role-thresholds");
+      if (file ? ms_role_thresholds_load(&o->roles, val, rerr, sizeof rerr)
+               : ms_role_thresholds_set(&o->roles, val, rerr, sizeof rerr))
+        return usage_error("%s", rerr);
     } else if (!strcmp(name, "--timeout")) {
       if (hs_parse_double(val, 0.001, 1e7, &o->timeout_s)) return usage_error("--timeout '%s': give seconds", val);
     } else {
