@@ -329,22 +329,42 @@ static void basis_text(const cJSON *t, const thread_figs_t *f, char *buf, size_t
     snprintf(buf + off, len - off, "; resources: %s", src);
 }
 
+/* v as the shortest %g text that reads back as v: a reason never says "25 > 25" for a CPU
+ * figure of 25.0001. */
+typedef struct numtext_s {
+  char s[32];
+} numtext_t;
+static numtext_t nt(double v) {
+  numtext_t t;
+  if (v == floor(v) && fabs(v) < 1e17) { /* bytes and counts in full, never 1.8e+07 */
+    snprintf(t.s, sizeof t.s, "%.0f", v);
+    return t;
+  }
+  for (int p = 6; p <= 17; p++) {
+    snprintf(t.s, sizeof t.s, "%.*g", p, v);
+    if (strtod(t.s, NULL) == v)
+      break;
+  }
+  return t;
+}
+
 /* Why the role: the threshold the thread passed, or that it passed none. */
 static void role_reason(const char *role, const thread_figs_t *f, const ms_role_thresholds_t *t,
                         char *buf, size_t len) {
   if (!strcmp(role, "memory_intensive"))
-    snprintf(buf, len, "peak_live_bytes %.0f > %.0f and allocations %.0f > %.0f", f->peak,
-             (double)t->memory_peak_bytes, f->allocs, (double)t->memory_allocations);
+    snprintf(buf, len, "peak_live_bytes %s > %s and allocations %s > %s", nt(f->peak).s,
+             nt((double)t->memory_peak_bytes).s, nt(f->allocs).s,
+             nt((double)t->memory_allocations).s);
   else if (!strcmp(role, "io_intensive"))
-    snprintf(buf, len, "io_ops %.0f > %g", f->io, t->io_ops);
+    snprintf(buf, len, "io_ops %s > %s", nt(f->io).s, nt(t->io_ops).s);
   else if (!strcmp(role, "cpu_intensive"))
-    snprintf(buf, len, "cpu_percent %.3g > %g", f->cpu, t->cpu_percent);
+    snprintf(buf, len, "cpu_percent %s > %s", nt(f->cpu).s, nt(t->cpu_percent).s);
   else if (!strcmp(role, "balanced"))
-    snprintf(buf, len, "allocations %.0f >= %.0f, no other threshold passed", f->allocs,
-             (double)t->balanced_allocations);
+    snprintf(buf, len, "allocations %s >= %s, no other threshold passed", nt(f->allocs).s,
+             nt((double)t->balanced_allocations).s);
   else if (f->have_allocs)
-    snprintf(buf, len, "no threshold passed (allocations %.0f < %.0f)", f->allocs,
-             (double)t->balanced_allocations);
+    snprintf(buf, len, "no threshold passed (allocations %s < %s)", nt(f->allocs).s,
+             nt((double)t->balanced_allocations).s);
   else
     snprintf(buf, len, "no threshold passed");
 }
@@ -355,20 +375,21 @@ static void alert_reason(const char *alert, const thread_figs_t *f, const ms_rol
   double lim_b = (double)(high ? t->alert_high_bytes : t->alert_medium_bytes);
   double lim_c = high ? t->alert_high_cpu : t->alert_medium_cpu;
   if (!strcmp(alert, "normal")) {
-    char cpu[64];
+    char cpu[80];
     if (f->have_cpu)
-      snprintf(cpu, sizeof cpu, "cpu_percent %.3g <= %g", f->cpu, t->alert_medium_cpu);
+      snprintf(cpu, sizeof cpu, "cpu_percent %s <= %s", nt(f->cpu).s, nt(t->alert_medium_cpu).s);
     else
       snprintf(cpu, sizeof cpu, "cpu_percent unknown");
     if (f->have_peak)
-      snprintf(buf, len, "peak_live_bytes %.0f <= %.0f, %s", f->peak,
-               (double)t->alert_medium_bytes, cpu);
+      snprintf(buf, len, "peak_live_bytes %s <= %s, %s", nt(f->peak).s,
+               nt((double)t->alert_medium_bytes).s, cpu);
     else
       snprintf(buf, len, "peak_live_bytes unknown, %s", cpu);
-  } else if (f->have_peak && f->peak > lim_b)
-    snprintf(buf, len, "peak_live_bytes %.0f > %.0f", f->peak, lim_b);
-  else
-    snprintf(buf, len, "cpu_percent %.3g > %g", f->cpu, lim_c);
+  } else if (f->have_peak && f->peak > lim_b) {
+    snprintf(buf, len, "peak_live_bytes %s > %s", nt(f->peak).s, nt(lim_b).s);
+  } else {
+    snprintf(buf, len, "cpu_percent %s > %s", nt(f->cpu).s, nt(lim_c).s);
+  }
 }
 
 static int thread_roles(cJSON *t, const ms_role_thresholds_t *th, size_t *role_count,

@@ -111,6 +111,10 @@ static void role_each_class_and_precedence(void) {
   T_STR_EQ("known: peak_live_bytes, allocations; unknown: cpu_percent, io_ops",
            str_at(s, 7, "role_basis"));
   T_CONTAINS(str_at(s, 1, "role_reason"), "io_ops 2001 > 2000");
+  /* 25.001 is not written as 25 beside the threshold 25. */
+  T_STR_EQ("cpu_percent 25.001 > 25", str_at(s, 2, "role_reason"));
+  T_STR_EQ("peak_live_bytes 18000001 > 18000000 and allocations 1201 > 1200",
+           str_at(s, 0, "role_reason"));
   /* A second call replaces, never duplicates. */
   T_EQ_INT(0, ms_roles_apply(s, NULL));
   int n = 0;
