@@ -552,11 +552,21 @@ static int cmp_rank(const void *x, const void *y) {
 /* `sum` is the run's summary tree: the roles and alerts of its threads[] (same order). */
 static cJSON *rankings_json(const ms_analysis_t *a, const cJSON *sum) {
   cJSON *r = cJSON_CreateObject();
-  rank_t *rk = malloc((a->nthreads ? a->nthreads : 1) * sizeof *rk);
-  if (!r || !rk) {
+  size_t nt = a->nthreads ? a->nthreads : 1;
+  rank_t *rk = malloc(nt * sizeof *rk);
+  /* The summary's thread objects by index, found once (cJSON arrays are lists). */
+  const cJSON **st = calloc(nt, sizeof *st);
+  if (!r || !rk || !st) {
     cJSON_Delete(r);
     free(rk);
+    free(st);
     return NULL;
+  }
+  size_t ns = 0;
+  const cJSON *x;
+  cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(sum, "threads")) {
+    if (ns < a->nthreads)
+      st[ns++] = x;
   }
   int bad = add_str(r, "schema", "memscope.resource_rankings/1");
   const char *names[] = {"by_peak_live_bytes", "by_allocations", "by_alloc_rate_per_s",
@@ -573,18 +583,18 @@ static cJSON *rankings_json(const ms_analysis_t *a, const cJSON *sum) {
     qsort(rk, a->nthreads, sizeof *rk, cmp_rank);
     cJSON *arr = add_arr(r, names[k]);
     bad |= !arr;
-    const cJSON *sth = cJSON_GetObjectItemCaseSensitive(sum, "threads");
     for (size_t j = 0; arr && !bad && j < a->nthreads; j++) {
       const ms__thread_t *t = &a->threads[rk[j].i];
-      const cJSON *st = cJSON_GetArrayItem(sth, (int)rk[j].i);
+      const cJSON *o_sum = rk[j].i < ns ? st[rk[j].i] : NULL;
       cJSON *o = push_obj(arr);
       bad |= !o || add_u64(o, "rank", j + 1) || add_u64(o, "tid", t->rep.tid) ||
              add_str(o, "name", t->rep.name) || add_num(o, "value", rk[j].v) ||
-             add_str(o, "role", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "role"))) ||
-             add_str(o, "alert", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "alert")));
+             add_str(o, "role", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o_sum, "role"))) ||
+             add_str(o, "alert", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o_sum, "alert")));
     }
   }
   free(rk);
+  free(st);
   if (bad) {
     cJSON_Delete(r);
     return NULL;
