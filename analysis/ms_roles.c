@@ -434,7 +434,13 @@ static int roles_json(cJSON *summary, const ms_role_thresholds_t *th, const size
   int bad = !tv;
   for (size_t i = 0; tv && i < NFIELDS; i++)
     bad |= put_num(tv, fields[i].name, field_get(th, &fields[i]));
-  bad |= put_str(r, "thresholds_source", th->source[0] ? th->source : "defaults");
+  /* A C caller may set fields without naming a source: then say so, not "defaults". */
+  int all_default = 1;
+  for (size_t i = 0; i < NFIELDS; i++)
+    all_default &= field_get(th, &fields[i]) == fields[i].dflt;
+  bad |= put_str(r, "thresholds_source", th->source[0] ? th->source
+                                         : all_default ? "defaults"
+                                                       : "ms_analysis_opts_t.roles");
   cJSON *pre = cJSON_AddArrayToObject(r, "precedence");
   bad |= !pre;
   for (size_t i = 0; pre && i < 5; i++) {

@@ -216,6 +216,14 @@ static void thresholds_cli(void) {
   T_NEAR(45.5, cJSON_GetObjectItem(v, "alert_high_cpu")->valuedouble, 0);
   T_NEAR(1200, cJSON_GetObjectItem(v, "memory_allocations")->valuedouble, 0); /* default */
   T_STR_EQ("command line", cJSON_GetStringValue(path2(s, "roles", "thresholds_source")));
+  /* Set in C without a source: not called "defaults". */
+  ms_role_thresholds_t c_set;
+  memset(&c_set, 0, sizeof c_set);
+  c_set.io_ops = 5;
+  T_EQ_INT(0, ms_roles_apply(s, &c_set));
+  T_STR_EQ("ms_analysis_opts_t.roles", cJSON_GetStringValue(path2(s, "roles", "thresholds_source")));
+  T_STR_EQ("cpu_intensive", str_at(s, 0, "role")); /* 40 % > the default 25 again */
+  T_STR_EQ("light", str_at(s, 1, "role"));         /* 1 I/O operation, not above 5 */
   cJSON_Delete(s);
 }
 
