@@ -393,7 +393,7 @@ static void assert_tree_bytes(hs_case_t *c, const char *name, uint64_t value, ui
 }
 
 /* The analysis options of every run the harness analyzes: symbolized, the user's
- * suppressions, HS_MAX_LEAK_GROUPS leak groups, `top_stacks` hot stacks. */
+ * suppressions and role thresholds, HS_MAX_LEAK_GROUPS leak groups, `top_stacks` hot stacks. */
 ms_analysis_opts_t hs_analysis_opts(const hs_opts_t *o, const char *module, size_t top_stacks) {
   ms_analysis_opts_t ao;
   memset(&ao, 0, sizeof ao);
