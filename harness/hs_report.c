@@ -675,6 +675,7 @@ int hs_case_run(hs_case_t *c, const hs_opts_t *o, char *const *argv, const char 
   hs_fmt(label, sizeof label, "%s", c->name);
   hs_child_spec_t sp = {.argv = argv, .preload_lib = hs_lib_path, .trace_dir = trace_dir,
                         .opts = o, .capture_stdout = is_scenario, .monitor = 1,
+                        .resources_hz = o->resources_hz,
                         .progress_label = label, .timeout_s = o->timeout_s};
   hs_child_result_t res;
   rc = hs_child_run(&sp, &res);
