@@ -554,11 +554,10 @@ static void sample_threads(hs_monitor_t *m, psamp_t *s, double t, int store) {
     rec.utime = ts.utime;
     rec.stime = ts.stime;
     memcpy(rec.comm, ts.comm, sizeof rec.comm);
-    unsigned long long run_ns;
-    if (thr_read(m, &th->fd_sched, tid, "schedstat", buf, sizeof buf) > 0 &&
-        sscanf(buf, "%llu", &run_ns) == 1) {
-      rec.run_ns = run_ns;
-      rec.flags |= R_SCHED;
+    char *end;
+    if (thr_read(m, &th->fd_sched, tid, "schedstat", buf, sizeof buf) > 0) {
+      rec.run_ns = strtoull(buf, &end, 10);
+      if (end != buf) rec.flags |= R_SCHED;
     }
     if (thr_read(m, &th->fd_io, tid, "io", buf, sizeof buf) > 0 && parse_io(buf, &rec.io) == 0)
       rec.flags |= R_IO;
