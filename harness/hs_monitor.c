@@ -442,8 +442,9 @@ static void thin_steady(hs_monitor_t *m) {
 
 /* ---- the schedule ---- */
 
-/* After a sample that took cost_s: the next interval and phase (rate policy, file header). */
-static void schedule_next(hs_monitor_t *m, double now, double cost_s) {
+/* After a sample that started at `started` and ended at `now` (hs_now_s) and took cost_s:
+ * the next deadline and phase (rate policy, file header). */
+static void schedule_next(hs_monitor_t *m, double started, double now, double cost_s) {
   double steady = 1.0 / m->hz;
   if (m->phase != PH_STEADY) {
     if (m->gen <= HS_FAST_SAMPLES) m->iv = 1.0 / HS_FAST_HZ;
@@ -457,10 +458,13 @@ static void schedule_next(hs_monitor_t *m, double now, double cost_s) {
   }
   double iv = m->iv;
   if (iv < HS_COST_FACTOR * cost_s) iv = HS_COST_FACTOR * cost_s;
-  /* Absolute deadlines, so that a late wake-up does not shift every later sample; a sample
-   * more than one interval late (the harness was not scheduled) restarts the grid at now. */
+  /* Absolute deadlines, so that the wake-up's own lateness (a fraction of a millisecond)
+   * does not shift every later sample. A sample more than half an interval late (the harness
+   * was not scheduled) starts the grid again from its own start, so that no two samples come
+   * back to back; grid points already past when it ends are skipped. */
+  if (started - m->next_due > iv / 2) m->next_due = started;
   m->next_due += iv;
-  if (m->next_due < now) m->next_due = now;
+  if (m->next_due < now) m->next_due += ceil((now - m->next_due) / iv) * iv;
 }
 
 /* ---- public ---- */
@@ -704,7 +708,7 @@ out:;
   m->nsampled++;
   m->cpu_s += (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
   m->wall_s += cost;
-  if (!last) schedule_next(m, w1, cost);
+  if (!last) schedule_next(m, w0, w1, cost);
 }
 
 /* ---- resources.json ---- */
@@ -914,6 +918,8 @@ cJSON *hs_monitor_off_json(double wall_s) {
 
 cJSON *hs_monitor_finish(hs_monitor_t *m, double wall_s) {
   cJSON *r = doc_head(m->hz, wall_s);
+  /* t_s = 0: the fork, on CLOCK_MONOTONIC (to line the samples up with other clocks). */
+  cJSON_AddNumberToObject(r, "t0_monotonic_s", m->t0);
   cJSON_AddItemToObject(r, "rate_policy", policy_json(m->hz, m->ramp_end_s, m->stride));
   cJSON_AddNumberToObject(r, "nsamples", (double)m->ns);
   cJSON *sp = cJSON_AddObjectToObject(r, "sampler");

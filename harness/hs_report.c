@@ -163,7 +163,8 @@ static cJSON *proc_resources(const cJSON *rt) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "source", "proc");
   const char *copy[] = {"cpu_user_s", "cpu_sys_s", "cpu_time_s", "cpu_time_basis", "seen_s",
-                        "first_seen_s", "last_seen_s", "cpu_percent", "cpu_percent_reason",
+                        "first_seen_s", "last_seen_s", "cpu_seen_s", "cpu_percent",
+                        "cpu_percent_reason",
                         "io_read_ops", "io_write_ops", "io_ops", "io_read_bytes",
                         "io_write_bytes", "storage_read_bytes", "storage_write_bytes", "samples"};
   for (size_t k = 0; k < sizeof copy / sizeof *copy; k++)

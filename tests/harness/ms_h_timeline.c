@@ -2,7 +2,7 @@
  * runs MS milliseconds (default 3000) with THREADS extra threads (default 0) that sleep until
  * the end, and a main thread that spins (MODE spin) or sleeps (MODE sleep, the default) in
  * between; a few allocations so the tracker has something to record. Exit 0, 1 when a thread
- * cannot be started.
+ * cannot be started. Prints when main started and ended (CLOCK_MONOTONIC, seconds).
  *   ms_h_timeline [MS [THREADS [MODE]]] */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -35,7 +35,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: ms_h_timeline [MS [THREADS [spin|sleep]]]\n");
     return 2;
   }
-  clock_gettime(CLOCK_MONOTONIC, &end_at);
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  end_at = start;
   end_at.tv_sec += ms / 1000;
   end_at.tv_nsec += (ms % 1000) * 1000000L;
   if (end_at.tv_nsec >= 1000000000L) end_at.tv_sec++, end_at.tv_nsec -= 1000000000L;
@@ -53,6 +55,11 @@ int main(int argc, char **argv) {
   }
   for (long i = 0; i < nthreads; i++) pthread_join(t[i], NULL);
   free(t);
-  printf("ran %ld ms with %ld threads\n", ms, nthreads);
+  struct timespec end;
+  clock_gettime(CLOCK_MONOTONIC, &end);
+  /* The sampler's test lines its first and last samples up with these (CLOCK_MONOTONIC). */
+  printf("ran %ld ms with %ld threads: main_start_s=%.6f main_end_s=%.6f\n", ms, nthreads,
+         (double)start.tv_sec + (double)start.tv_nsec / 1e9,
+         (double)end.tv_sec + (double)end.tv_nsec / 1e9);
   return 0;
 }
