@@ -1,11 +1,10 @@
 /* hs_child.c: runs a scenario or program in a child process (tracked under LD_PRELOAD, or the
- * untracked baseline) and samples its resources from outside, in /proc (SPEC §7).
+ * untracked baseline) and has its resources sampled from outside, in /proc (SPEC §7).
  *
- * The monitor runs in the harness's own thread of control while the child runs: it waits on
- * a pidfd (and the child's stdout pipe) with a 100 ms timeout and reads /proc/<pid>/stat,
- * task/<tid>/stat, io, status, /proc/stat, /proc/loadavg, /proc/net/dev and /proc/diskstats
- * between waits, so the tracked program pays nothing for it. A figure that cannot be read is
- * written as null (never estimated). */
+ * The sampler (hs_monitor.c) runs in the harness's own thread of control while the child
+ * runs: the wait loop sleeps in ppoll on a pidfd (and the child's stdout pipe) until the next
+ * sample is due, so the tracked program pays nothing for it. The first sample follows exec,
+ * the last one is of the exited child held as a zombie (waitid WNOWAIT) before wait4. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
