@@ -225,6 +225,8 @@ static const char *const common_opts =
     "  --suppressions FILE       leak suppressions (leak:PATTERN lines)\n"
     "  --lib PATH                libmemscope.so to preload (default: next to the harness)\n"
     "  --timeout SECONDS         kill the target's whole process tree when it runs longer\n"
+    "  --resources-hz N          /proc sampling rate after the fast start, 0 to 1000; 0 = no\n"
+    "                            timeline (default: MEMSCOPE_RESOURCES_HZ, else 10)\n"
     "  --process NAME|PID|main   assertions on these processes only (default: the whole tree)\n"
     "  --allow-partial           a partial trace (events lost) is reported, not failed\n"
     "  --role-threshold KEY=VALUE  a thread role/alert threshold, e.g. cpu_percent=50\n"
@@ -430,6 +432,10 @@ static int parse_opts(const char *cmd, int argc, char **argv, int start, hs_opts
       if (file ? ms_role_thresholds_load(&o->roles, val, rerr, sizeof rerr)
                : ms_role_thresholds_set(&o->roles, val, rerr, sizeof rerr))
         return usage_error("%s", rerr);
+    } else if (!strcmp(name, "--resources-hz")) {
+      if (hs_parse_int(val, 0, 1000, &n))
+        return usage_error("--resources-hz '%s': give an integer from 0 (no timeline) to 1000", val);
+      o->resources_hz = (double)n;
     } else if (!strcmp(name, "--timeout")) {
       if (hs_parse_double(val, 0.001, 1e7, &o->timeout_s)) return usage_error("--timeout '%s': give seconds", val);
     } else {
@@ -440,6 +446,20 @@ static int parse_opts(const char *cmd, int argc, char **argv, int start, hs_opts
 }
 
 /* ---- commands ---- */
+
+/* The sampler's steady rate: --resources-hz, else MEMSCOPE_RESOURCES_HZ (documented as the
+ * rate; the tracker accepts the same 0..1000), else 10 Hz. 0, or HS_EXIT_USAGE after one
+ * line on stderr. */
+static int resolve_resources_hz(hs_opts_t *o) {
+  if (o->resources_hz >= 0) return 0;
+  const char *env = getenv("MEMSCOPE_RESOURCES_HZ");
+  long long n = 10;
+  if (env && hs_parse_int(env, 0, 1000, &n))
+    return usage_error("MEMSCOPE_RESOURCES_HZ='%.64s': give an integer from 0 (no timeline) to 1000, "
+                       "or unset it (10 Hz)", env);
+  o->resources_hz = (double)n;
+  return 0;
+}
 
 /* The default report directory: a new out/NAME/<YYYYmmdd-HHMMSS>-<pid>[-n] for every run, so
  * that concurrent runs of the same program (ctest -j) never share one, and out/NAME/latest,
@@ -574,7 +594,7 @@ static double raw_num(const cJSON *o, const char *k) {
 }
 
 static int cmd_scenario_or_all(int all, int argc, char **argv) {
-  hs_opts_t o = {.scale = 1, .seed = 1, .stack_depth = -1, .tolerance_pct = 20};
+  hs_opts_t o = {.scale = 1, .seed = 1, .stack_depth = -1, .tolerance_pct = 20, .resources_hz = -1};
   char *pos[2];
   int npos, dd;
   const char *cmd = all ? "all" : "scenario";
@@ -582,6 +602,7 @@ static int cmd_scenario_or_all(int all, int argc, char **argv) {
   if (rc) return rc < 0 ? HS_EXIT_OK : rc;
   if (dd >= 0) return usage_error("%s: '--' is for 'run'; see 'memscope-harness %s --help'", cmd, cmd);
   if (!all && npos != 1) return usage_error("scenario: which one? 'memscope-harness list' names them");
+  if (resolve_resources_hz(&o)) return HS_EXIT_USAGE;
   if (find_lib(o.lib) || load_scenarios()) return HS_EXIT_USAGE;
   if (!all && !known_scenario(pos[0]))
     return usage_error("unknown scenario '%s'; 'memscope-harness list' names them", pos[0]);
@@ -717,12 +738,13 @@ static int cmd_scenario_or_all(int all, int argc, char **argv) {
 }
 
 static int cmd_run(int argc, char **argv) {
-  hs_opts_t o = {.scale = 1, .seed = 1, .stack_depth = -1, .tolerance_pct = 20};
+  hs_opts_t o = {.scale = 1, .seed = 1, .stack_depth = -1, .tolerance_pct = 20, .resources_hz = -1};
   char *pos[1];
   int npos, dd;
   int rc = parse_opts("run", argc, argv, 2, &o, pos, &npos, 0, &dd);
   if (rc) return rc < 0 ? HS_EXIT_OK : rc;
   if (dd < 0 || dd >= argc) return usage_error("run: which program? write 'memscope-harness run [options] -- PROGRAM ARGS'");
+  if (resolve_resources_hz(&o)) return HS_EXIT_USAGE;
   char prog[PATH_MAX];
   int e = hs_find_program(argv[dd], prog, sizeof prog);
   if (e) return usage_error("run: cannot run '%s': %s; check the program name and PATH", argv[dd], strerror(-e));
@@ -753,7 +775,7 @@ static int cmd_run(int argc, char **argv) {
 }
 
 static int cmd_report(int argc, char **argv) {
-  hs_opts_t o = {.scale = 1, .seed = 1, .stack_depth = -1, .tolerance_pct = 20};
+  hs_opts_t o = {.scale = 1, .seed = 1, .stack_depth = -1, .tolerance_pct = 20, .resources_hz = -1};
   char *pos[1];
   int npos, dd;
   int rc = parse_opts("report", argc, argv, 2, &o, pos, &npos, 1, &dd);
@@ -788,7 +810,7 @@ static int cmd_report(int argc, char **argv) {
 }
 
 static int cmd_gate(int argc, char **argv) {
-  hs_opts_t o = {.tolerance_pct = 20, .stack_depth = -1};
+  hs_opts_t o = {.tolerance_pct = 20, .stack_depth = -1, .resources_hz = -1};
   char *pos[1];
   int npos, dd;
   int rc = parse_opts("gate", argc, argv, 2, &o, pos, &npos, 0, &dd);
