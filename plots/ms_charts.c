@@ -65,12 +65,16 @@ static int cmp_tl_point(const void *a, const void *b) {
   return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-/* Writes one {t_ns, live_bytes} series as a block of rows; returns its largest value. */
-static double write_series(FILE *f, const cJSON *tl, double *max_t) {
+/* Writes one {t_ns, live_bytes} series as a block of rows; returns its largest value. A
+ * thread's series (final_live not NaN: its end-of-run threads[i].live_bytes) ends with one more
+ * row at its last time holding that final figure: the analysis decimates a series keeping each
+ * interval's maximum, so its last point can be a maximum from before the thread's last frees,
+ * and a line held there would show blocks that were freed. */
+static double write_series(FILE *f, const cJSON *tl, double final_live, double *max_t) {
   const cJSON *ts = cJSON_GetObjectItemCaseSensitive(tl, "t_ns");
   const cJSON *lv = cJSON_GetObjectItemCaseSensitive(tl, "live_bytes");
   int n = cJSON_GetArraySize(ts), m = cJSON_GetArraySize(lv), rows = 0;
-  double max = 0;
+  double max = 0, last_t = 0, last_v = 0;
   for (int i = 0; i < n && i < m; i++) {
     double t = ms__itemnum(cJSON_GetArrayItem(ts, i)), v = ms__itemnum(cJSON_GetArrayItem(lv, i));
     if (isnan(t) || isnan(v)) continue;
@@ -78,17 +82,22 @@ static double write_series(FILE *f, const cJSON *tl, double *max_t) {
     if (v > max) max = v;
     if (t > *max_t) *max_t = t;
     rows++;
+    last_t = t;
+    last_v = v;
   }
+  if (rows > 0 && !isnan(final_live) && final_live != last_v) fprintf(f, "%.0f %.0f\n", last_t, final_live);
   if (rows == 0) fprintf(f, "0 0\n"); /* gnuplot needs a row; the analysis starts every series at 0 */
   return max;
 }
 
 /* The rest: the sum of the other threads' live bytes, each thread's series read as a step
- * function (its value holds until its next point; 0 before its first), evaluated at every
- * point of any of them. Writes the rows; returns the largest sum, or -1 when out of memory. */
-static double write_rest(FILE *f, const cJSON **tls, int n, double *max_t) {
+ * function (its value holds until its next point; 0 before its first; after its last, its
+ * end-of-run live_bytes, as write_series draws it), evaluated at every point of any of them.
+ * Writes the rows; returns the largest sum, or -1 when out of memory. */
+static double write_rest(FILE *f, const cJSON **ths, int n, double *max_t) {
   size_t np = 0, cap = 0;
-  for (int k = 0; k < n; k++) cap += (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(tls[k], "t_ns"));
+  for (int k = 0; k < n; k++)
+    cap += 1 + (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ths[k], "timeline"), "t_ns"));
   tl_point_t *p = malloc((cap ? cap : 1) * sizeof *p);
   double *cur = calloc((size_t)n, sizeof *cur);
   if (!p || !cur) {
@@ -97,15 +106,24 @@ static double write_rest(FILE *f, const cJSON **tls, int n, double *max_t) {
     return -1;
   }
   for (int k = 0; k < n; k++) {
-    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(tls[k], "t_ns");
-    const cJSON *lv = cJSON_GetObjectItemCaseSensitive(tls[k], "live_bytes");
-    int len = cJSON_GetArraySize(ts), m = cJSON_GetArraySize(lv);
-    for (int i = 0; i < len && i < m && np < cap; i++) {
+    const cJSON *tl = cJSON_GetObjectItemCaseSensitive(ths[k], "timeline");
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(tl, "t_ns");
+    const cJSON *lv = cJSON_GetObjectItemCaseSensitive(tl, "live_bytes");
+    int len = cJSON_GetArraySize(ts), m = cJSON_GetArraySize(lv), rows = 0;
+    double last_t = 0;
+    for (int i = 0; i < len && i < m && np + 1 < cap; i++) {
       double t = ms__itemnum(cJSON_GetArrayItem(ts, i)), v = ms__itemnum(cJSON_GetArrayItem(lv, i));
       if (!isnan(t) && !isnan(v)) {
         p[np] = (tl_point_t){t, v, k, np};
         np++;
+        rows++;
+        last_t = t;
       }
+    }
+    double final_live = ms__num(ths[k], "live_bytes", NAN);
+    if (rows > 0 && !isnan(final_live)) {
+      p[np] = (tl_point_t){last_t, final_live, k, np};
+      np++;
     }
   }
   /* By time, then reading order (qsort is not stable): a thread's last point at a time wins. */
@@ -174,7 +192,7 @@ int ms__chart_heap_timeline(const ms_plot_ctx_t *ctx, const cJSON *summary, char
   int nsel = top_threads(threads, sel, nth, 1), nrest = 0;
   int nlines = nsel <= HEAP_TOP_THREADS + 1 ? nsel : HEAP_TOP_THREADS;
   for (int k = nlines; k < nsel; k++)
-    rest[nrest++] = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(threads, sel[k]), "timeline");
+    rest[nrest++] = cJSON_GetArrayItem(threads, sel[k]);
 
   ms_out_file_t of;
   if (ms__out_open(&of, ctx->dir, "heap_timeline.dat", err, errlen)) {
@@ -186,12 +204,14 @@ int ms__chart_heap_timeline(const ms_plot_ctx_t *ctx, const cJSON *summary, char
   fprintf(f, "# heap_timeline.dat: live heap in bytes over time in ns since the first event.\n"
              "# Block 0 (gnuplot index 0): the process (summary timeline); then one block per\n"
              "# thread with one of the %d highest peaks (threads[i].timeline: live bytes that\n"
-             "# thread allocated); last, when more threads have a timeline, \"rest\": the sum\n"
-             "# of their series, each held until its next point. Every block starts with a\n"
-             "# header row whose second field is the legend entry.\n"
+             "# thread allocated; a last row at the series' last time holds the thread's\n"
+             "# end-of-run live_bytes); last, when more threads have a timeline, \"rest\": the\n"
+             "# sum of their series, each held until its next point and after its last at its\n"
+             "# end-of-run live_bytes. Every block starts with a header row whose second field\n"
+             "# is the legend entry.\n"
              "\"t_ns\" \"process total\"\n",
           HEAP_TOP_THREADS);
-  double max_t = 0, max_v = write_series(f, cJSON_GetObjectItemCaseSensitive(summary, "timeline"), &max_t);
+  double max_t = 0, max_v = write_series(f, cJSON_GetObjectItemCaseSensitive(summary, "timeline"), NAN, &max_t);
   for (int k = 0; k < nlines; k++) {
     const cJSON *th = cJSON_GetArrayItem(threads, sel[k]);
     char legend[100];
@@ -199,7 +219,7 @@ int ms__chart_heap_timeline(const ms_plot_ctx_t *ctx, const cJSON *summary, char
     fputs("\n\n\"t_ns\" ", f);
     ms__dat_string(f, legend);
     fputc('\n', f);
-    double m = write_series(f, cJSON_GetObjectItemCaseSensitive(th, "timeline"), &max_t);
+    double m = write_series(f, cJSON_GetObjectItemCaseSensitive(th, "timeline"), ms__num(th, "live_bytes", NAN), &max_t);
     if (m > max_v) max_v = m;
   }
   if (nrest > 0) {
@@ -234,7 +254,7 @@ int ms__chart_heap_timeline(const ms_plot_ctx_t *ctx, const cJSON *summary, char
     ms__text(&b, ", \\\n    for [k=1:%d] 'heap_timeline.dat' index k using ($1/%g):($2/%g) with steps lw 2 lc k title columnhead(2)",
              nlines, tdiv, bdiv);
   if (nrest > 0)
-    ms__text(&b, ", \\\n    'heap_timeline.dat' index %d using ($1/%g):($2/%g) with steps lw 2 dt 2 lc rgb '#707070' title columnhead(2)",
+    ms__text(&b, ", \\\n    'heap_timeline.dat' index %d using ($1/%g):($2/%g) with steps lw 1.5 lc rgb '#909090' title columnhead(2)",
              nlines + 1, tdiv, bdiv);
   ms__text(&b, "\n");
 

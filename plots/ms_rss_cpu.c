@@ -43,7 +43,7 @@ int ms__chart_rss_cpu(const ms_plot_ctx_t *ctx, const cJSON *summary, const cJSO
              "# t_s rss_bytes process_cpu_percent host_cpu_percent");
   for (int c = 0; c < ncores; c++) fprintf(f, " core_%d_percent", c);
   fputc('\n', f);
-  double prev_t = -1, prev_cpu = 0, max_rss = 0, max_t = 0;
+  double prev_t = -1, prev_cpu = 0, max_rss = 0, max_t = 0, max_cpu = 0;
   int rows = 0, cpu_rows = 0, host_rows = 0;
   cJSON_ArrayForEach(s, samples) {
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(s, "process");
@@ -58,7 +58,13 @@ int ms__chart_rss_cpu(const ms_plot_ctx_t *ctx, const cJSON *summary, const cJSO
     put_num(f, rss, " %.0f");
     put_num(f, pct, " %.3f");
     put_num(f, host, " %.3f");
-    for (int c = 0; c < ncores; c++) put_num(f, arr_num(cores, c), " %.3f");
+    for (int c = 0; c < ncores; c++) {
+      double v = arr_num(cores, c);
+      put_num(f, v, " %.3f");
+      if (v > max_cpu) max_cpu = v;
+    }
+    if (pct > max_cpu) max_cpu = pct;
+    if (host > max_cpu) max_cpu = host;
     fputc('\n', f);
     prev_t = t;
     prev_cpu = pcpu;
@@ -85,7 +91,7 @@ int ms__chart_rss_cpu(const ms_plot_ctx_t *ctx, const cJSON *summary, const cJSO
     ms__time_unit(max_t, &tdiv_ns, &tunit);
     double tmul = 1e9 / tdiv_ns; /* seconds to the axis's unit */
     /* Points as well as lines: a short run has a handful of samples, which lines alone hide. */
-    ms__text(&b, "  set key outside below center horizontal maxrows 3\n"
+    ms__text(&b, "  set key outside below center horizontal Left reverse maxrows 3\n"
                  "  set xlabel 'time since the program started (%s)'\n"
                  "  set ylabel 'RSS of the process (%s)'\n"
                  "  set yrange [0:*]\n"
@@ -93,7 +99,9 @@ int ms__chart_rss_cpu(const ms_plot_ctx_t *ctx, const cJSON *summary, const cJSO
              tunit, bunit);
     /* The right axis only when there is a CPU figure to put on it. */
     if (cpu_rows || host_rows)
-      ms__text(&b, "  set y2label 'CPU use (%%)'\n  set ytics nomirror\n  set y2tics\n  set y2range [0:*]\n");
+      /* Room above the highest value: a machine at 100 %% would sit on the frame, unseen. */
+      ms__text(&b, "  set y2label 'CPU use (%%)'\n  set ytics nomirror\n  set y2tics\n  set y2range [0:%g]\n",
+               max_cpu > 0 ? ceil(max_cpu * 1.1 / 10) * 10 : 100);
     /* Points as well as lines: a short run has a handful of samples, which lines alone hide. */
     ms__text(&b, "  plot 'rss_cpu.dat' using ($1*%g):($2/%g) axes x1y1 with linespoints lw 3 pt 7 ps 0.8 lc rgb '#000000' title 'RSS (left axis)'",
              tmul, bdiv);
@@ -103,8 +111,13 @@ int ms__chart_rss_cpu(const ms_plot_ctx_t *ctx, const cJSON *summary, const cJSO
     if (host_rows)
       ms__text(&b, ", \\\n    '' using ($1*%g):4 axes x1y2 with linespoints lw 2 dt 2 pt 4 ps 0.7 lc rgb '#2060c0' title 'machine CPU, all %d cores (%%, right axis)'",
                tmul, ncores);
-    if (host_rows && ncores > 0)
-      ms__text(&b, ", \\\n    for [c=0:%d] '' using ($1*%g):(column(5+c)) axes x1y2 with lines lw 1 lc rgb '#9ab0d0' "
+    /* A line per core: named and coloured when there are few, else one grey bundle. */
+    if (host_rows && ncores > 0 && ncores <= 8)
+      ms__text(&b, ", \\\n    for [c=0:%d] '' using ($1*%g):(column(5+c)) axes x1y2 with lines lw 1.5 dt 3 lc 5+c "
+                   "title sprintf('core %%d of the machine (%%%%, right axis)', c)",
+               ncores - 1, tmul);
+    else if (host_rows && ncores > 0)
+      ms__text(&b, ", \\\n    for [c=0:%d] '' using ($1*%g):(column(5+c)) axes x1y2 with lines lw 1 lc rgb '#b0b0b0' "
                    "title (c == 0 ? 'each core of the machine (%%, right axis)' : '')",
                ncores - 1, tmul);
     ms__text(&b, "\n");
