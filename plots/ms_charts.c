@@ -327,6 +327,10 @@ int ms__chart_thread_peaks(const ms_plot_ctx_t *ctx, const cJSON *summary, char 
     body_empty(&b, "no tracked thread");
   } else {
     /* Horizontal bars, highest at the top: the names read horizontally, whole, however many. */
+    /* Each bar's own figure in its own unit (a small one would read 0.0145 MiB). */
+    ms__text(&b, "  fmt_bytes(x) = x >= 1073741824 ? sprintf('%%.3g GiB', x / 1073741824.) : "
+                 "x >= 1048576 ? sprintf('%%.3g MiB', x / 1048576.) : x >= 1024 ? sprintf('%%.3g KiB', x / 1024.) : "
+                 "sprintf('%%.0f B', x)\n");
     ms__text(&b, "  unset key\n"
                  "  set style fill solid 0.8 border rgb '#404040'\n"
                  "  set xlabel 'peak live heap of the blocks the thread allocated (%s)'\n"
@@ -336,9 +340,9 @@ int ms__chart_thread_peaks(const ms_plot_ctx_t *ctx, const cJSON *summary, char 
                  "  set ytics scale 0 font ',%d'\n"
                  "  set grid noytics xtics\n"
                  "  plot 'thread_peaks.dat' using ($2/%g/2):1:($2/%g/2):(0.38):yticlabels(4) with boxxyerror lc rgb '#4a7ab8', \\\n"
-                 "    '' using ($2/%g):1:(sprintf(' %%.3g %s', $2/%g)) with labels left font ',%d'\n",
+                 "    '' using ($2/%g):1:(' ' . fmt_bytes($2)) with labels left font ',%d'\n",
              bunit, shown - 1, max > 0 ? max / bdiv * 1.15 : 1, shown > 25 ? 9 : 11, bdiv, bdiv, bdiv,
-             bunit, bdiv, shown > 25 ? 8 : 10);
+             shown > 25 ? 8 : 10);
   }
   char title[512], note[512] = "", s[200];
   snprintf(title, sizeof title, "%s: per-thread peak live heap", ctx->shown_name);

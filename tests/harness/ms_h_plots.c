@@ -53,7 +53,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "ms_h_plots: cannot read %s as JSON\n", !summary ? argv[3] : argv[4]);
     return 2;
   }
-  int rc = ms_plots_write_gnuplot(argv[1], argv[2], summary, resources, err, sizeof err);
+  /* Every chart, as --plots draws them: overhead_history with no history. */
+  int rc = ms_plots_write_gnuplot(argv[1], argv[2], summary, resources, err, sizeof err) ||
+           ms_plots_write_overhead_history(argv[1], NULL, NULL, err, sizeof err);
   if (rc) fprintf(stderr, "ms_h_plots: %s\n", err);
   cJSON_Delete(summary);
   cJSON_Delete(resources);
