@@ -223,12 +223,14 @@ all_scale)
 ci_scripts)
   # The workflow's own steps, on this build tree: scenarios with every report, then the gate.
   : "${SRC_DIR:?}" "${BUILD_DIR:?}"
-  export BUILD_DIR OUT_DIR="$WORK/ci-out" REPEAT=5 SCALE=1
+  export BUILD_DIR OUT_DIR="$WORK/ci-out" REPEAT=5 SCALE=1 HISTORY="$WORK/history/h.jsonl"
   expect_exit 0 bash "$SRC_DIR/ci/run-scenarios.sh"
   for f in junit.xml summary.json overhead.json index.html work_stealing/report.html \
-           work_stealing/plots/heap_timeline.png leak_demo/summary.json; do
+           work_stealing/plots/heap_timeline.png leak_demo/summary.json plots/overhead_history.png; do
     [ -s "$OUT_DIR/$f" ] || fail "ci/run-scenarios.sh did not write $f"
   done
+  # One history entry per scenario of the run (docs/plots.md, "Overhead history").
+  expect_eq "history entries" "$(json_get "$OUT_DIR/overhead.json" "len(d['scenarios'])")" "$(wc -l <"$HISTORY")"
   validate_junit "$OUT_DIR/junit.xml"
   # The gate step against the committed baseline; and against itself (must pass).
   bash "$SRC_DIR/ci/gate.sh" >"$WORK/gate.out" 2>&1
