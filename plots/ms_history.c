@@ -176,12 +176,12 @@ int ms__chart_overhead_history(const ms_plot_ctx_t *ctx, const char *history_pat
                  "  set xtics 1 rotate by 45 right font ',%d'\n"
                  "  set grid\n"
                  "  set key outside right top vertical Left reverse title 'scenario (median, bars q1-q3)'\n"
-                 "  set ylabel 'CPU time ratio, tracked / untracked (1: none)'\n"
+                 "  set ylabel 'CPU time ratio (tracked / untracked)'\n"
                  "  set xlabel ''\n"
                  "  set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead dt 3 lc rgb '#808080'\n"
                  "  plot for [k=0:%d] 'overhead_history.dat' index k using 1:2:3:4:xtic(8) with yerrorlines lw 2 pt 7 lc k+1 title columnhead(2)\n"
                  "  unset key\n"
-                 "  set ylabel 'wall time ratio, tracked / untracked (1: none)'\n"
+                 "  set ylabel 'wall time ratio (tracked / untracked)'\n"
                  "  set xlabel 'CI run, oldest to newest (label: commit, or date and time UTC)'\n"
                  "  plot for [k=0:%d] 'overhead_history.dat' index k using 1:5:6:7:xtic(8) with yerrorlines lw 2 pt 7 lc k+1 notitle\n"
                  "  unset multiplot\n"
@@ -190,9 +190,8 @@ int ms__chart_overhead_history(const ms_plot_ctx_t *ctx, const char *history_pat
              shown_runs, shown_runs > 30 ? 8 : 10, drawn_scen - 1, drawn_scen - 1);
     snprintf(s, sizeof s, "%d run%s", shown_runs, shown_runs == 1 ? "" : "s");
     if (nruns > shown_runs) snprintf(s, sizeof s, "the newest %d of %d runs", shown_runs, nruns);
-    snprintf(note, sizeof note, "%s", s);
-    if (shown_runs == 1)
-      strncat(note, " (one run: no trend yet; each CI run adds one)", sizeof note - strlen(note) - 1);
+    snprintf(note, sizeof note, "%s%s; a ratio of 1 is no overhead", s,
+             shown_runs == 1 ? " (one run: no trend yet; each CI run adds one)" : "");
     if (nscen > drawn_scen) {
       snprintf(s, sizeof s, "; the first %d of %d scenarios", drawn_scen, nscen);
       strncat(note, s, sizeof note - strlen(note) - 1);
