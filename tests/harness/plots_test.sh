@@ -146,6 +146,17 @@ EOF
   check_dir "$WORK/s" --history "$hist"
   expect_exit 2 "$HARNESS" scenario work_stealing --history "$hist" --out "$WORK/s2" --no-progress
   grep -q "add --repeat N" "$WORK/err" || fail "no hint to add --repeat"
+  # A history is input (CI restores it): a hostile scenario name and commit stay data, and a
+  # line that is not an entry is skipped and counted.
+  cp "$hist" "$WORK/hostile.jsonl"
+  printf '%s\n' 'not json' \
+    '{"run":"x","scenario":"`touch MSQH1`","commit":"$(touch MSQH2)\"'"'"'","cpu_ratio":2,"cpu_q1":1.5,"cpu_q3":2.5,"wall_ratio":2,"wall_q1":1,"wall_q3":3}' \
+    >>"$WORK/hostile.jsonl"
+  mkdir -p "$WORK/hh"
+  (cd "$WORK/hh" && "$PLOTS" --history "$WORK/hh" "$WORK/hostile.jsonl") || fail "the hostile history was not drawn"
+  [ -z "$(find "$WORK" -name 'MSQH*')" ] || fail "a name from the history ran: $(find "$WORK" -name 'MSQH*')"
+  svg_has "$WORK/hh/plots/overhead_history.svg" '`touch MSQH1`'
+  svg_has "$WORK/hh/plots/overhead_history.svg" '1 unreadable line of the history skipped'
   # A link at the history's name is refused, not followed.
   ln -s "$WORK/victim" "$WORK/link.jsonl"
   expect_exit 2 "$HARNESS" gate --baseline "$SRC_DIR/ci/overhead-baseline.json" --current "$WORK/current.json" \
