@@ -153,10 +153,20 @@ int hs_history_update(const hs_opts_t *o, const char *out_dir, const cJSON *doc,
   if (o->history && cJSON_GetArraySize(entries) > 0 && append(o->history, entries, err, sizeof err)) {
     fprintf(stderr, "memscope-harness: %s\n", err);
     rc = HS_EXIT_USAGE;
-  } else if (o->plots && out_dir &&
-             ms_plots_write_overhead_history(out_dir, o->history, o->history ? NULL : entries, err, sizeof err)) {
-    fprintf(stderr, "memscope-harness: plots: %s\n", err);
-    rc = HS_EXIT_USAGE;
+  } else if (o->plots && out_dir) {
+    /* The gate's baseline (--baseline, already read by the gate or checked readable), as
+     * entries of the same form, for the chart's dashed levels. */
+    cJSON *base_doc = NULL, *base = NULL;
+    size_t len;
+    char *txt = o->baseline ? hs_read_file(o->baseline, &len) : NULL;
+    if (txt && (base_doc = cJSON_Parse(txt)) != NULL) base = entries_of(base_doc, "run", "baseline");
+    free(txt);
+    if (ms_plots_write_overhead_history(out_dir, o->history, o->history ? NULL : entries, base, err, sizeof err)) {
+      fprintf(stderr, "memscope-harness: plots: %s\n", err);
+      rc = HS_EXIT_USAGE;
+    }
+    cJSON_Delete(base);
+    cJSON_Delete(base_doc);
   }
   cJSON_Delete(entries);
   return rc;

@@ -383,11 +383,12 @@ int ms_plots_write_gnuplot(const char *out_dir, const char *name, const cJSON *s
 }
 
 int ms_plots_write_overhead_history(const char *out_dir, const char *history_path,
-                                    const cJSON *current, char *err, size_t errlen) {
+                                    const cJSON *current, const cJSON *baseline, char *err,
+                                    size_t errlen) {
   char dir[PATH_MAX];
   ms_out_file_t log;
   if (open_plots_dir(out_dir, dir, sizeof dir, "overhead_history.log", &log, err, errlen)) return -1;
   ms_plot_ctx_t ctx = {.dir = dir, .log_fd = fileno(log.f), .shown_name = ""};
-  int rc = ms__chart_overhead_history(&ctx, history_path, current, err, errlen);
+  int rc = ms__chart_overhead_history(&ctx, history_path, current, baseline, err, errlen);
   return close_log(&log, rc, err, errlen);
 }

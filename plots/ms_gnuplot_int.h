@@ -70,6 +70,6 @@ int ms__chart_rss_cpu(const ms_plot_ctx_t *ctx, const cJSON *summary, const cJSO
                       char *err, size_t errlen);
 /* ms_history.c */
 int ms__chart_overhead_history(const ms_plot_ctx_t *ctx, const char *history_path,
-                               const cJSON *current, char *err, size_t errlen);
+                               const cJSON *current, const cJSON *baseline, char *err, size_t errlen);
 
 #endif /* MS_GNUPLOT_INT_H */

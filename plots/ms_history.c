@@ -89,8 +89,18 @@ static void run_label(char *buf, size_t len, const cJSON *e) {
   else snprintf(buf, len, "%s", *t ? t : "?");
 }
 
+/* The baseline's (cpu, wall) ratio of scenario name, NaN when it has none. */
+static void baseline_of(const cJSON *baseline, const char *name, double *cpu, double *wall) {
+  const cJSON *e;
+  *cpu = *wall = NAN;
+  cJSON_ArrayForEach(e, baseline) if (!strcmp(ms__str(e, "scenario"), name)) {
+    *cpu = ms__num(e, "cpu_ratio", NAN);
+    *wall = ms__num(e, "wall_ratio", NAN);
+  }
+}
+
 int ms__chart_overhead_history(const ms_plot_ctx_t *ctx, const char *history_path,
-                               const cJSON *current, char *err, size_t errlen) {
+                               const cJSON *current, const cJSON *baseline, char *err, size_t errlen) {
   cJSON *all = cJSON_CreateArray();
   int bad = 0;
   if (!all || (history_path && read_history(history_path, all, &bad, err, errlen))) {
@@ -157,6 +167,26 @@ int ms__chart_overhead_history(const ms_plot_ctx_t *ctx, const char *history_pat
     if (block_rows == 0) fputs("0 NaN NaN NaN NaN NaN NaN \"\"\n", f);
     rows += block_rows;
   }
+  /* The gate's baseline: one row per scenario block (row k for block k), no header row, so
+   * that `every ::k::k` picks scenario k's. */
+  int have_base = 0;
+  for (int s = 0; s < drawn_scen && baseline; s++) {
+    double cpu, wall;
+    baseline_of(baseline, scen[s], &cpu, &wall);
+    have_base |= !isnan(cpu) || !isnan(wall);
+  }
+  if (have_base) {
+    fputs("\n\n# the gate's baseline (--baseline), median ratios: block k cpu_ratio wall_ratio\n", f);
+    for (int s = 0; s < drawn_scen; s++) {
+      double cpu, wall;
+      baseline_of(baseline, scen[s], &cpu, &wall);
+      fprintf(f, "%d", s);
+      if (isnan(cpu)) fputs(" NaN", f);
+      else fprintf(f, " %.6g", cpu);
+      if (isnan(wall)) fputs(" NaN\n", f);
+      else fprintf(f, " %.6g\n", wall);
+    }
+  }
   if (ms__out_commit(&of, err, errlen)) goto done;
 
   int shown_runs = nruns - first_run;
@@ -179,15 +209,28 @@ int ms__chart_overhead_history(const ms_plot_ctx_t *ctx, const char *history_pat
                  "  set ylabel 'CPU time ratio (tracked / untracked)'\n"
                  "  set xlabel ''\n"
                  "  set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead dt 3 lc rgb '#808080'\n"
-                 "  plot for [k=0:%d] 'overhead_history.dat' index k using 1:2:3:4:xtic(8) with yerrorlines lw 2 pt 7 lc k+1 title columnhead(2)\n"
+                 "  plot for [k=0:%d] 'overhead_history.dat' index k using 1:2:3:4:xtic(8) with yerrorlines lw 2 pt 7 lc k+1 title columnhead(2)",
+             shown_runs, shown_runs > 30 ? 8 : 10, drawn_scen - 1);
+    /* The baseline as a dashed level across the runs, in the scenario's colour. */
+    char base_cpu[300] = "", base_wall[300] = "";
+    if (have_base) {
+      snprintf(base_cpu, sizeof base_cpu,
+               ", \\\n    for [k=0:%d] '' index %d every ::k::k using (0.5):2:(%d):(0) with vectors nohead dt 2 lw 1.5 lc k+1 notitle, \\\n"
+               "    NaN with lines dt 2 lw 1.5 lc rgb '#000000' title 'dashed: the gate baseline'",
+               drawn_scen - 1, drawn_scen, shown_runs);
+      snprintf(base_wall, sizeof base_wall,
+               ", \\\n    for [k=0:%d] '' index %d every ::k::k using (0.5):3:(%d):(0) with vectors nohead dt 2 lw 1.5 lc k+1 notitle",
+               drawn_scen - 1, drawn_scen, shown_runs);
+    }
+    ms__text(&b, "%s\n"
                  "  unset key\n"
                  "  set ylabel 'wall time ratio (tracked / untracked)'\n"
                  "  set xlabel 'CI run, oldest to newest (label: commit, or date and time UTC)'\n"
-                 "  plot for [k=0:%d] 'overhead_history.dat' index k using 1:5:6:7:xtic(8) with yerrorlines lw 2 pt 7 lc k+1 notitle\n"
+                 "  plot for [k=0:%d] 'overhead_history.dat' index k using 1:5:6:7:xtic(8) with yerrorlines lw 2 pt 7 lc k+1 notitle%s\n"
                  "  unset multiplot\n"
                  "  unset arrow 1\n"
                  "  set title ms_title\n",
-             shown_runs, shown_runs > 30 ? 8 : 10, drawn_scen - 1, drawn_scen - 1);
+             base_cpu, drawn_scen - 1, base_wall);
     snprintf(s, sizeof s, "%d run%s", shown_runs, shown_runs == 1 ? "" : "s");
     if (nruns > shown_runs) snprintf(s, sizeof s, "the newest %d of %d runs", shown_runs, nruns);
     snprintf(note, sizeof note, "%s%s; a ratio of 1 is no overhead", s,

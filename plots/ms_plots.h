@@ -21,9 +21,12 @@ int ms_plots_write_gnuplot(const char *out_dir, const char *name, const cJSON *s
 /* Writes out_dir/plots/overhead_history.{gp,dat,png,svg} (messages in overhead_history.log):
  * the overhead ratios of every scenario across runs, from the JSON Lines file history_path
  * (memscope.overhead-history/1 entries, one per line; NULL or a missing file: none) followed
- * by the entries of the array `current` (may be NULL). With no entry the chart says so. */
+ * by the entries of the array `current` (may be NULL). `baseline` (may be NULL): entries of
+ * the same form for the gate's baseline, drawn as a dashed level per scenario. With no entry
+ * the chart says so. */
 int ms_plots_write_overhead_history(const char *out_dir, const char *history_path,
-                                    const cJSON *current, char *err, size_t errlen);
+                                    const cJSON *current, const cJSON *baseline, char *err,
+                                    size_t errlen);
 
 /* Writes out_dir/report.html: one file, no network: overview figures, assertions, the live
  * heap timeline (inline SVG), the thread table and the leak table with symbolized stacks. */

@@ -38,7 +38,7 @@ static cJSON *load(const char *path) {
 int main(int argc, char **argv) {
   char err[1024];
   if (argc == 4 && strcmp(argv[1], "--history") == 0) {
-    if (ms_plots_write_overhead_history(argv[2], argv[3], NULL, err, sizeof err)) {
+    if (ms_plots_write_overhead_history(argv[2], argv[3], NULL, NULL, err, sizeof err)) {
       fprintf(stderr, "ms_h_plots: %s\n", err);
       return 2;
     }
@@ -55,7 +55,7 @@ int main(int argc, char **argv) {
   }
   /* Every chart, as --plots draws them: overhead_history with no history. */
   int rc = ms_plots_write_gnuplot(argv[1], argv[2], summary, resources, err, sizeof err) ||
-           ms_plots_write_overhead_history(argv[1], NULL, NULL, err, sizeof err);
+           ms_plots_write_overhead_history(argv[1], NULL, NULL, NULL, err, sizeof err);
   if (rc) fprintf(stderr, "ms_h_plots: %s\n", err);
   cJSON_Delete(summary);
   cJSON_Delete(resources);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""plots_check.py PLOTS_DIR SUMMARY.json|- [--resources R.json] [--history H.jsonl]
+"""plots_check.py PLOTS_DIR SUMMARY.json|- [--resources R.json] [--history H.jsonl] [--baseline B.json]
 
 Checks the gnuplot charts of one report directory (docs/plots.md) against the summary they were
 drawn from: every chart's .gp, .dat, .png and .svg exist; the PNG is a PNG of 1200x800, the
@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import statistics
 import struct
 import subprocess
 import sys
@@ -248,7 +249,7 @@ def check_rss_cpu(d, resources):
                   f"rss_cpu.dat: row {r[:4]} differs from {w}")
 
 
-def check_history(d, history):
+def check_history(d, history, baseline=None):
     blocks = read_dat(os.path.join(d, "overhead_history.dat"))
     texts = svg_texts(os.path.join(d, "overhead_history.svg"))
     entries = []
@@ -265,7 +266,20 @@ def check_history(d, history):
         if e["scenario"] not in scen:
             scen.append(e["scenario"])
     runs = runs[-60:]
+    base = [b for b in blocks if b[0][0] != "run"]  # the gate's baseline: no header row
+    blocks = [b for b in blocks if b[0][0] == "run"]
     check(len(blocks) == min(len(scen), 16), f"overhead_history.dat: {len(blocks)} blocks for {len(scen)} scenarios")
+    if baseline:
+        ratios = json.load(open(baseline))["scenarios"]
+        want = [[float(k)] + [statistics.median(ratios[s][m]["ratios"]) if s in ratios else math.nan
+                              for m in ("cpu", "wall")] for k, s in enumerate(scen[:16])]
+        got = [floats(r, 3) for r in base[0]] if base else []
+        check(len(got) == len(want) and all(close(p, q, rel=1e-5) or (math.isnan(p) and math.isnan(q))
+                                            for g, w in zip(got, want) for p, q in zip(g, w)),
+              f"overhead_history.dat: baseline rows {got} differ from {want}")
+        check(any("dashed: the gate baseline" in x for x in texts), "overhead_history.svg: no baseline key entry")
+    else:
+        check(not base, "overhead_history.dat: a baseline block without --baseline")
     for b, s in zip(blocks, scen):
         check(b[0][1] == s, f"overhead_history.dat: block {b[0]} is not {s!r}")
         want = []
@@ -291,7 +305,7 @@ def main():
     if args[1] == "-":  # the overhead history alone (gate --plots)
         check_files(d, ("overhead_history",))
         if not errors:
-            check_history(d, opts.get("--history"))
+            check_history(d, opts.get("--history"), opts.get("--baseline"))
         return
     summary = json.load(open(args[1]))
     resources = json.load(open(opts["--resources"])) if "--resources" in opts else None
@@ -303,7 +317,7 @@ def main():
     check_size_histogram(d, summary)
     check_scatter(d, summary)
     check_rss_cpu(d, resources)
-    check_history(d, opts.get("--history"))
+    check_history(d, opts.get("--history"), opts.get("--baseline"))
 
 
 main()

@@ -137,8 +137,10 @@ for i, e in enumerate(lines, 1):
         assert abs(e[m + "_q1"] - q(r, 0.25)) < 1e-12 and abs(e[m + "_q3"] - q(r, 0.75)) < 1e-12, (m, e)
 assert len({e["run"] for e in lines}) == 3, "the three gate runs share a run id"
 EOF
-  python3 "$CHECK" "$WORK/g3/plots" - --history "$hist" || fail "the chart of 3 runs is wrong"
-  [ "$(grep -c '^[0-9]' "$WORK/g3/plots/overhead_history.dat")" = 3 ] || fail "overhead_history.dat has not 3 rows"
+  python3 "$CHECK" "$WORK/g3/plots" - --history "$hist" --baseline "$SRC_DIR/ci/overhead-baseline.json" ||
+    fail "the chart of 3 runs is wrong"
+  [ "$(awk '/^# the gate/ { exit } /^[0-9]/ { n++ } END { print n }' "$WORK/g3/plots/overhead_history.dat")" = 3 ] ||
+    fail "overhead_history.dat has not 3 rows of runs"
   svg_has "$WORK/g3/plots/overhead_history.svg" "3 runs"
   # scenario --repeat with --history appends its own entry; --history alone is refused.
   expect_exit 0 "$HARNESS" scenario work_stealing --repeat 2 --history "$hist" --out "$WORK/s" --no-progress --plots
