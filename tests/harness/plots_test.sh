@@ -151,12 +151,14 @@ EOF
   # A history is input (CI restores it): a hostile scenario name and commit stay data, and a
   # line that is not an entry is skipped and counted.
   cp "$hist" "$WORK/hostile.jsonl"
+  # shellcheck disable=SC2016 # the $(...) and backticks are the test's literal data
   printf '%s\n' 'not json' \
     '{"run":"x","scenario":"`touch MSQH1`","commit":"$(touch MSQH2)\"'"'"'","cpu_ratio":2,"cpu_q1":1.5,"cpu_q3":2.5,"wall_ratio":2,"wall_q1":1,"wall_q3":3}' \
     >>"$WORK/hostile.jsonl"
   mkdir -p "$WORK/hh"
   (cd "$WORK/hh" && "$PLOTS" --history "$WORK/hh" "$WORK/hostile.jsonl") || fail "the hostile history was not drawn"
   [ -z "$(find "$WORK" -name 'MSQH*')" ] || fail "a name from the history ran: $(find "$WORK" -name 'MSQH*')"
+  # shellcheck disable=SC2016
   svg_has "$WORK/hh/plots/overhead_history.svg" '`touch MSQH1`'
   svg_has "$WORK/hh/plots/overhead_history.svg" '1 unreadable line of the history skipped'
   # A link at the history's name is refused, not followed.
