@@ -236,7 +236,8 @@ double hs_quantile(const double *v, size_t n, double q);
 /* After the overhead of a run was measured (doc: an overhead.json document, memscope.overhead/1,
  * or a summary.json with "overhead"; NULL when none was measured): appends one entry per
  * scenario to o->history (when given) and, with o->plots, draws out_dir/plots/overhead_history
- * from the whole history (or from this run's entries alone without --history). `name` names a
+ * from the whole history (or from this run's entries alone without --history), with the levels
+ * of o->baseline when given. `name` names a
  * summary's overhead (the program for `run`); `source` is the command. Returns HS_EXIT_OK, or
  * HS_EXIT_USAGE after one line on stderr. */
 int hs_history_update(const hs_opts_t *o, const char *out_dir, const cJSON *doc, const char *name,
