@@ -57,6 +57,7 @@ typedef struct hs_opts_s {
   ms_role_thresholds_t roles; /* --role-thresholds FILE, --role-threshold KEY=VALUE */
   double resources_hz;        /* --resources-hz / MEMSCOPE_RESOURCES_HZ: steady /proc sampling
                                  rate, 0 = no timeline; < 0 = not given (default 10) */
+  const char *history;        /* --history FILE: overhead history, JSON Lines (hs_history.c) */
 } hs_opts_t;
 
 /* ---- hs_units.c: option values ---- */
@@ -255,6 +256,18 @@ int hs_gate(const char *baseline, const char *current, double tolerance_pct, int
 double hs_mann_whitney_greater(const double *x, size_t nx, const double *y, size_t ny);
 double hs_median(const double *v, size_t n);
 double hs_quantile(const double *v, size_t n, double q);
+
+/* ---- hs_history.c: the overhead history across runs (docs/plots.md) ---- */
+
+/* After the overhead of a run was measured (doc: an overhead.json document, memscope.overhead/1,
+ * or a summary.json with "overhead"; NULL when none was measured): appends one entry per
+ * scenario to o->history (when given) and, with o->plots, draws out_dir/plots/overhead_history
+ * from the whole history (or from this run's entries alone without --history), with the levels
+ * of o->baseline when given. `name` names a
+ * summary's overhead (the program for `run`); `source` is the command. Returns HS_EXIT_OK, or
+ * HS_EXIT_USAGE after one line on stderr. */
+int hs_history_update(const hs_opts_t *o, const char *out_dir, const cJSON *doc, const char *name,
+                      const char *source);
 
 /* ---- hs_fuzz.c: the fuzz command (AFL++ with the per-input oracle, docs/harness.md) ---- */
 
