@@ -19,6 +19,7 @@ static void usage(FILE *f) {
           "usage: " PROG " RUN_DIR [--out DIR] [--prefix NAME] [--suppressions FILE]\n"
           "                        [--module PATH_OR_BASENAME] [--no-symbols] [--no-details]\n"
           "                        [--stats] [--export-compare DIR] [--no-salvage]\n"
+          "                        [--role-threshold KEY=VALUE]... [--role-thresholds FILE]\n"
           "\n"
           "Analyzes a memscope trace (a run directory memscope.<pid>.<n>, or a directory\n"
           "holding exactly one) and writes DIR/summary.json (schema memscope.summary/1) and\n"
@@ -33,6 +34,9 @@ static void usage(FILE *f) {
           "left in its rings are appended to its thread files and meta.txt is ended\n"
           "(docs/tracker.md); --no-salvage never writes into the trace and reports such a run\n"
           "as partial.\n"
+          "--role-threshold KEY=VALUE (repeatable) and --role-thresholds FILE (a JSON object\n"
+          "of KEY: number) set the thresholds of the thread roles and alerts, later options\n"
+          "overriding earlier ones; keys and defaults: docs/analysis.md.\n"
           "Exit status: 0 success (a damaged trace is analyzed and marked partial), 2 error.\n");
 }
 
@@ -211,6 +215,15 @@ int main(int argc, char **argv) {
       details = 0;
     } else if (!strcmp(a, "--stats")) {
       stats = 1;
+    } else if ((!strcmp(a, "--role-threshold") || !strcmp(a, "--role-thresholds")) && more) {
+      char rerr[1024];
+      int file = !strcmp(a, "--role-thresholds");
+      if (file ? ms_role_thresholds_load(&o.roles, argv[i + 1], rerr, sizeof rerr)
+               : ms_role_thresholds_set(&o.roles, argv[i + 1], rerr, sizeof rerr)) {
+        fprintf(stderr, PROG ": %s\n", rerr);
+        return 2;
+      }
+      i++;
     } else if (!strcmp(a, "--export-compare") && more) {
       export_dir = argv[++i];
     } else if (a[0] != '-' && !run) {

@@ -1,56 +1,8 @@
-/* ms_accessors.c: the analysis's read-only accessors (ms_analyze.h) and SPEC §8's thread
- * roles and alerts; the pass itself is in ms_analyze.c. */
+/* ms_accessors.c: the analysis's read-only accessors (ms_analyze.h); the pass itself is in
+ * ms_analyze.c, SPEC §8's roles and alerts in ms_roles.c. */
 #include <string.h>
 
 #include "ms_analysis_int.h"
-
-/* ---- roles -------------------------------------------------------------------------------- */
-
-ms_role_thresholds_t ms__role_defaults(const ms_role_thresholds_t *in) {
-  ms_role_thresholds_t t = in ? *in : (ms_role_thresholds_t){0};
-  if (!t.memory_peak_bytes)
-    t.memory_peak_bytes = 18000000;
-  if (!t.memory_allocations)
-    t.memory_allocations = 1200;
-  if (!(t.cpu_percent > 0))
-    t.cpu_percent = 25;
-  if (!(t.io_ops > 0))
-    t.io_ops = 2000;
-  if (!t.balanced_allocations)
-    t.balanced_allocations = 1000;
-  if (!t.alert_high_bytes)
-    t.alert_high_bytes = 20000000;
-  if (!(t.alert_high_cpu > 0))
-    t.alert_high_cpu = 30;
-  if (!t.alert_medium_bytes)
-    t.alert_medium_bytes = 15000000;
-  if (!(t.alert_medium_cpu > 0))
-    t.alert_medium_cpu = 20;
-  return t;
-}
-
-const char *ms_thread_role(const ms_role_thresholds_t *th, uint64_t peak, uint64_t allocations,
-                           double cpu_percent, double io_ops) {
-  ms_role_thresholds_t t = ms__role_defaults(th);
-  if (peak > t.memory_peak_bytes && allocations > t.memory_allocations)
-    return "memory_intensive";
-  if (cpu_percent >= 0 && cpu_percent > t.cpu_percent)
-    return "cpu_intensive";
-  if (io_ops >= 0 && io_ops > t.io_ops)
-    return "io_intensive";
-  if (allocations >= t.balanced_allocations)
-    return "balanced";
-  return "light";
-}
-
-const char *ms_thread_alert(const ms_role_thresholds_t *th, uint64_t peak, double cpu_percent) {
-  ms_role_thresholds_t t = ms__role_defaults(th);
-  if (peak > t.alert_high_bytes || (cpu_percent >= 0 && cpu_percent > t.alert_high_cpu))
-    return "high";
-  if (peak > t.alert_medium_bytes || (cpu_percent >= 0 && cpu_percent > t.alert_medium_cpu))
-    return "medium";
-  return "normal";
-}
 
 /* ---- accessors ---------------------------------------------------------------------------- */
 

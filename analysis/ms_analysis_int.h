@@ -31,7 +31,6 @@ typedef struct ms__thread_s {
   uint64_t temporaries;
   double w_temporaries;
   double avg_size, alloc_rate_per_s, bytes_rate_per_s;
-  const char *role, *alert;
   ms__series_t series;
   ms_timeline_point_t *pts;
   size_t npts;
@@ -112,8 +111,8 @@ int ms__template_match(const char *pattern, const char *str);
 /* ---- ms_report.c ---- */
 double ms__now_s(void);
 
-/* ---- ms_accessors.c ---- */
-/* SPEC §8's role and alert thresholds with every zero field set to its default. */
+/* ---- ms_roles.c ---- */
+/* SPEC §8's role and alert thresholds with every zero field not given set to its default. */
 ms_role_thresholds_t ms__role_defaults(const ms_role_thresholds_t *in);
 
 /* ---- ms_completeness.c ---- */

@@ -1232,7 +1232,7 @@ static int finish(pass_t *p) {
     }
   }
 
-  /* Timelines, per-thread rates, roles and alerts. */
+  /* Timelines and per-thread rates (roles: ms_roles.c, on the summary). */
   rc = series_points(&a->series, &a->pts, &a->npts);
   for (size_t i = 0; !rc && i < a->nthreads; i++) {
     ms__thread_t *th = &a->threads[i];
@@ -1243,8 +1243,6 @@ static int finish(pass_t *p) {
                       ? (double)(th->last_ns - th->first_ns) / 1e9 : 0;
     th->alloc_rate_per_s = span > 0 ? (double)r->allocations / span : 0;
     th->bytes_rate_per_s = span > 0 ? (double)r->allocated_bytes / span : 0;
-    th->role = ms_thread_role(&a->opts.roles, r->peak_live_bytes, r->allocations, -1, -1);
-    th->alert = ms_thread_alert(&a->opts.roles, r->peak_live_bytes, -1);
   }
   return rc;
 }

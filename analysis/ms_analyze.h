@@ -19,8 +19,9 @@
 #include "ms_symbols.h" /* ms_frame_t */
 #include "ms_trace.h"
 
-/* SPEC §8 role and alert thresholds. A zero field takes its default (in parentheses). Sizes
- * are in bytes, MB meaning 10^6 as the harness's units do. */
+/* SPEC §8 role and alert thresholds. A zero field takes its default (in parentheses) unless
+ * its bit in `given` is set. Sizes are in bytes, MB meaning 10^6 as the harness's units do.
+ * A thread passes a threshold when its figure is strictly greater (balanced: at least). */
 typedef struct ms_role_thresholds_s {
   uint64_t memory_peak_bytes;   /* memory-intensive: peak above this (18 MB) ... */
   uint64_t memory_allocations;  /* ... and more allocations than this (1200) */
@@ -31,6 +32,11 @@ typedef struct ms_role_thresholds_s {
   double alert_high_cpu;
   uint64_t alert_medium_bytes;  /* alert medium: peak above (15 MB) or CPU above (20 %) */
   double alert_medium_cpu;
+  /* Added for issue 10; zero-initialized means "no field given, source: defaults". */
+  unsigned given;               /* bit k: the k-th field above was given (file or command
+                                 * line) and keeps its value, 0 included */
+  char source[256];             /* where the given fields came from: "" (defaults), the file's
+                                 * path, "command line", joined by " + " */
 } ms_role_thresholds_t;
 
 typedef struct ms_analysis_opts_s {
@@ -177,13 +183,38 @@ typedef struct ms_mark_s {
 size_t ms_analysis_nmarks(const ms_analysis_t *a);
 const ms_mark_t *ms_analysis_mark(const ms_analysis_t *a, size_t i);
 
-/* Role and alert of a thread by SPEC §8 (strings "memory_intensive", "cpu_intensive",
- * "io_intensive", "balanced", "light"; "high", "medium", "normal"). cpu_percent or io_ops
- * < 0 means unavailable: the decision uses the memory figures only. th NULL = defaults. */
+/* Role and alert of a thread by SPEC §8 (strings "memory_intensive", "io_intensive",
+ * "cpu_intensive", "balanced", "light", tried in that order; "high", "medium", "normal").
+ * cpu_percent or io_ops < 0 means unknown: it passes no threshold. th NULL = defaults.
+ * (ms_roles.c; docs/analysis.md, "Roles, alerts, correlation, bottlenecks".) */
 const char *ms_thread_role(const ms_role_thresholds_t *th, uint64_t peak_live_bytes,
                            uint64_t allocations, double cpu_percent, double io_ops);
 const char *ms_thread_alert(const ms_role_thresholds_t *th, uint64_t peak_live_bytes,
                             double cpu_percent);
+
+/* ---- ms_roles.c: roles, alerts, correlation and bottlenecks of a finished summary --------- */
+
+/* For every threads[i] of a summary.json tree: role, alert, role_basis (the figures known and
+ * unknown), role_reason and alert_reason, from its peak_live_bytes, allocations, cpu_percent
+ * and io_ops (null or missing = unknown); and the top-level "roles", "correlation" (Pearson r
+ * of cpu_percent against allocated_bytes_per_s over tracked threads, least-squares line, null
+ * with a reason under 3 points or with no variance) and "bottlenecks" (hot stacks by count and
+ * by bytes, largest unsuppressed leaks, highest-churn threads), as docs/dashboard-data.md §4
+ * says. Replaces what an earlier call wrote: call it again once more figures are merged.
+ * thresholds NULL = defaults. 0, -EINVAL (not an object), -ENOMEM (the tree may then hold a
+ * part of the new keys). */
+int ms_roles_apply(cJSON *summary, const ms_role_thresholds_t *thresholds);
+
+/* Sets one threshold from "KEY=VALUE" (KEY a field name of ms_role_thresholds_t, VALUE a plain
+ * number >= 0, whole for bytes and counts) and adds "command line" to t->source. 0, or
+ * -EINVAL with one line in err naming the key; t unchanged then. */
+int ms_role_thresholds_set(ms_role_thresholds_t *t, const char *assignment, char *err,
+                           size_t errlen);
+/* Sets the thresholds a JSON file gives ({"cpu_percent": 50, "io_ops": 100}; keys as above,
+ * numbers only) and adds the path to t->source. 0, or -errno / -EINVAL with one line in err
+ * (unknown key, wrong type, negative value, not JSON, not a regular file); t unchanged then. */
+int ms_role_thresholds_load(ms_role_thresholds_t *t, const char *path, char *err,
+                            size_t errlen);
 
 /* Leak groups in total (ms_analysis_nleaks() lists at most max_leaks) and suppressed ones. */
 size_t ms_analysis_nleak_groups(const ms_analysis_t *a);

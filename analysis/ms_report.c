@@ -189,9 +189,7 @@ static int thread_json(cJSON *o, const ms_analysis_t *a, size_t i) {
   bad |= add_num(o, "allocated_bytes_per_s", th->bytes_rate_per_s);
   bad |= add_null(o, "cpu_percent");
   bad |= add_null(o, "io_ops");
-  bad |= add_str(o, "role", th->role);
-  bad |= add_str(o, "alert", th->alert);
-  bad |= add_str(o, "role_basis", "memory");
+  /* role, alert, role_basis: ms_roles_apply, on the finished tree. */
   return bad;
 }
 
@@ -442,6 +440,8 @@ cJSON *ms_analysis_summary_json(const ms_analysis_t *a) {
   }
   cJSON *lt = add_obj(root, "lifetimes");
   bad |= !lt || lifetime_json(lt, a);
+  /* Last: roles and bottlenecks read the threads, hot stacks and leaks written above. */
+  bad |= bad || ms_roles_apply(root, &a->opts.roles) != 0;
   if (bad) {
     cJSON_Delete(root);
     return NULL;
@@ -549,13 +549,24 @@ static int cmp_rank(const void *x, const void *y) {
   return a->i < b->i ? -1 : a->i > b->i;
 }
 
-static cJSON *rankings_json(const ms_analysis_t *a) {
+/* `sum` is the run's summary tree: the roles and alerts of its threads[] (same order). */
+static cJSON *rankings_json(const ms_analysis_t *a, const cJSON *sum) {
   cJSON *r = cJSON_CreateObject();
-  rank_t *rk = malloc((a->nthreads ? a->nthreads : 1) * sizeof *rk);
-  if (!r || !rk) {
+  size_t nt = a->nthreads ? a->nthreads : 1;
+  rank_t *rk = malloc(nt * sizeof *rk);
+  /* The summary's thread objects by index, found once (cJSON arrays are lists). */
+  const cJSON **st = calloc(nt, sizeof *st);
+  if (!r || !rk || !st) {
     cJSON_Delete(r);
     free(rk);
+    free(st);
     return NULL;
+  }
+  size_t ns = 0;
+  const cJSON *x;
+  cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(sum, "threads")) {
+    if (ns < a->nthreads)
+      st[ns++] = x;
   }
   int bad = add_str(r, "schema", "memscope.resource_rankings/1");
   const char *names[] = {"by_peak_live_bytes", "by_allocations", "by_alloc_rate_per_s",
@@ -574,13 +585,16 @@ static cJSON *rankings_json(const ms_analysis_t *a) {
     bad |= !arr;
     for (size_t j = 0; arr && !bad && j < a->nthreads; j++) {
       const ms__thread_t *t = &a->threads[rk[j].i];
+      const cJSON *o_sum = rk[j].i < ns ? st[rk[j].i] : NULL;
       cJSON *o = push_obj(arr);
       bad |= !o || add_u64(o, "rank", j + 1) || add_u64(o, "tid", t->rep.tid) ||
              add_str(o, "name", t->rep.name) || add_num(o, "value", rk[j].v) ||
-             add_str(o, "role", t->role) || add_str(o, "alert", t->alert);
+             add_str(o, "role", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o_sum, "role"))) ||
+             add_str(o, "alert", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o_sum, "alert")));
     }
   }
   free(rk);
+  free(st);
   if (bad) {
     cJSON_Delete(r);
     return NULL;
@@ -712,7 +726,10 @@ int ms_analysis_write_details(const ms_analysis_t *a, const char *out_dir, const
   uint64_t sbytes = stext ? strlen(stext) + 1 : 0;
   double sum_s = ms__now_s() - t;
   cJSON_free(stext);
-  cJSON_Delete(sum);
+  if (!sum) {
+    snprintf(err, errlen, "summary: out of memory");
+    return -ENOMEM;
+  }
 
   file_stat_t fs[4] = {{"_memory_analysis.json", 0, 0, 0},
                        {"_lifetime.json", 0, 0, 0},
@@ -723,13 +740,14 @@ int ms_analysis_write_details(const ms_analysis_t *a, const char *out_dir, const
     cJSON *j = i == 0   ? memory_analysis_json(a)
                : i == 1 ? lifetime_file_json(a)
                : i == 2 ? comprehensive_json(a)
-               : i == 3 ? rankings_json(a)
+               : i == 3 ? rankings_json(a, sum)
                         : performance_json(a, fs, 4, sum_s, sbytes);
     double built = ms__now_s();
     const char *suffix = i < 4 ? fs[i].suffix : "_performance.json";
     char *path = detail_path(out_dir, prefix, suffix);
     if (!j || !path) {
       cJSON_Delete(j);
+      cJSON_Delete(sum);
       free(path);
       snprintf(err, errlen, "%s%s: out of memory", prefix, suffix);
       return -ENOMEM;
@@ -739,6 +757,7 @@ int ms_analysis_write_details(const ms_analysis_t *a, const char *out_dir, const
     cJSON_Delete(j);
     if (rc) {
       snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+      cJSON_Delete(sum);
       free(path);
       return rc;
     }
@@ -749,6 +768,7 @@ int ms_analysis_write_details(const ms_analysis_t *a, const char *out_dir, const
       fs[i].write_s = ms__now_s() - built;
     }
   }
+  cJSON_Delete(sum);
   return 0;
 }
 

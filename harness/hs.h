@@ -15,6 +15,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "ms_analyze.h" /* ms_role_thresholds_t */
+
 /* Exit statuses (SPEC §6). */
 enum { HS_EXIT_OK = 0, HS_EXIT_FAILED = 1, HS_EXIT_USAGE = 2 };
 
@@ -52,6 +54,10 @@ typedef struct hs_opts_s {
   double timeout_s;           /* --timeout SECONDS for each child, 0 = none */
   int allow_partial;          /* --allow-partial: a partial trace is reported, not failed */
   const char *process;        /* --process NAME|PID|main: assertions on these processes only */
+  ms_role_thresholds_t roles; /* --role-thresholds FILE, --role-threshold KEY=VALUE */
+  double resources_hz;        /* --resources-hz / MEMSCOPE_RESOURCES_HZ: steady /proc sampling
+                                 rate, 0 = no timeline; < 0 = not given (default 10) */
+  const char *history;        /* --history FILE: overhead history, JSON Lines (hs_history.c) */
 } hs_opts_t;
 
 /* ---- hs_units.c: option values ---- */
@@ -80,7 +86,8 @@ typedef struct hs_child_spec_s {
   const hs_opts_t *opts;      /* MEMSCOPE_SAMPLE / STACK_DEPTH / THREADS / TEST_SLOWDOWN */
   int capture_stdout;         /* 1: collect the child's stdout into out_stdout */
   int quiet_stdout;           /* 1: child's stdout to /dev/null (overhead repeats) */
-  int monitor;                /* 1: sample /proc at 10 Hz (resources) */
+  int monitor;                /* 1: sample /proc (resources.json) at resources_hz */
+  double resources_hz;        /* steady rate; 0 = no timeline (hs_monitor.c: rate policy) */
   const char *progress_label; /* shown on a TTY while it runs, NULL = no progress */
   const char *wrapper_valgrind_out; /* callgrind mode: run under valgrind, this out file */
   double timeout_s;
@@ -113,6 +120,26 @@ int hs_find_program(const char *prog, char *buf, size_t len);
 void hs_progress_enable(int on);
 void hs_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hs_progress_clear(void);
+
+/* ---- hs_monitor.c: the /proc sampler (resources.json, docs/harness.md) ---- */
+
+typedef struct hs_monitor_s hs_monitor_t;
+/* A sampler with steady rate hz (1..1000); reads the host's baselines now, before the fork.
+ * NULL when out of memory. */
+hs_monitor_t *hs_monitor_new(double hz);
+/* The child `pid` (forked at t0, hs_now_s) has exec'd: opens its /proc files and takes the
+ * first sample. */
+void hs_monitor_start(hs_monitor_t *m, pid_t pid, double t0);
+/* When (hs_now_s) the next sample is due. */
+double hs_monitor_next_due(const hs_monitor_t *m);
+/* Takes a sample now; last = 1 for the exited, not yet reaped child (the final sample). */
+void hs_monitor_sample(hs_monitor_t *m, int last);
+long long hs_monitor_peak_rss_kb(const hs_monitor_t *m);
+/* memscope.resources/1 from the samples; frees m. */
+cJSON *hs_monitor_finish(hs_monitor_t *m, double wall_s);
+/* The document of a run with the sampler off (no timeline). */
+cJSON *hs_monitor_off_json(double wall_s);
+void hs_monitor_free(hs_monitor_t *m);
 
 /* Shared by hs_report.c and hs_tree.c: leak groups as assertions and messages see them. */
 #define HS_MAX_LEAK_GROUPS 100
@@ -229,6 +256,18 @@ int hs_gate(const char *baseline, const char *current, double tolerance_pct, int
 double hs_mann_whitney_greater(const double *x, size_t nx, const double *y, size_t ny);
 double hs_median(const double *v, size_t n);
 double hs_quantile(const double *v, size_t n, double q);
+
+/* ---- hs_history.c: the overhead history across runs (docs/plots.md) ---- */
+
+/* After the overhead of a run was measured (doc: an overhead.json document, memscope.overhead/1,
+ * or a summary.json with "overhead"; NULL when none was measured): appends one entry per
+ * scenario to o->history (when given) and, with o->plots, draws out_dir/plots/overhead_history
+ * from the whole history (or from this run's entries alone without --history), with the levels
+ * of o->baseline when given. `name` names a
+ * summary's overhead (the program for `run`); `source` is the command. Returns HS_EXIT_OK, or
+ * HS_EXIT_USAGE after one line on stderr. */
+int hs_history_update(const hs_opts_t *o, const char *out_dir, const cJSON *doc, const char *name,
+                      const char *source);
 
 /* ---- hs_fuzz.c: the fuzz command (AFL++ with the per-input oracle, docs/harness.md) ---- */
 

@@ -1,11 +1,10 @@
 /* hs_child.c: runs a scenario or program in a child process (tracked under LD_PRELOAD, or the
- * untracked baseline) and samples its resources from outside, in /proc (SPEC §7).
+ * untracked baseline) and has its resources sampled from outside, in /proc (SPEC §7).
  *
- * The monitor runs in the harness's own thread of control while the child runs: it waits on
- * a pidfd (and the child's stdout pipe) with a 100 ms timeout and reads /proc/<pid>/stat,
- * task/<tid>/stat, io, status, /proc/stat, /proc/loadavg, /proc/net/dev and /proc/diskstats
- * between waits, so the tracked program pays nothing for it. A figure that cannot be read is
- * written as null (never estimated). */
+ * The sampler (hs_monitor.c) runs in the harness's own thread of control while the child
+ * runs: the wait loop sleeps in ppoll on a pidfd (and the child's stdout pipe) until the next
+ * sample is due, so the tracked program pays nothing for it. The first sample follows exec,
+ * the last one is of the exited child held as a zombie (waitid WNOWAIT) before wait4. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -30,7 +29,6 @@
 
 extern char **environ;
 
-#define HS_SAMPLE_HZ 10
 #define HS_TREE_GRACE_S 10.0 /* how long the tree may outlive its main process */
 
 /* ---- progress on a TTY ---- */
@@ -58,444 +56,6 @@ void hs_progress_clear(void) {
     fflush(stderr);
   }
   progress_shown = 0;
-}
-
-/* ---- small /proc readers ---- */
-
-static int read_small(const char *path, char *buf, size_t len) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  size_t got = 0;
-  while (got + 1 < len) {
-    ssize_t n = read(fd, buf + got, len - 1 - got);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      close(fd);
-      return -1;
-    }
-    if (n == 0) break;
-    got += (size_t)n;
-  }
-  close(fd);
-  buf[got] = 0;
-  return (int)got;
-}
-
-typedef struct stat_fields_s {
-  char comm[64];
-  unsigned long long minflt, majflt, utime, stime, num_threads, vsize, rss_pages;
-} stat_fields_t;
-
-/* Parses /proc/.../stat: the comm is between the first '(' and the last ')'. */
-static int read_stat(const char *path, stat_fields_t *f) {
-  char buf[1024];
-  if (read_small(path, buf, sizeof buf) <= 0) return -1;
-  char *l = strchr(buf, '('), *r = strrchr(buf, ')');
-  if (!l || !r || r < l) return -1;
-  size_t n = (size_t)(r - l - 1);
-  if (n >= sizeof f->comm) n = sizeof f->comm - 1;
-  memcpy(f->comm, l + 1, n);
-  f->comm[n] = 0;
-  /* Fields from 3 (state) on. */
-  char *save = NULL;
-  char *tok = strtok_r(r + 1, " ", &save);
-  unsigned long long v[60] = {0};
-  int idx = 3;
-  while (tok && idx < 60) {
-    v[idx] = strtoull(tok, NULL, 10);
-    tok = strtok_r(NULL, " ", &save);
-    idx++;
-  }
-  if (idx < 25) return -1;
-  f->minflt = v[10];
-  f->majflt = v[12];
-  f->utime = v[14];
-  f->stime = v[15];
-  f->num_threads = v[20];
-  f->vsize = v[23];
-  f->rss_pages = v[24];
-  return 0;
-}
-
-typedef struct io_fields_s {
-  unsigned long long rchar, wchar, syscr, syscw, read_bytes, write_bytes;
-} io_fields_t;
-
-static int read_io(const char *path, io_fields_t *io) {
-  char buf[1024];
-  if (read_small(path, buf, sizeof buf) <= 0) return -1;
-  memset(io, 0, sizeof *io);
-  int seen = 0;
-  for (char *line = buf; line && *line;) {
-    char *nl = strchr(line, '\n');
-    if (nl) *nl = 0;
-    unsigned long long val;
-    char key[32];
-    if (sscanf(line, "%31[^:]: %llu", key, &val) == 2) {
-      if (!strcmp(key, "rchar")) io->rchar = val, seen++;
-      else if (!strcmp(key, "wchar")) io->wchar = val, seen++;
-      else if (!strcmp(key, "syscr")) io->syscr = val, seen++;
-      else if (!strcmp(key, "syscw")) io->syscw = val, seen++;
-      else if (!strcmp(key, "read_bytes")) io->read_bytes = val, seen++;
-      else if (!strcmp(key, "write_bytes")) io->write_bytes = val, seen++;
-    }
-    line = nl ? nl + 1 : NULL;
-  }
-  return seen >= 4 ? 0 : -1;
-}
-
-static cJSON *io_json(const io_fields_t *io) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddNumberToObject(o, "rchar", (double)io->rchar);
-  cJSON_AddNumberToObject(o, "wchar", (double)io->wchar);
-  cJSON_AddNumberToObject(o, "syscr", (double)io->syscr);
-  cJSON_AddNumberToObject(o, "syscw", (double)io->syscw);
-  cJSON_AddNumberToObject(o, "read_bytes", (double)io->read_bytes);
-  cJSON_AddNumberToObject(o, "write_bytes", (double)io->write_bytes);
-  return o;
-}
-
-/* /proc/<pid>/status VmRSS / VmSize in kB. */
-static int read_status_mem(const char *path, long long *rss_kb, long long *vm_kb,
-                           long long *hwm_kb) {
-  char buf[4096];
-  if (read_small(path, buf, sizeof buf) <= 0) return -1;
-  *rss_kb = *vm_kb = *hwm_kb = -1;
-  char *p;
-  if ((p = strstr(buf, "VmRSS:"))) *rss_kb = strtoll(p + 6, NULL, 10);
-  if ((p = strstr(buf, "VmSize:"))) *vm_kb = strtoll(p + 7, NULL, 10);
-  if ((p = strstr(buf, "VmHWM:"))) *hwm_kb = strtoll(p + 6, NULL, 10);
-  return *rss_kb >= 0 ? 0 : -1;
-}
-
-#define HS_MAX_CPUS 1024
-
-typedef struct cpu_times_s {
-  int ncpu; /* -1 = unreadable */
-  unsigned long long busy[HS_MAX_CPUS + 1], total[HS_MAX_CPUS + 1]; /* [0] = all */
-} cpu_times_t;
-
-static void read_cpu_times(cpu_times_t *c) {
-  static char buf[1 << 16];
-  c->ncpu = -1;
-  if (read_small("/proc/stat", buf, sizeof buf) <= 0) return;
-  int n = 0;
-  for (char *line = buf; line && *line;) {
-    char *nl = strchr(line, '\n');
-    if (nl) *nl = 0;
-    if (strncmp(line, "cpu", 3) != 0) break;
-    unsigned long long f[10] = {0};
-    char name[16];
-    int k = sscanf(line, "%15s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", name, &f[0],
-                   &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8], &f[9]);
-    if (k >= 5) {
-      int slot = strcmp(name, "cpu") == 0 ? 0 : atoi(name + 3) + 1;
-      if (slot <= HS_MAX_CPUS) {
-        unsigned long long idle = f[3] + f[4]; /* idle + iowait */
-        unsigned long long total = 0;
-        for (int i = 0; i < 8; i++) total += f[i]; /* guest time is inside user already */
-        c->busy[slot] = total - idle;
-        c->total[slot] = total;
-        if (slot > n) n = slot;
-      }
-    }
-    line = nl ? nl + 1 : NULL;
-  }
-  c->ncpu = n;
-}
-
-/* Sums of the host's network interfaces (except lo) and whole disks. -1 when unreadable. */
-static void read_net(long long *rx, long long *tx) {
-  char buf[16384];
-  *rx = *tx = -1;
-  if (read_small("/proc/net/dev", buf, sizeof buf) <= 0) return;
-  long long r = 0, t = 0;
-  char *line = strchr(buf, '\n');
-  if (line) line = strchr(line + 1, '\n'); /* two header lines */
-  while (line && *++line) {
-    char *nl = strchr(line, '\n');
-    if (nl) *nl = 0;
-    char ifname[64];
-    unsigned long long v[16];
-    char *colon = strchr(line, ':');
-    if (colon) {
-      *colon = ' ';
-      if (sscanf(line, "%63s %llu %llu %llu %llu %llu %llu %llu %llu %llu", ifname, &v[0], &v[1],
-                 &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]) == 10 &&
-          strcmp(ifname, "lo") != 0) {
-        r += (long long)v[0];
-        t += (long long)v[8];
-      }
-    }
-    line = nl;
-  }
-  *rx = r;
-  *tx = t;
-}
-
-static void read_disk(long long *rd_ops, long long *wr_ops, long long *rd_sect,
-                      long long *wr_sect) {
-  static char buf[1 << 15];
-  *rd_ops = *wr_ops = *rd_sect = *wr_sect = -1;
-  if (read_small("/proc/diskstats", buf, sizeof buf) <= 0) return;
-  long long a = 0, b = 0, c = 0, d = 0;
-  for (char *line = buf; line && *line;) {
-    char *nl = strchr(line, '\n');
-    if (nl) *nl = 0;
-    unsigned maj, min;
-    char dev[64];
-    unsigned long long f[8];
-    if (sscanf(line, " %u %u %63s %llu %llu %llu %llu %llu %llu %llu", &maj, &min, dev, &f[0],
-               &f[1], &f[2], &f[3], &f[4], &f[5], &f[6]) == 10) {
-      /* Whole disks only (a partition's counts are inside its disk's): /sys/block/<dev>. */
-      char sys[128];
-      hs_fmt(sys, sizeof sys, "/sys/block/%s", dev);
-      if (access(sys, F_OK) == 0 && strncmp(dev, "loop", 4) != 0 && strncmp(dev, "ram", 3) != 0) {
-        a += (long long)f[0];
-        c += (long long)f[2];
-        b += (long long)f[4];
-        d += (long long)f[6];
-      }
-    }
-    line = nl ? nl + 1 : NULL;
-  }
-  *rd_ops = a;
-  *wr_ops = b;
-  *rd_sect = c;
-  *wr_sect = d;
-}
-
-static void add_num_or_null(cJSON *o, const char *k, long long v) {
-  if (v < 0) cJSON_AddNullToObject(o, k);
-  else cJSON_AddNumberToObject(o, k, (double)v);
-}
-
-/* ---- per-thread bookkeeping ---- */
-
-typedef struct thr_s {
-  int tid;
-  char name[64];
-  unsigned long long utime, stime; /* ticks, last seen */
-  int have_io;
-  io_fields_t io;
-  double first_s, last_s;          /* since the child started */
-} thr_t;
-
-typedef struct monitor_s {
-  pid_t pid;
-  double t0;
-  long clk_tck;
-  long page_size;
-  cJSON *samples;
-  thr_t *thr;
-  size_t nthr, capthr;
-  cpu_times_t prev_cpu;
-  int have_prev_cpu;
-  long long peak_rss_kb;
-  io_fields_t last_proc_io;
-  int have_proc_io;
-  unsigned long long last_utime, last_stime;
-  long long net_rx0, net_tx0, d_ro0, d_wo0, d_rs0, d_ws0;
-  long long net_rx, net_tx, d_ro, d_wo, d_rs, d_ws;
-} monitor_t;
-
-static thr_t *thr_get(monitor_t *m, int tid) {
-  for (size_t i = 0; i < m->nthr; i++)
-    if (m->thr[i].tid == tid) return &m->thr[i];
-  if (m->nthr == m->capthr) {
-    size_t cap = m->capthr ? m->capthr * 2 : 64;
-    thr_t *n = realloc(m->thr, cap * sizeof *n);
-    if (!n) return NULL;
-    m->thr = n;
-    m->capthr = cap;
-  }
-  thr_t *t = &m->thr[m->nthr++];
-  memset(t, 0, sizeof *t);
-  t->tid = tid;
-  return t;
-}
-
-static void monitor_sample(monitor_t *m) {
-  double now = hs_now_s() - m->t0;
-  char path[256];
-  stat_fields_t st;
-  hs_fmt(path, sizeof path, "/proc/%d/stat", (int)m->pid);
-  if (read_stat(path, &st) != 0) return; /* gone */
-  cJSON *s = cJSON_CreateObject();
-  cJSON_AddNumberToObject(s, "t_s", now);
-  cJSON *proc = cJSON_AddObjectToObject(s, "process");
-  cJSON_AddNumberToObject(proc, "utime_s", (double)st.utime / (double)m->clk_tck);
-  cJSON_AddNumberToObject(proc, "stime_s", (double)st.stime / (double)m->clk_tck);
-  m->last_utime = st.utime;
-  m->last_stime = st.stime;
-  cJSON_AddNumberToObject(proc, "minflt", (double)st.minflt);
-  cJSON_AddNumberToObject(proc, "majflt", (double)st.majflt);
-  cJSON_AddNumberToObject(proc, "threads", (double)st.num_threads);
-  cJSON_AddNumberToObject(proc, "vm_bytes", (double)st.vsize);
-  long long rss_kb, vm_kb, hwm_kb;
-  hs_fmt(path, sizeof path, "/proc/%d/status", (int)m->pid);
-  if (read_status_mem(path, &rss_kb, &vm_kb, &hwm_kb) == 0) {
-    cJSON_AddNumberToObject(proc, "rss_bytes", (double)rss_kb * 1024.0);
-    if (rss_kb > m->peak_rss_kb) m->peak_rss_kb = rss_kb;
-    if (hwm_kb > m->peak_rss_kb) m->peak_rss_kb = hwm_kb;
-  } else {
-    cJSON_AddNumberToObject(proc, "rss_bytes", (double)st.rss_pages * (double)m->page_size);
-  }
-  io_fields_t io;
-  hs_fmt(path, sizeof path, "/proc/%d/io", (int)m->pid);
-  if (read_io(path, &io) == 0) {
-    cJSON_AddItemToObject(proc, "io", io_json(&io));
-    m->last_proc_io = io;
-    m->have_proc_io = 1;
-  } else {
-    cJSON_AddNullToObject(proc, "io");
-  }
-
-  /* Threads. */
-  cJSON *threads = cJSON_AddArrayToObject(s, "threads");
-  hs_fmt(path, sizeof path, "/proc/%d/task", (int)m->pid);
-  DIR *d = opendir(path);
-  if (d) {
-    struct dirent *de;
-    while ((de = readdir(d))) {
-      if (de->d_name[0] < '0' || de->d_name[0] > '9') continue;
-      int tid = atoi(de->d_name);
-      char tpath[300];
-      stat_fields_t ts;
-      hs_fmt(tpath, sizeof tpath, "/proc/%d/task/%d/stat", (int)m->pid, tid);
-      if (read_stat(tpath, &ts) != 0) continue;
-      thr_t *t = thr_get(m, tid);
-      if (!t) continue;
-      if (t->first_s == 0 && t->last_s == 0) t->first_s = now;
-      t->last_s = now;
-      hs_fmt(t->name, sizeof t->name, "%s", ts.comm);
-      t->utime = ts.utime;
-      t->stime = ts.stime;
-      cJSON *tj = cJSON_CreateObject();
-      cJSON_AddNumberToObject(tj, "tid", tid);
-      cJSON_AddStringToObject(tj, "name", ts.comm);
-      cJSON_AddNumberToObject(tj, "utime_s", (double)ts.utime / (double)m->clk_tck);
-      cJSON_AddNumberToObject(tj, "stime_s", (double)ts.stime / (double)m->clk_tck);
-      hs_fmt(tpath, sizeof tpath, "/proc/%d/task/%d/io", (int)m->pid, tid);
-      io_fields_t tio;
-      if (read_io(tpath, &tio) == 0) {
-        t->io = tio;
-        t->have_io = 1;
-        cJSON_AddItemToObject(tj, "io", io_json(&tio));
-      } else {
-        cJSON_AddNullToObject(tj, "io");
-      }
-      cJSON_AddItemToArray(threads, tj);
-    }
-    closedir(d);
-  }
-
-  /* Host CPU per core, load, network, disks. */
-  cpu_times_t cur;
-  read_cpu_times(&cur);
-  cJSON *cpu = cJSON_AddObjectToObject(s, "cpu");
-  if (cur.ncpu > 0 && m->have_prev_cpu && m->prev_cpu.ncpu == cur.ncpu) {
-    cJSON *cores = cJSON_AddArrayToObject(cpu, "per_core_percent");
-    int no_tick = 0;
-    for (int i = 0; i <= cur.ncpu; i++) {
-      unsigned long long dt = cur.total[i] - m->prev_cpu.total[i];
-      unsigned long long db = cur.busy[i] - m->prev_cpu.busy[i];
-      /* dt = 0: the two reads of /proc/stat fell within one clock tick of the core (the
-       * first sample comes right after the baseline read), so busy/total is 0/0: unknown,
-       * null, not 0 %. */
-      cJSON *pct = dt ? cJSON_CreateNumber(100.0 * (double)db / (double)dt) : cJSON_CreateNull();
-      no_tick |= !dt;
-      if (i == 0) cJSON_AddItemToObject(cpu, "total_percent", pct);
-      else cJSON_AddItemToArray(cores, pct);
-    }
-    if (no_tick)
-      cJSON_AddStringToObject(cpu, "null_reason",
-                              "no clock tick elapsed on a core since the previous sample (0/0)");
-  } else {
-    cJSON_AddNullToObject(cpu, "total_percent"); /* the first sample has no interval yet */
-    cJSON_AddNullToObject(cpu, "per_core_percent");
-    cJSON_AddStringToObject(cpu, "null_reason", "no earlier reading of /proc/stat");
-  }
-  if (cur.ncpu > 0) {
-    m->prev_cpu = cur;
-    m->have_prev_cpu = 1;
-  }
-  char la[256];
-  double l1, l5, l15;
-  if (read_small("/proc/loadavg", la, sizeof la) > 0 && sscanf(la, "%lf %lf %lf", &l1, &l5, &l15) == 3) {
-    cJSON *a = cJSON_AddArrayToObject(s, "loadavg");
-    cJSON_AddItemToArray(a, cJSON_CreateNumber(l1));
-    cJSON_AddItemToArray(a, cJSON_CreateNumber(l5));
-    cJSON_AddItemToArray(a, cJSON_CreateNumber(l15));
-  } else {
-    cJSON_AddNullToObject(s, "loadavg");
-  }
-  read_net(&m->net_rx, &m->net_tx);
-  read_disk(&m->d_ro, &m->d_wo, &m->d_rs, &m->d_ws);
-  cJSON *host = cJSON_AddObjectToObject(s, "host");
-  add_num_or_null(host, "net_rx_bytes", m->net_rx);
-  add_num_or_null(host, "net_tx_bytes", m->net_tx);
-  add_num_or_null(host, "disk_read_ops", m->d_ro);
-  add_num_or_null(host, "disk_write_ops", m->d_wo);
-  cJSON_AddItemToArray(m->samples, s);
-}
-
-static long long delta_or_null(long long end, long long start) {
-  return (end < 0 || start < 0) ? -1 : end - start;
-}
-
-/* The resources document (memscope.resources/1, docs/harness.md). */
-static cJSON *monitor_finish(monitor_t *m, double wall_s) {
-  cJSON *r = cJSON_CreateObject();
-  cJSON_AddStringToObject(r, "schema", "memscope.resources/1");
-  cJSON_AddNumberToObject(r, "hz", HS_SAMPLE_HZ);
-  cJSON_AddStringToObject(r, "source", "harness: /proc/<pid> sampled from outside the child");
-  cJSON_AddNumberToObject(r, "clk_tck", (double)m->clk_tck);
-  cJSON_AddNumberToObject(r, "ncpu", (double)sysconf(_SC_NPROCESSORS_ONLN));
-  cJSON_AddStringToObject(r, "gpu", "unavailable");
-  cJSON_AddNumberToObject(r, "wall_s", wall_s);
-  cJSON_AddNumberToObject(r, "nsamples", cJSON_GetArraySize(m->samples));
-  if (m->peak_rss_kb >= 0) cJSON_AddNumberToObject(r, "peak_rss_bytes", (double)m->peak_rss_kb * 1024.0);
-  else cJSON_AddNullToObject(r, "peak_rss_bytes");
-  if (m->have_proc_io) cJSON_AddItemToObject(r, "process_io", io_json(&m->last_proc_io));
-  else cJSON_AddNullToObject(r, "process_io");
-  cJSON *host = cJSON_AddObjectToObject(r, "host_delta");
-  add_num_or_null(host, "net_rx_bytes", delta_or_null(m->net_rx, m->net_rx0));
-  add_num_or_null(host, "net_tx_bytes", delta_or_null(m->net_tx, m->net_tx0));
-  add_num_or_null(host, "disk_read_ops", delta_or_null(m->d_ro, m->d_ro0));
-  add_num_or_null(host, "disk_write_ops", delta_or_null(m->d_wo, m->d_wo0));
-  add_num_or_null(host, "disk_read_sectors", delta_or_null(m->d_rs, m->d_rs0));
-  add_num_or_null(host, "disk_write_sectors", delta_or_null(m->d_ws, m->d_ws0));
-  /* Per thread: the last values seen. cpu_percent = thread CPU time / child wall time. */
-  cJSON *threads = cJSON_AddArrayToObject(r, "threads");
-  for (size_t i = 0; i < m->nthr; i++) {
-    thr_t *t = &m->thr[i];
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "tid", t->tid);
-    cJSON_AddStringToObject(o, "name", t->name);
-    double cpu_s = (double)(t->utime + t->stime) / (double)m->clk_tck;
-    cJSON_AddNumberToObject(o, "cpu_time_s", cpu_s);
-    /* No wall time measured: cpu_s / 0 is unknown (null), not 0 %. */
-    if (wall_s > 0) cJSON_AddNumberToObject(o, "cpu_percent", 100.0 * cpu_s / wall_s);
-    else cJSON_AddNullToObject(o, "cpu_percent");
-    if (t->have_io) {
-      cJSON_AddNumberToObject(o, "io_ops", (double)(t->io.syscr + t->io.syscw));
-      cJSON_AddNumberToObject(o, "read_bytes", (double)t->io.rchar);
-      cJSON_AddNumberToObject(o, "write_bytes", (double)t->io.wchar);
-    } else {
-      cJSON_AddNullToObject(o, "io_ops");
-      cJSON_AddNullToObject(o, "read_bytes");
-      cJSON_AddNullToObject(o, "write_bytes");
-    }
-    cJSON_AddNumberToObject(o, "first_seen_s", t->first_s);
-    cJSON_AddNumberToObject(o, "last_seen_s", t->last_s);
-    cJSON_AddItemToArray(threads, o);
-  }
-  cJSON_AddItemToObject(r, "samples", m->samples);
-  m->samples = NULL;
-  free(m->thr);
-  m->thr = NULL;
-  return r;
 }
 
 /* ---- finding and starting the program ---- */
@@ -707,10 +267,14 @@ int hs_child_run(const hs_child_spec_t *sp, hs_child_result_t *res) {
   }
   fflush(stdout);
   fflush(stderr);
+  /* The sampler reads the host's baselines before the fork (so the first sample's CPU % has
+   * an interval). */
+  hs_monitor_t *mon_pre = sp->monitor && sp->resources_hz > 0 ? hs_monitor_new(sp->resources_hz) : NULL;
   double t0 = hs_now_s();
   pid_t pid = fork();
   if (pid < 0) {
     int e = errno;
+    hs_monitor_free(mon_pre);
     close(errpipe[0]);
     close(errpipe[1]);
     if (outpipe[0] >= 0) close(outpipe[0]), close(outpipe[1]);
@@ -762,36 +326,25 @@ int hs_child_run(const hs_child_spec_t *sp, hs_child_result_t *res) {
   close(errpipe[0]);
   if (n == (ssize_t)sizeof e) res->exec_errno = e;
 
-  monitor_t mon;
-  memset(&mon, 0, sizeof mon);
-  mon.pid = pid;
-  mon.t0 = t0;
-  mon.clk_tck = sysconf(_SC_CLK_TCK);
-  mon.page_size = sysconf(_SC_PAGESIZE);
-  mon.peak_rss_kb = -1;
-  if (sp->monitor && !res->exec_errno) {
-    mon.samples = cJSON_CreateArray();
-    read_net(&mon.net_rx0, &mon.net_tx0);
-    read_disk(&mon.d_ro0, &mon.d_wo0, &mon.d_rs0, &mon.d_ws0);
-    read_cpu_times(&mon.prev_cpu);
-    mon.have_prev_cpu = mon.prev_cpu.ncpu > 0;
-  }
+  hs_monitor_t *mon = sp->monitor && sp->resources_hz > 0 && !res->exec_errno ? mon_pre : NULL;
+  if (mon_pre && !mon) hs_monitor_free(mon_pre);
+  struct rusage self0;
+  getrusage(RUSAGE_SELF, &self0);
+  /* The first sample, right after exec (the error pipe closed on exec). */
+  if (mon) hs_monitor_start(mon, pid, t0);
 
   int pfd = pidfd_open_compat(pid);
   char *obuf = NULL;
   size_t olen = 0, ocap = 0;
   int out_open = outpipe[0] >= 0;
-  double next_sample = hs_now_s();
   for (;;) {
-    if (mon.samples && hs_now_s() >= next_sample) {
-      monitor_sample(&mon);
-      next_sample += 1.0 / HS_SAMPLE_HZ;
-    }
+    if (mon && hs_now_s() >= hs_monitor_next_due(mon)) hs_monitor_sample(mon, 0);
     if (sp->progress_label) {
       double el = hs_now_s() - t0;
-      if (mon.peak_rss_kb > 0)
+      long long peak_kb = mon ? hs_monitor_peak_rss_kb(mon) : -1;
+      if (peak_kb > 0)
         hs_progress("%s: running %.1f s, peak RSS %.1f MB", sp->progress_label, el,
-                    (double)mon.peak_rss_kb / 1000.0);
+                    (double)peak_kb / 1000.0);
       else
         hs_progress("%s: running %.1f s", sp->progress_label, el);
     }
@@ -804,19 +357,21 @@ int hs_child_run(const hs_child_spec_t *sp, hs_child_result_t *res) {
     int nf = 0;
     if (pfd >= 0) fds[nf].fd = pfd, fds[nf].events = POLLIN, nf++;
     if (out_open) fds[nf].fd = outpipe[0], fds[nf].events = POLLIN, nf++;
-    int timeout_ms = 100;
-    if (mon.samples) {
-      double wait = next_sample - hs_now_s();
-      timeout_ms = wait <= 0 ? 0 : (int)(wait * 1000.0) + 1;
+    /* ppoll: the 1 kHz start needs sub-millisecond deadlines. */
+    double wait = 0.1;
+    if (mon) {
+      wait = hs_monitor_next_due(mon) - hs_now_s();
+      if (wait < 0) wait = 0;
     }
     if (pfd < 0) {
       /* No pidfd: poll the child's state instead. */
       siginfo_t si;
       memset(&si, 0, sizeof si);
       if (waitid(P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid) break;
-      if (timeout_ms > 20) timeout_ms = 20;
+      if (wait > 0.02) wait = 0.02;
     }
-    int pr = poll(fds, (nfds_t)nf, timeout_ms);
+    struct timespec tmo = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+    int pr = ppoll(fds, (nfds_t)nf, &tmo, NULL);
     if (pr < 0 && errno != EINTR) break;
     int exited = 0;
     for (int i = 0; i < nf && pr > 0; i++) {
@@ -865,6 +420,18 @@ int hs_child_run(const hs_child_spec_t *sp, hs_child_result_t *res) {
     close(outpipe[0]);
   }
   if (pfd >= 0) close(pfd);
+  /* The last sample: the child has exited; waitid with WNOWAIT leaves it a zombie, so
+   * /proc/<pid> is still there (what the kernel no longer reports is marked as such). */
+  struct rusage self1;
+  getrusage(RUSAGE_SELF, &self1);
+  if (mon) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    int wr;
+    do wr = waitid(P_PID, pid, &si, WEXITED | WNOWAIT);
+    while (wr < 0 && errno == EINTR);
+    if (wr == 0) hs_monitor_sample(mon, 1);
+  }
   int status = 0;
   struct rusage ru;
   memset(&ru, 0, sizeof ru);
@@ -898,9 +465,23 @@ int hs_child_run(const hs_child_spec_t *sp, hs_child_result_t *res) {
   } else if (sp->capture_stdout) {
     res->out_stdout = strdup("");
   }
-  if (mon.samples) {
-    if (ru.ru_maxrss > 0 && ru.ru_maxrss > mon.peak_rss_kb) mon.peak_rss_kb = ru.ru_maxrss;
-    res->resources = monitor_finish(&mon, res->wall_s);
+  if (mon || (sp->monitor && !res->exec_errno)) {
+    res->resources = mon ? hs_monitor_finish(mon, res->wall_s) : hs_monitor_off_json(res->wall_s);
+    /* wait4's maximum RSS covers what fell between two samples. */
+    cJSON *pk = cJSON_GetObjectItemCaseSensitive(res->resources, "peak_rss_bytes");
+    double ru_peak = (double)ru.ru_maxrss * 1024.0;
+    if (ru.ru_maxrss > 0 && (!cJSON_IsNumber(pk) || pk->valuedouble < ru_peak))
+      cJSON_ReplaceItemInObjectCaseSensitive(res->resources, "peak_rss_bytes",
+                                             cJSON_CreateNumber(ru_peak));
+    cJSON *sj = cJSON_GetObjectItemCaseSensitive(res->resources, "sampler");
+    if (sj) {
+      /* Everything the harness did while the child ran: the samples and the wait loop. */
+      double self_s = (double)(self1.ru_utime.tv_sec - self0.ru_utime.tv_sec) +
+                      (double)(self1.ru_stime.tv_sec - self0.ru_stime.tv_sec) +
+                      (double)(self1.ru_utime.tv_usec - self0.ru_utime.tv_usec) / 1e6 +
+                      (double)(self1.ru_stime.tv_usec - self0.ru_stime.tv_usec) / 1e6;
+      cJSON_AddNumberToObject(sj, "harness_cpu_s_while_running", self_s);
+    }
     cJSON_AddNumberToObject(res->resources, "rusage_user_s", res->user_s);
     cJSON_AddNumberToObject(res->resources, "rusage_sys_s", res->sys_s);
     cJSON_AddNumberToObject(res->resources, "rusage_max_rss_bytes", (double)ru.ru_maxrss * 1024.0);
@@ -910,8 +491,6 @@ int hs_child_run(const hs_child_spec_t *sp, hs_child_result_t *res) {
     cJSON_AddNumberToObject(res->resources, "rusage_oublock", (double)ru.ru_oublock);
     cJSON_AddNumberToObject(res->resources, "rusage_nvcsw", (double)ru.ru_nvcsw);
     cJSON_AddNumberToObject(res->resources, "rusage_nivcsw", (double)ru.ru_nivcsw);
-  } else {
-    free(mon.thr);
   }
   return 0;
 }

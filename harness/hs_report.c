@@ -148,61 +148,166 @@ static int pick_run(char **dirs, size_t n, pid_t pid) {
   return pick >= 0 ? pick : 0;
 }
 
-/* Fills threads[].cpu_percent and io_ops from the monitor's per-thread figures (by tid)
- * where the analysis left them null; adds "resources" (short form) to the summary. */
-static void merge_resources(cJSON *summary, const cJSON *res) {
+/* ---- per-thread resources from the /proc sampler (docs/dashboard-data.md, section 1) ---- */
+
+static cJSON *dup_or_null(const cJSON *o, const char *k) {
+  const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+  return v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull();
+}
+
+/* threads[i].resources with source "proc": what resources.json's threads[] entry `rt` says
+ * of the thread (the sampler saw it in rt.samples samples, from first_seen_s to last_seen_s).
+ * cpu_percent is CPU used between those two samples over that interval (null when it was seen
+ * once); CPU and I/O totals are the thread's since it started, at the last sample. */
+static cJSON *proc_resources(const cJSON *rt) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "source", "proc");
+  const char *copy[] = {"cpu_user_s", "cpu_sys_s", "cpu_time_s", "cpu_time_basis", "seen_s",
+                        "first_seen_s", "last_seen_s", "cpu_seen_s", "cpu_percent",
+                        "cpu_percent_reason",
+                        "io_read_ops", "io_write_ops", "io_ops", "io_read_bytes",
+                        "io_write_bytes", "storage_read_bytes", "storage_write_bytes", "samples"};
+  for (size_t k = 0; k < sizeof copy / sizeof *copy; k++)
+    cJSON_AddItemToObject(o, copy[k], dup_or_null(rt, copy[k]));
+  cJSON_AddStringToObject(o, "cpu_percent_basis",
+                          "100 * CPU time used between the first and the last /proc sample the "
+                          "thread was seen in / the time between them");
+  /* The sampler does not read task/<tid>/status (the costliest file): no context switches. */
+  cJSON_AddNullToObject(o, "voluntary_ctxt_switches");
+  cJSON_AddNullToObject(o, "involuntary_ctxt_switches");
+  cJSON_AddStringToObject(o, "ctxt_switches_reason", "not sampled from /proc");
+  cJSON_AddNullToObject(o, "tracker_io");
+  cJSON_AddStringToObject(o, "tracker_io_reason",
+                          "/proc counts every read and write of the thread, the tracker's own "
+                          "trace writes included");
+  return o;
+}
+
+static const cJSON *proc_thread(const cJSON *rthreads, double tid) {
+  const cJSON *rt;
+  cJSON_ArrayForEach(rt, rthreads) if (jnum(rt, "tid", -2) == tid) return rt;
+  return NULL;
+}
+
+static void set_item(cJSON *o, const char *k, cJSON *v) {
+  if (cJSON_GetObjectItemCaseSensitive(o, k)) cJSON_ReplaceItemInObjectCaseSensitive(o, k, v);
+  else cJSON_AddItemToObject(o, k, v);
+}
+
+static int from_tracker(const cJSON *t) {
+  const cJSON *src = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(t, "resources"), "source");
+  return cJSON_IsString(src) && !strcmp(src->valuestring, "tracker");
+}
+
+/* A thread the sampler saw in /proc and the trace does not hold at all (MEMSCOPE_THREADS left
+ * it out before it did anything the tracker writes down): listed as untracked, its memory
+ * figures unknown. */
+static cJSON *proc_only_thread(const cJSON *rt) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddItemToObject(o, "tid", dup_or_null(rt, "tid"));
+  cJSON_AddNullToObject(o, "thread_seq");
+  cJSON_AddItemToObject(o, "name", dup_or_null(rt, "name"));
+  cJSON_AddBoolToObject(o, "tracked", 0);
+  cJSON_AddBoolToObject(o, "in_trace", 0);
+  const char *mem[] = {"allocations", "frees", "reallocs", "allocated_bytes", "live_bytes",
+                       "peak_live_bytes", "peak_time_ns", "temporary_allocations", "avg_size",
+                       "alloc_rate_per_s", "allocated_bytes_per_s"};
+  for (size_t k = 0; k < sizeof mem / sizeof *mem; k++) cJSON_AddNullToObject(o, mem[k]);
+  cJSON_AddStringToObject(o, "memory_reason",
+                          "not tracked: the trace holds nothing of this thread; it was seen only "
+                          "by the harness's /proc sampler");
+  cJSON_AddNullToObject(o, "cpu_percent");
+  cJSON_AddNullToObject(o, "io_ops");
+  cJSON_AddNullToObject(o, "cpu_time_s");
+  return o;
+}
+
+/* Fills threads[i].resources (source "proc") and the flat cpu_percent, cpu_time_s and io_ops
+ * from the sampler's per-thread figures (by tid) for every thread the tracker did not measure
+ * itself (resources.source "tracker" is never touched); adds the threads only /proc saw.
+ * Returns how many were added. */
+static int merge_thread_resources(cJSON *summary, const cJSON *res) {
   cJSON *threads = cJSON_GetObjectItemCaseSensitive(summary, "threads");
+  if (!threads) threads = cJSON_AddArrayToObject(summary, "threads");
   const cJSON *rthreads = res ? cJSON_GetObjectItemCaseSensitive(res, "threads") : NULL;
-  const cJSON *t;
+  int timeline = res && jnum(res, "hz", 0) > 0;
+  cJSON *t;
   cJSON_ArrayForEach(t, threads) {
-    int tid = (int)jnum(t, "tid", -1);
-    const cJSON *match = NULL, *rt;
-    cJSON_ArrayForEach(rt, rthreads) {
-      if ((int)jnum(rt, "tid", -2) == tid) {
-        match = rt;
-        break;
-      }
-    }
-    const char *keys[] = {"cpu_percent", "io_ops", "cpu_time_s"};
-    for (size_t k = 0; k < 3; k++) {
-      cJSON *cur = cJSON_GetObjectItemCaseSensitive(t, keys[k]);
-      if (cur && !cJSON_IsNull(cur)) continue;
-      const cJSON *v = match ? cJSON_GetObjectItemCaseSensitive(match, keys[k]) : NULL;
-      cJSON *nv = v && cJSON_IsNumber(v) ? cJSON_CreateNumber(v->valuedouble) : cJSON_CreateNull();
-      if (cur) cJSON_ReplaceItemInObjectCaseSensitive((cJSON *)t, keys[k], nv);
-      else cJSON_AddItemToObject((cJSON *)t, keys[k], nv);
-    }
-    /* Roles and alerts again, now that CPU and I/O figures are known (SPEC §8). */
-    const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(t, "cpu_percent");
-    const cJSON *iop = cJSON_GetObjectItemCaseSensitive(t, "io_ops");
-    if (cJSON_IsNumber(cpu) || cJSON_IsNumber(iop)) {
-      double cp = cJSON_IsNumber(cpu) ? cpu->valuedouble : -1;
-      double io = cJSON_IsNumber(iop) ? iop->valuedouble : -1;
-      uint64_t peak = (uint64_t)jnum(t, "peak_live_bytes", 0);
-      uint64_t allocs = (uint64_t)jnum(t, "allocations", 0);
-      const char *role = ms_thread_role(NULL, peak, allocs, cp, io);
-      const char *alert = ms_thread_alert(NULL, peak, cp);
-      cJSON_DeleteItemFromObjectCaseSensitive((cJSON *)t, "role");
-      cJSON_DeleteItemFromObjectCaseSensitive((cJSON *)t, "alert");
-      cJSON_DeleteItemFromObjectCaseSensitive((cJSON *)t, "role_basis");
-      cJSON_AddStringToObject((cJSON *)t, "role", role);
-      cJSON_AddStringToObject((cJSON *)t, "alert", alert);
-      cJSON_AddStringToObject((cJSON *)t, "role_basis", "memory, cpu and io (harness /proc samples)");
-    }
-    if (match) {
+    if (from_tracker(t)) continue;
+    const cJSON *rt = proc_thread(rthreads, jnum(t, "tid", -1));
+    if (rt) {
+      cJSON *pr = proc_resources(rt);
+      set_item(t, "cpu_percent", dup_or_null(pr, "cpu_percent"));
+      set_item(t, "cpu_time_s", dup_or_null(pr, "cpu_time_s"));
+      set_item(t, "io_ops", dup_or_null(pr, "io_ops"));
+      const cJSON *why = cJSON_GetObjectItemCaseSensitive(pr, "cpu_percent_reason");
+      if (cJSON_IsString(why)) set_item(t, "resources_reason", cJSON_CreateString(why->valuestring));
+      else cJSON_DeleteItemFromObjectCaseSensitive(t, "resources_reason");
+      set_item(t, "resources", pr);
       cJSON *nm = cJSON_GetObjectItemCaseSensitive(t, "name");
-      const cJSON *rn = cJSON_GetObjectItemCaseSensitive(match, "name");
-      if ((!cJSON_IsString(nm) || !*nm->valuestring) && cJSON_IsString(rn)) {
-        if (nm) cJSON_ReplaceItemInObjectCaseSensitive((cJSON *)t, "name", cJSON_CreateString(rn->valuestring));
-        else cJSON_AddStringToObject((cJSON *)t, "name", rn->valuestring);
-      }
+      const cJSON *rn = cJSON_GetObjectItemCaseSensitive(rt, "name");
+      if ((!cJSON_IsString(nm) || !*nm->valuestring) && cJSON_IsString(rn))
+        set_item(t, "name", cJSON_CreateString(rn->valuestring));
+    } else if (!cJSON_GetObjectItemCaseSensitive(t, "resources")) {
+      const char *why = !res ? "no tracker resource records and no /proc samples (no resources.json)"
+                        : !timeline ? "no tracker resource records, and the /proc sampler was off"
+                                    : "no tracker resource records, and the /proc sampler never saw "
+                                      "the thread alive (it lived between two samples)";
+      cJSON *r = cJSON_CreateObject();
+      cJSON_AddNullToObject(r, "source");
+      cJSON_AddStringToObject(r, "reason", why);
+      cJSON_AddItemToObject(t, "resources", r);
+      if (!cJSON_GetObjectItemCaseSensitive(t, "resources_reason"))
+        cJSON_AddStringToObject(t, "resources_reason", why);
     }
   }
+  int added = 0;
+  const cJSON *rt;
+  cJSON_ArrayForEach(rt, rthreads) {
+    double tid = jnum(rt, "tid", -1);
+    int found = 0;
+    cJSON_ArrayForEach(t, threads) if (jnum(t, "tid", -2) == tid) found = 1;
+    if (found) continue;
+    cJSON *o = proc_only_thread(rt);
+    cJSON *pr = proc_resources(rt);
+    set_item(o, "cpu_percent", dup_or_null(pr, "cpu_percent"));
+    set_item(o, "cpu_time_s", dup_or_null(pr, "cpu_time_s"));
+    set_item(o, "io_ops", dup_or_null(pr, "io_ops"));
+    const cJSON *why = cJSON_GetObjectItemCaseSensitive(pr, "cpu_percent_reason");
+    if (cJSON_IsString(why)) cJSON_AddStringToObject(o, "resources_reason", why->valuestring);
+    cJSON_AddItemToObject(o, "resources", pr);
+    cJSON_AddItemToArray(threads, o);
+    added++;
+  }
+  return added;
+}
+
+/* Per-thread resources (above) and "resources" (short form) in the summary. Roles, alerts,
+ * correlation and bottlenecks are computed afterwards for every thread (ms_roles_apply in
+ * write_reports), with the run's thresholds. */
+static void merge_resources(cJSON *summary, const cJSON *res) {
+  int added = merge_thread_resources(summary, res);
   cJSON *r = cJSON_CreateObject();
   if (res) {
     cJSON_AddStringToObject(r, "file", "resources.json");
     cJSON_AddNumberToObject(r, "samples", jnum(res, "nsamples", 0));
     cJSON_AddNumberToObject(r, "hz", jnum(res, "hz", 0));
+    const cJSON *pol = cJSON_GetObjectItemCaseSensitive(res, "rate_policy");
+    cJSON_AddItemToObject(r, "ramp_end_s", dup_or_null(pol, "ramp_end_s"));
+    const cJSON *samples = cJSON_GetObjectItemCaseSensitive(res, "samples");
+    int ns = cJSON_GetArraySize(samples);
+    if (ns > 0) {
+      cJSON_AddNumberToObject(r, "first_sample_s", jnum(cJSON_GetArrayItem(samples, 0), "t_s", 0));
+      cJSON_AddNumberToObject(r, "last_sample_s", jnum(cJSON_GetArrayItem(samples, ns - 1), "t_s", 0));
+    } else {
+      cJSON_AddNullToObject(r, "first_sample_s");
+      cJSON_AddNullToObject(r, "last_sample_s");
+      const cJSON *why = cJSON_GetObjectItemCaseSensitive(res, "timeline_reason");
+      cJSON_AddStringToObject(r, "timeline_reason",
+                              cJSON_IsString(why) ? why->valuestring : "no sample was taken");
+    }
+    cJSON_AddNumberToObject(r, "threads_seen_only_by_proc", added);
     const cJSON *pr = cJSON_GetObjectItemCaseSensitive(res, "peak_rss_bytes");
     cJSON_AddItemToObject(r, "peak_rss_bytes", cJSON_IsNumber(pr) ? cJSON_CreateNumber(pr->valuedouble) : cJSON_CreateNull());
     cJSON_AddNumberToObject(r, "cpu_user_s", jnum(res, "rusage_user_s", 0));
@@ -212,6 +317,9 @@ static void merge_resources(cJSON *summary, const cJSON *res) {
   } else {
     cJSON_AddStringToObject(r, "file", "");
     cJSON_AddNullToObject(r, "peak_rss_bytes");
+    cJSON_AddStringToObject(r, "timeline_reason",
+                            "no resources.json: a bare LD_PRELOAD trace has the tracker's "
+                            "per-thread totals but no /proc timeline");
   }
   cJSON_AddStringToObject(r, "gpu", "unavailable");
   cJSON_DeleteItemFromObjectCaseSensitive(summary, "resources");
@@ -410,7 +518,7 @@ static void assert_tree_bytes(hs_case_t *c, const char *name, uint64_t value, ui
 }
 
 /* The analysis options of every run the harness analyzes: symbolized, the user's
- * suppressions, HS_MAX_LEAK_GROUPS leak groups, `top_stacks` hot stacks. */
+ * suppressions and role thresholds, HS_MAX_LEAK_GROUPS leak groups, `top_stacks` hot stacks. */
 ms_analysis_opts_t hs_analysis_opts(const hs_opts_t *o, const char *module, size_t top_stacks) {
   ms_analysis_opts_t ao;
   memset(&ao, 0, sizeof ao);
@@ -419,6 +527,7 @@ ms_analysis_opts_t hs_analysis_opts(const hs_opts_t *o, const char *module, size
   ao.max_leaks = HS_MAX_LEAK_GROUPS;
   ao.symbolize = 1;
   ao.module = module;
+  ao.roles = o->roles;
   return ao;
 }
 
@@ -604,6 +713,12 @@ static int stopped_error(hs_case_t *c) {
 static int write_reports(hs_case_t *c, const hs_opts_t *o, const cJSON *resources) {
   char path[PATH_MAX];
   assertions_json(c->summary, c);
+  /* Roles, correlation and bottlenecks again, now that every figure (the /proc ones merged)
+   * is in the summary. */
+  if (ms_roles_apply(c->summary, &o->roles) != 0) {
+    case_error(c, "summary.json: out of memory computing roles");
+    return -1;
+  }
   if (resources) {
     hs_fmt(path, sizeof path, "%s/resources.json", c->out_dir);
     int rc = hs_write_json(path, resources);
@@ -675,6 +790,7 @@ int hs_case_run(hs_case_t *c, const hs_opts_t *o, char *const *argv, const char 
   hs_fmt(label, sizeof label, "%s", c->name);
   hs_child_spec_t sp = {.argv = argv, .preload_lib = hs_lib_path, .trace_dir = trace_dir,
                         .opts = o, .capture_stdout = is_scenario, .monitor = 1,
+                        .resources_hz = o->resources_hz,
                         .progress_label = label, .timeout_s = o->timeout_s};
   hs_child_result_t res;
   rc = hs_child_run(&sp, &res);

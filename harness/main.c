@@ -219,14 +219,22 @@ static const char *const common_opts =
     "  --overhead-mode MODE      time (default) or callgrind (instruction counts)\n"
     "  --baseline FILE           gate the overhead against FILE (ci/overhead-baseline.json)\n"
     "  --tolerance PCT           gate tolerance in percent (default 20)\n"
+    "  --history FILE            append the measured overhead ratios to FILE (JSON Lines) and\n"
+    "                            chart them across runs in DIR/plots/overhead_history (--plots)\n"
     "  --junit FILE              JUnit XML (also written to DIR/junit.xml)\n"
     "  --html                    DIR/report.html, self-contained\n"
     "  --plots                   gnuplot scripts, data, PNG and SVG in DIR/plots\n"
     "  --suppressions FILE       leak suppressions (leak:PATTERN lines)\n"
     "  --lib PATH                libmemscope.so to preload (default: next to the harness)\n"
     "  --timeout SECONDS         kill the target's whole process tree when it runs longer\n"
+    "  --resources-hz N          /proc sampling rate after the fast start, 0 to 1000; 0 = no\n"
+    "                            timeline (default: MEMSCOPE_RESOURCES_HZ, else 10)\n"
     "  --process NAME|PID|main   assertions on these processes only (default: the whole tree)\n"
     "  --allow-partial           a partial trace (events lost) is reported, not failed\n"
+    "  --role-threshold KEY=VALUE  a thread role/alert threshold, e.g. cpu_percent=50\n"
+    "                            (repeatable; keys and defaults: docs/analysis.md)\n"
+    "  --role-thresholds FILE    thresholds from a JSON file: {\"io_ops\": 500, ...}\n"
+    "                            (later options override earlier ones)\n"
     "  --no-progress             no progress line on a TTY\n"
     "  --help                    this text\n"
     "SIZE: 4096, 24MB (10^6), 24MiB (2^20), 1.5GiB; units B kB MB GB TB KiB MiB GiB TiB.\n"
@@ -253,10 +261,13 @@ static void help(const char *cmd) {
     printf("usage: memscope-harness list\nPrints the scenarios memscope-scenario provides.\n");
   } else if (!strcmp(cmd, "gate")) {
     printf("usage: memscope-harness gate --baseline FILE --current FILE [--tolerance PCT]\n"
+           "                             [--history FILE [--plots --out DIR]]\n"
            "Compares per-scenario CPU overhead ratio samples (overhead.json written by\n"
            "`all --repeat N`, or a summary.json with overhead) with a baseline. A scenario\n"
            "regresses when its median ratio rose more than PCT percent (default 20) and a\n"
            "one-sided Mann-Whitney U test on the per-run ratios gives p < 0.01.\n"
+           "--history FILE appends the current ratios (one JSON line per scenario) to FILE;\n"
+           "with --plots, DIR/plots/overhead_history charts FILE (docs/plots.md).\n"
            "Exit status: 0 no regression, 1 a scenario regressed, 2 bad input.\n");
   } else if (!strcmp(cmd, "scenario")) {
     printf("usage: memscope-harness scenario NAME [--scale S] [--seed N] [options]\n"
@@ -404,6 +415,9 @@ static int parse_opts(const char *cmd, int argc, char **argv, int start, hs_opts
       o->overhead_mode = val;
     } else if (!strcmp(name, "--baseline")) {
       o->baseline = val;
+    } else if (!strcmp(name, "--history")) {
+      if (!*val) return usage_error("--history needs a file name");
+      o->history = val;
     } else if (!strcmp(name, "--current")) {
       o->current = val;
     } else if (!strcmp(name, "--tolerance")) {
@@ -420,6 +434,16 @@ static int parse_opts(const char *cmd, int argc, char **argv, int start, hs_opts
       /* Hidden, test-only: MEMSCOPE_TEST_SLOWDOWN=K in tracked runs (tests of the gate). */
       if (hs_parse_int(val, 0, 100, &n)) return usage_error("--test-slowdown '%s': give 0 to 100", val);
       o->test_slowdown = (int)n;
+    } else if (!strcmp(name, "--role-threshold") || !strcmp(name, "--role-thresholds")) {
+      char rerr[1024]; /* room for the list of keys and a path */
+      int file = !strcmp(name, "--role-thresholds");
+      if (file ? ms_role_thresholds_load(&o->roles, val, rerr, sizeof rerr)
+               : ms_role_thresholds_set(&o->roles, val, rerr, sizeof rerr))
+        return usage_error("%s", rerr);
+    } else if (!strcmp(name, "--resources-hz")) {
+      if (hs_parse_int(val, 0, 1000, &n))
+        return usage_error("--resources-hz '%s': give an integer from 0 (no timeline) to 1000", val);
+      o->resources_hz = (double)n;
     } else if (!strcmp(name, "--timeout")) {
       if (hs_parse_double(val, 0.001, 1e7, &o->timeout_s)) return usage_error("--timeout '%s': give seconds", val);
     } else {
@@ -430,6 +454,20 @@ static int parse_opts(const char *cmd, int argc, char **argv, int start, hs_opts
 }
 
 /* ---- commands ---- */
+
+/* The sampler's steady rate: --resources-hz, else MEMSCOPE_RESOURCES_HZ (documented as the
+ * rate; the tracker accepts the same 0..1000), else 10 Hz. 0, or HS_EXIT_USAGE after one
+ * line on stderr. */
+static int resolve_resources_hz(hs_opts_t *o) {
+  if (o->resources_hz >= 0) return 0;
+  const char *env = getenv("MEMSCOPE_RESOURCES_HZ");
+  long long n = 10;
+  if (env && hs_parse_int(env, 0, 1000, &n))
+    return usage_error("MEMSCOPE_RESOURCES_HZ='%.64s': give an integer from 0 (no timeline) to 1000, "
+                       "or unset it (10 Hz)", env);
+  o->resources_hz = (double)n;
+  return 0;
+}
 
 /* The default report directory: a new out/NAME/<YYYYmmdd-HHMMSS>-<pid>[-n] for every run, so
  * that concurrent runs of the same program (ctest -j) never share one, and out/NAME/latest,
@@ -523,9 +561,10 @@ static char **scenario_argv(const char *name, const hs_opts_t *o, char *scale_bu
   return argv;
 }
 
-/* Gates the overhead of `cases` against o->baseline; writes out_dir/overhead.json first. */
+/* Gates the overhead of `cases` against o->baseline; writes out_dir/overhead.json first, and
+ * the overhead history (--history, --plots). */
 static int overhead_file_and_gate(const hs_opts_t *o, hs_case_t *cases, size_t n,
-                                  const char *out_dir) {
+                                  const char *out_dir, const char *cmd) {
   cJSON *doc = cJSON_CreateObject();
   cJSON_AddStringToObject(doc, "schema", "memscope.overhead/1");
   cJSON_AddNumberToObject(doc, "scale", o->scale);
@@ -545,11 +584,14 @@ static int overhead_file_and_gate(const hs_opts_t *o, hs_case_t *cases, size_t n
   char path[PATH_MAX];
   hs_fmt(path, sizeof path, "%s/overhead.json", out_dir);
   int rc = hs_write_json(path, doc);
-  cJSON_Delete(doc);
   if (rc) {
+    cJSON_Delete(doc);
     fprintf(stderr, "memscope-harness: cannot write %s: %s\n", path, strerror(-rc));
     return HS_EXIT_USAGE;
   }
+  rc = hs_history_update(o, out_dir, doc, "run", cmd);
+  cJSON_Delete(doc);
+  if (rc) return rc;
   if (!o->baseline) return HS_EXIT_OK;
   int nreg;
   return hs_gate(o->baseline, path, o->tolerance_pct, &nreg);
@@ -564,7 +606,7 @@ static double raw_num(const cJSON *o, const char *k) {
 }
 
 static int cmd_scenario_or_all(int all, int argc, char **argv) {
-  hs_opts_t o = {.scale = 1, .seed = 1, .stack_depth = -1, .tolerance_pct = 20};
+  hs_opts_t o = {.scale = 1, .seed = 1, .stack_depth = -1, .tolerance_pct = 20, .resources_hz = -1};
   char *pos[2];
   int npos, dd;
   const char *cmd = all ? "all" : "scenario";
@@ -572,12 +614,15 @@ static int cmd_scenario_or_all(int all, int argc, char **argv) {
   if (rc) return rc < 0 ? HS_EXIT_OK : rc;
   if (dd >= 0) return usage_error("%s: '--' is for 'run'; see 'memscope-harness %s --help'", cmd, cmd);
   if (!all && npos != 1) return usage_error("scenario: which one? 'memscope-harness list' names them");
+  if (resolve_resources_hz(&o)) return HS_EXIT_USAGE;
   if (find_lib(o.lib) || load_scenarios()) return HS_EXIT_USAGE;
   if (!all && !known_scenario(pos[0]))
     return usage_error("unknown scenario '%s'; 'memscope-harness list' names them", pos[0]);
   if ((o.have_max_overhead || o.baseline) && o.repeat == 0) o.repeat = o.baseline ? 10 : 5;
   if (o.baseline && access(o.baseline, R_OK) != 0)
     return usage_error("--baseline %s: %s", o.baseline, strerror(errno));
+  if (o.history && o.repeat == 0)
+    return usage_error("%s: --history FILE records measured overhead; add --repeat N", cmd);
   hs_progress_enable(!o.no_progress);
 
   int user_leak_limit = o.have_max_leak;
@@ -648,7 +693,11 @@ static int cmd_scenario_or_all(int all, int argc, char **argv) {
   rc = finish_cases(all ? "memscope-harness all" : "memscope-harness scenario", cases, n, &o,
                     out_dir, t0);
   if (rc != HS_EXIT_USAGE && o.repeat > 0) {
-    int g = overhead_file_and_gate(&o, cases, n, out_dir);
+    int g = overhead_file_and_gate(&o, cases, n, out_dir, cmd);
+    if (g > rc) rc = g;
+  } else if (rc != HS_EXIT_USAGE && o.plots) {
+    /* No overhead measured: the chart says so (every --plots writes every chart). */
+    int g = hs_history_update(&o, out_dir, NULL, NULL, cmd);
     if (g > rc) rc = g;
   }
   if (all) {
@@ -707,17 +756,20 @@ static int cmd_scenario_or_all(int all, int argc, char **argv) {
 }
 
 static int cmd_run(int argc, char **argv) {
-  hs_opts_t o = {.scale = 1, .seed = 1, .stack_depth = -1, .tolerance_pct = 20};
+  hs_opts_t o = {.scale = 1, .seed = 1, .stack_depth = -1, .tolerance_pct = 20, .resources_hz = -1};
   char *pos[1];
   int npos, dd;
   int rc = parse_opts("run", argc, argv, 2, &o, pos, &npos, 0, &dd);
   if (rc) return rc < 0 ? HS_EXIT_OK : rc;
   if (dd < 0 || dd >= argc) return usage_error("run: which program? write 'memscope-harness run [options] -- PROGRAM ARGS'");
+  if (resolve_resources_hz(&o)) return HS_EXIT_USAGE;
   char prog[PATH_MAX];
   int e = hs_find_program(argv[dd], prog, sizeof prog);
   if (e) return usage_error("run: cannot run '%s': %s; check the program name and PATH", argv[dd], strerror(-e));
   if (find_lib(o.lib)) return HS_EXIT_USAGE;
   if ((o.have_max_overhead || o.baseline) && o.repeat == 0) o.repeat = o.baseline ? 10 : 5;
+  if (o.history && o.repeat == 0)
+    return usage_error("run: --history FILE records measured overhead; add --repeat N");
   hs_progress_enable(!o.no_progress);
   const char *base = strrchr(argv[dd], '/');
   base = base ? base + 1 : argv[dd];
@@ -732,6 +784,11 @@ static int cmd_run(int argc, char **argv) {
   hs_case_run(&c, &o, &argv[dd], NULL, 0);
   hs_print_case(&c);
   rc = finish_cases("memscope-harness run", &c, 1, &o, c.ok ? c.out_dir : ".", t0);
+  if (rc != HS_EXIT_USAGE && c.ok && (o.history || o.plots)) {
+    const cJSON *ov = cJSON_GetObjectItemCaseSensitive(c.summary, "overhead");
+    int g = hs_history_update(&o, c.out_dir, cJSON_IsObject(ov) ? c.summary : NULL, c.name, "run");
+    if (g > rc) rc = g;
+  }
   if (rc != HS_EXIT_USAGE && o.repeat > 0 && o.baseline) {
     char path[PATH_MAX];
     hs_fmt(path, sizeof path, "%s/summary.json", c.out_dir);
@@ -743,7 +800,7 @@ static int cmd_run(int argc, char **argv) {
 }
 
 static int cmd_report(int argc, char **argv) {
-  hs_opts_t o = {.scale = 1, .seed = 1, .stack_depth = -1, .tolerance_pct = 20};
+  hs_opts_t o = {.scale = 1, .seed = 1, .stack_depth = -1, .tolerance_pct = 20, .resources_hz = -1};
   char *pos[1];
   int npos, dd;
   int rc = parse_opts("report", argc, argv, 2, &o, pos, &npos, 1, &dd);
@@ -773,19 +830,40 @@ static int cmd_report(int argc, char **argv) {
   hs_case_report(&c, &o, tmp);
   hs_print_case(&c);
   rc = finish_cases("memscope-harness report", &c, 1, &o, c.ok ? c.out_dir : ".", t0);
+  if (rc != HS_EXIT_USAGE && c.ok && o.plots) {
+    /* A report measures no overhead: the chart shows --history FILE as it is, if given. */
+    int g = hs_history_update(&o, c.out_dir, NULL, NULL, "report");
+    if (g > rc) rc = g;
+  }
   hs_case_free(&c);
   return rc;
 }
 
 static int cmd_gate(int argc, char **argv) {
-  hs_opts_t o = {.tolerance_pct = 20, .stack_depth = -1};
+  hs_opts_t o = {.tolerance_pct = 20, .stack_depth = -1, .resources_hz = -1};
   char *pos[1];
   int npos, dd;
   int rc = parse_opts("gate", argc, argv, 2, &o, pos, &npos, 0, &dd);
   if (rc) return rc < 0 ? HS_EXIT_OK : rc;
   if (!o.baseline || !o.current) return usage_error("gate: give --baseline FILE and --current FILE");
+  if (o.plots && !o.out) return usage_error("gate: --plots draws DIR/plots/overhead_history; give --out DIR");
   int nreg;
-  return hs_gate(o.baseline, o.current, o.tolerance_pct, &nreg);
+  int g = hs_gate(o.baseline, o.current, o.tolerance_pct, &nreg);
+  if (g == HS_EXIT_USAGE || (!o.history && !o.plots)) return g;
+  /* The gate read --current already (hs_gate said why when it could not): the entries of the
+   * history are its figures, whether or not it regressed. */
+  size_t len;
+  char *txt = hs_read_file(o.current, &len);
+  cJSON *doc = txt ? cJSON_Parse(txt) : NULL;
+  free(txt);
+  if (!doc) return usage_error("gate: cannot read %s again for --history", o.current);
+  if (o.out && (rc = ms_mkdirs(o.out)) != 0) {
+    cJSON_Delete(doc);
+    return usage_error("gate: cannot create --out directory %s: %s", o.out, strerror(-rc));
+  }
+  int h = hs_history_update(&o, o.out, doc, "run", "gate");
+  cJSON_Delete(doc);
+  return h ? h : g;
 }
 
 int main(int argc, char **argv) {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ms_files.h"
+#include "ms_gnuplot_int.h"
 
 /* ---- strings from a trace, as data (STYLE 11) ----
  *
@@ -45,7 +46,7 @@ static size_t utf8_len(const unsigned char *s) {
 /* Copies at most max bytes of s (whole characters only) into out (outlen >= max + 1) as a
  * plot shows them: a control character, which would end a script line or a data record (or
  * split a label), and a byte that is not valid UTF-8 become '?'. */
-static void plot_text(char *out, size_t outlen, const char *s, size_t max) {
+void ms__plot_text(char *out, size_t outlen, const char *s, size_t max) {
   const unsigned char *u = (const unsigned char *)s;
   size_t o = 0;
   if (max > outlen - 1) max = outlen - 1;
@@ -71,9 +72,9 @@ static void plot_text(char *out, size_t outlen, const char *s, size_t max) {
  * harness.hostile_names): so '\' is written "\\" and '"' the octal escape "\042", which gnuplot
  * turns back into a quote after the field has been delimited. Spaces and '#' are safe inside
  * the quotes, so a name never shifts the columns. */
-static void dat_string(FILE *f, const char *s) {
+void ms__dat_string(FILE *f, const char *s) {
   char t[256];
-  plot_text(t, sizeof t, s, sizeof t - 1);
+  ms__plot_text(t, sizeof t, s, sizeof t - 1);
   fputc('"', f);
   for (const char *p = t; *p; p++) {
     if (*p == '\\') fputs("\\\\", f);
@@ -88,7 +89,7 @@ static void dat_string(FILE *f, const char *s) {
  * quote. 0, or -1 when buf is too small. */
 static int gp_quote(char *buf, size_t len, const char *s) {
   char t[512];
-  plot_text(t, sizeof t, s, sizeof t - 1);
+  ms__plot_text(t, sizeof t, s, sizeof t - 1);
   size_t o = 0;
   if (len < 3) return -1;
   buf[o++] = '\'';
@@ -167,38 +168,109 @@ static int run_gnuplot(const char *dir, const char *script, const char *vars, in
   return 0;
 }
 
-/* Writes dir/base.gp and runs it: the plot is drawn twice, PNG (pngcairo) and SVG, from the
- * same data file. `title` may hold anything (it is quoted here); `body` must be our own
- * gnuplot text, holding no string from a trace. The script writes base.png and base.svg when
- * run by hand; here gnuplot is told (-e png_output=..., svg_output=...) to write to our
- * temporary files, renamed into place only when it succeeded. 0, or -1 with err. */
-static int write_plot(const char *dir, const char *base, const char *title, const char *body,
-                      int log_fd, char *err, size_t errlen) {
-  char qtitle[1100];
-  if (gp_quote(qtitle, sizeof qtitle, title)) {
+/* ---- the script frame ---- */
+
+void ms__text(ms_text_t *t, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  size_t room = sizeof t->buf - t->len;
+  int n = vsnprintf(t->buf + t->len, room, fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t)n >= room) {
+    t->overflow = 1;
+    t->buf[t->len] = 0;
+  } else {
+    t->len += (size_t)n;
+  }
+}
+
+/* The note as single-quoted lines joined by "\n" (our own constant, in double quotes): cut
+ * at its "; " separators so that no line is wider than the chart (about 110 characters at the
+ * title's font). 0, or -1 when buf is too small. */
+static int quote_note(char *buf, size_t len, const char *note) {
+  char t[1024], line[1024];
+  ms__plot_text(t, sizeof t, note, sizeof t - 1);
+  size_t o = 0, ll = 0;
+  buf[0] = 0;
+  line[0] = 0;
+  for (char *p = t; p;) {
+    char *sep = strstr(p, "; ");
+    size_t plen = sep ? (size_t)(sep - p) : strlen(p);
+    if (ll > 0 && ll + 2 + plen > 110) { /* flush the line */
+      char q[1100];
+      if (gp_quote(q, sizeof q, line)) return -1;
+      int n = snprintf(buf + o, len - o, "%s%s", o ? " . \"\\n\" . " : "", q);
+      if (n < 0 || (size_t)n >= len - o) return -1;
+      o += (size_t)n;
+      ll = 0;
+    }
+    ll += (size_t)snprintf(line + ll, sizeof line - ll, "%s%.*s", ll ? "; " : "", (int)plen, p);
+    if (ll >= sizeof line) return -1;
+    p = sep ? sep + 2 : NULL;
+  }
+  if (ll > 0) {
+    char q[1100];
+    if (gp_quote(q, sizeof q, line)) return -1;
+    int n = snprintf(buf + o, len - o, "%s%s", o ? " . \"\\n\" . " : "", q);
+    if (n < 0 || (size_t)n >= len - o) return -1;
+  }
+  return 0;
+}
+
+/* The script: the title (and its note, a second line in a smaller font) set once, then the body
+ * run twice inside a loop, once into the PNG and once into the SVG. A loop rather than
+ * `replot`, which cannot redo a multiplot. The script writes base.png and base.svg when run by
+ * hand; here gnuplot is told (-e png_output=..., svg_output=...) to write to our temporary
+ * files, renamed into place only when it succeeded. */
+int ms__write_plot(const ms_plot_ctx_t *ctx, const char *base, const char *title, const char *note,
+                   const ms_text_t *body, char *err, size_t errlen) {
+  char qtitle[1100], qnote[2200] = "";
+  if (body->overflow) {
+    snprintf(err, errlen, "%s: the gnuplot script is too long (a memscope bug; please report it)", base);
+    return -1;
+  }
+  if (gp_quote(qtitle, sizeof qtitle, title) || (note && *note && quote_note(qnote, sizeof qnote, note))) {
     snprintf(err, errlen, "plot title too long");
     return -1;
   }
+  const char *dir = ctx->dir;
   char file[64];
   snprintf(file, sizeof file, "%s.gp", base);
   ms_out_file_t of;
   if (ms__out_open(&of, dir, file, err, errlen)) return -1;
+  /* The note is joined to the title with a "\n" in double quotes: that string is our own
+   * constant; the title and the note themselves stay single-quoted (docs/plots-safety.md). */
   fprintf(of.f,
-          "# %s.gp: a memscope plot. Re-make with: gnuplot %s.gp\n"
+          "# %s.gp: a memscope chart (docs/plots.md). Re-make it with: gnuplot %s.gp\n"
           "# memscope-harness sets png_output and svg_output (temporary names) with -e.\n"
           "if (!exists('png_output')) png_output = '%s.png'\n"
           "if (!exists('svg_output')) svg_output = '%s.svg'\n"
-          "set title %s noenhanced\n"
+          "set encoding utf8\n"
+          "ms_title = %s%s%s\n"
+          "set title ms_title noenhanced font ',15'\n"
           "set grid\n"
-          "set key top left noenhanced\n"
-          "set terminal pngcairo size 1000,560 noenhanced\n"
-          "set output png_output\n"
+          "set key noenhanced\n"
+          "# Line colours that read on white (matplotlib's tab10), reused in this order; its grey\n"
+          "# last, since grey is heap_timeline's \"rest\".\n"
+          "set linetype 1 lc rgb '#1f77b4'\nset linetype 2 lc rgb '#ff7f0e'\n"
+          "set linetype 3 lc rgb '#2ca02c'\nset linetype 4 lc rgb '#d62728'\n"
+          "set linetype 5 lc rgb '#9467bd'\nset linetype 6 lc rgb '#8c564b'\n"
+          "set linetype 7 lc rgb '#e377c2'\nset linetype 8 lc rgb '#bcbd22'\n"
+          "set linetype 9 lc rgb '#17becf'\nset linetype 10 lc rgb '#7f7f7f'\n"
+          "set linetype cycle 10\n"
+          "do for [ms_out = 1:2] {\n"
+          "  if (ms_out == 1) {\n"
+          "    set terminal pngcairo size %d,%d noenhanced font 'Sans,12'\n"
+          "    set output png_output\n"
+          "  } else {\n"
+          "    set terminal svg size %d,%d dynamic noenhanced font 'Sans,12' background '#ffffff'\n"
+          "    set output svg_output\n"
+          "  }\n"
           "%s"
-          "set terminal svg size 1000,560 dynamic noenhanced\n"
-          "set output svg_output\n"
-          "replot\n"
-          "unset output\n",
-          base, base, base, base, qtitle, body);
+          "  unset output\n"
+          "}\n",
+          base, base, base, base, qtitle, *qnote ? " . \"\\n\" . " : "", qnote, MS_PLOT_W, MS_PLOT_H,
+          MS_PLOT_W, MS_PLOT_H, body->buf);
   if (ms__out_commit(&of, err, errlen)) return -1;
 
   char png_tmp[PATH_MAX], svg_tmp[PATH_MAX], png[PATH_MAX], svg[PATH_MAX], png_name[64], svg_name[64];
@@ -222,7 +294,7 @@ static int write_plot(const char *dir, const char *base, const char *title, cons
   if (gp_quote(qpng, sizeof qpng, png_base) || gp_quote(qsvg, sizeof qsvg, svg_base) ||
       ms__pathf(vars, sizeof vars, "png_output = %s; svg_output = %s", qpng, qsvg))
     snprintf(err, errlen, "plot file name too long");
-  else if (run_gnuplot(dir, file, vars, log_fd, err, errlen) == 0) {
+  else if (run_gnuplot(dir, file, vars, ctx->log_fd, err, errlen) == 0) {
     if (rename(png_tmp, png) != 0 || rename(svg_tmp, svg) != 0)
       snprintf(err, errlen, "cannot write %s.{png,svg} in %s: %s", base, dir, strerror(errno));
     else
@@ -235,166 +307,42 @@ static int write_plot(const char *dir, const char *base, const char *title, cons
   return rc;
 }
 
-/* The plots into dir (which exists); gnuplot's messages go to log_fd. 0, or -1 with err. */
-static int write_plots(const char *dir, const char *name, const cJSON *summary, const cJSON *resources,
-                       int log_fd, char *err, size_t errlen) {
-  char shown_name[208], title[512];
-  plot_text(shown_name, sizeof shown_name, name, 200);
-  ms_out_file_t of;
+/* ---- units ---- */
 
-  /* Live heap over time: the process and each of the 8 threads with the highest peaks. Every
-   * block (gnuplot "index") starts with a header row whose second field is the legend title,
-   * read by `title columnhead(2)`: the thread names stay data. */
-  if (ms__out_open(&of, dir, "heap_timeline.dat", err, errlen)) return -1;
-  FILE *f = of.f;
-  const cJSON *tl = cJSON_GetObjectItemCaseSensitive(summary, "timeline");
-  const cJSON *ts = cJSON_GetObjectItemCaseSensitive(tl, "t_ns");
-  const cJSON *lv = cJSON_GetObjectItemCaseSensitive(tl, "live_bytes");
-  fprintf(f, "# heap_timeline.dat: live heap (MB) over time (s): block 0 the process (max-preserving\n"
-             "# downsampled by the analysis), then one block per thread; each starts with its\n"
-             "# column header, whose second field is the legend title.\n"
-             "\"t_s\" \"process\"\n");
-  int npts = cJSON_GetArraySize(ts);
-  for (int i = 0; i < npts && i < cJSON_GetArraySize(lv); i++)
-    fprintf(f, "%.9f %.6f\n", ms__itemnum(cJSON_GetArrayItem(ts, i)) / 1e9,
-            ms__itemnum(cJSON_GetArrayItem(lv, i)) / 1e6);
-  if (npts == 0) fprintf(f, "0 0\n");
-  const cJSON *threads = cJSON_GetObjectItemCaseSensitive(summary, "threads");
-  int nth = cJSON_GetArraySize(threads);
-  int order[8], nsel = 0;
-  for (int k = 0; k < 8; k++) {
-    int best = -1;
-    double bp = -1;
-    for (int i = 0; i < nth; i++) {
-      int used = 0;
-      for (int j = 0; j < nsel; j++) used |= order[j] == i;
-      double p = ms__num(cJSON_GetArrayItem(threads, i), "peak_live_bytes", 0);
-      if (!used && p > bp && p > 0) best = i, bp = p;
-    }
-    if (best < 0) break;
-    order[nsel++] = best;
-  }
-  for (int k = 0; k < nsel; k++) {
-    const cJSON *t = cJSON_GetArrayItem(threads, order[k]);
-    const cJSON *ttl = cJSON_GetObjectItemCaseSensitive(t, "timeline");
-    const cJSON *tts = cJSON_GetObjectItemCaseSensitive(ttl, "t_ns");
-    const cJSON *tlv = cJSON_GetObjectItemCaseSensitive(ttl, "live_bytes");
-    char tn[72], legend[100];
-    plot_text(tn, sizeof tn, ms__str(t, "name"), 64);
-    snprintf(legend, sizeof legend, "%s (%.0f)", *tn ? tn : "thread", ms__num(t, "tid", 0));
-    fputs("\n\n\"t_s\" ", f);
-    dat_string(f, legend);
-    fputc('\n', f);
-    int n = cJSON_GetArraySize(tts);
-    for (int i = 0; i < n && i < cJSON_GetArraySize(tlv); i++)
-      fprintf(f, "%.9f %.6f\n", ms__itemnum(cJSON_GetArrayItem(tts, i)) / 1e9,
-              ms__itemnum(cJSON_GetArrayItem(tlv, i)) / 1e6);
-    if (n == 0) fprintf(f, "0 0\n");
-  }
-  if (ms__out_commit(&of, err, errlen)) return -1;
-  char body[1024];
-  int off = snprintf(body, sizeof body,
-                     "set xlabel 'time since first event (s)'\n"
-                     "set ylabel 'live heap (MB)'\n"
-                     "plot 'heap_timeline.dat' index 0 using 1:2 with steps lw 2 title columnhead(2)");
-  if (nsel > 0)
-    off += snprintf(body + off, sizeof body - (size_t)off,
-                    ", \\\n  for [k=1:%d] 'heap_timeline.dat' index k using 1:2 with steps title columnhead(2)",
-                    nsel);
-  snprintf(body + off, sizeof body - (size_t)off, "\n");
-  snprintf(title, sizeof title, "%s: live heap over time", shown_name);
-  if (write_plot(dir, "heap_timeline", title, body, log_fd, err, errlen)) return -1;
+static const char *const byte_units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
 
-  /* Per-thread peak ranking (up to 40 threads); the third field is the tick label. */
-  int *idx = calloc((size_t)(nth > 0 ? nth : 1), sizeof *idx);
-  if (!idx) {
-    snprintf(err, errlen, "out of memory");
-    return -1;
-  }
-  for (int i = 0; i < nth; i++) idx[i] = i;
-  for (int i = 1; i < nth; i++) /* insertion sort by peak, descending */
-    for (int j = i; j > 0 &&
-                    ms__num(cJSON_GetArrayItem(threads, idx[j]), "peak_live_bytes", 0) >
-                        ms__num(cJSON_GetArrayItem(threads, idx[j - 1]), "peak_live_bytes", 0);
-         j--) {
-      int t = idx[j];
-      idx[j] = idx[j - 1];
-      idx[j - 1] = t;
-    }
-  if (ms__out_open(&of, dir, "thread_peaks.dat", err, errlen)) {
-    free(idx);
-    return -1;
-  }
-  f = of.f;
-  fprintf(f, "# rank peak_MB \"name:tid\"\n");
-  int shown = nth < 40 ? nth : 40;
-  for (int r = 0; r < shown; r++) {
-    const cJSON *t = cJSON_GetArrayItem(threads, idx[r]);
-    char tn[72], label[100];
-    plot_text(tn, sizeof tn, ms__str(t, "name"), 64);
-    snprintf(label, sizeof label, "%s:%.0f", *tn ? tn : "thread", ms__num(t, "tid", 0));
-    fprintf(f, "%d %.6f ", r, ms__num(t, "peak_live_bytes", 0) / 1e6);
-    dat_string(f, label);
-    fputc('\n', f);
-  }
-  if (shown == 0) fprintf(f, "0 0 \"none\"\n");
-  free(idx);
-  if (ms__out_commit(&of, err, errlen)) return -1;
-  snprintf(body, sizeof body,
-           "set style fill solid 0.8\n"
-           "set boxwidth 0.8\n"
-           "set xtics rotate by -60 font ',8'\n"
-           "set ylabel 'peak live heap (MB)'\n"
-           "set yrange [0:*]\n"
-           "plot 'thread_peaks.dat' using 1:2:xtic(3) with boxes title 'peak live bytes by allocating thread'\n");
-  snprintf(title, sizeof title, "%s: per-thread peak ranking", shown_name);
-  if (write_plot(dir, "thread_peaks", title, body, log_fd, err, errlen)) return -1;
-
-  /* RSS and process CPU over time from the harness's /proc samples. */
-  if (resources) {
-    if (ms__out_open(&of, dir, "rss_cpu.dat", err, errlen)) return -1;
-    f = of.f;
-    fprintf(f, "# t_s rss_MB process_cpu_percent (of one core, over the sample interval)\n");
-    const cJSON *samples = cJSON_GetObjectItemCaseSensitive(resources, "samples");
-    double prev_t = -1, prev_cpu = 0;
-    int rows = 0, cpu_rows = 0;
-    const cJSON *s;
-    cJSON_ArrayForEach(s, samples) {
-      const cJSON *p = cJSON_GetObjectItemCaseSensitive(s, "process");
-      double t = ms__num(s, "t_s", 0);
-      double cpu = ms__num(p, "utime_s", 0) + ms__num(p, "stime_s", 0);
-      double rss = ms__num(p, "rss_bytes", -1);
-      if (rss < 0) continue;
-      if (prev_t >= 0 && t > prev_t) {
-        fprintf(f, "%.3f %.6f %.2f\n", t, rss / 1e6, 100.0 * (cpu - prev_cpu) / (t - prev_t));
-        cpu_rows++;
-      } else
-        fprintf(f, "%.3f %.6f NaN\n", t, rss / 1e6);
-      prev_t = t;
-      prev_cpu = cpu;
-      rows++;
-    }
-    if (rows == 0) fprintf(f, "0 NaN NaN\n");
-    if (ms__out_commit(&of, err, errlen)) return -1;
-    snprintf(body, sizeof body,
-             "set xlabel 'time since start (s)'\n"
-             "set ylabel 'RSS (MB)'\n"
-             "set y2label 'CPU (%% of one core)'\n"
-             "set y2tics\n"
-             "set ytics nomirror\n"
-             "plot 'rss_cpu.dat' using 1:2 with linespoints title 'RSS'%s\n",
-             cpu_rows ? ", \\\n  'rss_cpu.dat' using 1:3 axes x1y2 with linespoints title 'CPU'"
-                      : " # one sample: no CPU interval to plot");
-    snprintf(title, sizeof title, "%s: RSS and CPU (sampled from /proc at 10 Hz)", shown_name);
-    if (write_plot(dir, "rss_cpu", title, body, log_fd, err, errlen)) return -1;
-  }
-  return 0;
+void ms__bytes_unit(double max_bytes, double *div, const char **name) {
+  int k = 0;
+  double d = 1;
+  while (k < 6 && max_bytes >= d * 1024) d *= 1024, k++;
+  *div = d;
+  *name = byte_units[k];
 }
 
-int ms_plots_write_gnuplot(const char *out_dir, const char *name, const cJSON *summary,
-                           const cJSON *resources, char *err, size_t errlen) {
-  char dir[PATH_MAX];
-  if (ms__pathf(dir, sizeof dir, "%s/plots", out_dir)) {
+void ms__time_unit(double span_s, double *div_ns, const char **name) {
+  if (span_s < 2) *div_ns = 1e6, *name = "ms";
+  else *div_ns = 1e9, *name = "s";
+}
+
+void ms__format_bytes(double b, char *buf, size_t len) {
+  double div;
+  const char *unit;
+  ms__bytes_unit(b, &div, &unit);
+  double v = b / div;
+  /* Whole numbers (the histogram's powers of two) without decimals, others with one. */
+  if (v == floor(v)) snprintf(buf, len, "%.0f %s", v, unit);
+  else snprintf(buf, len, "%.1f %s", v, unit);
+}
+
+/* ---- entry points ---- */
+
+/* Creates out_dir/plots (a real directory, not a link) into dir, and opens log_name there for
+ * gnuplot's stderr: a file of ours (ms_out_open) that every gnuplot child appends to through
+ * the inherited descriptor, renamed into place at the end, also after a failure, since the
+ * error message points to it. 0, or -1 with err. */
+static int open_plots_dir(const char *out_dir, char *dir, size_t dirlen, const char *log_name,
+                          ms_out_file_t *log, char *err, size_t errlen) {
+  if (ms__pathf(dir, dirlen, "%s/plots", out_dir)) {
     snprintf(err, errlen, "path too long: %s/plots; choose a shorter --out", out_dir);
     return -1;
   }
@@ -408,17 +356,40 @@ int ms_plots_write_gnuplot(const char *out_dir, const char *name, const cJSON *s
     snprintf(err, errlen, "%s is not a directory (a link or a file?); remove it or choose another --out", dir);
     return -1;
   }
-  /* One gnuplot.log for the three runs: a file of ours (ms_out_open) that every gnuplot child
-   * appends to through the inherited descriptor, renamed into place at the end, also after a
-   * failure, since the error message points to it. */
-  ms_out_file_t log;
-  if (ms__out_open(&log, dir, "gnuplot.log", err, errlen)) return -1;
-  int rc = write_plots(dir, name, summary, resources, fileno(log.f), err, errlen);
+  return ms__out_open(log, dir, log_name, err, errlen);
+}
+
+static int close_log(ms_out_file_t *log, int rc, char *err, size_t errlen) {
   char lerr[PATH_MAX + 64];
-  if (ms__out_commit(&log, lerr, sizeof lerr) && rc == 0) {
+  if (ms__out_commit(log, lerr, sizeof lerr) && rc == 0) {
     snprintf(err, errlen, "%s", lerr);
     rc = -1;
   }
   return rc;
 }
 
+int ms_plots_write_gnuplot(const char *out_dir, const char *name, const cJSON *summary,
+                           const cJSON *resources, char *err, size_t errlen) {
+  char dir[PATH_MAX], shown_name[208];
+  ms_out_file_t log;
+  if (open_plots_dir(out_dir, dir, sizeof dir, "gnuplot.log", &log, err, errlen)) return -1;
+  ms__plot_text(shown_name, sizeof shown_name, name, 200);
+  ms_plot_ctx_t ctx = {.dir = dir, .log_fd = fileno(log.f), .shown_name = shown_name};
+  int rc = ms__chart_heap_timeline(&ctx, summary, err, errlen);
+  if (!rc) rc = ms__chart_thread_peaks(&ctx, summary, err, errlen);
+  if (!rc) rc = ms__chart_size_histogram(&ctx, summary, err, errlen);
+  if (!rc) rc = ms__chart_cpu_alloc_scatter(&ctx, summary, err, errlen);
+  if (!rc) rc = ms__chart_rss_cpu(&ctx, summary, resources, err, errlen);
+  return close_log(&log, rc, err, errlen);
+}
+
+int ms_plots_write_overhead_history(const char *out_dir, const char *history_path,
+                                    const cJSON *current, const cJSON *baseline, char *err,
+                                    size_t errlen) {
+  char dir[PATH_MAX];
+  ms_out_file_t log;
+  if (open_plots_dir(out_dir, dir, sizeof dir, "overhead_history.log", &log, err, errlen)) return -1;
+  ms_plot_ctx_t ctx = {.dir = dir, .log_fd = fileno(log.f), .shown_name = ""};
+  int rc = ms__chart_overhead_history(&ctx, history_path, current, baseline, err, errlen);
+  return close_log(&log, rc, err, errlen);
+}

@@ -68,10 +68,12 @@ harness = ["junit.xml", "summary.json", "resources.json", "report.html", "index.
     ("memory_analysis", "lifetime", "performance", "comprehensive", "resource_rankings")]
 for name in harness:
     plant(out_h, name, name in ("junit.xml", "summary.json", ".memscope-write-test"))
-for base in ("heap_timeline", "rss_cpu", "thread_peaks"):
+for base in ("heap_timeline", "rss_cpu", "thread_peaks", "size_histogram", "cpu_alloc_scatter",
+             "overhead_history"):
     for ext in ("dat", "gp", "png", "svg"):
         plant(os.path.join(out_h, "plots"), "%s.%s" % (base, ext), False)
 plant(os.path.join(out_h, "plots"), "gnuplot.log", False)
+plant(os.path.join(out_h, "plots"), "overhead_history.log", False)
 EOF
   # The trace directory's name too: a link to a victim directory must stay a link to an
   # empty directory (the harness makes a new trace directory beside it).

@@ -223,7 +223,7 @@ all_scale)
 ci_scripts)
   # The workflow's own steps, on this build tree: scenarios with every report, then the gate.
   : "${SRC_DIR:?}" "${BUILD_DIR:?}"
-  export BUILD_DIR OUT_DIR="$WORK/ci-out" REPEAT=5 SCALE=1
+  export BUILD_DIR OUT_DIR="$WORK/ci-out" REPEAT=5 SCALE=1 HISTORY="$WORK/history/h.jsonl"
   expect_exit 0 bash "$SRC_DIR/ci/run-scenarios.sh"
   for f in junit.xml summary.json overhead.json index.html work_stealing/report.html \
            work_stealing/plots/heap_timeline.png leak_demo/summary.json; do
@@ -236,6 +236,11 @@ ci_scripts)
   cat "$WORK/gate.out"
   [ $rc = 0 ] || [ $rc = 1 ] || fail "ci/gate.sh failed to run (exit $rc)"
   BASELINE="$OUT_DIR/overhead.json" expect_exit 0 bash "$SRC_DIR/ci/gate.sh"
+  # Each gate run appended one history entry per scenario and drew the chart
+  # (docs/plots.md, "Overhead history").
+  n=$(json_get "$OUT_DIR/overhead.json" "len(d['scenarios'])")
+  expect_eq "history entries after two gate runs" $((2 * n)) "$(wc -l <"$HISTORY")"
+  [ -s "$OUT_DIR/plots/overhead_history.png" ] || fail "ci/gate.sh drew no overhead_history.png"
   ;;
 *)
   fail "unknown case"

@@ -53,7 +53,8 @@ report_dir="$WORK/cwd/$report_name"
 mkdir -p "$report_dir/plots" "$WORK/victim"
 echo keep >"$WORK/victim/existing"
 ln -s "$WORK/victim/existing" "$report_dir/report.html"
-for f in gnuplot.log {heap_timeline,thread_peaks,rss_cpu}.{gp,dat,png,svg}; do
+for f in gnuplot.log overhead_history.log \
+         {heap_timeline,thread_peaks,rss_cpu,size_histogram,cpu_alloc_scatter,overhead_history}.{gp,dat,png,svg}; do
   ln -s "$WORK/victim/$f" "$report_dir/plots/$f"
 done
 ln -sfn "$WORK/victim/existing" "$report_dir/plots/heap_timeline.png"
@@ -121,7 +122,8 @@ for d, case in cases:
     plots = os.path.join(d, "plots")
     files = sorted(os.listdir(plots))
     check(not [f for f in files if ".tmp" in f], f"{plots}: temporary files left: {files}")
-    for base in ("heap_timeline", "thread_peaks"):
+    for base in ("heap_timeline", "thread_peaks", "rss_cpu", "size_histogram", "cpu_alloc_scatter",
+                 "overhead_history"):
         for ext in ("gp", "dat", "png", "svg"):
             p = os.path.join(plots, base + "." + ext)
             check(os.path.isfile(p) and os.path.getsize(p) > 0, f"missing or empty {p}")
@@ -141,13 +143,26 @@ for d, case in cases:
             # gnuplot's errors read '"x.gp" line N: message' (warnings say "warning:"); a shell
             # started by a backtick would complain with "sh: ".
             check(not re.search(r"line \d+: (?!warning)|sh: |not found", line), f"{log}: {line.rstrip()}")
-    # heap_timeline: the legend names the 8 threads with the highest peaks, the title the case.
+    # heap_timeline: the legend names the 8 threads with the highest peaks (when the summary has
+    # per-thread timelines; else the title says they are unavailable), the title the case.
     texts = svg_texts(os.path.join(plots, "heap_timeline.svg"))
     check(shown(case) + ": live heap over time" in texts,
           f"heap_timeline.svg: no title {shown(case)!r}: live heap over time")
-    for n in names[:8]:
-        want = f"{shown(n)} ({tid[n]})"
-        check(want in texts, f"heap_timeline.svg: no legend entry {want!r} in {texts}")
+    if any("timeline" in t for t in summary["threads"]):
+        for n in names[:8]:
+            want = f"{shown(n)} ({tid[n]})"
+            check(want in texts, f"heap_timeline.svg: no legend entry {want!r} in {texts}")
+    else:
+        check(any("per-thread lines unavailable" in t for t in texts),
+              f"heap_timeline.svg: no note that per-thread lines are unavailable in {texts}")
+    # cpu_alloc_scatter names its points (when at most 16) from the data file's fields.
+    texts = svg_texts(os.path.join(plots, "cpu_alloc_scatter.svg"))
+    rows = [l.split(" ", 3) for l in open(os.path.join(plots, "cpu_alloc_scatter.dat"), encoding="utf-8")
+            if l.strip() and not l.startswith("#")]
+    if 0 < len(rows) <= 16:
+        for n in names:
+            if tid[n] in [r[2] for r in rows]:
+                check(f"{shown(n)}:{tid[n]}" in texts, f"cpu_alloc_scatter.svg: no label {shown(n)}:{tid[n]}")
     texts = svg_texts(os.path.join(plots, "thread_peaks.svg"))
     for n in names:
         want = f"{shown(n)}:{tid[n]}"

@@ -1,0 +1,134 @@
+/* ms_rss_cpu.c: the CPU and RSS timeline of a run from the harness's /proc samples
+ * (resources.json, memscope.resources/1): the process's RSS on the left axis, its CPU use and
+ * the machine's CPU use (total and per core) on the right axis, on one time axis. */
+#define _GNU_SOURCE
+#include "ms_plots_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ms_gnuplot_int.h"
+
+#define RSS_CPU_CORE_LINES 64 /* per-core columns written at most */
+
+/* The number in an array, or NaN (null: no clock tick elapsed, docs/dashboard-data.md). */
+static double arr_num(const cJSON *a, int i) { return ms__itemnum(cJSON_GetArrayItem(a, i)); }
+
+static void put_num(FILE *f, double v, const char *fmt) {
+  if (isnan(v)) fputs(" NaN", f);
+  else fprintf(f, fmt, v);
+}
+
+int ms__chart_rss_cpu(const ms_plot_ctx_t *ctx, const cJSON *summary, const cJSON *resources,
+                      char *err, size_t errlen) {
+  (void)summary;
+  const cJSON *samples = cJSON_GetObjectItemCaseSensitive(resources, "samples");
+  int ncores = 0;
+  const cJSON *s;
+  cJSON_ArrayForEach(s, samples) {
+    int k = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(s, "cpu"), "per_core_percent"));
+    if (k > ncores) ncores = k;
+  }
+  if (ncores > RSS_CPU_CORE_LINES) ncores = RSS_CPU_CORE_LINES;
+
+  ms_out_file_t of;
+  if (ms__out_open(&of, ctx->dir, "rss_cpu.dat", err, errlen)) return -1;
+  FILE *f = of.f;
+  fprintf(f, "# rss_cpu.dat: resources.json samples (/proc, sampled by the harness from outside).\n"
+             "# t_s: seconds since the program started; rss_bytes: the process's RSS;\n"
+             "# process_cpu_percent: its user+system CPU time over the interval since the previous\n"
+             "# sample, in %% of one core (NaN for the first sample); host_cpu_percent: the whole\n"
+             "# machine's busy share, and core_K_percent of each core (NaN: no clock tick elapsed).\n"
+             "# t_s rss_bytes process_cpu_percent host_cpu_percent");
+  for (int c = 0; c < ncores; c++) fprintf(f, " core_%d_percent", c);
+  fputc('\n', f);
+  double prev_t = -1, prev_cpu = 0, max_rss = 0, max_t = 0, max_cpu = 0;
+  int rows = 0, cpu_rows = 0, host_rows = 0;
+  cJSON_ArrayForEach(s, samples) {
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(s, "process");
+    const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(s, "cpu");
+    const cJSON *cores = cJSON_GetObjectItemCaseSensitive(cpu, "per_core_percent");
+    double t = ms__num(s, "t_s", NAN), rss = ms__num(p, "rss_bytes", NAN);
+    double pcpu = ms__num(p, "utime_s", 0) + ms__num(p, "stime_s", 0), pct = NAN;
+    if (isnan(t)) continue;
+    if (prev_t >= 0 && t > prev_t) pct = 100.0 * (pcpu - prev_cpu) / (t - prev_t);
+    double host = ms__num(cpu, "total_percent", NAN);
+    fprintf(f, "%.6f", t);
+    put_num(f, rss, " %.0f");
+    put_num(f, pct, " %.3f");
+    put_num(f, host, " %.3f");
+    for (int c = 0; c < ncores; c++) {
+      double v = arr_num(cores, c);
+      put_num(f, v, " %.3f");
+      if (v > max_cpu) max_cpu = v;
+    }
+    if (pct > max_cpu) max_cpu = pct;
+    if (host > max_cpu) max_cpu = host;
+    fputc('\n', f);
+    prev_t = t;
+    prev_cpu = pcpu;
+    if (!isnan(rss) && rss > max_rss) max_rss = rss;
+    if (t > max_t) max_t = t;
+    cpu_rows += !isnan(pct);
+    host_rows += !isnan(host);
+    rows++;
+  }
+  if (ms__out_commit(&of, err, errlen)) return -1;
+
+  ms_text_t b = {.len = 0};
+  char note[512] = "";
+  if (!resources) {
+    ms__text(&b, "  set label 1 'no /proc samples: a report from a trace alone has no resources.json' at graph 0.5, graph 0.5 center font ',16'\n"
+                 "  set xrange [0:1]\n  set yrange [0:1]\n  unset xtics\n  unset ytics\n  plot NaN notitle\n");
+  } else if (rows == 0) {
+    ms__text(&b, "  set label 1 'resources.json has no samples' at graph 0.5, graph 0.5 center font ',16'\n"
+                 "  set xrange [0:1]\n  set yrange [0:1]\n  unset xtics\n  unset ytics\n  plot NaN notitle\n");
+  } else {
+    double bdiv, tdiv_ns;
+    const char *bunit, *tunit;
+    ms__bytes_unit(max_rss, &bdiv, &bunit);
+    ms__time_unit(max_t, &tdiv_ns, &tunit);
+    double tmul = 1e9 / tdiv_ns; /* seconds to the axis's unit */
+    /* Points as well as lines: a short run has a handful of samples, which lines alone hide. */
+    ms__text(&b, "  set key outside below center horizontal Left reverse maxrows 3\n"
+                 "  set xlabel 'time since the program started (%s)'\n"
+                 "  set ylabel 'RSS of the process (%s)'\n"
+                 "  set yrange [0:*]\n"
+                 "  set xrange [0:*]\n",
+             tunit, bunit);
+    /* The right axis only when there is a CPU figure to put on it. */
+    if (cpu_rows || host_rows)
+      /* Room above the highest value: a machine at 100 %% would sit on the frame, unseen. */
+      ms__text(&b, "  set y2label 'CPU use (%%)'\n  set ytics nomirror\n  set y2tics\n  set y2range [0:%g]\n",
+               max_cpu > 0 ? ceil(max_cpu * 1.1 / 10) * 10 : 100);
+    /* Points as well as lines: a short run has a handful of samples, which lines alone hide. */
+    ms__text(&b, "  plot 'rss_cpu.dat' using ($1*%g):($2/%g) axes x1y1 with linespoints lw 3 pt 7 ps 0.8 lc rgb '#000000' title 'RSS (left axis)'",
+             tmul, bdiv);
+    if (cpu_rows)
+      ms__text(&b, ", \\\n    '' using ($1*%g):3 axes x1y2 with linespoints lw 2 pt 5 ps 0.7 lc rgb '#c03030' title 'process CPU (%% of one core, right axis)'",
+               tmul);
+    if (host_rows)
+      ms__text(&b, ", \\\n    '' using ($1*%g):4 axes x1y2 with linespoints lw 2 dt 2 pt 4 ps 0.7 lc rgb '#2060c0' title 'machine CPU, all %d cores (%%, right axis)'",
+               tmul, ncores);
+    /* A line per core: named and coloured when there are few, else one grey bundle. */
+    if (host_rows && ncores > 0 && ncores <= 8)
+      ms__text(&b, ", \\\n    for [c=0:%d] '' using ($1*%g):(column(5+c)) axes x1y2 with lines lw 1.5 dt 3 lc 5+c "
+                   "title sprintf('core %%d of the machine (%%%%, right axis)', c)",
+               ncores - 1, tmul);
+    else if (host_rows && ncores > 0)
+      ms__text(&b, ", \\\n    for [c=0:%d] '' using ($1*%g):(column(5+c)) axes x1y2 with lines lw 1 lc rgb '#b0b0b0' "
+                   "title (c == 0 ? 'each core of the machine (%%, right axis)' : '')",
+               ncores - 1, tmul);
+    ms__text(&b, "\n");
+    snprintf(note, sizeof note, "%d sample%s of /proc at %.0f Hz", rows, rows == 1 ? "" : "s",
+             ms__num(resources, "hz", 0));
+    if (cpu_rows == 0)
+      strncat(note, "; no process CPU line: it needs two samples", sizeof note - strlen(note) - 1);
+    if (host_rows == 0)
+      strncat(note, "; no machine CPU line: no clock tick elapsed between samples", sizeof note - strlen(note) - 1);
+  }
+  char title[512];
+  snprintf(title, sizeof title, "%s: RSS and CPU over time", ctx->shown_name);
+  return ms__write_plot(ctx, "rss_cpu", title, note, &b, err, errlen);
+}
