@@ -792,8 +792,12 @@
     }
     focusNote(p, 'Allocations');
     const built = MSFlame.buildTree(FG, state.focus);
+    const ns = FG.not_shown && typeof FG.not_shown === 'object' ? FG.not_shown : null;
     const info = [FG.basis ? String(FG.basis) : null,
-      isNum(FG.stacks_total) ? FG.stacks_shown + ' of ' + FG.stacks_total + ' stacks in the summary' : null];
+      isNum(FG.stacks_total) ? FG.stacks_shown + ' of ' + FG.stacks_total + ' stacks in the summary' : null,
+      ns && isNum(ns.stacks) && ns.stacks > 0 ? 'the ' + C.fmtNum(ns.stacks) + ' smallest left out hold ' + C.fmtBytes(ns.allocated_bytes) +
+        ' in ' + C.fmtNum(ns.allocations) + ' allocations (not drawn)' : null,
+      FG.estimated === true ? 'estimates (sampled run)' : null];
     p.appendChild(note(info.filter(Boolean).join('; ') + '. Outermost frame on top; click a frame to zoom, the top bar to go back.'));
     if (built.cut) p.appendChild(note(built.cut + ' stack(s) have their per-thread split cut in this page; this thread may be missing from them.'));
     const host = el('div', { 'data-flamegraph': '' });

@@ -46,9 +46,12 @@ const MSFlame = (function () {
     for (const st of Array.isArray(fg.stacks) ? fg.stacks : []) {
       let bytes = st.allocated_bytes, count = st.allocations;
       if (tid !== null) {
-        const e = splitOf(st).find((t) => t.tid === tid);
+        const split = splitOf(st);
+        const e = split.find((t) => t.tid === tid);
         if (!e) {
-          if (st.threads_cut) cut++;
+          // The split may list fewer threads than allocated from the stack: the analysis's
+          // cap (threads_total) or the page's (threads_cut).
+          if (st.threads_cut || (C.isNum(st.threads_total) && st.threads_total > split.length)) cut++;
           continue;
         }
         bytes = e.allocated_bytes;
@@ -59,10 +62,15 @@ const MSFlame = (function () {
       root.bytes += bytes;
       root.count += count;
       let node = root;
-      for (const fi of Array.isArray(st.frames) ? st.frames : []) {
+      let path = Array.isArray(st.frames) ? st.frames : [];
+      // Allocations without a stack get a box of their own under the root, so that the
+      // children's widths add up to the root's.
+      if (!path.length) path = [st.stack_known === false ? 'unknown' : 'none'];
+      for (const fi of path) {
         let ch = node.children.get(fi);
         if (!ch) {
-          const fr = frames[fi] || {};
+          const fr = fi === 'unknown' ? { function: '[stack id not defined in the trace]' }
+            : fi === 'none' ? { function: '[no stack recorded]' } : frames[fi] || {};
           ch = { name: frameName(fr), frame: fr, bytes: 0, count: 0, children: new Map(), parent: node,
             depth: node.depth + 1 };
           node.children.set(fi, ch);
@@ -88,6 +96,7 @@ const MSFlame = (function () {
     let loc = '';
     if (node.frame && node.frame.file) loc = ' (' + node.frame.file + ':' + node.frame.line + ')';
     else if (node.frame && node.frame.module) loc = ' [' + node.frame.module + ']';
+    if (node.frame && node.frame.inlined === true) loc += ' (inlined)';
     return node.name + loc + '\n' + C.fmtBytes(node.bytes) + ' in ' + C.fmtNum(node.count) +
       ' allocations; ' + pct + ' of the ' + (metric === 'bytes' ? 'bytes' : 'allocations') + ' shown';
   }
