@@ -219,15 +219,16 @@
       cards.appendChild(card('tracked threads', tracked + ' of ' + THREADS.length,
         THREADS.length - tracked > 0 ? (THREADS.length - tracked) + ' untracked or unsampled' : null));
       cards.appendChild(card('events', C.fmtNum(tot.events), isNum(tot.duration_ns) ? 'over ' + C.fmtDurationNs(tot.duration_ns) : null));
-      const h = S.harness;
-      if (h) {
-        cards.appendChild(card('wall time', C.fmtSeconds(h.wall_s)));
-        if (isNum(h.cpu_user_s) && isNum(h.cpu_sys_s)) {
-          cards.appendChild(card('CPU time', C.fmtSeconds(h.cpu_user_s + h.cpu_sys_s),
-            'user ' + C.fmtSeconds(h.cpu_user_s) + ', system ' + C.fmtSeconds(h.cpu_sys_s)));
-        }
-      }
+      // Wall and CPU time of the program as the harness measured them (a report rebuilt from
+      // a trace has the CPU time from resources.json only, and no wall time).
+      const h = S.harness || {};
       const rs = S.resources;
+      if (isNum(h.wall_s)) cards.appendChild(card('wall time', C.fmtSeconds(h.wall_s)));
+      const cpuOf = [h, rs || {}].find((o) => isNum(o.cpu_user_s) && isNum(o.cpu_sys_s));
+      if (cpuOf) {
+        cards.appendChild(card('CPU time', C.fmtSeconds(cpuOf.cpu_user_s + cpuOf.cpu_sys_s),
+          'user ' + C.fmtSeconds(cpuOf.cpu_user_s) + ', system ' + C.fmtSeconds(cpuOf.cpu_sys_s)));
+      }
       if (rs && isNum(rs.peak_rss_bytes)) cards.appendChild(card('peak RSS', C.fmtBytes(rs.peak_rss_bytes)));
       const ov = S.overhead && S.overhead.cpu;
       if (ov && isNum(ov.ratio_of_medians)) cards.appendChild(card('CPU overhead', '×' + ov.ratio_of_medians.toFixed(2), 'tracked / untracked, medians'));
