@@ -8,7 +8,7 @@
 // ARTIFACTS/size_speed.json.
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { run, pagePath, summaryOf, check, checkEq, artifact, waitReady, LAUNCH } from './lib.mjs';
+import { run, pagePath, summaryOf, check, checkEq, artifact, waitReady } from './lib.mjs';
 
 const LOADS = 3;
 const MAX_BYTES = 2000000;
