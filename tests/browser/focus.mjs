@@ -72,7 +72,11 @@ await run(async (browser) => {
 
   // ---- every tab, filtered to the thread
   await showTab(page, 'overview');
-  const ov = await page.$$eval('[data-panel="overview"] .thread-card[data-tid]', (cs) => cs.map((c) => Number(c.getAttribute('data-tid'))));
+  // The focused overview repeats the thread's card as .thread-summary (outside the fading);
+  // its tid is read from the card's text ("tid N"), or from data-tid where a card has one.
+  const ov = await page.$$eval('[data-panel="overview"] .thread-summary, [data-panel="overview"] .thread-card[data-tid]',
+    (cs) => cs.map((c) => Number(c.getAttribute('data-tid') ||
+      ((c.querySelector('.tid') || {}).textContent || '').replace(/^tid /, ''))));
   checkEq(ov, [tid], 'overview: the focused thread\'s card only');
   check((await page.textContent('[data-panel="overview"] h2')).includes(label), 'overview: headed by the thread');
 

@@ -83,7 +83,7 @@ await run(async (browser) => {
   await page.click(`.thread-card[data-tid="${thread.tid}"]`);
   check((await page.textContent('#focus-text')).includes(`${THREAD} (tid ${thread.tid})`), 'the focus banner names the thread as text');
   await showTab(page, 'overview');
-  check(await visibleWithText(page, `[data-panel="overview"] .thread-card[data-tid="${thread.tid}"] .name`, THREAD) === 1,
+  check(await visibleWithText(page, '[data-panel="overview"] .thread-summary .name', THREAD) === 1,
     'the focused overview shows the name as text');
   await page.screenshot({ path: artifact('hostile-focus.png'), fullPage: true });
 
