@@ -56,9 +56,12 @@ export function checkNear(actual, expected, tolerance, what) {
 }
 
 // ---- the browser
+// --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
+// --disable-dev-shm-usage: a container's /dev/shm (64 MB under docker) is too small for
+// full-page screenshots; Chromium then uses /tmp.
 export const LAUNCH = {
   executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-background-networking'],
+  args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-dev-shm-usage'],
 };
 
 export async function launch() {
