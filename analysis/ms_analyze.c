@@ -764,6 +764,8 @@ static int on_other(pass_t *p, const ms_event_t *e) {
   ms__stats_other(&p->ps, e);
   (void)event_time(p, e, &a->threads[e->thread]);
   if (e->kind == MS_EV_MARK) {
+    if (e->mark_kind == MS_MARK_RESOURCES)
+      return ms__res_on_mark(a, e);
     on_mark(p, e);
   } else if (e->kind == MS_EV_VAR) {
     unsigned char *blk = ms__hmap_get(&p->ps.live, e->addr);
@@ -1232,7 +1234,8 @@ static int finish(pass_t *p) {
     }
   }
 
-  /* Timelines, per-thread rates, roles and alerts. */
+  /* Timelines, per-thread rates, resources, roles and alerts. */
+  ms__res_finish(a);
   rc = series_points(&a->series, &a->pts, &a->npts);
   for (size_t i = 0; !rc && i < a->nthreads; i++) {
     ms__thread_t *th = &a->threads[i];
@@ -1243,8 +1246,10 @@ static int finish(pass_t *p) {
                       ? (double)(th->last_ns - th->first_ns) / 1e9 : 0;
     th->alloc_rate_per_s = span > 0 ? (double)r->allocations / span : 0;
     th->bytes_rate_per_s = span > 0 ? (double)r->allocated_bytes / span : 0;
-    th->role = ms_thread_role(&a->opts.roles, r->peak_live_bytes, r->allocations, -1, -1);
-    th->alert = ms_thread_alert(&a->opts.roles, r->peak_live_bytes, -1);
+    double cpu_pct, io_ops; /* measured by the tracker, -1 when unknown */
+    ms__res_figures(a, i, &cpu_pct, &io_ops);
+    th->role = ms_thread_role(&a->opts.roles, r->peak_live_bytes, r->allocations, cpu_pct, io_ops);
+    th->alert = ms_thread_alert(&a->opts.roles, r->peak_live_bytes, cpu_pct);
   }
   return rc;
 }
@@ -1434,6 +1439,7 @@ void ms_analysis_free(ms_analysis_t *a) {
   free(a->pts);
   free(a->scopes);
   free(a->marks);
+  free(a->res_other);
   for (size_t i = 0; i < a->nvars; i++) {
     free(a->vars[i].name);
     free(a->vars[i].type);
