@@ -6,7 +6,6 @@
 #include <stdint.h>
 
 #include "ms_analyze.h"
-#include "ms_format.h"
 #include "ms_symbols.h"
 
 #define MS__LT_SUB 16 /* lifetime histogram: sub-buckets per power of two */
@@ -25,10 +24,12 @@ typedef struct ms__var_s {
   uint64_t live_blocks, live_bytes; /* of those, still live at the end */
 } ms__var_t;
 
-/* One MS_MARK_RESOURCES record as read (ms_resources.c). */
+/* One MS_MARK_RESOURCES record as read (ms_resources.c). Its field count is ms_format.h's
+ * MS_RES_NFIELDS (checked there): this header is also built without format/. */
+#define MS__RES_NFIELDS 17
 typedef struct ms__res_rec_s {
   uint64_t ts_ns;          /* when it was taken (the record's time) */
-  uint64_t f[MS_RES_NFIELDS]; /* by enum ms_res_field (ms_format.h) */
+  uint64_t f[MS__RES_NFIELDS]; /* by enum ms_res_field (ms_format.h) */
 } ms__res_rec_t;
 
 /* A thread's resource records: the first and the last, and how many. */

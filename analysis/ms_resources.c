@@ -9,7 +9,10 @@
 #include <string.h>
 
 #include "ms_analysis_int.h"
+#include "ms_format.h"
 #include "ms_hmap.h"
+
+_Static_assert(MS__RES_NFIELDS == MS_RES_NFIELDS, "ms__res_rec_t holds every field");
 
 static const char *reason_name(uint64_t r) {
   switch (r) {

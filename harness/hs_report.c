@@ -149,7 +149,9 @@ static int pick_run(char **dirs, size_t n, pid_t pid) {
 }
 
 /* Fills threads[].cpu_percent and io_ops from the monitor's per-thread figures (by tid)
- * where the analysis left them null; adds "resources" (short form) to the summary. */
+ * where the analysis left them null; adds "resources" (short form) to the summary. A thread
+ * the tracker measured itself (threads[].resources.source "tracker") keeps the analysis's
+ * figures, role and alert: its resource records are exact whatever the run's length. */
 static void merge_resources(cJSON *summary, const cJSON *res) {
   cJSON *threads = cJSON_GetObjectItemCaseSensitive(summary, "threads");
   const cJSON *rthreads = res ? cJSON_GetObjectItemCaseSensitive(res, "threads") : NULL;
@@ -163,8 +165,11 @@ static void merge_resources(cJSON *summary, const cJSON *res) {
         break;
       }
     }
+    const cJSON *tres = cJSON_GetObjectItemCaseSensitive(t, "resources");
+    const cJSON *tsrc = cJSON_GetObjectItemCaseSensitive(tres, "source");
+    int by_tracker = cJSON_IsString(tsrc) && !strcmp(tsrc->valuestring, "tracker");
     const char *keys[] = {"cpu_percent", "io_ops", "cpu_time_s"};
-    for (size_t k = 0; k < 3; k++) {
+    for (size_t k = 0; k < 3 && !by_tracker; k++) {
       cJSON *cur = cJSON_GetObjectItemCaseSensitive(t, keys[k]);
       if (cur && !cJSON_IsNull(cur)) continue;
       const cJSON *v = match ? cJSON_GetObjectItemCaseSensitive(match, keys[k]) : NULL;
@@ -175,7 +180,7 @@ static void merge_resources(cJSON *summary, const cJSON *res) {
     /* Roles and alerts again, now that CPU and I/O figures are known (SPEC §8). */
     const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(t, "cpu_percent");
     const cJSON *iop = cJSON_GetObjectItemCaseSensitive(t, "io_ops");
-    if (cJSON_IsNumber(cpu) || cJSON_IsNumber(iop)) {
+    if (!by_tracker && (cJSON_IsNumber(cpu) || cJSON_IsNumber(iop))) {
       double cp = cJSON_IsNumber(cpu) ? cpu->valuedouble : -1;
       double io = cJSON_IsNumber(iop) ? iop->valuedouble : -1;
       uint64_t peak = (uint64_t)jnum(t, "peak_live_bytes", 0);
