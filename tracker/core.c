@@ -650,9 +650,9 @@ static void unlock_thread(ms_thread_t *t, int old_cancel) {
   pthread_setcancelstate(old_cancel, NULL);
 }
 
-/* The owner's buffer is full: write it and start over, with a resource record first (taken
- * after the write, so the thread's counters and the tracker's own both include it). Returns
- * the slot where the caller's record goes. */
+/* The owner's buffer is full: write it and start over, with a resource record first when the
+ * thread's last is 10 ms old or more (taken after the write, so the thread's counters and
+ * the tracker's own both include it). Returns the slot where the caller's record goes. */
 uint32_t ms__flush_full(ms_thread_t *t) {
   int c = lock_thread(t, 0);
   uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
@@ -662,7 +662,8 @@ uint32_t ms__flush_full(ms_thread_t *t) {
   __atomic_store_n(&t->ring.pos, 0, __ATOMIC_SEQ_CST);
   __atomic_store_n(&t->ring.flushed, 0, __ATOMIC_SEQ_CST);
   unlock_thread(t, c);
-  ms__res_record(t, MS_RES_AT_FLUSH);
+  if (ms__mono_ns() - t->res_last_ns >= MS_RES_FLUSH_GAP_NS)
+    ms__res_record(t, MS_RES_AT_FLUSH);
   return __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
 }
 
@@ -795,6 +796,7 @@ ms_thread_t *ms__thread_buffer(ms_tls_t *tl) {
   t->ring.tid = (uint32_t)t->tid;
   t->ring.thread_seq = t->seq;
   t->owner_tio = tl->tio; /* what this thread did before it had a buffer (resources.c) */
+  t->res_last_ns = 0;
   unlock_thread(t, c);
   tl->t = t;
   /* The key's destructor runs at thread exit; setspecific for a low key does not allocate. */

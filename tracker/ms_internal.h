@@ -100,6 +100,7 @@ typedef struct ms_thread_s {
   /* The owner's ms_tls_t.tio, copied by the owner after each of its I/O calls: another
    * thread measuring this one at process exit reads it here (the owner's TLS may be gone). */
   ms_tio_t owner_tio;
+  uint64_t res_last_ns;       /* CLOCK_MONOTONIC of the owner's last resource record */
   uint8_t out[MS_OUT_CAP];
   /* From here to the end: the ring segment's mapping (or private memory when it could
    * not be made). ring.pos, ring.flushed and the counters are the former fields. */
@@ -208,6 +209,11 @@ MS_HIDDEN void ms__res_record(ms_thread_t *t, int reason);
 /* Appends one MS_RES_AT_END_OTHER record to t (the caller's buffer) per other buffer owned
  * by a live thread, its figures read from /proc/self/task/<tid>. At process end only. */
 MS_HIDDEN void ms__res_record_others(ms_thread_t *t);
+/* A full buffer's flush writes a resource record only when the thread's last one is at least
+ * this old: a record costs ~12 us (docs/tracker.md), a flush comes every 1536 events (~75 us
+ * of tracked calls without stacks), so one at every flush would add ~16 % to the cost per
+ * call. Attach, exit, process end and memscope_flush() always write one. */
+#define MS_RES_FLUSH_GAP_NS 10000000ull
 /* Most slots a resource record takes. */
 #define MS_RES_SLOTS (1 + (MS_RES_MAX_PAYLOAD + 31) / 32)
 /* The tracker's own I/O calls, counted for the calling thread after each call that reached

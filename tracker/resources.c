@@ -2,8 +2,9 @@
  * the thread itself and written into its trace as MS_MARK_RESOURCES records, and the count of
  * the tracker's own reads and writes on each thread, which the analysis subtracts.
  *
- * Records are written at a thread's attach, after each write of its full buffer, at its exit
- * and at process end (docs/tracker.md, "Per-thread resources"). Never on the per-event path.
+ * Records are written at a thread's attach, after a write of its full buffer when its last
+ * record is 10 ms old or more (MS_RES_FLUSH_GAP_NS), at memscope_flush, at its exit and at
+ * process end (docs/tracker.md, "Per-thread resources"). Never on the per-event path.
  * Everything here is allocation-free: figures from clock_gettime and getrusage, /proc files
  * read with raw syscalls (not cancellation points: this runs inside malloc) into stack
  * buffers and parsed in place. */
@@ -270,6 +271,7 @@ void ms__res_record(ms_thread_t *t, int reason) {
   f[MS_RES_SEQ] = t->seq;
   measure_self(f);
   put_record(t, f);
+  t->res_last_ns = ms__mono_ns();
   errno = saved_errno;
 }
 
