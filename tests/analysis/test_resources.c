@@ -3,7 +3,7 @@
  * /proc, through memscope-analyze's summary.json; and traces without resource records (a
  * trace of an older tracker, one written with the records off) still read, resources null.
  *
- * Usage: test_resources TEST LIB PROGRAM ANALYZE WORK_DIR [SEED] */
+ * Usage: test_resources TEST LIB PROGRAM ANALYZE WORK_DIR [SEED]; test_resources engine_records */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -15,7 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ms_analyze.h"
 #include "test_util.h"
+#include "tracegen.h"
 
 #define ARG_LIB t_argv[2]
 #define ARG_PROG t_argv[3]
@@ -305,9 +307,157 @@ static void older_tracker(void) {
   cJSON_Delete(s);
 }
 
+/* ---- the engine on a written trace: records given to the right threads ------------------ */
+
+#define PID 4242u
+#define RUN_ID 77u
+#define MS 1000000ull /* clock=monotonic: ts in ns */
+
+/* A resource record's payload, encoded here from docs/trace-format.md section 3.4 (LEB128),
+ * not with format/ms_format.h: the reader is held to the document. f: the 17 fields. */
+static size_t res_payload(uint8_t *out, const uint64_t *f, int nfields) {
+  size_t o = 0;
+  uint64_t vals[19];
+  vals[0] = (uint64_t)nfields;
+  memcpy(vals + 1, f, (size_t)nfields * sizeof *f);
+  for (int i = 0; i <= nfields; i++) {
+    uint64_t v = vals[i];
+    do {
+      out[o++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+      v >>= 7;
+    } while (v);
+  }
+  return o;
+}
+
+/* reason, tid, seq, have, cpu_ns, utime_us, stime_us, nvcsw, nivcsw, rchar, wchar, syscr,
+ * syscw, own_read_ops, own_write_ops, own_read_bytes, own_write_bytes */
+static void res_mark(tg_file_t *f, uint64_t ts, const uint64_t *fields, int nfields) {
+  uint8_t buf[256];
+  tg_mark_bytes(f, ts, 6, buf, res_payload(buf, fields, nfields));
+}
+
+static tg_file_t *thread_file(const char *dir, uint32_t tid, uint32_t seq) {
+  char name[64];
+  snprintf(name, sizeof name, "memscope_thread_%u_%u.bin", PID, tid);
+  tg_file_t *f = tg_open(dir, name, 1, PID, tid, seq, RUN_ID);
+  tg_chunk(f, 0, 0, 0);
+  return f;
+}
+
+static const cJSON *res_of(const cJSON *s, long tid) {
+  return cJSON_GetObjectItem(thread_by_tid(s, tid), "resources");
+}
+
+/* Thread 100: attach and exit records. Thread 200: its attach, then a record taken by thread
+ * 100 at process end (reason 5, in 100's file). Thread 300: one record. Thread 400: a
+ * payload cut short (unreadable: counted, no figure). Thread 500: a record with fields of a
+ * later tracker appended (skipped), and one without I/O figures. */
+static void engine_records(void) {
+  char *dir = tg_mkdtemp("an-resources");
+  tg_write_meta(dir, PID, RUN_ID, "monotonic", NULL, 1);
+  tg_write_text(dir, "maps.txt", "# maps 1\n00001000-00002000 r-xp 00000000 08:01 11 /x\n");
+  tg_file_t *a = thread_file(dir, 100, 0), *b = thread_file(dir, 200, 1),
+            *c = thread_file(dir, 300, 2), *d = thread_file(dir, 400, 3),
+            *e = thread_file(dir, 500, 4);
+  const uint64_t a0[17] = {1, 100, 0, 15, 1 * MS, 900, 100, 1, 0, 4000, 50, 10, 4, 3, 2, 3000, 40};
+  const uint64_t a1[17] = {3, 100, 0, 15, 51 * MS, 40000, 11000, 7, 3, 9000, 200000, 30, 1110,
+                           8, 6, 4000, 120000};
+  const uint64_t b0[17] = {1, 200, 1, 15, 2 * MS, 2000, 0, 0, 0, 0, 7, 0, 1, 0, 1, 0, 7};
+  const uint64_t b1[17] = {5, 200, 1, 15, 82 * MS, 70000, 10000, 2, 9, 93, 500, 1, 31, 1, 11, 93,
+                           90000};
+  const uint64_t c0[17] = {1, 300, 2, 15, 1 * MS, 1000, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  const uint64_t e0[18] = {1, 500, 4, 7, 3 * MS, 3000, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 12345};
+  const uint64_t e1[18] = {3, 500, 4, 7, 13 * MS, 13000, 0, 2, 2, 5, 5, 5, 5, 0, 0, 0, 0, 99};
+  tg_alloc(a, 1 * MS, 0xa0, 100, 0);
+  res_mark(a, 1 * MS, a0, 17);
+  tg_alloc(b, 50 * MS, 0xb0, 100, 0);
+  res_mark(b, 50 * MS, b0, 17);
+  res_mark(a, 101 * MS, a1, 17);
+  res_mark(a, 150 * MS, b1, 17);
+  tg_alloc(c, 5 * MS, 0xc0, 100, 0);
+  res_mark(c, 5 * MS, c0, 17);
+  tg_alloc(d, 6 * MS, 0xd0, 100, 0);
+  const uint8_t cut[3] = {17, 1, 0x80}; /* 17 fields announced, a varint cut off */
+  tg_mark_bytes(d, 6 * MS, 6, cut, sizeof cut);
+  tg_alloc(e, 7 * MS, 0xe0, 100, 0);
+  res_mark(e, 7 * MS, e0, 18);
+  res_mark(e, 27 * MS, e1, 18);
+  tg_end_chunk(a);
+  tg_end_chunk(b);
+  tg_end_chunk(c);
+  tg_end_chunk(d);
+  tg_end_chunk(e);
+  tg_close(a);
+  tg_close(b);
+  tg_close(c);
+  tg_close(d);
+  tg_close(e);
+  ms_analysis_t *an = NULL;
+  char err[512] = "";
+  T_EQ_INT(0, ms_analyze_run(dir, NULL, &an, err, sizeof err));
+  cJSON *s = ms_analysis_summary_json(an);
+  /* Resource records are not the program's marks. */
+  T_EQ_INT(0, ms_analysis_totals(an)->marks);
+
+  const cJSON *r = res_of(s, 100);
+  T_STR_EQ("tracker", cJSON_GetStringValue(cJSON_GetObjectItem(r, "source")));
+  T_NEAR(0.051, num(r, "cpu_time_s"), 1e-12);
+  T_NEAR(0.040, num(r, "cpu_user_s"), 1e-12);
+  T_NEAR(0.011, num(r, "cpu_sys_s"), 1e-12);
+  T_NEAR(0.100, num(r, "lifetime_s"), 1e-12);
+  T_NEAR(50.0, num(r, "cpu_percent"), 1e-9); /* (51 - 1) ms of CPU in 100 ms */
+  T_EQ_INT(7, (long)num(r, "voluntary_ctxt_switches"));
+  T_EQ_INT(3, (long)num(r, "involuntary_ctxt_switches"));
+  T_EQ_INT(30 - 8, (long)num(r, "io_read_ops"));
+  T_EQ_INT(1110 - 6, (long)num(r, "io_write_ops"));
+  T_EQ_INT(22 + 1104, (long)num(r, "io_ops"));
+  T_EQ_INT(9000 - 4000, (long)num(r, "io_read_bytes"));
+  T_EQ_INT(200000 - 120000, (long)num(r, "io_write_bytes"));
+  T_EQ_INT(6, (long)num(cJSON_GetObjectItem(r, "tracker_io"), "write_ops"));
+  T_EQ_INT(2, (long)num(r, "samples"));
+  T_STR_EQ("thread_exit", cJSON_GetStringValue(cJSON_GetObjectItem(r, "last_record")));
+  const cJSON *t = thread_by_tid(s, 100);
+  T_NEAR(50.0, num(t, "cpu_percent"), 1e-9);
+  T_NEAR(0.051, num(t, "cpu_time_s"), 1e-12);
+  T_EQ_INT(1126, (long)num(t, "io_ops"));
+
+  r = res_of(s, 200); /* its attach, then the record thread 100 took of it */
+  T_NEAR(0.082, num(r, "cpu_time_s"), 1e-12);
+  T_NEAR(0.100, num(r, "lifetime_s"), 1e-12);
+  T_NEAR(80.0, num(r, "cpu_percent"), 1e-9);
+  T_EQ_INT(31 - 11, (long)num(r, "io_write_ops"));
+  T_STR_EQ("attach", cJSON_GetStringValue(cJSON_GetObjectItem(r, "first_record")));
+  T_STR_EQ("process_end_other", cJSON_GetStringValue(cJSON_GetObjectItem(r, "last_record")));
+
+  t = thread_by_tid(s, 300);
+  T_TRUE(cJSON_IsNull(cJSON_GetObjectItem(t, "resources")));
+  T_CONTAINS(cJSON_GetStringValue(cJSON_GetObjectItem(t, "resources_reason")),
+             "one resource record only (at attach)");
+  T_TRUE(cJSON_IsNull(cJSON_GetObjectItem(t, "cpu_time_s")));
+
+  t = thread_by_tid(s, 400);
+  T_TRUE(cJSON_IsNull(cJSON_GetObjectItem(t, "resources")));
+  T_CONTAINS(cJSON_GetStringValue(cJSON_GetObjectItem(t, "resources_reason")),
+             "no resource record");
+
+  r = res_of(s, 500); /* have = 7: no I/O figures; an 18th field skipped */
+  T_NEAR(0.013, num(r, "cpu_time_s"), 1e-12);
+  T_NEAR(50.0, num(r, "cpu_percent"), 1e-9);
+  T_TRUE(cJSON_IsNull(cJSON_GetObjectItem(r, "io_ops")));
+  T_TRUE(cJSON_IsNull(cJSON_GetObjectItem(thread_by_tid(s, 500), "io_ops")));
+  T_CONTAINS(cJSON_GetStringValue(cJSON_GetObjectItem(r, "missing")), "/proc/thread-self/io");
+  cJSON_Delete(s);
+  ms_analysis_free(an);
+  tg_rmrf(dir);
+  free(dir);
+}
+
 int main(int argc, char **argv) {
-  static const t_case_t cases[] = {T_CASE(threads), T_CASE(records_off), T_CASE(older_tracker)};
-  if (argc < 6 && !(argc == 2 && !strcmp(argv[1], "--list"))) {
+  static const t_case_t cases[] = {T_CASE(threads), T_CASE(records_off), T_CASE(older_tracker),
+                                   T_CASE(engine_records)};
+  if (argc < 6 && !(argc == 2 && !strcmp(argv[1], "--list")) &&
+      !(argc == 2 && !strcmp(argv[1], "engine_records"))) {
     fprintf(stderr, "usage: test_resources TEST LIB PROGRAM ANALYZE WORK_DIR [SEED]\n");
     return 2;
   }
