@@ -3,7 +3,8 @@
  * /proc, through memscope-analyze's summary.json; and traces without resource records (a
  * trace of an older tracker, one written with the records off) still read, resources null.
  *
- * Usage: test_resources TEST LIB PROGRAM ANALYZE WORK_DIR [SEED]; test_resources engine_records */
+ * Usage: test_resources TEST LIB PROGRAM ANALYZE WORK_DIR SEED HARNESS;
+ *        test_resources engine_records */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -307,6 +308,37 @@ static void older_tracker(void) {
   cJSON_Delete(s);
 }
 
+/* memscope-harness run: its /proc samples do not replace what the tracker measured (its
+ * merge fills only figures the analysis left null). */
+static void harness_run(void) {
+  char work[4096], out[4200];
+  fresh_dir(work, sizeof work, "harness_run");
+  snprintf(out, sizeof out, "%s/out", work);
+  const char *argv[] = {t_argv[7], "run", "--out", out, "--lib", ARG_LIB, "--no-progress",
+                        "--", ARG_PROG, work, NULL};
+  run(NULL, argv);
+  char path[4300];
+  snprintf(path, sizeof path, "%s/summary.json", out);
+  char *json = slurp(path);
+  cJSON *s = cJSON_Parse(json);
+  T_TRUE(s != NULL);
+  snprintf(path, sizeof path, "%s/side.txt", work);
+  char *text = slurp(path);
+  const char *roles[] = {"cpu", "io", "alloc"};
+  for (int i = 0; i < 3; i++) {
+    const cJSON *t = thread_by_tid(s, (long)side(side_line(text, roles[i]), "tid"));
+    const cJSON *r = cJSON_GetObjectItem(t, "resources");
+    T_STR_EQ("tracker", cJSON_GetStringValue(cJSON_GetObjectItem(r, "source")));
+    T_NEAR(num(r, "cpu_time_s"), num(t, "cpu_time_s"), 1e-12);
+    T_NEAR(num(r, "cpu_percent"), num(t, "cpu_percent"), 1e-12);
+    T_NEAR(num(r, "io_ops"), num(t, "io_ops"), 1e-12);
+    T_CONTAINS(cJSON_GetStringValue(cJSON_GetObjectItem(t, "role_basis")), "tracker");
+  }
+  cJSON_Delete(s);
+  free(json);
+  free(text);
+}
+
 /* ---- the engine on a written trace: records given to the right threads ------------------ */
 
 #define PID 4242u
@@ -455,10 +487,10 @@ static void engine_records(void) {
 
 int main(int argc, char **argv) {
   static const t_case_t cases[] = {T_CASE(threads), T_CASE(records_off), T_CASE(older_tracker),
-                                   T_CASE(engine_records)};
+                                   T_CASE(engine_records), T_CASE(harness_run)};
   if (argc < 6 && !(argc == 2 && !strcmp(argv[1], "--list")) &&
       !(argc == 2 && !strcmp(argv[1], "engine_records"))) {
-    fprintf(stderr, "usage: test_resources TEST LIB PROGRAM ANALYZE WORK_DIR [SEED]\n");
+    fprintf(stderr, "usage: test_resources TEST LIB PROGRAM ANALYZE WORK_DIR SEED HARNESS\n");
     return 2;
   }
   return t_main(argc, argv, cases, sizeof cases / sizeof *cases);
