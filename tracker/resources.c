@@ -73,13 +73,16 @@ void ms__tio_write(long n) {
 
 /* Reads up to cap - 1 bytes of a /proc file into buf, NUL-terminated, with one read call
  * (the files read here are a few hundred bytes to 1.5 KiB, generated whole at the first read).
- * Returns the bytes read, or -1. The read is counted as the tracker's own after the caller
- * has taken the kernel's counters: the figures a read returns do not include that read. */
+ * Returns the bytes read, or -1 (errno set). The read call is counted as the tracker's own
+ * once it returned: a caller that records the tracker's counters takes them before (the
+ * figures a read of an io file returns do not include that read). */
 static long proc_read(const char *path, char *buf, size_t cap) {
+  buf[0] = '\0';
   long fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return -1;
+    return -1; /* no read call made */
   long n = syscall(SYS_read, (int)fd, buf, cap - 1);
+  ms__tio_read(n);
   int e = errno;
   syscall(SYS_close, (int)fd);
   errno = e;
@@ -175,7 +178,6 @@ static void measure_self(uint64_t *f) {
   }
   if (n > 0 && parse_io(buf, f))
     f[MS_RES_HAVE] |= MS_RES_HAVE_IO;
-  ms__tio_read(n);
 }
 
 /* Another live thread's figures, from outside: its CPU clock (Linux's per-thread CPU clock
@@ -194,7 +196,6 @@ static void measure_other(const ms_thread_t *o, uint64_t *f) {
   char path[64], buf[2048];
   task_path(path, tid, "stat");
   long n = proc_read(path, buf, sizeof buf);
-  ms__tio_read(n);
   const char *p = n > 0 ? strrchr(buf, ')') : NULL;
   if (p) {
     /* After "pid (comm)": field 3 (state) first; utime and stime are fields 14 and 15. */
@@ -216,7 +217,6 @@ static void measure_other(const ms_thread_t *o, uint64_t *f) {
   }
   task_path(path, tid, "status");
   n = proc_read(path, buf, sizeof buf);
-  ms__tio_read(n);
   if (n > 0) {
     int found = 0;
     f[MS_RES_NVCSW] = kv_get(buf, "voluntary_ctxt_switches", &found);
@@ -226,7 +226,6 @@ static void measure_other(const ms_thread_t *o, uint64_t *f) {
   }
   task_path(path, tid, "io");
   n = proc_read(path, buf, sizeof buf);
-  ms__tio_read(n);
   if (n > 0 && parse_io(buf, f))
     f[MS_RES_HAVE] |= MS_RES_HAVE_IO;
   f[MS_RES_OWN_READ_OPS] = __atomic_load_n(&o->owner_tio.read_ops, __ATOMIC_RELAXED);
