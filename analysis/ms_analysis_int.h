@@ -24,6 +24,20 @@ typedef struct ms__var_s {
   uint64_t live_blocks, live_bytes; /* of those, still live at the end */
 } ms__var_t;
 
+/* One MS_MARK_RESOURCES record as read (ms_resources.c). Its field count is ms_format.h's
+ * MS_RES_NFIELDS (checked there): this header is also built without format/. */
+#define MS__RES_NFIELDS 17
+typedef struct ms__res_rec_s {
+  uint64_t ts_ns;          /* when it was taken (the record's time) */
+  uint64_t f[MS__RES_NFIELDS]; /* by enum ms_res_field (ms_format.h) */
+} ms__res_rec_t;
+
+/* A thread's resource records: the first and the last, and how many. */
+typedef struct ms__res_s {
+  uint32_t samples;
+  ms__res_rec_t first, last;
+} ms__res_t;
+
 typedef struct ms__thread_s {
   ms_stats_thread_t rep;  /* reported figures (estimates in sampled modes) */
   uint64_t first_ns, last_ns;
@@ -34,6 +48,7 @@ typedef struct ms__thread_s {
   ms__series_t series;
   ms_timeline_point_t *pts;
   size_t npts;
+  ms__res_t res;          /* resource records (ms_resources.c) */
 } ms__thread_t;
 
 /* A stack as aggregated (ms_leak_t for the report, plus what ranking needs). */
@@ -94,6 +109,11 @@ struct ms_analysis_s {
   ms__suppr_t suppr;
   char **strings; /* owned names (scopes, marks) */
   size_t nstrings, capstrings;
+  /* resource records of other threads, taken at process end by the exiting thread
+   * (MS_RES_AT_END_OTHER): given to their threads by tid and thread_seq at the end */
+  ms__res_rec_t *res_other;
+  size_t nres_other, capres_other;
+  uint64_t res_malformed, res_unmatched; /* records not readable / of no thread in the trace */
   /* timings and sizes (performance report) */
   double open_s, pass_s, finish_s, symbolize_s;
   uint64_t trace_bytes, events;
@@ -107,6 +127,17 @@ long ms__suppr_match(const ms__suppr_t *s, const ms_frame_t *frames, size_t n);
 /* LSan's template match: '*' any run, '^' anchors the start, '$' the end, otherwise the
  * pattern may occur anywhere in str. */
 int ms__template_match(const char *pattern, const char *str);
+
+/* ---- ms_resources.c ---- */
+/* A MARK event of subkind MS_MARK_RESOURCES. 0 or MS_TRACE_E_NOMEM. */
+int ms__res_on_mark(ms_analysis_t *a, const ms_event_t *e);
+/* After the pass: gives the records taken by another thread at process end to theirs. */
+void ms__res_finish(ms_analysis_t *a);
+/* Thread i's measured CPU percent and I/O operations, or -1 each when unknown. */
+void ms__res_figures(const ms_analysis_t *a, size_t i, double *cpu_percent, double *io_ops);
+/* Adds threads[i].resources (or null and resources_reason) and the flat keys cpu_percent,
+ * cpu_time_s, io_ops to o (docs/dashboard-data.md, section 1). 0 or -1 (out of memory). */
+int ms__res_json(cJSON *o, const ms_analysis_t *a, size_t i);
 
 /* ---- ms_report.c ---- */
 double ms__now_s(void);

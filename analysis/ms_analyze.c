@@ -764,6 +764,8 @@ static int on_other(pass_t *p, const ms_event_t *e) {
   ms__stats_other(&p->ps, e);
   (void)event_time(p, e, &a->threads[e->thread]);
   if (e->kind == MS_EV_MARK) {
+    if (e->mark_kind == MS_MARK_RESOURCES)
+      return ms__res_on_mark(a, e);
     on_mark(p, e);
   } else if (e->kind == MS_EV_VAR) {
     unsigned char *blk = ms__hmap_get(&p->ps.live, e->addr);
@@ -1232,7 +1234,8 @@ static int finish(pass_t *p) {
     }
   }
 
-  /* Timelines and per-thread rates (roles: ms_roles.c, on the summary). */
+  /* Timelines, per-thread rates and resources (roles: ms_roles.c, on the summary). */
+  ms__res_finish(a);
   rc = series_points(&a->series, &a->pts, &a->npts);
   for (size_t i = 0; !rc && i < a->nthreads; i++) {
     ms__thread_t *th = &a->threads[i];
@@ -1432,6 +1435,7 @@ void ms_analysis_free(ms_analysis_t *a) {
   free(a->pts);
   free(a->scopes);
   free(a->marks);
+  free(a->res_other);
   for (size_t i = 0; i < a->nvars; i++) {
     free(a->vars[i].name);
     free(a->vars[i].type);

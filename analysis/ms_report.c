@@ -187,8 +187,7 @@ static int thread_json(cJSON *o, const ms_analysis_t *a, size_t i) {
   bad |= add_num(o, "avg_size", th->avg_size);
   bad |= add_num(o, "alloc_rate_per_s", th->alloc_rate_per_s);
   bad |= add_num(o, "allocated_bytes_per_s", th->bytes_rate_per_s);
-  bad |= add_null(o, "cpu_percent");
-  bad |= add_null(o, "io_ops");
+  bad |= ms__res_json(o, a, i); /* resources, cpu_percent, cpu_time_s, io_ops */
   /* role, alert, role_basis: ms_roles_apply, on the finished tree. */
   return bad;
 }

@@ -195,7 +195,8 @@ static inline void ms__stats_other(ms__stats_pass_t *ps, const ms_event_t *e) {
   ms_stats_thread_t *t = &ps->st->threads[e->thread];
   ms__stats_common(ps, e);
   if (e->kind == MS_EV_MARK) {
-    tot->marks++;
+    /* Resource records are the tracker's, not the program's marks (ms_resources.c). */
+    tot->marks += e->mark_kind != MS_MARK_RESOURCES;
     if (e->mark_kind == MS_MARK_THREAD_NAME && e->name) {
       strncpy(t->name, e->name, sizeof t->name - 1);
       t->name[sizeof t->name - 1] = 0;

@@ -1166,6 +1166,7 @@ static int decode_window(ms_run_t *run, size_t i) {
         continue; /* not an event */
       }
       r->name = arena_put(c, &an, x.str[0], x.str_len[0]);
+      r->name_len = (uint32_t)x.str_len[0]; /* at most a chunk's payload (1 MiB) */
       if (r->kind == MS_EV_VAR) {
         r->type_name = arena_put(c, &an, x.str[1], x.str_len[1]);
         r->file = arena_put(c, &an, x.str[2], x.str_len[2]);

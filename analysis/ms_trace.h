@@ -108,6 +108,8 @@ typedef enum ms_event_kind_e {
  * ms_run_next()/ms_run_rewind()/ms_run_close() on the same run. */
 typedef struct ms_event_s {
   ms_event_kind_t kind;
+  uint32_t name_len;     /* MARK: bytes of name before its NUL (a resource record's payload
+                          * is binary and may hold NULs: MS_MARK_RESOURCES) */
   uint64_t ts;           /* raw timestamp (ticks or ns, as meta `clock` says) */
   uint64_t ts_ns;        /* CLOCK_MONOTONIC ns */
   uint32_t thread;       /* index of the thread file (ms_run_thread) */

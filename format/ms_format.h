@@ -39,9 +39,56 @@ enum ms_mark_kind {
   MS_MARK_SCOPE_END = 3,
   MS_MARK_SNAPSHOT = 4,
   MS_MARK_THREAD_NAME = 5,
+  MS_MARK_RESOURCES = 6, /* the thread's CPU, context switches and I/O; payload below */
 };
 
 #define MS_NAME_MAX 63 /* longest mark / thread name kept, in bytes */
+
+/* ---- MS_MARK_RESOURCES: a thread's resource figures (docs/trace-format.md, section 5) ----
+ *
+ * The MARK's string is not text but a varint count n followed by n varints, field i being
+ * enum ms_res_field's i. A reader takes the fields it knows and skips the rest, so fields can
+ * be appended without a version change; a field a record does not carry reads as 0. Readers
+ * that predate subkind 6 treat it as an unknown mark and ignore it (format version 1 said
+ * so: "readers ignore MARK subkinds they do not know"). */
+enum ms_res_field {
+  MS_RES_REASON = 0,      /* enum ms_res_reason: when the figures were taken */
+  MS_RES_TID,             /* whose figures (the thread measured; see MS_RES_AT_END_OTHER) */
+  MS_RES_SEQ,             /* that thread's thread_seq */
+  MS_RES_HAVE,            /* MS_RES_HAVE_* bits: which figures below were measured */
+  MS_RES_CPU_NS,          /* CLOCK_THREAD_CPUTIME_ID (the thread's CPU clock), ns */
+  MS_RES_UTIME_US,        /* getrusage(RUSAGE_THREAD) ru_utime, us */
+  MS_RES_STIME_US,        /* ru_stime, us */
+  MS_RES_NVCSW,           /* ru_nvcsw: voluntary context switches */
+  MS_RES_NIVCSW,          /* ru_nivcsw: involuntary context switches */
+  MS_RES_RCHAR,           /* /proc/thread-self/io rchar: bytes read by read-like calls */
+  MS_RES_WCHAR,           /* wchar: bytes written by write-like calls */
+  MS_RES_SYSCR,           /* syscr: read-like calls */
+  MS_RES_SYSCW,           /* syscw: write-like calls */
+  MS_RES_OWN_READ_OPS,    /* the tracker's own read calls on this thread, so far */
+  MS_RES_OWN_WRITE_OPS,   /* its write calls */
+  MS_RES_OWN_READ_BYTES,  /* bytes they read */
+  MS_RES_OWN_WRITE_BYTES, /* bytes they wrote */
+  MS_RES_NFIELDS
+};
+
+enum ms_res_reason {
+  MS_RES_AT_ATTACH = 1,    /* the thread's tracking started */
+  MS_RES_AT_FLUSH = 2,     /* the thread wrote its buffer (full, or memscope_flush) */
+  MS_RES_AT_EXIT = 3,      /* the thread ends (its buffer's last write) */
+  MS_RES_AT_END = 4,       /* the process ends (exit, _exit, exec): the calling thread */
+  MS_RES_AT_END_OTHER = 5, /* ... another thread still alive then, read from
+                              /proc/self/task/<tid> by the calling thread: the record is in
+                              the caller's file, tid and seq say whose figures they are */
+};
+
+#define MS_RES_HAVE_CPU 1u   /* MS_RES_CPU_NS */
+#define MS_RES_HAVE_UTIME 2u /* MS_RES_UTIME_US, MS_RES_STIME_US (from /proc/.../stat at
+                                clock-tick resolution in an AT_END_OTHER record) */
+#define MS_RES_HAVE_CTXT 4u  /* MS_RES_NVCSW, MS_RES_NIVCSW */
+#define MS_RES_HAVE_IO 8u    /* MS_RES_RCHAR .. MS_RES_SYSCW */
+
+#define MS_RES_MAX_PAYLOAD (MS_VARINT_MAX * (1 + MS_RES_NFIELDS))
 
 typedef struct ms_file_header_s {
   char magic[8];
@@ -171,6 +218,33 @@ static inline int ms_get_varint(const uint8_t **pp, const uint8_t *end, uint64_t
     }
   }
   return -1;
+}
+
+/* Writes an MS_MARK_RESOURCES payload of f[0, MS_RES_NFIELDS) into p (MS_RES_MAX_PAYLOAD
+ * bytes of room); returns its length. */
+static inline size_t ms_res_encode(uint8_t *p, const uint64_t *f) {
+  uint8_t *o = ms_put_varint(p, MS_RES_NFIELDS);
+  for (int i = 0; i < MS_RES_NFIELDS; i++)
+    o = ms_put_varint(o, f[i]);
+  return (size_t)(o - p);
+}
+
+/* Reads an MS_MARK_RESOURCES payload of len bytes into f[0, MS_RES_NFIELDS): fields the
+ * record does not carry are 0, fields this reader does not know are skipped. 0, or -1 when
+ * the payload is malformed (a varint cut off, fewer bytes than the count says). */
+static inline int ms_res_decode(const uint8_t *p, size_t len, uint64_t *f) {
+  const uint8_t *end = p + len;
+  uint64_t n, v;
+  memset(f, 0, MS_RES_NFIELDS * sizeof *f);
+  if (ms_get_varint(&p, end, &n))
+    return -1;
+  for (uint64_t i = 0; i < n; i++) {
+    if (ms_get_varint(&p, end, &v))
+      return -1;
+    if (i < MS_RES_NFIELDS)
+      f[i] = v;
+  }
+  return 0;
 }
 
 /* ---- CRC-32C (Castagnoli) ---------------------------------------------------------------

@@ -26,6 +26,8 @@ MS_EXPORT int memscope__thread_track(int on) {
   }
   tl->state = MS_T_BUSY;
   int track = on && ms__thread_buffer(tl) != NULL;
+  if (track && !was)
+    ms__res_record(tl->t, MS_RES_AT_ATTACH); /* its figures from here on, as at a first call */
   tl->state = track ? MS_T_TRACKED : MS_T_UNTRACKED;
   return was;
 }
@@ -101,6 +103,7 @@ MS_EXPORT int memscope__flush(void) {
   if (tl->state != MS_T_TRACKED || !tl->t)
     return MEMSCOPE_UNAVAILABLE;
   tl->state = MS_T_BUSY;
+  ms__res_record(tl->t, MS_RES_AT_FLUSH); /* before the write, so this write carries it */
   ms__flush_thread(tl->t);
   tl->state = MS_T_TRACKED;
   return 0;

@@ -52,7 +52,7 @@ void ms__msg(const char *fmt, ...) {
     n = (int)sizeof line - 2;
   line[n++] = '\n';
   ssize_t w = write(STDERR_FILENO, line, (size_t)n);
-  (void)w;
+  ms__tio_write((long)w);
 }
 
 static void meta_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -116,7 +116,7 @@ static const char *shown(const char *s) {
 static const char *const known_vars[] = {
     "MEMSCOPE_OUT", "MEMSCOPE_STACK_DEPTH", "MEMSCOPE_SAMPLE", "MEMSCOPE_THREADS",
     "MEMSCOPE_RESOURCES_HZ", "MEMSCOPE_VERBOSE", "MEMSCOPE_TEST_SLOWDOWN",
-    "MEMSCOPE_TEST_CLOCK", "MEMSCOPE_FUZZ",
+    "MEMSCOPE_TEST_CLOCK", "MEMSCOPE_TEST_RESOURCES", "MEMSCOPE_FUZZ",
     /* the fuzz driver's (fuzz/ms_fuzz_driver.c): known here, so the tracker accepts them */
     "MEMSCOPE_FUZZ_MAX_LEAK_BYTES", "MEMSCOPE_FUZZ_MAX_PEAK_BYTES", "MEMSCOPE_FUZZ_FEEDBACK",
     "MEMSCOPE_FUZZ_REPORT_DIR", "MEMSCOPE_FUZZ_SUPPRESSIONS", NULL};
@@ -201,6 +201,15 @@ static int parse_config(void) {
       return -1;
     }
     ms__g.slowdown = (int)v;
+  }
+  /* Test knob: MEMSCOPE_TEST_RESOURCES=0 writes no resource records (a trace as trackers
+   * before them wrote it: the readers' compatibility tests, and the records' cost). */
+  if ((s = getenv("MEMSCOPE_TEST_RESOURCES")) != NULL) {
+    if (parse_u64(s, 0, 1, &v) < 0) {
+      ms__msg("MEMSCOPE_TEST_RESOURCES=%s is not 0 or 1; tracking disabled", shown(s));
+      return -1;
+    }
+    ms__res_enabled = (int)v;
   }
   /* Test knob: MEMSCOPE_TEST_CLOCK=monotonic takes the CLOCK_MONOTONIC path that machines
    * without a constant TSC use, so that path is tested on machines that have one. */
@@ -332,6 +341,7 @@ static int file_write(ms_file_t *f, const void *buf, size_t len) {
   const char *p = buf;
   while (len > 0) {
     ssize_t w = write(f->fd, p, len);
+    ms__tio_write((long)w);
     if (w < 0) {
       if (errno == EINTR)
         continue;
@@ -371,8 +381,10 @@ static void meta_cmdline(void) {
   char raw[4096], esc[8192];
   int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
   ssize_t n = fd >= 0 ? read(fd, raw, sizeof raw) : -1;
-  if (fd >= 0)
+  if (fd >= 0) {
+    ms__tio_read((long)n);
     close(fd);
+  }
   size_t o = 0;
   for (ssize_t i = 0; i < n && o + 4 < sizeof esc; i++) {
     unsigned char c = (unsigned char)raw[i];
@@ -490,8 +502,13 @@ void ms__snapshot_maps(void) {
   int rc = file_write(&ms__g.maps, buf, (size_t)n);
   int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
   ssize_t r;
-  while (rc == 0 && fd >= 0 && (r = read(fd, buf, sizeof buf)) > 0)
+  while (rc == 0 && fd >= 0) {
+    r = read(fd, buf, sizeof buf);
+    ms__tio_read((long)r);
+    if (r <= 0)
+      break;
     rc = file_write(&ms__g.maps, buf, (size_t)r);
+  }
   if (fd >= 0)
     close(fd);
   if (rc < 0) {
@@ -633,8 +650,10 @@ static void unlock_thread(ms_thread_t *t, int old_cancel) {
   pthread_setcancelstate(old_cancel, NULL);
 }
 
-/* The owner's buffer is full: write it and start over. */
-void ms__flush_full(ms_thread_t *t) {
+/* The owner's buffer is full: write it and start over, with a resource record first when the
+ * thread's last is 10 ms old or more (taken after the write, so the thread's counters and
+ * the tracker's own both include it). Returns the slot where the caller's record goes. */
+uint32_t ms__flush_full(ms_thread_t *t) {
   int c = lock_thread(t, 0);
   uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
   encode_range(t, t->ring.flushed, pos);
@@ -643,6 +662,9 @@ void ms__flush_full(ms_thread_t *t) {
   __atomic_store_n(&t->ring.pos, 0, __ATOMIC_SEQ_CST);
   __atomic_store_n(&t->ring.flushed, 0, __ATOMIC_SEQ_CST);
   unlock_thread(t, c);
+  if (ms__mono_ns() - t->res_last_ns >= MS_RES_FLUSH_GAP_NS)
+    ms__res_record(t, MS_RES_AT_FLUSH);
+  return __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
 }
 
 /* Writes what t holds now, from any thread: the owner may go on appending meanwhile. */
@@ -773,6 +795,8 @@ ms_thread_t *ms__thread_buffer(ms_tls_t *tl) {
   t->seq = atomic_fetch_add(&ms__g.next_seq, 1);
   t->ring.tid = (uint32_t)t->tid;
   t->ring.thread_seq = t->seq;
+  t->owner_tio = tl->tio; /* what this thread did before it had a buffer (resources.c) */
+  t->res_last_ns = 0;
   unlock_thread(t, c);
   tl->t = t;
   /* The key's destructor runs at thread exit; setspecific for a low key does not allocate. */
@@ -804,6 +828,9 @@ void ms__thread_setup(ms_tls_t *tl) {
   if (track && !stopped) {
     extern int memscope__mark(int, const char *);
     memscope__mark(MS_MARK_THREAD_NAME, name);
+    tl->state = MS_T_BUSY;
+    ms__res_record(tl->t, MS_RES_AT_ATTACH);
+    tl->state = MS_T_TRACKED;
   }
 }
 
@@ -815,6 +842,11 @@ static void thread_exit(void *arg) {
   ms_tls_t *tl = &ms__tls;
   uint8_t saved = tl->state;
   tl->state = MS_T_BUSY;
+  /* The thread's figures at its end: in the first destructor round only (later rounds are
+   * other destructors' last frees: no CPU time worth a record each). Before the flush, so
+   * the record is in the file and the final write is in neither set of counters. */
+  if (tl->dtor_rounds == 0 && tl->t == t && saved != MS_T_DEAD)
+    ms__res_record(t, MS_RES_AT_EXIT);
   ms__flush_thread(t);
   if (++tl->dtor_rounds < 3 && saved != MS_T_DEAD) {
     pthread_setspecific(thread_key, t);
@@ -846,6 +878,15 @@ void ms__flush_all(const char *reason) {
   if (!atomic_compare_exchange_strong(&flush_all_busy, &expected, 1))
     return;
   uint64_t events = 0, threads = 0;
+  /* The calling thread's figures at the end, and those of every other thread still alive
+   * (read from /proc/self/task/<tid>): in the caller's buffer, as only a buffer's owner may
+   * append to it. A caller without a buffer (untracked) writes none: the other threads'
+   * last records are those of their last flush (docs/tracker.md). */
+  ms_tls_t *tl = &ms__tls;
+  if (tl->t && atomic_load(&tl->t->owned)) {
+    ms__res_record(tl->t, MS_RES_AT_END);
+    ms__res_record_others(tl->t);
+  }
   for (ms_thread_t *t = atomic_load(&ms__g.threads_list); t; t = t->next) {
     ms__flush_thread(t);
     threads++;
@@ -944,6 +985,8 @@ static void after_fork_child(void) {
   uint8_t saved = tl->state;
   tl->state = MS_T_BUSY;
   tl->t = NULL;
+  /* The child is a new kernel task: its I/O counters start at zero, and so do ours. */
+  memset(&tl->tio, 0, sizeof tl->tio);
   if (open_run("fork", parent_run) < 0) {
     ms__g.active = 0;
     atomic_store(&ms__g.recording, 0);
@@ -953,6 +996,7 @@ static void after_fork_child(void) {
   ms__snapshot_maps();
   if (saved == MS_T_TRACKED && ms__thread_buffer(tl) == NULL)
     saved = MS_T_UNTRACKED;
+  ms__res_record(tl->t, MS_RES_AT_ATTACH); /* nothing when the child's thread has no buffer */
   tl->state = saved == MS_T_BUSY ? MS_T_TRACKED : saved;
 }
 
@@ -990,6 +1034,7 @@ static int tsc_usable(void) {
     return 0;
   char buf[8192];
   ssize_t n = read(fd, buf, sizeof buf - 1);
+  ms__tio_read((long)n);
   close(fd);
   if (n <= 0)
     return 0;
@@ -1032,6 +1077,7 @@ void ms__init(void) {
   ms__g.use_tsc = tsc_usable() && !(clock_knob && strcmp(clock_knob, "monotonic") == 0);
   ms_crc32c_init(&crc_table);
   crc_hw = ms_crc32c_hw_usable();
+  ms__res_init();
   if (pthread_key_create(&thread_key, thread_exit) != 0) {
     ms__msg("no pthread key left; tracking disabled");
     return;

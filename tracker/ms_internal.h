@@ -38,6 +38,13 @@ enum ms_tstate {
 
 struct ms_thread_s;
 
+/* The tracker's own read and write calls made on one kernel thread, so that the analysis can
+ * subtract them from the thread's /proc I/O counters (resources.c). Written only by the
+ * thread itself. */
+typedef struct ms_tio_s {
+  uint64_t read_ops, write_ops, read_bytes, write_bytes;
+} ms_tio_t;
+
 /* A file of the trace. The program may close any descriptor (daemons close them all) and
  * get the number back for a file of its own: every write first checks that fd is still the
  * file we opened (device and inode), so the tracker never writes into the program's files;
@@ -62,6 +69,7 @@ typedef struct ms_tls_s {
     uintptr_t site;
     uint32_t count;
   } sites[64];            /* size-classes mode: call sites seen, for the frequency boost */
+  ms_tio_t tio;           /* the tracker's own I/O on this kernel thread (resources.c) */
 } ms_tls_t;
 
 extern __thread ms_tls_t ms__tls __attribute__((tls_model("initial-exec"))) MS_HIDDEN;
@@ -89,6 +97,10 @@ typedef struct ms_thread_s {
   uint32_t seq;
   uint32_t index;             /* its segment of memscope_rings.raw (ring=N in meta.txt) */
   uint64_t ring_run;          /* run_id of the run whose ring segment is mapped; 0 = none */
+  /* The owner's ms_tls_t.tio, copied by the owner after each of its I/O calls: another
+   * thread measuring this one at process exit reads it here (the owner's TLS may be gone). */
+  ms_tio_t owner_tio;
+  uint64_t res_last_ns;       /* CLOCK_MONOTONIC of the owner's last resource record */
   uint8_t out[MS_OUT_CAP];
   /* From here to the end: the ring segment's mapping (or private memory when it could
    * not be made). ring.pos, ring.flushed and the counters are the former fields. */
@@ -151,7 +163,7 @@ MS_HIDDEN void ms__init(void);
 MS_HIDDEN void ms__thread_setup(ms_tls_t *tl);
 MS_HIDDEN int ms__thread_policy_tracks(const char *name, pid_t tid);
 MS_HIDDEN ms_thread_t *ms__thread_buffer(ms_tls_t *tl);
-MS_HIDDEN void ms__flush_full(ms_thread_t *t);
+MS_HIDDEN uint32_t ms__flush_full(ms_thread_t *t);
 MS_HIDDEN void ms__flush_thread(ms_thread_t *t);
 MS_HIDDEN void ms__flush_all(const char *reason);
 MS_HIDDEN void ms__snapshot_maps(void);
@@ -174,10 +186,8 @@ static inline uint64_t ms__now(void) {
  * first. The caller fills them, then publishes with ms__commit. Owner thread only. */
 static inline ms_rec_t *ms__reserve(ms_thread_t *t, uint32_t n) {
   uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
-  if (MS_UNLIKELY(pos + n > MS_REC_CAP)) {
-    ms__flush_full(t);
-    pos = 0;
-  }
+  if (MS_UNLIKELY(pos + n > MS_REC_CAP))
+    pos = ms__flush_full(t); /* the buffer now holds a resource record or nothing */
   return &t->recs[pos];
 }
 
@@ -189,6 +199,29 @@ static inline void ms__commit(ms_thread_t *t, uint32_t n) {
   __atomic_store_n(&t->ring.pos, pos + n, __ATOMIC_RELEASE);
   __atomic_store_n(&t->ring.pending, 0, __ATOMIC_RELAXED);
 }
+
+/* ---- resources.c ------------------------------------------------------------------------ */
+MS_HIDDEN void ms__res_init(void);
+/* Appends an MS_MARK_RESOURCES record of the calling thread (reason: enum ms_res_reason) to
+ * t, the caller's own buffer, at its current position; the caller makes sure it fits (a few
+ * slots: ms__res_slots). Owner only, with the thread BUSY. Nothing when recording stopped. */
+MS_HIDDEN void ms__res_record(ms_thread_t *t, int reason);
+/* Appends one MS_RES_AT_END_OTHER record to t (the caller's buffer) per other buffer owned
+ * by a live thread, its figures read from /proc/self/task/<tid>. At process end only. */
+MS_HIDDEN void ms__res_record_others(ms_thread_t *t);
+/* A full buffer's flush writes a resource record only when the thread's last one is at least
+ * this old: a record costs ~12 us (docs/tracker.md), a flush comes every 1536 events (~75 us
+ * of tracked calls without stacks), so one at every flush would add ~16 % to the cost per
+ * call. Attach, exit, process end and memscope_flush() always write one. */
+#define MS_RES_FLUSH_GAP_NS 10000000ull
+/* Most slots a resource record takes. */
+#define MS_RES_SLOTS (1 + (MS_RES_MAX_PAYLOAD + 31) / 32)
+/* The tracker's own I/O calls, counted for the calling thread after each call that reached
+ * the kernel: n is the call's result (bytes, or -1 with errno). */
+MS_HIDDEN void ms__tio_read(long n);
+MS_HIDDEN void ms__tio_write(long n);
+/* 0: no resource records (MEMSCOPE_TEST_RESOURCES=0, to write traces as older trackers did) */
+extern int ms__res_enabled MS_HIDDEN;
 
 /* ---- preload.c ---------------------------------------------------------------------------- */
 MS_HIDDEN int ms__preload_ready(void);

@@ -232,6 +232,15 @@ void tg_mark(tg_file_t *f, uint64_t ts, uint64_t subkind, const char *name) {
   f->nrecords++;
 }
 
+void tg_mark_bytes(tg_file_t *f, uint64_t ts, uint64_t subkind, const void *bytes, size_t n) {
+  put_byte(f, 5);
+  put_dt(f, ts);
+  tg_put_varint(f, subkind);
+  tg_put_varint(f, n);
+  put_bytes(f, bytes, n);
+  f->nrecords++;
+}
+
 void tg_var(tg_file_t *f, uint64_t ts, uint64_t addr, uint64_t line, const char *name,
             const char *type, const char *file) {
   put_byte(f, 6);

@@ -37,6 +37,8 @@ void tg_realloc(tg_file_t *f, uint64_t ts, uint64_t old_addr, uint64_t new_addr,
                 uint64_t stack);
 void tg_stack(tg_file_t *f, uint64_t id, uint64_t nframes, const uint64_t *frames);
 void tg_mark(tg_file_t *f, uint64_t ts, uint64_t subkind, const char *name);
+/* A MARK whose "name" is n raw bytes (a resource record's payload is binary). */
+void tg_mark_bytes(tg_file_t *f, uint64_t ts, uint64_t subkind, const void *bytes, size_t n);
 void tg_var(tg_file_t *f, uint64_t ts, uint64_t addr, uint64_t line, const char *name,
             const char *type, const char *file);
 /* Appends raw payload bytes counting as `nrecords` records. */
