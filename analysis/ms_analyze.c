@@ -31,6 +31,7 @@
 #define SLOT_UNKNOWN 1        /* events naming a stack id that no STACK record defines */
 #define SLOT_NEW UINT32_MAX   /* dense map: no slot for this id yet */
 #define MAX_PENDING_SLOTS 65536 /* slots for ids not (yet) defined when first named */
+#define FG_CACHE 128          /* per-thread direct-mapped cache of flame-graph cells */
 
 /* Per-block data kept after ms__block_t in the live table. */
 typedef struct blk_extra_s {
@@ -79,6 +80,11 @@ typedef struct thr_state_s {
   uint32_t release_var;  /* variable of the block a flagged FREE released, for the REALLOC */
   live_est_t le;          /* sampled modes: this thread's live bytes */
   double w_allocs, w_frees, w_bytes, w_reallocs;
+  /* The flame-graph cells of the stacks this thread allocated from lately, by slot modulo
+   * FG_CACHE: a thread allocates from a few stacks over and over, so nearly every allocation
+   * finds its cell here and the (slot, thread) map is looked up only on a miss. */
+  uint32_t fg_slot[FG_CACHE];
+  uint32_t fg_cell[FG_CACHE]; /* cell index + 1, 0 empty */
 } thr_state_t;
 
 typedef struct pass_s {
@@ -111,6 +117,11 @@ typedef struct pass_s {
    * highest est - z se for z = 2..6, over every sampled allocation. */
   double peak_hi, peak_lo[5];
   uint64_t min_sampled_size; /* smallest non-zero size of a sampled allocation (0: none) */
+  /* Flame graph: allocations per (slot, thread). During the pass a cell's stack_id holds its
+   * slot; finish() turns it into the stack id. */
+  ms__fg_cell_t *cells;
+  size_t ncells, capcells;
+  ms_hmap_t cellidx; /* slot << 32 | thread -> cell index */
 } pass_t;
 
 double ms__now_s(void);
@@ -394,6 +405,8 @@ static void series_compact(ms__series_t *s) {
 static void series_update_slow(ms__series_t *s, uint64_t rel, uint64_t value) {
   if (!s->cap)
     return;
+  if (rel > s->last_t)
+    s->last_t = rel;
   uint64_t b = rel >> s->shift;
   while (b >= s->cap) { /* terminates: cap >= 2, so shift stays below 64 */
     series_compact(s);
@@ -415,20 +428,26 @@ static inline void series_update(ms__series_t *s, uint64_t rel, uint64_t value) 
     if (value > *v)
       *v = value;
     s->last = value;
+    if (rel > s->last_t)
+      s->last_t = rel;
     return;
   }
   series_update_slow(s, rel, value);
 }
 
-/* Downsamples to at most TIMELINE_POINTS points, max per group of buckets. */
-static int series_points(const ms__series_t *s, ms_timeline_point_t **pts, size_t *npts) {
+/* Downsamples to at most max_points points, max per group of buckets. With `final`, the last
+ * of them is the value after the last update, at the time of that update (so the series ends
+ * on the live bytes at the end, which the maximum of the last group need not be). */
+static int series_points(const ms__series_t *s, size_t max_points, int final,
+                         ms_timeline_point_t **pts, size_t *npts) {
   *pts = NULL;
   *npts = 0;
   if (!s->n)
     return 0;
-  uint64_t g = ((uint64_t)s->n + TIMELINE_POINTS - 1) / TIMELINE_POINTS;
+  uint64_t groups = max_points - (final ? 1 : 0);
+  uint64_t g = ((uint64_t)s->n + groups - 1) / groups;
   size_t n = (size_t)(((uint64_t)s->n + g - 1) / g);
-  ms_timeline_point_t *p = malloc(n * sizeof *p);
+  ms_timeline_point_t *p = malloc((n + 1) * sizeof *p);
   if (!p)
     return MS_TRACE_E_NOMEM;
   for (size_t i = 0; i < n; i++) {
@@ -438,6 +457,12 @@ static int series_points(const ms__series_t *s, ms_timeline_point_t **pts, size_
         mx = s->v[j];
     p[i].t_ns = first << s->shift;
     p[i].live_bytes = mx;
+  }
+  if (final) {
+    /* An out-of-order time lands in the latest bucket: keep the times non-decreasing. */
+    p[n].t_ns = s->last_t > p[n - 1].t_ns ? s->last_t : p[n - 1].t_ns;
+    p[n].live_bytes = s->last;
+    n++;
   }
   *pts = p;
   *npts = n;
@@ -523,6 +548,7 @@ static inline void block_gone(pass_t *p, const ms_event_t *e, uint64_t addr,
     int k = log2_floor(d);
     unsigned sub = k >= 4 ? (unsigned)(d >> (k - 4)) & 15u : (unsigned)(d << (4 - k)) & 15u;
     p->lt_fine[k * MS__LT_SUB + sub]++;
+    p->a->threads[BLOCK(blk)->thread].life_hist[k]++;
   }
   if (p->a->sampled) {
     double w, vf;
@@ -630,12 +656,14 @@ static void count_temporary(pass_t *p, ms__thread_t *th, const unsigned char *bl
 
 /* The sampled estimates' share of an allocation (weights and Horvitz–Thompson variances). */
 static void sampled_alloc(pass_t *p, const ms_event_t *e, slot_t *s, thr_state_t *ts,
-                          const blk_extra_t *x) {
+                          const blk_extra_t *x, ms__fg_cell_t *c) {
   double w, vf;
   block_weight(p, e->size, x->weight, &w, &vf);
   double sz = (double)e->size;
   s->w_allocs += w;
   s->w_bytes += w * sz;
+  c->w_allocs += w;
+  c->w_bytes += w * sz;
   p->w_allocs += w;
   p->var_allocs += vf;
   p->w_bytes += w * sz;
@@ -673,6 +701,38 @@ static inline uint64_t event_time(pass_t *p, const ms_event_t *e, ms__thread_t *
   return e->ts_ns > p->t0 ? e->ts_ns - p->t0 : 0;
 }
 
+static ms__fg_cell_t *fg_cell_slow(pass_t *p, thr_state_t *ts, uint32_t slot,
+                                   uint32_t thread) __attribute__((noinline));
+
+/* The flame-graph cell of (slot, thread): the thread's cache, else the map (a new cell at the
+ * pair's first allocation). NULL when memory runs out. */
+static ms__fg_cell_t *fg_cell_slow(pass_t *p, thr_state_t *ts, uint32_t slot, uint32_t thread) {
+  int existed;
+  uint32_t *idx = ms__hmap_put(&p->cellidx, (uint64_t)slot << 32 | thread, &existed);
+  if (!idx)
+    return NULL;
+  if (!existed) {
+    if (p->ncells >= UINT32_MAX - 1 ||
+        ms__grow(&p->cells, &p->capcells, p->ncells, sizeof *p->cells, 256)) {
+      ms__hmap_del(&p->cellidx, (uint64_t)slot << 32 | thread, NULL);
+      return NULL;
+    }
+    p->cells[p->ncells] = (ms__fg_cell_t){.stack_id = slot, .thread = thread};
+    *idx = (uint32_t)p->ncells++;
+  }
+  ts->fg_slot[slot % FG_CACHE] = slot;
+  ts->fg_cell[slot % FG_CACHE] = *idx + 1;
+  return &p->cells[*idx];
+}
+
+static inline ms__fg_cell_t *fg_cell(pass_t *p, thr_state_t *ts, uint32_t slot,
+                                     uint32_t thread) {
+  uint32_t c = ts->fg_cell[slot % FG_CACHE];
+  if (__builtin_expect(c && ts->fg_slot[slot % FG_CACHE] == slot, 1))
+    return &p->cells[c - 1];
+  return fg_cell_slow(p, ts, slot, thread);
+}
+
 /* ALLOC and REALLOC. */
 static int on_alloc(pass_t *p, const ms_event_t *e) {
   ms_analysis_t *a = p->a;
@@ -690,7 +750,14 @@ static int on_alloc(pass_t *p, const ms_event_t *e) {
   slot_t *s = &p->slots[slot];
   s->allocs++;
   s->bytes += e->size;
-  a->size_hist[log2_floor(e->size)]++;
+  ms__fg_cell_t *cell = fg_cell(p, ts, slot, e->thread);
+  if (!cell)
+    return MS_TRACE_E_NOMEM;
+  cell->allocs++;
+  cell->bytes += e->size;
+  int sk = log2_floor(e->size);
+  a->size_hist[sk]++;
+  th->size_hist[sk]++;
   uint32_t var = 0;
   if (fx.released) { /* realloc's old block */
     var = EXTRA(fx.released_block)->var;
@@ -704,8 +771,13 @@ static int on_alloc(pass_t *p, const ms_event_t *e) {
     var = ts->release_var;
   }
   ts->release_var = 0;
-  if (fx.replaced)
+  if (fx.replaced) {
     block_gone(p, e, e->addr, fx.replaced_block, 0);
+    /* Its owner's live bytes dropped: its series must end on the value at the end. */
+    uint32_t owner = BLOCK(fx.replaced_block)->thread;
+    if (owner != e->thread)
+      series_update(&a->threads[owner].series, rel, thread_live(p, owner));
+  }
   blk_extra_t *x = EXTRA(fx.added);
   x->alloc_ns = e->ts_ns;
   x->slot = slot;
@@ -726,7 +798,7 @@ static int on_alloc(pass_t *p, const ms_event_t *e) {
       sc->peak_live_bytes = si->live_bytes;
   }
   if (a->sampled)
-    sampled_alloc(p, e, s, ts, x);
+    sampled_alloc(p, e, s, ts, x, cell);
   series_update(&a->series, rel, cur_live(p));
   series_update(&th->series, rel, thread_live(p, e->thread));
   return 0;
@@ -1207,6 +1279,14 @@ static int finish(pass_t *p) {
   free(g);
   if (rc)
     return rc;
+  /* Flame graph: every cell under the stack id its slot stands for. */
+  for (size_t i = 0; i < p->ncells; i++) {
+    ms__fg_cell_t *c = &p->cells[i];
+    c->stack_id = p->slots[p->slots[(uint32_t)c->stack_id].real].stack_id;
+  }
+  rc = ms__flame_build(a, p->cells, p->ncells);
+  if (rc)
+    return rc;
   a->symbolize_s = ms__now_s() - t_sym;
 
   /* Lifetimes: the median from the fine histogram, log2 buckets by summing it. */
@@ -1233,10 +1313,10 @@ static int finish(pass_t *p) {
   }
 
   /* Timelines, per-thread rates, roles and alerts. */
-  rc = series_points(&a->series, &a->pts, &a->npts);
+  rc = series_points(&a->series, TIMELINE_POINTS, 0, &a->pts, &a->npts);
   for (size_t i = 0; !rc && i < a->nthreads; i++) {
     ms__thread_t *th = &a->threads[i];
-    rc = series_points(&th->series, &th->pts, &th->npts);
+    rc = series_points(&th->series, MS__THREAD_TIMELINE_POINTS, 1, &th->pts, &th->npts);
     const ms_stats_thread_t *r = &th->rep;
     th->avg_size = r->allocations ? (double)r->allocated_bytes / (double)r->allocations : 0;
     double span = th->have_ts && th->last_ns > th->first_ns
@@ -1262,6 +1342,8 @@ static void pass_free(pass_t *p) {
   ms__hmap_destroy(&p->varidx);
   free(p->ts);
   free(p->si);
+  free(p->cells);
+  ms__hmap_destroy(&p->cellidx);
 }
 
 /* The run is opened lazily (records checked during the pass: one decode of each instead of
@@ -1315,6 +1397,7 @@ int ms_analyze_run(const char *run_dir, const ms_analysis_opts_t *opts, ms_analy
   p.a = a;
   ms__hmap_init(&p.sparse, sizeof(uint32_t));
   ms__hmap_init(&p.varidx, sizeof(uint32_t));
+  ms__hmap_init(&p.cellidx, sizeof(uint32_t));
   int rc = 0;
   if (opts && opts->suppressions) {
     rc = ms__suppr_load(&a->suppr, opts->suppressions, err, errlen);
@@ -1445,6 +1528,7 @@ void ms_analysis_free(ms_analysis_t *a) {
   free(a->strings);
   free(a->live);
   ms__suppr_free(&a->suppr);
+  ms__flame_free(&a->flame);
   ms_symbolizer_free(a->sym);
   ms_stats_free(a->stats);
   ms_run_close(a->run);
