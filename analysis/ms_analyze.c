@@ -435,16 +435,16 @@ static inline void series_update(ms__series_t *s, uint64_t rel, uint64_t value) 
   series_update_slow(s, rel, value);
 }
 
-/* Downsamples to at most max_points points, max per group of buckets. With `final`, the last
- * of them is the value after the last update, at the time of that update (so the series ends
- * on the live bytes at the end, which the maximum of the last group need not be). */
-static int series_points(const ms__series_t *s, size_t max_points, int final,
-                         ms_timeline_point_t **pts, size_t *npts) {
+/* Downsamples to at most max_points points: the max of each group of buckets, then the value
+ * after the last update at the time of that update (so the series ends on the live bytes at
+ * the end, which the maximum of the last group need not be). */
+static int series_points(const ms__series_t *s, size_t max_points, ms_timeline_point_t **pts,
+                         size_t *npts) {
   *pts = NULL;
   *npts = 0;
   if (!s->n)
     return 0;
-  uint64_t groups = max_points - (final ? 1 : 0);
+  uint64_t groups = max_points - 1;
   uint64_t g = ((uint64_t)s->n + groups - 1) / groups;
   size_t n = (size_t)(((uint64_t)s->n + g - 1) / g);
   ms_timeline_point_t *p = malloc((n + 1) * sizeof *p);
@@ -458,12 +458,10 @@ static int series_points(const ms__series_t *s, size_t max_points, int final,
     p[i].t_ns = first << s->shift;
     p[i].live_bytes = mx;
   }
-  if (final) {
-    /* An out-of-order time lands in the latest bucket: keep the times non-decreasing. */
-    p[n].t_ns = s->last_t > p[n - 1].t_ns ? s->last_t : p[n - 1].t_ns;
-    p[n].live_bytes = s->last;
-    n++;
-  }
+  /* An out-of-order time lands in the latest bucket: keep the times non-decreasing. */
+  p[n].t_ns = s->last_t > p[n - 1].t_ns ? s->last_t : p[n - 1].t_ns;
+  p[n].live_bytes = s->last;
+  n++;
   *pts = p;
   *npts = n;
   return 0;
@@ -1313,10 +1311,10 @@ static int finish(pass_t *p) {
   }
 
   /* Timelines, per-thread rates, roles and alerts. */
-  rc = series_points(&a->series, TIMELINE_POINTS, 0, &a->pts, &a->npts);
+  rc = series_points(&a->series, TIMELINE_POINTS, &a->pts, &a->npts);
   for (size_t i = 0; !rc && i < a->nthreads; i++) {
     ms__thread_t *th = &a->threads[i];
-    rc = series_points(&th->series, MS__THREAD_TIMELINE_POINTS, 1, &th->pts, &th->npts);
+    rc = series_points(&th->series, MS__THREAD_TIMELINE_POINTS, &th->pts, &th->npts);
     const ms_stats_thread_t *r = &th->rep;
     th->avg_size = r->allocations ? (double)r->allocated_bytes / (double)r->allocations : 0;
     double span = th->have_ts && th->last_ns > th->first_ns

@@ -94,6 +94,7 @@ typedef struct sim_s {
   /* per stack key (0..NSTACKS, NSTACKS + 1 = undefined) and thread */
   uint64_t st_allocs[NSTACKS + 2][NT], st_bytes[NSTACKS + 2][NT];
   uint64_t total_allocs, total_bytes;
+  uint64_t proc_live, proc_peak; /* process-wide */
   uint64_t first_ts, last_ts;
 } sim_t;
 
@@ -121,10 +122,14 @@ static void sim_alloc(sim_t *s, int t, uint64_t size, uint64_t stack) {
   s->live[t] += size;
   if (s->live[t] > s->peak[t])
     s->peak[t] = s->live[t];
+  s->proc_live += size;
+  if (s->proc_live > s->proc_peak)
+    s->proc_peak = s->proc_live;
 }
 
 static void sim_release(sim_t *s, const sim_block_t *b, uint64_t now) {
   s->live[b->owner] -= b->size;
+  s->proc_live -= b->size;
   s->life_hist[b->owner][bucket(now - b->t)]++;
   s->all_life[bucket(now - b->t)]++;
 }
@@ -170,6 +175,7 @@ static char *random_trace(sim_t *s) {
                      * is dropped, from its owner's live bytes, with no lifetime */
         tg_alloc(f[t], ts, b.addr, size, stack);
         s->live[b.owner] -= b.size;
+        s->proc_live -= b.size;
         sim_alloc(s, t, size, stack);
         live[k] = (sim_block_t){b.addr, size, ts, t, stack};
       } else if (r < 85) {
@@ -208,9 +214,32 @@ static const cJSON *thread_of(const cJSON *sum, int t) {
   exit(1);
 }
 
+/* A timeline object: n points (lo <= n <= hi), times non-decreasing from 0 and within the
+ * trace, maximum `peak`, last point `end`. */
+static void check_timeline(const cJSON *tl, const sim_t *s, int lo, int hi, uint64_t peak,
+                           uint64_t end) {
+  const cJSON *tv = get(tl, "t_ns"), *lv = get(tl, "live_bytes");
+  int n = cJSON_GetArraySize(tv);
+  T_EQ_INT(n, cJSON_GetArraySize(lv));
+  T_TRUE(n >= lo && n <= hi);
+  uint64_t mx = 0, prev = 0;
+  for (int i = 0; i < n; i++) {
+    uint64_t ti = (uint64_t)cJSON_GetArrayItem(tv, i)->valuedouble;
+    uint64_t v = (uint64_t)cJSON_GetArrayItem(lv, i)->valuedouble;
+    T_TRUE(ti >= prev);
+    T_TRUE(ti <= s->last_ts - s->first_ts);
+    prev = ti;
+    if (v > mx)
+      mx = v;
+  }
+  T_EQ_U64(0, (uint64_t)cJSON_GetArrayItem(tv, 0)->valuedouble);
+  T_EQ_U64(peak, mx);
+  T_EQ_U64(end, (uint64_t)cJSON_GetArrayItem(lv, n - 1)->valuedouble);
+}
+
 /* threads[i].timeline: <= 256 points, times on the top-level timeline's clock (ns since the
  * first event, non-decreasing, within the trace), maximum = the thread's peak, last point =
- * its live bytes at the end. */
+ * its live bytes at the end. The top-level timeline likewise, <= 2000 points. */
 static void thread_timelines(void) {
   sim_t s;
   char *dir = random_trace(&s);
@@ -218,27 +247,14 @@ static void thread_timelines(void) {
   cJSON *sum = ms_analysis_summary_json(a);
   T_TRUE(sum != NULL);
   for (int t = 0; t < NT; t++) {
-    const cJSON *th = thread_of(sum, t), *tl = get(th, "timeline");
-    const cJSON *tv = get(tl, "t_ns"), *lv = get(tl, "live_bytes");
-    int n = cJSON_GetArraySize(tv);
-    T_EQ_INT(n, cJSON_GetArraySize(lv));
-    T_TRUE(n > 100 && n <= 256); /* thousands of events each: decimated, not sparse */
-    uint64_t mx = 0, prev = 0;
-    for (int i = 0; i < n; i++) {
-      uint64_t ti = (uint64_t)cJSON_GetArrayItem(tv, i)->valuedouble;
-      uint64_t v = (uint64_t)cJSON_GetArrayItem(lv, i)->valuedouble;
-      T_TRUE(ti >= prev);
-      T_TRUE(ti <= s.last_ts - s.first_ts);
-      prev = ti;
-      if (v > mx)
-        mx = v;
-    }
-    T_EQ_U64(0, (uint64_t)cJSON_GetArrayItem(tv, 0)->valuedouble);
-    T_EQ_U64(s.peak[t], mx);
-    T_EQ_U64(s.live[t], (uint64_t)cJSON_GetArrayItem(lv, n - 1)->valuedouble);
+    const cJSON *th = thread_of(sum, t);
+    /* thousands of events each: decimated, not sparse */
+    check_timeline(get(th, "timeline"), &s, 100, 256, s.peak[t], s.live[t]);
     T_EQ_U64(s.peak[t], num(th, "peak_live_bytes"));
     T_EQ_U64(s.live[t], num(th, "live_bytes"));
   }
+  check_timeline(get(sum, "timeline"), &s, 1000, 2000, s.proc_peak, s.proc_live);
+  T_EQ_U64(s.proc_peak, num(get(sum, "totals"), "peak_live_bytes"));
   cJSON_Delete(sum);
   ms_analysis_free(a);
   tg_rmrf(dir);
