@@ -212,7 +212,8 @@ static int show_stack(ms_analysis_t *a, frame_index_t *ix, const ms__fg_cell_t *
 int ms__flame_build(ms_analysis_t *a, ms__fg_cell_t *cells, size_t ncells) {
   ms__flame_t *fl = &a->flame;
   memset(fl, 0, sizeof *fl);
-  qsort(cells, ncells, sizeof *cells, cmp_cell_stack);
+  if (ncells > 1) /* cells is NULL in a run without allocations */
+    qsort(cells, ncells, sizeof *cells, cmp_cell_stack);
   /* Cells of one (stack, thread) meet when slots were folded into the unknown stack. */
   size_t n = 0;
   for (size_t i = 0; i < ncells; i++) {
