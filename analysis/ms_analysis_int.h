@@ -84,7 +84,6 @@ typedef struct ms__flame_s {
   size_t nstacks;
   size_t stacks_total;      /* stacks with at least one allocation */
   uint64_t rest_allocations, rest_bytes; /* the stacks not shown, summed */
-  size_t thread_entries;    /* per-thread entries over the shown stacks */
 } ms__flame_t;
 
 /* A stack as aggregated (ms_leak_t for the report, plus what ranking needs). */

@@ -264,7 +264,6 @@ int ms__flame_build(ms_analysis_t *a, ms__fg_cell_t *cells, size_t ncells) {
       break;
     }
     fl->nstacks++; /* even on failure: ms__flame_free frees what it holds */
-    fl->thread_entries += st->nthreads;
     rc = rc == 1 ? 0 : rc;
   }
   double rest_a = 0, rest_b = 0;
