@@ -16,6 +16,8 @@ typedef struct ms__series_s {
   uint32_t shift;  /* bucket width 2^shift ns */
   uint64_t last;   /* the value after the last update (carried into empty buckets) */
   uint64_t last_t; /* the latest time an update carried (ns since the first event) */
+  uint64_t origin; /* time of the first update: bucket 0 starts there, so a thread that
+                    * lives for a part of the run has its buckets over that part */
 } ms__series_t;
 
 #define MS__THREAD_TIMELINE_POINTS 256 /* per-thread timeline: points reported, at most */
