@@ -161,6 +161,38 @@ long ms__suppr_match(const ms__suppr_t *s, const ms_frame_t *frames, size_t n);
  * pattern may occur anywhere in str. */
 int ms__template_match(const char *pattern, const char *str);
 
+/* ---- ms_series.c ---- */
+/* A series of `cap` buckets (0 or MS_TRACE_E_NOMEM). */
+int ms__series_init(ms__series_t *s, uint32_t cap);
+/* ms__series_update's slow path: a new bucket, compaction, the first update. */
+void ms__series_update_slow(ms__series_t *s, uint64_t rel, uint64_t value);
+/* The reported points (malloc'd into *pts): at most max_points, see ms_series.c. 0 or
+ * MS_TRACE_E_NOMEM. */
+int ms__series_points(const ms__series_t *s, size_t max_points, ms_timeline_point_t **pts,
+                      size_t *npts);
+
+/* Records `value` (live bytes after an event) at time rel (ns since the first event): inline,
+ * as the pass makes one or two of these per event. */
+static inline void ms__series_update(ms__series_t *s, uint64_t rel, uint64_t value) {
+  /* Fast path, nearly every event: the time falls in the latest bucket (or before it). A time
+   * before the origin wraps around and takes the slow path. */
+  if (__builtin_expect(((rel - s->origin) >> s->shift) < s->n, 1)) {
+    uint64_t *v = &s->v[s->n - 1];
+    if (value > *v)
+      *v = value;
+    s->last = value;
+    if (rel > s->last_t)
+      s->last_t = rel;
+    return;
+  }
+  ms__series_update_slow(s, rel, value);
+}
+
+/* ---- ms_gamma.c ---- */
+/* Fay-Feuer's 95 % interval of a sampled total y with variance estimate v, one unseen sampled
+ * block being worth y_u with variance v_u (both > 0). */
+void ms__gamma_interval(double y, double v, double y_u, double v_u, double *lo, double *hi);
+
 /* ---- ms_flame.c ---- */
 /* Builds a->flame from the pass's cells (any order; several cells of one (stack, thread) are
  * summed): stacks ranked by bytes, the largest shown (at most MS__FLAME_MAX_STACKS, within

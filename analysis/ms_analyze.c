@@ -126,89 +126,9 @@ typedef struct pass_s {
 
 double ms__now_s(void);
 
-/* ---- the interval of a sampled total (Fay & Feuer's gamma interval) ------------------------
- * A sampled total (allocations, bytes, leaked blocks or bytes) is y = sum of w*x over the
- * sampled blocks, with the variance estimate v = sum of (1-p)/p^2 * x^2. y +- 1.96 sqrt(v)
- * fails where the truth needs it most: with no sampled block y = v = 0 and the interval is
- * [0, 0] (a run leaking 7000 bytes under bytes:524288 showed that), and with a few the
- * distribution is skewed. Fay and Feuer's interval for weighted Poisson sums (Stat Med 1997,
- * "Confidence intervals for directly standardized rates: a method based on the gamma
- * distribution") takes y as a gamma variable with mean y and variance v, and for the upper
- * end adds one unseen sampled block (mean y_u, variance v_u, the largest one block can
- * bring): low = the 2.5 % quantile of gamma(mean y, variance v); high = the 97.5 % quantile
- * of gamma(mean y + y_u, variance v + v_u). With nothing sampled under bytes:N the upper end
- * is N * ln 40 = 3.69 N: the chance that L bytes hold no sample point is exp(-L/N), below
- * 2.5 % above that. The unseen block for each mode is in sampled_unit(). gamma quantiles are
- * computed here (no library the analysis links has them: libm has lgamma only). */
+/* ---- the interval of a sampled total: ms__gamma_interval (ms_gamma.c) -------------------- */
 
-/* The regularized lower incomplete gamma function P(a, x): its series below x = a + 1, the
- * continued fraction of Q = 1 - P above (Numerical Recipes' gammp). */
-static double gamma_p(double a, double x) {
-  if (x <= 0)
-    return 0;
-  double front = exp(-x + a * log(x) - lgamma(a));
-  if (x < a + 1) {
-    double ap = a, del = 1.0 / a, sum = del;
-    for (int n = 0; n < 100000 && fabs(del) > fabs(sum) * 1e-15; n++) {
-      ap += 1;
-      del *= x / ap;
-      sum += del;
-    }
-    return fmin(1.0, sum * front);
-  }
-  const double tiny = 1e-300;
-  double b = x + 1 - a, c = 1 / tiny, d = 1 / b, h = d;
-  for (int i = 1; i < 100000; i++) {
-    double an = -i * (i - a);
-    b += 2;
-    d = an * d + b;
-    d = fabs(d) < tiny ? tiny : d;
-    c = b + an / c;
-    c = fabs(c) < tiny ? tiny : c;
-    d = 1 / d;
-    double del = d * c;
-    h *= del;
-    if (fabs(del - 1) < 1e-15)
-      break;
-  }
-  return fmax(0.0, 1.0 - front * h);
-}
-
-/* The q quantile of gamma(shape a, scale 1). Large shapes by Wilson and Hilferty's cube-root
- * normal approximation (relative error below 1e-5 from a = 1000), else by bisection of P. */
-static double gamma_quantile(double a, double q) {
-  double z = q > 0.5 ? 1.959963984540054 : -1.959963984540054; /* q is 0.975 or 0.025 */
-  if (a >= 1000) {
-    double c = 1.0 / (9.0 * a), r = 1.0 - c + z * sqrt(c);
-    return a * r * r * r;
-  }
-  double lo = 0, hi = a + 10 * sqrt(a) + 10;
-  while (gamma_p(a, hi) < q)
-    hi *= 2;
-  for (int i = 0; i < 200 && hi - lo > 1e-12 * hi; i++) {
-    double mid = 0.5 * (lo + hi);
-    if (gamma_p(a, mid) < q)
-      lo = mid;
-    else
-      hi = mid;
-  }
-  return 0.5 * (lo + hi);
-}
-
-/* Fay-Feuer's 95 % interval of a sampled total y with variance estimate v, one unseen sampled
- * block being worth y_u with variance v_u (both > 0). */
-static void gamma_interval(double y, double v, double y_u, double v_u, double *lo, double *hi) {
-  if (!(y > 0))
-    *lo = 0;
-  else if (!(v > 0))
-    *lo = y; /* every block of it was certain to be sampled: exact */
-  else
-    *lo = v / y * gamma_quantile(y * y / v, 0.025);
-  double yh = (y > 0 ? y : 0) + y_u, vh = (v > 0 ? v : 0) + v_u;
-  *hi = vh / yh * gamma_quantile(yh * yh / vh, 0.975);
-}
-
-/* The unseen sampled block of gamma_interval, for counts (blocks, calls) and for bytes: what
+/* The unseen sampled block of ms__gamma_interval, for counts (blocks, calls) and for bytes: what
  * one more sampled block could add to the estimate (y_u) and to its variance (v_u).
  * - bytes:N: a block of s bytes adds s/p and (1-p)/p^2 s^2 with p = 1 - exp(-s/N); in bytes,
  *   both are largest for the smallest blocks, towards N and N^2: a sample point stands for N
@@ -375,114 +295,6 @@ static inline uint32_t slot_of(pass_t *p, uint64_t id) {
       return s;
   }
   return slot_new(p, id);
-}
-
-/* ---- timeline series (max-preserving, streaming) ----------------------------------------- */
-
-static int series_init(ms__series_t *s, uint32_t cap) {
-  memset(s, 0, sizeof *s);
-  s->v = malloc((size_t)cap * sizeof *s->v);
-  s->cap = s->v ? cap : 0;
-  return s->v ? 0 : MS_TRACE_E_NOMEM;
-}
-
-/* Halves the resolution: each bucket becomes the max of two. */
-static void series_compact(ms__series_t *s) {
-  uint32_t m = (s->n + 1) / 2;
-  for (uint32_t i = 0; i < m; i++) {
-    uint64_t x = s->v[2 * i];
-    if (2 * i + 1 < s->n && s->v[2 * i + 1] > x)
-      x = s->v[2 * i + 1];
-    s->v[i] = x;
-  }
-  s->n = m;
-  s->shift++;
-}
-
-/* Records `value` (live bytes after an event) at time rel (ns since the first event). An
- * empty bucket takes the value carried from before it; a bucket holds the highest value seen
- * in it, so the peak is never lost. Out-of-order times land in the latest bucket. */
-static void series_update_slow(ms__series_t *s, uint64_t rel, uint64_t value) {
-  if (!s->cap)
-    return;
-  if (rel > s->last_t)
-    s->last_t = rel;
-  if (!s->n)
-    s->origin = rel;
-  uint64_t r = rel >= s->origin ? rel - s->origin : 0;
-  uint64_t b = r >> s->shift;
-  while (b >= s->cap) { /* terminates: cap >= 2, so shift stays below 64 */
-    series_compact(s);
-    b = r >> s->shift;
-  }
-  if (s->n && b < s->n - 1)
-    b = s->n - 1;
-  while (s->n <= b)
-    s->v[s->n++] = s->last;
-  if (value > s->v[b])
-    s->v[b] = value;
-  s->last = value;
-}
-
-static inline void series_update(ms__series_t *s, uint64_t rel, uint64_t value) {
-  /* Fast path, nearly every event: the time falls in the latest bucket (or before it). A time
-   * before the origin wraps around and takes the slow path. */
-  if (__builtin_expect(((rel - s->origin) >> s->shift) < s->n, 1)) {
-    uint64_t *v = &s->v[s->n - 1];
-    if (value > *v)
-      *v = value;
-    s->last = value;
-    if (rel > s->last_t)
-      s->last_t = rel;
-    return;
-  }
-  series_update_slow(s, rel, value);
-}
-
-/* Downsamples to at most max_points points: the max of each group of buckets, then the value
- * after the last update at the time of that update (so the series ends on the live bytes at
- * the end, which the maximum of the last group need not be). A point inside a run of equal
- * values is left out: drawn as steps or as lines the series is the same without it, and a
- * thread that lives for a part of the run (zeros before and after) costs a few points
- * instead of max_points (cJSON prints a number in ~2,700 instructions). */
-static int series_points(const ms__series_t *s, size_t max_points, ms_timeline_point_t **pts,
-                         size_t *npts) {
-  *pts = NULL;
-  *npts = 0;
-  if (!s->n)
-    return 0;
-  /* Before the first update nothing was live: a point (0, 0) puts that on the common clock. */
-  size_t lead = s->origin > 0 ? 1 : 0;
-  uint64_t groups = max_points - 1 - lead;
-  uint64_t g = ((uint64_t)s->n + groups - 1) / groups;
-  size_t n = (size_t)(((uint64_t)s->n + g - 1) / g);
-  ms_timeline_point_t *p = malloc((lead + n + 1) * sizeof *p);
-  if (!p)
-    return MS_TRACE_E_NOMEM;
-  if (lead)
-    p[0] = (ms_timeline_point_t){0, 0};
-  for (size_t i = 0; i < n; i++) {
-    uint64_t first = i * g, mx = 0;
-    for (uint64_t j = first; j < first + g && j < s->n; j++)
-      if (s->v[j] > mx)
-        mx = s->v[j];
-    p[lead + i].t_ns = s->origin + (first << s->shift);
-    p[lead + i].live_bytes = mx;
-  }
-  n += lead;
-  /* An out-of-order time lands in the latest bucket: keep the times non-decreasing. */
-  p[n].t_ns = s->last_t > p[n - 1].t_ns ? s->last_t : p[n - 1].t_ns;
-  p[n].live_bytes = s->last;
-  n++;
-  size_t k = 1;
-  for (size_t i = 1; i + 1 < n; i++)
-    if (p[i].live_bytes != p[k - 1].live_bytes || p[i].live_bytes != p[i + 1].live_bytes)
-      p[k++] = p[i];
-  if (n > 1)
-    p[k++] = p[n - 1];
-  *pts = p;
-  *npts = n > 1 ? k : n;
-  return 0;
 }
 
 /* ---- variables ---------------------------------------------------------------------------- */
@@ -782,7 +594,7 @@ static int on_alloc(pass_t *p, const ms_event_t *e) {
     block_gone(p, e, e->old_addr, fx.released_block, 1);
     uint32_t owner = BLOCK(fx.released_block)->thread;
     if (owner != e->thread)
-      series_update(&a->threads[owner].series, rel, thread_live(p, owner));
+      ms__series_update(&a->threads[owner].series, rel, thread_live(p, owner));
   } else if (e->kind == MS_EV_REALLOC && (e->flags & MS_FLAG_REALLOC_RELEASE)) {
     var = ts->release_var;
   }
@@ -792,7 +604,7 @@ static int on_alloc(pass_t *p, const ms_event_t *e) {
     /* Its owner's live bytes dropped: its series must end on the value at the end. */
     uint32_t owner = BLOCK(fx.replaced_block)->thread;
     if (owner != e->thread)
-      series_update(&a->threads[owner].series, rel, thread_live(p, owner));
+      ms__series_update(&a->threads[owner].series, rel, thread_live(p, owner));
   }
   blk_extra_t *x = EXTRA(fx.added);
   x->alloc_ns = e->ts_ns;
@@ -815,8 +627,8 @@ static int on_alloc(pass_t *p, const ms_event_t *e) {
   }
   if (a->sampled)
     sampled_alloc(p, e, s, ts, x, cell);
-  series_update(&a->series, rel, cur_live(p));
-  series_update(&th->series, rel, thread_live(p, e->thread));
+  ms__series_update(&a->series, rel, cur_live(p));
+  ms__series_update(&th->series, rel, thread_live(p, e->thread));
   return 0;
 }
 
@@ -839,8 +651,8 @@ static int on_free(pass_t *p, const ms_event_t *e) {
       ts->release_var = EXTRA(fx.released_block)->var;
     block_gone(p, e, e->addr, fx.released_block, 1);
     uint32_t owner = BLOCK(fx.released_block)->thread;
-    series_update(&a->series, rel, cur_live(p));
-    series_update(&a->threads[owner].series, rel, thread_live(p, owner));
+    ms__series_update(&a->series, rel, cur_live(p));
+    ms__series_update(&a->threads[owner].series, rel, thread_live(p, owner));
   }
   ts->has_last = 0;
   return 0;
@@ -1155,14 +967,14 @@ static int finish(pass_t *p) {
   }
 
   if (a->sampled) {
-    /* Sums over the sampled blocks: Fay-Feuer's gamma interval (above gamma_p). */
+    /* Sums over the sampled blocks: Fay-Feuer's gamma interval (ms_gamma.c). */
     static const int sums[4] = {MS_EST_ALLOCATIONS, MS_EST_ALLOCATED_BYTES,
                                 MS_EST_LEAKED_BYTES, MS_EST_LEAKED_BLOCKS};
     for (int i = 0; i < 4; i++) {
       int k = sums[i], bytes = k == MS_EST_ALLOCATED_BYTES || k == MS_EST_LEAKED_BYTES;
       double y_u, v_u;
       sampled_unit(p, bytes, &y_u, &v_u);
-      gamma_interval(vals[k], vars[k], y_u, v_u, &a->est[k].ci95_low, &a->est[k].ci95_high);
+      ms__gamma_interval(vals[k], vars[k], y_u, v_u, &a->est[k].ci95_low, &a->est[k].ci95_high);
     }
     peak_interval(p, a->stats->totals.allocations, &a->est[2]);
     /* At the true peak's instant either some sampled block is live (the high end above
@@ -1170,7 +982,7 @@ static int finish(pass_t *p) {
      * sample with 97.5 %: the high end is at least that (with nothing sampled it was 0). */
     double y_u, v_u, lo0, hi0;
     sampled_unit(p, 1, &y_u, &v_u);
-    gamma_interval(0, 0, y_u, v_u, &lo0, &hi0);
+    ms__gamma_interval(0, 0, y_u, v_u, &lo0, &hi0);
     a->est[2].ci95_high = fmax(a->est[2].ci95_high, hi0);
     /* The interval holds its own value (a cross-fitted value can lie below the low end). */
     a->est[2].ci95_low = fmin(a->est[2].ci95_low, a->est[2].value);
@@ -1329,10 +1141,10 @@ static int finish(pass_t *p) {
   }
 
   /* Timelines, per-thread rates, roles and alerts. */
-  rc = series_points(&a->series, TIMELINE_POINTS, &a->pts, &a->npts);
+  rc = ms__series_points(&a->series, TIMELINE_POINTS, &a->pts, &a->npts);
   for (size_t i = 0; !rc && i < a->nthreads; i++) {
     ms__thread_t *th = &a->threads[i];
-    rc = series_points(&th->series, MS__THREAD_TIMELINE_POINTS, &th->pts, &th->npts);
+    rc = ms__series_points(&th->series, MS__THREAD_TIMELINE_POINTS, &th->pts, &th->npts);
     const ms_stats_thread_t *r = &th->rep;
     th->avg_size = r->allocations ? (double)r->allocated_bytes / (double)r->allocations : 0;
     double span = th->have_ts && th->last_ns > th->first_ns
@@ -1467,10 +1279,10 @@ int ms_analyze_run(const char *run_dir, const ms_analysis_opts_t *opts, ms_analy
   uint32_t tcap = a->nthreads <= 64 ? SERIES_CAP : (uint32_t)(262144 / a->nthreads);
   if (tcap < 64)
     tcap = 64;
-  if (series_init(&a->series, SERIES_CAP))
+  if (ms__series_init(&a->series, SERIES_CAP))
     goto fail;
   for (size_t i = 0; i < a->nthreads; i++)
-    if (series_init(&a->threads[i].series, tcap))
+    if (ms__series_init(&a->threads[i].series, tcap))
       goto fail;
   rc = setup_slots(&p);
   if (rc)
