@@ -15,7 +15,12 @@ typedef struct ms__series_s {
   uint32_t cap, n; /* buckets allocated, used */
   uint32_t shift;  /* bucket width 2^shift ns */
   uint64_t last;   /* the value after the last update (carried into empty buckets) */
+  uint64_t last_t; /* the latest time an update carried (ns since the first event) */
+  uint64_t origin; /* time of the first update: bucket 0 starts there, so a thread that
+                    * lives for a part of the run has its buckets over that part */
 } ms__series_t;
+
+#define MS__THREAD_TIMELINE_POINTS 256 /* per-thread timeline: points reported, at most */
 
 typedef struct ms__var_s {
   char *name, *type, *file;
@@ -46,10 +51,56 @@ typedef struct ms__thread_s {
   double w_temporaries;
   double avg_size, alloc_rate_per_s, bytes_rate_per_s;
   ms__series_t series;
-  ms_timeline_point_t *pts;
+  ms_timeline_point_t *pts;   /* <= MS__THREAD_TIMELINE_POINTS, the last one the value at the
+                               * end (ms_analyze.c, series_points) */
   size_t npts;
   ms__res_t res;          /* resource records (ms_resources.c) */
+  uint64_t size_hist[64];     /* its allocation calls by size, buckets as a->size_hist */
+  uint64_t life_hist[64];     /* lifetimes of its blocks freed during the trace (by any
+                               * thread), log2 buckets as a->life.log2_buckets */
 } ms__thread_t;
+
+/* Flame graph (ms_flame.c): allocations per (stack, thread), gathered by the pass. */
+typedef struct ms__fg_cell_s {
+  uint64_t stack_id;   /* 0 no stack recorded, UINT64_MAX a stack the trace never defined */
+  uint32_t thread;     /* thread index */
+  uint64_t allocs, bytes;
+  double w_allocs, w_bytes; /* sampled modes: the weighted (estimated) figures */
+} ms__fg_cell_t;
+
+typedef struct ms__fg_frame_s {
+  const char *function, *file, *module; /* symbolizer-owned strings; "" when unknown */
+  int line;                             /* 0 when unknown */
+  int inlined;                          /* 1: code inlined into the next frame out */
+  uint64_t module_offset;               /* only when function is unknown (else 0): keeps
+                                         * unknown code at different places apart */
+} ms__fg_frame_t;
+
+typedef struct ms__fg_thread_s {
+  uint32_t thread;
+  uint64_t allocations, allocated_bytes;
+} ms__fg_thread_t;
+
+typedef struct ms__fg_stack_s {
+  uint64_t stack_id;    /* as in the cells */
+  uint32_t *frames;     /* indexes into ms__flame_t.frames, root (outermost) first */
+  size_t nframes;
+  uint64_t allocations, allocated_bytes;
+  double key;           /* rank: bytes (weighted in sampled modes) */
+  ms__fg_thread_t *threads; /* largest bytes first */
+  size_t nthreads;          /* listed */
+  size_t threads_total;     /* threads that allocated from it (more than listed only above
+                             * MS__FLAME_MAX_THREADS) */
+} ms__fg_stack_t;
+
+typedef struct ms__flame_s {
+  ms__fg_frame_t *frames;
+  size_t nframes, capframes;
+  ms__fg_stack_t *stacks;   /* shown: largest bytes first */
+  size_t nstacks;
+  size_t stacks_total;      /* stacks with at least one allocation */
+  uint64_t rest_allocations, rest_bytes; /* the stacks not shown, summed */
+} ms__flame_t;
 
 /* A stack as aggregated (ms_leak_t for the report, plus what ranking needs). */
 typedef struct ms__group_s {
@@ -106,6 +157,7 @@ struct ms_analysis_s {
   size_t nlive;
   uint64_t live_total;
   ms_symbolizer_t *sym;
+  ms__flame_t flame;
   ms__suppr_t suppr;
   char **strings; /* owned names (scopes, marks) */
   size_t nstrings, capstrings;
@@ -138,6 +190,48 @@ void ms__res_figures(const ms_analysis_t *a, size_t i, double *cpu_percent, doub
 /* Adds threads[i].resources (or null and resources_reason) and the flat keys cpu_percent,
  * cpu_time_s, io_ops to o (docs/dashboard-data.md, section 1). 0 or -1 (out of memory). */
 int ms__res_json(cJSON *o, const ms_analysis_t *a, size_t i);
+/* ---- ms_series.c ---- */
+/* A series of `cap` buckets (0 or MS_TRACE_E_NOMEM). */
+int ms__series_init(ms__series_t *s, uint32_t cap);
+/* ms__series_update's slow path: a new bucket, compaction, the first update. */
+void ms__series_update_slow(ms__series_t *s, uint64_t rel, uint64_t value);
+/* The reported points (malloc'd into *pts): at most max_points, see ms_series.c. 0 or
+ * MS_TRACE_E_NOMEM. */
+int ms__series_points(const ms__series_t *s, size_t max_points, ms_timeline_point_t **pts,
+                      size_t *npts);
+
+/* Records `value` (live bytes after an event) at time rel (ns since the first event): inline,
+ * as the pass makes one or two of these per event. */
+static inline void ms__series_update(ms__series_t *s, uint64_t rel, uint64_t value) {
+  /* Fast path, nearly every event: the time falls in the latest bucket (or before it). A time
+   * before the origin wraps around and takes the slow path. */
+  if (__builtin_expect(((rel - s->origin) >> s->shift) < s->n, 1)) {
+    uint64_t *v = &s->v[s->n - 1];
+    if (value > *v)
+      *v = value;
+    s->last = value;
+    if (rel > s->last_t)
+      s->last_t = rel;
+    return;
+  }
+  ms__series_update_slow(s, rel, value);
+}
+
+/* ---- ms_gamma.c ---- */
+/* Fay-Feuer's 95 % interval of a sampled total y with variance estimate v, one unseen sampled
+ * block being worth y_u with variance v_u (both > 0). */
+void ms__gamma_interval(double y, double v, double y_u, double v_u, double *lo, double *hi);
+
+/* ---- ms_flame.c ---- */
+/* Builds a->flame from the pass's cells (any order; several cells of one (stack, thread) are
+ * summed): stacks ranked by bytes, the largest shown (at most MS__FLAME_MAX_STACKS, within
+ * about MS__FLAME_MAX_BYTES of compact JSON), their frames symbolized into a shared table.
+ * cells is reordered. 0 or MS_TRACE_E_NOMEM. */
+#define MS__FLAME_MAX_STACKS 400          /* stacks shown at most */
+#define MS__FLAME_MAX_BYTES (384 * 1024)  /* their JSON (frames, stacks, threads), about */
+#define MS__FLAME_MAX_THREADS 1024        /* thread entries listed per stack at most */
+int ms__flame_build(ms_analysis_t *a, ms__fg_cell_t *cells, size_t ncells);
+void ms__flame_free(ms__flame_t *f);
 
 /* ---- ms_report.c ---- */
 double ms__now_s(void);

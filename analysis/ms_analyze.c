@@ -31,6 +31,7 @@
 #define SLOT_UNKNOWN 1        /* events naming a stack id that no STACK record defines */
 #define SLOT_NEW UINT32_MAX   /* dense map: no slot for this id yet */
 #define MAX_PENDING_SLOTS 65536 /* slots for ids not (yet) defined when first named */
+#define FG_CACHE 128          /* per-thread direct-mapped cache of flame-graph cells */
 
 /* Per-block data kept after ms__block_t in the live table. */
 typedef struct blk_extra_s {
@@ -79,6 +80,11 @@ typedef struct thr_state_s {
   uint32_t release_var;  /* variable of the block a flagged FREE released, for the REALLOC */
   live_est_t le;          /* sampled modes: this thread's live bytes */
   double w_allocs, w_frees, w_bytes, w_reallocs;
+  /* The flame-graph cells of the stacks this thread allocated from lately, by slot modulo
+   * FG_CACHE: a thread allocates from a few stacks over and over, so nearly every allocation
+   * finds its cell here and the (slot, thread) map is looked up only on a miss. */
+  uint32_t fg_slot[FG_CACHE];
+  uint32_t fg_cell[FG_CACHE]; /* cell index + 1, 0 empty */
 } thr_state_t;
 
 typedef struct pass_s {
@@ -111,93 +117,18 @@ typedef struct pass_s {
    * highest est - z se for z = 2..6, over every sampled allocation. */
   double peak_hi, peak_lo[5];
   uint64_t min_sampled_size; /* smallest non-zero size of a sampled allocation (0: none) */
+  /* Flame graph: allocations per (slot, thread). During the pass a cell's stack_id holds its
+   * slot; finish() turns it into the stack id. */
+  ms__fg_cell_t *cells;
+  size_t ncells, capcells;
+  ms_hmap_t cellidx; /* slot << 32 | thread -> cell index */
 } pass_t;
 
 double ms__now_s(void);
 
-/* ---- the interval of a sampled total (Fay & Feuer's gamma interval) ------------------------
- * A sampled total (allocations, bytes, leaked blocks or bytes) is y = sum of w*x over the
- * sampled blocks, with the variance estimate v = sum of (1-p)/p^2 * x^2. y +- 1.96 sqrt(v)
- * fails where the truth needs it most: with no sampled block y = v = 0 and the interval is
- * [0, 0] (a run leaking 7000 bytes under bytes:524288 showed that), and with a few the
- * distribution is skewed. Fay and Feuer's interval for weighted Poisson sums (Stat Med 1997,
- * "Confidence intervals for directly standardized rates: a method based on the gamma
- * distribution") takes y as a gamma variable with mean y and variance v, and for the upper
- * end adds one unseen sampled block (mean y_u, variance v_u, the largest one block can
- * bring): low = the 2.5 % quantile of gamma(mean y, variance v); high = the 97.5 % quantile
- * of gamma(mean y + y_u, variance v + v_u). With nothing sampled under bytes:N the upper end
- * is N * ln 40 = 3.69 N: the chance that L bytes hold no sample point is exp(-L/N), below
- * 2.5 % above that. The unseen block for each mode is in sampled_unit(). gamma quantiles are
- * computed here (no library the analysis links has them: libm has lgamma only). */
+/* ---- the interval of a sampled total: ms__gamma_interval (ms_gamma.c) -------------------- */
 
-/* The regularized lower incomplete gamma function P(a, x): its series below x = a + 1, the
- * continued fraction of Q = 1 - P above (Numerical Recipes' gammp). */
-static double gamma_p(double a, double x) {
-  if (x <= 0)
-    return 0;
-  double front = exp(-x + a * log(x) - lgamma(a));
-  if (x < a + 1) {
-    double ap = a, del = 1.0 / a, sum = del;
-    for (int n = 0; n < 100000 && fabs(del) > fabs(sum) * 1e-15; n++) {
-      ap += 1;
-      del *= x / ap;
-      sum += del;
-    }
-    return fmin(1.0, sum * front);
-  }
-  const double tiny = 1e-300;
-  double b = x + 1 - a, c = 1 / tiny, d = 1 / b, h = d;
-  for (int i = 1; i < 100000; i++) {
-    double an = -i * (i - a);
-    b += 2;
-    d = an * d + b;
-    d = fabs(d) < tiny ? tiny : d;
-    c = b + an / c;
-    c = fabs(c) < tiny ? tiny : c;
-    d = 1 / d;
-    double del = d * c;
-    h *= del;
-    if (fabs(del - 1) < 1e-15)
-      break;
-  }
-  return fmax(0.0, 1.0 - front * h);
-}
-
-/* The q quantile of gamma(shape a, scale 1). Large shapes by Wilson and Hilferty's cube-root
- * normal approximation (relative error below 1e-5 from a = 1000), else by bisection of P. */
-static double gamma_quantile(double a, double q) {
-  double z = q > 0.5 ? 1.959963984540054 : -1.959963984540054; /* q is 0.975 or 0.025 */
-  if (a >= 1000) {
-    double c = 1.0 / (9.0 * a), r = 1.0 - c + z * sqrt(c);
-    return a * r * r * r;
-  }
-  double lo = 0, hi = a + 10 * sqrt(a) + 10;
-  while (gamma_p(a, hi) < q)
-    hi *= 2;
-  for (int i = 0; i < 200 && hi - lo > 1e-12 * hi; i++) {
-    double mid = 0.5 * (lo + hi);
-    if (gamma_p(a, mid) < q)
-      lo = mid;
-    else
-      hi = mid;
-  }
-  return 0.5 * (lo + hi);
-}
-
-/* Fay-Feuer's 95 % interval of a sampled total y with variance estimate v, one unseen sampled
- * block being worth y_u with variance v_u (both > 0). */
-static void gamma_interval(double y, double v, double y_u, double v_u, double *lo, double *hi) {
-  if (!(y > 0))
-    *lo = 0;
-  else if (!(v > 0))
-    *lo = y; /* every block of it was certain to be sampled: exact */
-  else
-    *lo = v / y * gamma_quantile(y * y / v, 0.025);
-  double yh = (y > 0 ? y : 0) + y_u, vh = (v > 0 ? v : 0) + v_u;
-  *hi = vh / yh * gamma_quantile(yh * yh / vh, 0.975);
-}
-
-/* The unseen sampled block of gamma_interval, for counts (blocks, calls) and for bytes: what
+/* The unseen sampled block of ms__gamma_interval, for counts (blocks, calls) and for bytes: what
  * one more sampled block could add to the estimate (y_u) and to its variance (v_u).
  * - bytes:N: a block of s bytes adds s/p and (1-p)/p^2 s^2 with p = 1 - exp(-s/N); in bytes,
  *   both are largest for the smallest blocks, towards N and N^2: a sample point stands for N
@@ -366,84 +297,6 @@ static inline uint32_t slot_of(pass_t *p, uint64_t id) {
   return slot_new(p, id);
 }
 
-/* ---- timeline series (max-preserving, streaming) ----------------------------------------- */
-
-static int series_init(ms__series_t *s, uint32_t cap) {
-  memset(s, 0, sizeof *s);
-  s->v = malloc((size_t)cap * sizeof *s->v);
-  s->cap = s->v ? cap : 0;
-  return s->v ? 0 : MS_TRACE_E_NOMEM;
-}
-
-/* Halves the resolution: each bucket becomes the max of two. */
-static void series_compact(ms__series_t *s) {
-  uint32_t m = (s->n + 1) / 2;
-  for (uint32_t i = 0; i < m; i++) {
-    uint64_t x = s->v[2 * i];
-    if (2 * i + 1 < s->n && s->v[2 * i + 1] > x)
-      x = s->v[2 * i + 1];
-    s->v[i] = x;
-  }
-  s->n = m;
-  s->shift++;
-}
-
-/* Records `value` (live bytes after an event) at time rel (ns since the first event). An
- * empty bucket takes the value carried from before it; a bucket holds the highest value seen
- * in it, so the peak is never lost. Out-of-order times land in the latest bucket. */
-static void series_update_slow(ms__series_t *s, uint64_t rel, uint64_t value) {
-  if (!s->cap)
-    return;
-  uint64_t b = rel >> s->shift;
-  while (b >= s->cap) { /* terminates: cap >= 2, so shift stays below 64 */
-    series_compact(s);
-    b = rel >> s->shift;
-  }
-  if (s->n && b < s->n - 1)
-    b = s->n - 1;
-  while (s->n <= b)
-    s->v[s->n++] = s->last;
-  if (value > s->v[b])
-    s->v[b] = value;
-  s->last = value;
-}
-
-static inline void series_update(ms__series_t *s, uint64_t rel, uint64_t value) {
-  /* Fast path, nearly every event: the time falls in the latest bucket (or before it). */
-  if (__builtin_expect((rel >> s->shift) < s->n, 1)) {
-    uint64_t *v = &s->v[s->n - 1];
-    if (value > *v)
-      *v = value;
-    s->last = value;
-    return;
-  }
-  series_update_slow(s, rel, value);
-}
-
-/* Downsamples to at most TIMELINE_POINTS points, max per group of buckets. */
-static int series_points(const ms__series_t *s, ms_timeline_point_t **pts, size_t *npts) {
-  *pts = NULL;
-  *npts = 0;
-  if (!s->n)
-    return 0;
-  uint64_t g = ((uint64_t)s->n + TIMELINE_POINTS - 1) / TIMELINE_POINTS;
-  size_t n = (size_t)(((uint64_t)s->n + g - 1) / g);
-  ms_timeline_point_t *p = malloc(n * sizeof *p);
-  if (!p)
-    return MS_TRACE_E_NOMEM;
-  for (size_t i = 0; i < n; i++) {
-    uint64_t first = i * g, mx = 0;
-    for (uint64_t j = first; j < first + g && j < s->n; j++)
-      if (s->v[j] > mx)
-        mx = s->v[j];
-    p[i].t_ns = first << s->shift;
-    p[i].live_bytes = mx;
-  }
-  *pts = p;
-  *npts = n;
-  return 0;
-}
-
 /* ---- variables ---------------------------------------------------------------------------- */
 
 static uint64_t hash_str(uint64_t h, const char *s) {
@@ -523,6 +376,7 @@ static inline void block_gone(pass_t *p, const ms_event_t *e, uint64_t addr,
     int k = log2_floor(d);
     unsigned sub = k >= 4 ? (unsigned)(d >> (k - 4)) & 15u : (unsigned)(d << (4 - k)) & 15u;
     p->lt_fine[k * MS__LT_SUB + sub]++;
+    p->a->threads[BLOCK(blk)->thread].life_hist[k]++;
   }
   if (p->a->sampled) {
     double w, vf;
@@ -630,12 +484,14 @@ static void count_temporary(pass_t *p, ms__thread_t *th, const unsigned char *bl
 
 /* The sampled estimates' share of an allocation (weights and Horvitz–Thompson variances). */
 static void sampled_alloc(pass_t *p, const ms_event_t *e, slot_t *s, thr_state_t *ts,
-                          const blk_extra_t *x) {
+                          const blk_extra_t *x, ms__fg_cell_t *c) {
   double w, vf;
   block_weight(p, e->size, x->weight, &w, &vf);
   double sz = (double)e->size;
   s->w_allocs += w;
   s->w_bytes += w * sz;
+  c->w_allocs += w;
+  c->w_bytes += w * sz;
   p->w_allocs += w;
   p->var_allocs += vf;
   p->w_bytes += w * sz;
@@ -673,6 +529,38 @@ static inline uint64_t event_time(pass_t *p, const ms_event_t *e, ms__thread_t *
   return e->ts_ns > p->t0 ? e->ts_ns - p->t0 : 0;
 }
 
+static ms__fg_cell_t *fg_cell_slow(pass_t *p, thr_state_t *ts, uint32_t slot,
+                                   uint32_t thread) __attribute__((noinline));
+
+/* The flame-graph cell of (slot, thread): the thread's cache, else the map (a new cell at the
+ * pair's first allocation). NULL when memory runs out. */
+static ms__fg_cell_t *fg_cell_slow(pass_t *p, thr_state_t *ts, uint32_t slot, uint32_t thread) {
+  int existed;
+  uint32_t *idx = ms__hmap_put(&p->cellidx, (uint64_t)slot << 32 | thread, &existed);
+  if (!idx)
+    return NULL;
+  if (!existed) {
+    if (p->ncells >= UINT32_MAX - 1 ||
+        ms__grow(&p->cells, &p->capcells, p->ncells, sizeof *p->cells, 256)) {
+      ms__hmap_del(&p->cellidx, (uint64_t)slot << 32 | thread, NULL);
+      return NULL;
+    }
+    p->cells[p->ncells] = (ms__fg_cell_t){.stack_id = slot, .thread = thread};
+    *idx = (uint32_t)p->ncells++;
+  }
+  ts->fg_slot[slot % FG_CACHE] = slot;
+  ts->fg_cell[slot % FG_CACHE] = *idx + 1;
+  return &p->cells[*idx];
+}
+
+static inline ms__fg_cell_t *fg_cell(pass_t *p, thr_state_t *ts, uint32_t slot,
+                                     uint32_t thread) {
+  uint32_t c = ts->fg_cell[slot % FG_CACHE];
+  if (__builtin_expect(c && ts->fg_slot[slot % FG_CACHE] == slot, 1))
+    return &p->cells[c - 1];
+  return fg_cell_slow(p, ts, slot, thread);
+}
+
 /* ALLOC and REALLOC. */
 static int on_alloc(pass_t *p, const ms_event_t *e) {
   ms_analysis_t *a = p->a;
@@ -690,7 +578,14 @@ static int on_alloc(pass_t *p, const ms_event_t *e) {
   slot_t *s = &p->slots[slot];
   s->allocs++;
   s->bytes += e->size;
-  a->size_hist[log2_floor(e->size)]++;
+  ms__fg_cell_t *cell = fg_cell(p, ts, slot, e->thread);
+  if (!cell)
+    return MS_TRACE_E_NOMEM;
+  cell->allocs++;
+  cell->bytes += e->size;
+  int sk = log2_floor(e->size);
+  a->size_hist[sk]++;
+  th->size_hist[sk]++;
   uint32_t var = 0;
   if (fx.released) { /* realloc's old block */
     var = EXTRA(fx.released_block)->var;
@@ -699,13 +594,18 @@ static int on_alloc(pass_t *p, const ms_event_t *e) {
     block_gone(p, e, e->old_addr, fx.released_block, 1);
     uint32_t owner = BLOCK(fx.released_block)->thread;
     if (owner != e->thread)
-      series_update(&a->threads[owner].series, rel, thread_live(p, owner));
+      ms__series_update(&a->threads[owner].series, rel, thread_live(p, owner));
   } else if (e->kind == MS_EV_REALLOC && (e->flags & MS_FLAG_REALLOC_RELEASE)) {
     var = ts->release_var;
   }
   ts->release_var = 0;
-  if (fx.replaced)
+  if (fx.replaced) {
     block_gone(p, e, e->addr, fx.replaced_block, 0);
+    /* Its owner's live bytes dropped: its series must end on the value at the end. */
+    uint32_t owner = BLOCK(fx.replaced_block)->thread;
+    if (owner != e->thread)
+      ms__series_update(&a->threads[owner].series, rel, thread_live(p, owner));
+  }
   blk_extra_t *x = EXTRA(fx.added);
   x->alloc_ns = e->ts_ns;
   x->slot = slot;
@@ -726,9 +626,9 @@ static int on_alloc(pass_t *p, const ms_event_t *e) {
       sc->peak_live_bytes = si->live_bytes;
   }
   if (a->sampled)
-    sampled_alloc(p, e, s, ts, x);
-  series_update(&a->series, rel, cur_live(p));
-  series_update(&th->series, rel, thread_live(p, e->thread));
+    sampled_alloc(p, e, s, ts, x, cell);
+  ms__series_update(&a->series, rel, cur_live(p));
+  ms__series_update(&th->series, rel, thread_live(p, e->thread));
   return 0;
 }
 
@@ -751,8 +651,8 @@ static int on_free(pass_t *p, const ms_event_t *e) {
       ts->release_var = EXTRA(fx.released_block)->var;
     block_gone(p, e, e->addr, fx.released_block, 1);
     uint32_t owner = BLOCK(fx.released_block)->thread;
-    series_update(&a->series, rel, cur_live(p));
-    series_update(&a->threads[owner].series, rel, thread_live(p, owner));
+    ms__series_update(&a->series, rel, cur_live(p));
+    ms__series_update(&a->threads[owner].series, rel, thread_live(p, owner));
   }
   ts->has_last = 0;
   return 0;
@@ -1069,14 +969,14 @@ static int finish(pass_t *p) {
   }
 
   if (a->sampled) {
-    /* Sums over the sampled blocks: Fay-Feuer's gamma interval (above gamma_p). */
+    /* Sums over the sampled blocks: Fay-Feuer's gamma interval (ms_gamma.c). */
     static const int sums[4] = {MS_EST_ALLOCATIONS, MS_EST_ALLOCATED_BYTES,
                                 MS_EST_LEAKED_BYTES, MS_EST_LEAKED_BLOCKS};
     for (int i = 0; i < 4; i++) {
       int k = sums[i], bytes = k == MS_EST_ALLOCATED_BYTES || k == MS_EST_LEAKED_BYTES;
       double y_u, v_u;
       sampled_unit(p, bytes, &y_u, &v_u);
-      gamma_interval(vals[k], vars[k], y_u, v_u, &a->est[k].ci95_low, &a->est[k].ci95_high);
+      ms__gamma_interval(vals[k], vars[k], y_u, v_u, &a->est[k].ci95_low, &a->est[k].ci95_high);
     }
     peak_interval(p, a->stats->totals.allocations, &a->est[2]);
     /* At the true peak's instant either some sampled block is live (the high end above
@@ -1084,7 +984,7 @@ static int finish(pass_t *p) {
      * sample with 97.5 %: the high end is at least that (with nothing sampled it was 0). */
     double y_u, v_u, lo0, hi0;
     sampled_unit(p, 1, &y_u, &v_u);
-    gamma_interval(0, 0, y_u, v_u, &lo0, &hi0);
+    ms__gamma_interval(0, 0, y_u, v_u, &lo0, &hi0);
     a->est[2].ci95_high = fmax(a->est[2].ci95_high, hi0);
     /* The interval holds its own value (a cross-fitted value can lie below the low end). */
     a->est[2].ci95_low = fmin(a->est[2].ci95_low, a->est[2].value);
@@ -1209,6 +1109,14 @@ static int finish(pass_t *p) {
   free(g);
   if (rc)
     return rc;
+  /* Flame graph: every cell under the stack id its slot stands for. */
+  for (size_t i = 0; i < p->ncells; i++) {
+    ms__fg_cell_t *c = &p->cells[i];
+    c->stack_id = p->slots[p->slots[(uint32_t)c->stack_id].real].stack_id;
+  }
+  rc = ms__flame_build(a, p->cells, p->ncells);
+  if (rc)
+    return rc;
   a->symbolize_s = ms__now_s() - t_sym;
 
   /* Lifetimes: the median from the fine histogram, log2 buckets by summing it. */
@@ -1236,10 +1144,10 @@ static int finish(pass_t *p) {
 
   /* Timelines, per-thread rates and resources (roles: ms_roles.c, on the summary). */
   ms__res_finish(a);
-  rc = series_points(&a->series, &a->pts, &a->npts);
+  rc = ms__series_points(&a->series, TIMELINE_POINTS, &a->pts, &a->npts);
   for (size_t i = 0; !rc && i < a->nthreads; i++) {
     ms__thread_t *th = &a->threads[i];
-    rc = series_points(&th->series, &th->pts, &th->npts);
+    rc = ms__series_points(&th->series, MS__THREAD_TIMELINE_POINTS, &th->pts, &th->npts);
     const ms_stats_thread_t *r = &th->rep;
     th->avg_size = r->allocations ? (double)r->allocated_bytes / (double)r->allocations : 0;
     double span = th->have_ts && th->last_ns > th->first_ns
@@ -1263,6 +1171,8 @@ static void pass_free(pass_t *p) {
   ms__hmap_destroy(&p->varidx);
   free(p->ts);
   free(p->si);
+  free(p->cells);
+  ms__hmap_destroy(&p->cellidx);
 }
 
 /* The run is opened lazily (records checked during the pass: one decode of each instead of
@@ -1316,6 +1226,7 @@ int ms_analyze_run(const char *run_dir, const ms_analysis_opts_t *opts, ms_analy
   p.a = a;
   ms__hmap_init(&p.sparse, sizeof(uint32_t));
   ms__hmap_init(&p.varidx, sizeof(uint32_t));
+  ms__hmap_init(&p.cellidx, sizeof(uint32_t));
   int rc = 0;
   if (opts && opts->suppressions) {
     rc = ms__suppr_load(&a->suppr, opts->suppressions, err, errlen);
@@ -1369,10 +1280,10 @@ int ms_analyze_run(const char *run_dir, const ms_analysis_opts_t *opts, ms_analy
   uint32_t tcap = a->nthreads <= 64 ? SERIES_CAP : (uint32_t)(262144 / a->nthreads);
   if (tcap < 64)
     tcap = 64;
-  if (series_init(&a->series, SERIES_CAP))
+  if (ms__series_init(&a->series, SERIES_CAP))
     goto fail;
   for (size_t i = 0; i < a->nthreads; i++)
-    if (series_init(&a->threads[i].series, tcap))
+    if (ms__series_init(&a->threads[i].series, tcap))
       goto fail;
   rc = setup_slots(&p);
   if (rc)
@@ -1447,6 +1358,7 @@ void ms_analysis_free(ms_analysis_t *a) {
   free(a->strings);
   free(a->live);
   ms__suppr_free(&a->suppr);
+  ms__flame_free(&a->flame);
   ms_symbolizer_free(a->sym);
   ms_stats_free(a->stats);
   ms_run_close(a->run);

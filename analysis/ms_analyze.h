@@ -71,8 +71,10 @@ typedef struct ms_scope_s {
   uint64_t leaked_blocks, leaked_bytes; /* allocated inside, still live at its end */
 } ms_scope_t;
 
-/* Live heap over time, max-preserving downsampled to at most 2000 points per series: each
- * point holds the highest live-bytes value in its time bucket, so the peak is never lost. */
+/* Live heap over time, max-preserving downsampled to at most 2000 points (process) or 256
+ * (a thread): each point holds the highest live-bytes value in its time bucket, so the peak
+ * is never lost, and the last one the value at the end; points inside runs of equal values
+ * are left out (docs/analysis.md, "Timeline"). */
 typedef struct ms_timeline_point_s {
   uint64_t t_ns;        /* relative to the first event */
   uint64_t live_bytes;
@@ -94,7 +96,8 @@ size_t ms_analysis_nleaks(const ms_analysis_t *a); /* largest first */
 const ms_leak_t *ms_analysis_leak(const ms_analysis_t *a, size_t i);
 size_t ms_analysis_nscopes(const ms_analysis_t *a);
 const ms_scope_t *ms_analysis_scope(const ms_analysis_t *a, size_t i);
-/* Process-wide series (thread < 0) or one thread's (by index, live bytes it allocated). */
+/* Process-wide series (thread < 0) or one thread's (by index, live bytes it allocated; over
+ * the thread's own span after a point (0, 0)). */
 size_t ms_analysis_timeline(const ms_analysis_t *a, int thread, const ms_timeline_point_t **pts);
 /* Allocation counts per size class: bucket k holds sizes in [2^k, 2^(k+1)), bucket 0 also 0. */
 size_t ms_analysis_size_histogram(const ms_analysis_t *a, const uint64_t **counts);

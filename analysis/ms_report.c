@@ -157,6 +157,8 @@ static int totals_json(cJSON *t, const ms_analysis_t *a, const ms_stats_totals_t
   return bad;
 }
 
+static int thread_detail_json(cJSON *o, const ms_analysis_t *a, size_t i);
+
 static int thread_json(cJSON *o, const ms_analysis_t *a, size_t i) {
   const ms__thread_t *th = &a->threads[i];
   const ms_stats_thread_t *r = &th->rep;
@@ -189,6 +191,7 @@ static int thread_json(cJSON *o, const ms_analysis_t *a, size_t i) {
   bad |= add_num(o, "allocated_bytes_per_s", th->bytes_rate_per_s);
   bad |= ms__res_json(o, a, i); /* resources, cpu_percent, cpu_time_s, io_ops */
   /* role, alert, role_basis: ms_roles_apply, on the finished tree. */
+  bad |= thread_detail_json(o, a, i);
   return bad;
 }
 
@@ -295,6 +298,77 @@ static int histogram_json(cJSON *arr, const uint64_t *c, size_t n) {
       return -1;
   }
   return 0;
+}
+
+/* A thread's detail for the dashboard's focus mode and the per-thread lines of the gnuplot
+ * heap timeline (docs/dashboard-data.md §2): its live bytes over time (same clock as the
+ * top-level timeline), its allocation sizes and the lifetimes of its blocks, in the
+ * top-level histograms' buckets. */
+static int thread_detail_json(cJSON *o, const ms_analysis_t *a, size_t i) {
+  const ms__thread_t *th = &a->threads[i];
+  cJSON *tl = add_obj(o, "timeline");
+  int bad = !tl || timeline_json(tl, th->pts, th->npts);
+  cJSON *sh = add_arr(o, "size_histogram");
+  bad |= !sh || histogram_json(sh, th->size_hist, 64);
+  cJSON *lh = add_arr(o, "lifetime_histogram_log2_ns");
+  bad |= !lh || histogram_json(lh, th->life_hist, 64);
+  return bad;
+}
+
+/* The flame graph (docs/dashboard-data.md §3, ms_flame.c): the frames table, then the shown
+ * stacks as lists of frame indexes, root first. */
+static int flamegraph_json(cJSON *root, const ms_analysis_t *a) {
+  const ms__flame_t *fl = &a->flame;
+  cJSON *fg = add_obj(root, "flamegraph");
+  if (!fg)
+    return -1;
+  cJSON *frames = add_arr(fg, "frames");
+  int bad = !frames;
+  for (size_t i = 0; !bad && i < fl->nframes; i++) {
+    const ms__fg_frame_t *f = &fl->frames[i];
+    cJSON *o = push_obj(frames);
+    bad |= !o || add_str(o, "function", f->function) || add_str(o, "file", f->file) ||
+           add_u64(o, "line", (uint64_t)(f->line > 0 ? f->line : 0)) ||
+           add_str(o, "module", f->module) || add_bool(o, "inlined", f->inlined);
+    if (!bad && !*f->function && *f->module)
+      bad |= add_u64(o, "module_offset", f->module_offset);
+  }
+  cJSON *stacks = add_arr(fg, "stacks");
+  bad |= !stacks;
+  for (size_t i = 0; !bad && i < fl->nstacks; i++) {
+    const ms__fg_stack_t *st = &fl->stacks[i];
+    cJSON *o = push_obj(stacks);
+    bad |= !o || add_u64(o, "stack_id", st->stack_id == UINT64_MAX ? 0 : st->stack_id) ||
+           add_bool(o, "stack_known", st->stack_id != UINT64_MAX);
+    cJSON *fr = o ? add_arr(o, "frames") : NULL;
+    bad |= !fr;
+    for (size_t k = 0; !bad && k < st->nframes; k++)
+      bad |= push_u64(fr, st->frames[k]);
+    bad |= bad || add_u64(o, "allocations", st->allocations) ||
+           add_u64(o, "allocated_bytes", st->allocated_bytes) ||
+           add_u64(o, "threads_total", st->threads_total);
+    cJSON *th = bad ? NULL : add_arr(o, "threads");
+    bad |= !th;
+    for (size_t k = 0; !bad && k < st->nthreads; k++) {
+      const ms__fg_thread_t *t = &st->threads[k];
+      cJSON *x = push_obj(th);
+      bad |= !x || add_u64(x, "tid", a->threads[t->thread].rep.tid) ||
+             add_u64(x, "allocations", t->allocations) ||
+             add_u64(x, "allocated_bytes", t->allocated_bytes);
+    }
+  }
+  bad |= add_u64(fg, "stacks_total", fl->stacks_total);
+  bad |= add_u64(fg, "stacks_shown", fl->nstacks);
+  cJSON *rest = add_obj(fg, "not_shown");
+  bad |= !rest || add_u64(rest, "stacks", fl->stacks_total - fl->nstacks) ||
+         add_u64(rest, "allocations", fl->rest_allocations) ||
+         add_u64(rest, "allocated_bytes", fl->rest_bytes);
+  bad |= add_bool(fg, "estimated", a->sampled != 0);
+  bad |= add_str(fg, "basis",
+                 a->sampled ? "every recorded (sampled) allocation, by its full recorded stack; "
+                              "figures are weighted estimates (Horvitz-Thompson), rounded"
+                            : "every recorded allocation, by its full recorded stack");
+  return bad;
 }
 
 static int lifetime_json(cJSON *o, const ms_analysis_t *a) {
@@ -439,6 +513,7 @@ cJSON *ms_analysis_summary_json(const ms_analysis_t *a) {
   }
   cJSON *lt = add_obj(root, "lifetimes");
   bad |= !lt || lifetime_json(lt, a);
+  bad |= bad || flamegraph_json(root, a);
   /* Last: roles and bottlenecks read the threads, hot stacks and leaks written above. */
   bad |= bad || ms_roles_apply(root, &a->opts.roles) != 0;
   if (bad) {
@@ -606,14 +681,7 @@ static cJSON *comprehensive_json(const ms_analysis_t *a) {
   if (!r)
     return NULL;
   cJSON_ReplaceItemInObject(r, "schema", cJSON_CreateString("memscope.comprehensive/1"));
-  int bad = 0;
-  cJSON *th = cJSON_GetObjectItemCaseSensitive(r, "threads");
-  for (size_t i = 0; th && !bad && i < a->nthreads; i++) {
-    cJSON *o = cJSON_GetArrayItem(th, (int)i);
-    cJSON *tl = o ? add_obj(o, "timeline") : NULL;
-    bad |= !tl || timeline_json(tl, a->threads[i].pts, a->threads[i].npts);
-  }
-  bad |= variables_json(r, a);
+  int bad = variables_json(r, a); /* threads[i].timeline: in the summary (thread_detail_json) */
   cJSON *meta = add_obj(r, "meta");
   const ms_meta_t *m = ms_run_meta(a->run);
   bad |= !meta;

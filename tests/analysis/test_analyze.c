@@ -275,7 +275,9 @@ static void timeline_keeps_peak(void) {
   ms_analysis_t *a = analyze(dir, NULL);
   const ms_timeline_point_t *p;
   size_t n = ms_analysis_timeline(a, -1, &p);
-  T_TRUE(n >= 100 && n <= 2000);
+  /* Every bucket's maximum is 10 but the spike's: the runs of equal points are left out
+   * (docs/analysis.md, "Timeline"), the spike and its two sides stay. */
+  T_TRUE(n >= 3 && n <= 2000);
   uint64_t mx = 0, spike_t = 0;
   for (size_t i = 0; i < n; i++)
     if (p[i].live_bytes > mx) {

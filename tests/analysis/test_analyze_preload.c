@@ -377,11 +377,116 @@ static void cxx_demangled(void) {
   free(dir);
 }
 
+/* ---- issue 10: the flame graph and the per-thread detail on a real run -----------------------
+ * ms_a_flame's workers allocate through plain_alloc and through inl_alloc, always inlined into
+ * holder. Per worker, the stacks through each hold exactly the program's own counts; the
+ * inlined function is a frame of its own, right after (leafward of) the function it was
+ * inlined into; the per-thread detail agrees with the thread's figures. */
+static int stack_has(const cJSON *frames, const cJSON *st, const char *fn, int inlined,
+                     const char *parent) {
+  const cJSON *fr = cJSON_GetObjectItem(st, "frames");
+  for (int i = 0; i < cJSON_GetArraySize(fr); i++) {
+    const cJSON *f = cJSON_GetArrayItem(frames, cJSON_GetArrayItem(fr, i)->valueint);
+    if (strcmp(cJSON_GetObjectItem(f, "function")->valuestring, fn) ||
+        cJSON_IsTrue(cJSON_GetObjectItem(f, "inlined")) != inlined)
+      continue;
+    if (!parent)
+      return 1;
+    if (i == 0)
+      return 0;
+    const cJSON *p = cJSON_GetArrayItem(frames, cJSON_GetArrayItem(fr, i - 1)->valueint);
+    return !strcmp(cJSON_GetObjectItem(p, "function")->valuestring, parent) &&
+           cJSON_IsFalse(cJSON_GetObjectItem(p, "inlined"));
+  }
+  return 0;
+}
+
+static uint64_t jnum(const cJSON *o, const char *k) {
+  const cJSON *x = cJSON_GetObjectItem(o, k);
+  T_TRUE(cJSON_IsNumber(x));
+  return (uint64_t)x->valuedouble;
+}
+
+static void flamegraph_real(void) {
+  char *dir = tg_mkdtemp("an-flame");
+  const char *argv[] = {t_argv[3], NULL};
+  char *out = run_traced(dir, NULL, argv);
+  fputs(out, stdout);
+  ms_analysis_opts_t o = {0};
+  o.symbolize = 1;
+  ms_analysis_t *a = analyze(dir, &o);
+  cJSON *sum = ms_analysis_summary_json(a);
+  const cJSON *fg = cJSON_GetObjectItem(sum, "flamegraph");
+  const cJSON *frames = cJSON_GetObjectItem(fg, "frames"), *stacks = cJSON_GetObjectItem(fg, "stacks");
+  T_EQ_U64(jnum(fg, "stacks_total"), jnum(fg, "stacks_shown"));
+  uint64_t all = 0;
+  const cJSON *st;
+  cJSON_ArrayForEach(st, stacks) all += jnum(st, "allocations");
+  T_EQ_U64(ms_analysis_totals(a)->allocations, all);
+  int saw_inlined_line = 0;
+  for (int w = 0; w < 3; w++) {
+    char k[32];
+    snprintf(k, sizeof k, "w%d_tid", w);
+    uint64_t tid = (uint64_t)field(out, k), plain = 0, inlined = 0;
+    cJSON_ArrayForEach(st, stacks) {
+      int is_plain = stack_has(frames, st, "plain_alloc", 0, NULL);
+      int is_inl = stack_has(frames, st, "inl_alloc", 1, "holder");
+      const cJSON *te;
+      cJSON_ArrayForEach(te, cJSON_GetObjectItem(st, "threads")) {
+        if (jnum(te, "tid") != tid)
+          continue;
+        plain += is_plain ? jnum(te, "allocations") : 0;
+        inlined += is_inl ? jnum(te, "allocations") : 0;
+      }
+    }
+    snprintf(k, sizeof k, "w%d_plain", w);
+    T_EQ_U64(field(out, k), plain);
+    snprintf(k, sizeof k, "w%d_inlined", w);
+    T_EQ_U64(field(out, k), inlined);
+  }
+  /* inl_alloc's frame carries the inlined code's file and line (libc's own inlined frames,
+   * with its debug info installed, are there too). */
+  const cJSON *f;
+  cJSON_ArrayForEach(f, frames) {
+    if (cJSON_IsTrue(cJSON_GetObjectItem(f, "inlined")) &&
+        !strcmp("inl_alloc", cJSON_GetObjectItem(f, "function")->valuestring)) {
+      T_TRUE(ends_with(cJSON_GetObjectItem(f, "file")->valuestring, "flame.c"));
+      T_TRUE(jnum(f, "line") > 0);
+      saw_inlined_line = 1;
+    }
+  }
+  T_TRUE(saw_inlined_line);
+  /* Per-thread detail against the thread's own figures (the stats pass's, counted apart). */
+  const cJSON *th;
+  cJSON_ArrayForEach(th, cJSON_GetObjectItem(sum, "threads")) {
+    const cJSON *tl = cJSON_GetObjectItem(th, "timeline");
+    const cJSON *lv = cJSON_GetObjectItem(tl, "live_bytes");
+    int n = cJSON_GetArraySize(lv);
+    T_TRUE(n <= 256);
+    T_EQ_INT(n, cJSON_GetArraySize(cJSON_GetObjectItem(tl, "t_ns")));
+    uint64_t mx = 0, hs = 0;
+    for (int i = 0; i < n; i++)
+      if ((uint64_t)cJSON_GetArrayItem(lv, i)->valuedouble > mx)
+        mx = (uint64_t)cJSON_GetArrayItem(lv, i)->valuedouble;
+    T_EQ_U64(jnum(th, "peak_live_bytes"), mx);
+    if (n)
+      T_EQ_U64(jnum(th, "live_bytes"), (uint64_t)cJSON_GetArrayItem(lv, n - 1)->valuedouble);
+    const cJSON *b;
+    cJSON_ArrayForEach(b, cJSON_GetObjectItem(th, "size_histogram")) hs += jnum(b, "count");
+    T_EQ_U64(jnum(th, "allocations"), hs);
+  }
+  cJSON_Delete(sum);
+  ms_analysis_free(a);
+  free(out);
+  tg_rmrf(dir);
+  free(dir);
+}
+
 int main(int argc, char **argv) {
   static const t_case_t cases[] = {
       T_CASE(golden_alloc_family), T_CASE(golden_never_ends), T_CASE(golden_exit_thread),
       T_CASE(leak_symbolized),     T_CASE(suppressions),      T_CASE(sampled_estimate),
-      T_CASE(cxx_demangled),       T_CASE(sampled_leak_interval),
+      T_CASE(cxx_demangled),       T_CASE(sampled_leak_interval), T_CASE(flamegraph_real),
   };
   if (argc > 1 && strcmp(argv[1], "--list") && argc < 4) {
     fprintf(stderr, "usage: %s TEST LIB PROGRAM\n", argv[0]);
