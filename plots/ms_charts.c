@@ -328,8 +328,9 @@ int ms__chart_thread_peaks(const ms_plot_ctx_t *ctx, const cJSON *summary, char 
   } else {
     /* Horizontal bars, highest at the top: the names read horizontally, whole, however many. */
     /* Each bar's own figure in its own unit (a small one would read 0.0145 MiB). */
-    ms__text(&b, "  fmt_bytes(x) = x >= 1073741824 ? sprintf('%%.3g GiB', x / 1073741824.) : "
-                 "x >= 1048576 ? sprintf('%%.3g MiB', x / 1048576.) : x >= 1024 ? sprintf('%%.3g KiB', x / 1024.) : "
+    /* The next unit from 1000 of the smaller one: %.3g of 1023 KiB would print "1.02e+03". */
+    ms__text(&b, "  fmt_bytes(x) = x >= 1000 * 1048576. ? sprintf('%%.3g GiB', x / 1073741824.) : "
+                 "x >= 1000 * 1024. ? sprintf('%%.3g MiB', x / 1048576.) : x >= 1000 ? sprintf('%%.3g KiB', x / 1024.) : "
                  "sprintf('%%.0f B', x)\n");
     ms__text(&b, "  unset key\n"
                  "  set style fill solid 0.8 border rgb '#404040'\n"

@@ -211,7 +211,14 @@ const MSCharts = (function () {
       if (p.x > xmax) xmax = p.x;
       if (p.y > ymax) ymax = p.y;
     }
-    const xt = ticks(xmax > 0 ? xmax : 1, 8), yt = ticks(ymax > 0 ? ymax : 1, 5);
+    const xt = ticks(xmax > 0 ? xmax : 1, 8);
+    let yt = ticks(ymax > 0 ? ymax : 1, 5), yfmt = opts.yfmt || fmtNum;
+    if (opts.ybytes) {
+      // Round numbers of a binary unit (16 MiB/s, not 16,777,216): opts.yunit is appended.
+      const bt = byteTicks(ymax > 0 ? ymax : 1, 5);
+      yt = bt.vals;
+      yfmt = (v) => bt.fmt(v) + (v === 0 ? '' : opts.yunit || '');
+    }
     xmax = Math.max(xmax, xt[xt.length - 1], 1e-9);
     ymax = Math.max(ymax, yt[yt.length - 1], 1e-9);
     const sx = (x) => L + pw * x / xmax;
@@ -220,7 +227,7 @@ const MSCharts = (function () {
       'aria-label': opts.title || 'scatter' });
     for (const v of yt) {
       root.appendChild(svg('line', { x1: L, x2: L + pw, y1: sy(v), y2: sy(v), class: 'grid' }));
-      root.appendChild(svg('text', { x: L - 5, y: sy(v) + 4, 'text-anchor': 'end' }, (opts.yfmt || fmtNum)(v)));
+      root.appendChild(svg('text', { x: L - 5, y: sy(v) + 4, 'text-anchor': 'end' }, yfmt(v)));
     }
     for (const v of xt) {
       root.appendChild(svg('text', { x: sx(v), y: T + ph + 16, 'text-anchor': 'middle' }, (opts.xfmt || fmtNum)(v)));

@@ -753,7 +753,9 @@
     }
     const rText = isNum(cr.r) ? 'Pearson r = ' + cr.r.toFixed(3) : 'Pearson r: unavailable (' + (cr.reason || 'no reason given') + ')';
     p.appendChild(el('p', null, el('strong', { id: 'correlation-r' }, rText), ', n = ' + (isNum(cr.n) ? cr.n : 'n/a') + ' threads with both figures' +
-      (isNum(cr.slope) && isNum(cr.intercept) ? '; fitted line y = ' + C.fmtNum(cr.slope, 4) + ' x + ' + C.fmtNum(cr.intercept, 2) : '') + '.'));
+      (isNum(cr.slope) && isNum(cr.intercept) ? '; fitted line: ' + axisName(cr.y) + ' = ' + (cr.intercept < 0 ? '−' : '') +
+        axisValue(cr.y, Math.abs(cr.intercept)) + (cr.slope < 0 ? ' − ' : ' + ') + axisValue(cr.y, Math.abs(cr.slope)) + ' for each ' +
+        axisValue(cr.x, 1) : '') + '.'));
     if (cr.reason && isNum(cr.r)) p.appendChild(note(String(cr.reason)));
     if (cr.method) p.appendChild(note(String(cr.method)));
     if (cr.excluded && typeof cr.excluded === 'object') {
@@ -775,10 +777,26 @@
     if (focus !== null && !pts.some((q) => q.tid === focus)) {
       p.appendChild(unavailable('This thread\'s point', 'the thread lacks one of the two figures'));
     }
-    const unit = (u) => (u ? ' (' + u + ')' : '');
-    p.appendChild(C.scatter(points, { title: String(cr.y) + ' against ' + String(cr.x), xlabel: String(cr.x) + unit(cr.x_unit),
-      ylabel: String(cr.y) + unit(cr.y_unit),
+    const unit = (k, u) => (AXIS[k] ? '' : u ? ' (' + u + ')' : '');
+    p.appendChild(C.scatter(points, { title: axisName(cr.y) + ' against ' + axisName(cr.x),
+      xlabel: axisName(cr.x) + unit(cr.x, cr.x_unit), ylabel: axisName(cr.y) + unit(cr.y, cr.y_unit),
+      xfmt: (v) => axisValue(cr.x, v), yfmt: (v) => axisValue(cr.y, v),
+      ybytes: cr.y === 'allocated_bytes_per_s', yunit: '/s',
       slope: cr.slope, intercept: cr.intercept, lineLabel: 'least-squares fit from the summary' }));
+  }
+
+  /* Readable names and units of the summary's figures on the correlation's axes (the keys
+   * themselves, e.g. allocated_bytes_per_s, are a program's names, not a reader's). */
+  const AXIS = {
+    cpu_percent: { name: 'CPU use (% of one core)', fmt: (v) => C.fmtNum(v, 2) + ' %' },
+    allocated_bytes_per_s: { name: 'allocation rate', fmt: (v) => C.fmtBytes(v) + '/s' },
+    alloc_rate_per_s: { name: 'allocations per second', fmt: (v) => C.fmtNum(v, 1) + '/s' },
+  };
+  function axisName(k) {
+    return AXIS[k] ? AXIS[k].name : String(k);
+  }
+  function axisValue(k, v) {
+    return AXIS[k] ? AXIS[k].fmt(v) : C.fmtNum(v, 3);
   }
 
   /* ---- Flame graph ---- */
