@@ -8,6 +8,15 @@
  * before until it reaches 1/hz, then hz; a last sample of the zombie right before the reap.
  * So a run of 20 ms or more has at least 20 samples, and a long run is sampled at hz.
  *
+ * CPU %: the kernel counts /proc/<pid>/stat's utime/stime and /proc/stat in 10 ms clock ticks,
+ * so a percentage between two samples 1 ms apart would be quantization noise. Every CPU % of a
+ * sample (the process's, the machine's, each core's) is taken over a window reaching back to
+ * the most recent earlier reading at least HS_CPU_WINDOW_S before it (readings of every sample
+ * taken, stored or not, kept in a small ring), and the window is recorded with the figure. The
+ * process's CPU time itself is read in ns from its POSIX CPU clock (clock_getcpuclockid: the
+ * kernel's sum_exec_runtime of all its threads, live and exited), so its % is exact over the
+ * window; only when that clock cannot be read do the stat ticks stand in.
+ *
  * Cost: the files of the process and of each thread are opened once and re-read with pread
  * (a /proc seq file regenerates its text at offset 0), the thread table is hashed by tid,
  * and nothing is formatted or allocated per sample except when an array doubles. A figure
@@ -36,6 +45,9 @@
 #define HS_KEEP_THREAD_RECS 400000 /* ... or stored per-thread records (~100 B each) */
 #define HS_MAX_CPUS 1024
 #define HS_FD_RESERVE 256      /* descriptors left to the rest of the harness */
+#define HS_CPU_WINDOW_S 0.050  /* a CPU % covers at least this long: 5 ticks of 10 ms, so a tick
+                                  counter's change is known to +-1 tick in 5 (docs/harness.md) */
+#define HS_RING 64             /* readings kept for the windows: > 1 kHz x HS_CPU_WINDOW_S + 1 */
 
 enum { PH_FIRST, PH_RAMP, PH_STEADY, PH_LAST };
 static const char *const phase_names[] = {"first", "ramp", "steady", "last"};
@@ -69,7 +81,12 @@ typedef struct psamp_s {
   io_t io;
   double load[3];
   int64_t net_rx, net_tx, d_ro, d_wo, d_rs, d_ws;
-  int cpu_why;            /* 0: per-core % stored; 1: no earlier reading; 2: a core had no tick */
+  int cpu_why;            /* 0: per-core % stored; 1: no reading HS_CPU_WINDOW_S earlier;
+                             2: a core had no tick */
+  double host_win;        /* the machine CPU %'s window, s */
+  int64_t pcpu_ns;        /* the process's CPU clock, ns; -1: unreadable */
+  double pcpu_pct, pcpu_win; /* its CPU % of one core over pcpu_win s */
+  int pcpu_why;           /* 0: pcpu_pct set; 1: no reading HS_CPU_WINDOW_S earlier; 2: unreadable */
   size_t t_off;
   uint32_t t_n;
 } psamp_t;
@@ -91,6 +108,15 @@ typedef struct cpu_times_s {
   int ncpu;               /* -1: unreadable */
   unsigned long long busy[HS_MAX_CPUS + 1], total[HS_MAX_CPUS + 1]; /* [0] = all */
 } cpu_times_t;
+
+/* One reading of the CPU counters (a sample's, or the baseline before the fork), for the
+ * windows of later samples. */
+typedef struct reading_s {
+  double t;               /* hs_now_s */
+  int64_t pcpu_ns;        /* the process's CPU clock, ns; -1: unreadable */
+  int64_t pticks;         /* its utime + stime, ticks; -1: unreadable */
+  int host;               /* busy/total of /proc/stat are in the ring's host slot */
+} reading_t;
 
 struct hs_monitor_s {
   pid_t pid;
@@ -124,8 +150,12 @@ struct hs_monitor_s {
   int fd_stat, fd_status, fd_io, fd_task, fd_cpu, fd_load, fd_net, fd_disk;
   DIR *task_dir;
   /* host baselines and last values */
-  cpu_times_t prev_cpu;
-  int have_prev_cpu;
+  cpu_times_t *cur_cpu;    /* scratch for this sample's /proc/stat */
+  reading_t ring[HS_RING]; /* the latest readings, oldest overwritten */
+  unsigned long long *ring_host; /* per ring slot: busy[cpu_stride], total[cpu_stride] */
+  size_t ring_n, ring_head; /* readings held; the slot the next one goes to */
+  clockid_t pclock;       /* the child's process CPU clock */
+  int have_pclock;
   long long peak_rss_kb;
   int64_t net0[2], disk0[4], net[2], disk[4];
   char disk_names[64][32];
@@ -440,6 +470,35 @@ static void thin_steady(hs_monitor_t *m) {
   m->stride *= 2;
 }
 
+/* ---- the CPU windows ---- */
+
+/* The most recent reading at least HS_CPU_WINDOW_S before t that has the figure `want`
+ * (0: the process's CPU time, 1: /proc/stat), or NULL. */
+static const reading_t *window_start(const hs_monitor_t *m, double t, int want, size_t *slot) {
+  for (size_t k = 0; k < m->ring_n; k++) {
+    size_t i = (m->ring_head + HS_RING - 1 - k) % HS_RING;
+    const reading_t *r = &m->ring[i];
+    if (t - r->t < HS_CPU_WINDOW_S) continue;
+    if (want ? !r->host : (r->pcpu_ns < 0 && r->pticks < 0)) continue;
+    *slot = i;
+    return r;
+  }
+  return NULL;
+}
+
+/* Adds this sample's reading to the ring (the baseline's too: host only). */
+static void ring_push(hs_monitor_t *m, const reading_t *r, const cpu_times_t *c) {
+  size_t i = m->ring_head;
+  m->ring[i] = *r;
+  if (r->host) {
+    unsigned long long *h = &m->ring_host[i * 2 * m->cpu_stride];
+    memcpy(h, c->busy, m->cpu_stride * sizeof *h);
+    memcpy(h + m->cpu_stride, c->total, m->cpu_stride * sizeof *h);
+  }
+  m->ring_head = (i + 1) % HS_RING;
+  if (m->ring_n < HS_RING) m->ring_n++;
+}
+
 /* ---- the schedule ---- */
 
 /* After a sample that started at `started` and ended at `now` (hs_now_s) and took cost_s:
@@ -498,12 +557,24 @@ hs_monitor_t *hs_monitor_new(double hz) {
                  ? (long)rl.rlim_cur : 1024;
   m->fd_budget = lim > 2 * HS_FD_RESERVE ? (int)(lim - HS_FD_RESERVE) : 0;
   if (m->fd_budget > 3 * 1024) m->fd_budget = 3 * 1024;
-  /* Host baselines before the child runs: the first sample's CPU % has an interval. */
+  /* Host baselines before the child runs (a /proc/stat reading for the CPU windows too). */
   read_net(m, m->net0);
   read_disk(m, m->disk0);
-  read_cpu_times(m, &m->prev_cpu);
-  m->have_prev_cpu = m->prev_cpu.ncpu > 0;
-  m->cpu_stride = m->have_prev_cpu ? (size_t)m->prev_cpu.ncpu + 1 : 0;
+  m->cur_cpu = malloc(sizeof *m->cur_cpu);
+  if (!m->cur_cpu) {
+    hs_monitor_free(m);
+    return NULL;
+  }
+  read_cpu_times(m, m->cur_cpu);
+  m->cpu_stride = m->cur_cpu->ncpu > 0 ? (size_t)m->cur_cpu->ncpu + 1 : 0;
+  if (m->cpu_stride) {
+    m->ring_host = malloc(HS_RING * 2 * m->cpu_stride * sizeof *m->ring_host);
+    if (!m->ring_host) m->cpu_stride = 0;
+  }
+  if (m->cpu_stride) {
+    reading_t base = {.t = hs_now_s(), .pcpu_ns = -1, .pticks = -1, .host = 1};
+    ring_push(m, &base, m->cur_cpu);
+  }
   memcpy(m->net, m->net0, sizeof m->net);
   memcpy(m->disk, m->disk0, sizeof m->disk);
   return m;
@@ -522,6 +593,7 @@ void hs_monitor_start(hs_monitor_t *m, pid_t pid, double t0) {
   m->fd_io = open_ro(AT_FDCWD, p);
   hs_fmt(p, sizeof p, "/proc/%d/task", (int)m->pid);
   m->fd_task = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  m->have_pclock = clock_getcpuclockid(pid, &m->pclock) == 0;
   /* A second descriptor for readdir: fdopendir takes over the one it is given. */
   int dfd = m->fd_task >= 0 ? open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
   m->task_dir = dfd >= 0 ? fdopendir(dfd) : NULL;
@@ -592,32 +664,41 @@ static void sample_threads(hs_monitor_t *m, psamp_t *s, double t, int store) {
     if (m->thr[i].gen != m->gen) thr_close(m, &m->thr[i]);
 }
 
-/* Per-core and total CPU % over the interval since the previous sample (of any phase, stored
- * or not) into row (cpu_stride floats; NAN where no clock tick elapsed: 0/0 is unknown). */
-static void sample_cpu(hs_monitor_t *m, psamp_t *s, float *row) {
-  cpu_times_t *cur = malloc(sizeof *cur);
-  if (!cur) {
-    s->cpu_why = 1;
-    return;
+/* The process's CPU % of one core and the per-core and total CPU % of the machine over the
+ * window since the most recent reading at least HS_CPU_WINDOW_S earlier (of any sample, stored
+ * or not): s->pcpu_*, s->host_win and row (cpu_stride floats; NAN where a core counted no
+ * tick: 0/0 is unknown). now: the sample's hs_now_s; pticks: utime + stime or -1. */
+static void sample_cpu(hs_monitor_t *m, psamp_t *s, float *row, double now, int64_t pticks) {
+  reading_t cur = {.t = now, .pcpu_ns = s->pcpu_ns, .pticks = pticks, .host = 0};
+  size_t slot;
+  const reading_t *w = window_start(m, now, 0, &slot);
+  s->pcpu_why = s->pcpu_ns < 0 && pticks < 0 ? 2 : 1;
+  if (w && s->pcpu_ns >= 0 && w->pcpu_ns >= 0) {
+    s->pcpu_win = now - w->t;
+    s->pcpu_pct = 100.0 * (double)(s->pcpu_ns - w->pcpu_ns) / 1e9 / s->pcpu_win;
+    s->pcpu_why = 0;
+  } else if (w && pticks >= 0 && w->pticks >= 0 && s->pcpu_ns < 0) {
+    s->pcpu_win = now - w->t;
+    s->pcpu_pct = 100.0 * (double)(pticks - w->pticks) / (double)m->clk_tck / s->pcpu_win;
+    s->pcpu_why = 0;
   }
-  read_cpu_times(m, cur);
-  if (cur->ncpu > 0 && m->have_prev_cpu && (size_t)cur->ncpu + 1 == m->cpu_stride) {
-    for (int i = 0; i <= cur->ncpu; i++) {
-      unsigned long long dt = cur->total[i] - m->prev_cpu.total[i];
-      unsigned long long db = cur->busy[i] - m->prev_cpu.busy[i];
+  cpu_times_t *c = m->cur_cpu;
+  read_cpu_times(m, c);
+  cur.host = c->ncpu > 0 && (size_t)c->ncpu + 1 == m->cpu_stride;
+  w = cur.host ? window_start(m, now, 1, &slot) : NULL;
+  if (w) {
+    const unsigned long long *busy0 = &m->ring_host[slot * 2 * m->cpu_stride];
+    const unsigned long long *total0 = busy0 + m->cpu_stride;
+    s->host_win = now - w->t;
+    for (size_t i = 0; i < m->cpu_stride; i++) {
+      unsigned long long dt = c->total[i] - total0[i], db = c->busy[i] - busy0[i];
       if (!dt) s->cpu_why = 2;
       if (row) row[i] = dt ? (float)(100.0 * (double)db / (double)dt) : NAN;
     }
   } else {
     s->cpu_why = 1;
   }
-  if (cur->ncpu > 0 && (!m->have_prev_cpu || cur->total[0] != m->prev_cpu.total[0])) {
-    /* Only a reading a tick later replaces the baseline, so that samples closer together
-     * than a tick (the 1 kHz start) still get a percentage over the last tick or more. */
-    m->prev_cpu = *cur;
-    m->have_prev_cpu = 1;
-  }
-  free(cur);
+  ring_push(m, &cur, c);
 }
 
 /* Takes one sample now. last: the child is a zombie (exited, not yet reaped); what the
@@ -627,6 +708,11 @@ void hs_monitor_sample(hs_monitor_t *m, int last) {
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
   double w0 = hs_now_s();
   double t = w0 - m->t0;
+  /* The process's CPU clock right after the time stamp, so that the two go together (a
+   * syscall, about a microsecond). It still reads for a zombie, until the reap. */
+  struct timespec pc;
+  int64_t pcpu_ns = m->have_pclock && clock_gettime(m->pclock, &pc) == 0
+                        ? (int64_t)pc.tv_sec * 1000000000 + pc.tv_nsec : -1;
   char buf[4096];
   stat_fields_t st;
   memset(&st, 0, sizeof st);
@@ -650,6 +736,7 @@ void hs_monitor_sample(hs_monitor_t *m, int last) {
   s->phase = (uint32_t)phase;
   s->t_off = m->nts;
   s->rss_bytes = -1;
+  s->pcpu_ns = pcpu_ns;
   int zombie = !have_stat || st.state == 'Z' || st.state == 'X';
   if (have_stat) {
     s->flags |= R_STAT;
@@ -682,7 +769,7 @@ void hs_monitor_sample(hs_monitor_t *m, int last) {
     if (read_io(m->fd_io, &s->io) == 0) s->flags |= R_IO;
     sample_threads(m, s, t, store);
   }
-  sample_cpu(m, s, row);
+  sample_cpu(m, s, row, w0, have_stat ? (int64_t)(st.utime + st.stime) : -1);
   char la[256];
   if (pread_all(m->fd_load, la, sizeof la) > 0 &&
       sscanf(la, "%lf %lf %lf", &s->load[0], &s->load[1], &s->load[2]) == 3)
@@ -733,6 +820,33 @@ static const char *const zombie_reason =
     "last sample: the process had exited and was not yet reaped (a zombie); the kernel no "
     "longer reports its memory, page faults, I/O or threads (it shows 0), only its CPU times";
 
+/* Why a sample has no CPU %. */
+static const char *no_window_reason(char *buf, size_t len) {
+  hs_fmt(buf, len,
+         "no earlier sample %.0f ms or more before this one: a CPU %% over a shorter window "
+         "would be clock-tick noise (the kernel counts CPU time in 10 ms ticks)",
+         HS_CPU_WINDOW_S * 1e3);
+  return buf;
+}
+
+/* The process's CPU time in ns (cpu_s) and its CPU % of one core over cpu_window_s. */
+static void process_cpu_json(const psamp_t *s, cJSON *p) {
+  if (s->pcpu_ns >= 0) cJSON_AddNumberToObject(p, "cpu_s", (double)s->pcpu_ns / 1e9);
+  else cJSON_AddNullToObject(p, "cpu_s");
+  if (s->pcpu_why == 0) {
+    cJSON_AddNumberToObject(p, "cpu_percent", round(s->pcpu_pct * 100) / 100);
+    cJSON_AddNumberToObject(p, "cpu_window_s", round(s->pcpu_win * 1e6) / 1e6);
+    return;
+  }
+  cJSON_AddNullToObject(p, "cpu_percent");
+  cJSON_AddNullToObject(p, "cpu_window_s");
+  char why[256];
+  cJSON_AddStringToObject(p, "cpu_percent_reason",
+                          s->pcpu_why == 2 ? "the process's CPU time was not readable (neither "
+                                             "its CPU clock nor /proc/<pid>/stat)"
+                                           : no_window_reason(why, sizeof why));
+}
+
 static cJSON *sample_json(const hs_monitor_t *m, size_t i) {
   const psamp_t *s = &m->s[i];
   double tck = (double)m->clk_tck;
@@ -748,6 +862,7 @@ static cJSON *sample_json(const hs_monitor_t *m, size_t i) {
     cJSON_AddNullToObject(p, "utime_s");
     cJSON_AddNullToObject(p, "stime_s");
   }
+  process_cpu_json(s, p);
   add_i64(p, "minflt", st && !zombie ? (int64_t)s->minflt : -1);
   add_i64(p, "majflt", st && !zombie ? (int64_t)s->majflt : -1);
   add_i64(p, "threads", st && !zombie ? (int64_t)s->nthreads : -1);
@@ -783,9 +898,13 @@ static cJSON *sample_json(const hs_monitor_t *m, size_t i) {
   }
   cJSON *cpu = cJSON_AddObjectToObject(o, "cpu");
   if (s->cpu_why == 1 || !m->cpu_stride) {
+    char why[256];
     cJSON_AddNullToObject(cpu, "total_percent");
     cJSON_AddNullToObject(cpu, "per_core_percent");
-    cJSON_AddStringToObject(cpu, "null_reason", "no earlier reading of /proc/stat");
+    cJSON_AddNullToObject(cpu, "window_s");
+    cJSON_AddStringToObject(cpu, "null_reason",
+                            m->cpu_stride ? no_window_reason(why, sizeof why)
+                                          : "/proc/stat was not readable");
   } else {
     const float *row = &m->cpu_pct[i * m->cpu_stride];
     cJSON *cores = cJSON_CreateArray();
@@ -795,9 +914,10 @@ static cJSON *sample_json(const hs_monitor_t *m, size_t i) {
       else cJSON_AddItemToArray(cores, v);
     }
     cJSON_AddItemToObject(cpu, "per_core_percent", cores);
+    cJSON_AddNumberToObject(cpu, "window_s", round(s->host_win * 1e6) / 1e6);
     if (s->cpu_why == 2)
       cJSON_AddStringToObject(cpu, "null_reason",
-                              "no clock tick elapsed on a core since the last reading (0/0)");
+                              "no clock tick elapsed on a core over the window (0/0)");
   }
   if (s->flags & R_LOAD) {
     cJSON *a = cJSON_AddArrayToObject(o, "loadavg");
@@ -900,6 +1020,7 @@ static cJSON *doc_head(double hz, double wall_s) {
   cJSON_AddStringToObject(r, "gpu", "unavailable");
   cJSON_AddStringToObject(r, "gpu_reason", "no GPU counter source is read (none is in /proc)");
   cJSON_AddNumberToObject(r, "wall_s", wall_s);
+  cJSON_AddNumberToObject(r, "cpu_window_min_s", HS_CPU_WINDOW_S);
   return r;
 }
 
@@ -921,6 +1042,13 @@ cJSON *hs_monitor_finish(hs_monitor_t *m, double wall_s) {
   /* t_s = 0: the fork, on CLOCK_MONOTONIC (to line the samples up with other clocks). */
   cJSON_AddNumberToObject(r, "t0_monotonic_s", m->t0);
   cJSON_AddItemToObject(r, "rate_policy", policy_json(m->hz, m->ramp_end_s, m->stride));
+  cJSON_AddStringToObject(r, "process_cpu_basis",
+                          m->have_pclock
+                              ? "cpu_s: the process's POSIX CPU clock (clock_getcpuclockid), ns, "
+                                "all its threads, live and exited; cpu_percent over cpu_window_s "
+                                "from it"
+                              : "the process's CPU clock was not readable: cpu_percent from "
+                                "utime_s + stime_s (10 ms clock ticks) over cpu_window_s");
   cJSON_AddNumberToObject(r, "nsamples", (double)m->ns);
   cJSON *sp = cJSON_AddObjectToObject(r, "sampler");
   cJSON_AddNumberToObject(sp, "samples_taken", (double)m->nsampled);
@@ -970,6 +1098,8 @@ void hs_monitor_free(hs_monitor_t *m) {
   free(m->s);
   free(m->ts);
   free(m->cpu_pct);
+  free(m->cur_cpu);
+  free(m->ring_host);
   free(m->thr);
   free(m->hash);
   free(m->big);

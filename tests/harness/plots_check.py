@@ -230,16 +230,14 @@ def check_rss_cpu(d, resources):
         check(rows == [], "rss_cpu.dat: rows without resources.json")
         check(any("no /proc samples" in x for x in svg_texts(os.path.join(d, "rss_cpu.svg"))), "rss_cpu.svg: no note")
         return
-    prev = None
+    # The chart plots the sampler's own CPU figures (each over >= cpu_window_min_s), not a
+    # difference of tick counts between neighbouring samples.
     want = []
     for s in resources.get("samples", []):
         if s.get("t_s") is None:
             continue
         p = s.get("process", {})
-        cpu = (p.get("utime_s") or 0) + (p.get("stime_s") or 0)
-        pct = 100.0 * (cpu - prev[1]) / (s["t_s"] - prev[0]) if prev and s["t_s"] > prev[0] else math.nan
-        want.append((s["t_s"], p.get("rss_bytes"), pct, (s.get("cpu") or {}).get("total_percent")))
-        prev = (s["t_s"], cpu)
+        want.append((s["t_s"], p.get("rss_bytes"), p.get("cpu_percent"), (s.get("cpu") or {}).get("total_percent")))
     check(len(rows) == len(want), f"rss_cpu.dat: {len(rows)} rows for {len(want)} samples")
     for r, w in zip(rows, want):
         g = [float(x) for x in r[:4]]
@@ -247,6 +245,14 @@ def check_rss_cpu(d, resources):
             b = math.nan if b is None else float(b)
             check((math.isnan(a) and math.isnan(b)) or close(a, b, rel=1e-4, abs_=2e-3),
                   f"rss_cpu.dat: row {r[:4]} differs from {w}")
+    # The key says what window the CPU figures cover; with no figure at all the chart says why.
+    texts = svg_texts(os.path.join(d, "rss_cpu.svg"))
+    win = resources.get("cpu_window_min_s")
+    if win is not None and any(w[2] is not None for w in want):
+        key = "process CPU (%% of one core, over >= %.0f ms, right axis)" % (win * 1e3)
+        check(key in texts, f"rss_cpu.svg: no key entry {key!r} in {texts}")
+    elif win is not None and want and all(w[2] is None and w[3] is None for w in want):
+        check(any(x.startswith("no CPU figure: ") for x in texts), f"rss_cpu.svg: no 'no CPU figure' label in {texts}")
 
 
 def check_history(d, history, baseline=None):

@@ -182,6 +182,53 @@ tids = sorted(t['tid'] for t in d['threads'])
 assert len(tids) == 6 and tids[0] == d['samples'][0]['threads'][0]['tid'], tids
 "
   ;;
+cpu_window)
+  # CPU % is taken over a window of at least W = 50 ms (docs/harness.md: the kernel counts
+  # utime/stime and /proc/stat in 10 ms ticks). A 400 ms run whose main thread spins, with two
+  # sleeping threads. Every process cpu_percent is recomputed here from the raw cpu_s (the
+  # process's CPU clock, ns) of this sample and of the most recent earlier sample at least W
+  # before it, found here from the t_s; a sample with no such earlier sample has none.
+  expect_exit 0 "$HARNESS" run --out "$WORK/o" --no-progress -- "$TIMELINE" 400 2 spin
+  check "$WORK/o/resources.json" "
+W = 0.050
+s = d['samples']
+assert d['cpu_window_min_s'] == W, d['cpu_window_min_s']
+assert 'clock_getcpuclockid' in d['process_cpu_basis'], d['process_cpu_basis']
+ncpu = d['ncpu']
+ts = [x['t_s'] for x in s]
+got = 0
+for i, x in enumerate(s):
+    p = x['process']
+    earlier = [j for j in range(i) if ts[i] - ts[j] >= W]
+    j = earlier[-1] if earlier else None
+    if j is None:
+        assert p['cpu_percent'] is None and p['cpu_window_s'] is None, (i, p)
+        assert 'no earlier sample 50 ms' in p['cpu_percent_reason'], p
+    else:
+        win = ts[i] - ts[j]
+        assert p['cpu_window_s'] is not None and p['cpu_window_s'] >= W, (i, p)
+        assert abs(p['cpu_window_s'] - win) < 2e-6, ('not the latest sample >= W before', i, p['cpu_window_s'], win)
+        want = 100 * (p['cpu_s'] - s[j]['process']['cpu_s']) / win
+        assert abs(p['cpu_percent'] - want) <= 0.006, (i, p['cpu_percent'], want)
+        # An exact CPU clock cannot show more than every core busy (1 % slack: the time stamp
+        # and the clock read are a few microseconds apart).
+        assert -1e-9 <= p['cpu_percent'] <= 101 * ncpu, (i, p['cpu_percent'])
+        got += 1
+    # cpu_s is the same CPU time as utime + stime, which are each cut to whole 10 ms ticks
+    # (so up to 20 ms less) and read a moment after the clock.
+    if p['cpu_s'] is not None and p['utime_s'] is not None:
+        gap = p['utime_s'] + p['stime_s'] - p['cpu_s']
+        assert -0.0201 <= gap <= 0.005, (i, p['cpu_s'], p['utime_s'], p['stime_s'])
+    c = x['cpu']
+    if c['total_percent'] is not None:
+        assert c['window_s'] >= W, (i, c)
+    else:
+        assert c['window_s'] is None and c['null_reason'], (i, c)
+print('samples', len(s), 'with a process CPU %', got, 'windows', sorted(round(x['process']['cpu_window_s'] * 1e3, 1) for x in s if x['process']['cpu_window_s'])[:5], '... ms')
+assert got >= 4, 'only %d process CPU figures in a 400 ms run' % got
+assert s[0]['process']['cpu_percent'] is None and s[0]['cpu']['total_percent'] is None
+"
+  ;;
 cost)
   # 100 threads in the target: every sample reads all 101 (and says what it cost).
   expect_exit 0 "$HARNESS" run --out "$WORK/o" --no-progress -- "$TIMELINE" 1500 100
