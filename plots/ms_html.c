@@ -355,7 +355,7 @@ out:
 static cJSON *embed_resources(const cJSON *res, cJSON *limits) {
   static const char *const keys[] = {"schema", "hz", "rate_policy", "source", "ncpu", "gpu",
                                      "gpu_reason", "wall_s", "nsamples", "peak_rss_bytes",
-                                     "timeline_reason", "t0_monotonic_s"};
+                                     "timeline_reason", "t0_monotonic_s", "cpu_window_min_s"};
   cJSON *r = cJSON_CreateObject();
   for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) copy_key(r, res, keys[i]);
   cJSON *threads = cJSON_AddArrayToObject(r, "threads");
@@ -375,7 +375,7 @@ static cJSON *embed_resources(const cJSON *res, cJSON *limits) {
   const cJSON *s0 = cJSON_GetArrayItem(samples, 0);
   int c0 = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(s0, "cpu"), "per_core_percent"));
   if (c0 > ncpu) ncpu = c0;
-  int max_samples = DASH_MAX_SAMPLE_CELLS / (ncpu + 3);
+  int max_samples = DASH_MAX_SAMPLE_CELLS / (ncpu + 4); /* cores + RSS, total, process, why */
   if (max_samples > DASH_MAX_SAMPLES) max_samples = DASH_MAX_SAMPLES;
   if (max_samples < 100) max_samples = 100;
   int step = n > max_samples ? (n + max_samples - 1) / max_samples : 1;
@@ -388,6 +388,9 @@ static cJSON *embed_resources(const cJSON *res, cJSON *limits) {
   cJSON *ts = cJSON_AddArrayToObject(cols, "t_s");
   cJSON *rss = cJSON_AddArrayToObject(cols, "rss_bytes");
   cJSON *tot = cJSON_AddArrayToObject(cols, "cpu_total_percent");
+  /* The process's CPU % as the sampler computed it (over >= cpu_window_min_s), not a
+   * difference of tick counts between neighbouring samples. */
+  cJSON *proc_pct = cJSON_AddArrayToObject(cols, "cpu_process_percent");
   cJSON *cores = cJSON_AddArrayToObject(cols, "cpu_per_core_percent");
   cJSON *why = cJSON_AddArrayToObject(cols, "cpu_null_reason");
   int ncores = 0, rows = 0, i = 0;
@@ -403,6 +406,7 @@ static cJSON *embed_resources(const cJSON *res, cJSON *limits) {
     add_num_item(ts, cJSON_GetObjectItemCaseSensitive(s, "t_s"), 1e6);
     add_num_item(rss, cJSON_GetObjectItemCaseSensitive(proc, "rss_bytes"), 0);
     add_num_item(tot, cJSON_GetObjectItemCaseSensitive(cpu, "total_percent"), 100);
+    add_num_item(proc_pct, cJSON_GetObjectItemCaseSensitive(proc, "cpu_percent"), 100);
     const cJSON *nr = cJSON_GetObjectItemCaseSensitive(cpu, "null_reason");
     cJSON_AddItemToArray(why, cJSON_IsString(nr) ? cJSON_CreateString(nr->valuestring) : cJSON_CreateNull());
     /* One column per core, null-padded for samples taken before a core was seen. */

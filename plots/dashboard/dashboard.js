@@ -684,17 +684,21 @@
       // All cores first, dashed, so that the cores' lines stay visible where they meet it.
       if (Array.isArray(rs.cpu_total_percent)) series.push({ xs: rs.t_s, ys: rs.cpu_total_percent, color: '#000', label: 'all cores', width: 2, dash: '6 4' });
       cores.forEach((col, i) => series.push({ xs: rs.t_s, ys: col, color: hues[i % hues.length], label: 'core ' + i, width: 1.5 }));
+      // The process's own CPU (% of one core: up to ncpu x 100), as resources.json has it.
+      const proc = Array.isArray(rs.cpu_process_percent) && rs.cpu_process_percent.some(isNum) ? rs.cpu_process_percent : null;
+      if (proc) series.push({ xs: rs.t_s, ys: proc, color: '#6e1423', label: 'the process (% of one core)', width: 2.5 });
       const n = rs.t_s.length;
       const nulls = (rs.cpu_total_percent || []).filter((v) => v === null).length;
-      let title = 'CPU per core (%) — ' + n + ' samples' + (RES.hz ? ' at ' + RES.hz + ' Hz' : '');
-      let ymax = 100;
+      const win = isNum(RES.cpu_window_min_s) ? ', each over ≥ ' + Math.round(RES.cpu_window_min_s * 1000) + ' ms' : '';
+      let title = (proc ? 'CPU of the process and per core (%' : 'CPU per core (%') + win + ') — ' + n + ' samples' + (RES.hz ? ' at ' + RES.hz + ' Hz' : '');
+      let ymax = proc ? Math.max(100, seriesMax(proc)) : 100;
       if (t) {
         // Focus: the thread's own CPU over each sampling interval, over the cores faded.
         const own = rs.thread_cpu_percent && rs.thread_cpu_percent[String(t.tid)];
         for (const x of series) x.faded = true;
         if (Array.isArray(own)) {
           series.push({ xs: rs.t_s, ys: own, color: '#cf222e', label: 'thread ' + threadLabel(t), width: 2.5 });
-          ymax = Math.max(100, seriesMax(own));
+          ymax = Math.max(ymax, seriesMax(own));
           title = 'CPU of thread ' + threadLabel(t) + ' (red, % of one core over each sampling interval); the process\'s cores faded';
         } else {
           p.appendChild(unavailable('CPU timeline of this thread', rs.thread_cpu_percent
