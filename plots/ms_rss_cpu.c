@@ -111,7 +111,8 @@ int ms__chart_rss_cpu(const ms_plot_ctx_t *ctx, const cJSON *summary, const cJSO
                max_cpu > 0 ? ceil(max_cpu * 1.1 / 10) * 10 : 100);
     /* A run shorter than the window has no CPU figure at all: said where the lines would be. */
     if (!cpu_rows && !host_rows && !isnan(win))
-      ms__text(&b, "  set label 2 'no CPU figure: the samples span %.1f ms; a CPU %% needs a window of at least %.0f ms' at graph 0.5, graph 0.55 center font ',13'\n",
+      ms__text(&b, "  set style textbox opaque noborder\n"
+                   "  set label 2 'no CPU figure: the samples span %.1f ms; a CPU %% needs a window of at least %.0f ms' at graph 0.5, graph 0.55 center front boxed font ',13'\n",
                (max_t - min_t) * 1e3, win * 1e3);
     /* Points as well as lines: a short run has a handful of samples, which lines alone hide. */
     ms__text(&b, "  plot 'rss_cpu.dat' using ($1*%g):($2/%g) axes x1y1 with linespoints lw 3 pt 7 ps 0.8 lc rgb '#000000' title 'RSS (left axis)'",
