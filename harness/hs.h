@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "ms_analyze.h" /* ms_role_thresholds_t */
+#include "ms_cli.h"     /* the command table */
 
 /* Exit statuses (SPEC §6). */
 enum { HS_EXIT_OK = 0, HS_EXIT_FAILED = 1, HS_EXIT_USAGE = 2 };
@@ -271,11 +272,9 @@ int hs_history_update(const hs_opts_t *o, const char *out_dir, const cJSON *doc,
 
 /* ---- hs_fuzz.c: the fuzz command (AFL++ with the per-input oracle, docs/harness.md) ---- */
 
-/* memscope-harness fuzz ...: argv as main() got it (argv[1] is "fuzz"). Returns the exit
- * status: 0 nothing found, 1 findings, 2 usage or runtime error (one line said why). */
+/* memscope-harness fuzz ...: argv[0] is "fuzz" (a command handler, hs_cli.c). Returns the
+ * exit status: 0 nothing found, 1 findings, 2 usage or runtime error (one line said why). */
 int hs_fuzz_main(int argc, char **argv);
-/* The text of `memscope-harness fuzz --help`. */
-void hs_fuzz_help(void);
 
 /* ---- hs_fuzz_report.c: a campaign's findings, deduplicated; findings.json, JUnit ---- */
 
@@ -326,16 +325,49 @@ int hs_fuzz_add(hs_fuzz_findings_t *fs, hs_fuzz_input_t *in);
 int hs_fuzz_write(hs_fuzz_findings_t *fs, const hs_fuzz_campaign_t *c, char *err, size_t errlen);
 void hs_fuzz_findings_free(hs_fuzz_findings_t *fs);
 
-/* ---- main.c ---- */
+/* ---- hs_cli.c: the command table and the options (ms_cli.h) ---- */
 
+/* The key of every option of memscope-harness (hs_cli.c, hs_options[]). */
+enum hs_opt_key {
+  HS_O_OUT = 256, HS_O_SCALE, HS_O_SEED, HS_O_SAMPLE, HS_O_STACK_DEPTH, HS_O_THREADS,
+  HS_O_MAX_LEAK, HS_O_MAX_LEAK_STACK, HS_O_MAX_PEAK, HS_O_MAX_SCOPE_PEAK, HS_O_MAX_OVERHEAD,
+  HS_O_REPEAT, HS_O_OVERHEAD_MODE, HS_O_BASELINE, HS_O_CURRENT, HS_O_TOLERANCE, HS_O_HISTORY,
+  HS_O_JUNIT, HS_O_HTML, HS_O_PLOTS, HS_O_SUPPRESSIONS, HS_O_LIB, HS_O_TIMEOUT,
+  HS_O_RESOURCES_HZ, HS_O_PROCESS, HS_O_ALLOW_PARTIAL, HS_O_ROLE_THRESHOLD,
+  HS_O_ROLE_THRESHOLDS, HS_O_NO_PROGRESS, HS_O_TEST_SLOWDOWN,
+  /* fuzz's own */
+  HS_O_TIME, HS_O_JOBS, HS_O_MEMORY_FEEDBACK, HS_O_DICT, HS_O_CORPUS, HS_O_MAIN_NAME,
+  HS_O_REPLAY_TIMEOUT,
+};
+
+/* The program: its options and its command table. */
+extern const ms_cli_prog_t hs_cli_prog;
+/* Parses the options of command `cmd` (scenario, all, run, report, gate) from argv[1..]
+ * (argv[0]: the command) into o, which the caller set to its defaults. Positional arguments
+ * go to pos[] (at most maxpos); *rest is the index in argv after "--", or -1. Returns 0,
+ * HS_EXIT_USAGE after one line on stderr, or -1 when --help, --version or --list-options
+ * was printed (exit 0). Touches no file but --suppressions' and --role-thresholds'. */
+int hs_cli_parse(const char *cmd, int argc, char **argv, hs_opts_t *o, char **pos, int *npos,
+                 int maxpos, int *rest);
+
+/* ---- main.c: the command handlers (argv[0] is the command) ---- */
+
+int hs_cmd_list(int argc, char **argv);
+int hs_cmd_scenario(int argc, char **argv);
+int hs_cmd_all(int argc, char **argv);
+int hs_cmd_run(int argc, char **argv);
+int hs_cmd_report(int argc, char **argv);
+int hs_cmd_gate(int argc, char **argv);
 extern char hs_lib_path[4096];      /* the tracker library */
 extern char hs_scenario_path[4096]; /* memscope-scenario */
 /* Finds the tracker (--lib PATH, $MEMSCOPE_LIB, next to the harness) into hs_lib_path. 0, or
  * -1 after one line on stderr saying what to do. */
 int hs_find_lib(const char *opt);
+
+/* ---- hs_util.c: small helpers shared by every file ---- */
+
 /* Reads a whole file into a malloc'd NUL-terminated buffer; NULL with errno on failure. */
 char *hs_read_file(const char *path, size_t *len);
-/* mkdir -p. 0 or -errno. */
 /* Removes a directory tree (the harness's own trace scratch). 0 or -errno. */
 int hs_rmtree(const char *path);
 /* Writes a cJSON tree to path atomically. 0 or -errno. */

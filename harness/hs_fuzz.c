@@ -13,7 +13,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -58,38 +57,11 @@ typedef struct fz_opts_s {
   char afl_fuzz[PATH_MAX];
 } fz_opts_t;
 
-void hs_fuzz_help(void) {
-  printf("usage: memscope-harness fuzz --time T --corpus DIR --out DIR [options] -- TARGET [ARGS]\n"
-         "Fuzzes TARGET (an LLVMFuzzerTestOneInput target built with afl-cc and memscope's\n"
-         "driver, docs/fuzz.md) with afl-fuzz for T, every input checked for leaks and its\n"
-         "peak by libmemscope.so, then replays what afl-fuzz saved under the same oracle and\n"
-         "writes the distinct findings to DIR/findings.json and DIR/junit.xml.\n"
-         "Options:\n"
-         "  --time T                  how long to fuzz: 90, 90s, 5m, 1h (required)\n"
-         "  --jobs N                  afl-fuzz instances: one -M main, N-1 -S secK (default 1)\n"
-         "  --max-leak-bytes SIZE     bytes one input may leak (default 0; 'none': no leak check)\n"
-         "  --max-peak-bytes SIZE     live heap one input may add above its start (default: no limit)\n"
-         "  --memory-feedback         inputs reaching a new power of two of peak heap count as\n"
-         "                            new coverage (MEMSCOPE_FUZZ_FEEDBACK)\n"
-         "  --dict F                  afl-fuzz dictionary (-x F)\n"
-         "  --suppressions F          leak suppressions (leak:PATTERN lines)\n"
-         "  --corpus DIR              seed inputs (required, at least one non-empty file)\n"
-         "  --out DIR                 campaign, findings and reports (required; DIR/afl must not exist)\n"
-         "  --main-name NAME          name of the -M instance (default main; main-$HOST when\n"
-         "                            several machines sync one campaign)\n"
-         "  --replay-timeout SECONDS  per replayed input (default 10)\n"
-         "  --lib PATH                libmemscope.so to preload (default: next to the harness)\n"
-         "  --no-progress             no progress line on a TTY\n"
-         "  --help                    this text\n"
-         "TARGET is run as 'TARGET ARGS FILE' when replaying (ARGS' @@ is replaced by FILE).\n"
-         "Exit status: 0 nothing found, 1 findings, 2 usage or runtime error.\n");
-}
-
 static int fz_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int fz_error(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("memscope-harness: fuzz: ", stderr);
+  fputs("memscope-harness fuzz: ", stderr);
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
@@ -107,73 +79,65 @@ static int valid_instance_name(const char *s) {
   return 1;
 }
 
-/* Parses argv[2..]: 0, HS_EXIT_USAGE after one line, or -1 when --help was printed. */
+/* Parses argv[1..] (argv[0] is "fuzz") with the fuzz command's row of the command table
+ * (hs_cli.c): 0, HS_EXIT_USAGE after one line, or -1 when --help or --version was printed.
+ * Options end at "--": TARGET's own options are never taken for ours. */
 static int parse_args(int argc, char **argv, fz_opts_t *o, const char **corpus, const char **out) {
-  static const struct option longs[] = {
-      {"time", required_argument, NULL, 't'},           {"jobs", required_argument, NULL, 'j'},
-      {"max-leak-bytes", required_argument, NULL, 'L'}, {"max-peak-bytes", required_argument, NULL, 'P'},
-      {"memory-feedback", no_argument, NULL, 'F'},      {"dict", required_argument, NULL, 'x'},
-      {"suppressions", required_argument, NULL, 's'},   {"corpus", required_argument, NULL, 'i'},
-      {"out", required_argument, NULL, 'o'},            {"main-name", required_argument, NULL, 'M'},
-      {"replay-timeout", required_argument, NULL, 'r'}, {"lib", required_argument, NULL, 'l'},
-      {"no-progress", no_argument, NULL, 'n'},          {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
   char err[300];
   long long n;
-  int have_time = 0;
-  opterr = 0; /* our own messages, in the harness's one-line form */
-  optind = 1;
-  /* '+': options end at TARGET, so its own options are never taken for ours. */
-  int c;
-  while ((c = getopt_long(argc - 1, argv + 1, "+h", longs, NULL)) != -1) {
+  int have_time = 0, target_at = -1;
+  ms_cli_t it;
+  ms_cli_begin(&it, &hs_cli_prog, ms_cli_find(&hs_cli_prog, "fuzz"), argc, argv);
+  for (int c; target_at < 0 && (c = ms_cli_next(&it)) != MS_CLI_END;) {
+    const char *v = it.arg;
     switch (c) {
-    case 't':
-      if (hs_parse_duration(optarg, &o->time_s, err, sizeof err)) return fz_error("--time: %s", err);
+    case MS_CLI_DONE: return -1;
+    case MS_CLI_ERROR: return HS_EXIT_USAGE;
+    case MS_CLI_POS: /* TARGET without "--": the options end there, as they always did */
+      target_at = it.next - 1;
+      break;
+    case HS_O_TIME:
+      if (hs_parse_duration(v, &o->time_s, err, sizeof err)) return fz_error("--time: %s", err);
       have_time = 1;
       break;
-    case 'j':
-      if (hs_parse_int(optarg, 1, FZ_MAX_JOBS, &n))
-        return fz_error("--jobs '%s': give the number of afl-fuzz instances, 1 to %d", optarg, FZ_MAX_JOBS);
+    case HS_O_JOBS:
+      if (hs_parse_int(v, 1, FZ_MAX_JOBS, &n))
+        return fz_error("--jobs '%s': give the number of afl-fuzz instances, 1 to %d", v, FZ_MAX_JOBS);
       o->jobs = (int)n;
       break;
-    case 'L':
-      if (!strcmp(optarg, "none")) o->no_leak_check = 1;
-      else if (hs_parse_size(optarg, &o->max_leak, err, sizeof err)) return fz_error("--max-leak-bytes: %s", err);
+    case HS_O_MAX_LEAK:
+      if (!strcmp(v, "none")) o->no_leak_check = 1;
+      else if (hs_parse_size(v, &o->max_leak, err, sizeof err)) return fz_error("--max-leak-bytes: %s", err);
       break;
-    case 'P':
-      if (hs_parse_size(optarg, &o->max_peak, err, sizeof err)) return fz_error("--max-peak-bytes: %s", err);
+    case HS_O_MAX_PEAK:
+      if (hs_parse_size(v, &o->max_peak, err, sizeof err)) return fz_error("--max-peak-bytes: %s", err);
       if (o->max_peak == 0) return fz_error("--max-peak-bytes 0 would fail every input; give a positive size");
       break;
-    case 'F': o->feedback = 1; break;
-    case 'x': o->dict = optarg; break;
-    case 's': o->suppressions = optarg; break;
-    case 'i': *corpus = optarg; break;
-    case 'o': *out = optarg; break;
-    case 'M':
-      if (!valid_instance_name(optarg))
-        return fz_error("--main-name '%s': give up to 40 letters, digits, '_', '-' or '.'", optarg);
-      o->main_name = optarg;
+    case HS_O_MEMORY_FEEDBACK: o->feedback = 1; break;
+    case HS_O_DICT: o->dict = v; break;
+    case HS_O_SUPPRESSIONS: o->suppressions = v; break;
+    case HS_O_CORPUS: *corpus = v; break;
+    case HS_O_OUT: *out = v; break;
+    case HS_O_MAIN_NAME:
+      if (!valid_instance_name(v))
+        return fz_error("--main-name '%s': give up to 40 letters, digits, '_', '-' or '.'", v);
+      o->main_name = v;
       break;
-    case 'r':
-      if (hs_parse_double(optarg, 0.1, 86400, &o->replay_timeout_s))
-        return fz_error("--replay-timeout '%s': give seconds, 0.1 to 86400", optarg);
+    case HS_O_REPLAY_TIMEOUT:
+      if (hs_parse_double(v, 0.1, 86400, &o->replay_timeout_s))
+        return fz_error("--replay-timeout '%s': give seconds, 0.1 to 86400", v);
       break;
-    case 'l': o->lib = optarg; break;
-    case 'n': o->no_progress = 1; break;
-    case 'h': hs_fuzz_help(); return -1;
-    default: {
-      const char *bad = argv[optind] ? argv[optind] : "?";
-      if (optopt && strchr("tjLPxsioMrl", optopt)) /* a known option without its value */
-        return fz_error("%s needs a value; see 'memscope-harness fuzz --help'", bad);
-      return fz_error("unknown option '%s'; see 'memscope-harness fuzz --help'", bad);
-    }
+    case HS_O_LIB: o->lib = v; break;
+    case HS_O_NO_PROGRESS: o->no_progress = 1; break;
+    default: return fz_error("option %s is not handled here (a memscope bug)", it.opt);
     }
   }
   if (!have_time) return fz_error("how long? give --time, e.g. --time 5m");
-  if (optind + 1 >= argc)
+  if (target_at < 0) target_at = it.rest;
+  if (target_at < 0 || target_at >= argc)
     return fz_error("which target? write 'memscope-harness fuzz --time T --corpus DIR --out DIR "
                     "-- TARGET [ARGS]'");
-  o->target = argv + 1 + optind;
+  o->target = argv + target_at;
   if (!*corpus) return fz_error("give --corpus DIR, a directory of seed inputs");
   if (!*out) return fz_error("give --out DIR, where the campaign and its findings go");
   return 0;

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
-#include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -24,77 +23,6 @@
 
 char hs_lib_path[4096];
 char hs_scenario_path[4096];
-
-/* ---- small utilities shared by the harness ---- */
-
-int hs_fmt(char *buf, size_t len, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(buf, len, fmt, ap);
-  va_end(ap);
-  return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-
-double hs_now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-char *hs_read_file(const char *path, size_t *len) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return NULL;
-  size_t cap = 65536, n = 0;
-  char *buf = malloc(cap);
-  for (;;) {
-    if (!buf) {
-      close(fd);
-      errno = ENOMEM;
-      return NULL;
-    }
-    if (n + 1 >= cap) {
-      char *nb = realloc(buf, cap * 2);
-      if (!nb) {
-        free(buf);
-        close(fd);
-        errno = ENOMEM;
-        return NULL;
-      }
-      buf = nb;
-      cap *= 2;
-    }
-    ssize_t r = read(fd, buf + n, cap - 1 - n);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      free(buf);
-      close(fd);
-      errno = e;
-      return NULL;
-    }
-    if (r == 0) break;
-    n += (size_t)r;
-  }
-  close(fd);
-  buf[n] = 0;
-  if (len) *len = n;
-  return buf;
-}
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  return remove(p) != 0 && errno != ENOENT ? -1 : 0;
-}
-
-int hs_rmtree(const char *path) {
-  struct stat sb;
-  if (lstat(path, &sb) != 0) return errno == ENOENT ? 0 : -errno;
-  return nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -EIO;
-}
-
-int hs_write_json(const char *path, const cJSON *json) { return ms_write_json_file(path, json); }
 
 /* ---- finding the tracker and the scenarios ---- */
 
@@ -201,97 +129,6 @@ static int known_scenario(const char *name) {
   return 0;
 }
 
-/* ---- help ---- */
-
-static const char *const common_opts =
-    "Options:\n"
-    "  --out DIR                 reports (and the trace, DIR/trace) go here; default a new\n"
-    "                            out/NAME/<time>-<pid>, with out/NAME/latest pointing to it\n"
-    "  --sample MODE             all | size-classes | bytes:N (MEMSCOPE_SAMPLE)\n"
-    "  --stack-depth N           frames per event, 0 = none (MEMSCOPE_STACK_DEPTH)\n"
-    "  --threads SEL             all | none | even | odd | GLOB on thread names\n"
-    "  --max-leak-bytes SIZE     fail when more bytes leak (pytest-memray limit_leaks)\n"
-    "  --max-leak-bytes-per-stack SIZE   the same, per allocation stack\n"
-    "  --max-peak-bytes SIZE     fail when peak live heap exceeds SIZE (limit_memory)\n"
-    "  --max-scope-peak NAME=SIZE  the same for a memscope_scope_begin/end region\n"
-    "  --max-overhead RATIO      fail when tracked/untracked CPU time exceeds RATIO\n"
-    "  --repeat N                overhead: N interleaved tracked/untracked pairs\n"
-    "  --overhead-mode MODE      time (default) or callgrind (instruction counts)\n"
-    "  --baseline FILE           gate the overhead against FILE (ci/overhead-baseline.json)\n"
-    "  --tolerance PCT           gate tolerance in percent (default 20)\n"
-    "  --history FILE            append the measured overhead ratios to FILE (JSON Lines) and\n"
-    "                            chart them across runs in DIR/plots/overhead_history (--plots)\n"
-    "  --junit FILE              JUnit XML (also written to DIR/junit.xml)\n"
-    "  --html                    DIR/report.html, self-contained\n"
-    "  --plots                   gnuplot scripts, data, PNG and SVG in DIR/plots\n"
-    "  --suppressions FILE       leak suppressions (leak:PATTERN lines)\n"
-    "  --lib PATH                libmemscope.so to preload (default: next to the harness)\n"
-    "  --timeout SECONDS         kill the target's whole process tree when it runs longer\n"
-    "  --resources-hz N          /proc sampling rate after the fast start, 0 to 1000; 0 = no\n"
-    "                            timeline (default: MEMSCOPE_RESOURCES_HZ, else 10)\n"
-    "  --process NAME|PID|main   assertions on these processes only (default: the whole tree)\n"
-    "  --allow-partial           a partial trace (events lost) is reported, not failed\n"
-    "  --role-threshold KEY=VALUE  a thread role/alert threshold, e.g. cpu_percent=50\n"
-    "                            (repeatable; keys and defaults: docs/analysis.md)\n"
-    "  --role-thresholds FILE    thresholds from a JSON file: {\"io_ops\": 500, ...}\n"
-    "                            (later options override earlier ones)\n"
-    "  --no-progress             no progress line on a TTY\n"
-    "  --help                    this text\n"
-    "SIZE: 4096, 24MB (10^6), 24MiB (2^20), 1.5GiB; units B kB MB GB TB KiB MiB GiB TiB.\n"
-    "Exit status: 0 all assertions held, 1 an assertion failed, 2 usage or runtime error.\n";
-
-static void help(const char *cmd) {
-  if (!cmd) {
-    printf("usage: memscope-harness COMMAND [options]\n\n"
-           "  list                          the scenarios\n"
-           "  scenario NAME [options]       run one scenario under the tracker, assert, report\n"
-           "  all [options]                 every scenario, one report set\n"
-           "  run [options] -- PROGRAM ARGS any program, via LD_PRELOAD\n"
-           "  report TRACE_DIR [options]    analyze an existing trace again\n"
-           "  gate --baseline F --current F [--tolerance PCT]   overhead regression gate\n"
-           "  fuzz --time T --corpus DIR --out DIR -- TARGET   AFL++ with the leak/peak oracle\n\n"
-           "memscope-harness COMMAND --help describes a command. Docs: docs/harness.md\n");
-    return;
-  }
-  if (!strcmp(cmd, "fuzz")) {
-    hs_fuzz_help();
-    return;
-  }
-  if (!strcmp(cmd, "list")) {
-    printf("usage: memscope-harness list\nPrints the scenarios memscope-scenario provides.\n");
-  } else if (!strcmp(cmd, "gate")) {
-    printf("usage: memscope-harness gate --baseline FILE --current FILE [--tolerance PCT]\n"
-           "                             [--history FILE [--plots --out DIR]]\n"
-           "Compares per-scenario CPU overhead ratio samples (overhead.json written by\n"
-           "`all --repeat N`, or a summary.json with overhead) with a baseline. A scenario\n"
-           "regresses when its median ratio rose more than PCT percent (default 20) and a\n"
-           "one-sided Mann-Whitney U test on the per-run ratios gives p < 0.01.\n"
-           "--history FILE appends the current ratios (one JSON line per scenario) to FILE;\n"
-           "with --plots, DIR/plots/overhead_history charts FILE (docs/plots.md).\n"
-           "Exit status: 0 no regression, 1 a scenario regressed, 2 bad input.\n");
-  } else if (!strcmp(cmd, "scenario")) {
-    printf("usage: memscope-harness scenario NAME [--scale S] [--seed N] [options]\n"
-           "Runs memscope-scenario NAME under the tracker. Assertions by default: the\n"
-           "scenario's self-check, exact_counts (its tracked calls equal its stated counts),\n"
-           "max_leak_bytes 0 (for leaks from the scenario's own code).\n%s", common_opts);
-  } else if (!strcmp(cmd, "all")) {
-    printf("usage: memscope-harness all [--scale S] [--seed N] [options]\n"
-           "Runs every scenario (reports in DIR/NAME, one JUnit testsuite). leak_demo is\n"
-           "expected to leak: unless --max-leak-bytes is given, its check is that the leak\n"
-           "is found in leak_demo_leaky_function. With --repeat N, DIR/overhead.json holds\n"
-           "the per-scenario overhead samples (the gate's input).\n%s", common_opts);
-  } else if (!strcmp(cmd, "run")) {
-    printf("usage: memscope-harness run [options] -- PROGRAM [ARGS...]\n"
-           "Runs PROGRAM under the tracker (LD_PRELOAD). Assertions: the exit status, and\n"
-           "the limits given.\n%s", common_opts);
-  } else if (!strcmp(cmd, "report")) {
-    printf("usage: memscope-harness report TRACE_DIR [options]\n"
-           "Analyzes an existing trace (a run directory or a MEMSCOPE_OUT directory) again\n"
-           "and writes the reports into --out (default: TRACE_DIR/..  when TRACE_DIR is a\n"
-           "harness trace dir, else TRACE_DIR). Leak/peak/scope limits apply.\n%s", common_opts);
-  }
-}
-
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...) {
   va_list ap;
@@ -301,156 +138,6 @@ static int usage_error(const char *fmt, ...) {
   fputc('\n', stderr);
   va_end(ap);
   return HS_EXIT_USAGE;
-}
-
-/* ---- option parsing ---- */
-
-/* Parses argv[*i..] options until a non-option or "--". Returns 0, HS_EXIT_USAGE on error,
- * or -1 when --help was asked (already printed). Positional arguments go to pos[]. */
-static int parse_opts(const char *cmd, int argc, char **argv, int start, hs_opts_t *o,
-                      char **pos, int *npos, int maxpos, int *dashdash) {
-  *npos = 0;
-  *dashdash = -1;
-  for (int i = start; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--")) {
-      *dashdash = i + 1;
-      return 0;
-    }
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      help(cmd);
-      return -1;
-    }
-    if (a[0] != '-' || a[1] == 0) {
-      if (*npos >= maxpos) return usage_error("%s: unexpected argument '%s'; see 'memscope-harness %s --help'", cmd, a, cmd);
-      pos[(*npos)++] = argv[i];
-      continue;
-    }
-    /* --opt=value or --opt value. */
-    char name[64];
-    const char *val = NULL;
-    const char *eq = strchr(a, '=');
-    if (eq && strncmp(a, "--max-scope-peak", 16) != 0) {
-      hs_fmt(name, sizeof name, "%.*s", (int)(eq - a), a);
-      val = eq + 1;
-    } else if (eq) {
-      hs_fmt(name, sizeof name, "--max-scope-peak");
-      val = a[16] == '=' ? a + 17 : NULL;
-      if (!val) hs_fmt(name, sizeof name, "%s", a);
-    } else {
-      hs_fmt(name, sizeof name, "%s", a);
-    }
-    static const char *const flags[] = {"--html", "--plots", "--no-progress", "--allow-partial"};
-    int is_flag = 0;
-    for (size_t k = 0; k < sizeof flags / sizeof *flags; k++) is_flag |= !strcmp(name, flags[k]);
-    if (is_flag) {
-      if (val) return usage_error("%s takes no value", name);
-      if (!strcmp(name, "--html")) o->html = 1;
-      else if (!strcmp(name, "--plots")) o->plots = 1;
-      else if (!strcmp(name, "--allow-partial")) o->allow_partial = 1;
-      else o->no_progress = 1;
-      continue;
-    }
-    if (!val) {
-      if (i + 1 >= argc) return usage_error("%s needs a value; see 'memscope-harness %s --help'", name, cmd);
-      val = argv[++i];
-    }
-    char err[300];
-    long long n;
-    if (!strcmp(name, "--out")) {
-      if (!*val) return usage_error("--out needs a directory");
-      o->out = val;
-    } else if (!strcmp(name, "--process")) {
-      if (!*val || strlen(val) > 63 || strchr(val, '/'))
-        return usage_error("--process '%s': give a program name (no '/'), a pid or 'main'", val);
-      o->process = val;
-    } else if (!strcmp(name, "--scale")) {
-      if (hs_parse_int(val, 1, 1000000, &n)) return usage_error("--scale '%s': give an integer from 1 to 1000000", val);
-      o->scale = (int)n;
-    } else if (!strcmp(name, "--seed")) {
-      char *end;
-      errno = 0;
-      if (!*val || *val == '-' || *val == '+') return usage_error("--seed '%s': give a non-negative integer", val);
-      unsigned long long s = strtoull(val, &end, 10);
-      if (errno || *end) return usage_error("--seed '%s': give a non-negative integer", val);
-      o->seed = s;
-      o->have_seed = 1;
-    } else if (!strcmp(name, "--sample")) {
-      if (strcmp(val, "all") && strcmp(val, "size-classes") &&
-          (strncmp(val, "bytes:", 6) || hs_parse_int(val + 6, 1, (long long)1 << 40, &n)))
-        return usage_error("--sample '%s': give all, size-classes or bytes:N (N > 0)", val);
-      o->sample = val;
-    } else if (!strcmp(name, "--stack-depth")) {
-      if (hs_parse_int(val, 0, 256, &n)) return usage_error("--stack-depth '%s': give an integer from 0 to 256", val);
-      o->stack_depth = (int)n;
-    } else if (!strcmp(name, "--threads")) {
-      if (!*val) return usage_error("--threads needs all, none, even, odd or a glob");
-      o->threads = val;
-    } else if (!strcmp(name, "--max-leak-bytes")) {
-      if (hs_parse_size(val, &o->max_leak_bytes, err, sizeof err)) return usage_error("--max-leak-bytes: %s", err);
-      o->have_max_leak = 1;
-    } else if (!strcmp(name, "--max-leak-bytes-per-stack")) {
-      if (hs_parse_size(val, &o->max_leak_bytes_per_stack, err, sizeof err)) return usage_error("--max-leak-bytes-per-stack: %s", err);
-      o->have_max_leak_stack = 1;
-    } else if (!strcmp(name, "--max-peak-bytes")) {
-      if (hs_parse_size(val, &o->max_peak_bytes, err, sizeof err)) return usage_error("--max-peak-bytes: %s", err);
-      o->have_max_peak = 1;
-    } else if (!strcmp(name, "--max-scope-peak")) {
-      const char *e = strrchr(val, '=');
-      if (!e || e == val || (size_t)(e - val) >= sizeof o->scope_limits[0].name)
-        return usage_error("--max-scope-peak '%s': give NAME=SIZE, e.g. work_stealing=64KiB", val);
-      if (o->nscope_limits >= HS_MAX_SCOPE_LIMITS) return usage_error("at most %d --max-scope-peak options", HS_MAX_SCOPE_LIMITS);
-      hs_scope_limit_t *sl = &o->scope_limits[o->nscope_limits];
-      hs_fmt(sl->name, sizeof sl->name, "%.*s", (int)(e - val), val);
-      if (hs_parse_size(e + 1, &sl->bytes, err, sizeof err)) return usage_error("--max-scope-peak: %s", err);
-      o->nscope_limits++;
-    } else if (!strcmp(name, "--max-overhead")) {
-      if (hs_parse_double(val, 1e-9, 1e9, &o->max_overhead)) return usage_error("--max-overhead '%s': give a positive ratio such as 3 or 2.5", val);
-      o->have_max_overhead = 1;
-    } else if (!strcmp(name, "--repeat")) {
-      if (hs_parse_int(val, 1, 1000, &n)) return usage_error("--repeat '%s': give an integer from 1 to 1000", val);
-      o->repeat = (int)n;
-    } else if (!strcmp(name, "--overhead-mode")) {
-      if (strcmp(val, "time") && strcmp(val, "callgrind")) return usage_error("--overhead-mode '%s': give time or callgrind", val);
-      o->overhead_mode = val;
-    } else if (!strcmp(name, "--baseline")) {
-      o->baseline = val;
-    } else if (!strcmp(name, "--history")) {
-      if (!*val) return usage_error("--history needs a file name");
-      o->history = val;
-    } else if (!strcmp(name, "--current")) {
-      o->current = val;
-    } else if (!strcmp(name, "--tolerance")) {
-      if (hs_parse_double(val, 0, 1e6, &o->tolerance_pct)) return usage_error("--tolerance '%s': give a percentage such as 20", val);
-    } else if (!strcmp(name, "--junit")) {
-      if (!*val) return usage_error("--junit needs a file name");
-      o->junit = val;
-    } else if (!strcmp(name, "--lib")) {
-      o->lib = val;
-    } else if (!strcmp(name, "--suppressions")) {
-      if (access(val, R_OK) != 0) return usage_error("--suppressions %s: %s", val, strerror(errno));
-      o->suppressions = val;
-    } else if (!strcmp(name, "--test-slowdown")) {
-      /* Hidden, test-only: MEMSCOPE_TEST_SLOWDOWN=K in tracked runs (tests of the gate). */
-      if (hs_parse_int(val, 0, 100, &n)) return usage_error("--test-slowdown '%s': give 0 to 100", val);
-      o->test_slowdown = (int)n;
-    } else if (!strcmp(name, "--role-threshold") || !strcmp(name, "--role-thresholds")) {
-      char rerr[1024]; /* room for the list of keys and a path */
-      int file = !strcmp(name, "--role-thresholds");
-      if (file ? ms_role_thresholds_load(&o->roles, val, rerr, sizeof rerr)
-               : ms_role_thresholds_set(&o->roles, val, rerr, sizeof rerr))
-        return usage_error("%s", rerr);
-    } else if (!strcmp(name, "--resources-hz")) {
-      if (hs_parse_int(val, 0, 1000, &n))
-        return usage_error("--resources-hz '%s': give an integer from 0 (no timeline) to 1000", val);
-      o->resources_hz = (double)n;
-    } else if (!strcmp(name, "--timeout")) {
-      if (hs_parse_double(val, 0.001, 1e7, &o->timeout_s)) return usage_error("--timeout '%s': give seconds", val);
-    } else {
-      return usage_error("%s: unknown option '%s'; see 'memscope-harness %s --help'", cmd, name, cmd);
-    }
-  }
-  return 0;
 }
 
 /* ---- commands ---- */
@@ -605,12 +292,12 @@ static double raw_num(const cJSON *o, const char *k) {
   return 0;
 }
 
-static int cmd_scenario_or_all(int all, int argc, char **argv) {
+static int scenario_or_all(int all, int argc, char **argv) {
   hs_opts_t o = {.scale = 1, .seed = 1, .stack_depth = -1, .tolerance_pct = 20, .resources_hz = -1};
   char *pos[2];
   int npos, dd;
   const char *cmd = all ? "all" : "scenario";
-  int rc = parse_opts(cmd, argc, argv, 2, &o, pos, &npos, all ? 0 : 1, &dd);
+  int rc = hs_cli_parse(cmd, argc, argv, &o, pos, &npos, all ? 0 : 1, &dd);
   if (rc) return rc < 0 ? HS_EXIT_OK : rc;
   if (dd >= 0) return usage_error("%s: '--' is for 'run'; see 'memscope-harness %s --help'", cmd, cmd);
   if (!all && npos != 1) return usage_error("scenario: which one? 'memscope-harness list' names them");
@@ -755,11 +442,15 @@ static int cmd_scenario_or_all(int all, int argc, char **argv) {
   return rc;
 }
 
-static int cmd_run(int argc, char **argv) {
+int hs_cmd_scenario(int argc, char **argv) { return scenario_or_all(0, argc, argv); }
+
+int hs_cmd_all(int argc, char **argv) { return scenario_or_all(1, argc, argv); }
+
+int hs_cmd_run(int argc, char **argv) {
   hs_opts_t o = {.scale = 1, .seed = 1, .stack_depth = -1, .tolerance_pct = 20, .resources_hz = -1};
   char *pos[1];
   int npos, dd;
-  int rc = parse_opts("run", argc, argv, 2, &o, pos, &npos, 0, &dd);
+  int rc = hs_cli_parse("run", argc, argv, &o, pos, &npos, 0, &dd);
   if (rc) return rc < 0 ? HS_EXIT_OK : rc;
   if (dd < 0 || dd >= argc) return usage_error("run: which program? write 'memscope-harness run [options] -- PROGRAM ARGS'");
   if (resolve_resources_hz(&o)) return HS_EXIT_USAGE;
@@ -799,12 +490,13 @@ static int cmd_run(int argc, char **argv) {
   return rc;
 }
 
-static int cmd_report(int argc, char **argv) {
+int hs_cmd_report(int argc, char **argv) {
   hs_opts_t o = {.scale = 1, .seed = 1, .stack_depth = -1, .tolerance_pct = 20, .resources_hz = -1};
   char *pos[1];
   int npos, dd;
-  int rc = parse_opts("report", argc, argv, 2, &o, pos, &npos, 1, &dd);
+  int rc = hs_cli_parse("report", argc, argv, &o, pos, &npos, 1, &dd);
   if (rc) return rc < 0 ? HS_EXIT_OK : rc;
+  if (dd >= 0) return usage_error("report: '--' is for 'run'; see 'memscope-harness report --help'");
   if (npos != 1) return usage_error("report: which trace? write 'memscope-harness report TRACE_DIR'");
   struct stat sb;
   if (stat(pos[0], &sb) != 0 || !S_ISDIR(sb.st_mode))
@@ -839,12 +531,13 @@ static int cmd_report(int argc, char **argv) {
   return rc;
 }
 
-static int cmd_gate(int argc, char **argv) {
+int hs_cmd_gate(int argc, char **argv) {
   hs_opts_t o = {.tolerance_pct = 20, .stack_depth = -1, .resources_hz = -1};
   char *pos[1];
   int npos, dd;
-  int rc = parse_opts("gate", argc, argv, 2, &o, pos, &npos, 0, &dd);
+  int rc = hs_cli_parse("gate", argc, argv, &o, pos, &npos, 0, &dd);
   if (rc) return rc < 0 ? HS_EXIT_OK : rc;
+  if (dd >= 0) return usage_error("gate: '--' is for 'run'; see 'memscope-harness gate --help'");
   if (!o.baseline || !o.current) return usage_error("gate: give --baseline FILE and --current FILE");
   if (o.plots && !o.out) return usage_error("gate: --plots draws DIR/plots/overhead_history; give --out DIR");
   int nreg;
@@ -866,33 +559,20 @@ static int cmd_gate(int argc, char **argv) {
   return h ? h : g;
 }
 
+int hs_cmd_list(int argc, char **argv) {
+  hs_opts_t o = {.stack_depth = -1, .resources_hz = -1};
+  char *pos[1];
+  int npos, dd;
+  int rc = hs_cli_parse("list", argc, argv, &o, pos, &npos, 0, &dd);
+  if (rc) return rc < 0 ? HS_EXIT_OK : rc;
+  if (dd >= 0) return usage_error("list takes no arguments");
+  if (load_scenarios()) return HS_EXIT_USAGE;
+  for (size_t i = 0; i < nscenarios; i++) printf("%-18s %s\n", scenario_names[i], scenario_descr[i]);
+  return HS_EXIT_OK;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   find_exe_dir();
-  if (argc < 2) {
-    help(NULL);
-    return HS_EXIT_USAGE;
-  }
-  const char *cmd = argv[1];
-  if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
-    help(argc > 2 ? argv[2] : NULL);
-    return HS_EXIT_OK;
-  }
-  if (!strcmp(cmd, "list")) {
-    if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
-      help("list");
-      return HS_EXIT_OK;
-    }
-    if (argc > 2) return usage_error("list takes no arguments");
-    if (load_scenarios()) return HS_EXIT_USAGE;
-    for (size_t i = 0; i < nscenarios; i++) printf("%-18s %s\n", scenario_names[i], scenario_descr[i]);
-    return HS_EXIT_OK;
-  }
-  if (!strcmp(cmd, "scenario")) return cmd_scenario_or_all(0, argc, argv);
-  if (!strcmp(cmd, "all")) return cmd_scenario_or_all(1, argc, argv);
-  if (!strcmp(cmd, "run")) return cmd_run(argc, argv);
-  if (!strcmp(cmd, "report")) return cmd_report(argc, argv);
-  if (!strcmp(cmd, "gate")) return cmd_gate(argc, argv);
-  if (!strcmp(cmd, "fuzz")) return hs_fuzz_main(argc, argv);
-  return usage_error("unknown command '%s'; try 'memscope-harness --help'", cmd);
+  return ms_cli_main(&hs_cli_prog, argc, argv);
 }

@@ -1,14 +1,13 @@
-/* fuzz_options.c: fuzz target for the harness's option values: an input is an argument
- * vector (arguments separated by NUL bytes or newlines), read as memscope-harness reads its
- * options ("--name=value" or "--name value"), and each value goes to the parser
- * memscope-harness uses for that option, with the same range (harness/hs_units.c).
+/* fuzz_options.c: fuzz target for the harness's command line: an input is an argument vector
+ * (arguments separated by NUL bytes or newlines), parsed by hs_cli_parse (harness/hs_cli.c,
+ * the parser memscope-harness runs, over getopt_long) as the options of every command that
+ * shares it: scenario, all, run, report, gate and list. A parse that succeeds must leave
+ * every value in its option's range and every option the command does not take untouched
+ * (report has no --repeat, gate no --scale, ...); a parse that fails returns 2.
  *
- * What this does not reach: the option loops themselves, parse_opts (harness/main.c) and the
- * fuzz command's parse_args (harness/hs_fuzz.c), both static in files that run children or
- * hold main(); docs/fuzz-targets.md says what exposing them would take. The table below is
- * their list of value options and ranges: keep it in step with them. An argument that names
- * no option is tried as the value of every option, so mutations of the names still
- * exercise the parsers. */
+ * The fuzz command parses its own values (hs_fuzz.c, parse_args, static in the file that
+ * runs afl-fuzz): its three value options with their ranges are in the table below, and each
+ * argument is also tried as their value, through the parsers they call (hs_units.c). */
 #define _GNU_SOURCE
 #include <inttypes.h>
 #include <math.h>
@@ -28,22 +27,9 @@ typedef struct option_s {
   double lo, hi; /* V_INT, V_DOUBLE: the range parse_opts gives the parser */
 } option_t;
 
-/* The value options that go through hs_units.c: parse_opts's (main.c, "option parsing"),
- * then the fuzz command's (hs_fuzz.c, parse_args; --max-leak-bytes and --max-peak-bytes are
- * in both). */
+/* The fuzz command's value options that hs_cli_parse does not reach (hs_fuzz.c, parse_args):
+ * keep in step with it. */
 static const option_t options[] = {
-    {"--scale", V_INT, 1, 1000000},
-    {"--stack-depth", V_INT, 0, 256},
-    {"--repeat", V_INT, 1, 1000},
-    {"--test-slowdown", V_INT, 0, 100},
-    {"--max-leak-bytes", V_SIZE, 0, 0},
-    {"--max-leak-bytes-per-stack", V_SIZE, 0, 0},
-    {"--max-peak-bytes", V_SIZE, 0, 0},
-    {"--max-scope-peak", V_SCOPE_PEAK, 0, 0},
-    {"--max-overhead", V_DOUBLE, 1e-9, 1e9},
-    {"--tolerance", V_DOUBLE, 0, 1e6},
-    {"--timeout", V_DOUBLE, 0.001, 1e7},
-    {"--sample", V_SAMPLE, 1, 1099511627776.0},
     {"--time", V_DURATION, 1, 366.0 * 86400},
     {"--jobs", V_INT, 1, 64},
     {"--replay-timeout", V_DOUBLE, 0.1, 86400},
@@ -124,6 +110,66 @@ static const option_t *find_option(const char *name, size_t len) {
   return NULL;
 }
 
+/* The commands whose options hs_cli_parse fills, and what each may not touch. */
+static const char *const commands[] = {"scenario", "all", "run", "report", "gate", "list"};
+
+/* Parses argv (argv[0] set to each command in turn) and checks the result. */
+static void parse_as_commands(int argc, char **argv) {
+  for (size_t k = 0; k < sizeof commands / sizeof *commands; k++) {
+    const char *cmd = commands[k];
+    hs_opts_t o = {.scale = 1, .seed = 1, .stack_depth = -1, .tolerance_pct = 20, .resources_hz = -1};
+    char *pos[2];
+    int npos = -7, rest = -7, maxpos = !strcmp(cmd, "scenario") || !strcmp(cmd, "report");
+    argv[0] = (char *)cmd;
+    fz_quiet_begin(); /* --help and every refusal print */
+    int rc = hs_cli_parse(cmd, argc, argv, &o, pos, &npos, maxpos, &rest);
+    fz_quiet_end();
+    FZ_CHECK(rc == 0 || rc == -1 || rc == HS_EXIT_USAGE, "%s: hs_cli_parse returned %d", cmd, rc);
+    if (rc != 0)
+      continue;
+    FZ_CHECK(npos >= 0 && npos <= maxpos, "%s: %d positional arguments, at most %d", cmd, npos, maxpos);
+    FZ_CHECK(rest == -1 || (rest >= 1 && rest <= argc && !strcmp(argv[rest - 1], "--")),
+             "%s: rest %d of %d is not after a \"--\"", cmd, rest, argc);
+    FZ_CHECK(o.scale >= 1 && o.scale <= 1000000, "%s: scale %d", cmd, o.scale);
+    FZ_CHECK(o.stack_depth >= -1 && o.stack_depth <= 256, "%s: stack depth %d", cmd, o.stack_depth);
+    FZ_CHECK(o.repeat >= 0 && o.repeat <= 1000, "%s: repeat %d", cmd, o.repeat);
+    FZ_CHECK(o.resources_hz == -1 || (o.resources_hz >= 0 && o.resources_hz <= 1000),
+             "%s: resources_hz %g", cmd, o.resources_hz);
+    FZ_CHECK(o.tolerance_pct >= 0 && o.tolerance_pct <= 1e6, "%s: tolerance %g", cmd, o.tolerance_pct);
+    FZ_CHECK(o.timeout_s == 0 || (o.timeout_s >= 0.001 && o.timeout_s <= 1e7), "%s: timeout %g", cmd,
+             o.timeout_s);
+    FZ_CHECK(!o.have_max_overhead || (o.max_overhead >= 1e-9 && o.max_overhead <= 1e9),
+             "%s: max_overhead %g", cmd, o.max_overhead);
+    FZ_CHECK(o.test_slowdown >= 0 && o.test_slowdown <= 100, "%s: test_slowdown %d", cmd, o.test_slowdown);
+    FZ_CHECK(o.nscope_limits <= HS_MAX_SCOPE_LIMITS, "%s: %zu scope limits", cmd, o.nscope_limits);
+    for (size_t i = 0; i < o.nscope_limits; i++)
+      FZ_CHECK(o.scope_limits[i].name[0] && memchr(o.scope_limits[i].name, 0, sizeof o.scope_limits[i].name),
+               "%s: scope limit %zu has no name", cmd, i);
+    FZ_CHECK(!o.sample || !strcmp(o.sample, "all") || !strcmp(o.sample, "size-classes") ||
+                 !strncmp(o.sample, "bytes:", 6), "%s: sample '%s'", cmd, o.sample);
+    FZ_CHECK(!o.process || (o.process[0] && !strchr(o.process, '/')), "%s: process '%s'", cmd, o.process);
+    /* Options a command does not take never reach its hs_opts_t. */
+    int tracked = !strcmp(cmd, "scenario") || !strcmp(cmd, "all") || !strcmp(cmd, "run");
+    int scen = !strcmp(cmd, "scenario") || !strcmp(cmd, "all");
+    if (!scen)
+      FZ_CHECK(o.scale == 1 && o.seed == 1 && !o.have_seed, "%s took --scale/--seed", cmd);
+    if (!tracked)
+      FZ_CHECK(!o.repeat && !o.sample && o.stack_depth == -1 && !o.threads && !o.lib &&
+                   !o.have_max_overhead && !o.overhead_mode && !o.timeout_s && o.resources_hz == -1 &&
+                   !o.test_slowdown,
+               "%s took an option of a tracked run", cmd);
+    if (strcmp(cmd, "gate"))
+      FZ_CHECK(!o.current, "%s took --current", cmd);
+    if (!strcmp(cmd, "gate") || !strcmp(cmd, "list"))
+      FZ_CHECK(!o.have_max_leak && !o.have_max_peak && !o.have_max_leak_stack && !o.nscope_limits &&
+                   !o.junit && !o.html && !o.suppressions && !o.process && !o.allow_partial,
+               "%s took a limit or report option", cmd);
+    if (!strcmp(cmd, "list"))
+      FZ_CHECK(!o.out && !o.plots && !o.baseline && !o.history && o.tolerance_pct == 20,
+               "list took an option");
+  }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* Split into C strings: every NUL and newline ends an argument. */
@@ -143,6 +189,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       argv[argc++] = buf + start;
       start = i + 1;
     }
+  }
+  /* The parser's vector: the command, the arguments, NULL (as main's argv ends). */
+  char **pargv = malloc((argc + 2) * sizeof *pargv);
+  if (pargv) {
+    memcpy(pargv + 1, argv, argc * sizeof *argv);
+    pargv[argc + 1] = NULL;
+    parse_as_commands((int)argc + 1, pargv);
+    free(pargv);
   }
   for (size_t i = 0; i < argc; i++) {
     const char *a = argv[i];

@@ -220,12 +220,12 @@ bad_input)
   # Each bad input: exit 2, one line on stderr saying what to do, nothing on stdout, and no
   # afl-fuzz started.
   : "${DEMO:?}"
-  one_line() { # one_line PATTERN ARGS...: exit 2 with one "memscope-harness: " line matching PATTERN
+  one_line() { # one_line PATTERN ARGS...: exit 2 with one "memscope-harness fuzz: " line matching PATTERN
     local pat=$1
     shift
     expect_exit 2 "$@"
     [ "$(wc -l <"$WORK/err")" = 1 ] || { cat "$WORK/err"; fail "not one line on stderr: $*"; }
-    grep -q "^memscope-harness: .*$pat" "$WORK/err" || { cat "$WORK/err"; fail "stderr does not say '$pat': $*"; }
+    grep -q "^memscope-harness fuzz: .*$pat" "$WORK/err" || { cat "$WORK/err"; fail "stderr does not say '$pat': $*"; }
     [ ! -s "$WORK/out" ] || fail "output on stdout: $*"
   }
   ok=(--time 30s --corpus "$SEEDS")

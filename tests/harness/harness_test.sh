@@ -85,7 +85,8 @@ bad_input)
   one_line() {
     expect_exit 2 "$@"
     [ "$(wc -l <"$WORK/err")" = 1 ] || { cat "$WORK/err"; fail "stderr is not one line for: $*"; }
-    grep -q '^memscope-harness: ' "$WORK/err" || fail "stderr does not start with memscope-harness: for: $*"
+    # "memscope-harness: ..." or, for an error in a command's options, "memscope-harness CMD: ...".
+    grep -qE '^memscope-harness( [a-z]+)?: ' "$WORK/err" || fail "stderr does not start with memscope-harness[ CMD]: for: $*"
   }
   one_line "$HARNESS" scenario no_such_scenario --out "$WORK/x"
   one_line "$HARNESS" scenario work_stealing --max-peak-bytes 12XB --out "$WORK/x"
