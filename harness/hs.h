@@ -147,6 +147,9 @@ void hs_monitor_free(hs_monitor_t *m);
 struct ms_leak_s;
 int hs_leak_counts(const struct ms_leak_s *lk, const char *module);
 const char *hs_leak_top_function(const struct ms_leak_s *lk);
+/* "function (file.c:42)" of a leak's top user frame (the first outside libc, the loader, the
+ * C++ runtime and the tracker), with the module instead when the line is not known. */
+void hs_leak_top_site(const struct ms_leak_s *lk, char *buf, size_t len);
 void hs_format_stack(const struct ms_leak_s *lk, char *buf, size_t len, int max_frames);
 
 /* ---- hs_tree.c: the process tree of a run ---- */
@@ -170,6 +173,7 @@ typedef struct hs_proc_s {
                                   * full mode): what the assertions compare */
   uint64_t top_bytes, top_blocks; /* the largest leak group */
   char top_function[128];
+  char top_site[640];       /* "function (file:line)" of the largest leak (hs_leak_top_site) */
   char top_stack[2048];
   ms_completeness_t comp;
 } hs_proc_t;

@@ -62,13 +62,55 @@ void hs_format_stack(const ms_leak_t *lk, char *buf, size_t len, int max_frames)
   if (lk->nframes == 0) hs_fmt(buf, len, "  (no stack recorded: --stack-depth 0?)\n");
 }
 
-/* The first named frame outside libc/the tracker, for one-line messages. */
-const char *hs_leak_top_function(const ms_leak_t *lk) {
+/* Whether a module is the system's or memscope's (the C library, the loader, the C and C++
+ * runtimes, the tracker) rather than the program's own: a leak's one-line message names the
+ * first frame that is not, where the user's code called strdup or operator new. */
+static int system_module(const char *module) {
+  static const char *const prefixes[] = {"libc.so", "libc-", "ld-linux", "ld64.so", "libstdc++",
+                                         "libgcc_s", "libpthread", "libmemscope", "libm.so"};
+  const char *b = module ? strrchr(module, '/') : NULL;
+  b = b ? b + 1 : module;
+  if (!b || !*b) return 0;
+  for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
+    if (!strncmp(b, prefixes[i], strlen(prefixes[i]))) return 1;
+  return 0;
+}
+
+/* The top user frame of a leak: the first named frame outside the system's modules, else the
+ * first named frame; NULL when no frame is named. */
+static const ms_frame_t *top_user_frame(const ms_leak_t *lk) {
+  const ms_frame_t *first = NULL;
   for (size_t i = 0; i < lk->nframes; i++) {
     const ms_frame_t *f = &lk->frames[i];
-    if (f->function && *f->function) return f->function;
+    if (!f->function || !*f->function) continue;
+    if (!system_module(f->module)) return f;
+    if (!first) first = f;
   }
-  return "?";
+  return first;
+}
+
+/* The function of the top user frame, for one-line messages and summary.json's "function". */
+const char *hs_leak_top_function(const ms_leak_t *lk) {
+  const ms_frame_t *f = top_user_frame(lk);
+  return f ? f->function : "?";
+}
+
+void hs_leak_top_site(const ms_leak_t *lk, char *buf, size_t len) {
+  const ms_frame_t *f = top_user_frame(lk);
+  if (!f) {
+    hs_fmt(buf, len, "%s", lk->nframes ? "an unnamed frame (no symbols)" : "? (no stack recorded)");
+    return;
+  }
+  const char *mod = f->module && *f->module ? strrchr(f->module, '/') : NULL;
+  mod = mod ? mod + 1 : (f->module ? f->module : "");
+  if (f->file && *f->file) {
+    const char *file = strrchr(f->file, '/');
+    hs_fmt(buf, len, "%s (%s:%d)", f->function, file ? file + 1 : f->file, f->line);
+  } else if (*mod) {
+    hs_fmt(buf, len, "%s (%s, no line: built without -g?)", f->function, mod);
+  } else {
+    hs_fmt(buf, len, "%s", f->function);
+  }
 }
 
 /* Whether a leak group counts for this case: for a scenario, only leaks whose allocating
@@ -102,12 +144,13 @@ static void assert_bytes(hs_case_t *c, const char *name, uint64_t value, uint64_
   size_text(limit, l, sizeof l);
   hs_fmt(a->limit_text, sizeof a->limit_text, "%" PRIu64 " B", limit);
   if (stack_of) {
-    char stack[3000];
+    char stack[3000], site[640];
     hs_format_stack(stack_of, stack, sizeof stack, 16);
+    hs_leak_top_site(stack_of, site, sizeof site);
     hs_fmt(a->message, sizeof a->message,
              "%s: %s %s limit %s; top leak %" PRIu64 " B in %" PRIu64 " blocks from %s",
              what, v, a->passed ? "within" : "exceeds", l, stack_of->bytes,
-             stack_of->blocks, hs_leak_top_function(stack_of));
+             stack_of->blocks, site);
     hs_fmt(a->details, sizeof a->details, "%s\nmeasured: %" PRIu64 " B\nlimit: %" PRIu64
              " B\ntop leak stack (%" PRIu64 " B in %" PRIu64 " blocks%s%s):\n%s",
              a->message, value, limit, stack_of->bytes, stack_of->blocks,
@@ -503,7 +546,7 @@ static void assert_tree_bytes(hs_case_t *c, const char *name, uint64_t value, ui
     hs_fmt(a->message, sizeof a->message,
            "%s: %s %s limit %s; top leak %" PRIu64 " B in %" PRIu64 " blocks from %s%s", what,
            v, a->passed ? "within" : "exceeds", l, leak->top_bytes, leak->top_blocks,
-           leak->top_function, proc);
+           leak->top_site, proc);
     hs_fmt(a->details, sizeof a->details,
            "%s\nmeasured: %" PRIu64 " B\nlimit: %" PRIu64 " B\ntop leak stack (%" PRIu64
            " B in %" PRIu64 " blocks, process %ld %s):\n%s",

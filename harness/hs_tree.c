@@ -57,6 +57,7 @@ static void proc_leaks(hs_proc_t *p, const ms_analysis_t *a, const char *module)
     p->top_bytes = top->bytes;
     p->top_blocks = top->blocks;
     hs_fmt(p->top_function, sizeof p->top_function, "%s", hs_leak_top_function(top));
+    hs_leak_top_site(top, p->top_site, sizeof p->top_site);
     hs_format_stack(top, p->top_stack, sizeof p->top_stack, 16);
   }
   p->comp = *ms_analysis_completeness(a);
