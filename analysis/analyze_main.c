@@ -9,36 +9,53 @@
 #include <time.h>
 
 #include "ms_analyze.h"
+#include "ms_cli.h"
 #include "ms_files.h"
 #include "ms_format.h"
 
 #define PROG "memscope-analyze"
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: " PROG " RUN_DIR [--out DIR] [--prefix NAME] [--suppressions FILE]\n"
-          "                        [--module PATH_OR_BASENAME] [--no-symbols] [--no-details]\n"
-          "                        [--stats] [--export-compare DIR] [--no-salvage]\n"
-          "                        [--role-threshold KEY=VALUE]... [--role-thresholds FILE]\n"
-          "\n"
-          "Analyzes a memscope trace (a run directory memscope.<pid>.<n>, or a directory\n"
-          "holding exactly one) and writes DIR/summary.json (schema memscope.summary/1) and\n"
-          "DIR/NAME_memory_analysis.json, _lifetime.json, _performance.json,\n"
-          "_comprehensive.json, _resource_rankings.json. DIR defaults to RUN_DIR, NAME to\n"
-          "memscope. --suppressions takes LSan \"leak:PATTERN\" lines. --stats prints the\n"
-          "pass's speed and peak memory to stderr. --export-compare writes every event of the\n"
-          "run twice into DIR, as memscope's binary records (events.bin) and as JSON lines\n"
-          "(events.jsonl, cJSON), and prints the time and size of each (the seed's \"binary\n"
-          "export is 80x faster than JSON\", measured here).\n"
-          "A run that ended without exit() (a signal, SIGKILL) is salvaged first: the records\n"
-          "left in its rings are appended to its thread files and meta.txt is ended\n"
-          "(docs/tracker.md); --no-salvage never writes into the trace and reports such a run\n"
-          "as partial.\n"
-          "--role-threshold KEY=VALUE (repeatable) and --role-thresholds FILE (a JSON object\n"
-          "of KEY: number) set the thresholds of the thread roles and alerts, later options\n"
-          "overriding earlier ones; keys and defaults: docs/analysis.md.\n"
-          "Exit status: 0 success (a damaged trace is analyzed and marked partial), 2 error.\n");
-}
+/* The command line (cli/ms_cli.h): one command, its options. */
+enum {
+  O_OUT = 256, O_PREFIX, O_SUPPRESSIONS, O_MODULE, O_NO_SYMBOLS, O_NO_DETAILS, O_STATS,
+  O_EXPORT_COMPARE, O_NO_SALVAGE, O_ROLE_THRESHOLD, O_ROLE_THRESHOLDS
+};
+static const ms_cli_opt_t options[] = {
+    {O_OUT, "out", "DIR", "summary.json and the detail files go here (default: RUN_DIR)"},
+    {O_PREFIX, "prefix", "NAME", "the detail files' names start with NAME (default memscope)"},
+    {O_SUPPRESSIONS, "suppressions", "FILE", "LSan \"leak:PATTERN\" lines"},
+    {O_MODULE, "module", "PATH_OR_BASENAME", "module-filtered counts for allocations called from it"},
+    {O_NO_SYMBOLS, "no-symbols", NULL, "no function, file and line names"},
+    {O_NO_DETAILS, "no-details", NULL, "summary.json only"},
+    {O_STATS, "stats", NULL, "the pass's speed and peak memory on stderr"},
+    {O_EXPORT_COMPARE, "export-compare", "DIR",
+     "write every event into DIR twice, as memscope's binary records\n"
+     "(events.bin) and as JSON lines (events.jsonl, cJSON), and print\n"
+     "the time and size of each"},
+    {O_NO_SALVAGE, "no-salvage", NULL, "never write into the trace; a run cut short is partial"},
+    {O_ROLE_THRESHOLD, "role-threshold", "KEY=VALUE",
+     "a thread role/alert threshold (repeatable; keys and defaults:\n"
+     "docs/analysis.md)"},
+    {O_ROLE_THRESHOLDS, "role-thresholds", "FILE",
+     "thresholds from a JSON object of KEY: number (later options\n"
+     "override earlier ones)"},
+    {0, NULL, NULL, NULL}};
+static const ms_cli_use_t uses[] = {
+    {O_OUT, NULL},        {O_PREFIX, NULL},         {O_SUPPRESSIONS, NULL},   {O_MODULE, NULL},
+    {O_NO_SYMBOLS, NULL}, {O_NO_DETAILS, NULL},     {O_STATS, NULL},          {O_EXPORT_COMPARE, NULL},
+    {O_NO_SALVAGE, NULL}, {O_ROLE_THRESHOLD, NULL}, {O_ROLE_THRESHOLDS, NULL}, {0, NULL}};
+static const ms_cli_cmd_t command = {
+    NULL, NULL, uses, "RUN_DIR [options]", NULL,
+    "Analyzes a memscope trace (a run directory memscope.<pid>.<n>, or a directory\n"
+    "holding exactly one) and writes DIR/summary.json (schema memscope.summary/1) and\n"
+    "DIR/NAME_memory_analysis.json, _lifetime.json, _performance.json,\n"
+    "_comprehensive.json, _resource_rankings.json.\n"
+    "A run that ended without exit() (a signal, SIGKILL) is salvaged first: the records\n"
+    "left in its rings are appended to its thread files and meta.txt is ended\n"
+    "(docs/tracker.md). --export-compare measures the seed's \"binary export is 80x\n"
+    "faster than JSON\".\n",
+    "Exit status: 0 success (a damaged trace is analyzed and marked partial), 2 error.\n"};
+static const ms_cli_prog_t program = {PROG, options, &command, 1, NULL};
 
 static double now_s(void) {
   struct timespec ts;
@@ -193,48 +210,43 @@ int main(int argc, char **argv) {
   o.symbolize = 1;
   int details = 1, stats = 0;
   const char *export_dir = NULL;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    int more = i + 1 < argc;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      usage(stdout);
-      return 0;
-    } else if (!strcmp(a, "--out") && more) {
-      out = argv[++i];
-    } else if (!strcmp(a, "--prefix") && more) {
-      prefix = argv[++i];
-    } else if (!strcmp(a, "--suppressions") && more) {
-      o.suppressions = argv[++i];
-    } else if (!strcmp(a, "--module") && more) {
-      o.module = argv[++i];
-    } else if (!strcmp(a, "--no-symbols")) {
-      o.symbolize = 0;
-    } else if (!strcmp(a, "--no-salvage")) {
-      o.no_salvage = 1;
-    } else if (!strcmp(a, "--no-details")) {
-      details = 0;
-    } else if (!strcmp(a, "--stats")) {
-      stats = 1;
-    } else if ((!strcmp(a, "--role-threshold") || !strcmp(a, "--role-thresholds")) && more) {
+  ms_cli_t it;
+  ms_cli_begin(&it, &program, &command, argc, argv);
+  for (int k; (k = ms_cli_next(&it)) != MS_CLI_END;) {
+    const char *v = it.arg;
+    switch (k) {
+    case MS_CLI_DONE: return 0;
+    case MS_CLI_ERROR: return 2;
+    case MS_CLI_POS:
+      if (run) return ms_cli_error(&it, "one RUN_DIR only (got %s and %s)", run, v);
+      run = v;
+      break;
+    case O_OUT: out = v; break;
+    case O_PREFIX: prefix = v; break;
+    case O_SUPPRESSIONS: o.suppressions = v; break;
+    case O_MODULE: o.module = v; break;
+    case O_NO_SYMBOLS: o.symbolize = 0; break;
+    case O_NO_SALVAGE: o.no_salvage = 1; break;
+    case O_NO_DETAILS: details = 0; break;
+    case O_STATS: stats = 1; break;
+    case O_EXPORT_COMPARE: export_dir = v; break;
+    case O_ROLE_THRESHOLD:
+    case O_ROLE_THRESHOLDS: {
       char rerr[1024];
-      int file = !strcmp(a, "--role-thresholds");
-      if (file ? ms_role_thresholds_load(&o.roles, argv[i + 1], rerr, sizeof rerr)
-               : ms_role_thresholds_set(&o.roles, argv[i + 1], rerr, sizeof rerr)) {
-        fprintf(stderr, PROG ": %s\n", rerr);
-        return 2;
-      }
-      i++;
-    } else if (!strcmp(a, "--export-compare") && more) {
-      export_dir = argv[++i];
-    } else if (a[0] != '-' && !run) {
-      run = a;
-    } else {
-      fprintf(stderr, PROG ": unknown or incomplete argument '%s' (see --help)\n", a);
-      return 2;
+      if (k == O_ROLE_THRESHOLDS ? ms_role_thresholds_load(&o.roles, v, rerr, sizeof rerr)
+                                 : ms_role_thresholds_set(&o.roles, v, rerr, sizeof rerr))
+        return ms_cli_error(&it, "%s", rerr);
+      break;
+    }
+    default: return ms_cli_error(&it, "option %s is not handled (a memscope bug)", it.opt);
     }
   }
+  if (it.rest >= 0 && it.rest < argc) {
+    if (run || it.rest + 1 < argc) return ms_cli_error(&it, "one RUN_DIR only (see --help)");
+    run = argv[it.rest];
+  }
   if (!run) {
-    usage(stderr);
+    ms_cli_help(&program, &command, stderr);
     return 2;
   }
   if (export_dir)

@@ -5,20 +5,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ms_cli.h"
 #include "ms_trace.h"
 
 #define PROG "memscope-tracestat"
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: " PROG " RUN_DIR [--module PATH_OR_BASENAME]\n"
-          "\n"
-          "Reads a memscope trace (a run directory holding meta.txt, or a directory of\n"
-          "memscope.<pid>.<n> run directories) and prints its basic statistics as JSON.\n"
-          "--module restricts a second set of counts to allocations whose caller lies in\n"
-          "that module (a full path, or a basename such as libfoo.so).\n"
-          "Exit status: 0 success (a damaged trace is reported as partial), 2 bad input.\n");
-}
+/* The command line (cli/ms_cli.h): one command, its options. */
+enum { O_MODULE = 256 };
+static const ms_cli_opt_t options[] = {
+    {O_MODULE, "module", "PATH_OR_BASENAME",
+     "a second set of counts for allocations whose caller lies in that\n"
+     "module (a full path, or a basename such as libfoo.so)"},
+    {0, NULL, NULL, NULL}};
+static const ms_cli_use_t uses[] = {{O_MODULE, NULL}, {0, NULL}};
+static const ms_cli_cmd_t command = {
+    NULL, NULL, uses, "RUN_DIR [options]", NULL,
+    "Reads a memscope trace (a run directory holding meta.txt, or a directory of\n"
+    "memscope.<pid>.<n> run directories) and prints its basic statistics as JSON.\n",
+    "Exit status: 0 success (a damaged trace is reported as partial), 2 bad input.\n"};
+static const ms_cli_prog_t program = {PROG, options, &command, 1, NULL};
 
 /* Integers go in as raw decimal text: cJSON numbers are doubles and would round values
  * above 2^53 (nanosecond timestamps on a long-running machine). */
@@ -130,32 +135,26 @@ static cJSON *run_json(ms_run_t *run, const ms_stats_t *st) {
 
 int main(int argc, char **argv) {
   const char *dir = NULL, *module = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      usage(stdout);
-      return 0;
-    } else if (!strcmp(argv[i], "--module")) {
-      if (++i == argc) {
-        fprintf(stderr, PROG ": --module needs a module path or basename\n");
-        return 2;
-      }
-      module = argv[i];
-    } else if (!strncmp(argv[i], "--module=", 9)) {
-      module = argv[i] + 9;
-    } else if (argv[i][0] == '-' && argv[i][1]) {
-      fprintf(stderr, PROG ": unknown option %s (see --help)\n", argv[i]);
-      return 2;
+  ms_cli_t it;
+  ms_cli_begin(&it, &program, &command, argc, argv);
+  for (int k; (k = ms_cli_next(&it)) != MS_CLI_END;) {
+    if (k == MS_CLI_DONE) return 0;
+    if (k == MS_CLI_ERROR) return 2;
+    if (k == O_MODULE) {
+      module = it.arg;
     } else if (dir) {
-      fprintf(stderr, PROG ": one RUN_DIR only (got %s and %s)\n", dir, argv[i]);
-      return 2;
+      return ms_cli_error(&it, "one RUN_DIR only (got %s and %s)", dir, it.arg);
     } else {
-      dir = argv[i];
+      dir = it.arg;
     }
   }
-  if (!dir) {
-    fprintf(stderr, PROG ": missing RUN_DIR (see --help)\n");
-    return 2;
+  if (it.rest >= 0 && it.rest < argc) {
+    if (dir || it.rest + 1 < argc)
+      return ms_cli_error(&it, "one RUN_DIR only (see --help)");
+    dir = argv[it.rest]; /* "-- -odd-name" */
   }
+  if (!dir)
+    return ms_cli_error(&it, "missing RUN_DIR (see --help)");
 
   char err[512] = "";
   char **dirs;

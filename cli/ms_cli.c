@@ -158,7 +158,7 @@ static void print_option(FILE *f, const ms_cli_opt_t *o, const char *help) {
   char head[128];
   snprintf(head, sizeof head, "  --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
   size_t l = strlen(head);
-  fprintf(f, "%s%*s", head, l < 28 ? (int)(28 - l) : 2, "");
+  fprintf(f, "%s%*s", head, l + 2 <= 28 ? (int)(28 - l) : 2, "");
   for (const char *p = help; *p;) {
     size_t n = strcspn(p, "\n");
     fprintf(f, "%.*s\n", (int)n, p);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "memscope.h"
+#include "ms_cli.h"
 #include "scenarios.h"
 
 static const sc_scenario_t *const registry[] = {
@@ -115,14 +116,20 @@ static int write_all(int fd, const char *s, size_t n) {
   return 0;
 }
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: memscope-scenario list\n"
-          "       memscope-scenario NAME [--scale S] [--seed N] [--expect-only]\n"
-          "Runs one concurrency scenario, checks its own results, and prints one JSON line\n"
-          "with the exact allocator calls it makes (\"expected\") and its figures (\"results\").\n"
-          "Exit: 0 ok, 1 self-check failed, 2 usage error.\n");
-}
+/* The command line (cli/ms_cli.h): "list", or a scenario's NAME and its options. */
+enum { O_SCALE = 256, O_SEED, O_EXPECT_ONLY };
+static const ms_cli_opt_t options[] = {
+    {O_SCALE, "scale", "S", "the work, times S (1 to 1000000, default 1)"},
+    {O_SEED, "seed", "N", "the random seed (default 1)"},
+    {O_EXPECT_ONLY, "expect-only", NULL, "print the stated counts only, without running"},
+    {0, NULL, NULL, NULL}};
+static const ms_cli_use_t uses[] = {{O_SCALE, NULL}, {O_SEED, NULL}, {O_EXPECT_ONLY, NULL}, {0, NULL}};
+static const ms_cli_cmd_t command = {
+    NULL, NULL, uses, "list | NAME [options]", NULL,
+    "Runs one concurrency scenario, checks its own results, and prints one JSON line\n"
+    "with the exact allocator calls it makes (\"expected\") and its figures (\"results\").\n",
+    "Exit: 0 ok, 1 self-check failed, 2 usage error.\n"};
+static const ms_cli_prog_t program = {"memscope-scenario", options, &command, 1, NULL};
 
 static const sc_scenario_t *find_scenario(const char *name) {
   for (size_t i = 0; i < REGISTRY_SIZE; i++)
@@ -159,7 +166,11 @@ int main(int argc, char **argv) {
   }
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
       strcmp(argv[1], "help") == 0) {
-    usage(stdout);
+    ms_cli_help(&program, &command, stdout);
+    return 0;
+  }
+  if (strcmp(argv[1], "--version") == 0) {
+    ms_cli_version(&program);
     return 0;
   }
   if (strcmp(argv[1], "list") == 0) {
@@ -180,33 +191,34 @@ int main(int argc, char **argv) {
   }
   sc_params_t params = {.scale = 1, .seed = 1};
   int expect_only = 0;
-  for (int i = 2; i < argc; i++) {
+  /* getopt_long allocates nothing here (only to list an ambiguous option's candidates, freed
+   * again), and all of it happens before the measured part. */
+  ms_cli_t it;
+  ms_cli_begin(&it, &program, &command, argc - 1, argv + 1);
+  for (int k; (k = ms_cli_next(&it)) != MS_CLI_END;) {
     uint64_t v;
-    if (strcmp(argv[i], "--expect-only") == 0) {
-      expect_only = 1;
-    } else if (strcmp(argv[i], "--scale") == 0) {
-      if (parse_u64(i + 1 < argc ? argv[i + 1] : NULL, 1, SCALE_MAX, &v)) {
-        fprintf(stderr, "memscope-scenario: --scale needs an integer from 1 to %d\n",
-                SCALE_MAX);
-        return 2;
-      }
+    switch (k) {
+    case MS_CLI_DONE: return 0;
+    case MS_CLI_ERROR: return 2;
+    case O_EXPECT_ONLY: expect_only = 1; break;
+    case O_SCALE:
+      if (parse_u64(it.arg, 1, SCALE_MAX, &v))
+        return ms_cli_error(&it, "--scale needs an integer from 1 to %d", SCALE_MAX);
       params.scale = (int)v;
-      i++;
-    } else if (strcmp(argv[i], "--seed") == 0) {
-      if (parse_u64(i + 1 < argc ? argv[i + 1] : NULL, 0, UINT64_MAX, &v)) {
-        fprintf(stderr, "memscope-scenario: --seed needs a non-negative integer\n");
-        return 2;
-      }
+      break;
+    case O_SEED:
+      if (parse_u64(it.arg, 0, UINT64_MAX, &v))
+        return ms_cli_error(&it, "--seed needs a non-negative integer");
       params.seed = v;
-      i++;
-    } else {
-      fprintf(stderr,
-              "memscope-scenario: unknown option '%s' (options: --scale S, --seed N, "
-              "--expect-only)\n",
-              argv[i]);
-      return 2;
+      break;
+    default: /* MS_CLI_POS */
+      return ms_cli_error(&it, "unexpected argument '%s' (options: --scale S, --seed N, --expect-only)",
+                          it.arg);
     }
   }
+  if (it.rest >= 0 && it.rest < argc - 1)
+    return ms_cli_error(&it, "unexpected argument '%s' (options: --scale S, --seed N, --expect-only)",
+                        argv[1 + it.rest]);
 
   sc_expect_t expected;
   memset(&expected, 0, sizeof expected);
