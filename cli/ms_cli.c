@@ -76,19 +76,11 @@ static const struct option *long_of(const ms_cli_t *it, int key) {
   return NULL;
 }
 
-/* Options of this command that "--abbr" abbreviates; their names into buf. */
-static int candidates(const ms_cli_t *it, const char *written, char *buf, size_t len) {
-  const char *p = written + 2;
-  size_t l = strlen(p), off = 0;
-  int n = 0;
-  buf[0] = 0;
-  for (const struct option *o = it->longs; o->name && l; o++) {
-    if (strncmp(o->name, p, l) || o->val == K_LIST_OPTIONS) continue;
-    int w = snprintf(buf + off, len - off, "%s--%s", n ? ", " : "", o->name);
-    if (w > 0 && (size_t)w < len - off) off += (size_t)w;
-    n++;
-  }
-  return n;
+/* Whether the element as written names option o in full. getopt_long also takes unique
+ * abbreviations; memscope does not: "scenario --time" would silently be --timeout, and a
+ * script's abbreviation would change meaning the day a new option shares its prefix. */
+static int written_in_full(const char *written, const struct option *o) {
+  return o && !strncmp(written, "--", 2) && !strcmp(written + 2, o->name);
 }
 
 static void list_options(const ms_cli_t *it) {
@@ -104,7 +96,7 @@ int ms_cli_next(ms_cli_t *it) {
   it->opt = NULL;
   int at = it->next; /* the element getopt looks at now */
   int c = getopt_long(it->argc, it->argv, "-:h", it->longs, NULL);
-  char name[256], cand[512];
+  char name[256];
   if (c == -1) {
     /* After "--" getopt skips it: optind is then one past it. */
     if (optind == at + 1 && at < it->argc && !strcmp(it->argv[at], "--")) it->rest = optind;
@@ -112,6 +104,12 @@ int ms_cli_next(ms_cli_t *it) {
   }
   it->next = optind;
   written_name(it, at, name, sizeof name);
+  if (c == 'h' || c == 1 || c == ':' || c == '?') {
+    /* no abbreviation to check: a short -h, a positional argument, or a refusal below */
+  } else if (!written_in_full(name, long_of(it, c))) {
+    ms_cli_error(it, "unknown option %s (see %s --help)", name, it->prefix);
+    return MS_CLI_ERROR;
+  }
   switch (c) {
   case 1:
     it->arg = optarg;
@@ -128,15 +126,16 @@ int ms_cli_next(ms_cli_t *it) {
     return MS_CLI_DONE;
   case ':': {
     const struct option *o = long_of(it, optopt);
-    ms_cli_error(it, "option --%s needs a value (see %s --help)", o ? o->name : name + 2, it->prefix);
+    if (written_in_full(name, o))
+      ms_cli_error(it, "option %s needs a value (see %s --help)", name, it->prefix);
+    else
+      ms_cli_error(it, "unknown option %s (see %s --help)", name, it->prefix);
     return MS_CLI_ERROR;
   }
   case '?': {
     const struct option *o = optopt > 255 ? long_of(it, optopt) : NULL;
-    if (o) /* a flag given a value: --html=1 */
-      ms_cli_error(it, "option --%s takes no value (see %s --help)", o->name, it->prefix);
-    else if (!strncmp(name, "--", 2) && candidates(it, name, cand, sizeof cand) > 1)
-      ms_cli_error(it, "ambiguous option %s: %s? (see %s --help)", name, cand, it->prefix);
+    if (o && written_in_full(name, o)) /* a flag given a value: --html=1 */
+      ms_cli_error(it, "option %s takes no value (see %s --help)", name, it->prefix);
     else if (optopt > 0 && optopt < 256) /* an unknown short option: in -xyz, name -x only */
       ms_cli_error(it, "unknown option -%c (see %s --help)", optopt, it->prefix);
     else
@@ -175,7 +174,10 @@ void ms_cli_help(const ms_cli_prog_t *prog, const ms_cli_cmd_t *cmd, FILE *f) {
       char head[160];
       snprintf(head, sizeof head, "  %s %s", c->name, c->usage ? c->usage : "");
       size_t l = strlen(head);
-      fprintf(f, "%s%*s%s\n", head, l < 44 ? (int)(44 - l) : 2, "", c->summary ? c->summary : "");
+      if (l + 2 > 44) /* a long usage: the summary on a line of its own */
+        fprintf(f, "%s\n%44s%s\n", head, "", c->summary ? c->summary : "");
+      else
+        fprintf(f, "%s%*s%s\n", head, (int)(44 - l), "", c->summary ? c->summary : "");
     }
     fprintf(f, "\n  --help                    this text (COMMAND --help: the command's)\n"
                "  --version                 the version\n");

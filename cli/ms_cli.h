@@ -6,7 +6,8 @@
  * help); each command lists the keys it takes (ms_cli_use_t, with its own help text where
  * the option means something else there). --help prints exactly those options, --version
  * the program and the project's version, and the hidden --list-options one line per option
- * (for the tests). Anything else is refused with one line and exit status 2:
+ * (for the tests). Long options are taken by their full names only (no abbreviations).
+ * Anything else is refused with one line and exit status 2:
  *   memscope-harness report: unknown option --repeat (see memscope-harness report --help)
  * Needs only libc: the scenarios link it too, and parse before their measured part. */
 #ifndef MEMSCOPE_MS_CLI_H

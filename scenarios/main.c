@@ -191,8 +191,8 @@ int main(int argc, char **argv) {
   }
   sc_params_t params = {.scale = 1, .seed = 1};
   int expect_only = 0;
-  /* getopt_long allocates nothing here (only to list an ambiguous option's candidates, freed
-   * again), and all of it happens before the measured part. */
+  /* getopt_long allocates nothing here (only, briefly, to look at an ambiguous abbreviation),
+   * and all of it happens before the measured part. */
   ms_cli_t it;
   ms_cli_begin(&it, &program, &command, argc - 1, argv + 1);
   for (int k; (k = ms_cli_next(&it)) != MS_CLI_END;) {
