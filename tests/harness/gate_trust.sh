@@ -88,7 +88,7 @@ sh_children)
   expect_exit 1 "$HARNESS" run --no-progress --max-leak-bytes 0 --process ms_h_exits \
     --out "$WORK/s2" -- sh -c "'$EXITS' leakb 77; '$EXITS' leakb 77"
   expect_eq "leak of the children" 154 "$(json_get "$WORK/s2/summary.json" "d['tree']['leaked_bytes']")"
-  grep -q "FAIL leaked bytes: 154 B exceeds limit 0 B; top leak 77 B in 1 blocks from leak_blocks in process [0-9]* (ms_h_exits)" \
+  grep -q "FAIL leaked bytes: 154 B exceeds limit 0 B; top leak 77 B in 1 blocks from leak_blocks (ms_h_exits.c:[0-9]*) in process [0-9]* (ms_h_exits)" \
     "$WORK/out" || fail "the FAIL line does not name the leaking child"
   # And --process main: the shell alone, without the children's leaks.
   expect_exit 1 "$HARNESS" run --no-progress --max-leak-bytes 0 --process main \
