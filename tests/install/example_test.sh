@@ -55,6 +55,10 @@ prefix)
   for f in bin/memscope-harness bin/memscope-analyze bin/memscope-tracestat bin/memscope-scenario; do
     [ -x "$PREFIX/$f" ] || fail "$f is not executable"
   done
+  # The front command `memscope`, in a build that has it, is installed like the others.
+  if [ -n "$(find "$BUILD_DIR" -name memscope -type f -perm -u+x -not -path '*/CMakeFiles/*' -print -quit)" ]; then
+    [ -x "$PREFIX/bin/memscope" ] || fail "the build has a memscope program, but cmake --install did not install bin/memscope"
+  fi
   # Neither the package nor memscope.pc may name the place it was installed to.
   if grep -rlF "$STAGE" "$PREFIX/lib/cmake/memscope" "$PREFIX/lib/pkgconfig/memscope.pc"; then
     fail "the files above name the install-time prefix $STAGE: the prefix is not relocatable"
