@@ -70,6 +70,9 @@ prefix)
     "$(json_get "$WORK/run/summary.json" 'd["harness"]["tracker"]')"
   expect_exit 0 "$PREFIX/bin/memscope-harness" list
   grep -qw work_stealing "$WORK/out" || fail "the moved memscope-harness list names no scenarios"
+  expect_exit 0 "$PREFIX/bin/memscope-harness" scenario work_stealing --no-progress --out "$WORK/scenario"
+  expect_eq "scenario program" "$(realpath "$PREFIX/bin/memscope-scenario")" \
+    "$(json_get "$WORK/scenario/summary.json" 'd["harness"]["argv"][0]')"
   # The EXPECT_FAIL runner alone: a run whose assertions hold is not the expected failure.
   expect_exit 1 "$CMAKE" -P "$PREFIX/lib/cmake/memscope/MemscopeExpectFail.cmake" -- \
     "$PREFIX/bin/memscope-harness" run --no-progress --out "$WORK/ef0" -- true
