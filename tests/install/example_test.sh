@@ -119,6 +119,9 @@ PY
   expect_junit "$J/scope_within_limit.xml" 0
   expect_junit "$J/scope_over_limit.xml" 1 "build_index"
   [ -f "$WORK/build/memscope/clean/summary.json" ] || fail "no private report folder build/memscope/clean"
+  # test_leak pops "delta", "gamma" and "beta": their copies with the NUL, 6 + 6 + 5 bytes.
+  expect_eq "leaked bytes of test_leak" "3 17" \
+    "$(json_get "$WORK/build/memscope/leak/summary.json" 'd["totals"]["leaked_blocks"], d["totals"]["leaked_bytes"]' | tr -d '(),')"
   ;;
 pkgconfig)
   : "${PKG_CONFIG:?pkg-config is needed (ci/setup.sh installs it)}"
