@@ -292,6 +292,13 @@ ci_scripts)
   rc=$?
   cat "$WORK/gate.out"
   [ $rc = 0 ] || [ $rc = 1 ] || fail "ci/gate.sh failed to run (exit $rc)"
+  # The committed baseline comes from one machine: on any other (CPU model, cores or kernel)
+  # the gate compares instruction counts, never CPU times (docs/harness.md).
+  if [ "$(json_get "$SRC_DIR/ci/overhead-baseline.json" "[d['host'][k] for k in ('cpu','ncpu','kernel')]")" != \
+       "$(json_get "$OUT_DIR/overhead.json" "[d['host'][k] for k in ('cpu','ncpu','kernel')]")" ]; then
+    grep -q "instruction-count overhead ratio" "$WORK/gate.out" || fail "another machine, yet no instruction-count gate"
+    grep -q "gate: .*CPU overhead ratio" "$WORK/gate.out" && fail "another machine, yet CPU times were compared"
+  fi
   BASELINE="$OUT_DIR/overhead.json" expect_exit 0 bash "$SRC_DIR/ci/gate.sh"
   # Each gate run appended one history entry per scenario and drew the chart
   # (docs/plots.md, "Overhead history").
