@@ -86,15 +86,17 @@ def site(stack, workspace):
 
 
 def where(stack, workspace):
-    """Text for the leak table: the workspace site, else the innermost frame with a file."""
+    """(allocating function, location cell) for the leak table: the innermost frame's function,
+    and the workspace site (with its function when that is another one), else the innermost
+    frame with a file."""
+    inner = ((stack or [{}])[0].get("function")) or "?"
     s = site(stack, workspace)
     if s:
-        return f"{s[0]}:{s[1]}", s[2]
+        return inner, f"<code>{md(f'{s[0]}:{s[1]}')}</code>" + ("" if s[2] == inner else f" in {md(s[2])}")
     for fr in stack or []:
         if fr.get("file"):
-            return f"{fr['file']}:{fr.get('line') or '?'}", fr.get("function") or "?"
-    fr = (stack or [{}])[0]
-    return "(no file:line)", fr.get("function") or "?"
+            return inner, f"<code>{md(fr['file'])}:{fr.get('line') or '?'}</code>"
+    return inner, "(no file:line)"
 
 
 def md(text):
@@ -204,21 +206,23 @@ def render(d, path, args, baseline, annotations):
     leaks.sort(key=lambda lk: -(lk.get("bytes") or 0))
     if leaks:
         lines += [f"Top leaks ({min(len(leaks), args.top)} of {len(leaks)}):", "",
-                  "| bytes | blocks | function | allocated at |", "|---:|---:|---|---|"]
+                  "| bytes | blocks | allocated by | site in the workspace (else innermost file) |", "|---:|---:|---|---|"]
         for lk in leaks[: args.top]:
-            loc, fn = where(lk.get("stack"), args.workspace)
-            lines.append(f"| {lk.get('bytes')} | {lk.get('blocks')} | {md(fn)} | <code>{md(loc)}</code> |")
+            fn, loc = where(lk.get("stack"), args.workspace)
+            lines.append(f"| {lk.get('bytes')} | {lk.get('blocks')} | {md(fn)} | {loc} |")
         lines.append("")
     else:
         lines += ["No leaks.", ""]
     # One annotation per leak (not only the top N): each is a place to fix.
     for lk in leaks:
         s = site(lk.get("stack"), args.workspace)
+        inner = ((lk.get("stack") or [{}])[0].get("function")) or "?"
         if s:
             annotations.append(
                 f"::error file={cmd_prop(s[0])},line={s[1]},title={cmd_prop('memscope: leak')}::"
                 + cmd_data(f"{lk.get('bytes')} B leaked in {blocks(lk.get('blocks'))} allocated in "
-                           f"{s[2]} ({name}); see the job summary"))
+                           + (s[2] if s[2] == inner else f"{inner}, called from {s[2]} here")
+                           + f" ({name}); see the job summary"))
     lines += overhead_lines(d, name, baseline) + [""]
     return lines, bool(failed)
 

@@ -68,7 +68,8 @@ PY
 python3 "$script" --workspace "$SRC_DIR" --markdown "$WORK/hostile.md" "$WORK/hostile.json" >"$WORK/hostile.ann" ||
   fail "action-summary.py failed on odd names"
 grep -q "^::error file=odd%2Cname%3A1.c,line=7," "$WORK/hostile.ann" || fail "file name not escaped in the annotation"
-grep -qF "| f&lt;b&gt;&#124;x | <code>odd,name:1.c:7</code> |" "$WORK/hostile.md" || fail "names not escaped in the Markdown"
+grep -qF "| libc_fn | <code>odd,name:1.c:7</code> in f&lt;b&gt;&#124;x |" "$WORK/hostile.md" || fail "names not escaped in the Markdown"
+grep -q "::.* allocated in libc_fn, called from f<b>|x here" "$WORK/hostile.ann" || fail "the annotation does not name both functions"
 grep -q "<b>" "$WORK/hostile.md" && fail "raw markup in the Markdown"
 # Overhead against a baseline: compared on the same machine, not on another (docs/harness.md).
 python3 - "$WORK/run/summary.json" "$WORK" <<'PY'
