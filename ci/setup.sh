@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # afl++: afl-cc builds the fuzz targets (the demo's -afl build, the install tests) and
 # afl-fuzz runs `memscope-harness fuzz` (docs/fuzz.md); it brings clang with it.
 PACKAGES=(build-essential cmake pkg-config libunwind-dev libcjson-dev libdw-dev libelf-dev
-          gnuplot-nox heaptrack sqlite3 libxml2-utils valgrind python3 libc6-dbg afl++
+          gnuplot-nox heaptrack sqlite3 libxml2-utils valgrind python3 python3-yaml libc6-dbg afl++
           chromium fonts-dejavu-core)
 # chromium: the browser tests (tests/browser, docs/browser-tests.md) drive Debian's
 # /usr/bin/chromium with playwright-core from npm; fonts-dejavu-core gives its screenshots text.

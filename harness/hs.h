@@ -249,6 +249,9 @@ void hs_print_case(const hs_case_t *c);
  * object for summary.json (NULL on a runtime error with err set). */
 cJSON *hs_overhead_measure(const hs_opts_t *o, char *const *argv, const char *lib,
                            const char *scratch_dir, char *err, size_t errlen);
+/* The machine this process runs on ({"cpu", "ncpu", "kernel", "build_type"}), recorded with
+ * every overhead measurement so that the gate compares CPU times of like machines only. */
+cJSON *hs_host_json(void);
 /* gate command: 0 no regression, 1 regression, 2 bad input. */
 int hs_gate(const char *baseline, const char *current, double tolerance_pct, int *nregressed);
 /* One-sided Mann–Whitney U test, H1: x tends to be larger than y. Returns the p-value
