@@ -10,6 +10,8 @@ enough to catch an undocumented key.
                                                          overhead.json, the history lines
   schema_test.py scenario  SCHEMA_DIR HARNESS WORK       scenario leak_demo --repeat 1: the same,
                                                          with the summary's "scenario"
+  schema_test.py all       SCHEMA_DIR HARNESS WORK       all: the index and every scenario's
+                                                         reports
   schema_test.py analyze   SCHEMA_DIR HARNESS ANALYZE PROG WORK   memscope-analyze's engine-only
                                                          summary.json and details; report's
   schema_test.py baselines SCHEMA_DIR CI_DIR             every ci/*.json against the overhead
@@ -232,6 +234,20 @@ def t_scenario(d, harness, work):
             fail("a scenario's summary.json has no 'scenario'")
 
 
+def t_all(d, harness, work):
+    schemas = load_schemas(d)
+    fresh(work)
+    out = os.path.join(work, "out")
+    run([harness, "all", "--out", out, "--no-progress"], ok=(0, 1))
+    expect_valid(schemas, "all.schema.json", os.path.join(out, "summary.json"))
+    with open(os.path.join(out, "summary.json")) as f:
+        entries = json.load(f)["scenarios"]
+    if len(entries) < 5:
+        fail(f"all listed {len(entries)} scenarios")
+    for e in entries:
+        check_report_dir(schemas, os.path.join(out, e["dir"]), e["name"])
+
+
 def t_analyze(d, harness, analyze, prog, work):
     schemas = load_schemas(d)
     fresh(work)
@@ -272,7 +288,7 @@ def main():
     if not a:
         print(__doc__)
         sys.exit(2)
-    tests = {"schemas": t_schemas, "run": t_run, "scenario": t_scenario, "analyze": t_analyze,
+    tests = {"schemas": t_schemas, "run": t_run, "scenario": t_scenario, "all": t_all, "analyze": t_analyze,
              "baselines": t_baselines, "fuzz_report": t_fuzz_report}
     if a[0] not in tests:
         fail("unknown test " + a[0])
