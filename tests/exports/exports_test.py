@@ -9,6 +9,8 @@ that define their formats.
                                             summary.json's peak_live_bytes
   exports_test.py analyze    HARNESS ANALYZE WORK   memscope-analyze --collapsed/--massif on the
                                             same trace writes the same files as the harness
+  exports_test.py edges      HARNESS WORK   a run without allocations; a command line with a
+                                            newline, '#' and ';' in massif.out's cmd:
   exports_test.py bad_path   HARNESS ANALYZE WORK   an unwritable export path: exit 2, one
                                             line naming it, no file
 
@@ -46,7 +48,7 @@ def check(cond, msg):
         fail(msg)
 
 
-def read_collapsed(path):
+def read_collapsed(path, may_be_empty=False):
     total, lines = 0, 0
     with open(path, encoding="utf-8", errors="strict") as f:
         for ln in f:
@@ -57,7 +59,7 @@ def read_collapsed(path):
             check(n > 0, f"{path}: line {lines + 1} has a count of 0")
             total += n
             lines += 1
-    check(lines > 0, f"{path}: no lines")
+    check(lines > 0 or may_be_empty, f"{path}: no lines")
     return total, lines
 
 
@@ -160,6 +162,48 @@ def test_bad_path(harness, analyze, work):
         check(not os.path.exists(target), f"{opt}: {target} exists")
 
 
+def test_edges(harness, work):
+    """/bin/true allocates nothing: empty collapsed files, one empty snapshot ms_print reads.
+    A command line with a newline, '#' (ms_print's comment) and ';': one cmd line, as '?'."""
+    if not shutil.which("ms_print"):
+        print("SKIP: ms_print (Debian's valgrind) is not installed")
+        sys.exit(77)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    out = os.path.join(work, "true")
+    p = run([harness, "run", "--out", out, "--exports", "--no-progress", "--", "/bin/true"])
+    check(p.returncode == 0, f"harness run /bin/true: exit {p.returncode}: {p.stderr.strip()}")
+    with open(os.path.join(out, "summary.json")) as f:
+        totals = json.load(f)["totals"]
+    for name, key in (("stacks.collapsed", "allocated_bytes"),
+                      ("stacks_count.collapsed", "allocations")):
+        got, _ = read_collapsed(os.path.join(out, name), may_be_empty=True)
+        check(got == totals[key], f"{name}: sum {got} != totals.{key} {totals[key]}")
+    peak, highest, nsnap = (None, None, None)
+    p = subprocess.run(["ms_print", os.path.join(out, "massif.out")], capture_output=True,
+                       text=True, timeout=60)
+    check(p.returncode == 0, f"ms_print on a run without a heap peak: exit {p.returncode}: "
+                             f"{p.stderr.strip()}")
+    if totals["peak_live_bytes"]:
+        peak, highest, nsnap = ms_print_peak(os.path.join(out, "massif.out"))
+        check(peak == totals["peak_live_bytes"], f"ms_print's peak {peak} != "
+                                                 f"{totals['peak_live_bytes']}")
+    print(f"/bin/true: {totals['allocations']} allocations; ms_print reads its massif.out")
+    out = os.path.join(work, "hostile")
+    arg = "a\nb#c;d"
+    p = run([harness, "run", "--out", out, "--exports", "--no-progress", "--", "/bin/sh", "-c",
+             "exit 0", arg])
+    check(p.returncode == 0, f"harness run sh: exit {p.returncode}: {p.stderr.strip()}")
+    with open(os.path.join(out, "massif.out")) as f:
+        head = f.read().split("\n")
+    check(head[1] == "cmd: /bin/sh -c exit 0 a?b?c;d", f"cmd line: {head[1]!r}")
+    check(head[2] == "time_unit: ms", f"the command line took more than one line: {head[2]!r}")
+    p = subprocess.run(["ms_print", os.path.join(out, "massif.out")], capture_output=True,
+                       text=True, timeout=60)
+    check(p.returncode == 0 and "Command:            /bin/sh -c exit 0 a?b?c;d\n" in p.stdout,
+          f"ms_print's Command line: exit {p.returncode}, {p.stdout[:300]!r}")
+
+
 def main():
     if len(sys.argv) < 2:
         print(__doc__)
@@ -169,6 +213,8 @@ def main():
         test_sqlite3(sys.argv[2], sys.argv[3])
     elif t == "analyze":
         test_analyze(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif t == "edges":
+        test_edges(sys.argv[2], sys.argv[3])
     elif t == "bad_path":
         test_bad_path(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
