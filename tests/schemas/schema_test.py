@@ -16,10 +16,12 @@ enough to catch an undocumented key.
                                                          summary.json and details; report's
   schema_test.py baselines SCHEMA_DIR CI_DIR             every ci/*.json against the overhead
                                                          schema
+  schema_test.py findings  SCHEMA_DIR WORK_ROOT         the findings.json the harness.fuzz
+                                                         tests left (skip, 77, when none)
   schema_test.py fuzz_report SCHEMA_DIR LIB TARGET WORK  the fuzz oracle's report of a leaking
                                                          input
 
-Exit 0 pass, 1 fail."""
+Exit 0 pass, 1 fail, 77 skip."""
 import copy
 import glob
 import json
@@ -283,13 +285,28 @@ def t_fuzz_report(d, lib, target, work):
     expect_valid(schemas, "fuzz_report.schema.json", reports[0])
 
 
+def t_findings(d, work_root):
+    """The findings.json (and the reports beside them) the harness's fuzz tests left in
+    WORK_ROOT/fuzz_*/o: an AFL++ campaign is too slow to run here for this alone."""
+    schemas = load_schemas(d)
+    files = sorted(glob.glob(os.path.join(work_root, "fuzz_*", "o", "findings.json")))
+    if not files:
+        print(f"SKIP: no findings.json under {work_root} (the harness.fuzz tests did not run)")
+        sys.exit(77)
+    for p in files:
+        expect_valid(schemas, "findings.schema.json", p)
+        for r in sorted(glob.glob(os.path.join(os.path.dirname(p), "findings", "*",
+                                               "report.json"))):
+            expect_valid(schemas, "fuzz_report.schema.json", r)
+
+
 def main():
     a = sys.argv[1:]
     if not a:
         print(__doc__)
         sys.exit(2)
     tests = {"schemas": t_schemas, "run": t_run, "scenario": t_scenario, "all": t_all, "analyze": t_analyze,
-             "baselines": t_baselines, "fuzz_report": t_fuzz_report}
+             "baselines": t_baselines, "findings": t_findings, "fuzz_report": t_fuzz_report}
     if a[0] not in tests:
         fail("unknown test " + a[0])
     tests[a[0]](*a[1:])
