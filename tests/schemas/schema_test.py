@@ -12,8 +12,9 @@ enough to catch an undocumented key.
                                                          with the summary's "scenario"
   schema_test.py all       SCHEMA_DIR HARNESS WORK       all: the index and every scenario's
                                                          reports
-  schema_test.py analyze   SCHEMA_DIR HARNESS ANALYZE PROG WORK   memscope-analyze's engine-only
-                                                         summary.json and details; report's
+  schema_test.py analyze   SCHEMA_DIR HARNESS ANALYZE TRACESTAT PROG WORK   memscope-analyze's
+                                                         engine-only summary.json and details,
+                                                         memscope-tracestat's output
   schema_test.py baselines SCHEMA_DIR CI_DIR             every ci/*.json against the overhead
                                                          schema
   schema_test.py findings  SCHEMA_DIR WORK_ROOT         the findings.json the harness.fuzz
@@ -250,7 +251,7 @@ def t_all(d, harness, work):
         check_report_dir(schemas, os.path.join(out, e["dir"]), e["name"])
 
 
-def t_analyze(d, harness, analyze, prog, work):
+def t_analyze(d, harness, analyze, tracestat, prog, work):
     schemas = load_schemas(d)
     fresh(work)
     out = os.path.join(work, "out")
@@ -258,6 +259,11 @@ def t_analyze(d, harness, analyze, prog, work):
     an = os.path.join(work, "analyze")
     run([analyze, os.path.join(out, "trace"), "--out", an, "--module", prog])
     check_report_dir(schemas, an, "memscope", engine_only=True)
+    # memscope-tracestat: the reader's statistics on stdout, with and without --module.
+    for extra in ([], ["--module", prog]):
+        p = run([tracestat, os.path.join(out, "trace")] + extra)
+        expect_valid(schemas, "tracestat.schema.json", "memscope-tracestat " + " ".join(extra),
+                     json.loads(p.stdout))
 
 
 def t_baselines(d, ci_dir):
