@@ -20,6 +20,7 @@ static void usage(FILE *f) {
           "                        [--module PATH_OR_BASENAME] [--no-symbols] [--no-details]\n"
           "                        [--stats] [--export-compare DIR] [--no-salvage]\n"
           "                        [--role-threshold KEY=VALUE]... [--role-thresholds FILE]\n"
+          "                        [--collapsed FILE] [--collapsed-count FILE] [--massif FILE]\n"
           "\n"
           "Analyzes a memscope trace (a run directory memscope.<pid>.<n>, or a directory\n"
           "holding exactly one) and writes DIR/summary.json (schema memscope.summary/1) and\n"
@@ -37,6 +38,9 @@ static void usage(FILE *f) {
           "--role-threshold KEY=VALUE (repeatable) and --role-thresholds FILE (a JSON object\n"
           "of KEY: number) set the thresholds of the thread roles and alerts, later options\n"
           "overriding earlier ones; keys and defaults: docs/analysis.md.\n"
+          "--collapsed FILE writes collapsed stacks (\"root;...;leaf BYTES\", for flamegraph.pl,\n"
+          "inferno, speedscope), --collapsed-count FILE the same by allocation calls, --massif\n"
+          "FILE the live heap over time in Valgrind Massif's format (ms_print); docs/exports.md.\n"
           "Exit status: 0 success (a damaged trace is analyzed and marked partial), 2 error.\n");
 }
 
@@ -192,7 +196,7 @@ int main(int argc, char **argv) {
   ms_analysis_opts_t o = {0};
   o.symbolize = 1;
   int details = 1, stats = 0;
-  const char *export_dir = NULL;
+  const char *export_dir = NULL, *collapsed = NULL, *collapsed_count = NULL, *massif = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int more = i + 1 < argc;
@@ -224,6 +228,12 @@ int main(int argc, char **argv) {
         return 2;
       }
       i++;
+    } else if (!strcmp(a, "--collapsed") && more) {
+      collapsed = argv[++i];
+    } else if (!strcmp(a, "--collapsed-count") && more) {
+      collapsed_count = argv[++i];
+    } else if (!strcmp(a, "--massif") && more) {
+      massif = argv[++i];
     } else if (!strcmp(a, "--export-compare") && more) {
       export_dir = argv[++i];
     } else if (a[0] != '-' && !run) {
@@ -274,6 +284,12 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (details && (rc = ms_analysis_write_details(an, out, prefix, err, sizeof err))) {
+    fprintf(stderr, PROG ": %s\n", err);
+    return 2;
+  }
+  if ((collapsed && (rc = ms_export_collapsed(an, collapsed, 0, err, sizeof err))) ||
+      (collapsed_count && (rc = ms_export_collapsed(an, collapsed_count, 1, err, sizeof err))) ||
+      (massif && (rc = ms_export_massif(an, massif, err, sizeof err)))) {
     fprintf(stderr, PROG ": %s\n", err);
     return 2;
   }

@@ -100,6 +100,12 @@ typedef struct ms__flame_s {
   size_t nstacks;
   size_t stacks_total;      /* stacks with at least one allocation */
   uint64_t rest_allocations, rest_bytes; /* the stacks not shown, summed */
+  /* Every stack with an allocation, shown or not, largest bytes first (weighted and rounded in
+   * sampled modes): the exports (ms_export.c) list them all, so their sum is the total. */
+  struct ms__fg_total_s {
+    uint64_t stack_id, allocations, allocated_bytes;
+  } *all;
+  size_t nall;
 } ms__flame_t;
 
 /* A stack as aggregated (ms_leak_t for the report, plus what ranking needs). */

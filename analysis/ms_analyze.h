@@ -244,4 +244,21 @@ typedef struct ms_completeness_s {
 } ms_completeness_t;
 const ms_completeness_t *ms_analysis_completeness(const ms_analysis_t *a);
 
+/* ---- ms_export.c: standard exports for other tools (docs/exports.md) ---------------------- */
+
+/* Collapsed stacks ("root;...;leaf N" per line, as flamegraph.pl, inferno and speedscope
+ * read them) into path, written whole or not at all: one line per recorded stack with N its
+ * allocated bytes (by_count 0) or allocation calls (1), every stack listed, so the values sum
+ * to the summary's totals.allocated_bytes / allocations (in sampled modes each stack's
+ * rounded estimate). 0 or -errno with one line in err. */
+int ms_export_collapsed(const ms_analysis_t *a, const char *path, int by_count, char *err,
+                        size_t errlen);
+
+/* Valgrind Massif's massif.out format (read by ms_print, massif-visualizer) into path: one
+ * snapshot per point of the process timeline (time in ms since the first event, mem_heap_B
+ * its live bytes), the highest marked heap_tree=peak. Its tree is the root only: per-stack
+ * live bytes at the peak are not kept by the pass. mem_heap_extra_B and mem_stacks_B are not
+ * measured and written as 0. 0 or -errno with one line in err. */
+int ms_export_massif(const ms_analysis_t *a, const char *path, char *err, size_t errlen);
+
 #endif /* MS_ANALYZE_H */

@@ -58,6 +58,8 @@ typedef struct hs_opts_s {
   double resources_hz;        /* --resources-hz / MEMSCOPE_RESOURCES_HZ: steady /proc sampling
                                  rate, 0 = no timeline; < 0 = not given (default 10) */
   const char *history;        /* --history FILE: overhead history, JSON Lines (hs_history.c) */
+  int exports;                /* --exports: DIR/stacks.collapsed, stacks_count.collapsed and
+                               * massif.out (ms_export.c, docs/exports.md) */
 } hs_opts_t;
 
 /* ---- hs_units.c: option values ---- */

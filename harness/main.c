@@ -224,6 +224,7 @@ static const char *const common_opts =
     "  --junit FILE              JUnit XML (also written to DIR/junit.xml)\n"
     "  --html                    DIR/report.html, self-contained\n"
     "  --plots                   gnuplot scripts, data, PNG and SVG in DIR/plots\n"
+    "  --exports                 DIR/stacks.collapsed (flamegraph.pl), massif.out (ms_print)\n"
     "  --suppressions FILE       leak suppressions (leak:PATTERN lines)\n"
     "  --lib PATH                libmemscope.so to preload (default: next to the harness)\n"
     "  --timeout SECONDS         kill the target's whole process tree when it runs longer\n"
@@ -340,7 +341,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, int start, hs_opts
     } else {
       hs_fmt(name, sizeof name, "%s", a);
     }
-    static const char *const flags[] = {"--html", "--plots", "--no-progress", "--allow-partial"};
+    static const char *const flags[] = {"--html", "--plots", "--no-progress", "--allow-partial",
+                                        "--exports"};
     int is_flag = 0;
     for (size_t k = 0; k < sizeof flags / sizeof *flags; k++) is_flag |= !strcmp(name, flags[k]);
     if (is_flag) {
@@ -348,6 +350,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, int start, hs_opts
       if (!strcmp(name, "--html")) o->html = 1;
       else if (!strcmp(name, "--plots")) o->plots = 1;
       else if (!strcmp(name, "--allow-partial")) o->allow_partial = 1;
+      else if (!strcmp(name, "--exports")) o->exports = 1;
       else o->no_progress = 1;
       continue;
     }
