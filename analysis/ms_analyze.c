@@ -1306,6 +1306,8 @@ int ms_analyze_run(const char *run_dir, const ms_analysis_opts_t *opts, ms_analy
   a->pass_s = ms__now_s() - t_pass;
   double t_fin = ms__now_s();
   rc = finish(&p);
+  if (!rc && a->opts.peak_stacks)
+    rc = ms__peak_compute(a);
   if (rc)
     goto fail;
   a->finish_s = ms__now_s() - t_fin;
@@ -1334,6 +1336,7 @@ void ms_analysis_free(ms_analysis_t *a) {
   if (!a)
     return;
   free_leaks(a->leaks, a->nleaks);
+  ms__peak_free(a);
   free_leaks(a->hot[0], a->nhot[0]);
   free_leaks(a->hot[1], a->nhot[1]);
   if (a->threads)

@@ -51,6 +51,10 @@ typedef struct ms_analysis_opts_s {
   size_t max_live_records;   /* live blocks listed in _memory_analysis.json (default 10000) */
   int no_salvage;            /* 1 = never write into the trace: a run without its end part is
                               * only counted (ms_salvage.h), not salvaged */
+  size_t peak_stacks;        /* > 0: also find the live bytes per stack at the peak (a second
+                              * pass up to the peak, ms_peak.c) and keep this many stacks,
+                              * largest first (SIZE_MAX: all); 0: not computed (the default:
+                              * the normal analysis pays nothing for it) */
 } ms_analysis_opts_t;
 
 typedef struct ms_leak_s {
@@ -243,5 +247,20 @@ typedef struct ms_completeness_s {
   char reason[240];      /* one line saying why the run is not complete; "" when it is */
 } ms_completeness_t;
 const ms_completeness_t *ms_analysis_completeness(const ms_analysis_t *a);
+
+/* ---- ms_peak.c: live bytes per stack at the peak (opts.peak_stacks) ---------------------- */
+
+/* 1 when the figures below were computed; else 0 with *reason (not asked for, a sampled run,
+ * no live byte ever). */
+int ms_analysis_peak_computed(const ms_analysis_t *a, const char **reason);
+/* Stacks listed (at most opts.peak_stacks), and in *total those holding a block at the peak. */
+size_t ms_analysis_npeak_stacks(const ms_analysis_t *a, size_t *total);
+/* Stack i, largest live bytes first: blocks and bytes are those live at the moment the
+ * process's live bytes first reached their peak (heaptrack's "peak contribution"). */
+const ms_leak_t *ms_analysis_peak_stack(const ms_analysis_t *a, size_t i);
+/* The allocation that first reached the peak: its stack (frames innermost first, NULL when
+ * none), and the sum of live bytes over all stacks at that moment (= the peak). */
+const ms_frame_t *ms_analysis_peak_event(const ms_analysis_t *a, uint64_t *stack_id,
+                                         size_t *nframes, uint64_t *sum_bytes);
 
 #endif /* MS_ANALYZE_H */
