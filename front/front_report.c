@@ -4,7 +4,8 @@
  *
  * A site is what heaptrack_print calls one: the innermost frame that is not an allocator
  * function (operator new/new[] are skipped, as heaptrack skips them), merged by function,
- * file, line and module; the call stacks that reach it are listed under it, callers only. */
+ * file, line and module (frames whose function is unknown: by module alone, as heaptrack
+ * merges them); the call stacks that reach it are listed under it, callers only. */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -97,8 +98,9 @@ static char *frame_key(const cJSON *f) {
   else if (*fn)
     snprintf(k, n, "%s\x1f%s\x1f%" PRIu64 "\x1f%s", fn, jstr(f, "file"), ju64(f, "line"),
              jstr(f, "module"));
-  else /* unknown function: keep code at different places apart */
-    snprintf(k, n, "\x1f%s+0x%" PRIx64, jstr(f, "module"), ju64(f, "module_offset"));
+  else /* unknown function: one site per module, as heaptrack_print merges them (its sites
+        * compare function, file, line and module, all unknown but the module here) */
+    snprintf(k, n, "\x1f%s", jstr(f, "module"));
   return k;
 }
 
@@ -233,13 +235,15 @@ static void free_rep(rep_t *r) {
 }
 
 /* One frame: the function, then "at file:line" and "in module" indented below it. */
-static void print_frame(FILE *out, const cJSON *f, int indent) {
+static void print_frame(FILE *out, const cJSON *f, int indent, int site) {
   const char *fn = jstr(f, "function"), *file = jstr(f, "file"), *mod = jstr(f, "module");
   fprintf(out, "%*s", indent, "");
   if (!f)
     fputs("<no stack recorded>", out);
   else if (*fn)
     put_safe(out, fn);
+  else if (site) /* a site merges every unresolved place of the module */
+    fputs("<unresolved function>", out);
   else
     fprintf(out, "<unresolved function> +0x%" PRIx64, ju64(f, "module_offset"));
   const char *inl = jstr(f, "inlined");
@@ -269,7 +273,7 @@ static void print_frames(const rep_t *r, const cJSON *frames, int from, int inde
       fprintf(r->out, "%*s... %d more frames (--stack-depth)\n", indent, "", n - i);
       break;
     }
-    print_frame(r->out, cJSON_GetArrayItem(frames, i), indent);
+    print_frame(r->out, cJSON_GetArrayItem(frames, i), indent, 0);
   }
 }
 
@@ -339,7 +343,7 @@ static int print_section(rep_t *r, const char *title, int by) {
       fprintf(out, "%s leaked over %" PRIu64 " calls from\n", human(t->leaked, b1, sizeof b1),
               t->leaked_blocks);
     }
-    print_frame(out, t->frame, 0);
+    print_frame(out, t->frame, 0, 1);
     /* the stacks that reach the site, largest first */
     size_t *si = malloc(t->nstacks * sizeof *si), m = 0;
     if (!si) {
@@ -369,7 +373,9 @@ static int print_section(rep_t *r, const char *title, int by) {
         fprintf(out, "  %s leaked over %" PRIu64 " calls from:\n",
                 human(s->leaked, b1, sizeof b1), s->leaked_blocks);
       }
-      print_frames(r, s->frames, s->site_frame + 1, 4);
+      /* an unresolved site merges places: each stack then shows its own, with its offset */
+      int unresolved = !*jstr(cJSON_GetArrayItem(s->frames, s->site_frame), "function");
+      print_frames(r, s->frames, s->site_frame + !unresolved, 4);
     }
     if (m > r->o->stacks_per_site)
       fprintf(out, "  and %zu more call stacks (--stacks-per-site)\n", m - r->o->stacks_per_site);
@@ -412,7 +418,7 @@ static int collect(rep_t *r, const cJSON *arr, int kind) {
   return 0;
 }
 
-static void print_summary(FILE *out, const cJSON *sum, const cJSON *pk) {
+static void print_summary(FILE *out, const cJSON *sum, const cJSON *pk, const fr_opts_t *o) {
   const cJSON *run = cJSON_GetObjectItemCaseSensitive(sum, "run");
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(sum, "totals");
   char b1[32], b2[64];
@@ -470,9 +476,8 @@ static void print_summary(FILE *out, const cJSON *sum, const cJSON *pk) {
   const cJSON *ps = cJSON_GetObjectItemCaseSensitive(pk, "peak_stack");
   if (!cJSON_GetArraySize(ps))
     fputs("  <no stack recorded>\n", out);
-  const cJSON *f;
-  cJSON_ArrayForEach(f, ps)
-    print_frame(out, f, 2);
+  rep_t r = {.o = o, .out = out};
+  print_frames(&r, ps, 0, 2);
   fputc('\n', out);
 }
 
@@ -532,7 +537,7 @@ int fr_print_report(FILE *out, FILE *err, const cJSON *sum, const fr_opts_t *o) 
     free_rep(&r);
     return -1;
   }
-  print_summary(out, sum, pk);
+  print_summary(out, sum, pk, o);
   const cJSON *run = cJSON_GetObjectItemCaseSensitive(sum, "run");
   size_t listed = (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(hot, "by_count"));
   if (!pk && ju64(run, "stacks") > listed) /* a harness or memscope-analyze summary */
