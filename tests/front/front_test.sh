@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# front_test.sh MEMSCOPE MODE PROGRAM: the `memscope` front command (docs/memscope-cmd.md).
+# front_test.sh MEMSCOPE MODE PROGRAM [MEMSCOPE_ANALYZE]: the `memscope` front command (docs/memscope-cmd.md).
 #   sites              ms_f_sites' report: each site's calls, bytes live at the peak and leak,
 #                      as its constants say (sites.c); `memscope print` gives the same report
 #   heaptrack          ms_f_sites: the top 5 sites by calls and by peak agree with heaptrack_print
@@ -7,7 +7,7 @@
 #   cli                --version, --help, usage errors (exit 2), the program's exit status,
 #                      --filter, -n, --no-leaks
 set -u
-MS=$1 MODE=$2 PROG=$3
+MS=$1 MODE=$2 PROG=$3 ANALYZE=${4:-}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -107,6 +107,17 @@ cli)
   "$MS" print --no-leaks "$work/t/summary.json" | grep -q '^MEMORY LEAKS' && fail "--no-leaks kept it"
   "$MS" print --stack-depth 1 "$work/t/summary.json" | grep -q '__libc_start_main' &&
     fail "--stack-depth 1 showed a third frame"
+  # The live bytes per stack at the peak are computed only when asked (the front asks):
+  # memscope-analyze's summary of the same trace has no peak_stacks.
+  "$ANALYZE" "$work/t" --out "$work/plain" --no-details >/dev/null 2>&1 || fail "memscope-analyze"
+  python3 -c 'import json,sys; sys.exit("peak_stacks" in json.load(open(sys.argv[1])))' \
+    "$work/plain/summary.json" || fail "memscope-analyze's summary has peak_stacks"
+  "$MS" print -n 3 "$work/plain/summary.json" >"$work/plain.txt" || fail "print of a plain summary"
+  grep -q "the peak's stacks are not in this summary" "$work/plain.txt" || fail "no note on the missing peak stacks"
+  # A sampled run: no per-stack figures at the peak, and the report says why.
+  MEMSCOPE_SAMPLE=size-classes "$MS" -o "$work/s" "$PROG" >"$work/s.txt" 2>&1 || fail "sampled run"
+  grep -q "sampled run: live bytes per stack at the peak are known only in full mode" "$work/s.txt" ||
+    fail "the sampled run's report does not say why the peak's stacks are missing"
   echo "ok: cli"
   ;;
 *) echo "usage: front_test.sh MEMSCOPE sites|heaptrack|heaptrack-sqlite3|cli PROGRAM"; exit 2 ;;
