@@ -65,6 +65,8 @@ typedef struct ms_leak_s {
   const char *var_name;       /* MEMSCOPE_TRACK_VAR name of one of the blocks, or "" */
   const char *type_name;      /* "" when none */
   int suppressed;             /* matched a suppression: listed, not counted */
+  uint64_t temporaries;       /* hot stacks only: its temporary allocations (estimated in
+                               * sampled modes), 0 elsewhere */
 } ms_leak_t;
 
 typedef struct ms_scope_s {

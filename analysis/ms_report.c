@@ -116,6 +116,7 @@ static int group_json(cJSON *arr, const ms_leak_t *l, int hot) {
   if (hot) {
     bad |= add_u64(o, "allocations", l->blocks);
     bad |= add_u64(o, "allocated_bytes", l->bytes);
+    bad |= add_u64(o, "temporary_allocations", l->temporaries);
   } else {
     bad |= add_u64(o, "bytes", l->bytes);
     bad |= add_u64(o, "blocks", l->blocks);

@@ -16,6 +16,7 @@
 typedef struct st_s {        /* one allocation stack */
   uint64_t id;
   uint64_t calls, bytes;     /* allocation calls and bytes (hot_stacks) */
+  uint64_t temps;            /* temporary allocations (hot_stacks) */
   uint64_t peak, peak_blocks;/* live at the peak (peak_stacks) */
   uint64_t leaked, leaked_blocks;
   const cJSON *frames;       /* array of frame objects, innermost first */
@@ -26,7 +27,7 @@ typedef struct st_s {        /* one allocation stack */
 typedef struct site_s {
   char *key;
   const cJSON *frame;        /* the site's frame (of its first stack) */
-  uint64_t calls, bytes, peak, leaked, leaked_blocks;
+  uint64_t calls, bytes, temps, peak, leaked, leaked_blocks;
   size_t *stacks, nstacks, cap;
 } site_t;
 
@@ -148,6 +149,7 @@ static void merge_stacks(rep_t *r) {
       if (!d->calls) {
         d->calls = s->calls;
         d->bytes = s->bytes;
+        d->temps = s->temps;
       }
       d->peak += s->peak;
       d->peak_blocks += s->peak_blocks;
@@ -189,6 +191,7 @@ static int build_sites(rep_t *r) {
     t->nstacks = t->cap = 1;
     t->calls = s->calls;
     t->bytes = s->bytes;
+    t->temps = s->temps;
     t->peak = s->peak;
     t->leaked = s->leaked;
     t->leaked_blocks = s->leaked_blocks;
@@ -209,6 +212,7 @@ static int build_sites(rep_t *r) {
       d->stacks[d->nstacks++] = t->stacks[0];
       d->calls += t->calls;
       d->bytes += t->bytes;
+      d->temps += t->temps;
       d->peak += t->peak;
       d->leaked += t->leaked;
       d->leaked_blocks += t->leaked_blocks;
@@ -277,15 +281,29 @@ static void print_frames(const rep_t *r, const cJSON *frames, int from, int inde
   }
 }
 
-enum by_e { BY_CALLS, BY_PEAK, BY_BYTES, BY_LEAKED };
+enum by_e { BY_CALLS, BY_PEAK, BY_BYTES, BY_TEMPS, BY_LEAKED };
 
 static uint64_t site_fig(const site_t *t, int by) {
-  return by == BY_CALLS ? t->calls : by == BY_PEAK ? t->peak : by == BY_BYTES ? t->bytes
-                                                                              : t->leaked;
+  switch (by) {
+  case BY_CALLS: return t->calls;
+  case BY_PEAK: return t->peak;
+  case BY_BYTES: return t->bytes;
+  case BY_TEMPS: return t->temps;
+  default: return t->leaked;
+  }
 }
 static uint64_t stack_fig(const st_t *s, int by) {
-  return by == BY_CALLS ? s->calls : by == BY_PEAK ? s->peak : by == BY_BYTES ? s->bytes
-                                                                              : s->leaked;
+  switch (by) {
+  case BY_CALLS: return s->calls;
+  case BY_PEAK: return s->peak;
+  case BY_BYTES: return s->bytes;
+  case BY_TEMPS: return s->temps;
+  default: return s->leaked;
+  }
+}
+
+static double pct(uint64_t part, uint64_t whole) {
+  return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
 static const rep_t *sort_rep;
@@ -339,6 +357,10 @@ static int print_section(rep_t *r, const char *title, int by) {
       fprintf(out, "%s allocated over %" PRIu64 " calls from\n", human(t->bytes, b1, sizeof b1),
               t->calls);
       break;
+    case BY_TEMPS:
+      fprintf(out, "%" PRIu64 " temporary allocations of %" PRIu64 " allocations in total "
+              "(%.2f%%) from\n", t->temps, t->calls, pct(t->temps, t->calls));
+      break;
     default:
       fprintf(out, "%s leaked over %" PRIu64 " calls from\n", human(t->leaked, b1, sizeof b1),
               t->leaked_blocks);
@@ -368,6 +390,10 @@ static int print_section(rep_t *r, const char *title, int by) {
       case BY_BYTES:
         fprintf(out, "  %s allocated over %" PRIu64 " calls from:\n",
                 human(s->bytes, b1, sizeof b1), s->calls);
+        break;
+      case BY_TEMPS:
+        fprintf(out, "  %" PRIu64 " temporary allocations of %" PRIu64 " allocations in total "
+                "(%.2f%%) from:\n", s->temps, s->calls, pct(s->temps, s->calls));
         break;
       default:
         fprintf(out, "  %s leaked over %" PRIu64 " calls from:\n",
@@ -407,6 +433,7 @@ static int collect(rep_t *r, const cJSON *arr, int kind) {
     if (kind == 0) {
       s->calls = ju64(g, "allocations");
       s->bytes = ju64(g, "allocated_bytes");
+      s->temps = ju64(g, "temporary_allocations");
     } else if (kind == 1) {
       s->peak = ju64(g, "live_bytes");
       s->peak_blocks = ju64(g, "live_blocks");
@@ -418,12 +445,29 @@ static int collect(rep_t *r, const cJSON *arr, int kind) {
   return 0;
 }
 
+/* meta.txt's cmdline: arguments joined by spaces, other bytes as %XX. Printable ones are
+ * shown as themselves (heaptrack prints the command so); control bytes stay escaped. */
+static void put_cmdline(FILE *out, const char *s) {
+  for (; *s; s++) {
+    unsigned v;
+    if (s[0] == '%' && s[1] && s[2] && sscanf(s + 1, "%2x", &v) == 1 && v >= 0x20 && v < 0x7f) {
+      fputc((int)v, out);
+      s += 2;
+    } else {
+      fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, out);
+    }
+  }
+}
+
 static void print_summary(FILE *out, const cJSON *sum, const cJSON *pk, const fr_opts_t *o) {
   const cJSON *run = cJSON_GetObjectItemCaseSensitive(sum, "run");
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(sum, "totals");
   char b1[32], b2[64];
   fputs("memscope report of: ", out);
-  put_safe(out, *jstr(run, "cmdline") ? jstr(run, "cmdline") : jstr(run, "exe"));
+  if (*jstr(run, "cmdline"))
+    put_cmdline(out, jstr(run, "cmdline"));
+  else
+    put_safe(out, jstr(run, "exe"));
   fprintf(out, "\npid %" PRIu64 ", trace ", ju64(run, "pid"));
   put_safe(out, jstr(run, "dir"));
   fputc('\n', out);
@@ -483,9 +527,9 @@ static void print_summary(FILE *out, const cJSON *sum, const cJSON *pk, const fr
 
 static void print_temporaries(FILE *out, const cJSON *sum, const fr_opts_t *o) {
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(sum, "totals");
-  fputs("MOST TEMPORARY ALLOCATIONS\n", out);
-  fprintf(out, "%" PRIu64 " temporary allocations in all (freed with no allocation in "
-          "between, heaptrack's definition); by thread:\n", ju64(t, "temporary_allocations"));
+  fprintf(out, "TEMPORARY ALLOCATIONS BY THREAD\n%" PRIu64 " temporary allocations in all "
+          "(freed by the thread's next allocator call, heaptrack's definition):\n",
+          ju64(t, "temporary_allocations"));
   const cJSON *th = cJSON_GetObjectItemCaseSensitive(sum, "threads");
   size_t n = (size_t)cJSON_GetArraySize(th), shown = 0;
   const cJSON **v = calloc(n ? n : 1, sizeof *v);
@@ -512,7 +556,7 @@ static void print_temporaries(FILE *out, const cJSON *sum, const fr_opts_t *o) {
   }
   if (!m)
     fputs("  (none)\n", out);
-  fputs("(memscope counts temporaries per thread, not per allocation site)\n\n", out);
+  fputc('\n', out);
   free(v);
 }
 
@@ -551,7 +595,8 @@ int fr_print_report(FILE *out, FILE *err, const cJSON *sum, const fr_opts_t *o) 
   }
   bad = print_section(&r, "MOST CALLS TO ALLOCATION FUNCTIONS", BY_CALLS) ||
         print_section(&r, "PEAK MEMORY CONSUMERS", BY_PEAK) ||
-        print_section(&r, "MOST BYTES ALLOCATED", BY_BYTES);
+        print_section(&r, "MOST BYTES ALLOCATED", BY_BYTES) ||
+        print_section(&r, "MOST TEMPORARY ALLOCATIONS", BY_TEMPS);
   if (!bad)
     print_temporaries(out, sum, o);
   if (!bad && !o->no_leaks)

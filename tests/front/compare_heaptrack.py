@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""compare_heaptrack.py HEAPTRACK_PRINT_TXT MEMSCOPE_TXT: the top 5 allocation sites by calls
-and by peak in heaptrack_print's report and in memscope's must name the same functions in the
+"""compare_heaptrack.py HEAPTRACK_PRINT_TXT MEMSCOPE_TXT: the top 5 allocation sites by calls,
+by peak and by temporary allocations in heaptrack_print's report and in memscope's must name the same functions in the
 same order (sites of equal figures compared as sets).
 
 Like for like: a site is the innermost frame that is not an allocator function, as both
@@ -115,4 +115,7 @@ ok = compare("by calls", sites(ht_text, "MOST CALLS TO ALLOCATION FUNCTIONS", ca
              sites(ms_text, "MOST CALLS TO ALLOCATION FUNCTIONS", calls_re))
 ok &= compare("by peak", sites(ht_text, "PEAK MEMORY CONSUMERS", peak_re),
               sites(ms_text, "PEAK MEMORY CONSUMERS", peak_re))
+temps_re = r"^(\d+) temporary allocations of \d+ allocations in total \([0-9.]+%\) from$"
+ok &= compare("by temporary allocations", sites(ht_text, "MOST TEMPORARY ALLOCATIONS", temps_re),
+              sites(ms_text, "MOST TEMPORARY ALLOCATIONS", temps_re))
 sys.exit(0 if ok else 1)
