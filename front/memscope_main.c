@@ -27,6 +27,7 @@ typedef struct cli_s {
   const char *suppressions;
   const char *lib;
   int no_symbols;
+  int explicit_cmd; /* the command was named (`run`, `print`): --help shows only its own */
 } cli_t;
 
 typedef struct cmd_s {
@@ -132,15 +133,22 @@ static int parse(cli_t *c, const cmd_t *cmd, int argc, char **argv) {
     case O_NO_SYMBOLS: c->no_symbols = 1; break;
     case O_LIB: c->lib = optarg; break;
     case 'o': c->output = optarg; break;
-    case 'h': usage(stdout, cmd); return -2;
+    case 'h': usage(stdout, c->explicit_cmd ? cmd : NULL); return -2;
     case 'V': printf("memscope %s\n", MEMSCOPE_VERSION); return -2;
     case ':':
       fprintf(stderr, "memscope: option '%s' needs a value (see memscope %s--help)\n",
               argv[optind - 1], is_run ? "" : "print ");
       return -1;
     default:
-      fprintf(stderr, "memscope: unknown option '%s' (see memscope %s--help)\n",
-              name ? name : argv[optind - 1], is_run ? "" : "print ");
+      if (optopt && !name)
+        fprintf(stderr, "memscope: unknown option '-%c' (see memscope %s--help)\n", optopt,
+                is_run ? "" : "print ");
+      else if (name) /* a run option given to print */
+        fprintf(stderr, "memscope: print has no option '--%s' (see memscope print --help)\n",
+                name);
+      else
+        fprintf(stderr, "memscope: unknown option '%s' (see memscope %s--help)\n",
+                argv[optind - 1], is_run ? "" : "print ");
       return -1;
     }
   }
@@ -393,6 +401,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], commands[i].name)) {
       cmd = &commands[i];
       skip = 1;
+      c.explicit_cmd = 1;
     }
   int first = parse(&c, cmd, argc - skip, argv + skip);
   if (first == -2)
