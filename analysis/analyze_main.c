@@ -18,7 +18,8 @@
 /* The command line (cli/ms_cli.h): one command, its options. */
 enum {
   O_OUT = 256, O_PREFIX, O_SUPPRESSIONS, O_MODULE, O_NO_SYMBOLS, O_NO_DETAILS, O_STATS,
-  O_EXPORT_COMPARE, O_NO_SALVAGE, O_ROLE_THRESHOLD, O_ROLE_THRESHOLDS
+  O_EXPORT_COMPARE, O_NO_SALVAGE, O_ROLE_THRESHOLD, O_ROLE_THRESHOLDS, O_COLLAPSED,
+  O_COLLAPSED_COUNT, O_MASSIF
 };
 static const ms_cli_opt_t options[] = {
     {O_OUT, "out", "DIR", "summary.json and the detail files go here (default: RUN_DIR)"},
@@ -39,11 +40,17 @@ static const ms_cli_opt_t options[] = {
     {O_ROLE_THRESHOLDS, "role-thresholds", "FILE",
      "thresholds from a JSON object of KEY: number (later options\n"
      "override earlier ones)"},
+    {O_COLLAPSED, "collapsed", "FILE",
+     "collapsed stacks \"root;...;leaf BYTES\" (flamegraph.pl, inferno,\n"
+     "speedscope; docs/exports.md)"},
+    {O_COLLAPSED_COUNT, "collapsed-count", "FILE", "the same by allocation calls"},
+    {O_MASSIF, "massif", "FILE", "the live heap over time in Valgrind Massif's format (ms_print)"},
     {0, NULL, NULL, NULL}};
 static const ms_cli_use_t uses[] = {
     {O_OUT, NULL},        {O_PREFIX, NULL},         {O_SUPPRESSIONS, NULL},   {O_MODULE, NULL},
     {O_NO_SYMBOLS, NULL}, {O_NO_DETAILS, NULL},     {O_STATS, NULL},          {O_EXPORT_COMPARE, NULL},
-    {O_NO_SALVAGE, NULL}, {O_ROLE_THRESHOLD, NULL}, {O_ROLE_THRESHOLDS, NULL}, {0, NULL}};
+    {O_NO_SALVAGE, NULL}, {O_ROLE_THRESHOLD, NULL}, {O_ROLE_THRESHOLDS, NULL}, {O_COLLAPSED, NULL},
+    {O_COLLAPSED_COUNT, NULL}, {O_MASSIF, NULL},  {0, NULL}};
 static const ms_cli_cmd_t command = {
     NULL, NULL, uses, "RUN_DIR [options]", NULL,
     "Analyzes a memscope trace (a run directory memscope.<pid>.<n>, or a directory\n"
@@ -209,7 +216,7 @@ int main(int argc, char **argv) {
   ms_analysis_opts_t o = {0};
   o.symbolize = 1;
   int details = 1, stats = 0;
-  const char *export_dir = NULL;
+  const char *export_dir = NULL, *collapsed = NULL, *collapsed_count = NULL, *massif = NULL;
   ms_cli_t it;
   ms_cli_begin(&it, &program, &command, argc, argv);
   for (int k; (k = ms_cli_next(&it)) != MS_CLI_END;) {
@@ -230,6 +237,9 @@ int main(int argc, char **argv) {
     case O_NO_DETAILS: details = 0; break;
     case O_STATS: stats = 1; break;
     case O_EXPORT_COMPARE: export_dir = v; break;
+    case O_COLLAPSED: collapsed = v; break;
+    case O_COLLAPSED_COUNT: collapsed_count = v; break;
+    case O_MASSIF: massif = v; break;
     case O_ROLE_THRESHOLD:
     case O_ROLE_THRESHOLDS: {
       char rerr[1024];
@@ -286,6 +296,12 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (details && (rc = ms_analysis_write_details(an, out, prefix, err, sizeof err))) {
+    fprintf(stderr, PROG ": %s\n", err);
+    return 2;
+  }
+  if ((collapsed && (rc = ms_export_collapsed(an, collapsed, 0, err, sizeof err))) ||
+      (collapsed_count && (rc = ms_export_collapsed(an, collapsed_count, 1, err, sizeof err))) ||
+      (massif && (rc = ms_export_massif(an, massif, err, sizeof err)))) {
     fprintf(stderr, PROG ": %s\n", err);
     return 2;
   }

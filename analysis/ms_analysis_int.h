@@ -100,6 +100,12 @@ typedef struct ms__flame_s {
   size_t nstacks;
   size_t stacks_total;      /* stacks with at least one allocation */
   uint64_t rest_allocations, rest_bytes; /* the stacks not shown, summed */
+  /* Every stack with an allocation, shown or not, largest bytes first (weighted and rounded in
+   * sampled modes): the exports (ms_export.c) list them all, so their sum is the total. */
+  struct ms__fg_total_s {
+    uint64_t stack_id, allocations, allocated_bytes;
+  } *all;
+  size_t nall;
 } ms__flame_t;
 
 /* A stack as aggregated (ms_leak_t for the report, plus what ranking needs). */
@@ -169,7 +175,15 @@ struct ms_analysis_s {
   /* timings and sizes (performance report) */
   double open_s, pass_s, finish_s, symbolize_s;
   uint64_t trace_bytes, events;
+  struct ms__peak_s *peak; /* live bytes per stack at the peak (ms_peak.c), NULL unless asked */
 };
+
+/* ---- ms_peak.c ---- */
+/* After the pass: a second pass up to the peak (opts.peak_stacks > 0). 0 or a negative code. */
+int ms__peak_compute(ms_analysis_t *a);
+void ms__peak_free(ms_analysis_t *a);
+/* summary.json's "peak_stacks" (only when asked for). 0 or -1 (out of memory). */
+int ms__peak_json(cJSON *root, const ms_analysis_t *a, cJSON *(*frames)(const ms_frame_t *, size_t));
 
 /* ---- ms_suppress.c ---- */
 int ms__suppr_load(ms__suppr_t *s, const char *path, char *err, size_t errlen);

@@ -52,6 +52,8 @@ typedef struct slot_s {
   uint64_t leak_blocks, leak_bytes;
   double w_leak_blocks, w_leak_bytes;
   uint32_t leak_var; /* a variable name of one of its leaked blocks, index + 1 */
+  uint64_t temps;    /* its temporaries (count_temporary), and weighted in sampled modes */
+  double w_temps;
   uint32_t real;     /* the slot that stands for this one: itself, or SLOT_UNKNOWN once the
                         pass has shown its stack id undefined (fold_undefined) */
 } slot_t;
@@ -475,10 +477,13 @@ static void on_mark(pass_t *p, const ms_event_t *e) {
 static void count_temporary(pass_t *p, ms__thread_t *th, const unsigned char *blk) {
   p->a->temporaries++;
   th->temporaries++;
+  slot_t *s = &p->slots[EXTRA(blk)->slot]; /* per stack, for heaptrack's per-site list */
+  s->temps++;
   if (p->a->sampled) {
     double w, vf;
     block_weight(p, BLOCK(blk)->size, EXTRA(blk)->weight, &w, &vf);
     p->w_temps += w;
+    s->w_temps += w;
   }
 }
 
@@ -770,8 +775,10 @@ static void fold_undefined(pass_t *p) {
     u->bytes += s->bytes;
     u->w_allocs += s->w_allocs;
     u->w_bytes += s->w_bytes;
-    s->allocs = s->bytes = 0;
-    s->w_allocs = s->w_bytes = 0;
+    u->temps += s->temps;
+    u->w_temps += s->w_temps;
+    s->allocs = s->bytes = s->temps = 0;
+    s->w_allocs = s->w_bytes = s->w_temps = 0;
     s->real = SLOT_UNKNOWN;
   }
   p->ps.st->totals.unknown_stack_refs = u->allocs;
@@ -1080,6 +1087,7 @@ static int finish(pass_t *p) {
       l->stack_id = s->stack_id;
       l->blocks = a->sampled ? round_u64(s->w_allocs) : s->allocs;
       l->bytes = a->sampled ? round_u64(s->w_bytes) : s->bytes;
+      l->temporaries = a->sampled ? round_u64(s->w_temps) : s->temps;
       l->var_name = l->type_name = "";
       g[n].key = by ? (a->sampled ? s->w_bytes : (double)s->bytes)
                     : (a->sampled ? s->w_allocs : (double)s->allocs);
@@ -1306,6 +1314,8 @@ int ms_analyze_run(const char *run_dir, const ms_analysis_opts_t *opts, ms_analy
   a->pass_s = ms__now_s() - t_pass;
   double t_fin = ms__now_s();
   rc = finish(&p);
+  if (!rc && a->opts.peak_stacks)
+    rc = ms__peak_compute(a);
   if (rc)
     goto fail;
   a->finish_s = ms__now_s() - t_fin;
@@ -1334,6 +1344,7 @@ void ms_analysis_free(ms_analysis_t *a) {
   if (!a)
     return;
   free_leaks(a->leaks, a->nleaks);
+  ms__peak_free(a);
   free_leaks(a->hot[0], a->nhot[0]);
   free_leaks(a->hot[1], a->nhot[1]);
   if (a->threads)

@@ -51,6 +51,10 @@ typedef struct ms_analysis_opts_s {
   size_t max_live_records;   /* live blocks listed in _memory_analysis.json (default 10000) */
   int no_salvage;            /* 1 = never write into the trace: a run without its end part is
                               * only counted (ms_salvage.h), not salvaged */
+  size_t peak_stacks;        /* > 0: also find the live bytes per stack at the peak (a second
+                              * pass up to the peak, ms_peak.c) and keep this many stacks,
+                              * largest first (SIZE_MAX: all); 0: not computed (the default:
+                              * the normal analysis pays nothing for it) */
 } ms_analysis_opts_t;
 
 typedef struct ms_leak_s {
@@ -61,6 +65,8 @@ typedef struct ms_leak_s {
   const char *var_name;       /* MEMSCOPE_TRACK_VAR name of one of the blocks, or "" */
   const char *type_name;      /* "" when none */
   int suppressed;             /* matched a suppression: listed, not counted */
+  uint64_t temporaries;       /* hot stacks only: its temporary allocations (estimated in
+                               * sampled modes), 0 elsewhere */
 } ms_leak_t;
 
 typedef struct ms_scope_s {
@@ -243,5 +249,37 @@ typedef struct ms_completeness_s {
   char reason[240];      /* one line saying why the run is not complete; "" when it is */
 } ms_completeness_t;
 const ms_completeness_t *ms_analysis_completeness(const ms_analysis_t *a);
+
+/* ---- ms_export.c: standard exports for other tools (docs/exports.md) ---------------------- */
+
+/* Collapsed stacks ("root;...;leaf N" per line, as flamegraph.pl, inferno and speedscope
+ * read them) into path, written whole or not at all: one line per recorded stack with N its
+ * allocated bytes (by_count 0) or allocation calls (1), every stack listed, so the values sum
+ * to the summary's totals.allocated_bytes / allocations (in sampled modes each stack's
+ * rounded estimate). 0 or -errno with one line in err. */
+int ms_export_collapsed(const ms_analysis_t *a, const char *path, int by_count, char *err,
+                        size_t errlen);
+
+/* Valgrind Massif's massif.out format (read by ms_print, massif-visualizer) into path: one
+ * snapshot per point of the process timeline (time in ms since the first event, mem_heap_B
+ * its live bytes), the highest marked heap_tree=peak. Its tree is the root only: per-stack
+ * live bytes at the peak are not kept by the pass. mem_heap_extra_B and mem_stacks_B are not
+ * measured and written as 0. 0 or -errno with one line in err. */
+int ms_export_massif(const ms_analysis_t *a, const char *path, char *err, size_t errlen);
+
+/* ---- ms_peak.c: live bytes per stack at the peak (opts.peak_stacks) ---------------------- */
+
+/* 1 when the figures below were computed; else 0 with *reason (not asked for, a sampled run,
+ * no live byte ever). */
+int ms_analysis_peak_computed(const ms_analysis_t *a, const char **reason);
+/* Stacks listed (at most opts.peak_stacks), and in *total those holding a block at the peak. */
+size_t ms_analysis_npeak_stacks(const ms_analysis_t *a, size_t *total);
+/* Stack i, largest live bytes first: blocks and bytes are those live at the moment the
+ * process's live bytes first reached their peak (heaptrack's "peak contribution"). */
+const ms_leak_t *ms_analysis_peak_stack(const ms_analysis_t *a, size_t i);
+/* The allocation that first reached the peak: its stack (frames innermost first, NULL when
+ * none), and the sum of live bytes over all stacks at that moment (= the peak). */
+const ms_frame_t *ms_analysis_peak_event(const ms_analysis_t *a, uint64_t *stack_id,
+                                         size_t *nframes, uint64_t *sum_bytes);
 
 #endif /* MS_ANALYZE_H */

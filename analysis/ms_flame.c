@@ -277,6 +277,15 @@ int ms__flame_build(ms_analysis_t *a, ms__fg_cell_t *cells, size_t ncells) {
     fl->rest_allocations = round_weight(rest_a);
     fl->rest_bytes = round_weight(rest_b);
   }
+  fl->all = malloc((nr ? nr : 1) * sizeof *fl->all);
+  if (!fl->all && !rc)
+    rc = MS_TRACE_E_NOMEM;
+  for (size_t i = 0; fl->all && i < nr; i++) {
+    fl->all[i].stack_id = rk[i].stack_id;
+    fl->all[i].allocations = a->sampled ? round_weight(rk[i].w_allocs) : rk[i].allocs;
+    fl->all[i].allocated_bytes = a->sampled ? round_weight(rk[i].w_bytes) : rk[i].bytes;
+  }
+  fl->nall = fl->all ? nr : 0;
   ms__hmap_destroy(&ix.first);
   free(ix.next);
   free(rk);
@@ -290,5 +299,6 @@ void ms__flame_free(ms__flame_t *f) {
   }
   free(f->stacks);
   free(f->frames);
+  free(f->all);
   memset(f, 0, sizeof *f);
 }

@@ -116,6 +116,7 @@ static int group_json(cJSON *arr, const ms_leak_t *l, int hot) {
   if (hot) {
     bad |= add_u64(o, "allocations", l->blocks);
     bad |= add_u64(o, "allocated_bytes", l->bytes);
+    bad |= add_u64(o, "temporary_allocations", l->temporaries);
   } else {
     bad |= add_u64(o, "bytes", l->bytes);
     bad |= add_u64(o, "blocks", l->blocks);
@@ -511,6 +512,8 @@ cJSON *ms_analysis_summary_json(const ms_analysis_t *a) {
     for (size_t i = 0; !bad && i < a->nhot[1]; i++)
       bad |= group_json(bb, &a->hot[1][i], 1);
   }
+  if (a->peak) /* only when asked for (opts.peak_stacks): ms_peak.c */
+    bad |= bad || ms__peak_json(root, a, frames_json);
   cJSON *lt = add_obj(root, "lifetimes");
   bad |= !lt || lifetime_json(lt, a);
   bad |= bad || flamegraph_json(root, a);

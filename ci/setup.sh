@@ -8,8 +8,10 @@ cd "$(dirname "$0")/.."
 # afl++: afl-cc builds the fuzz targets (the demo's -afl build, the install tests) and
 # afl-fuzz runs `memscope-harness fuzz` (docs/fuzz.md); it brings clang with it.
 PACKAGES=(build-essential cmake pkg-config libunwind-dev libcjson-dev libdw-dev libelf-dev
-          gnuplot-nox heaptrack sqlite3 libxml2-utils valgrind python3 libc6-dbg afl++
-          chromium fonts-dejavu-core)
+          gnuplot-nox heaptrack sqlite3 libxml2-utils valgrind python3 python3-yaml libc6-dbg afl++
+          chromium fonts-dejavu-core python3-jsonschema)
+# python3-jsonschema: tests/schemas validates every JSON file memscope writes against
+# docs/schemas/*.schema.json (draft 2020-12; Debian 12 ships 4.10).
 # chromium: the browser tests (tests/browser, docs/browser-tests.md) drive Debian's
 # /usr/bin/chromium with playwright-core from npm; fonts-dejavu-core gives its screenshots text.
 # node and npm: Debian's, unless a node with its npm is there already (nodesource's nodejs

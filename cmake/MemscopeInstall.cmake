@@ -1,12 +1,16 @@
-# MemscopeInstall.cmake: what `cmake --install` adds for building fuzz targets outside this
-# tree (issue 9): one static archive with the fuzz driver, a pkg-config file and a CMake
+# MemscopeInstall.cmake: what `cmake --install` adds for using memscope outside this tree
+# (issues 9 and 11): one static archive with the fuzz driver, pkg-config files and a CMake
 # package. Included at the end of the top-level CMakeLists.txt, after every target exists.
 #
-# Installed layout (PREFIX from CMAKE_INSTALL_PREFIX or `cmake --install --prefix`):
+# Installed layout (PREFIX from CMAKE_INSTALL_PREFIX or `cmake --install --prefix`;
+# docs/install.md):
 #   lib/libmemscope_fuzz.a                 driver + analysis + msfiles, one archive
 #   lib/pkgconfig/memscope-fuzz.pc         Cflags/Libs for afl-cc (configured at install time)
-#   lib/cmake/memscope/memscopeConfig.cmake, memscopeConfigVersion.cmake, MemscopeFuzz.cmake
-# (lib/libmemscope.so, include/memscope.h and bin/ are installed by their own directories.)
+#   lib/pkgconfig/memscope.pc              memscope.h, harness= and preload= (relocatable)
+#   lib/cmake/memscope/memscopeConfig.cmake, memscopeConfigVersion.cmake, MemscopeFuzz.cmake,
+#                      MemscopeTest.cmake, MemscopeExpectFail.cmake
+# (lib/libmemscope.so, include/memscope.h and every bin/ program are installed by their own
+# directories: an install(TARGETS) beside each add_executable.)
 
 include(CMakePackageConfigHelpers)
 
@@ -40,6 +44,11 @@ install(CODE "
 ")
 install(FILES ${MEMSCOPE_PC_OUT} DESTINATION lib/pkgconfig)
 
+# memscope.pc names its prefix relative to itself (${pcfiledir}), so unlike memscope-fuzz.pc
+# it is configured now and stays right when the prefix is moved.
+configure_file(${CMAKE_CURRENT_LIST_DIR}/memscope.pc.in ${PROJECT_BINARY_DIR}/dist/memscope.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/dist/memscope.pc DESTINATION lib/pkgconfig)
+
 # The CMake package finds its prefix from its own location (lib/cmake/memscope/../../..), so
 # it is configured here and holds no path.
 set(MEMSCOPE_CMAKE_DIR lib/cmake/memscope)
@@ -52,4 +61,6 @@ install(FILES
   ${PROJECT_BINARY_DIR}/dist/memscopeConfig.cmake
   ${PROJECT_BINARY_DIR}/dist/memscopeConfigVersion.cmake
   ${CMAKE_CURRENT_LIST_DIR}/MemscopeFuzz.cmake
+  ${CMAKE_CURRENT_LIST_DIR}/MemscopeTest.cmake
+  ${CMAKE_CURRENT_LIST_DIR}/MemscopeExpectFail.cmake
   DESTINATION ${MEMSCOPE_CMAKE_DIR})

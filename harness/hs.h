@@ -59,6 +59,8 @@ typedef struct hs_opts_s {
   double resources_hz;        /* --resources-hz / MEMSCOPE_RESOURCES_HZ: steady /proc sampling
                                  rate, 0 = no timeline; < 0 = not given (default 10) */
   const char *history;        /* --history FILE: overhead history, JSON Lines (hs_history.c) */
+  int exports;                /* --exports: DIR/stacks.collapsed, stacks_count.collapsed and
+                               * massif.out (ms_export.c, docs/exports.md) */
 } hs_opts_t;
 
 /* ---- hs_units.c: option values ---- */
@@ -254,6 +256,9 @@ void hs_print_case(const hs_case_t *c);
  * object for summary.json (NULL on a runtime error with err set). */
 cJSON *hs_overhead_measure(const hs_opts_t *o, char *const *argv, const char *lib,
                            const char *scratch_dir, char *err, size_t errlen);
+/* The machine this process runs on ({"cpu", "ncpu", "kernel", "build_type"}), recorded with
+ * every overhead measurement so that the gate compares CPU times of like machines only. */
+cJSON *hs_host_json(void);
 /* gate command: 0 no regression, 1 regression, 2 bad input. */
 int hs_gate(const char *baseline, const char *current, double tolerance_pct, int *nregressed);
 /* One-sided Mann–Whitney U test, H1: x tends to be larger than y. Returns the p-value
@@ -338,7 +343,7 @@ enum hs_opt_key {
   HS_O_REPEAT, HS_O_OVERHEAD_MODE, HS_O_BASELINE, HS_O_CURRENT, HS_O_TOLERANCE, HS_O_HISTORY,
   HS_O_JUNIT, HS_O_HTML, HS_O_PLOTS, HS_O_SUPPRESSIONS, HS_O_LIB, HS_O_TIMEOUT,
   HS_O_RESOURCES_HZ, HS_O_PROCESS, HS_O_ALLOW_PARTIAL, HS_O_ROLE_THRESHOLD,
-  HS_O_ROLE_THRESHOLDS, HS_O_NO_PROGRESS, HS_O_TEST_SLOWDOWN,
+  HS_O_ROLE_THRESHOLDS, HS_O_NO_PROGRESS, HS_O_TEST_SLOWDOWN, HS_O_EXPORTS,
   /* fuzz's own */
   HS_O_TIME, HS_O_JOBS, HS_O_MEMORY_FEEDBACK, HS_O_DICT, HS_O_CORPUS, HS_O_MAIN_NAME,
   HS_O_REPLAY_TIMEOUT,

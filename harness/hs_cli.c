@@ -43,6 +43,7 @@ static const ms_cli_opt_t hs_options[] = {
     {HS_O_JUNIT, "junit", "FILE", "JUnit XML (also written to DIR/junit.xml)"},
     {HS_O_HTML, "html", NULL, "DIR/report.html, self-contained"},
     {HS_O_PLOTS, "plots", NULL, "gnuplot scripts, data, PNG and SVG in DIR/plots"},
+    {HS_O_EXPORTS, "exports", NULL, "DIR/stacks.collapsed (flamegraph.pl), massif.out (ms_print)"},
     {HS_O_SUPPRESSIONS, "suppressions", "FILE", "leak suppressions (leak:PATTERN lines)"},
     {HS_O_LIB, "lib", "PATH", "libmemscope.so to preload (default: next to the harness)"},
     {HS_O_TIMEOUT, "timeout", "SECONDS", "kill the target's whole process tree when it runs longer"},
@@ -77,6 +78,7 @@ static const ms_cli_opt_t hs_options[] = {
       {HS_O_MAX_SCOPE_PEAK, NULL}, {HS_O_MAX_OVERHEAD, NULL}, {HS_O_REPEAT, NULL},                 \
       {HS_O_OVERHEAD_MODE, NULL}, {HS_O_BASELINE, NULL}, {HS_O_TOLERANCE, NULL},                   \
       {HS_O_HISTORY, NULL}, {HS_O_JUNIT, NULL}, {HS_O_HTML, NULL}, {HS_O_PLOTS, NULL},             \
+      {HS_O_EXPORTS, NULL},                                                                       \
       {HS_O_SUPPRESSIONS, NULL}, {HS_O_LIB, NULL}, {HS_O_TIMEOUT, NULL},                           \
       {HS_O_RESOURCES_HZ, NULL}, {HS_O_PROCESS, NULL}, {HS_O_ALLOW_PARTIAL, NULL},                 \
       {HS_O_ROLE_THRESHOLD, NULL}, {HS_O_ROLE_THRESHOLDS, NULL}, {HS_O_NO_PROGRESS, NULL},         \
@@ -96,6 +98,7 @@ static const ms_cli_use_t report_options[] = {
     {HS_O_JUNIT, NULL},
     {HS_O_HTML, NULL},
     {HS_O_PLOTS, NULL},
+    {HS_O_EXPORTS, NULL},
     {HS_O_HISTORY, "with --plots: chart the overhead history in FILE (JSON Lines)\n"
                    "in DIR/plots/overhead_history; nothing is appended"},
     {HS_O_BASELINE, "with --plots: that chart shows FILE's levels too"},
@@ -308,6 +311,7 @@ static int apply(const ms_cli_t *it, int key, const char *val, hs_opts_t *o) {
     break;
   case HS_O_HTML: o->html = 1; break;
   case HS_O_PLOTS: o->plots = 1; break;
+  case HS_O_EXPORTS: o->exports = 1; break;
   case HS_O_ALLOW_PARTIAL: o->allow_partial = 1; break;
   case HS_O_NO_PROGRESS: o->no_progress = 1; break;
   default: /* an option of the table that apply() does not know: a table error */

@@ -762,7 +762,9 @@ void hs_monitor_sample(hs_monitor_t *m, int last) {
       }
       if (hwm > m->peak_rss_kb) m->peak_rss_kb = hwm;
     }
-    if (!(s->flags & R_MEM) && have_stat) {
+    /* No VmRSS line and vsize 0: the process has dropped its address space (it is exiting,
+     * not yet a zombie); stat's rss is then 0 for no memory reason, so it is unknown, not 0. */
+    if (!(s->flags & R_MEM) && have_stat && st.vsize > 0) {
       s->rss_bytes = (int64_t)st.rss_pages * m->page_size;
       s->flags |= R_MEM;
     }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "hs.h"
@@ -166,6 +167,41 @@ static int callgrind_total(const char *path, double *out) {
   return rc;
 }
 
+/* The machine a measurement was taken on (docs/harness.md, "Comparing like with like"): the
+ * CPU model from /proc/cpuinfo ("model name", or "Hardware"/"cpu model" where x86's line is
+ * missing; null when none), the online cores, the kernel release and the harness's build
+ * type. CPU-time ratios are compared only between measurements of the same host. */
+cJSON *hs_host_json(void) {
+  cJSON *h = cJSON_CreateObject();
+  char model[256] = "";
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (f) {
+    char line[512];
+    while (!model[0] && fgets(line, sizeof line, f)) {
+      if (strncmp(line, "model name", 10) && strncmp(line, "Hardware", 8) &&
+          strncmp(line, "cpu model", 9))
+        continue;
+      char *v = strchr(line, ':');
+      if (!v) continue;
+      v++;
+      while (*v == ' ' || *v == '\t') v++;
+      v[strcspn(v, "\n")] = '\0';
+      hs_fmt(model, sizeof model, "%s", v);
+    }
+    fclose(f);
+  }
+  if (model[0]) cJSON_AddStringToObject(h, "cpu", model);
+  else cJSON_AddNullToObject(h, "cpu");
+  cJSON_AddNumberToObject(h, "ncpu", (double)sysconf(_SC_NPROCESSORS_ONLN));
+  struct utsname u;
+  if (uname(&u) == 0) cJSON_AddStringToObject(h, "kernel", u.release);
+  else cJSON_AddNullToObject(h, "kernel");
+#ifdef MEMSCOPE_BUILD_TYPE
+  cJSON_AddStringToObject(h, "build_type", MEMSCOPE_BUILD_TYPE);
+#endif
+  return h;
+}
+
 static int run_once(const hs_opts_t *o, char *const *argv, const char *lib, const char *trace,
                     const char *cg_out, double *cpu, double *wall, char *err, size_t errlen) {
   hs_child_spec_t sp = {.argv = argv, .preload_lib = lib, .trace_dir = trace, .opts = o,
@@ -250,6 +286,7 @@ cJSON *hs_overhead_measure(const hs_opts_t *o, char *const *argv, const char *li
   cJSON_AddItemToObject(out, "cpu", metric_json("s", tc, uc, (size_t)n));
   cJSON_AddItemToObject(out, "wall", metric_json("s", tw, uw, (size_t)n));
   if (callgrind) cJSON_AddItemToObject(out, "instructions", metric_json("Ir", ti, ui, (size_t)n));
+  cJSON_AddItemToObject(out, "host", hs_host_json());
 done:
   hs_progress_clear();
   free(tc);
@@ -263,55 +300,96 @@ done:
 
 /* ---- gate ---- */
 
+/* The machine of one side (hs_host_json), empty strings / 0 when the file does not say. */
+typedef struct gate_host_s {
+  char cpu[256];
+  char kernel[128];
+  char build_type[32];
+  int ncpu;
+} gate_host_t;
+
 typedef struct gate_entry_s {
   char name[128];
-  int instructions; /* 1: callgrind instruction-count ratios (deterministic), else CPU time */
-  double *ratios;
-  size_t n;
+  double *cpu;      /* CPU-time ratios (NULL: none, or measured under valgrind) */
+  size_t ncpu_s;
+  double *ins;      /* callgrind instruction-count ratios (NULL: none) */
+  size_t nins;
+  gate_host_t host;
 } gate_entry_t;
 
 static void entries_free(gate_entry_t *e, size_t n) {
-  for (size_t i = 0; i < n; i++) free(e[i].ratios);
+  for (size_t i = 0; i < n; i++) {
+    free(e[i].cpu);
+    free(e[i].ins);
+  }
   free(e);
 }
 
-/* The samples of one overhead object: instruction-count ratios when it has them (callgrind
- * mode), else CPU-time ratios. */
-static const cJSON *pick_ratios(const cJSON *ov, int *instructions) {
-  const cJSON *ins = cJSON_GetObjectItemCaseSensitive(ov, "instructions");
-  *instructions = ins != NULL;
-  return cJSON_GetObjectItemCaseSensitive(ins ? ins : cJSON_GetObjectItemCaseSensitive(ov, "cpu"),
-                                          "ratios");
+/* Copies a JSON array of positive finite numbers; -1 when it is not one. */
+static int read_ratios(const cJSON *ratios, double **out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  if (!cJSON_IsArray(ratios)) return -1;
+  size_t k = (size_t)cJSON_GetArraySize(ratios);
+  double *v = calloc(k ? k : 1, sizeof *v);
+  if (!v) return -1;
+  const cJSON *x;
+  cJSON_ArrayForEach(x, ratios) {
+    if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || x->valuedouble <= 0) {
+      free(v);
+      return -1;
+    }
+    v[(*n)++] = x->valuedouble;
+  }
+  *out = v;
+  return 0;
 }
 
-static int add_entry(gate_entry_t **es, size_t *n, const char *name, const cJSON *ov) {
-  int instructions;
-  const cJSON *ratios = pick_ratios(ov, &instructions);
-  if (!cJSON_IsArray(ratios)) return -1;
+static void read_host(const cJSON *h, gate_host_t *out) {
+  memset(out, 0, sizeof *out);
+  const cJSON *c = cJSON_GetObjectItemCaseSensitive(h, "cpu");
+  const cJSON *k = cJSON_GetObjectItemCaseSensitive(h, "kernel");
+  const cJSON *b = cJSON_GetObjectItemCaseSensitive(h, "build_type");
+  const cJSON *n = cJSON_GetObjectItemCaseSensitive(h, "ncpu");
+  if (cJSON_IsString(c)) hs_fmt(out->cpu, sizeof out->cpu, "%s", c->valuestring);
+  if (cJSON_IsString(k)) hs_fmt(out->kernel, sizeof out->kernel, "%s", k->valuestring);
+  if (cJSON_IsString(b)) hs_fmt(out->build_type, sizeof out->build_type, "%s", b->valuestring);
+  if (cJSON_IsNumber(n)) out->ncpu = n->valueint;
+}
+
+/* One scenario's samples. `ov` holds "cpu", "instructions" and maybe "host" and "mode";
+ * `doc_host` / `doc_mode` are the file's top-level ones (overhead.json), used when `ov` has
+ * none. CPU times taken under valgrind (mode callgrind) measure valgrind, not the program:
+ * they are not gated. */
+static int add_entry(gate_entry_t **es, size_t *n, const char *name, const cJSON *ov,
+                     const cJSON *doc_host, const cJSON *doc_mode) {
+  const cJSON *mode = cJSON_GetObjectItemCaseSensitive(ov, "mode");
+  if (!cJSON_IsString(mode)) mode = doc_mode;
+  int under_valgrind = cJSON_IsString(mode) && strcmp(mode->valuestring, "callgrind") == 0;
+  const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ov, "cpu"), "ratios");
+  const cJSON *ins = cJSON_GetObjectItemCaseSensitive(ov, "instructions");
+  const cJSON *insr = cJSON_GetObjectItemCaseSensitive(ins, "ratios");
   gate_entry_t *ne = realloc(*es, (*n + 1) * sizeof *ne);
   if (!ne) return -1;
   *es = ne;
   gate_entry_t *e = &ne[*n];
   memset(e, 0, sizeof *e);
   hs_fmt(e->name, sizeof e->name, "%s", name);
-  e->instructions = instructions;
-  size_t k = (size_t)cJSON_GetArraySize(ratios);
-  e->ratios = calloc(k ? k : 1, sizeof *e->ratios);
-  if (!e->ratios) return -1;
-  const cJSON *v;
-  cJSON_ArrayForEach(v, ratios) {
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble <= 0) {
-      free(e->ratios);
-      return -1;
-    }
-    e->ratios[e->n++] = v->valuedouble;
+  if ((!under_valgrind && cpu && read_ratios(cpu, &e->cpu, &e->ncpu_s)) ||
+      (ins && read_ratios(insr, &e->ins, &e->nins)) || (!e->cpu && !e->ins)) {
+    free(e->cpu);
+    free(e->ins);
+    return -1;
   }
+  const cJSON *h = cJSON_GetObjectItemCaseSensitive(ov, "host");
+  read_host(h ? h : doc_host, &e->host);
   (*n)++;
   return 0;
 }
 
-/* Reads per-scenario CPU ratio samples from an overhead file (memscope.overhead/1:
- * {"scenarios": {NAME: {"cpu": {"ratios": [...]}}}}) or a summary.json with "overhead". */
+/* Reads per-scenario ratio samples from an overhead file (memscope.overhead/1:
+ * {"host": {...}, "scenarios": {NAME: {"cpu": {"ratios": [...]}, "instructions": {...}}}}) or
+ * a summary.json with "overhead". */
 static int load_ratios(const char *path, gate_entry_t **es, size_t *n, char *err, size_t errlen) {
   size_t len;
   char *txt = hs_read_file(path, &len);
@@ -327,23 +405,24 @@ static int load_ratios(const char *path, gate_entry_t **es, size_t *n, char *err
   }
   int rc = 0;
   const cJSON *sc = cJSON_GetObjectItemCaseSensitive(j, "scenarios");
+  const cJSON *host = cJSON_GetObjectItemCaseSensitive(j, "host");
+  const cJSON *mode = cJSON_GetObjectItemCaseSensitive(j, "mode");
   if (cJSON_IsObject(sc)) {
     const cJSON *s;
     cJSON_ArrayForEach(s, sc) {
-      if (!s->string || add_entry(es, n, s->string, s)) {
-        hs_fmt(err, errlen, "%s: scenario '%s' has no valid cpu.ratios (positive numbers)", path,
-                 s->string ? s->string : "?");
+      if (!s->string || add_entry(es, n, s->string, s, host, mode)) {
+        hs_fmt(err, errlen, "%s: scenario '%s' has no valid cpu.ratios or instructions.ratios "
+                            "(positive numbers)", path, s->string ? s->string : "?");
         rc = -1;
         break;
       }
     }
   } else {
     const cJSON *ov = cJSON_GetObjectItemCaseSensitive(j, "overhead");
-    const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(ov, "cpu");
     const cJSON *scen = cJSON_GetObjectItemCaseSensitive(j, "scenario");
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(scen, "name");
     if (!cJSON_IsString(nm)) nm = cJSON_GetObjectItemCaseSensitive(ov, "name");
-    if (!cpu || add_entry(es, n, cJSON_IsString(nm) ? nm->valuestring : "run", ov)) {
+    if (!cJSON_IsObject(ov) || add_entry(es, n, cJSON_IsString(nm) ? nm->valuestring : "run", ov, NULL, NULL)) {
       hs_fmt(err, errlen, "%s has neither \"scenarios\" nor \"overhead.cpu.ratios\"; run with --repeat N", path);
       rc = -1;
     }
@@ -354,6 +433,81 @@ static int load_ratios(const char *path, gate_entry_t **es, size_t *n, char *err
   }
   cJSON_Delete(j);
   return rc;
+}
+
+static void host_desc(const gate_host_t *h, char *buf, size_t len) {
+  if (!h->cpu[0] && !h->ncpu && !h->kernel[0]) {
+    hs_fmt(buf, len, "an unrecorded machine");
+    return;
+  }
+  hs_fmt(buf, len, "'%s', %d cores, kernel %s%s%s", h->cpu[0] ? h->cpu : "unknown CPU", h->ncpu,
+         h->kernel[0] ? h->kernel : "unknown", h->build_type[0] ? ", build " : "", h->build_type);
+}
+
+/* Same kind of machine: the same CPU model, core count and kernel, all recorded. A side that
+ * does not say is another machine: CPU times are then never compared (no false verdict). */
+static int same_host(const gate_host_t *a, const gate_host_t *b) {
+  return a->cpu[0] && a->kernel[0] && a->ncpu > 0 && strcmp(a->cpu, b->cpu) == 0 &&
+         strcmp(a->kernel, b->kernel) == 0 && a->ncpu == b->ncpu;
+}
+
+/* Gates one scenario: 0 compared (regressed set), HS_EXIT_USAGE when it cannot be compared
+ * (the one-line reason is printed). */
+static int gate_one(const gate_entry_t *c, const gate_entry_t *b, double tol, int *regressed) {
+  char hb[512], hc[512];
+  host_desc(&b->host, hb, sizeof hb);
+  host_desc(&c->host, hc, sizeof hc);
+  *regressed = 0;
+  /* A Debug tracker against a Release baseline differs in instructions too: never compared. */
+  if (b->host.build_type[0] && c->host.build_type[0] && strcmp(b->host.build_type, c->host.build_type)) {
+    fprintf(stderr, "memscope-harness: gate: %s: cannot compare: the baseline's tracker was a %s "
+                    "build, this one is %s; refresh the baseline with the same build type\n",
+            c->name, b->host.build_type, c->host.build_type);
+    return HS_EXIT_USAGE;
+  }
+  int same = same_host(&b->host, &c->host);
+  if (same && c->cpu && b->cpu) {
+    if (c->ncpu_s < HS_GATE_MIN_SAMPLES || b->ncpu_s < HS_GATE_MIN_SAMPLES) {
+      fprintf(stderr,
+              "memscope-harness: gate: %s: %zu current and %zu baseline samples; the test needs "
+              "at least %d on each side (run with --repeat %d or more)\n",
+              c->name, c->ncpu_s, b->ncpu_s, HS_GATE_MIN_SAMPLES, HS_GATE_MIN_SAMPLES);
+      return HS_EXIT_USAGE;
+    }
+    double mb = hs_median(b->cpu, b->ncpu_s), mc = hs_median(c->cpu, c->ncpu_s);
+    double change = (mc / mb - 1.0) * 100.0;
+    double p = hs_mann_whitney_greater(c->cpu, c->ncpu_s, b->cpu, b->ncpu_s);
+    *regressed = change > tol && p < HS_GATE_ALPHA;
+    printf("gate: %s: CPU overhead ratio %.3f (median of %zu) vs baseline %.3f (median of %zu): "
+           "%+.1f%% (tolerance %.1f%%), Mann-Whitney U one-sided p = %.4g (alpha %.2g): %s\n",
+           c->name, mc, c->ncpu_s, mb, b->ncpu_s, change, tol, p, HS_GATE_ALPHA,
+           *regressed ? "REGRESSED"
+           : change > tol ? "ok (above tolerance but not significant: noise)"
+                          : "ok");
+    return 0;
+  }
+  if (c->ins && b->ins) {
+    /* Instruction counts do not move with machine noise nor with the CPU model: the
+     * tolerance alone decides. */
+    double mb = hs_median(b->ins, b->nins), mc = hs_median(c->ins, c->nins);
+    double change = (mc / mb - 1.0) * 100.0;
+    *regressed = change > tol;
+    printf("gate: %s: instruction-count overhead ratio %.3f vs baseline %.3f (callgrind%s): "
+           "%+.1f%% (tolerance %.1f%%): %s\n", c->name, mc, mb,
+           same ? "" : "; the baseline's CPU times are from another machine", change, tol,
+           *regressed ? "REGRESSED" : "ok");
+    return 0;
+  }
+  if (!same)
+    fprintf(stderr, "memscope-harness: gate: %s: cannot compare: the baseline was measured on %s, "
+                    "this run on %s, and %s no instruction counts; measure them with "
+                    "--overhead-mode callgrind (ci/gate.sh does) or refresh the baseline on this "
+                    "machine (ci/update-baseline.sh)\n",
+            c->name, hb, hc, b->ins ? "this run has" : "the baseline has");
+  else
+    fprintf(stderr, "memscope-harness: gate: %s: one file has instruction counts (callgrind), the "
+                    "other CPU times; measure both with the same --overhead-mode\n", c->name);
+  return HS_EXIT_USAGE;
 }
 
 int hs_gate(const char *baseline, const char *current, double tol, int *nregressed) {
@@ -378,45 +532,14 @@ int hs_gate(const char *baseline, const char *current, double tol, int *nregress
              c->name);
       continue;
     }
-    if (c->instructions != b->instructions) {
-      fprintf(stderr, "memscope-harness: gate: %s: one file has instruction counts (callgrind), the "
-                      "other CPU times; measure both with the same --overhead-mode\n", c->name);
-      entries_free(be, nb);
-      entries_free(ce, nc);
-      return HS_EXIT_USAGE;
-    }
-    if (c->instructions) {
-      /* Instruction counts do not move with machine noise: the tolerance alone decides. */
-      compared++;
-      double mb = hs_median(b->ratios, b->n), mc = hs_median(c->ratios, c->n);
-      double change = (mc / mb - 1.0) * 100.0;
-      int regressed = change > tol;
-      if (regressed) (*nregressed)++;
-      printf("gate: %s: instruction-count overhead ratio %.3f vs baseline %.3f (callgrind): %+.1f%% "
-             "(tolerance %.1f%%): %s\n", c->name, mc, mb, change, tol, regressed ? "REGRESSED" : "ok");
-      continue;
-    }
-    if (c->n < HS_GATE_MIN_SAMPLES || b->n < HS_GATE_MIN_SAMPLES) {
-      fprintf(stderr,
-              "memscope-harness: gate: %s: %zu current and %zu baseline samples; the test needs "
-              "at least %d on each side (run with --repeat %d or more)\n",
-              c->name, c->n, b->n, HS_GATE_MIN_SAMPLES, HS_GATE_MIN_SAMPLES);
+    int regressed;
+    if (gate_one(c, b, tol, &regressed)) {
       entries_free(be, nb);
       entries_free(ce, nc);
       return HS_EXIT_USAGE;
     }
     compared++;
-    double mb = hs_median(b->ratios, b->n), mc = hs_median(c->ratios, c->n);
-    double change = (mc / mb - 1.0) * 100.0;
-    double p = hs_mann_whitney_greater(c->ratios, c->n, b->ratios, b->n);
-    int regressed = change > tol && p < HS_GATE_ALPHA;
     if (regressed) (*nregressed)++;
-    printf("gate: %s: CPU overhead ratio %.3f (median of %zu) vs baseline %.3f (median of %zu): "
-           "%+.1f%% (tolerance %.1f%%), Mann-Whitney U one-sided p = %.4g (alpha %.2g): %s\n",
-           c->name, mc, c->n, mb, b->n, change, tol, p, HS_GATE_ALPHA,
-           regressed ? "REGRESSED"
-           : change > tol ? "ok (above tolerance but not significant: noise)"
-                          : "ok");
   }
   entries_free(be, nb);
   entries_free(ce, nc);

@@ -709,6 +709,21 @@ static ms_analysis_t *analyze_into(hs_case_t *c, const hs_opts_t *o, const char 
                *err ? err : strerror(-rc));
     return NULL;
   }
+  if (o->exports) { /* --exports: flamegraph.pl's and ms_print's formats (docs/exports.md) */
+    static const char *const names[] = {"stacks.collapsed", "stacks_count.collapsed",
+                                        "massif.out"};
+    for (int k = 0; k < 3 && rc == 0; k++) {
+      char path[4200];
+      hs_fmt(path, sizeof path, "%s/%s", c->out_dir, names[k]);
+      rc = k < 2 ? ms_export_collapsed(a, path, k, err, sizeof err)
+                 : ms_export_massif(a, path, err, sizeof err);
+    }
+    if (rc != 0) {
+      ms_analysis_free(a);
+      case_error(c, "%s", err);
+      return NULL;
+    }
+  }
   return a;
 }
 

@@ -258,6 +258,7 @@ static int overhead_file_and_gate(const hs_opts_t *o, hs_case_t *cases, size_t n
   cJSON_AddNumberToObject(doc, "repeat", o->repeat);
   cJSON_AddStringToObject(doc, "mode", o->overhead_mode ? o->overhead_mode : "time");
   cJSON_AddNumberToObject(doc, "ncpu", (double)sysconf(_SC_NPROCESSORS_ONLN));
+  cJSON_AddItemToObject(doc, "host", hs_host_json()); /* the gate compares like machines only */
   cJSON *sc = cJSON_AddObjectToObject(doc, "scenarios");
   for (size_t i = 0; i < n; i++) {
     const cJSON *ov = cases[i].ok ? cJSON_GetObjectItemCaseSensitive(cases[i].summary, "overhead") : NULL;

@@ -26,7 +26,7 @@ mkdir -p "$WORK"
 # the program). --help and --version are every command's.
 tracked="--out --sample --stack-depth --threads --max-leak-bytes --max-leak-bytes-per-stack
   --max-peak-bytes --max-scope-peak --max-overhead --repeat --overhead-mode --baseline
-  --tolerance --history --junit --html --plots --suppressions --lib --timeout --resources-hz
+  --tolerance --history --junit --html --plots --exports --suppressions --lib --timeout --resources-hz
   --process --allow-partial --role-threshold --role-thresholds --no-progress"
 declare -A want
 want[list]=""
@@ -34,13 +34,13 @@ want[scenario]="--scale --seed $tracked"
 want[all]="--scale --seed $tracked"
 want[run]="$tracked"
 want[report]="--out --max-leak-bytes --max-leak-bytes-per-stack --max-peak-bytes --max-scope-peak
-  --junit --html --plots --history --baseline --suppressions --process --allow-partial
+  --junit --html --plots --exports --history --baseline --suppressions --process --allow-partial
   --role-threshold --role-thresholds --no-progress"
 want[gate]="--baseline --current --tolerance --history --plots --out"
 want[fuzz]="--time --jobs --max-leak-bytes --max-peak-bytes --memory-feedback --dict
   --suppressions --corpus --out --main-name --replay-timeout --lib --no-progress"
 commands="list scenario all run report gate fuzz"
-flags=" --html --plots --allow-partial --no-progress --memory-feedback "
+flags=" --html --plots --exports --allow-partial --no-progress --memory-feedback "
 
 sorted() { tr ' \n' '\n\n' | grep -v '^$' | sort -u; }
 # The option names a --help text lists: lines "  --name ..." of its Options.
@@ -140,7 +140,8 @@ programs)
     [ "$got" = "$exp" ] || fail "$label --list-options: $(echo $got) -- expected: $(echo $exp)"
   }
   check_set memscope-analyze "--out --prefix --suppressions --module --no-symbols --no-details
-    --stats --export-compare --no-salvage --role-threshold --role-thresholds" "$ANALYZE"
+    --stats --export-compare --no-salvage --role-threshold --role-thresholds --collapsed
+    --collapsed-count --massif" "$ANALYZE"
   check_set memscope-tracestat "--module" "$TRACESTAT"
   check_set memscope-scenario "--scale --seed --expect-only" "$SCENARIO" atomics
   for p in "$ANALYZE" "$TRACESTAT"; do

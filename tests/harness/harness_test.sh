@@ -32,6 +32,10 @@ scenario)
     fail "not every assertion passed"
   [ "$(json_get "$WORK/out.d/summary.json" "[a['passed'] for a in d['assertions'] if a['name']=='exact_counts'][0]")" = True ] ||
     fail "exact_counts did not pass"
+  # Every tracked thread has its CPU and I/O figures, measured by the tracker itself, however
+  # short its life (issue 10: the 10 Hz /proc sampling left them null for 12 ms runs).
+  [ "$(json_get "$WORK/out.d/summary.json" "[t['tid'] for t in d['threads'] if t['tracked'] and not (isinstance(t['cpu_percent'], (int, float)) and isinstance(t['io_ops'], (int, float)) and t['resources']['source'] == 'tracker')]")" = "[]" ] ||
+    fail "a tracked thread without the tracker's CPU or I/O figure"
   validate_junit "$WORK/out.d/junit.xml"
   ;;
 leak_demo)
@@ -193,18 +197,75 @@ gate_no_false_alarm)
   done
   ;;
 gate_stats)
-  # The statistics on fixed samples: a clear shift is significant, a shuffle is not.
-  printf '{"scenarios":{"s":{"cpu":{"ratios":[1.0,1.1,0.9,1.05,0.95,1.02,0.98,1.01,0.99,1.03]}}}}' >"$WORK/b.json"
-  printf '{"scenarios":{"s":{"cpu":{"ratios":[2.0,2.1,1.9,2.05,1.95,2.02,1.98,2.01,1.99,2.03]}}}}' >"$WORK/c.json"
-  printf '{"scenarios":{"s":{"cpu":{"ratios":[1.3,0.8,1.4,0.7,1.5,0.6,1.6,0.9,1.2,1.0]}}}}' >"$WORK/n.json"
+  # The statistics on fixed samples: a clear shift is significant, a shuffle is not. All
+  # three files say they were measured on the same machine (CPU times compare only then).
+  host='"host":{"cpu":"Test CPU 1","ncpu":2,"kernel":"6.1.0"}'
+  printf '{%s,"scenarios":{"s":{"cpu":{"ratios":[1.0,1.1,0.9,1.05,0.95,1.02,0.98,1.01,0.99,1.03]}}}}' "$host" >"$WORK/b.json"
+  printf '{%s,"scenarios":{"s":{"cpu":{"ratios":[2.0,2.1,1.9,2.05,1.95,2.02,1.98,2.01,1.99,2.03]}}}}' "$host" >"$WORK/c.json"
+  printf '{%s,"scenarios":{"s":{"cpu":{"ratios":[1.3,0.8,1.4,0.7,1.5,0.6,1.6,0.9,1.2,1.0]}}}}' "$host" >"$WORK/n.json"
   expect_exit 1 "$HARNESS" gate --baseline "$WORK/b.json" --current "$WORK/c.json"
   grep -q "gate: s: .*+99.5%.*REGRESSED" "$WORK/out" || fail "a doubled ratio (medians 1.005 -> 2.005) was not reported as +99.5%"
   expect_exit 0 "$HARNESS" gate --baseline "$WORK/b.json" --current "$WORK/n.json"
   expect_exit 0 "$HARNESS" gate --baseline "$WORK/b.json" --current "$WORK/c.json" --tolerance 150
-  printf '{"scenarios":{"s":{"cpu":{"ratios":[1,2]}}}}' >"$WORK/few.json"
+  printf '{%s,"scenarios":{"s":{"cpu":{"ratios":[1,2]}}}}' "$host" >"$WORK/few.json"
   expect_exit 2 "$HARNESS" gate --baseline "$WORK/b.json" --current "$WORK/few.json"
   printf 'not json' >"$WORK/bad.json"
   expect_exit 2 "$HARNESS" gate --baseline "$WORK/bad.json" --current "$WORK/c.json"
+  ;;
+gate_machines)
+  # Like with like (docs/harness.md): CPU-time ratios are compared only between files of the
+  # same machine (CPU model, cores, kernel); otherwise the instruction counts decide, or the
+  # gate says it cannot compare (exit 2). The CPU times below double (a regression on one
+  # machine, or just a slower runner) while the instruction ratios stay at 1.5 or rise 40 %.
+  cpu10='"cpu":{"ratios":[1.0,1.1,0.9,1.05,0.95,1.02,0.98,1.01,0.99,1.03]}'
+  cpu20='"cpu":{"ratios":[2.0,2.1,1.9,2.05,1.95,2.02,1.98,2.01,1.99,2.03]}'
+  ins15='"instructions":{"ratios":[1.5]}'
+  ins21='"instructions":{"ratios":[2.1]}'
+  a='"host":{"cpu":"Intel(R) Xeon(R) Processor","ncpu":2,"kernel":"6.1.0","build_type":"Release"}'
+  b='"host":{"cpu":"AMD EPYC 7763 64-Core Processor","ncpu":2,"kernel":"6.1.0","build_type":"Release"}'
+  c='"host":{"cpu":"Intel(R) Xeon(R) Processor","ncpu":2,"kernel":"6.1.0","build_type":"Debug"}'
+  doc() { printf '{%s,"scenarios":{"s":{%s}}}' "$1" "$2"; }
+  doc "$a" "$cpu10,$ins15" >"$WORK/base.json"
+  doc "$a" "$cpu10" >"$WORK/base_noins.json"
+  # Same machine: the CPU-time test as before (the doubling is caught, no instruction line).
+  doc "$a" "$cpu20,$ins15" >"$WORK/same.json"
+  expect_exit 1 "$HARNESS" gate --baseline "$WORK/base.json" --current "$WORK/same.json"
+  grep -q "gate: s: CPU overhead ratio .*+99.5%.*REGRESSED" "$WORK/out" || fail "same machine: not the CPU-time test"
+  # Another CPU model: the doubled CPU times are not a regression; the unchanged instruction
+  # ratio (1.5 -> 1.5) passes, a rise 1.5 -> 2.1 (+40 %) fails.
+  doc "$b" "$cpu20,$ins15" >"$WORK/other.json"
+  expect_exit 0 "$HARNESS" gate --baseline "$WORK/base.json" --current "$WORK/other.json"
+  grep -q "gate: s: instruction-count overhead ratio 1.500 vs baseline 1.500 .*+0.0%.*ok" "$WORK/out" ||
+    fail "another machine: not the instruction-count test"
+  doc "$b" "$cpu10,$ins21" >"$WORK/other_slow.json"
+  expect_exit 1 "$HARNESS" gate --baseline "$WORK/base.json" --current "$WORK/other_slow.json"
+  grep -q "gate: s: instruction-count overhead ratio 2.100 vs baseline 1.500 .*+40.0%.*REGRESSED" "$WORK/out" ||
+    fail "another machine: the instruction-count rise was not caught"
+  # Another machine and no instruction counts on one side: exit 2 with one line naming both.
+  expect_exit 2 "$HARNESS" gate --baseline "$WORK/base_noins.json" --current "$WORK/other.json"
+  expect_eq "lines of the cannot-compare message" 1 "$(wc -l <"$WORK/err")"
+  grep -q "cannot compare: the baseline was measured on 'Intel(R) Xeon(R) Processor'.* this run on 'AMD EPYC" "$WORK/err" ||
+    fail "the message does not name both machines"
+  doc "$b" "$cpu10" >"$WORK/other_noins.json"
+  expect_exit 2 "$HARNESS" gate --baseline "$WORK/base.json" --current "$WORK/other_noins.json"
+  # The same model with other cores or another kernel is another machine too; so is a side
+  # that does not say (a file without "host").
+  doc '"host":{"cpu":"Intel(R) Xeon(R) Processor","ncpu":4,"kernel":"6.1.0","build_type":"Release"}' "$cpu20" >"$WORK/cores.json"
+  expect_exit 2 "$HARNESS" gate --baseline "$WORK/base_noins.json" --current "$WORK/cores.json"
+  doc '"host":{"cpu":"Intel(R) Xeon(R) Processor","ncpu":2,"kernel":"6.12.0","build_type":"Release"}' "$cpu20" >"$WORK/kernel.json"
+  expect_exit 2 "$HARNESS" gate --baseline "$WORK/base_noins.json" --current "$WORK/kernel.json"
+  printf '{"scenarios":{"s":{%s}}}' "$cpu20" >"$WORK/nohost.json"
+  expect_exit 2 "$HARNESS" gate --baseline "$WORK/base_noins.json" --current "$WORK/nohost.json"
+  # Another build type of the tracker: never compared, not even by instructions.
+  doc "$c" "$cpu10,$ins15" >"$WORK/debug.json"
+  expect_exit 2 "$HARNESS" gate --baseline "$WORK/base.json" --current "$WORK/debug.json"
+  grep -q "Release build, this one is Debug" "$WORK/err" || fail "no build-type message"
+  # A real measurement records this machine: /proc/cpuinfo's model, the cores, uname -r.
+  expect_exit 0 "$HARNESS" run --repeat 5 --out "$WORK/real" --no-progress -- "$THREADS_PROG" 2 1000
+  model=$(sed -n 's/^\(model name\|Hardware\|cpu model\)[[:space:]]*: *//p' /proc/cpuinfo | head -1)
+  expect_eq "host.cpu" "$model" "$(json_get "$WORK/real/summary.json" "d['overhead']['host']['cpu']")"
+  expect_eq "host.ncpu" "$(getconf _NPROCESSORS_ONLN)" "$(json_get "$WORK/real/summary.json" "d['overhead']['host']['ncpu']")"
+  expect_eq "host.kernel" "$(uname -r)" "$(json_get "$WORK/real/summary.json" "d['overhead']['host']['kernel']")"
   ;;
 callgrind)
   command -v valgrind >/dev/null || { echo "valgrind not installed: skipped"; exit 0; }
@@ -236,6 +297,13 @@ ci_scripts)
   rc=$?
   cat "$WORK/gate.out"
   [ $rc = 0 ] || [ $rc = 1 ] || fail "ci/gate.sh failed to run (exit $rc)"
+  # The committed baseline comes from one machine: on any other (CPU model, cores or kernel)
+  # the gate compares instruction counts, never CPU times (docs/harness.md).
+  if [ "$(json_get "$SRC_DIR/ci/overhead-baseline.json" "[d['host'][k] for k in ('cpu','ncpu','kernel')]")" != \
+       "$(json_get "$OUT_DIR/overhead.json" "[d['host'][k] for k in ('cpu','ncpu','kernel')]")" ]; then
+    grep -q "instruction-count overhead ratio" "$WORK/gate.out" || fail "another machine, yet no instruction-count gate"
+    grep -q "gate: .*CPU overhead ratio" "$WORK/gate.out" && fail "another machine, yet CPU times were compared"
+  fi
   BASELINE="$OUT_DIR/overhead.json" expect_exit 0 bash "$SRC_DIR/ci/gate.sh"
   # Each gate run appended one history entry per scenario and drew the chart
   # (docs/plots.md, "Overhead history").
