@@ -10,7 +10,7 @@
 #   programs  memscope-analyze, memscope-tracestat and memscope-scenario: their options, and
 #             the same refusals
 #   leak_site a leak's console line names the top user frame as function (file:line)
-# Environment (tests/harness/CMakeLists.txt): HARNESS, ANALYZE, TRACESTAT, SCENARIO, VERSION,
+# Environment (tests/harness/CMakeLists.txt): HARNESS, ANALYZE, TRACESTAT, SCENARIO, FRONT, VERSION,
 # LEAK_PROG, LEAK_SRC, WORK.
 set -uo pipefail
 
@@ -113,8 +113,8 @@ usage)
   expect_exit 0 "$HARNESS" scenario --help
   ;;
 version)
-  : "${VERSION:?}" "${ANALYZE:?}" "${TRACESTAT:?}" "${SCENARIO:?}"
-  for p in "$HARNESS" "$ANALYZE" "$TRACESTAT" "$SCENARIO"; do
+  : "${VERSION:?}" "${ANALYZE:?}" "${TRACESTAT:?}" "${SCENARIO:?}" "${FRONT:?}"
+  for p in "$HARNESS" "$ANALYZE" "$TRACESTAT" "$SCENARIO" "$FRONT"; do
     expect_exit 0 "$p" --version
     expect_eq "$(basename "$p") --version" "$(basename "$p") $VERSION" "$(cat "$WORK/out")"
   done
