@@ -84,8 +84,11 @@ heaptrack | heaptrack-sqlite3)
 cli)
   v=$("$MS" --version) || fail "--version exited $?"
   [[ $v =~ ^memscope\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "--version printed '$v'"
-  "$MS" --help | grep -q -- '--stack-depth' || fail "--help lacks --stack-depth"
-  "$MS" print --help | grep -q -- '--output' && fail "print --help lists run's --output"
+  # Whole help first: grep -q stops at the match, and the SIGPIPE would fail the pipeline.
+  h=$("$MS" --help)
+  grep -q -- '--stack-depth' <<<"$h" || fail "--help lacks --stack-depth"
+  h=$("$MS" print --help)
+  grep -q -- '--output' <<<"$h" && fail "print --help lists run's --output"
   "$MS" --bogus >/dev/null 2>"$work/e"; rc=$?
   [ $rc = 2 ] && [ "$(wc -l <"$work/e")" = 1 ] || fail "unknown option: exit $rc, stderr: $(cat "$work/e")"
   "$MS" -n x "$PROG" >/dev/null 2>&1; [ $? = 2 ] || fail "-n x is not a usage error"

@@ -118,7 +118,10 @@ assert r['samples'] == 0 and r['first_sample_s'] is None and r['timeline_reason'
   done
   [ -e "$WORK/bad" ] && fail "a bad rate still ran the target"
   for cmd in scenario all run; do
-    "$HARNESS" $cmd --help | grep -q -- "--resources-hz N" || fail "$cmd --help does not list --resources-hz"
+    # Whole help first: grep -q stops reading at the match, and under pipefail the harness's
+    # SIGPIPE on the rest of its help would fail the pipeline now and then.
+    help=$("$HARNESS" $cmd --help)
+    grep -q -- "--resources-hz N" <<<"$help" || fail "$cmd --help does not list --resources-hz"
   done
   ;;
 untracked)
