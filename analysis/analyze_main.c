@@ -261,6 +261,8 @@ int main(int argc, char **argv) {
   }
   if (export_dir)
     return export_compare(run, export_dir);
+  if (massif) /* the peak snapshot's heap tree: live bytes of every stack at the peak */
+    o.peak_stacks = SIZE_MAX;
   char err[512] = "";
   ms_analysis_t *an = NULL;
   int rc = ms_analyze_run(run, &o, &an, err, sizeof err);

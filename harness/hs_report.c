@@ -649,6 +649,8 @@ static ms_analysis_t *analyze_into(hs_case_t *c, const hs_opts_t *o, const char 
   *nruns_out = ndirs;
 
   ms_analysis_opts_t ao = hs_analysis_opts(o, module, 20);
+  if (o->exports) /* massif.out's peak tree: every stack's live bytes at the peak (a replay) */
+    ao.peak_stacks = SIZE_MAX;
   ms_analysis_t *a = NULL;
   rc = ms_analyze_run(run_dir_out, &ao, &a, err, sizeof err);
   if (rc != 0) {

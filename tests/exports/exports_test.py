@@ -13,6 +13,11 @@ that define their formats.
                                             newline, '#' and ';' in massif.out's cmd:
   exports_test.py bad_path   HARNESS ANALYZE WORK   an unwritable export path: exit 2, one
                                             line naming it, no file
+  exports_test.py sites      HARNESS ANALYZE SITES WORK   the peak snapshot's heap tree of
+                                            tests/front/sites.c (known live bytes per site at
+                                            its peak) as written and as ms_print prints it;
+                                            memscope-analyze --massif writes the same tree; a
+                                            sampled run keeps the root only
 
 Exit 0 pass, 1 fail, 77 skip (sqlite3 or ms_print not installed)."""
 import json
@@ -83,6 +88,71 @@ def ms_print_peak(path):
     return rows[peak[0]], max(rows.values()), len(rows)
 
 
+NODE = re.compile(r"^( *)n(\d+): (\d+) (.*)$")
+ROOT_TEXT = "(heap allocation functions) malloc/new/new[], --alloc-fns, etc."
+FOLD = re.compile(r"^in (\d+) place(?:,|s, all) below massif's threshold \(1\.00%\)$")
+
+
+def massif_peak_tree(path):
+    """massif.out's heap_tree=peak, parsed by Massif's grammar (valgrind's massif docs): each
+    node `nN: BYTES text`, indented one space per level, followed by its N children. Returns
+    (mem_heap_B of the peak snapshot, root) with nodes {bytes, text, children}. Checks that the
+    nesting is consistent, that no node's children hold more than the node, and that every
+    level's siblings are sorted largest first."""
+    with open(path) as f:
+        lines = f.read().split("\n")
+    at = lines.index("heap_tree=peak")
+    heap = None
+    for ln in reversed(lines[:at]):
+        if ln.startswith("mem_heap_B="):
+            heap = int(ln.split("=")[1])
+            break
+    pos = [at + 1]
+
+    def node(depth):
+        ln = lines[pos[0]]
+        m = NODE.match(ln)
+        check(m is not None, f"massif.out line {pos[0] + 1}: not a tree node: {ln!r}")
+        check(len(m.group(1)) == depth, f"massif.out line {pos[0] + 1}: indented "
+                                        f"{len(m.group(1))}, expected {depth}")
+        pos[0] += 1
+        n = {"bytes": int(m.group(3)), "text": m.group(4), "children": []}
+        for _ in range(int(m.group(2))):
+            n["children"].append(node(depth + 1))
+        kids = [c["bytes"] for c in n["children"]]
+        check(sum(kids) <= n["bytes"], f"children of {n['text']!r} hold {sum(kids)} > "
+                                       f"{n['bytes']}")
+        check(kids == sorted(kids, reverse=True), f"children of {n['text']!r} not sorted "
+                                                  f"largest first: {kids}")
+        return n
+
+    root = node(0)
+    check(lines[pos[0]].startswith("#-----------") or lines[pos[0]] == "",
+          f"massif.out: the peak tree is followed by {lines[pos[0]]!r}")
+    check(root["text"] == ROOT_TEXT, f"root text {root['text']!r}")
+    return heap, root
+
+
+def check_tree_sums(heap, root, what):
+    """The root is the peak's live bytes and its first-level children add up to it."""
+    check(root["bytes"] == heap, f"{what}: root {root['bytes']} != mem_heap_B {heap}")
+    kids = sum(c["bytes"] for c in root["children"])
+    check(kids == root["bytes"], f"{what}: first-level children sum to {kids}, root "
+                                 f"{root['bytes']}")
+    folds = [c for c in root["children"] if FOLD.match(c["text"])]
+    check(len(folds) <= 1, f"{what}: {len(folds)} threshold lines under the root")
+    for c in root["children"]:
+        m = FOLD.match(c["text"])
+        if m:  # each of the N places is below 1 %, so together below N %
+            places = int(m.group(1))
+            check(c["bytes"] * 100 < places * root["bytes"],
+                  f"{what}: {c['bytes']} B folded from {places} places below 1 % of "
+                  f"{root['bytes']}")
+        else:
+            check(c["bytes"] * 100 >= root["bytes"], f"{what}: {c['text']!r} ({c['bytes']} B)"
+                                                     f" is below 1 % and not folded")
+
+
 def run(cmd, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, **kw)
 
@@ -122,6 +192,10 @@ def test_sqlite3(harness, work):
     check(peak == totals["peak_live_bytes"],
           f"ms_print's peak {peak} != summary peak_live_bytes {totals['peak_live_bytes']}")
     check(highest == peak, f"a snapshot ({highest} B) is above the peak ({peak} B)")
+    heap, root = massif_peak_tree(os.path.join(out, "massif.out"))
+    check_tree_sums(heap, root, "sqlite3")
+    check(len(root["children"]) > 1, "sqlite3's peak tree has no call tree under the root")
+    print(f"peak tree: {len(root['children'])} first-level nodes summing to {root['bytes']} B")
     # Root first: with every stack whole (--stack-depth above their depth), each starts at
     # the program's entry point, one frame for all. A file written leaf first would start at
     # malloc's many callers instead.
@@ -204,6 +278,77 @@ def test_edges(harness, work):
           f"ms_print's Command line: exit {p.returncode}, {p.stdout[:300]!r}")
 
 
+# tests/front/sites.c's constants: bytes live at its peak per site (the last allocation,
+# hold_big's fifth, reaches it). leak_some's three calls are three call sites once the loop is
+# unrolled (-O1), each 77 B: below 1 % of the total, so folded.
+SITES = [("hold_big", 5 * 10000), ("zeroed_blocks", 12 * 500), ("hold_small", 40 * 100),
+         ("grow_buffer", 25 * 64)]
+FOLDED = 3 * 77
+
+
+def test_sites(harness, analyze, sites, work):
+    if not shutil.which("ms_print"):
+        print("SKIP: ms_print (Debian's valgrind) is not installed")
+        sys.exit(77)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    out = os.path.join(work, "out")
+    p = run([harness, "run", "--out", out, "--exports", "--no-progress", "--", sites])
+    check(p.returncode == 0, f"harness run sites: exit {p.returncode}: {p.stderr.strip()}")
+    with open(os.path.join(out, "summary.json")) as f:
+        summ = json.load(f)
+    expect_total = sum(b for _, b in SITES) + FOLDED
+    check(summ["totals"]["peak_live_bytes"] == expect_total,
+          f"peak_live_bytes {summ['totals']['peak_live_bytes']} != {expect_total}")
+    mpath = os.path.join(out, "massif.out")
+    heap, root = massif_peak_tree(mpath)
+    check_tree_sums(heap, root, "sites")
+    check(root["bytes"] == summ["totals"]["peak_live_bytes"],
+          f"root {root['bytes']} != peak_live_bytes {summ['totals']['peak_live_bytes']}")
+    got = [(c["bytes"], c["text"]) for c in root["children"]]
+    check(len(got) == len(SITES) + 1, f"first level: {got}")
+    for (fn, b), (gb, text) in zip(SITES, got):
+        check(gb == b and re.fullmatch(r"0x[0-9A-F]+: " + fn + r" \(sites\.c:\d+\)", text),
+              f"expected {fn} with {b} B, got {gb} B {text!r}")
+    check(got[-1] == (FOLDED, "in 3 places, all below massif's threshold (1.00%)"),
+          f"threshold line: {got[-1]}")
+    # Callers nest below: each site's only child is main, which called it.
+    for c in root["children"][:len(SITES)]:
+        check(len(c["children"]) == 1 and ": main (sites.c:" in c["children"][0]["text"]
+              and c["children"][0]["bytes"] == c["bytes"], f"{c['text']}: caller "
+              f"{[k['text'] for k in c['children']]}")
+    # The top child is summary.json's largest stack at the peak.
+    top = summ["peak_stacks"]["stacks"][0]
+    check(top["live_bytes"] == root["children"][0]["bytes"] and
+          top["stack"][0]["function"] == "hold_big", f"summary's top peak stack: {top}")
+    p = subprocess.run(["ms_print", mpath], capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, f"ms_print: exit {p.returncode}: {p.stderr.strip()}")
+    tree = p.stdout[p.stdout.index("100.00% ("):]
+    tree = tree[:tree.index("\n-----")] if "\n-----" in tree else tree
+    print("ms_print's peak tree (head):\n" + "\n".join(tree.split("\n")[:14]))
+    check(tree.startswith(f"100.00% ({expect_total:,}B) {ROOT_TEXT}"), "ms_print's root line")
+    for fn, b in SITES:
+        check(re.search(rf"^->\d\d\.\d\d% \({b:,}B\) 0x[0-9A-F]+: {fn} \(sites\.c:\d+\)$",
+                        tree, re.M), f"ms_print printed no first-level line for {fn} ({b} B)")
+    check(re.search(rf"^->00\.37% \({FOLDED}B\) in 1\+ places, all below ms_print's", tree,
+                    re.M), "ms_print printed no below-threshold line for 231 B")
+    # memscope-analyze --massif on the same trace: the same file.
+    mine = os.path.join(work, "a.massif")
+    p = run([analyze, os.path.join(out, "trace"), "--out", os.path.join(work, "a"),
+             "--no-details", "--massif", mine])
+    check(p.returncode == 0, f"memscope-analyze --massif: exit {p.returncode}: {p.stderr}")
+    with open(mine) as a, open(mpath) as b:
+        check(a.read() == b.read(), "memscope-analyze's massif.out differs from the harness's")
+    # Sampled: the per-stack live bytes at the peak are not computed, the root stays alone.
+    out = os.path.join(work, "sampled")
+    p = run([harness, "run", "--out", out, "--exports", "--no-progress", "--sample",
+             "bytes:4096", "--", sites])
+    check(p.returncode == 0, f"harness run --sample: exit {p.returncode}: {p.stderr.strip()}")
+    heap, root = massif_peak_tree(os.path.join(out, "massif.out"))
+    check(root["children"] == [] and root["bytes"] == heap,
+          f"sampled run: root {root['bytes']} B with {len(root['children'])} children")
+
+
 def main():
     if len(sys.argv) < 2:
         print(__doc__)
@@ -215,6 +360,8 @@ def main():
         test_analyze(sys.argv[2], sys.argv[3], sys.argv[4])
     elif t == "edges":
         test_edges(sys.argv[2], sys.argv[3])
+    elif t == "sites":
+        test_sites(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
     elif t == "bad_path":
         test_bad_path(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
