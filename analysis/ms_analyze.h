@@ -262,9 +262,10 @@ int ms_export_collapsed(const ms_analysis_t *a, const char *path, int by_count, 
 
 /* Valgrind Massif's massif.out format (read by ms_print, massif-visualizer) into path: one
  * snapshot per point of the process timeline (time in ms since the first event, mem_heap_B
- * its live bytes), the highest marked heap_tree=peak. Its tree is the root only: per-stack
- * live bytes at the peak are not kept by the pass. mem_heap_extra_B and mem_stacks_B are not
- * measured and written as 0. 0 or -errno with one line in err. */
+ * its live bytes), the highest marked heap_tree=peak. The peak's tree is Massif's call tree
+ * of the live bytes per stack at the peak when the analysis computed them (opts.peak_stacks,
+ * a full run), else the root only. mem_heap_extra_B and mem_stacks_B are not measured and
+ * written as 0. 0 or -errno with one line in err. */
 int ms_export_massif(const ms_analysis_t *a, const char *path, char *err, size_t errlen);
 
 /* ---- ms_peak.c: live bytes per stack at the peak (opts.peak_stacks) ---------------------- */
