@@ -204,6 +204,11 @@ void ms__res_figures(const ms_analysis_t *a, size_t i, double *cpu_percent, doub
 /* Adds threads[i].resources (or null and resources_reason) and the flat keys cpu_percent,
  * cpu_time_s, io_ops to o (docs/dashboard-data.md, section 1). 0 or -1 (out of memory). */
 int ms__res_json(cJSON *o, const ms_analysis_t *a, size_t i);
+/* ---- ms_analyze.c ---- */
+/* Frames of stack `id` (0 or undefined: none), symbolized, malloc'd into *out. 0 or
+ * MS_TRACE_E_NOMEM. */
+int ms__stack_frames(ms_analysis_t *a, uint64_t id, ms_frame_t **out, size_t *n);
+
 /* ---- ms_series.c ---- */
 /* A series of `cap` buckets (0 or MS_TRACE_E_NOMEM). */
 int ms__series_init(ms__series_t *s, uint32_t cap);

@@ -802,7 +802,7 @@ static uint64_t round_u64(double v) {
 }
 
 /* Frames of stack `id`, symbolized (resolve: function/file/line via libdw), malloc'd. */
-static int stack_frames(ms_analysis_t *a, uint64_t id, ms_frame_t **out, size_t *n) {
+int ms__stack_frames(ms_analysis_t *a, uint64_t id, ms_frame_t **out, size_t *n) {
   *out = NULL;
   *n = 0;
   const ms_stack_t *st = id && id != UINT64_MAX ? ms_run_stack(a->run, id) : NULL;
@@ -1027,7 +1027,7 @@ static int finish(pass_t *p) {
     for (size_t i = 0; !rc && i < ng; i++) {
       ms_frame_t *f;
       size_t nf;
-      rc = stack_frames(a, g[i].pub.stack_id, &f, &nf);
+      rc = ms__stack_frames(a, g[i].pub.stack_id, &f, &nf);
       if (rc)
         break;
       long k = ms__suppr_match(&a->suppr, f, nf);
@@ -1052,7 +1052,7 @@ static int finish(pass_t *p) {
       if (!g[i].pub.frames && g[i].pub.stack_id) {
         ms_frame_t *f;
         size_t nf;
-        rc = stack_frames(a, g[i].pub.stack_id, &f, &nf);
+        rc = ms__stack_frames(a, g[i].pub.stack_id, &f, &nf);
         g[i].pub.frames = f;
         g[i].pub.nframes = nf;
       }
@@ -1103,7 +1103,7 @@ static int finish(pass_t *p) {
     for (size_t i = 0; i < k; i++) {
       ms_frame_t *f;
       size_t nf;
-      rc = stack_frames(a, g[i].pub.stack_id, &f, &nf);
+      rc = ms__stack_frames(a, g[i].pub.stack_id, &f, &nf);
       if (rc)
         break;
       a->hot[by][i] = g[i].pub;

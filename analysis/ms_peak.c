@@ -35,23 +35,6 @@ static int cmp_bytes(const void *x, const void *y) {
   return a->stack_id < b->stack_id ? -1 : a->stack_id > b->stack_id;
 }
 
-/* Frames of stack `id`, symbolized, malloc'd (as ms_analyze.c's stack_frames). */
-static int frames_of(ms_analysis_t *a, uint64_t id, ms_frame_t **out, size_t *n) {
-  *out = NULL;
-  *n = 0;
-  const ms_stack_t *st = id && id != UINT64_MAX ? ms_run_stack(a->run, id) : NULL;
-  if (!st || !st->nframes)
-    return 0;
-  ms_frame_t *f = malloc(st->nframes * sizeof *f);
-  if (!f)
-    return MS_TRACE_E_NOMEM;
-  for (uint32_t i = 0; i < st->nframes; i++)
-    ms_symbolize(a->sym, st->frames[i], a->opts.symbolize, &f[i]);
-  *out = f;
-  *n = st->nframes;
-  return 0;
-}
-
 /* Replays the events with the stats pass's own live-set rules (the same code the first pass
  * ran, so the live bytes agree event by event) until the live bytes first reach the recorded
  * peak, then sums the live blocks by stack. */
@@ -146,12 +129,12 @@ int ms__peak_compute(ms_analysis_t *a) {
     for (size_t k = 0; !rc && k < pk->nstacks; k++) {
       ms_frame_t *f;
       size_t nf;
-      rc = frames_of(a, pk->stacks[k].stack_id, &f, &nf);
+      rc = ms__stack_frames(a, pk->stacks[k].stack_id, &f, &nf);
       pk->stacks[k].frames = f;
       pk->stacks[k].nframes = nf;
     }
     if (!rc)
-      rc = frames_of(a, pk->peak_stack_id, &pk->peak_frames, &pk->peak_nframes);
+      rc = ms__stack_frames(a, pk->peak_stack_id, &pk->peak_frames, &pk->peak_nframes);
     if (!rc)
       pk->computed = 1;
   }
