@@ -36,6 +36,8 @@ scenario)
   # short its life (issue 10: the 10 Hz /proc sampling left them null for 12 ms runs).
   [ "$(json_get "$WORK/out.d/summary.json" "[t['tid'] for t in d['threads'] if t['tracked'] and not (isinstance(t['cpu_percent'], (int, float)) and isinstance(t['io_ops'], (int, float)) and t['resources']['source'] == 'tracker')]")" = "[]" ] ||
     fail "a tracked thread without the tracker's CPU or I/O figure"
+  [ "$(json_get "$WORK/out.d/summary.json" "sum(1 for t in d['threads'] if t['tracked'])")" -ge 1 ] ||
+    fail "no tracked thread at all"
   validate_junit "$WORK/out.d/junit.xml"
   ;;
 leak_demo)
