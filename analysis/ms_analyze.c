@@ -869,20 +869,33 @@ static int cmp_live(const void *x, const void *y) {
   return a->addr < b->addr ? -1 : a->addr > b->addr;
 }
 
-static int finish(pass_t *p) {
+/* What the end-of-trace phases hand one another: the weighted leak sums (sampled mode) and
+ * the cross-fitted peak, both needed by the reported totals and by the estimates. */
+typedef struct end_sums_s {
+  double w_leak_blocks, w_leak_bytes;     /* Horvitz-Thompson sums over the live blocks */
+  double var_leak_blocks, var_leak_bytes; /* their variances */
+  double peak_value, peak_var;            /* live_peak() of the whole process */
+} end_sums_t;
+
+/* Phase: the stats pass's own end (the rest reads its totals), undefined stacks folded, and
+ * the stats handed over to the analysis. */
+static void finish_stats(pass_t *p) {
   ms_analysis_t *a = p->a;
   ms__stats_finish(&p->ps);
   fold_undefined(p);
   a->stats = p->ps.st;
   p->ps.st = NULL;
-  int rc;
+}
 
-  /* Leaks: every block still live, aggregated by stack. */
+/* Phase: one walk over the blocks still live, which every leak figure comes from: per-slot
+ * and per-variable leak counts, weighted sums, the largest live records, and the scopes that
+ * never ended. */
+static int collect_live(pass_t *p, end_sums_t *e) {
+  ms_analysis_t *a = p->a;
   size_t cap = a->opts.max_live_records;
   a->live = malloc((cap ? cap : 1) * sizeof *a->live);
   if (!a->live)
     return MS_TRACE_E_NOMEM;
-  double w_leak_blocks = 0, w_leak_bytes = 0, var_leak_blocks = 0, var_leak_bytes = 0;
   size_t pos = 0;
   uint64_t addr;
   void *v;
@@ -903,10 +916,10 @@ static int finish(pass_t *p) {
       block_weight(p, b->size, x->weight, &w, &vf);
       s->w_leak_blocks += w;
       s->w_leak_bytes += w * sz;
-      w_leak_blocks += w;
-      w_leak_bytes += w * sz;
-      var_leak_blocks += vf;
-      var_leak_bytes += vf * sz * sz;
+      e->w_leak_blocks += w;
+      e->w_leak_bytes += w * sz;
+      e->var_leak_blocks += vf;
+      e->var_leak_bytes += vf * sz * sz;
     }
     struct ms__live_rec_s r = {addr, b->size, x->alloc_ns, s->stack_id,
                                a->threads[b->thread].rep.tid, (int32_t)x->var - 1};
@@ -919,23 +932,27 @@ static int finish(pass_t *p) {
       a->scopes[i].leaked_blocks = p->si[i].live_blocks;
       a->scopes[i].leaked_bytes = p->si[i].live_bytes;
     }
+  return 0;
+}
 
-  /* Totals and threads as reported. */
+/* Phase: totals and threads as reported; in sampled mode the counts are replaced by their
+ * weighted estimates, which needs the leak sums and the peak first. */
+static void report_totals(pass_t *p, end_sums_t *e) {
+  ms_analysis_t *a = p->a;
   a->totals = a->stats->totals;
   for (size_t i = 0; i < a->nthreads; i++)
     a->threads[i].rep = a->stats->threads[i];
-  double peak_value, peak_var;
-  a->peak_crossfit = live_peak(&p->le, &peak_value, &peak_var);
+  a->peak_crossfit = live_peak(&p->le, &e->peak_value, &e->peak_var);
   if (a->sampled) {
     ms_stats_totals_t *t = &a->totals;
     t->allocations = round_u64(p->w_allocs);
     t->frees = round_u64(p->w_frees);
     t->reallocs = round_u64(p->w_reallocs);
     t->allocated_bytes = round_u64(p->w_bytes);
-    t->peak_live_bytes = round_u64(peak_value);
+    t->peak_live_bytes = round_u64(e->peak_value);
     t->peak_time_ns = p->le.max_ns; /* the series' maximum: the instant the peak is near */
-    t->leaked_blocks = round_u64(w_leak_blocks);
-    t->leaked_bytes = round_u64(w_leak_bytes);
+    t->leaked_blocks = round_u64(e->w_leak_blocks);
+    t->leaked_bytes = round_u64(e->w_leak_bytes);
     for (size_t i = 0; i < a->nthreads; i++) {
       ms_stats_thread_t *r = &a->threads[i].rep;
       thr_state_t *ts = &p->ts[i];
@@ -951,18 +968,22 @@ static int finish(pass_t *p) {
     }
   }
   a->temporaries_reported = a->sampled ? round_u64(p->w_temps) : a->temporaries;
+}
 
-  /* Estimates and their error (zero in full mode). */
+/* Phase: the estimates and their error (zero in full mode), from the totals just reported;
+ * leak suppression later adjusts the totals but not these (as before the split). */
+static void estimates(pass_t *p, const end_sums_t *e) {
+  ms_analysis_t *a = p->a;
   const ms_stats_totals_t *t = &a->totals;
   double vals[6] = {(double)t->allocations, (double)t->allocated_bytes,
                     (double)t->peak_live_bytes, (double)t->leaked_bytes,
                     (double)t->leaked_blocks, (double)t->frees};
   double vars[6] = {0, 0, 0, 0, 0, 0};
   if (a->sampled) {
-    vals[0] = p->w_allocs, vals[1] = p->w_bytes, vals[2] = peak_value;
-    vals[3] = w_leak_bytes, vals[4] = w_leak_blocks, vals[5] = p->w_frees;
-    vars[0] = p->var_allocs, vars[1] = p->var_bytes, vars[2] = peak_var;
-    vars[3] = var_leak_bytes, vars[4] = var_leak_blocks;
+    vals[0] = p->w_allocs, vals[1] = p->w_bytes, vals[2] = e->peak_value;
+    vals[3] = e->w_leak_bytes, vals[4] = e->w_leak_blocks, vals[5] = p->w_frees;
+    vars[0] = p->var_allocs, vars[1] = p->var_bytes, vars[2] = e->peak_var;
+    vars[3] = e->var_leak_bytes, vars[4] = e->var_leak_blocks;
     vars[5] = -1; /* frees: not estimated with an error (see docs/analysis.md) */
   }
   for (int k = 0; k < 6; k++) {
@@ -974,32 +995,35 @@ static int finish(pass_t *p) {
     a->est[k].ci95_low = isnan(se) ? NAN : fmax(0.0, vals[k] - 1.96 * se);
     a->est[k].ci95_high = isnan(se) ? NAN : vals[k] + 1.96 * se;
   }
-
-  if (a->sampled) {
-    /* Sums over the sampled blocks: Fay-Feuer's gamma interval (ms_gamma.c). */
-    static const int sums[4] = {MS_EST_ALLOCATIONS, MS_EST_ALLOCATED_BYTES,
-                                MS_EST_LEAKED_BYTES, MS_EST_LEAKED_BLOCKS};
-    for (int i = 0; i < 4; i++) {
-      int k = sums[i], bytes = k == MS_EST_ALLOCATED_BYTES || k == MS_EST_LEAKED_BYTES;
-      double y_u, v_u;
-      sampled_unit(p, bytes, &y_u, &v_u);
-      ms__gamma_interval(vals[k], vars[k], y_u, v_u, &a->est[k].ci95_low, &a->est[k].ci95_high);
-    }
-    peak_interval(p, a->stats->totals.allocations, &a->est[2]);
-    /* At the true peak's instant either some sampled block is live (the high end above
-     * covers it) or none is, and then the live bytes are below the upper end of an empty
-     * sample with 97.5 %: the high end is at least that (with nothing sampled it was 0). */
-    double y_u, v_u, lo0, hi0;
-    sampled_unit(p, 1, &y_u, &v_u);
-    ms__gamma_interval(0, 0, y_u, v_u, &lo0, &hi0);
-    a->est[2].ci95_high = fmax(a->est[2].ci95_high, hi0);
-    /* The interval holds its own value (a cross-fitted value can lie below the low end). */
-    a->est[2].ci95_low = fmin(a->est[2].ci95_low, a->est[2].value);
-    a->est[2].ci95_high = fmax(a->est[2].ci95_high, a->est[2].value);
+  if (!a->sampled)
+    return;
+  /* Sums over the sampled blocks: Fay-Feuer's gamma interval (ms_gamma.c). */
+  static const int sums[4] = {MS_EST_ALLOCATIONS, MS_EST_ALLOCATED_BYTES,
+                              MS_EST_LEAKED_BYTES, MS_EST_LEAKED_BLOCKS};
+  for (int i = 0; i < 4; i++) {
+    int k = sums[i], bytes = k == MS_EST_ALLOCATED_BYTES || k == MS_EST_LEAKED_BYTES;
+    double y_u, v_u;
+    sampled_unit(p, bytes, &y_u, &v_u);
+    ms__gamma_interval(vals[k], vars[k], y_u, v_u, &a->est[k].ci95_low, &a->est[k].ci95_high);
   }
+  peak_interval(p, a->stats->totals.allocations, &a->est[2]);
+  /* At the true peak's instant either some sampled block is live (the high end above
+   * covers it) or none is, and then the live bytes are below the upper end of an empty
+   * sample with 97.5 %: the high end is at least that (with nothing sampled it was 0). */
+  double y_u, v_u, lo0, hi0;
+  sampled_unit(p, 1, &y_u, &v_u);
+  ms__gamma_interval(0, 0, y_u, v_u, &lo0, &hi0);
+  a->est[2].ci95_high = fmax(a->est[2].ci95_high, hi0);
+  /* The interval holds its own value (a cross-fitted value can lie below the low end). */
+  a->est[2].ci95_low = fmin(a->est[2].ci95_low, a->est[2].value);
+  a->est[2].ci95_high = fmax(a->est[2].ci95_high, a->est[2].value);
+}
 
-  /* Leak groups, largest first; suppressions; the listed ones symbolized. */
-  double t_sym = ms__now_s();
+/* Phase: leak groups by stack, largest first; suppressions matched on their symbolized
+ * frames; the listed ones (unsuppressed first) kept, and suppressed leaks taken off the
+ * totals. */
+static int leak_groups(pass_t *p) {
+  ms_analysis_t *a = p->a;
   size_t ng = 0;
   for (size_t i = 0; i < p->nslots; i++)
     ng += p->slots[i].leak_blocks > 0;
@@ -1022,7 +1046,7 @@ static int finish(pass_t *p) {
   }
   qsort(g, ng, sizeof *g, cmp_group);
   a->nleak_groups = ng;
-  rc = 0;
+  int rc = 0;
   if (a->suppr.n) {
     for (size_t i = 0; !rc && i < ng; i++) {
       ms_frame_t *f;
@@ -1068,12 +1092,17 @@ static int finish(pass_t *p) {
                                  ? a->suppressed_blocks : a->totals.leaked_blocks;
   a->totals.leaked_bytes -= a->suppressed_bytes <= a->totals.leaked_bytes
                                 ? a->suppressed_bytes : a->totals.leaked_bytes;
+  return 0;
+}
 
-  /* Hottest stacks by count and by bytes. */
+/* Phase: the hottest stacks by count (by = 0) and by bytes (by = 1), symbolized. */
+static int hot_stacks(pass_t *p) {
+  ms_analysis_t *a = p->a;
+  int rc = 0;
   size_t nh = 0;
   for (size_t i = 0; i < p->nslots; i++)
     nh += p->slots[i].allocs > 0;
-  g = calloc(nh ? nh : 1, sizeof *g);
+  ms__group_t *g = calloc(nh ? nh : 1, sizeof *g);
   if (!g)
     return MS_TRACE_E_NOMEM;
   for (int by = 0; by < 2; by++) {
@@ -1115,44 +1144,50 @@ static int finish(pass_t *p) {
       break;
   }
   free(g);
-  if (rc)
-    return rc;
-  /* Flame graph: every cell under the stack id its slot stands for. */
+  return rc;
+}
+
+/* Phase: the flame graph, once every cell is re-keyed under the stack id its slot stands
+ * for (folded slots included). */
+static int flame(pass_t *p) {
   for (size_t i = 0; i < p->ncells; i++) {
     ms__fg_cell_t *c = &p->cells[i];
     c->stack_id = p->slots[p->slots[(uint32_t)c->stack_id].real].stack_id;
   }
-  rc = ms__flame_build(a, p->cells, p->ncells);
-  if (rc)
-    return rc;
-  a->symbolize_s = ms__now_s() - t_sym;
+  return ms__flame_build(p->a, p->cells, p->ncells);
+}
 
-  /* Lifetimes: the median from the fine histogram, log2 buckets by summing it. */
-  ms_lifetime_stats_t *lt = &a->life;
-  if (lt->count) {
-    lt->mean_ns = p->lt_sum / (double)lt->count;
-    uint64_t half = (lt->count + 1) / 2, cum = 0;
-    for (int i = 0; i < 64 * MS__LT_SUB; i++) {
-      lt->log2_buckets[i / MS__LT_SUB] += p->lt_fine[i];
-      if (cum < half && (cum += p->lt_fine[i]) >= half) {
-        int k = i / MS__LT_SUB, sub = i % MS__LT_SUB;
-        if (k < 4) {
-          lt->median_ns = (uint64_t)(MS__LT_SUB + sub) >> (4 - k);
-        } else {
-          uint64_t lo = (uint64_t)(MS__LT_SUB + sub) << (k - 4);
-          lt->median_ns = lo + (((uint64_t)1 << (k - 4)) >> 1);
-        }
-        if (lt->median_ns < lt->min_ns)
-          lt->median_ns = lt->min_ns;
-        if (lt->median_ns > lt->max_ns)
-          lt->median_ns = lt->max_ns;
+/* Phase: lifetimes: the median from the fine histogram, log2 buckets by summing it. */
+static void lifetimes(pass_t *p) {
+  ms_lifetime_stats_t *lt = &p->a->life;
+  if (!lt->count)
+    return;
+  lt->mean_ns = p->lt_sum / (double)lt->count;
+  uint64_t half = (lt->count + 1) / 2, cum = 0;
+  for (int i = 0; i < 64 * MS__LT_SUB; i++) {
+    lt->log2_buckets[i / MS__LT_SUB] += p->lt_fine[i];
+    if (cum < half && (cum += p->lt_fine[i]) >= half) {
+      int k = i / MS__LT_SUB, sub = i % MS__LT_SUB;
+      if (k < 4) {
+        lt->median_ns = (uint64_t)(MS__LT_SUB + sub) >> (4 - k);
+      } else {
+        uint64_t lo = (uint64_t)(MS__LT_SUB + sub) << (k - 4);
+        lt->median_ns = lo + (((uint64_t)1 << (k - 4)) >> 1);
       }
+      if (lt->median_ns < lt->min_ns)
+        lt->median_ns = lt->min_ns;
+      if (lt->median_ns > lt->max_ns)
+        lt->median_ns = lt->max_ns;
     }
   }
+}
 
-  /* Timelines, per-thread rates and resources (roles: ms_roles.c, on the summary). */
+/* Phase: timelines, per-thread rates and resources (roles: ms_roles.c, on the summary);
+ * last, since the rates read the reported (possibly weighted) thread totals. */
+static int timelines(pass_t *p) {
+  ms_analysis_t *a = p->a;
   ms__res_finish(a);
-  rc = ms__series_points(&a->series, TIMELINE_POINTS, &a->pts, &a->npts);
+  int rc = ms__series_points(&a->series, TIMELINE_POINTS, &a->pts, &a->npts);
   for (size_t i = 0; !rc && i < a->nthreads; i++) {
     ms__thread_t *th = &a->threads[i];
     rc = ms__series_points(&th->series, MS__THREAD_TIMELINE_POINTS, &th->pts, &th->npts);
@@ -1164,6 +1199,24 @@ static int finish(pass_t *p) {
     th->bytes_rate_per_s = span > 0 ? (double)r->allocated_bytes / span : 0;
   }
   return rc;
+}
+
+/* The end of the trace, phase by phase, in the order their inputs require; stops at the
+ * first error. symbolize_s times the three phases that symbolize stacks. */
+static int finish(pass_t *p) {
+  end_sums_t e = {0, 0, 0, 0, 0, 0};
+  int rc;
+  finish_stats(p);
+  if ((rc = collect_live(p, &e)))
+    return rc;
+  report_totals(p, &e);
+  estimates(p, &e);
+  double t_sym = ms__now_s();
+  if ((rc = leak_groups(p)) || (rc = hot_stacks(p)) || (rc = flame(p)))
+    return rc;
+  p->a->symbolize_s = ms__now_s() - t_sym;
+  lifetimes(p);
+  return timelines(p);
 }
 
 /* ---- entry points ------------------------------------------------------------------------- */
