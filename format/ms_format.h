@@ -251,7 +251,8 @@ static inline int ms_res_decode(const uint8_t *p, size_t len, uint64_t *f) {
  * Written by hand because it is twenty lines and the tracker may link nothing that
  * allocates. Two implementations of the same function: slicing-by-8 tables (portable, about
  * 3.5 instructions a byte) and, on x86-64 with SSE4.2, the crc32 instruction (8 bytes an
- * instruction), which the tracker uses when the CPU has it (ms_crc32c_hw_usable). */
+ * instruction), which the tracker uses when the CPU has it (ms_crc32c_hw_usable), through
+ * its platform contract (tracker/ms_prim.h), and the reader uses directly. */
 static inline uint32_t ms_crc32c_byte(uint32_t crc, uint8_t b) {
   crc ^= b;
   for (int k = 0; k < 8; k++)

@@ -19,7 +19,6 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,7 +32,7 @@ ms_global_t ms__g = {.dir = {.fd = -1}, .maps = {.fd = -1}, .meta = {.fd = -1},
 
 static pthread_key_t thread_key;
 static ms_crc_table_t crc_table;
-static int crc_hw; /* the CPU has SSE4.2's crc32 */
+static int crc_hw; /* the CPU computes CRC-32C itself (ms_prim_crc32c_hw) */
 
 /* ---- messages -------------------------------------------------------------------------- */
 
@@ -74,13 +73,7 @@ void ms__warn_once(const char *what, int err) {
   }
 }
 
-uint64_t ms__mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static pid_t gettid_raw(void) { return (pid_t)syscall(SYS_gettid); }
+uint64_t ms__mono_ns(void) { return ms_prim_mono_ns(); }
 
 /* ---- configuration ----------------------------------------------------------------------
  * Parsed once at start. A bad value disables tracking with one line naming the variable:
@@ -572,7 +565,7 @@ static void emit_chunk(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t ne
   ms_chunk_header_t ch;
   ch.magic = MS_CHUNK_MAGIC;
   ch.payload_len = len;
-  ch.crc32c = crc_hw ? ms_crc32c_hw(payload, len) : ms_crc32c(&crc_table, payload, len);
+  ch.crc32c = crc_hw ? ms_prim_crc32c_hw(payload, len) : ms_crc32c(&crc_table, payload, len);
   ch.nrecords = nrec;
   ch.base_ts = base_ts;
   ch.calib_mono_ns = ms__mono_ns();
@@ -791,7 +784,7 @@ ms_thread_t *ms__thread_buffer(ms_tls_t *tl) {
   t->ring.wr_busy = 0;
   t->ring.file_name[0] = '\0';
   t->ring.n_alloc = t->ring.n_free = t->ring.n_bytes = 0;
-  t->tid = gettid_raw();
+  t->tid = ms_prim_tid();
   t->seq = atomic_fetch_add(&ms__g.next_seq, 1);
   t->ring.tid = (uint32_t)t->tid;
   t->ring.thread_seq = t->seq;
@@ -818,7 +811,7 @@ void ms__thread_setup(ms_tls_t *tl) {
   tl->state = MS_T_BUSY;
   char name[16] = "";
   prctl(PR_GET_NAME, name, 0, 0, 0);
-  int track = tl->override ? tl->override == 1 : ms__thread_policy_tracks(name, gettid_raw());
+  int track = tl->override ? tl->override == 1 : ms__thread_policy_tracks(name, ms_prim_tid());
   /* After an error stop, a thread that would be tracked gets no buffer but stays TRACKED,
    * so that its calls are counted as unrecorded (ms__not_recording). */
   if (track && !stopped && ms__thread_buffer(tl) == NULL)
@@ -1026,20 +1019,13 @@ static void at_exit(void) {
   tl->state = saved;
 }
 
-/* The TSC is used when the kernel says it runs at a constant rate through idle states; the
- * reader converts ticks with the calibration pairs. Otherwise CLOCK_MONOTONIC (slower). */
-static int tsc_usable(void) {
-  int fd = open("/proc/cpuinfo", O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return 0;
-  char buf[8192];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  ms__tio_read((long)n);
-  close(fd);
-  if (n <= 0)
-    return 0;
-  buf[n] = '\0';
-  return strstr(buf, " constant_tsc") && strstr(buf, " nonstop_tsc");
+/* The fast counter (ms_prim_ticks) is used when the platform says it runs at a constant rate;
+ * the reader converts ticks with the calibration pairs. Otherwise CLOCK_MONOTONIC (slower). */
+static int ticks_usable(void) {
+  long n;
+  int ok = ms_prim_ticks_usable(&n);
+  ms__tio_read(n);
+  return ok;
 }
 
 /* Fuzz mode (MEMSCOPE_FUZZ=1): the hooks keep the per-input accounting of fuzz.c and write
@@ -1074,9 +1060,9 @@ void ms__init(void) {
   if (parse_config() < 0)
     return;
   const char *clock_knob = getenv("MEMSCOPE_TEST_CLOCK");
-  ms__g.use_tsc = tsc_usable() && !(clock_knob && strcmp(clock_knob, "monotonic") == 0);
+  ms__g.use_tsc = ticks_usable() && !(clock_knob && strcmp(clock_knob, "monotonic") == 0);
   ms_crc32c_init(&crc_table);
-  crc_hw = ms_crc32c_hw_usable();
+  crc_hw = ms_prim_crc32c_hw_usable();
   ms__res_init();
   if (pthread_key_create(&thread_key, thread_exit) != 0) {
     ms__msg("no pthread key left; tracking disabled");

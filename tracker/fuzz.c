@@ -53,7 +53,7 @@ static struct {
 static void fz_lock(void) {
   while (atomic_exchange_explicit(&fz.lock, 1, memory_order_acquire))
     while (atomic_load_explicit(&fz.lock, memory_order_relaxed))
-      __builtin_ia32_pause();
+      ms_prim_cpu_relax();
 }
 
 static void fz_unlock(void) { atomic_store_explicit(&fz.lock, 0, memory_order_release); }
@@ -122,7 +122,7 @@ static void fz_remove(uint64_t i) {
 /* Frames of the caller's stack without this library's own, into out (at most max). */
 static uint32_t fz_stack(uint64_t *out, uint32_t max) {
   void *buf[FZ_DEPTH + 8];
-  int n = unw_backtrace(buf, FZ_DEPTH + 8);
+  int n = ms_prim_backtrace(buf, FZ_DEPTH + 8);
   uint32_t k = 0;
   for (int i = 0; i < n && k < max; i++)
     if (!ms__own_code((uintptr_t)buf[i]))

@@ -12,10 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
-
 #include "ms_format.h"
+#include "ms_prim.h" /* timer, CRC, thread id, stack capture, raw system calls */
 
 #define MS_HIDDEN __attribute__((visibility("hidden")))
 #define MS_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -123,7 +121,7 @@ enum ms_thread_policy {
 typedef struct ms_global_s {
   /* Read on every tracked event: kept together, written only at init/teardown. */
   _Atomic int recording;      /* 1 while events may be recorded */
-  int use_tsc;                /* timestamps: rdtsc (1) or CLOCK_MONOTONIC ns (0) */
+  int use_tsc;                /* timestamps: ms_prim_ticks (1) or CLOCK_MONOTONIC ns (0) */
   int depth;                  /* frames per stack, 0 = none */
   int sample;                 /* enum ms_sample_mode */
   uint64_t sample_bytes;      /* bytes:N */
@@ -178,7 +176,7 @@ MS_HIDDEN uint64_t ms__mono_ns(void);
 
 static inline uint64_t ms__now(void) {
   if (MS_LIKELY(ms__g.use_tsc))
-    return __builtin_ia32_rdtsc();
+    return ms_prim_ticks();
   return ms__mono_ns();
 }
 
@@ -238,12 +236,13 @@ MS_HIDDEN uint32_t ms__stack_intern(ms_thread_t *t, void **frames, int n);
  * (the exported hook tail-calls it and leaves no frame). Every frame unwound costs ~10 ns. */
 #define MS_OWN_FRAMES 1
 
-/* Captures the caller's stack. Always inlined into the hook body, so that unw_backtrace's
- * first frame is that body and not a helper of ours. */
+/* Captures the caller's stack. Always inlined into the hook body (a macro, and
+ * ms_prim_backtrace is always_inline), so that the walk's first frame is that body and not a
+ * helper of ours. */
 #define ms__stack_capture(t)                                                                   \
   __extension__({                                                                              \
     void *frames_[MS_MAX_DEPTH + MS_OWN_FRAMES];                                               \
-    int n_ = unw_backtrace(frames_, ms__g.depth + MS_OWN_FRAMES);                              \
+    int n_ = ms_prim_backtrace(frames_, ms__g.depth + MS_OWN_FRAMES);                          \
     ms__stack_intern((t), frames_, n_);                                                        \
   })
 MS_HIDDEN uint64_t ms__stacks_count(void);

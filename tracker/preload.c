@@ -13,7 +13,6 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ms_internal.h"
@@ -565,8 +564,7 @@ MS_EXPORT void _exit(int status) {
   before_quick_exit();
   if (next)
     next(status);
-  for (;;)
-    syscall(SYS_exit_group, status);
+  ms_prim_sys_exit_group(status);
 }
 
 MS_EXPORT void _Exit(int status) { _exit(status); }

@@ -14,7 +14,6 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -78,13 +77,13 @@ void ms__tio_write(long n) {
  * figures a read of an io file returns do not include that read). */
 static long proc_read(const char *path, char *buf, size_t cap) {
   buf[0] = '\0';
-  long fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  long fd = ms_prim_sys_open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return -1; /* no read call made */
-  long n = syscall(SYS_read, (int)fd, buf, cap - 1);
+  long n = ms_prim_sys_read((int)fd, buf, cap - 1);
   ms__tio_read(n);
   int e = errno;
-  syscall(SYS_close, (int)fd);
+  ms_prim_sys_close((int)fd);
   errno = e;
   buf[n > 0 ? n : 0] = '\0';
   return n;
@@ -173,7 +172,7 @@ static void measure_self(uint64_t *f) {
   long n = proc_read("/proc/thread-self/io", buf, sizeof buf);
   if (n < 0 && errno == ENOENT) { /* before Linux 3.17 */
     char path[64];
-    task_path(path, (pid_t)syscall(SYS_gettid), "io");
+    task_path(path, ms_prim_tid(), "io");
     n = proc_read(path, buf, sizeof buf);
   }
   if (n > 0 && parse_io(buf, f))

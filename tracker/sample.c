@@ -14,7 +14,6 @@
 #include <math.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ms_internal.h"
@@ -107,7 +106,7 @@ int ms__sample_forget(void *p) {
 
 static inline uint64_t prng_next(ms_tls_t *tl) {
   if (tl->prng == 0) /* seeded per thread from its tid: reproducible for a given thread */
-    tl->prng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)syscall(SYS_gettid) * 0xbf58476d1ce4e5b9ull);
+    tl->prng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)ms_prim_tid() * 0xbf58476d1ce4e5b9ull);
   uint64_t x = tl->prng;
   x ^= x >> 12;
   x ^= x << 25;

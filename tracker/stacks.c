@@ -69,9 +69,9 @@ void ms__stacks_init(void) {
   dl_iterate_phdr(find_self, (void *)(uintptr_t)&ms__stack_intern);
   if (ms__g.depth)
     map_tables();
-  /* The first unw_backtrace builds libunwind's caches; do it now, not inside a hook. */
+  /* The first walk builds the unwinder's caches (libunwind's); do it now, not inside a hook. */
   void *warm[4];
-  unw_backtrace(warm, 4);
+  ms_prim_backtrace(warm, 4);
 }
 
 /* The child of fork re-emits every stack it uses into its own files, so it starts with a

@@ -1,0 +1,74 @@
+/* ms_prim.h: the tracker's platform contract. Every primitive that depends on the CPU or the
+ * kernel goes through here, so that porting the tracker means writing one backend header.
+ *
+ * The backend is chosen by the build, not by the compiler's predefined macros: CMake
+ * (tracker/CMakeLists.txt) looks at CMAKE_SYSTEM_PROCESSOR and CMAKE_SYSTEM_NAME and defines
+ * MS_PRIM_BACKEND_<NAME>; a platform without a backend fails at configure time, with one line
+ * naming what is supported, rather than building a tracker that records wrong timestamps.
+ *
+ * Supported: x86-64 Linux (tracker/prim/ms_prim_x86_64_linux.h).
+ * To add a platform: write tracker/prim/ms_prim_<cpu>_<os>.h defining everything below, add
+ * its MS_PRIM_BACKEND_ branch here and its CMAKE_SYSTEM_* match in tracker/CMakeLists.txt.
+ *
+ * The contract. Every function is static inline; the ones on the allocation path are
+ * always_inline, so that a hook compiles to the same instructions as if it called the
+ * primitive itself (no call, no frame: a frame would also show up in captured stacks).
+ * None of them allocates, takes a lock or touches errno except where it says so.
+ *
+ *   Time
+ *     uint64_t ms_prim_ticks(void)          hot path. A fast, per-CPU-consistent counter
+ *                                            (x86-64: rdtsc). Its rate is not known here: the
+ *                                            tracker writes (ticks, CLOCK_MONOTONIC ns) pairs
+ *                                            and the reader converts. Only valid when
+ *                                            ms_prim_ticks_usable() said 1.
+ *     int ms_prim_ticks_usable(long *read_bytes)
+ *                                            once at start: 1 when ms_prim_ticks runs at a
+ *                                            constant rate through idle states and
+ *                                            frequency changes, else 0 (the tracker then
+ *                                            uses ms_prim_mono_ns). May read files; sets
+ *                                            *read_bytes to what read(2) returned (or -1) so
+ *                                            the caller can count its own I/O.
+ *     uint64_t ms_prim_mono_ns(void)         CLOCK_MONOTONIC in ns (the fallback timestamp).
+ *
+ *   Checksum (CRC-32C, Castagnoli, as format/ms_format.h defines it)
+ *     int ms_prim_crc32c_hw_usable(void)     once at start: 1 when ms_prim_crc32c_hw works on
+ *                                            this CPU; otherwise the tracker uses the table
+ *                                            version in ms_format.h.
+ *     uint32_t ms_prim_crc32c_hw(p, len)     the CRC-32C of p[0, len) in hardware.
+ *
+ *   Threads
+ *     pid_t ms_prim_tid(void)                the kernel's id of the calling thread.
+ *     void ms_prim_cpu_relax(void)           the spin-wait hint inside a busy loop.
+ *
+ *   Stacks
+ *     int ms_prim_backtrace(void **out, int max)
+ *                                            hot path, always inlined: the return addresses
+ *                                            of the caller's stack, innermost first, the
+ *                                            first being the function this is inlined into;
+ *                                            returns how many (0..max). Exactly what
+ *                                            libunwind's unw_backtrace returns.
+ *
+ *   Raw system calls (no libc wrapper: they must not be interposed, must not be cancellation
+ *   points the program can observe, and must work while libc is half set up). Each returns
+ *   the kernel's result, or -1 with errno set.
+ *     long ms_prim_sys_open(const char *path, int flags)   open relative to the cwd
+ *     long ms_prim_sys_read(int fd, void *buf, size_t n)
+ *     long ms_prim_sys_close(int fd)
+ *     void ms_prim_sys_exit_group(int status)              never returns
+ */
+#ifndef MS_PRIM_H
+#define MS_PRIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define MS_PRIM_INLINE static inline __attribute__((always_inline))
+
+#if defined(MS_PRIM_BACKEND_X86_64_LINUX)
+#include "prim/ms_prim_x86_64_linux.h"
+#else
+#error "no platform backend: configure with CMake (tracker/CMakeLists.txt picks MS_PRIM_BACKEND_*)"
+#endif
+
+#endif /* MS_PRIM_H */

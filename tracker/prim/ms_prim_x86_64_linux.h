@@ -1,0 +1,90 @@
+/* ms_prim_x86_64_linux.h: the x86-64 Linux backend of ms_prim.h (the contract is there).
+ * Included only through ms_prim.h, when CMake defined MS_PRIM_BACKEND_X86_64_LINUX. */
+#ifndef MS_PRIM_X86_64_LINUX_H
+#define MS_PRIM_X86_64_LINUX_H
+
+#if !defined(__x86_64__) || !defined(__linux__)
+#error "MS_PRIM_BACKEND_X86_64_LINUX set for a compiler that does not target x86-64 Linux"
+#endif
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#include "ms_format.h"
+
+/* ---- time ------------------------------------------------------------------------------- */
+
+/* rdtsc, not rdtscp: the order of events within a thread comes from the record order, and
+ * across threads the TSC is synchronized by the kernel's check (constant_tsc/nonstop_tsc);
+ * rdtscp's wait for earlier instructions would cost several ns a call for nothing. */
+MS_PRIM_INLINE uint64_t ms_prim_ticks(void) { return __builtin_ia32_rdtsc(); }
+
+static inline uint64_t ms_prim_mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO: no system call */
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The kernel lists constant_tsc and nonstop_tsc in /proc/cpuinfo's flags when the TSC ticks
+ * at one rate through P- and C-states; both are needed for ticks to convert linearly. Read
+ * with the raw calls, as resources.c reads /proc, so that the check stays in this backend.
+ * 8 KiB covers the first CPU's flags line, which is all that is needed. */
+static inline int ms_prim_ticks_usable(long *read_bytes) {
+  long fd = syscall(SYS_openat, AT_FDCWD, "/proc/cpuinfo", O_RDONLY | O_CLOEXEC);
+  *read_bytes = -1;
+  if (fd < 0)
+    return 0;
+  char buf[8192];
+  long n = syscall(SYS_read, (int)fd, buf, sizeof buf - 1);
+  *read_bytes = n;
+  syscall(SYS_close, (int)fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  return strstr(buf, " constant_tsc") && strstr(buf, " nonstop_tsc");
+}
+
+/* ---- checksum --------------------------------------------------------------------------- */
+
+/* SSE4.2's crc32 instruction. The code lives in format/ms_format.h because the trace reader
+ * (analysis/) verifies chunks with the same function and must not include tracker headers;
+ * this backend only says that the tracker uses it here. */
+static inline int ms_prim_crc32c_hw_usable(void) { return ms_crc32c_hw_usable(); }
+static inline uint32_t ms_prim_crc32c_hw(const void *data, size_t len) {
+  return ms_crc32c_hw(data, len);
+}
+
+/* ---- threads ---------------------------------------------------------------------------- */
+
+/* The raw call: glibc's gettid() wrapper exists only from 2.30. */
+static inline pid_t ms_prim_tid(void) { return (pid_t)syscall(SYS_gettid); }
+
+MS_PRIM_INLINE void ms_prim_cpu_relax(void) { __builtin_ia32_pause(); }
+
+/* ---- stacks ----------------------------------------------------------------------------- */
+
+/* libunwind's unw_backtrace (DWARF CFI, with its per-address caches). always_inline: the
+ * first frame returned must be the hook body that inlines this, which MS_OWN_FRAMES counts. */
+MS_PRIM_INLINE int ms_prim_backtrace(void **out, int max) { return unw_backtrace(out, max); }
+
+/* ---- raw system calls ------------------------------------------------------------------- */
+
+static inline long ms_prim_sys_open(const char *path, int flags) {
+  return syscall(SYS_openat, AT_FDCWD, path, flags);
+}
+static inline long ms_prim_sys_read(int fd, void *buf, size_t n) {
+  return syscall(SYS_read, fd, buf, n);
+}
+static inline long ms_prim_sys_close(int fd) { return syscall(SYS_close, fd); }
+__attribute__((noreturn)) static inline void ms_prim_sys_exit_group(int status) {
+  for (;;)
+    syscall(SYS_exit_group, status);
+}
+
+#endif /* MS_PRIM_X86_64_LINUX_H */
