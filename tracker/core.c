@@ -1072,6 +1072,9 @@ void ms__init(void) {
     return;
   ms__stacks_init();
   ms__sample_init();
+  /* Fixed from here on: the hooks choose their bodies by it (preload.c). */
+  ms__g.plain = ms__g.depth == 0 && ms__g.sample == MS_SAMPLE_ALL && ms__g.use_tsc &&
+                ms__g.slowdown == 0;
   ms__g.active = 1;
   atomic_store(&ms__g.recording, 1);
   ms__snapshot_maps();

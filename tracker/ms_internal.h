@@ -126,6 +126,9 @@ typedef struct ms_global_s {
   int sample;                 /* enum ms_sample_mode */
   uint64_t sample_bytes;      /* bytes:N */
   int slowdown;               /* test knob: repeat the record work this many extra times */
+  int plain;                  /* full mode, no stacks, TSC clock, no slowdown: the hooks take
+                                 their plain bodies (preload.c, docs/tracker.md "Hot path
+                                 cost") */
   /* Cold. */
   int threads;                /* enum ms_thread_policy */
   char glob[MS_NAME_MAX + 1];
@@ -189,13 +192,27 @@ static inline ms_rec_t *ms__reserve(ms_thread_t *t, uint32_t n) {
   return &t->recs[pos];
 }
 
-/* Publishes n slots reserved by ms__reserve. Release: a foreign flush (exit, exec) that reads
- * pos with acquire sees the records' contents. Clears `pending` (same cache line): the event
- * whose allocation returned is now in the ring. */
+/* ring.pos and ring.pending as one 8-byte word (pos in the low half: x86-64 is little-endian,
+ * the only platform ms_prim.h admits), so that a commit publishes the records and clears
+ * `pending` with one store. may_alias: the word is read and written as two uint32_t too. */
+typedef uint64_t ms_u64_alias_t __attribute__((may_alias));
+_Static_assert(__builtin_offsetof(ms_ring_hdr_t, pending) == __builtin_offsetof(ms_ring_hdr_t, pos) + 4 &&
+                   __builtin_offsetof(ms_ring_hdr_t, pos) % 8 == 0,
+               "pos and pending share one aligned 8-byte word");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "pos is the word's low half");
+
+/* Publishes the records before slot end (end = the reserved first slot + n) and clears
+ * `pending`: the event whose allocation returned is now in the ring. One release store: a
+ * foreign flush (exit, exec) that reads pos with acquire sees the records' contents, and a
+ * salvage never sees the record committed with `pending` still set (it would count the event
+ * both recovered and lost) nor `pending` cleared before the record is in. Owner thread only. */
+static inline void ms__commit_to(ms_thread_t *t, uint32_t end) {
+  __atomic_store_n((ms_u64_alias_t *)(void *)&t->ring.pos, (uint64_t)end, __ATOMIC_RELEASE);
+}
+
+/* Publishes n slots reserved by ms__reserve (ms__commit_to with the position reloaded). */
 static inline void ms__commit(ms_thread_t *t, uint32_t n) {
-  uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
-  __atomic_store_n(&t->ring.pos, pos + n, __ATOMIC_RELEASE);
-  __atomic_store_n(&t->ring.pending, 0, __ATOMIC_RELAXED);
+  ms__commit_to(t, __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED) + n);
 }
 
 /* ---- resources.c ------------------------------------------------------------------------ */

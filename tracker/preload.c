@@ -264,6 +264,87 @@ static __attribute__((noinline)) int slow_enter(ms_tls_t *tl) {
 #define MS_TRACKED_FN static __attribute__((noinline, hot))
 #define MS_SLOW_FN static __attribute__((noinline, cold))
 
+/* ---- the plain bodies ------------------------------------------------------------------
+ * Full mode, no stacks, TSC clock, no slowdown knob (ms__g.plain, fixed at init): the most
+ * common cheap configuration gets hook bodies without the other modes' branches (sampling,
+ * weight, stack depth, clock choice, slowdown) and without the stack-capture buffer, whose
+ * 0x228-byte frame made the general bodies save six registers on every call. Same records,
+ * same order of stores as rec_alloc and rec_free; the ring position is loaded once. */
+
+/* A record's first 8 bytes (kind, aux, weight, stack) as one store: GCC does not merge the
+ * four narrow stores by itself (it loaded kind and aux as a 16-bit constant from memory). */
+_Static_assert(__builtin_offsetof(ms_rec_t, aux) == 1 && __builtin_offsetof(ms_rec_t, weight) == 2 &&
+                   __builtin_offsetof(ms_rec_t, stack) == 4 && __builtin_offsetof(ms_rec_t, ts) == 8,
+               "ms_rec_t's head is one little-endian 8-byte word");
+MS_INLINE void put_head(ms_rec_t *r, uint8_t kind, uint8_t aux, uint16_t weight, uint32_t stack) {
+  *(ms_u64_alias_t *)(void *)r =
+      kind | (uint64_t)aux << 8 | (uint64_t)weight << 16 | (uint64_t)stack << 32;
+}
+
+/* An ALLOC record for p (n bytes, no alignment, no stack) stamped now. */
+MS_INLINE void put_alloc_plain(ms_tls_t *tl, void *p, size_t n) {
+  if (MS_UNLIKELY(!atomic_load_explicit(&ms__g.recording, memory_order_relaxed))) {
+    ms__not_recording(tl, MS_REC_ALLOC, p, n, NULL);
+    return;
+  }
+  ms_thread_t *t = tl->t;
+  __atomic_store_n(&t->ring.pending, 1, __ATOMIC_RELAXED); /* as in rec_alloc */
+  uint64_t ts = ms_prim_ticks();
+  uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
+  if (MS_UNLIKELY(pos >= MS_REC_CAP))
+    pos = ms__flush_full(t);
+  ms_rec_t *r = &t->recs[pos];
+  put_head(r, MS_REC_ALLOC, 0, 0, 0);
+  r->ts = ts;
+  r->addr = (uintptr_t)p;
+  r->size = n;
+  ms__commit_to(t, pos + 1);
+  count_alloc(t, n);
+}
+
+MS_TRACKED_FN void *malloc_plain(ms_tls_t *tl, size_t n) {
+  tl->state = MS_T_BUSY;
+  void *p = real.malloc(n);
+  if (MS_LIKELY(p != NULL))
+    put_alloc_plain(tl, p, n);
+  tl->state = MS_T_TRACKED;
+  return p;
+}
+
+MS_TRACKED_FN void *calloc_plain(ms_tls_t *tl, size_t nmemb, size_t size) {
+  tl->state = MS_T_BUSY;
+  void *p = real.calloc(nmemb, size);
+  if (MS_LIKELY(p != NULL))
+    put_alloc_plain(tl, p, nmemb * size);
+  tl->state = MS_T_TRACKED;
+  return p;
+}
+
+/* A free call of p, stamped before the real free as in rec_free. The record's size field is
+ * not written: a FREE has none (the encoder and the salvage never read it). */
+MS_TRACKED_FN void free_plain(ms_tls_t *tl, void *p) {
+  tl->state = MS_T_BUSY;
+  if (MS_LIKELY(atomic_load_explicit(&ms__g.recording, memory_order_relaxed))) {
+    ms_thread_t *t = tl->t;
+    uint64_t ts = ms_prim_ticks();
+    uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
+    if (MS_UNLIKELY(pos >= MS_REC_CAP))
+      pos = ms__flush_full(t);
+    ms_rec_t *r = &t->recs[pos];
+    put_head(r, MS_REC_FREE, 0, 0, 0);
+    r->ts = ts;
+    r->addr = (uintptr_t)p;
+    /* pending is 0 here (no allocation is between return and commit): storing it again
+     * with pos costs nothing and keeps one commit for all. */
+    ms__commit_to(t, pos + 1);
+    __atomic_store_n(&t->ring.n_free, t->ring.n_free + 1, __ATOMIC_RELAXED);
+  } else {
+    ms__not_recording(tl, MS_REC_FREE, p, 0, NULL);
+  }
+  real.free(p);
+  tl->state = MS_T_TRACKED;
+}
+
 MS_TRACKED_FN void *malloc_tracked(ms_tls_t *tl, size_t n) {
   tl->state = MS_T_BUSY;
   void *p = real.malloc(n);
@@ -284,7 +365,7 @@ MS_SLOW_FN void *malloc_slow(ms_tls_t *tl, size_t n) {
 MS_EXPORT void *malloc(size_t n) {
   ms_tls_t *tl = &ms__tls;
   if (MS_LIKELY(tl->state == MS_T_TRACKED))
-    return malloc_tracked(tl, n);
+    return ms__g.plain ? malloc_plain(tl, n) : malloc_tracked(tl, n);
   if (PASS_THROUGH(tl))
     return real.malloc(n);
   return malloc_slow(tl, n);
@@ -313,7 +394,10 @@ MS_EXPORT void free(void *p) {
   /* Arena blocks (rare) and free(NULL) go the slow way; the test is one subtraction. */
   if (MS_LIKELY((uintptr_t)p - (uintptr_t)boot_arena >= sizeof boot_arena && p != NULL)) {
     if (MS_LIKELY(tl->state == MS_T_TRACKED)) {
-      free_tracked(tl, p);
+      if (ms__g.plain)
+        free_plain(tl, p);
+      else
+        free_tracked(tl, p);
       return;
     }
     if (PASS_THROUGH(tl)) {
@@ -348,7 +432,7 @@ MS_SLOW_FN void *calloc_slow(ms_tls_t *tl, size_t nmemb, size_t size) {
 MS_EXPORT void *calloc(size_t nmemb, size_t size) {
   ms_tls_t *tl = &ms__tls;
   if (MS_LIKELY(tl->state == MS_T_TRACKED))
-    return calloc_tracked(tl, nmemb, size);
+    return ms__g.plain ? calloc_plain(tl, nmemb, size) : calloc_tracked(tl, nmemb, size);
   if (PASS_THROUGH(tl))
     return real.calloc(nmemb, size);
   return calloc_slow(tl, nmemb, size);
