@@ -1,7 +1,7 @@
 /* core.c: configuration, the run directory, per-thread buffers and their files, and the
  * process events (thread exit, fork, exec, exit) that decide when buffers are written.
  *
- * Nothing here runs on the per-event fast path except ms__flush_full, once per 1536 records.
+ * Nothing here runs on the per-event fast path except ms__flush_full, once per MS_REC_CAP (512) records.
  * Code here runs with the calling thread BUSY, so allocations made by libc on its behalf
  * (snprintf, fnmatch) pass through untracked instead of recursing. */
 #define _GNU_SOURCE
@@ -656,7 +656,7 @@ uint32_t ms__flush_full(ms_thread_t *t) {
   __atomic_store_n(&t->ring.flushed, 0, __ATOMIC_SEQ_CST);
   unlock_thread(t, c);
   if (ms__mono_ns() - t->res_last_ns >= MS_RES_FLUSH_GAP_NS)
-    ms__res_record(t, MS_RES_AT_FLUSH);
+    ms__res_record_at(t, MS_RES_AT_FLUSH, t->ring.last_ts); /* not now: ms__res_record_at */
   return __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
 }
 

@@ -21,7 +21,9 @@
 #define MS_CACHE_LINE 64
 
 #define MS_MAX_DEPTH 64     /* most frames MEMSCOPE_STACK_DEPTH may ask for */
-#define MS_REC_CAP 1536     /* fixed records per thread buffer (48 KiB) */
+/* Fixed records per thread buffer: 16 KiB, small enough to stay in a 32 KiB L1 data cache
+ * between flushes (1536 records, 48 KiB, missed it: docs/tracker.md "Hot path cost"). */
+#define MS_REC_CAP 512
 #define MS_OUT_CAP 16384    /* encoded chunk buffer per thread (header + payload) */
 
 /* ---- per-thread state in TLS (initial-exec: one %fs-relative load, no __tls_get_addr) --- */
@@ -221,13 +223,19 @@ MS_HIDDEN void ms__res_init(void);
  * t, the caller's own buffer, at its current position; the caller makes sure it fits (a few
  * slots: ms__res_slots). Owner only, with the thread BUSY. Nothing when recording stopped. */
 MS_HIDDEN void ms__res_record(ms_thread_t *t, int reason);
+/* The same, stamped ts (ticks) instead of now. A full buffer's flush runs inside a hook whose
+ * event was stamped before it (a FREE before the real free, an ALLOC before its reserve): a
+ * record stamped now would come first in the ring with a later time, the encoder would clamp
+ * the event's time up to it, and the merged order could put a free after another thread's
+ * allocation of the same block. So that flush stamps its record with the ring's last
+ * encoded time (ms__flush_full). */
+MS_HIDDEN void ms__res_record_at(ms_thread_t *t, int reason, uint64_t ts);
 /* Appends one MS_RES_AT_END_OTHER record to t (the caller's buffer) per other buffer owned
  * by a live thread, its figures read from /proc/self/task/<tid>. At process end only. */
 MS_HIDDEN void ms__res_record_others(ms_thread_t *t);
 /* A full buffer's flush writes a resource record only when the thread's last one is at least
- * this old: a record costs ~12 us (docs/tracker.md), a flush comes every 1536 events (~75 us
- * of tracked calls without stacks), so one at every flush would add ~16 % to the cost per
- * call. Attach, exit, process end and memscope_flush() always write one. */
+ * this old: a record costs ~12 us (docs/tracker.md) and a flush comes every MS_REC_CAP
+ * events, far more often than every 10 ms in an allocation-heavy thread. Attach, exit, process end and memscope_flush() always write one. */
 #define MS_RES_FLUSH_GAP_NS 10000000ull
 /* Most slots a resource record takes. */
 #define MS_RES_SLOTS (1 + (MS_RES_MAX_PAYLOAD + 31) / 32)

@@ -238,7 +238,7 @@ static void measure_other(const ms_thread_t *o, uint64_t *f) {
 /* Appends the record to t (owner only). The commit does not clear ring.pending, unlike
  * ms__commit: this may run between an allocation's return and its record's commit (a full
  * buffer's flush), and that event is still pending. */
-static void put_record(ms_thread_t *t, const uint64_t *f) {
+static void put_record(ms_thread_t *t, const uint64_t *f, uint64_t ts) {
   uint8_t payload[MS_RES_MAX_PAYLOAD];
   size_t len = ms_res_encode(payload, f);
   uint32_t slots = 1 + (uint32_t)((len + 31) / 32);
@@ -247,7 +247,7 @@ static void put_record(ms_thread_t *t, const uint64_t *f) {
   r->aux = MS_MARK_RESOURCES;
   r->weight = 0;
   r->stack = 0;
-  r->ts = ms__now();
+  r->ts = ts;
   r->addr = 0;
   r->size = len;
   memcpy(&r[1], payload, len);
@@ -259,7 +259,9 @@ static int recording(void) {
   return ms__res_enabled && atomic_load_explicit(&ms__g.recording, memory_order_relaxed);
 }
 
-void ms__res_record(ms_thread_t *t, int reason) {
+void ms__res_record(ms_thread_t *t, int reason) { ms__res_record_at(t, reason, ms__now()); }
+
+void ms__res_record_at(ms_thread_t *t, int reason, uint64_t ts) {
   if (!t || !recording())
     return;
   int saved_errno = errno; /* this runs inside the program's malloc and free */
@@ -268,7 +270,7 @@ void ms__res_record(ms_thread_t *t, int reason) {
   f[MS_RES_TID] = (uint64_t)(uint32_t)t->tid;
   f[MS_RES_SEQ] = t->seq;
   measure_self(f);
-  put_record(t, f);
+  put_record(t, f, ts);
   t->res_last_ns = ms__mono_ns();
   errno = saved_errno;
 }
@@ -288,7 +290,7 @@ void ms__res_record_others(ms_thread_t *t) {
     f[MS_RES_SEQ] = o->seq;
     measure_other(o, f);
     if (f[MS_RES_HAVE]) /* nothing at all: the thread ended meanwhile */
-      put_record(t, f);
+      put_record(t, f, ms__now());
   }
   errno = saved_errno;
 }
