@@ -21,9 +21,13 @@
 #define MS_CACHE_LINE 64
 
 #define MS_MAX_DEPTH 64     /* most frames MEMSCOPE_STACK_DEPTH may ask for */
-/* Fixed records per thread buffer: 16 KiB, small enough to stay in a 32 KiB L1 data cache
- * between flushes (1536 records, 48 KiB, missed it: docs/tracker.md "Hot path cost"). */
-#define MS_REC_CAP 512
+/* Fixed records per thread buffer (48 KiB). 512 (16 KiB) stays in a 32 KiB L1 data cache
+ * between flushes and cuts the D1 misses per call, but makes three times the chunk writes
+ * (three system calls each): measured both ways in docs/tracker.md "Hot path cost"; a build
+ * may set it (-DMS_REC_CAP=512) for a timed comparison. */
+#ifndef MS_REC_CAP
+#define MS_REC_CAP 1536
+#endif
 #define MS_OUT_CAP 16384    /* encoded chunk buffer per thread (header + payload) */
 
 /* ---- per-thread state in TLS (initial-exec: one %fs-relative load, no __tls_get_addr) --- */

@@ -49,15 +49,15 @@ partial)
     "$(json_get "$WORK/k.r/summary.json" "d['run']['completeness']['events_lost']")"
   grep -q "^end_reason=" "$WORK"/k/memscope.*/meta.txt && fail "--no-salvage wrote into the trace"
   # MEMSCOPE_STACK_DEPTH=0 takes the plain hook bodies (docs/tracker.md, "Hot path cost"):
-  # across buffer flushes (1300 > the 512-record ring), ended by _exit (flushed) and by
+  # across buffer flushes (2000 > the 1536-record ring), ended by _exit (flushed) and by
   # SIGKILL (salvaged), every allocation and leaked byte is there exactly.
   for end in _exit kill; do
     mkdir -p "$WORK/p$end"
-    MEMSCOPE_STACK_DEPTH=0 MEMSCOPE_OUT="$WORK/p$end" LD_PRELOAD="$LIB" "$EXITS" leak 1300 "$end"
+    MEMSCOPE_STACK_DEPTH=0 MEMSCOPE_OUT="$WORK/p$end" LD_PRELOAD="$LIB" "$EXITS" leak 2000 "$end"
     expect_exit 0 "$ANALYZE" "$WORK/p$end" --out "$WORK/p$end.r"
     s="$WORK/p$end.r/summary.json"
-    expect_eq "plain $end: allocations" 1300 "$(json_get "$s" "d['totals']['allocations']")"
-    expect_eq "plain $end: leaked bytes" 1300000 "$(json_get "$s" "d['totals']['leaked_bytes']")"
+    expect_eq "plain $end: allocations" 2000 "$(json_get "$s" "d['totals']['allocations']")"
+    expect_eq "plain $end: leaked bytes" 2000000 "$(json_get "$s" "d['totals']['leaked_bytes']")"
     expect_eq "plain $end: events lost" 0 "$(json_get "$s" "d['run']['completeness']['events_lost']")"
   done
   grep -q "^end_reason=salvaged$" "$WORK"/pkill/memscope.*/meta.txt || fail "plain: not salvaged"
