@@ -269,78 +269,112 @@ static __attribute__((noinline)) int slow_enter(ms_tls_t *tl) {
  * common cheap configuration gets hook bodies without the other modes' branches (sampling,
  * weight, stack depth, clock choice, slowdown) and without the stack-capture buffer, whose
  * 0x228-byte frame made the general bodies save six registers on every call. Same records,
- * same order of stores as rec_alloc and rec_free; the ring position is loaded once. */
+ * same order of stores as rec_alloc and rec_free. The rare cases (buffer full, not
+ * recording, NULL) leave through tail calls to cold functions, so that the fast path after
+ * the real call is a leaf that needs no callee-saved register: malloc_plain saves one (n),
+ * free_plain none. */
 
-/* A record's first 8 bytes (kind, aux, weight, stack) as one store: GCC does not merge the
- * four narrow stores by itself (it loaded kind and aux as a 16-bit constant from memory). */
+/* Writes a 32-byte record at slot pos as four 8-byte stores from one base: head (kind, aux,
+ * weight, stack: little-endian, as ms_rec_t lays them out), ts, addr, size. */
 _Static_assert(__builtin_offsetof(ms_rec_t, aux) == 1 && __builtin_offsetof(ms_rec_t, weight) == 2 &&
-                   __builtin_offsetof(ms_rec_t, stack) == 4 && __builtin_offsetof(ms_rec_t, ts) == 8,
-               "ms_rec_t's head is one little-endian 8-byte word");
-MS_INLINE void put_head(ms_rec_t *r, uint8_t kind, uint8_t aux, uint16_t weight, uint32_t stack) {
-  *(ms_u64_alias_t *)(void *)r =
-      kind | (uint64_t)aux << 8 | (uint64_t)weight << 16 | (uint64_t)stack << 32;
+                   __builtin_offsetof(ms_rec_t, stack) == 4 && __builtin_offsetof(ms_rec_t, ts) == 8 &&
+                   __builtin_offsetof(ms_rec_t, addr) == 16 && __builtin_offsetof(ms_rec_t, size) == 24,
+               "ms_rec_t is four little-endian 8-byte words");
+MS_INLINE void put_rec(ms_thread_t *t, uint32_t pos, uint64_t head, uint64_t ts, uint64_t addr,
+                       uint64_t size, int with_size) {
+  ms_u64_alias_t *w = (ms_u64_alias_t *)(void *)&t->recs[pos];
+  w[0] = head;
+  w[1] = ts;
+  w[2] = addr;
+  if (with_size) /* a FREE has no size (the encoder and the salvage never read it) */
+    w[3] = size;
 }
 
-/* An ALLOC record for p (n bytes, no alignment, no stack) stamped now. */
-MS_INLINE void put_alloc_plain(ms_tls_t *tl, void *p, size_t n) {
-  if (MS_UNLIKELY(!atomic_load_explicit(&ms__g.recording, memory_order_relaxed))) {
+/* The ALLOC of p (n bytes, stamped ts, pending set) when the buffer is full: flush, then
+ * write it where the flush left room. Returns p, with the thread TRACKED again. */
+MS_SLOW_FN void *plain_alloc_full(ms_tls_t *tl, void *p, size_t n, uint64_t ts) {
+  ms_thread_t *t = tl->t;
+  uint32_t pos = ms__flush_full(t);
+  put_rec(t, pos, MS_REC_ALLOC, ts, (uintptr_t)p, n, 1);
+  ms__commit_to(t, pos + 1);
+  count_alloc(t, n);
+  tl->state = MS_T_TRACKED;
+  return p;
+}
+
+/* An allocation that returned p (maybe NULL) while tracking stopped, or a NULL result. */
+MS_SLOW_FN void *plain_alloc_other(ms_tls_t *tl, void *p, size_t n) {
+  if (p != NULL)
     ms__not_recording(tl, MS_REC_ALLOC, p, n, NULL);
-    return;
-  }
+  tl->state = MS_T_TRACKED;
+  return p;
+}
+
+/* The end of a plain allocation hook: records p (n bytes) stamped now, makes the thread
+ * TRACKED again and returns p. */
+MS_INLINE void *plain_alloc_done(ms_tls_t *tl, void *p, size_t n) {
+  if (MS_UNLIKELY(p == NULL || !atomic_load_explicit(&ms__g.recording, memory_order_relaxed)))
+    return plain_alloc_other(tl, p, n);
   ms_thread_t *t = tl->t;
   __atomic_store_n(&t->ring.pending, 1, __ATOMIC_RELAXED); /* as in rec_alloc */
   uint64_t ts = ms_prim_ticks();
   uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
   if (MS_UNLIKELY(pos >= MS_REC_CAP))
-    pos = ms__flush_full(t);
-  ms_rec_t *r = &t->recs[pos];
-  put_head(r, MS_REC_ALLOC, 0, 0, 0);
-  r->ts = ts;
-  r->addr = (uintptr_t)p;
-  r->size = n;
+    return plain_alloc_full(tl, p, n, ts);
+  put_rec(t, pos, MS_REC_ALLOC, ts, (uintptr_t)p, n, 1);
   ms__commit_to(t, pos + 1);
   count_alloc(t, n);
+  tl->state = MS_T_TRACKED;
+  return p;
 }
 
 MS_TRACKED_FN void *malloc_plain(ms_tls_t *tl, size_t n) {
   tl->state = MS_T_BUSY;
-  void *p = real.malloc(n);
-  if (MS_LIKELY(p != NULL))
-    put_alloc_plain(tl, p, n);
-  tl->state = MS_T_TRACKED;
-  return p;
+  return plain_alloc_done(tl, real.malloc(n), n);
 }
 
 MS_TRACKED_FN void *calloc_plain(ms_tls_t *tl, size_t nmemb, size_t size) {
   tl->state = MS_T_BUSY;
-  void *p = real.calloc(nmemb, size);
-  if (MS_LIKELY(p != NULL))
-    put_alloc_plain(tl, p, nmemb * size);
-  tl->state = MS_T_TRACKED;
-  return p;
+  return plain_alloc_done(tl, real.calloc(nmemb, size), nmemb * size);
 }
 
-/* A free call of p, stamped before the real free as in rec_free. The record's size field is
- * not written: a FREE has none (the encoder and the salvage never read it). */
+/* The FREE of p stamped ts when the buffer is full: flush, then write it. */
+MS_SLOW_FN void plain_free_full(ms_tls_t *tl, void *p, uint64_t ts) {
+  ms_thread_t *t = tl->t;
+  uint32_t pos = ms__flush_full(t);
+  put_rec(t, pos, MS_REC_FREE, ts, (uintptr_t)p, 0, 0);
+  ms__commit_to(t, pos + 1);
+  __atomic_store_n(&t->ring.n_free, t->ring.n_free + 1, __ATOMIC_RELAXED);
+}
+
+/* A free of p while tracking stopped: counted, not written. */
+MS_SLOW_FN void plain_free_stopped(ms_tls_t *tl, void *p) {
+  ms__not_recording(tl, MS_REC_FREE, p, 0, NULL);
+}
+
+/* A free call of p, stamped before the real free as in rec_free. */
+MS_INLINE void plain_free_rec(ms_tls_t *tl, void *p) {
+  if (MS_UNLIKELY(!atomic_load_explicit(&ms__g.recording, memory_order_relaxed))) {
+    plain_free_stopped(tl, p);
+    return;
+  }
+  ms_thread_t *t = tl->t;
+  uint64_t ts = ms_prim_ticks();
+  uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
+  if (MS_UNLIKELY(pos >= MS_REC_CAP)) {
+    plain_free_full(tl, p, ts);
+    return;
+  }
+  put_rec(t, pos, MS_REC_FREE, ts, (uintptr_t)p, 0, 0);
+  /* pending is 0 here (no allocation is between return and commit): clearing it again with
+   * pos costs nothing and keeps one commit for all. */
+  ms__commit_to(t, pos + 1);
+  __atomic_store_n(&t->ring.n_free, t->ring.n_free + 1, __ATOMIC_RELAXED);
+}
+
 MS_TRACKED_FN void free_plain(ms_tls_t *tl, void *p) {
   tl->state = MS_T_BUSY;
-  if (MS_LIKELY(atomic_load_explicit(&ms__g.recording, memory_order_relaxed))) {
-    ms_thread_t *t = tl->t;
-    uint64_t ts = ms_prim_ticks();
-    uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
-    if (MS_UNLIKELY(pos >= MS_REC_CAP))
-      pos = ms__flush_full(t);
-    ms_rec_t *r = &t->recs[pos];
-    put_head(r, MS_REC_FREE, 0, 0, 0);
-    r->ts = ts;
-    r->addr = (uintptr_t)p;
-    /* pending is 0 here (no allocation is between return and commit): storing it again
-     * with pos costs nothing and keeps one commit for all. */
-    ms__commit_to(t, pos + 1);
-    __atomic_store_n(&t->ring.n_free, t->ring.n_free + 1, __ATOMIC_RELAXED);
-  } else {
-    ms__not_recording(tl, MS_REC_FREE, p, 0, NULL);
-  }
+  plain_free_rec(tl, p);
   real.free(p);
   tl->state = MS_T_TRACKED;
 }
