@@ -323,7 +323,8 @@ def main():
             if r % 2:
                 order.reverse()
             res = {c: run_once(args, prog, specs[prog], c, l) for c, l in order}
-            pairs[job].append({"native": res["native"], "tool": res[config]})
+            pairs[job].append({"native": res["native"], "tool": res[config], "lib": job[2],
+                               "tool_first": bool(r % 2)})
         print(f"cost_report: round {r + 1}/{repeat} done, {time.monotonic() - t_start:.0f} s",
               file=sys.stderr)
 
@@ -367,10 +368,15 @@ def main():
             fig["denominator_source"] = calls_source.get(prog)
         den = fig["per_event_denominator"]
         fig["added_ns_per_event"] = fig["added_cpu_s"] * 1e9 / den if den else None
+        per_pair = sorted((p["tool"]["cpu_s"] - p["native"]["cpu_s"]) * 1e9 / den
+                          for p in ps) if den else []
+        fig["added_ns_per_event_range"] = [per_pair[0], per_pair[-1]] if per_pair else None
         if prog == "calls":  # its own thread-CPU timing of the loop, start-up excluded
             fig["added_ns_per_event"] = med(p["tool"]["ns_per_call"] - p["native"]["ns_per_call"]
                                             for p in ps)
             fig["denominator_source"] = "ns_per_call= (thread CPU, median round)"
+            per_pair = sorted(p["tool"]["ns_per_call"] - p["native"]["ns_per_call"] for p in ps)
+            fig["added_ns_per_event_range"] = [per_pair[0], per_pair[-1]]
         if config == "heaptrack":
             fig["bytes_per_event"] = fig["trace_bytes"] / den if den and fig["trace_bytes"] \
                 else None
@@ -399,11 +405,12 @@ def main():
                 if prog == "sqlite3":
                     names.add("libsqlite3.so")  # Debian's sqlite3 is a thin shell on it
                 data = os.path.join(ptmp, "perf.data")
-                run_once(args, prog, specs[prog], "native", None, perf_data=data)
-                native_counts = perf_groups(data, names)
                 for job in jobs:
                     if job[0] != prog:
                         continue
+                    # Its own native profile just before: "added" within a pair, as above.
+                    run_once(args, prog, specs[prog], "native", None, perf_data=data)
+                    native_counts = perf_groups(data, names)
                     run_once(args, prog, specs[prog], job[1], job[3], perf_data=data)
                     counts = perf_groups(data, names)
                     fig = next(f for f in figures
@@ -461,22 +468,24 @@ def print_report(figures, perf, programs, libs, repeat, started, load_start, loa
             continue
         print(f"program calls: {fmt(prog_calls.get(prog), ',.0f')} ({calls_source.get(prog)})\n")
         per = "added ns/call (loop, thread CPU)" if prog == "calls" else "added ns/event"
-        print(f"| config | lib | native CPU s | tool CPU s | CPU ratio | {per} | events "
-              "(denominator) | bytes/event | heaptrack added / this |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        print(f"| config | lib | native CPU s | tool CPU s | CPU ratio | {per} | pairs' range "
+              "| events (denominator) | bytes/event | heaptrack added / this |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for f in rows:
+            rng = f["added_ns_per_event_range"]
+            rng = f"{rng[0]:.1f} – {rng[1]:.1f}" if rng else "n/a"
             print(f"| {f['config']} | {f['lib']} | {fmt(f['native_cpu_s'], '.3f')} | "
                   f"{fmt(f['tool_cpu_s'], '.3f')} | {fmt(f['cpu_ratio'], '.2f')}x | "
-                  f"{fmt(f['added_ns_per_event'])} | "
+                  f"{fmt(f['added_ns_per_event'])} | {rng} | "
                   f"{fmt(f['per_event_denominator'], ',.0f')} ({f['denominator_source']}) | "
                   f"{fmt(f['bytes_per_event'], '.2f')} | "
                   f"{fmt(f['heaptrack_over_this'], '.1f')} |")
         print()
         prows = [r for r in perf if r["program"] == prog]
         if prows:
-            print(f"perf (cpu-clock, one run each, leaf samples): % of the tool run's samples"
-                  f" / ns per event in the tool run / added ns per event against a native "
-                  f"run\n")
+            print("perf (cpu-clock, one pair of runs per row, leaf samples): % of the tool "
+                  "run's samples / ns per event in the tool run / added ns per event against "
+                  "the native run made just before it\n")
             print("| config | lib | " + " | ".join(GROUPS) + " |")
             print("|---|---|" + "---|" * len(GROUPS))
             for r in prows:
