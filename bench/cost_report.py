@@ -246,7 +246,9 @@ def fmt(v, spec=".1f", none="n/a"):
     return none if v is None else format(v, spec)
 
 
-def main():
+def parse_options():
+    """Options, checked before anything runs. Returns (args, repeat, programs, tools, libs,
+    specs); ends with one line and exit status 2 on anything wrong or missing."""
     p = Parser(description=__doc__.split("\n\n")[0])
     p.add_argument("--build", default=os.path.join(SOURCE, "build"),
                    help="build tree with bench/ms-bench-* and tracker/ (default ../build)")
@@ -300,20 +302,12 @@ def main():
         fail("perf not found (apt-get install linux-perf, or give --no-perf)")
     if not tools:
         fail("--configs names no tool to compare with native")
+    return args, repeat, programs, tools, libs, specs
 
-    jobs = []  # (program, config, lib label, lib path)
-    for prog in programs:
-        for c in tools:
-            if c == "heaptrack":
-                jobs.append((prog, c, "heaptrack", None))
-            else:
-                jobs.extend((prog, c, label, path) for label, path in libs)
 
-    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    load_start = loadavg()
-    t_start = time.monotonic()
-    print(f"cost_report: {len(jobs)} jobs x {repeat} pairs, started {started}, "
-          f"load average {load_start}", file=sys.stderr)
+def run_rounds(args, jobs, specs, repeat, t_start):
+    """REPEAT rounds, round-robin over JOBS (the first job rotated each round), one pair per
+    job a round: native then tool on even rounds, tool then native on odd ones."""
     pairs = {j: [] for j in jobs}
     for r in range(repeat):
         for k in range(len(jobs)):
@@ -327,9 +321,12 @@ def main():
                                "tool_first": bool(r % 2)})
         print(f"cost_report: round {r + 1}/{repeat} done, {time.monotonic() - t_start:.0f} s",
               file=sys.stderr)
+    return pairs
 
-    # The program's calls: from its source (workload), its own output (calls), else the
-    # median events of memscope's full run of the same program (sqlite3).
+
+def program_calls(programs, specs, jobs, pairs):
+    """The allocator calls each program makes: from its source (workload), its own output
+    (calls), else the median events of memscope's full run of the same program (sqlite3)."""
     prog_calls, calls_source = {}, {}
     for prog in programs:
         if specs[prog]["calls"] is not None:
@@ -344,91 +341,115 @@ def main():
                 else None
             calls_source[prog] = f"memscope full ({full[0][2]}) events" if full else \
                 "unknown: no full run of this program"
+    return prog_calls, calls_source
 
-    figures = []
-    for job in jobs:
-        prog, config, label, _ = job
-        ps = pairs[job]
-        fig = {"program": prog, "config": config, "lib": label, "pairs": len(ps),
-               "native_cpu_s": med(p["native"]["cpu_s"] for p in ps),
-               "tool_cpu_s": med(p["tool"]["cpu_s"] for p in ps),
-               "cpu_ratio": med(p["tool"]["cpu_s"] / p["native"]["cpu_s"] for p in ps),
-               "added_cpu_s": med(p["tool"]["cpu_s"] - p["native"]["cpu_s"] for p in ps),
-               "wall_ratio": med(p["tool"]["wall_s"] / p["native"]["wall_s"] for p in ps),
-               "events": med(p["tool"]["events"] for p in ps),
-               "trace_bytes": med(p["tool"]["trace_bytes"] for p in ps)}
-        # Denominator: the trace's own events where the tool records every call (memscope
-        # full / no stacks); the program's calls where it records few or none (sampled,
-        # untracked) or reports no count (heaptrack).
-        if config in ("full", "nostack") and fig["events"]:
-            fig["per_event_denominator"], fig["denominator_source"] = fig["events"], \
-                "meta.txt events="
-        else:
-            fig["per_event_denominator"] = prog_calls.get(prog)
-            fig["denominator_source"] = calls_source.get(prog)
-        den = fig["per_event_denominator"]
-        fig["added_ns_per_event"] = fig["added_cpu_s"] * 1e9 / den if den else None
-        per_pair = sorted((p["tool"]["cpu_s"] - p["native"]["cpu_s"]) * 1e9 / den
-                          for p in ps) if den else []
-        fig["added_ns_per_event_range"] = [per_pair[0], per_pair[-1]] if per_pair else None
-        if prog == "calls":  # its own thread-CPU timing of the loop, start-up excluded
-            fig["added_ns_per_event"] = med(p["tool"]["ns_per_call"] - p["native"]["ns_per_call"]
-                                            for p in ps)
-            fig["denominator_source"] = "ns_per_call= (thread CPU, median round)"
-            per_pair = sorted(p["tool"]["ns_per_call"] - p["native"]["ns_per_call"] for p in ps)
-            fig["added_ns_per_event_range"] = [per_pair[0], per_pair[-1]]
-        if config == "heaptrack":
-            fig["bytes_per_event"] = fig["trace_bytes"] / den if den and fig["trace_bytes"] \
-                else None
-        else:
-            fig["bytes_per_event"] = fig["trace_bytes"] / fig["events"] \
-                if fig["events"] else None
-        if prog == "threads":
-            t = specs[prog]["threads"]
-            fig["kib_per_thread"] = med((p["tool"]["rss_growth_kib"] -
-                                         p["native"]["rss_growth_kib"]) / t for p in ps)
-        figures.append(fig)
-    for fig in figures:  # heaptrack added / memscope added, same program, per pair medians
+
+def job_figures(job, ps, specs, prog_calls, calls_source):
+    """The figures of one job from its pairs PS: medians of per-pair ratios and differences."""
+    prog, config, label, _ = job
+    fig = {"program": prog, "config": config, "lib": label, "pairs": len(ps),
+           "native_cpu_s": med(p["native"]["cpu_s"] for p in ps),
+           "tool_cpu_s": med(p["tool"]["cpu_s"] for p in ps),
+           "cpu_ratio": med(p["tool"]["cpu_s"] / p["native"]["cpu_s"] for p in ps),
+           "added_cpu_s": med(p["tool"]["cpu_s"] - p["native"]["cpu_s"] for p in ps),
+           "wall_ratio": med(p["tool"]["wall_s"] / p["native"]["wall_s"] for p in ps),
+           "events": med(p["tool"]["events"] for p in ps),
+           "trace_bytes": med(p["tool"]["trace_bytes"] for p in ps)}
+    # Denominator: the trace's own events where the tool records every call (memscope full /
+    # no stacks); the program's calls where it records few or none (sampled, untracked) or
+    # reports no count (heaptrack).
+    if config in ("full", "nostack") and fig["events"]:
+        fig["per_event_denominator"], fig["denominator_source"] = fig["events"], \
+            "meta.txt events="
+    else:
+        fig["per_event_denominator"] = prog_calls.get(prog)
+        fig["denominator_source"] = calls_source.get(prog)
+    den = fig["per_event_denominator"]
+    fig["added_ns_per_event"] = fig["added_cpu_s"] * 1e9 / den if den else None
+    per_pair = sorted((p["tool"]["cpu_s"] - p["native"]["cpu_s"]) * 1e9 / den
+                      for p in ps) if den else []
+    fig["added_ns_per_event_range"] = [per_pair[0], per_pair[-1]] if per_pair else None
+    if prog == "calls":  # its own thread-CPU timing of the loop, start-up excluded
+        per_pair = sorted(p["tool"]["ns_per_call"] - p["native"]["ns_per_call"] for p in ps)
+        fig["added_ns_per_event"] = med(per_pair)
+        fig["added_ns_per_event_range"] = [per_pair[0], per_pair[-1]]
+        fig["denominator_source"] = (fig["denominator_source"] or "") + \
+            "; ns column: the loop's ns_per_call= (thread CPU, median round)"
+    if config == "heaptrack":
+        fig["bytes_per_event"] = fig["trace_bytes"] / den if den and fig["trace_bytes"] \
+            else None
+    else:
+        fig["bytes_per_event"] = fig["trace_bytes"] / fig["events"] if fig["events"] else None
+    if prog == "threads":
+        t = specs[prog]["threads"]
+        fig["kib_per_thread"] = med((p["tool"]["rss_growth_kib"] -
+                                     p["native"]["rss_growth_kib"]) / t for p in ps)
+    return fig
+
+
+def perf_breakdown(args, programs, jobs, specs, figures):
+    """One perf-recorded pair (native, then the tool) per job; samples grouped by leaf."""
+    perf = []
+    ptmp = tempfile.mkdtemp(prefix="ms-cost-perf-")
+    try:
+        for prog in programs:
+            if prog == "threads":
+                continue
+            names = {os.path.basename(specs[prog]["argv"][0])}
+            if prog == "sqlite3":
+                names.add("libsqlite3.so")  # Debian's sqlite3 is a thin shell on it
+            data = os.path.join(ptmp, "perf.data")
+            for job in (j for j in jobs if j[0] == prog):
+                # Its own native profile just before: "added" within a pair, as above.
+                run_once(args, prog, specs[prog], "native", None, perf_data=data)
+                native_counts = perf_groups(data, names)
+                run_once(args, prog, specs[prog], job[1], job[3], perf_data=data)
+                counts = perf_groups(data, names)
+                fig = next(f for f in figures if (f["program"], f["config"], f["lib"]) == job[:3])
+                den = fig["per_event_denominator"]
+                total = sum(counts.values())
+                row = {"program": prog, "config": job[1], "lib": job[2], "samples": counts,
+                       "native_samples": native_counts, "period_ns": PERF_PERIOD_NS,
+                       "events": den, "groups": {}}
+                for g in GROUPS:
+                    row["groups"][g] = {
+                        "pct": 100.0 * counts[g] / total if total else None,
+                        "ns_per_event": counts[g] * PERF_PERIOD_NS / den if den else None,
+                        "added_ns_per_event": (counts[g] - native_counts[g]) *
+                        PERF_PERIOD_NS / den if den else None}
+                perf.append(row)
+    finally:
+        shutil.rmtree(ptmp, ignore_errors=True)
+    return perf
+
+
+def main():
+    args, repeat, programs, tools, libs, specs = parse_options()
+    jobs = []  # (program, config, lib label, lib path); heaptrack once per program
+    for prog in programs:
+        for c in tools:
+            if c == "heaptrack":
+                jobs.append((prog, c, "heaptrack", None))
+            else:
+                jobs.extend((prog, c, label, path) for label, path in libs)
+
+    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    load_start = loadavg()
+    t_start = time.monotonic()
+    print(f"cost_report: {len(jobs)} jobs x {repeat} pairs, started {started}, "
+          f"load average {load_start}", file=sys.stderr)
+    pairs = run_rounds(args, jobs, specs, repeat, t_start)
+    prog_calls, calls_source = program_calls(programs, specs, jobs, pairs)
+    figures = [job_figures(j, pairs[j], specs, prog_calls, calls_source) for j in jobs]
+    for fig in figures:  # heaptrack added / this row's added, same program
         ht = [f for f in figures if f["program"] == fig["program"] and f["config"] == "heaptrack"]
         fig["heaptrack_over_this"] = None
-        if ht and fig["config"] != "heaptrack" and fig["added_cpu_s"] and fig["added_cpu_s"] > 0:
-            fig["heaptrack_over_this"] = ht[0]["added_cpu_s"] / fig["added_cpu_s"]
-
-    perf = []
-    if not args.no_perf:
-        ptmp = tempfile.mkdtemp(prefix="ms-cost-perf-")
-        try:
-            for prog in programs:
-                if prog == "threads":
-                    continue
-                names = {os.path.basename(specs[prog]["argv"][0])}
-                if prog == "sqlite3":
-                    names.add("libsqlite3.so")  # Debian's sqlite3 is a thin shell on it
-                data = os.path.join(ptmp, "perf.data")
-                for job in jobs:
-                    if job[0] != prog:
-                        continue
-                    # Its own native profile just before: "added" within a pair, as above.
-                    run_once(args, prog, specs[prog], "native", None, perf_data=data)
-                    native_counts = perf_groups(data, names)
-                    run_once(args, prog, specs[prog], job[1], job[3], perf_data=data)
-                    counts = perf_groups(data, names)
-                    fig = next(f for f in figures
-                               if (f["program"], f["config"], f["lib"]) == job[:3])
-                    den = fig["per_event_denominator"]
-                    total = sum(counts.values())
-                    row = {"program": prog, "config": job[1], "lib": job[2],
-                           "samples": counts, "native_samples": native_counts,
-                           "period_ns": PERF_PERIOD_NS, "events": den, "groups": {}}
-                    for g in GROUPS:
-                        row["groups"][g] = {
-                            "pct": 100.0 * counts[g] / total if total else None,
-                            "ns_per_event": counts[g] * PERF_PERIOD_NS / den if den else None,
-                            "added_ns_per_event": (counts[g] - native_counts[g]) *
-                            PERF_PERIOD_NS / den if den else None}
-                    perf.append(row)
-        finally:
-            shutil.rmtree(ptmp, ignore_errors=True)
+        # calls: the loop's own ns per call, as its ns column (heaptrack's whole-process time
+        # there is mostly its start-up and heaptrack_interpret's).
+        key = "added_ns_per_event" if fig["program"] == "calls" else "added_cpu_s"
+        if ht and fig["config"] != "heaptrack" and fig[key] and fig[key] > 0:
+            fig["heaptrack_over_this"] = ht[0][key] / fig[key]
+    perf = [] if args.no_perf else perf_breakdown(args, programs, jobs, specs, figures)
 
     load_end = loadavg()
     elapsed = time.monotonic() - t_start
