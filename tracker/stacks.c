@@ -6,6 +6,7 @@
  * read-mostly lines and write nothing. */
 #define _GNU_SOURCE
 #include <link.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -83,6 +84,7 @@ void ms__stacks_reset_after_fork(void) {
   munmap(descs, sizeof(ms_stack_desc_t) * (MS_STACK_MAX + 1));
   munmap(pool, sizeof(uint64_t) * MS_FRAME_POOL);
   map_tables();
+  ms__stack_cache_invalidate(); /* cached ids were the parent's table's */
 }
 
 uint64_t ms__stacks_count(void) { return atomic_load(&next_id) - 1; }
@@ -163,4 +165,272 @@ __attribute__((noinline)) uint32_t ms__stack_intern(ms_thread_t *t, void **buf, 
   }
   atomic_fetch_add(&ms__g.stack_table_full, 1);
   return 0;
+}
+
+/* ---- the per-thread stack cache (docs/tracker.md, "Stack cache") -------------------------
+ * A walk by libunwind from a hook reads, besides the code's unwind tables, the hook's own
+ * registers (fixed by the key: call site, stack pointer and frame pointer at the call) and,
+ * in each program frame, the slot holding its return address and the slot holding the
+ * caller's saved frame pointer. An entry keeps those slots' places and values; when the key
+ * matches and every slot still holds its value, the walk would read the same values at the
+ * same places and so return the same frames: the entry's id is the walk's id. The places
+ * and values come from a walk with unw_step (ms_prim_walk), checked frame by frame against
+ * unw_backtrace's own result; anything that walk cannot vouch for makes the key NEVER. */
+
+#define SC_WAYS 2
+#define SC_BYTES (32 * 1024) /* most a thread's cache maps (touched as entries fill) */
+#define SC_NO_FP INT32_MIN   /* a word with no saved frame pointer to check */
+#define SC_MAX_GAP (256 * 1024) /* larger jumps between slots: another stack, not cached */
+
+enum { SC_EMPTY = 0, SC_SEEN, SC_CACHED, SC_NEVER };
+
+typedef struct sc_word_s {
+  int32_t ip_off; /* the slot holding the return address, from the key's CFA */
+  int32_t fp_off; /* the slot holding the saved frame pointer, or SC_NO_FP */
+  uint64_t ip;    /* what the return slot held */
+  uint64_t fp;    /* what the frame-pointer slot held */
+} sc_word_t;
+
+typedef struct sc_entry_s {
+  uintptr_t site, cfa, fp; /* the key */
+  uint32_t id;             /* the stack's id (never 0) when CACHED */
+  uint8_t state;           /* SC_* */
+  uint8_t nwords;
+  uint8_t pad[2];
+  sc_word_t w[];           /* nwords, at most depth + 1 (the stack's end) */
+} sc_entry_t;
+
+typedef struct sc_cache_s {
+  uint64_t gen;     /* cache_gen when the entries were last valid */
+  pid_t tid;        /* the thread that filled them */
+  uint32_t stride;  /* bytes per entry */
+  uint32_t sets;    /* a power of two */
+  uint32_t bytes;   /* of the mapping */
+  uint8_t victim[256]; /* per set: the way the next insertion replaces */
+} sc_cache_t;
+
+int ms__stack_check;
+static _Atomic uint64_t cache_gen = 1;
+static _Atomic uint64_t sc_hits, sc_misses, sc_verified, sc_mismatches;
+
+void ms__stack_cache_invalidate(void) { atomic_fetch_add(&cache_gen, 1); }
+
+static inline sc_entry_t *sc_entry(sc_cache_t *c, uint32_t i) {
+  return (sc_entry_t *)(void *)((char *)c + sizeof(sc_cache_t) + (size_t)i * c->stride);
+}
+
+static inline uint32_t sc_set(const sc_cache_t *c, uintptr_t site, uintptr_t cfa, uintptr_t fp) {
+  uint64_t h = ((uint64_t)site * 0x9e3779b97f4a7c15ull) ^ (uint64_t)cfa ^ ((uint64_t)fp << 17);
+  h *= 0xff51afd7ed558ccdull;
+  return (uint32_t)(h >> 40) & (c->sets - 1);
+}
+
+/* Reads the program's stack above the hook: the slots a walk from this key read moments
+ * ago on this same thread (slots lie between the key's CFA and at most SC_MAX_GAP past each
+ * other, checked when learned). no_sanitize: ASan need not shadow-check another frame's
+ * return slot. */
+__attribute__((no_sanitize_address)) static inline int sc_words_hold(const sc_entry_t *e,
+                                                                     uintptr_t cfa) {
+  for (uint32_t i = 0; i < e->nwords; i++) {
+    const sc_word_t *w = &e->w[i];
+    if (*(const volatile uint64_t *)(cfa + (intptr_t)w->ip_off) != w->ip)
+      return 0;
+    if (w->fp_off != SC_NO_FP && *(const volatile uint64_t *)(cfa + (intptr_t)w->fp_off) != w->fp)
+      return 0;
+  }
+  return 1;
+}
+
+uint32_t ms__stack_cached(ms_thread_t *t, uintptr_t site, uintptr_t cfa, uintptr_t fp) {
+  sc_cache_t *c = t->stack_cache;
+  if (MS_UNLIKELY(!c || fp == MS_STACK_NO_KEY) ||
+      c->gen != atomic_load_explicit(&cache_gen, memory_order_relaxed) || c->tid != t->tid)
+    return 0;
+  sc_entry_t *e = sc_entry(c, sc_set(c, site, cfa, fp) * SC_WAYS);
+  for (int w = 0; w < SC_WAYS; w++, e = (sc_entry_t *)(void *)((char *)e + c->stride)) {
+    if (e->site != site || e->cfa != cfa || e->fp != fp || e->state != SC_CACHED)
+      continue;
+    if (MS_LIKELY(!ms__stack_check)) {
+      if (sc_words_hold(e, cfa))
+        return e->id;
+      continue;
+    }
+    /* Test modes. WEAK trusts the key alone: the adversarial test shows that this is wrong. */
+    if (ms__stack_check == MS_STACK_CHECK_WEAK || sc_words_hold(e, cfa)) {
+      atomic_fetch_add_explicit(&sc_hits, 1, memory_order_relaxed);
+      return e->id;
+    }
+  }
+  return 0;
+}
+
+/* The thread's cache, mapped at its first miss and emptied when it belonged to another
+ * thread or a fork or dlclose happened since (cache_gen). NULL when it cannot be mapped. */
+static sc_cache_t *sc_get(ms_thread_t *t) {
+  sc_cache_t *c = t->stack_cache;
+  uint64_t gen = atomic_load(&cache_gen);
+  if (!c) {
+    uint32_t stride = (uint32_t)(sizeof(sc_entry_t) + sizeof(sc_word_t) * (size_t)(ms__g.depth + 1));
+    uint32_t sets = 128;
+    while (sets > 1 && sizeof(sc_cache_t) + (size_t)sets * SC_WAYS * stride > SC_BYTES)
+      sets /= 2;
+    uint32_t bytes = (uint32_t)(sizeof(sc_cache_t) + (size_t)sets * SC_WAYS * stride);
+    c = map_noreserve(bytes); /* zeroed: every entry EMPTY */
+    if (!c)
+      return NULL;
+    c->stride = stride;
+    c->sets = sets;
+    c->bytes = bytes;
+    c->gen = gen;
+    c->tid = t->tid;
+    t->stack_cache = c;
+    return c;
+  }
+  if (c->gen != gen || c->tid != t->tid) {
+    for (uint32_t i = 0; i < c->sets * SC_WAYS; i++)
+      sc_entry(c, i)->state = SC_EMPTY;
+    c->gen = gen;
+    c->tid = t->tid;
+  }
+  return c;
+}
+
+/* Fills e (key already set) from a stepped walk, or marks it NEVER. f[0, np) are the
+ * program's frames as unw_backtrace gave them (this library's dropped, cut to the depth).
+ * noinline: the walk starts in this function's frame and passes ours on the way out. */
+static __attribute__((noinline)) void sc_learn(sc_entry_t *e, void *const *f, int np,
+                                               uint32_t id) {
+  ms_prim_frame_t w[MS_MAX_DEPTH + 10];
+  int end, max = ms__g.depth + 8; /* our frames: this, ms__stack_missed, the hook body */
+  int m = ms_prim_walk(w, max, &end);
+  uintptr_t cfa = e->cfa;
+  e->state = SC_NEVER;
+  if (m < 0)
+    return;
+  int j = 0;
+  while (j < m && ms__own_code(w[j].ip))
+    j++;
+  if (j + np > m || w[j].ip != e->site || w[j].sp != cfa)
+    return;
+  /* The walk must end where unw_backtrace's did: at the depth, or at the stack's end. */
+  if (np < ms__g.depth && !(end && m == j + np))
+    return;
+  uintptr_t prev = cfa - 8;
+  for (int k = 0; k < np; k++) {
+    const ms_prim_frame_t *x = &w[j + k];
+    sc_word_t *wd = &e->w[k];
+    if (x->ip != (uintptr_t)f[k] || x->signal)
+      return;
+    /* An ordinary call frame: its return address sits just below its caller's stack
+     * pointer, above the previous slot and not far from it (the same stack). */
+    if (x->ip_loc != x->sp - 8 || x->ip_loc < prev || x->ip_loc - prev > SC_MAX_GAP ||
+        (k == 0 && x->ip_loc != cfa - 8))
+      return;
+    wd->ip_off = (int32_t)(x->ip_loc - cfa);
+    wd->ip = x->ip;
+    wd->fp_off = SC_NO_FP;
+    wd->fp = x->fp;
+    if (x->fp_loc == 0 || x->fp_loc < cfa) {
+      /* rbp was not saved by a program frame below: it is still the key's. */
+      if (x->fp != e->fp)
+        return;
+    } else {
+      const ms_prim_frame_t *inner = &w[j + k - 1]; /* k >= 1: a slot >= cfa is a frame's */
+      if (k == 0 || x->fp_loc < inner->sp || x->fp_loc >= x->ip_loc)
+        return;
+      /* A frame-pointer frame (its rbp points at the slot) must be the plain layout, saved
+       * rbp right below the return address: GCC's realigned frames (DRAP) find their CFA
+       * through another stack word that the slots here would not cover. */
+      if (inner->fp == x->fp_loc && x->ip_loc != x->fp_loc + 8)
+        return;
+      wd->fp_off = (int32_t)(x->fp_loc - cfa);
+    }
+    prev = x->ip_loc;
+  }
+  int nwords = np;
+  if (np < ms__g.depth && w[m].ip_loc != 0 && w[m].ip_loc != w[m - 1].ip_loc) {
+    /* The last step read a return address (0, ending the stack): check that word too. */
+    uintptr_t loc = w[m].ip_loc;
+    if (loc < prev || loc - prev > SC_MAX_GAP)
+      return;
+    sc_word_t *wd = &e->w[np];
+    wd->ip_off = (int32_t)(loc - cfa);
+    wd->ip = *(const volatile uint64_t *)loc;
+    wd->fp_off = SC_NO_FP;
+    nwords++;
+  }
+  if (prev - cfa > INT32_MAX / 2)
+    return;
+  e->nwords = (uint8_t)nwords;
+  e->id = id;
+  e->state = SC_CACHED;
+}
+
+uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site, uintptr_t cfa,
+                          uintptr_t fp, uint32_t hit_id) {
+  uint32_t id = ms__stack_intern(t, frames, n);
+  if (MS_UNLIKELY(ms__stack_check)) {
+    if (hit_id) { /* a verified hit: the walk is the truth, the cache is only compared */
+      atomic_fetch_add_explicit(&sc_verified, 1, memory_order_relaxed);
+      if (hit_id != id)
+        atomic_fetch_add_explicit(&sc_mismatches, 1, memory_order_relaxed);
+      return id;
+    }
+    atomic_fetch_add_explicit(&sc_misses, 1, memory_order_relaxed);
+  }
+  if (fp == MS_STACK_NO_KEY || id == 0 || id == UINT32_MAX)
+    return id;
+  sc_cache_t *c = sc_get(t);
+  if (!c)
+    return id;
+  uint32_t set = sc_set(c, site, cfa, fp);
+  sc_entry_t *match = NULL;
+  int match_way = -1;
+  for (int w = 0; w < SC_WAYS; w++) {
+    sc_entry_t *e = sc_entry(c, set * SC_WAYS + (uint32_t)w);
+    if (e->state != SC_EMPTY && e->site == site && e->cfa == cfa && e->fp == fp) {
+      match = e;
+      match_way = w;
+      if (e->state != SC_CACHED)
+        break; /* SEEN or NEVER decides; a CACHED one is another caller's variant */
+    }
+  }
+  if (match && match->state == SC_NEVER)
+    return id;
+  int skip = 0;
+  while (skip < n && ms__own_code((uintptr_t)frames[skip]))
+    skip++;
+  int np = n - skip < ms__g.depth ? n - skip : ms__g.depth;
+  if (match && match->state == SC_SEEN) { /* the key's second miss: learn it */
+    sc_learn(match, frames + skip, np, id);
+    return id;
+  }
+  /* New key (made SEEN), or a CACHED key whose stack words differ: this stack is learnt
+   * into the other way, so that two callers alternating through one key both hit. */
+  int way = match ? !match_way : c->victim[set];
+  c->victim[set] = (uint8_t)!way;
+  sc_entry_t *e = sc_entry(c, set * SC_WAYS + (uint32_t)way);
+  e->site = site;
+  e->cfa = cfa;
+  e->fp = fp;
+  e->nwords = 0;
+  if (match) {
+    sc_learn(e, frames + skip, np, id);
+  } else {
+    e->state = SC_SEEN;
+  }
+  return id;
+}
+
+int ms__stack_cache_meta(char *buf, size_t cap) {
+  if (!ms__stack_check)
+    return 0;
+  int n = snprintf(buf, cap,
+                   "stack_cache_hits=%llu\nstack_cache_misses=%llu\nstack_cache_verified=%llu\n"
+                   "stack_cache_mismatches=%llu\n",
+                   (unsigned long long)atomic_load(&sc_hits),
+                   (unsigned long long)atomic_load(&sc_misses),
+                   (unsigned long long)atomic_load(&sc_verified),
+                   (unsigned long long)atomic_load(&sc_mismatches));
+  return n > 0 && (size_t)n < cap ? n : 0;
 }

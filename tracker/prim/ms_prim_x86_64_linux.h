@@ -73,6 +73,59 @@ MS_PRIM_INLINE void ms_prim_cpu_relax(void) { __builtin_ia32_pause(); }
  * first frame returned must be the hook body that inlines this, which MS_OWN_FRAMES counts. */
 MS_PRIM_INLINE int ms_prim_backtrace(void **out, int max) { return unw_backtrace(out, max); }
 
+/* The frame-pointer register (rbp) as it is now. always_inline, and meant for the first
+ * instructions of a hook that has not yet saved or reused it: it is then the caller's. */
+MS_PRIM_INLINE uintptr_t ms_prim_frame_reg(void) {
+  uintptr_t fp;
+  __asm__ volatile("mov %%rbp, %0" : "=r"(fp));
+  return fp;
+}
+
+/* A walk with unw_init_local/unw_step from the function that calls this (the walk's own
+ * frame comes first). For each frame: its IP and stack pointer (the previous frame's CFA),
+ * the value of rbp in it, and where libunwind read the IP and rbp from (unw_get_save_loc;
+ * 0 when not a memory location). *end is set to 1 when unw_step said the stack ended, 0
+ * when max frames were taken; -1 is returned on any libunwind error. When the stack ended
+ * after n frames, out[n].ip_loc says where that last step read a return address (0: it read
+ * none, as at _start and clone, whose CFI marks the return address undefined), so out must
+ * hold max + 1 frames. */
+static inline int ms_prim_walk(ms_prim_frame_t *out, int max, int *end) {
+  unw_context_t uc;
+  unw_cursor_t c;
+  *end = 0;
+  if (unw_getcontext(&uc) < 0 || unw_init_local(&c, &uc) < 0)
+    return -1;
+  for (int n = 0;; n++) {
+    unw_word_t ip, sp, fp;
+    unw_save_loc_t ip_loc, fp_loc;
+    if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || unw_get_reg(&c, UNW_REG_SP, &sp) < 0 ||
+        unw_get_reg(&c, UNW_X86_64_RBP, &fp) < 0 ||
+        unw_get_save_loc(&c, UNW_X86_64_RIP, &ip_loc) < 0 ||
+        unw_get_save_loc(&c, UNW_X86_64_RBP, &fp_loc) < 0)
+      return -1;
+    if (n == max)
+      return n;
+    out[n].ip = ip;
+    out[n].sp = sp;
+    out[n].fp = fp;
+    out[n].ip_loc = ip_loc.type == UNW_SLT_MEMORY ? ip_loc.u.addr : 0;
+    out[n].fp_loc = fp_loc.type == UNW_SLT_MEMORY ? fp_loc.u.addr : 0;
+    out[n].signal = unw_is_signal_frame(&c) > 0;
+    int rc = unw_step(&c);
+    if (rc < 0)
+      return -1;
+    if (rc == 0) {
+      unw_save_loc_t last;
+      memset(&out[n + 1], 0, sizeof out[n + 1]);
+      if (unw_get_save_loc(&c, UNW_X86_64_RIP, &last) < 0)
+        return -1;
+      out[n + 1].ip_loc = last.type == UNW_SLT_MEMORY ? last.u.addr : 0;
+      *end = 1;
+      return n + 1;
+    }
+  }
+}
+
 /* ---- raw system calls ------------------------------------------------------------------- */
 
 static inline long ms_prim_sys_open(const char *path, int flags) {
