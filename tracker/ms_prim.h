@@ -59,6 +59,13 @@
                                             it which stack words a walk depends on. Returns
                                             the frames (0..max) or -1 on an unwinder error;
                                             *end = 1 when the stack ended before max.
+     int ms_prim_step_from(ip, sp, fp, &ip_out, &sp_out)
+                                            cold: one step of the same unwinder from a frame
+                                            given by IP, stack pointer and frame pointer:
+                                            the next frame's IP and stack pointer; returns 1,
+                                            0 at the stack's end, -1 on error. Writes nothing
+                                            but its outputs. The stack cache asks it whether a
+                                            frame's step depends on the frame pointer.
  *
  *   Raw system calls (no libc wrapper: they must not be interposed, must not be cancellation
  *   points the program can observe, and must work while libc is half set up). Each returns

@@ -192,11 +192,12 @@ typedef struct sc_word_s {
 } sc_word_t;
 
 typedef struct sc_entry_s {
-  uintptr_t site, cfa, fp; /* the key */
+  uintptr_t site, cfa, fp; /* the key; fp counts only when fp_matters */
   uint32_t id;             /* the stack's id (never 0) when CACHED */
   uint8_t state;           /* SC_* */
   uint8_t nwords;
-  uint8_t pad[2];
+  uint8_t fp_matters;      /* the walk depends on the key's rbp: it must match too */
+  uint8_t pad;
   sc_word_t w[];           /* nwords, at most depth + 1 (the stack's end) */
 } sc_entry_t;
 
@@ -219,8 +220,8 @@ static inline sc_entry_t *sc_entry(sc_cache_t *c, uint32_t i) {
   return (sc_entry_t *)(void *)((char *)c + sizeof(sc_cache_t) + (size_t)i * c->stride);
 }
 
-static inline uint32_t sc_set(const sc_cache_t *c, uintptr_t site, uintptr_t cfa, uintptr_t fp) {
-  uint64_t h = ((uint64_t)site * 0x9e3779b97f4a7c15ull) ^ (uint64_t)cfa ^ ((uint64_t)fp << 17);
+static inline uint32_t sc_set(const sc_cache_t *c, uintptr_t site, uintptr_t cfa) {
+  uint64_t h = ((uint64_t)site * 0x9e3779b97f4a7c15ull) ^ (uint64_t)cfa;
   h *= 0xff51afd7ed558ccdull;
   return (uint32_t)(h >> 40) & (c->sets - 1);
 }
@@ -246,9 +247,10 @@ uint32_t ms__stack_cached(ms_thread_t *t, uintptr_t site, uintptr_t cfa, uintptr
   if (MS_UNLIKELY(!c || fp == MS_STACK_NO_KEY) ||
       c->gen != atomic_load_explicit(&cache_gen, memory_order_relaxed) || c->tid != t->tid)
     return 0;
-  sc_entry_t *e = sc_entry(c, sc_set(c, site, cfa, fp) * SC_WAYS);
+  sc_entry_t *e = sc_entry(c, sc_set(c, site, cfa) * SC_WAYS);
   for (int w = 0; w < SC_WAYS; w++, e = (sc_entry_t *)(void *)((char *)e + c->stride)) {
-    if (e->site != site || e->cfa != cfa || e->fp != fp || e->state != SC_CACHED)
+    if (e->site != site || e->cfa != cfa || e->state != SC_CACHED ||
+        (e->fp_matters && e->fp != fp))
       continue;
     if (MS_LIKELY(!ms__stack_check)) {
       if (sc_words_hold(e, cfa))
@@ -295,6 +297,25 @@ static sc_cache_t *sc_get(ms_thread_t *t) {
   return c;
 }
 
+_Static_assert((int)MS_PRIM_GREG_RBP == (int)REG_RBP && (int)MS_PRIM_GREG_RSP == (int)REG_RSP &&
+                   (int)MS_PRIM_GREG_RIP == (int)REG_RIP,
+               "the x86-64 backend's register indices are glibc's");
+
+/* 1 when the step out of frame x reads its frame pointer: the same step with fp pointing into
+ * a zeroed buffer of ours gives another result (a CFA computed from rbp, or libunwind's
+ * frame-pointer fallback, now reads zeros). The buffer keeps every such read safe. -1 when
+ * the step from x's IP, stack pointer and true fp does not give `next` (the walk disagrees
+ * with itself: not cached). next is NULL for the stack's last frame (the step ended it). */
+static int sc_step_reads_fp(const ms_prim_frame_t *x, const ms_prim_frame_t *next) {
+  uint64_t scratch[64] = {0};
+  uintptr_t ip_a, sp_a, ip_b, sp_b;
+  int rc_a = ms_prim_step_from(x->ip, x->sp, x->fp, &ip_a, &sp_a);
+  if (next ? rc_a != 1 || ip_a != next->ip || sp_a != next->sp : rc_a != 0)
+    return -1;
+  int rc_b = ms_prim_step_from(x->ip, x->sp, (uintptr_t)&scratch[32], &ip_b, &sp_b);
+  return rc_b != rc_a || (rc_a == 1 && (ip_b != ip_a || sp_b != sp_a));
+}
+
 /* Fills e (key already set) from a stepped walk, or marks it NEVER. f[0, np) are the
  * program's frames as unw_backtrace gave them (this library's dropped, cut to the depth).
  * noinline: the walk starts in this function's frame and passes ours on the way out. */
@@ -310,57 +331,74 @@ static __attribute__((noinline)) void sc_learn(sc_entry_t *e, void *const *f, in
   int j = 0;
   while (j < m && ms__own_code(w[j].ip))
     j++;
-  if (j + np > m || w[j].ip != e->site || w[j].sp != cfa)
+  if (j + np > m || np < 1 || w[j].ip != e->site || w[j].sp != cfa || w[j].fp != e->fp)
     return;
   /* The walk must end where unw_backtrace's did: at the depth, or at the stack's end. */
-  if (np < ms__g.depth && !(end && m == j + np))
+  int ended = np < ms__g.depth;
+  if (ended && !(end && m == j + np))
     return;
+  const ms_prim_frame_t *x = &w[j];
+  /* Pass 1: each frame an ordinary call frame, on one stack, as unw_backtrace saw it. */
   uintptr_t prev = cfa - 8;
   for (int k = 0; k < np; k++) {
-    const ms_prim_frame_t *x = &w[j + k];
-    sc_word_t *wd = &e->w[k];
-    if (x->ip != (uintptr_t)f[k] || x->signal)
+    if (x[k].ip != (uintptr_t)f[k] || x[k].signal)
       return;
-    /* An ordinary call frame: its return address sits just below its caller's stack
-     * pointer, above the previous slot and not far from it (the same stack). */
-    if (x->ip_loc != x->sp - 8 || x->ip_loc < prev || x->ip_loc - prev > SC_MAX_GAP ||
-        (k == 0 && x->ip_loc != cfa - 8))
+    /* The return address sits just below the caller's stack pointer, above the previous
+     * slot and not far from it (the same stack). */
+    if (x[k].ip_loc != x[k].sp - 8 || x[k].ip_loc < prev || x[k].ip_loc - prev > SC_MAX_GAP ||
+        (k == 0 && x[k].ip_loc != cfa - 8))
       return;
-    wd->ip_off = (int32_t)(x->ip_loc - cfa);
-    wd->ip = x->ip;
-    wd->fp_off = SC_NO_FP;
-    wd->fp = x->fp;
-    if (x->fp_loc == 0 || x->fp_loc < cfa) {
-      /* rbp was not saved by a program frame below: it is still the key's. */
-      if (x->fp != e->fp)
-        return;
-    } else {
-      const ms_prim_frame_t *inner = &w[j + k - 1]; /* k >= 1: a slot >= cfa is a frame's */
-      if (k == 0 || x->fp_loc < inner->sp || x->fp_loc >= x->ip_loc)
+    if (k > 0 && x[k].fp_loc >= cfa && x[k].fp_loc != x[k - 1].fp_loc) {
+      /* rbp saved by frame k-1: the slot lies in that frame. */
+      if (x[k].fp_loc < x[k - 1].sp || x[k].fp_loc >= x[k].ip_loc)
         return;
       /* A frame-pointer frame (its rbp points at the slot) must be the plain layout, saved
        * rbp right below the return address: GCC's realigned frames (DRAP) find their CFA
        * through another stack word that the slots here would not cover. */
-      if (inner->fp == x->fp_loc && x->ip_loc != x->fp_loc + 8)
+      if (x[k - 1].fp == x[k].fp_loc && x[k].ip_loc != x[k].fp_loc + 8)
         return;
-      wd->fp_off = (int32_t)(x->fp_loc - cfa);
+    } else if (x[k].fp != (k ? x[k - 1].fp : e->fp)) {
+      return; /* not saved by a program frame: must be the inner frame's value */
     }
-    prev = x->ip_loc;
-  }
-  int nwords = np;
-  if (np < ms__g.depth && w[m].ip_loc != 0 && w[m].ip_loc != w[m - 1].ip_loc) {
-    /* The last step read a return address (0, ending the stack): check that word too. */
-    uintptr_t loc = w[m].ip_loc;
-    if (loc < prev || loc - prev > SC_MAX_GAP)
-      return;
-    sc_word_t *wd = &e->w[np];
-    wd->ip_off = (int32_t)(loc - cfa);
-    wd->ip = *(const volatile uint64_t *)loc;
-    wd->fp_off = SC_NO_FP;
-    nwords++;
+    prev = x[k].ip_loc;
+    e->w[k].ip_off = (int32_t)(x[k].ip_loc - cfa);
+    e->w[k].ip = x[k].ip;
+    e->w[k].fp_off = SC_NO_FP;
+    e->w[k].fp = x[k].fp;
   }
   if (prev - cfa > INT32_MAX / 2)
     return;
+  /* Pass 2, outermost first: which frames' rbp values the walk depends on. A frame's step
+   * reads rbp (sc_step_reads_fp), or passes it on unsaved to an outer frame that needs it.
+   * A needed value is checked at the slot it was loaded from, or is the key's own rbp. */
+  int need = 0; /* the next outer frame's rbp value matters and is this frame's, unsaved */
+  e->fp_matters = 0;
+  for (int k = np - 1; k >= 0; k--) {
+    int reads = 0;
+    if (k < np - 1 || ended) {
+      reads = sc_step_reads_fp(&x[k], k < np - 1 ? &x[k + 1] : NULL);
+      if (reads < 0)
+        return;
+    }
+    need |= reads;
+    int loaded = k > 0 && x[k].fp_loc >= cfa && x[k].fp_loc != x[k - 1].fp_loc;
+    if (need && loaded) {
+      e->w[k].fp_off = (int32_t)(x[k].fp_loc - cfa);
+      need = 0; /* the slot pins the value: inner frames' rbp no longer matters here */
+    }
+  }
+  e->fp_matters = (uint8_t)need; /* still needed at frame 0: the key's rbp */
+  int nwords = np;
+  if (ended && w[m].ip_loc != 0 && w[m].ip_loc != w[m - 1].ip_loc) {
+    /* The last step read a return address (0, ending the stack): check that word too. */
+    uintptr_t loc = w[m].ip_loc;
+    if (loc < prev || loc - prev > SC_MAX_GAP || loc - cfa > INT32_MAX / 2)
+      return;
+    e->w[np].ip_off = (int32_t)(loc - cfa);
+    e->w[np].ip = *(const volatile uint64_t *)loc;
+    e->w[np].fp_off = SC_NO_FP;
+    nwords++;
+  }
   e->nwords = (uint8_t)nwords;
   e->id = id;
   e->state = SC_CACHED;
@@ -383,12 +421,12 @@ uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site, 
   sc_cache_t *c = sc_get(t);
   if (!c)
     return id;
-  uint32_t set = sc_set(c, site, cfa, fp);
+  uint32_t set = sc_set(c, site, cfa);
   sc_entry_t *match = NULL;
   int match_way = -1;
   for (int w = 0; w < SC_WAYS; w++) {
     sc_entry_t *e = sc_entry(c, set * SC_WAYS + (uint32_t)w);
-    if (e->state != SC_EMPTY && e->site == site && e->cfa == cfa && e->fp == fp) {
+    if (e->state != SC_EMPTY && e->site == site && e->cfa == cfa) {
       match = e;
       match_way = w;
       if (e->state != SC_CACHED)
@@ -402,6 +440,7 @@ uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site, 
     skip++;
   int np = n - skip < ms__g.depth ? n - skip : ms__g.depth;
   if (match && match->state == SC_SEEN) { /* the key's second miss: learn it */
+    match->fp = fp;
     sc_learn(match, frames + skip, np, id);
     return id;
   }

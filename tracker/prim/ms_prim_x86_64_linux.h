@@ -8,6 +8,7 @@
 #endif
 
 #include <fcntl.h>
+#include <ucontext.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -124,6 +125,36 @@ static inline int ms_prim_walk(ms_prim_frame_t *out, int max, int *end) {
       return n + 1;
     }
   }
+}
+
+/* One unw_step from a frame given by its IP (a return address), stack pointer and frame
+ * pointer; the other registers are 0. libunwind's local unwinder takes a ucontext_t as its
+ * context, so the frame is written into one (nothing on the program's stack is written).
+ * Sets the next frame's IP and stack pointer and returns unw_step's result (1 stepped, 0 the
+ * stack ended), or -1 on an error. Every memory read is one the CFI of ip asks for, relative
+ * to sp or fp: the stack cache passes a fp pointing into its own zeroed buffer to learn
+ * whether the step reads fp at all. */
+/* glibc's REG_RBP, REG_RSP, REG_RIP (sys/ucontext.h names them only under _GNU_SOURCE, which
+ * not every file including this one defines; stacks.c checks that they agree). */
+enum { MS_PRIM_GREG_RBP = 10, MS_PRIM_GREG_RSP = 15, MS_PRIM_GREG_RIP = 16 };
+
+static inline int ms_prim_step_from(uintptr_t ip, uintptr_t sp, uintptr_t fp, uintptr_t *ip_out,
+                                    uintptr_t *sp_out) {
+  unw_context_t uc;
+  unw_cursor_t c;
+  memset(&uc, 0, sizeof uc);
+  uc.uc_mcontext.gregs[MS_PRIM_GREG_RIP] = (greg_t)ip;
+  uc.uc_mcontext.gregs[MS_PRIM_GREG_RSP] = (greg_t)sp;
+  uc.uc_mcontext.gregs[MS_PRIM_GREG_RBP] = (greg_t)fp;
+  if (unw_init_local(&c, &uc) < 0)
+    return -1;
+  int rc = unw_step(&c);
+  unw_word_t nip = 0, nsp = 0;
+  if (rc > 0 && (unw_get_reg(&c, UNW_REG_IP, &nip) < 0 || unw_get_reg(&c, UNW_REG_SP, &nsp) < 0))
+    return -1;
+  *ip_out = nip;
+  *sp_out = nsp;
+  return rc < 0 ? -1 : rc;
 }
 
 /* ---- raw system calls ------------------------------------------------------------------- */
