@@ -3,8 +3,8 @@
 # Each program runs with MEMSCOPE_TEST_STACK_VERIFY=1, where every cache hit is also walked
 # by unw_backtrace and interned, and the ids compared; meta.txt (of every process: forks and
 # execs write their own) counts hits, misses and mismatches. Every program must show no
-# mismatch, every hit verified, and some hits; sqlite3 runs when installed (a 20k-row
-# version of the oracle's script) must hit. Then the check is shown able to fail: with
+# mismatch, every hit verified, and some hits; sqlite3 runs too when installed (a 20k-row
+# version of the oracle's script). Then the check is shown able to fail: with
 # =weak (hits trust the key alone) the adversary's same-key-different-caller stacks must
 # be found different.
 set -u
