@@ -178,28 +178,31 @@ __attribute__((noinline)) uint32_t ms__stack_intern(ms_thread_t *t, void **buf, 
  * unw_backtrace's own result; anything that walk cannot vouch for makes the key NEVER. */
 
 #define SC_WAYS 2
-#define SC_BYTES (32 * 1024) /* most a thread's cache maps (touched as entries fill) */
-#define SC_NO_FP INT32_MIN   /* a word with no saved frame pointer to check */
+#define SC_BYTES (40 * 1024) /* most a thread's cache maps (touched as entries fill) */
 #define SC_MAX_GAP (256 * 1024) /* larger jumps between slots: another stack, not cached */
 
 enum { SC_EMPTY = 0, SC_SEEN, SC_CACHED, SC_NEVER };
 
-typedef struct sc_word_s {
-  int32_t ip_off; /* the slot holding the return address, from the key's CFA */
-  int32_t fp_off; /* the slot holding the saved frame pointer, or SC_NO_FP */
-  uint64_t ip;    /* what the return slot held */
-  uint64_t fp;    /* what the frame-pointer slot held */
-} sc_word_t;
+/* One stack word a walk read: at loc (an address in the program's stack, fixed for a key:
+ * the key's stack pointer is part of it) the value val. */
+typedef struct sc_check_s {
+  uintptr_t loc;
+  uint64_t val;
+} sc_check_t;
 
 typedef struct sc_entry_s {
   uintptr_t site, cfa, fp; /* the key; fp counts only when fp_matters */
   uint32_t id;             /* the stack's id (never 0) when CACHED */
   uint8_t state;           /* SC_* */
-  uint8_t nwords;
+  uint8_t nchecks;         /* even: the list is checked two words at a time */
   uint8_t fp_matters;      /* the walk depends on the key's rbp: it must match too */
   uint8_t pad;
-  sc_word_t w[];           /* nwords, at most depth + 1 (the stack's end) */
+  sc_check_t chk[];        /* at most SC_CHECKS(depth) */
 } sc_entry_t;
+
+/* Return slots of frames 1..depth-1 and the stack's end, saved-rbp slots of frames 1..depth-1,
+ * and one to make the count even. */
+#define SC_CHECKS(depth) (2 * (depth) + 2)
 
 typedef struct sc_cache_s {
   uint64_t gen;     /* cache_gen when the entries were last valid */
@@ -226,19 +229,16 @@ static inline uint32_t sc_set(const sc_cache_t *c, uintptr_t site, uintptr_t cfa
   return (uint32_t)(h >> 40) & (c->sets - 1);
 }
 
-/* Reads the program's stack above the hook: the slots a walk from this key read moments
- * ago on this same thread (slots lie between the key's CFA and at most SC_MAX_GAP past each
- * other, checked when learned). no_sanitize: ASan need not shadow-check another frame's
- * return slot. */
-__attribute__((no_sanitize_address)) static inline int sc_words_hold(const sc_entry_t *e,
-                                                                     uintptr_t cfa) {
-  for (uint32_t i = 0; i < e->nwords; i++) {
-    const sc_word_t *w = &e->w[i];
-    if (*(const volatile uint64_t *)(cfa + (intptr_t)w->ip_off) != w->ip)
+/* Reads the program's stack above the hook: the words a walk from this key read moments ago
+ * on this same thread (between the key's CFA and at most SC_MAX_GAP past each other, checked
+ * when learned). Two at a time, one branch per pair. no_sanitize: ASan need not shadow-check
+ * another frame's return slot. */
+__attribute__((no_sanitize_address)) static inline int sc_words_hold(const sc_entry_t *e) {
+  const sc_check_t *c = e->chk, *end = e->chk + e->nchecks;
+  for (; c < end; c += 2)
+    if (((*(const volatile uint64_t *)c[0].loc ^ c[0].val) |
+         (*(const volatile uint64_t *)c[1].loc ^ c[1].val)) != 0)
       return 0;
-    if (w->fp_off != SC_NO_FP && *(const volatile uint64_t *)(cfa + (intptr_t)w->fp_off) != w->fp)
-      return 0;
-  }
   return 1;
 }
 
@@ -253,12 +253,12 @@ uint32_t ms__stack_cached(ms_thread_t *t, uintptr_t site, uintptr_t cfa, uintptr
         (e->fp_matters && e->fp != fp))
       continue;
     if (MS_LIKELY(!ms__stack_check)) {
-      if (sc_words_hold(e, cfa))
+      if (sc_words_hold(e))
         return e->id;
       continue;
     }
     /* Test modes. WEAK trusts the key alone: the adversarial test shows that this is wrong. */
-    if (ms__stack_check == MS_STACK_CHECK_WEAK || sc_words_hold(e, cfa)) {
+    if (ms__stack_check == MS_STACK_CHECK_WEAK || sc_words_hold(e)) {
       atomic_fetch_add_explicit(&sc_hits, 1, memory_order_relaxed);
       return e->id;
     }
@@ -272,7 +272,8 @@ static sc_cache_t *sc_get(ms_thread_t *t) {
   sc_cache_t *c = t->stack_cache;
   uint64_t gen = atomic_load(&cache_gen);
   if (!c) {
-    uint32_t stride = (uint32_t)(sizeof(sc_entry_t) + sizeof(sc_word_t) * (size_t)(ms__g.depth + 1));
+    uint32_t stride =
+        (uint32_t)(sizeof(sc_entry_t) + sizeof(sc_check_t) * (size_t)SC_CHECKS(ms__g.depth));
     uint32_t sets = 128;
     while (sets > 1 && sizeof(sc_cache_t) + (size_t)sets * SC_WAYS * stride > SC_BYTES)
       sets /= 2;
@@ -316,6 +317,13 @@ static int sc_step_reads_fp(const ms_prim_frame_t *x, const ms_prim_frame_t *nex
   return rc_b != rc_a || (rc_a == 1 && (ip_b != ip_a || sp_b != sp_a));
 }
 
+/* Appends a check; the caller stays within SC_CHECKS(depth). */
+static inline void sc_add(sc_entry_t *e, uintptr_t loc, uint64_t val) {
+  e->chk[e->nchecks].loc = loc;
+  e->chk[e->nchecks].val = val;
+  e->nchecks++;
+}
+
 /* Fills e (key already set) from a stepped walk, or marks it NEVER. f[0, np) are the
  * program's frames as unw_backtrace gave them (this library's dropped, cut to the depth).
  * noinline: the walk starts in this function's frame and passes ours on the way out. */
@@ -326,6 +334,7 @@ static __attribute__((noinline)) void sc_learn(sc_entry_t *e, void *const *f, in
   int m = ms_prim_walk(w, max, &end);
   uintptr_t cfa = e->cfa;
   e->state = SC_NEVER;
+  e->nchecks = 0;
   if (m < 0)
     return;
   int j = 0;
@@ -361,13 +370,10 @@ static __attribute__((noinline)) void sc_learn(sc_entry_t *e, void *const *f, in
       return; /* not saved by a program frame: must be the inner frame's value */
     }
     prev = x[k].ip_loc;
-    e->w[k].ip_off = (int32_t)(x[k].ip_loc - cfa);
-    e->w[k].ip = x[k].ip;
-    e->w[k].fp_off = SC_NO_FP;
-    e->w[k].fp = x[k].fp;
+    /* Frame 0's return slot (cfa - 8) is the key's call site, read from there: no check. */
+    if (k > 0)
+      sc_add(e, x[k].ip_loc, x[k].ip);
   }
-  if (prev - cfa > INT32_MAX / 2)
-    return;
   /* Pass 2, outermost first: which frames' rbp values the walk depends on. A frame's step
    * reads rbp (sc_step_reads_fp), or passes it on unsaved to an outer frame that needs it.
    * A needed value is checked at the slot it was loaded from, or is the key's own rbp. */
@@ -383,23 +389,20 @@ static __attribute__((noinline)) void sc_learn(sc_entry_t *e, void *const *f, in
     need |= reads;
     int loaded = k > 0 && x[k].fp_loc >= cfa && x[k].fp_loc != x[k - 1].fp_loc;
     if (need && loaded) {
-      e->w[k].fp_off = (int32_t)(x[k].fp_loc - cfa);
+      sc_add(e, x[k].fp_loc, x[k].fp);
       need = 0; /* the slot pins the value: inner frames' rbp no longer matters here */
     }
   }
   e->fp_matters = (uint8_t)need; /* still needed at frame 0: the key's rbp */
-  int nwords = np;
   if (ended && w[m].ip_loc != 0 && w[m].ip_loc != w[m - 1].ip_loc) {
     /* The last step read a return address (0, ending the stack): check that word too. */
     uintptr_t loc = w[m].ip_loc;
-    if (loc < prev || loc - prev > SC_MAX_GAP || loc - cfa > INT32_MAX / 2)
+    if (loc < prev || loc - prev > SC_MAX_GAP)
       return;
-    e->w[np].ip_off = (int32_t)(loc - cfa);
-    e->w[np].ip = *(const volatile uint64_t *)loc;
-    e->w[np].fp_off = SC_NO_FP;
-    nwords++;
+    sc_add(e, loc, *(const volatile uint64_t *)loc);
   }
-  e->nwords = (uint8_t)nwords;
+  if (e->nchecks & 1) /* pairs: repeat the first */
+    sc_add(e, e->chk[0].loc, e->chk[0].val);
   e->id = id;
   e->state = SC_CACHED;
 }
@@ -452,7 +455,7 @@ uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site, 
   e->site = site;
   e->cfa = cfa;
   e->fp = fp;
-  e->nwords = 0;
+  e->nchecks = 0;
   if (match) {
     sc_learn(e, frames + skip, np, id);
   } else {
