@@ -231,9 +231,8 @@ static inline uint32_t sc_set(const sc_cache_t *c, uintptr_t site, uintptr_t cfa
 
 /* Reads the program's stack above the hook: the words a walk from this key read moments ago
  * on this same thread (between the key's CFA and at most SC_MAX_GAP past each other, checked
- * when learned). Two at a time, one branch per pair. no_sanitize: ASan need not shadow-check
- * another frame's return slot. */
-__attribute__((no_sanitize_address)) static inline int sc_words_hold(const sc_entry_t *e) {
+ * when learned). Two at a time, one branch per pair. volatile: each word is read now. */
+static inline int sc_words_hold(const sc_entry_t *e) {
   const sc_check_t *c = e->chk, *end = e->chk + e->nchecks;
   for (; c < end; c += 2)
     if (((*(const volatile uint64_t *)c[0].loc ^ c[0].val) |
