@@ -210,6 +210,8 @@ typedef struct sc_cache_s {
   uint32_t stride;  /* bytes per entry */
   uint32_t sets;    /* a power of two */
   uint32_t bytes;   /* of the mapping */
+  uint32_t set_shift; /* 64 - log2(sets): a hash's top bits pick the set */
+  uint64_t set_bytes; /* stride * SC_WAYS */
   uint8_t victim[256]; /* per set: the way the next insertion replaces */
 } sc_cache_t;
 
@@ -223,10 +225,11 @@ static inline sc_entry_t *sc_entry(sc_cache_t *c, uint32_t i) {
   return (sc_entry_t *)(void *)((char *)c + sizeof(sc_cache_t) + (size_t)i * c->stride);
 }
 
+/* Fibonacci hashing of site ^ cfa: one multiply, the top bits (both vary in their low and
+ * middle bits; the multiply carries those up). */
 static inline uint32_t sc_set(const sc_cache_t *c, uintptr_t site, uintptr_t cfa) {
-  uint64_t h = ((uint64_t)site * 0x9e3779b97f4a7c15ull) ^ (uint64_t)cfa;
-  h *= 0xff51afd7ed558ccdull;
-  return (uint32_t)(h >> 40) & (c->sets - 1);
+  uint64_t h = ((uint64_t)site ^ ((uint64_t)cfa << 7)) * 0x9e3779b97f4a7c15ull;
+  return (uint32_t)(h >> c->set_shift); /* sets >= 2: the shift is < 64 */
 }
 
 /* Reads the program's stack above the hook: the words a walk from this key read moments ago
@@ -246,7 +249,8 @@ uint32_t ms__stack_cached(ms_thread_t *t, uintptr_t site, uintptr_t cfa, uintptr
   if (MS_UNLIKELY(!c || fp == MS_STACK_NO_KEY) ||
       c->gen != atomic_load_explicit(&cache_gen, memory_order_relaxed) || c->tid != t->tid)
     return 0;
-  sc_entry_t *e = sc_entry(c, sc_set(c, site, cfa) * SC_WAYS);
+  sc_entry_t *e = (sc_entry_t *)(void *)((char *)c + sizeof(sc_cache_t) +
+                                         sc_set(c, site, cfa) * c->set_bytes);
   for (int w = 0; w < SC_WAYS; w++, e = (sc_entry_t *)(void *)((char *)e + c->stride)) {
     if (e->site != site || e->cfa != cfa || e->state != SC_CACHED ||
         (e->fp_matters && e->fp != fp))
@@ -267,6 +271,10 @@ uint32_t ms__stack_cached(ms_thread_t *t, uintptr_t site, uintptr_t cfa, uintptr
 
 /* The thread's cache, mapped at its first miss and emptied when it belonged to another
  * thread or a fork or dlclose happened since (cache_gen). NULL when it cannot be mapped. */
+_Static_assert(sizeof(sc_cache_t) + 2 * SC_WAYS * (sizeof(sc_entry_t) + sizeof(sc_check_t) *
+                                                   (size_t)SC_CHECKS(MS_MAX_DEPTH)) <= SC_BYTES,
+               "two sets fit at the greatest depth");
+
 static sc_cache_t *sc_get(ms_thread_t *t) {
   sc_cache_t *c = t->stack_cache;
   uint64_t gen = atomic_load(&cache_gen);
@@ -274,7 +282,7 @@ static sc_cache_t *sc_get(ms_thread_t *t) {
     uint32_t stride =
         (uint32_t)(sizeof(sc_entry_t) + sizeof(sc_check_t) * (size_t)SC_CHECKS(ms__g.depth));
     uint32_t sets = 128;
-    while (sets > 1 && sizeof(sc_cache_t) + (size_t)sets * SC_WAYS * stride > SC_BYTES)
+    while (sets > 2 && sizeof(sc_cache_t) + (size_t)sets * SC_WAYS * stride > SC_BYTES)
       sets /= 2;
     uint32_t bytes = (uint32_t)(sizeof(sc_cache_t) + (size_t)sets * SC_WAYS * stride);
     c = map_noreserve(bytes); /* zeroed: every entry EMPTY */
@@ -282,6 +290,10 @@ static sc_cache_t *sc_get(ms_thread_t *t) {
       return NULL;
     c->stride = stride;
     c->sets = sets;
+    c->set_bytes = (uint64_t)stride * SC_WAYS;
+    c->set_shift = 64;
+    for (uint32_t s = sets; s > 1; s /= 2)
+      c->set_shift--;
     c->bytes = bytes;
     c->gen = gen;
     c->tid = t->tid;
