@@ -1,9 +1,10 @@
-/* stacks.c: call stacks from libunwind, interned in a process-wide lock-free table.
+/* stacks.c: call stacks from libunwind, interned in a process-wide lock-free table, and a
+ * per-thread cache that gives a repeated stack's id without walking, exactly.
  *
  * Each distinct stack gets an id; its frames are written once (a STACK record in the buffer
  * of the thread that saw it first) and events carry only the id. The table is open
  * addressing over fixed, lazily-touched mappings: lookups of known stacks read shared
- * read-mostly lines and write nothing. */
+ * read-mostly lines and write nothing. The cache is at the end of the file. */
 #define _GNU_SOURCE
 #include <link.h>
 #include <stdio.h>
