@@ -259,7 +259,9 @@ static __attribute__((noinline)) int slow_enter(ms_tls_t *tl) {
  * out of the exported function keeps its prologue empty: an untracked thread pays a TLS byte
  * load, two compares and the jump, nothing more. NAME_tracked runs with the thread BUSY; the
  * stack it captures starts two frames up (NAME_tracked, ms__stack_capture), which is why
- * the tracker is always built with -O2 (sibling calls on). */
+ * the tracker is always built with -O2 (sibling calls on). The exported function also passes
+ * the program's rbp, read before anything of ours can change it (ms_prim_frame_reg): part of
+ * the stack cache's key (stacks.c); slow paths pass MS_STACK_NO_KEY instead. */
 
 #define PASS_THROUGH(tl) MS_LIKELY((tl)->state == MS_T_UNTRACKED || (tl)->state == MS_T_BUSY)
 #define MS_TRACKED_FN static __attribute__((noinline, hot))
