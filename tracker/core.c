@@ -110,6 +110,7 @@ static const char *const known_vars[] = {
     "MEMSCOPE_OUT", "MEMSCOPE_STACK_DEPTH", "MEMSCOPE_SAMPLE", "MEMSCOPE_THREADS",
     "MEMSCOPE_RESOURCES_HZ", "MEMSCOPE_VERBOSE", "MEMSCOPE_TEST_SLOWDOWN",
     "MEMSCOPE_TEST_CLOCK", "MEMSCOPE_TEST_RESOURCES", "MEMSCOPE_FUZZ",
+    "MEMSCOPE_TEST_STACK_VERIFY",
     /* the fuzz driver's (fuzz/ms_fuzz_driver.c): known here, so the tracker accepts them */
     "MEMSCOPE_FUZZ_MAX_LEAK_BYTES", "MEMSCOPE_FUZZ_MAX_PEAK_BYTES", "MEMSCOPE_FUZZ_FEEDBACK",
     "MEMSCOPE_FUZZ_REPORT_DIR", "MEMSCOPE_FUZZ_SUPPRESSIONS", NULL};
@@ -194,6 +195,23 @@ static int parse_config(void) {
       return -1;
     }
     ms__g.slowdown = (int)v;
+  }
+  /* Test knob for the stack cache (stacks.c): count (hits and misses in meta.txt), 1 (every
+   * hit is also walked and compared), weak (as 1 with the cache's stack-word check off). */
+  if ((s = getenv("MEMSCOPE_TEST_STACK_VERIFY")) != NULL) {
+    if (!strcmp(s, "0"))
+      ms__stack_check = MS_STACK_CHECK_OFF;
+    else if (!strcmp(s, "count"))
+      ms__stack_check = MS_STACK_CHECK_COUNT;
+    else if (!strcmp(s, "1"))
+      ms__stack_check = MS_STACK_CHECK_ON;
+    else if (!strcmp(s, "weak"))
+      ms__stack_check = MS_STACK_CHECK_WEAK;
+    else {
+      ms__msg("MEMSCOPE_TEST_STACK_VERIFY=%s is not 0, count, 1 or weak; tracking disabled",
+              shown(s));
+      return -1;
+    }
   }
   /* Test knob: MEMSCOPE_TEST_RESOURCES=0 writes no resource records (a trace as trackers
    * before them wrote it: the readers' compatibility tests, and the records' cost). */
@@ -910,6 +928,9 @@ void ms__flush_all(const char *reason) {
               (unsigned long long)atomic_load(&ms__g.stack_table_full),
               (unsigned long long)atomic_load(&ms__g.sample_set_full),
               (unsigned long long)atomic_load(&ms__g.write_errors));
+  char sc_line[256];
+  if (ms__stack_cache_meta(sc_line, sizeof sc_line) > 0)
+    meta_printf("%s", sc_line);
   /* With the end part written, the rings file holds nothing a reader needs. While it could
    * not be written (tracking stopped on an error), it stays for a salvage. */
   if (!atomic_load(&ms__g.stopped) && ms__g.rings.fd >= 0 && file_check(&ms__g.dir) == 0 &&
