@@ -400,6 +400,7 @@ typedef struct delta_s {
   uint32_t v2;     /* the file is format version 2 */
   uint32_t nalloc; /* v2: allocations so far in the chunk */
   uint64_t stk[MS_V2_NSTACKS];
+  uint64_t dt_free, dt_alloc; /* v2: the last short FREE's and short ALLOC's dt */
   uint64_t recent[MS_V2_RECENT];
 } delta_t;
 
@@ -408,6 +409,7 @@ static inline void delta_init(delta_t *d, uint64_t base_ts, unsigned version) {
   d->prev_addr = 0;
   d->v2 = version >= 2;
   d->nalloc = 0;
+  d->dt_free = d->dt_alloc = 0;
   memset(d->stk, 0, sizeof d->stk); /* recent[] is read only below nalloc: not cleared */
 }
 
@@ -492,13 +494,14 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
     if (tag & MS_V2_TAG_FREE_RECENT) { /* FREE of a recent allocation: its age, dt */
       uint32_t age = tag & (MS_V2_RECENT - 1);
       r->kind = MS_EV_FREE;
-      if (ms_get_varint(&p, end, &dt))
+      if (get_svarint(&p, end, &dt))
         return -1;
       if (age >= d->nalloc) {
         *why = "free of an allocation the chunk has not made";
         return -1;
       }
-      d->prev_ts += dt;
+      d->dt_free += dt; /* dt is stored as the change from the last short FREE's */
+      d->prev_ts += d->dt_free;
       d->prev_addr = d->recent[(d->nalloc - 1 - age) & (MS_V2_RECENT - 1)];
       r->ts = d->prev_ts;
       r->addr = d->prev_addr;
@@ -506,28 +509,27 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
       return 0;
     }
     if (tag & MS_V2_TAG_ALLOC_SHORT) { /* ALLOC: stack place, size's low bits in the tag */
-      uint32_t s = (tag >> 4) & 3;
-      uint64_t hi;
+      uint32_t s = (tag >> 3) & 7;
+      uint64_t hi, st;
       r->kind = MS_EV_ALLOC;
-      if (ms_get_varint(&p, end, &dt) || ms_get_varint(&p, end, &delta) ||
+      if (get_svarint(&p, end, &dt) || ms_get_varint(&p, end, &delta) ||
           ms_get_varint(&p, end, &hi))
         return -1;
-      if (hi >> 60) {
+      if (hi >> 61) {
         *why = "size out of range";
         return -1;
       }
-      uint64_t st = d->stk[s < 3 ? s : 0];
-      if (s == 3 && ms_get_varint(&p, end, &st))
+      if (s < MS_V2_NSTACKS)
+        st = d->stk[s];
+      else if (ms_get_varint(&p, end, &st))
         return -1;
-      if (s) { /* move to front, as the encoder did */
-        if (s >= 2)
-          d->stk[2] = d->stk[1];
-        d->stk[1] = d->stk[0];
-        d->stk[0] = st;
-      }
+      for (uint32_t j = s < MS_V2_NSTACKS ? s : MS_V2_NSTACKS - 1; j > 0; j--)
+        d->stk[j] = d->stk[j - 1]; /* move to front, as the encoder did */
+      d->stk[0] = st;
       r->stack_id = st;
-      r->size = hi << 4 | (tag & 15);
-      d->prev_ts += dt;
+      r->size = hi << 3 | (tag & 7);
+      d->dt_alloc += dt;
+      d->prev_ts += d->dt_alloc;
       d->prev_addr += (uint64_t)ms_unzigzag(delta) << 4;
       r->ts = d->prev_ts;
       r->addr = d->prev_addr;
@@ -537,6 +539,15 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
     }
     /* A long record: v1's body; the release flag moved to 0x08, the kind to 3 bits. */
     kind = tag & 7;
+    if (kind == MS_REC_FREE && (tag & MS_V2_FLAG_UNITS16)) {
+      r->kind = MS_EV_FREE;
+      if (ms_get_varint(&p, end, &dt) || get_svarint(&p, end, &delta))
+        return -1;
+      r->flags = (tag & MS_V2_FLAG_RELEASE) ? MS_FLAG_REALLOC_RELEASE : 0;
+      step_ts_addr(d, r, dt, delta << 4);
+      *pp = p;
+      return 0;
+    }
     tag = (uint8_t)((tag & (MS_FLAG_ALIGN | MS_FLAG_WEIGHT)) |
                     ((tag & MS_V2_FLAG_RELEASE) ? MS_FLAG_REALLOC_RELEASE : 0));
   }

@@ -29,27 +29,34 @@ struct ms_encoder_s {
 /* Version 2's per-chunk state (docs/trace-format.md, 3.5): the last MS_V2_RECENT allocation
  * addresses by allocation number, a direct-mapped index from address to that number (the
  * encoder's only: the decoder is told the age), and the stack move-to-front list. */
+#define MS_V2_WHERE 1024u /* the encoder's address index: 8 slots a remembered address */
+
 typedef struct ms_v2_enc_s {
   uint64_t recent[MS_V2_RECENT];
   uint32_t nalloc;         /* allocations (ALLOC, REALLOC) so far in the chunk */
   uint32_t stk[MS_V2_NSTACKS];
-  uint32_t where[256];     /* address hash -> its allocation number + 1; 0 = none */
+  uint64_t dt_free, dt_alloc; /* the last short FREE's and short ALLOC's dt */
+  uint16_t where[MS_V2_WHERE]; /* address hash -> its allocation number + 1; 0 = none (a
+                                  number past 16 bits is not kept: the ring check below
+                                  makes any stale entry harmless) */
 } ms_v2_enc_t;
 
 static inline void ms__v2_reset(ms_v2_enc_t *v) {
   v->nalloc = 0;
   memset(v->stk, 0, sizeof v->stk);
+  v->dt_free = v->dt_alloc = 0;
   memset(v->where, 0, sizeof v->where);
 }
 
-/* 8 bits of the address above malloc's 16-byte alignment, mixed: one multiply. */
+/* 10 bits of the address above malloc's 16-byte alignment, mixed: one multiply. */
 static inline uint32_t ms__v2_hash(uint64_t addr) {
-  return (uint32_t)((addr >> 4) * 0x9e3779b1u) >> 24;
+  return (uint32_t)((addr >> 4) * 0x9e3779b1u) >> 22;
 }
 
 static inline void ms__v2_push(ms_v2_enc_t *v, uint64_t addr) {
   v->recent[v->nalloc & (MS_V2_RECENT - 1)] = addr;
-  v->where[ms__v2_hash(addr)] = ++v->nalloc;
+  if (++v->nalloc <= UINT16_MAX)
+    v->where[ms__v2_hash(addr)] = (uint16_t)v->nalloc;
 }
 
 static inline uint8_t *ms__enc_string(uint8_t *o, const char *s, size_t n) {
@@ -257,17 +264,17 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
         uint32_t n = v.where[ms__v2_hash(r->addr)];
         uint32_t age = v.nalloc - n;
         if (n && age < MS_V2_RECENT && v.recent[(n - 1) & (MS_V2_RECENT - 1)] == r->addr) {
+          uint64_t dt = ts - prev_ts;
           *o++ = (uint8_t)(MS_V2_TAG_FREE_RECENT | age);
-        } else {
-          *o++ = MS_REC_FREE;
-          o = ms_put_varint(ms_put_varint(o, ts - prev_ts),
-                            ms_zigzag((int64_t)(r->addr - prev_addr)));
-          prev_addr = r->addr;
-          prev_ts = ts;
-          nev++, nrec++, i++;
-          continue;
+          o = ms_put_varint(o, ms_zigzag((int64_t)(dt - v.dt_free)));
+          v.dt_free = dt;
+        } else { /* long FREE; the delta in 16-byte units when it is a multiple */
+          uint64_t delta = r->addr - prev_addr;
+          int units = !(delta & 15);
+          *o++ = (uint8_t)(MS_REC_FREE | (units ? MS_V2_FLAG_UNITS16 : 0));
+          o = ms_put_varint(o, ts - prev_ts);
+          o = ms_put_varint(o, ms_zigzag(units ? (int64_t)delta >> 4 : (int64_t)delta));
         }
-        o = ms_put_varint(o, ts - prev_ts);
         prev_addr = r->addr;
         prev_ts = ts;
         nev++, nrec++, i++;
@@ -275,23 +282,20 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
       }
       uint64_t delta = r->addr - prev_addr;
       if (r->kind == MS_REC_ALLOC && !r->aux && !r->weight && !(delta & 15)) {
-        uint64_t ts = r->ts < prev_ts ? prev_ts : r->ts;
-        uint32_t st = r->stack, s;
-        if (st == v.stk[0]) {
-          s = 0;
-        } else {
-          s = st == v.stk[1] ? 1 : st == v.stk[2] ? 2 : 3;
-          if (s >= 2)
-            v.stk[2] = v.stk[1];
-          v.stk[1] = v.stk[0];
-          v.stk[0] = st;
-        }
-        *o++ = (uint8_t)(MS_V2_TAG_ALLOC_SHORT | s << 4 | (r->size & 15));
-        o = ms_put_varint(o, ts - prev_ts);
+        uint64_t ts = r->ts < prev_ts ? prev_ts : r->ts, dt = ts - prev_ts;
+        uint32_t st = r->stack, s = 0;
+        while (s < MS_V2_NSTACKS && v.stk[s] != st)
+          s++;
+        for (uint32_t j = s < MS_V2_NSTACKS ? s : MS_V2_NSTACKS - 1; j > 0; j--)
+          v.stk[j] = v.stk[j - 1];
+        v.stk[0] = st;
+        *o++ = (uint8_t)(MS_V2_TAG_ALLOC_SHORT | s << 3 | (r->size & 7));
+        o = ms_put_varint(o, ms_zigzag((int64_t)(dt - v.dt_alloc)));
         o = ms_put_varint(o, ms_zigzag((int64_t)delta >> 4));
-        o = ms_put_varint(o, r->size >> 4);
-        if (s == 3)
+        o = ms_put_varint(o, r->size >> 3);
+        if (s == MS_V2_NSTACKS)
           o = ms_put_varint(o, st);
+        v.dt_alloc = dt;
         ms__v2_push(&v, r->addr);
         prev_addr = r->addr;
         prev_ts = ts;

@@ -125,8 +125,9 @@ _Static_assert(sizeof(ms_chunk_header_t) == MS_CHUNK_HEADER_SIZE, "chunk header 
 #define MS_V2_TAG_FREE_RECENT 0x80u
 #define MS_V2_TAG_ALLOC_SHORT 0x40u
 #define MS_V2_FLAG_RELEASE 0x08u /* long FREE/REALLOC: v1's MS_FLAG_REALLOC_RELEASE */
+#define MS_V2_FLAG_UNITS16 0x10u /* long FREE: the address delta is in 16-byte units */
 #define MS_V2_RECENT 128u        /* allocation addresses remembered (a power of two) */
-#define MS_V2_NSTACKS 3u         /* stack ids in the move-to-front list */
+#define MS_V2_NSTACKS 7u         /* stack ids in the move-to-front list (3 tag bits: 7 = the id follows) */
 
 /* ---- rings: the tracker's per-thread record buffers, as a shared file mapping ------------
  *
