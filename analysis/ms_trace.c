@@ -400,7 +400,9 @@ typedef struct delta_s {
   uint32_t v2;     /* the file is format version 2 */
   uint32_t nalloc; /* v2: allocations so far in the chunk */
   uint64_t stk[MS_V2_NSTACKS];
-  uint64_t dt_free, dt_alloc; /* v2: the last short FREE's and short ALLOC's dt */
+  uint64_t rstk[MS_V2_NSTACKS]; /* v2: compact REALLOCs' stack list */
+  uint32_t last;               /* v2: the last timed record: 0 FREE, 1 ALLOC, 2 other */
+  uint64_t dt_pred[2][3];      /* v2: the last short FREE's [0] and ALLOC's [1] dt, by last */
   uint64_t recent[MS_V2_RECENT];
 } delta_t;
 
@@ -409,8 +411,17 @@ static inline void delta_init(delta_t *d, uint64_t base_ts, unsigned version) {
   d->prev_addr = 0;
   d->v2 = version >= 2;
   d->nalloc = 0;
-  d->dt_free = d->dt_alloc = 0;
+  d->last = 2;
+  memset(d->dt_pred, 0, sizeof d->dt_pred);
+  memset(d->rstk, 0, sizeof d->rstk);
   memset(d->stk, 0, sizeof d->stk); /* recent[] is read only below nalloc: not cleared */
+}
+
+/* Moves id to the front of list l from place s (MS_V2_NSTACKS: it was not in the list). */
+static inline void v2_mtf(uint64_t *l, uint32_t s, uint64_t id) {
+  for (uint32_t j = s < MS_V2_NSTACKS ? s : MS_V2_NSTACKS - 1; j > 0; j--)
+    l[j] = l[j - 1];
+  l[0] = id;
 }
 
 static inline void v2_push(delta_t *d, uint64_t addr) {
@@ -500,8 +511,10 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
         *why = "free of an allocation the chunk has not made";
         return -1;
       }
-      d->dt_free += dt; /* dt is stored as the change from the last short FREE's */
-      d->prev_ts += d->dt_free;
+      uint64_t *pred = &d->dt_pred[0][d->last];
+      *pred += dt; /* dt is stored as the change from the last short FREE's (same `last`) */
+      d->prev_ts += *pred;
+      d->last = 0;
       d->prev_addr = d->recent[(d->nalloc - 1 - age) & (MS_V2_RECENT - 1)];
       r->ts = d->prev_ts;
       r->addr = d->prev_addr;
@@ -523,13 +536,13 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
         st = d->stk[s];
       else if (ms_get_varint(&p, end, &st))
         return -1;
-      for (uint32_t j = s < MS_V2_NSTACKS ? s : MS_V2_NSTACKS - 1; j > 0; j--)
-        d->stk[j] = d->stk[j - 1]; /* move to front, as the encoder did */
-      d->stk[0] = st;
+      v2_mtf(d->stk, s, st); /* as the encoder did */
       r->stack_id = st;
       r->size = hi << 3 | (tag & 7);
-      d->dt_alloc += dt;
-      d->prev_ts += d->dt_alloc;
+      uint64_t *pred = &d->dt_pred[1][d->last];
+      *pred += dt;
+      d->prev_ts += *pred;
+      d->last = 1;
       d->prev_addr += (uint64_t)ms_unzigzag(delta) << 4;
       r->ts = d->prev_ts;
       r->addr = d->prev_addr;
@@ -539,12 +552,54 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
     }
     /* A long record: v1's body; the release flag moved to 0x08, the kind to 3 bits. */
     kind = tag & 7;
+    if (kind == MS_V2_KIND_REALLOC) { /* compact REALLOC */
+      uint64_t code;
+      r->kind = MS_EV_REALLOC;
+      delta = 0;
+      if (ms_get_varint(&p, end, &dt) ||
+          (!(tag & MS_V2_FLAG_OLD_PREV) && get_svarint(&p, end, &delta)) ||
+          get_svarint(&p, end, &delta2) || ms_get_varint(&p, end, &r->size) ||
+          ms_get_varint(&p, end, &code))
+        return -1;
+      uint32_t s = code < MS_V2_NSTACKS ? (uint32_t)code : MS_V2_NSTACKS;
+      r->stack_id = s < MS_V2_NSTACKS ? d->rstk[s] : code - MS_V2_NSTACKS;
+      v2_mtf(d->rstk, s, r->stack_id);
+      r->flags = (tag & MS_V2_FLAG_RELEASE) ? MS_FLAG_REALLOC_RELEASE : 0;
+      d->prev_ts += dt;
+      r->ts = d->prev_ts;
+      r->old_addr = d->prev_addr + delta;
+      r->addr = r->old_addr + ((tag & MS_V2_FLAG_NEW_UNITS) ? delta2 << 4 : delta2);
+      d->prev_addr = r->addr;
+      d->last = 2;
+      v2_push(d, r->addr);
+      *pp = p;
+      return 0;
+    }
+    if (tag == MS_V2_TAG_RELEASE_RECENT) { /* a realloc's release of a recent allocation */
+      uint64_t age;
+      r->kind = MS_EV_FREE;
+      if (ms_get_varint(&p, end, &dt) || ms_get_varint(&p, end, &age))
+        return -1;
+      if (age >= d->nalloc || age >= MS_V2_RECENT) {
+        *why = "free of an allocation the chunk has not made";
+        return -1;
+      }
+      r->flags = MS_FLAG_REALLOC_RELEASE;
+      d->prev_ts += dt;
+      d->prev_addr = d->recent[(d->nalloc - 1 - age) & (MS_V2_RECENT - 1)];
+      r->ts = d->prev_ts;
+      r->addr = d->prev_addr;
+      d->last = 0;
+      *pp = p;
+      return 0;
+    }
     if (kind == MS_REC_FREE && (tag & MS_V2_FLAG_UNITS16)) {
       r->kind = MS_EV_FREE;
       if (ms_get_varint(&p, end, &dt) || get_svarint(&p, end, &delta))
         return -1;
       r->flags = (tag & MS_V2_FLAG_RELEASE) ? MS_FLAG_REALLOC_RELEASE : 0;
       step_ts_addr(d, r, dt, delta << 4);
+      d->last = 0;
       *pp = p;
       return 0;
     }
@@ -638,6 +693,8 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
     *why = "unknown record kind";
     return -1;
   }
+  if (d->v2 && kind != MS_REC_STACK)
+    d->last = kind == MS_REC_FREE ? 0 : kind == MS_REC_ALLOC ? 1 : 2;
   *pp = p;
   return 0;
 }

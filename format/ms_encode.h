@@ -35,7 +35,9 @@ typedef struct ms_v2_enc_s {
   uint64_t recent[MS_V2_RECENT];
   uint32_t nalloc;         /* allocations (ALLOC, REALLOC) so far in the chunk */
   uint32_t stk[MS_V2_NSTACKS];
-  uint64_t dt_free, dt_alloc; /* the last short FREE's and short ALLOC's dt */
+  uint32_t rstk[MS_V2_NSTACKS]; /* compact REALLOCs' own move-to-front list */
+  uint32_t last;                /* the last timed record: 0 FREE, 1 ALLOC, 2 other */
+  uint64_t dt_pred[2][3];       /* the last short FREE's [0] and ALLOC's [1] dt, by `last` */
   uint16_t where[MS_V2_WHERE]; /* address hash -> its allocation number + 1; 0 = none (a
                                   number past 16 bits is not kept: the ring check below
                                   makes any stale entry harmless) */
@@ -44,13 +46,35 @@ typedef struct ms_v2_enc_s {
 static inline void ms__v2_reset(ms_v2_enc_t *v) {
   v->nalloc = 0;
   memset(v->stk, 0, sizeof v->stk);
-  v->dt_free = v->dt_alloc = 0;
+  memset(v->rstk, 0, sizeof v->rstk);
+  memset(v->dt_pred, 0, sizeof v->dt_pred);
+  v->last = 2;
   memset(v->where, 0, sizeof v->where);
 }
 
 /* 10 bits of the address above malloc's 16-byte alignment, mixed: one multiply. */
 static inline uint32_t ms__v2_hash(uint64_t addr) {
   return (uint32_t)((addr >> 4) * 0x9e3779b1u) >> 22;
+}
+
+/* Moves id to the front of list l; returns its place before, MS_V2_NSTACKS if absent. */
+static inline uint32_t ms__v2_mtf(uint32_t *l, uint32_t id) {
+  uint32_t s = 0;
+  while (s < MS_V2_NSTACKS && l[s] != id)
+    s++;
+  for (uint32_t j = s < MS_V2_NSTACKS ? s : MS_V2_NSTACKS - 1; j > 0; j--)
+    l[j] = l[j - 1];
+  l[0] = id;
+  return s;
+}
+
+/* The age of addr among the chunk's last MS_V2_RECENT allocations, or -1. */
+static inline int ms__v2_age(const ms_v2_enc_t *v, uint64_t addr) {
+  uint32_t n = v->where[ms__v2_hash(addr)];
+  uint32_t age = v->nalloc - n;
+  if (n && age < MS_V2_RECENT && v->recent[(n - 1) & (MS_V2_RECENT - 1)] == addr)
+    return (int)age;
+  return -1;
 }
 
 static inline void ms__v2_push(ms_v2_enc_t *v, uint64_t addr) {
@@ -261,13 +285,12 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
     if (__builtin_expect(limit - o >= 64, 1)) {
       if (r->kind == MS_REC_FREE && !r->aux) {
         uint64_t ts = r->ts < prev_ts ? prev_ts : r->ts;
-        uint32_t n = v.where[ms__v2_hash(r->addr)];
-        uint32_t age = v.nalloc - n;
-        if (n && age < MS_V2_RECENT && v.recent[(n - 1) & (MS_V2_RECENT - 1)] == r->addr) {
-          uint64_t dt = ts - prev_ts;
-          *o++ = (uint8_t)(MS_V2_TAG_FREE_RECENT | age);
-          o = ms_put_varint(o, ms_zigzag((int64_t)(dt - v.dt_free)));
-          v.dt_free = dt;
+        int age = ms__v2_age(&v, r->addr);
+        if (age >= 0) {
+          uint64_t dt = ts - prev_ts, *pred = &v.dt_pred[0][v.last];
+          *o++ = (uint8_t)(MS_V2_TAG_FREE_RECENT | (uint32_t)age);
+          o = ms_put_varint(o, ms_zigzag((int64_t)(dt - *pred)));
+          *pred = dt;
         } else { /* long FREE; the delta in 16-byte units when it is a multiple */
           uint64_t delta = r->addr - prev_addr;
           int units = !(delta & 15);
@@ -277,25 +300,23 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
         }
         prev_addr = r->addr;
         prev_ts = ts;
+        v.last = 0;
         nev++, nrec++, i++;
         continue;
       }
       uint64_t delta = r->addr - prev_addr;
       if (r->kind == MS_REC_ALLOC && !r->aux && !r->weight && !(delta & 15)) {
         uint64_t ts = r->ts < prev_ts ? prev_ts : r->ts, dt = ts - prev_ts;
-        uint32_t st = r->stack, s = 0;
-        while (s < MS_V2_NSTACKS && v.stk[s] != st)
-          s++;
-        for (uint32_t j = s < MS_V2_NSTACKS ? s : MS_V2_NSTACKS - 1; j > 0; j--)
-          v.stk[j] = v.stk[j - 1];
-        v.stk[0] = st;
+        uint64_t *pred = &v.dt_pred[1][v.last];
+        uint32_t st = r->stack, s = ms__v2_mtf(v.stk, st);
         *o++ = (uint8_t)(MS_V2_TAG_ALLOC_SHORT | s << 3 | (r->size & 7));
-        o = ms_put_varint(o, ms_zigzag((int64_t)(dt - v.dt_alloc)));
+        o = ms_put_varint(o, ms_zigzag((int64_t)(dt - *pred)));
         o = ms_put_varint(o, ms_zigzag((int64_t)delta >> 4));
         o = ms_put_varint(o, r->size >> 3);
         if (s == MS_V2_NSTACKS)
           o = ms_put_varint(o, st);
-        v.dt_alloc = dt;
+        *pred = dt;
+        v.last = 1;
         ms__v2_push(&v, r->addr);
         prev_addr = r->addr;
         prev_ts = ts;
@@ -337,15 +358,40 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
       prev_addr = r->addr;
       prev_ts = ts;
       break;
-    case MS_REC_FREE:
-      *o++ = (uint8_t)(MS_REC_FREE | release);
-      o = ms_put_varint(o, ts - prev_ts);
-      o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
+    case MS_REC_FREE: {
+      int age = release ? ms__v2_age(&v, r->addr) : -1;
+      if (age >= 0) { /* a moving realloc's release of a recent block (the REALLOC follows) */
+        *o++ = MS_V2_TAG_RELEASE_RECENT;
+        o = ms_put_varint(o, ts - prev_ts);
+        o = ms_put_varint(o, (uint64_t)age);
+      } else {
+        *o++ = (uint8_t)(MS_REC_FREE | release);
+        o = ms_put_varint(o, ts - prev_ts);
+        o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
+      }
       prev_addr = r->addr;
       prev_ts = ts;
       break;
+    }
     case MS_REC_REALLOC: {
       uint64_t old = r[1].addr;
+      if (!r->weight) { /* compact: old often prev_addr (its release came just before) */
+        uint64_t d2 = r->addr - old;
+        int same = old == prev_addr, units = !(d2 & 15);
+        *o++ = (uint8_t)(MS_V2_KIND_REALLOC | release | (same ? MS_V2_FLAG_OLD_PREV : 0) |
+                         (units ? MS_V2_FLAG_NEW_UNITS : 0));
+        o = ms_put_varint(o, ts - prev_ts);
+        if (!same)
+          o = ms_put_svarint(o, (int64_t)(old - prev_addr));
+        o = ms_put_svarint(o, units ? (int64_t)d2 >> 4 : (int64_t)d2);
+        o = ms_put_varint(o, r->size);
+        uint32_t s = ms__v2_mtf(v.rstk, r->stack); /* a place, or the id after them */
+        o = ms_put_varint(o, s < MS_V2_NSTACKS ? s : (uint64_t)MS_V2_NSTACKS + r->stack);
+        ms__v2_push(&v, r->addr);
+        prev_addr = r->addr;
+        prev_ts = ts;
+        break;
+      }
       *o++ = (uint8_t)(MS_REC_REALLOC | release | (r->weight ? MS_FLAG_WEIGHT : 0));
       o = ms_put_varint(o, ts - prev_ts);
       o = ms_put_svarint(o, (int64_t)(old - prev_addr));
@@ -395,6 +441,8 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
     default:
       break;
     }
+    if (r->kind != MS_REC_STACK) /* STACK has no time: it leaves `last` alone */
+      v.last = r->kind == MS_REC_FREE ? 0 : r->kind == MS_REC_ALLOC ? 1 : 2;
     nev += r->kind == MS_REC_ALLOC || r->kind == MS_REC_REALLOC ||
            (r->kind == MS_REC_FREE && !(r->aux & MS_FLAG_REALLOC_RELEASE));
     nrec++;
