@@ -402,7 +402,8 @@ typedef struct delta_s {
   uint64_t stk[MS_V2_NSTACKS];
   uint64_t rstk[MS_V2_NSTACKS]; /* v2: compact REALLOCs' stack list */
   uint32_t last;               /* v2: the last timed record: 0 FREE, 1 ALLOC, 2 other */
-  uint64_t dt_pred[2][3];      /* v2: the last short FREE's [0] and ALLOC's [1] dt, by last */
+  uint64_t dt_pred[4][3]; /* v2: the last dt of a short FREE [0], short ALLOC [1], compact
+                             REALLOC [2], release by age [3]; by `last` */
   uint64_t recent[MS_V2_RECENT];
 } delta_t;
 
@@ -556,7 +557,7 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
       uint64_t code;
       r->kind = MS_EV_REALLOC;
       delta = 0;
-      if (ms_get_varint(&p, end, &dt) ||
+      if (get_svarint(&p, end, &dt) ||
           (!(tag & MS_V2_FLAG_OLD_PREV) && get_svarint(&p, end, &delta)) ||
           get_svarint(&p, end, &delta2) || ms_get_varint(&p, end, &r->size) ||
           ms_get_varint(&p, end, &code))
@@ -565,7 +566,9 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
       r->stack_id = s < MS_V2_NSTACKS ? d->rstk[s] : code - MS_V2_NSTACKS;
       v2_mtf(d->rstk, s, r->stack_id);
       r->flags = (tag & MS_V2_FLAG_RELEASE) ? MS_FLAG_REALLOC_RELEASE : 0;
-      d->prev_ts += dt;
+      uint64_t *pred = &d->dt_pred[2][d->last];
+      *pred += dt;
+      d->prev_ts += *pred;
       r->ts = d->prev_ts;
       r->old_addr = d->prev_addr + delta;
       r->addr = r->old_addr + ((tag & MS_V2_FLAG_NEW_UNITS) ? delta2 << 4 : delta2);
@@ -575,17 +578,20 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
       *pp = p;
       return 0;
     }
-    if (tag == MS_V2_TAG_RELEASE_RECENT) { /* a realloc's release of a recent allocation */
-      uint64_t age;
+    if (tag == MS_V2_TAG_RELEASE_RECENT || tag == MS_V2_TAG_RELEASE_LAST) {
+      uint64_t age = 0; /* a realloc's release of a recent allocation */
       r->kind = MS_EV_FREE;
-      if (ms_get_varint(&p, end, &dt) || ms_get_varint(&p, end, &age))
+      if (get_svarint(&p, end, &dt) ||
+          (tag == MS_V2_TAG_RELEASE_RECENT && ms_get_varint(&p, end, &age)))
         return -1;
       if (age >= d->nalloc || age >= MS_V2_RECENT) {
         *why = "free of an allocation the chunk has not made";
         return -1;
       }
       r->flags = MS_FLAG_REALLOC_RELEASE;
-      d->prev_ts += dt;
+      uint64_t *pred = &d->dt_pred[3][d->last];
+      *pred += dt;
+      d->prev_ts += *pred;
       d->prev_addr = d->recent[(d->nalloc - 1 - age) & (MS_V2_RECENT - 1)];
       r->ts = d->prev_ts;
       r->addr = d->prev_addr;

@@ -37,7 +37,8 @@ typedef struct ms_v2_enc_s {
   uint32_t stk[MS_V2_NSTACKS];
   uint32_t rstk[MS_V2_NSTACKS]; /* compact REALLOCs' own move-to-front list */
   uint32_t last;                /* the last timed record: 0 FREE, 1 ALLOC, 2 other */
-  uint64_t dt_pred[2][3];       /* the last short FREE's [0] and ALLOC's [1] dt, by `last` */
+  uint64_t dt_pred[4][3]; /* the last dt of a short FREE [0], short ALLOC [1], compact
+                             REALLOC [2], release by age [3]; by `last` */
   uint16_t where[MS_V2_WHERE]; /* address hash -> its allocation number + 1; 0 = none (a
                                   number past 16 bits is not kept: the ring check below
                                   makes any stale entry harmless) */
@@ -361,9 +362,12 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
     case MS_REC_FREE: {
       int age = release ? ms__v2_age(&v, r->addr) : -1;
       if (age >= 0) { /* a moving realloc's release of a recent block (the REALLOC follows) */
-        *o++ = MS_V2_TAG_RELEASE_RECENT;
-        o = ms_put_varint(o, ts - prev_ts);
-        o = ms_put_varint(o, (uint64_t)age);
+        uint64_t dt = ts - prev_ts, *pred = &v.dt_pred[3][v.last];
+        *o++ = age ? MS_V2_TAG_RELEASE_RECENT : MS_V2_TAG_RELEASE_LAST;
+        o = ms_put_varint(o, ms_zigzag((int64_t)(dt - *pred)));
+        *pred = dt;
+        if (age)
+          o = ms_put_varint(o, (uint64_t)age);
       } else {
         *o++ = (uint8_t)(MS_REC_FREE | release);
         o = ms_put_varint(o, ts - prev_ts);
@@ -380,7 +384,9 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
         int same = old == prev_addr, units = !(d2 & 15);
         *o++ = (uint8_t)(MS_V2_KIND_REALLOC | release | (same ? MS_V2_FLAG_OLD_PREV : 0) |
                          (units ? MS_V2_FLAG_NEW_UNITS : 0));
-        o = ms_put_varint(o, ts - prev_ts);
+        uint64_t dt = ts - prev_ts, *pred = &v.dt_pred[2][v.last];
+        o = ms_put_varint(o, ms_zigzag((int64_t)(dt - *pred)));
+        *pred = dt;
         if (!same)
           o = ms_put_svarint(o, (int64_t)(old - prev_addr));
         o = ms_put_svarint(o, units ? (int64_t)d2 >> 4 : (int64_t)d2);

@@ -127,6 +127,7 @@ _Static_assert(sizeof(ms_chunk_header_t) == MS_CHUNK_HEADER_SIZE, "chunk header 
 #define MS_V2_FLAG_RELEASE 0x08u /* long FREE/REALLOC: v1's MS_FLAG_REALLOC_RELEASE */
 #define MS_V2_FLAG_UNITS16 0x10u /* long FREE: the address delta is in 16-byte units */
 #define MS_V2_TAG_RELEASE_RECENT 0x08u /* a realloc's release of a recent allocation: dt, age */
+#define MS_V2_TAG_RELEASE_LAST 0x18u   /* ... of the chunk's last allocation (age 0): dt */
 #define MS_V2_KIND_REALLOC 7u    /* compact REALLOC (no weight); flags below and 0x08 */
 #define MS_V2_FLAG_OLD_PREV 0x10u /* compact REALLOC: old == prev_addr, no old delta */
 #define MS_V2_FLAG_NEW_UNITS 0x20u /* compact REALLOC: new-old in 16-byte units */

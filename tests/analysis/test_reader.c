@@ -1082,29 +1082,33 @@ static void decode_v2_forms(void) {
       0x80, 0x0a,
       /* ALLOC short: stack place 0 (5), size&7 0; dt zz(7); addr +1 unit; size>>3 3. ts 1022 */
       0x40, 0x0e, 0x02, 0x03,
-      /* compact REALLOC 0x07|0x10 (old = prev_addr 0x1010)|0x20 (units): dt 3, new-old
+      /* compact REALLOC 0x07|0x10 (old = prev_addr 0x1010)|0x20 (units): dt zz(3 - 0), new-old
        * zz(0x100) = 0x200, size 200, stack code 7+9 (not in the list). ts 1025 */
-      0x37, 0x03, 0x80, 0x04, 0xc8, 0x01, 0x10,
+      0x37, 0x06, 0x80, 0x04, 0xc8, 0x01, 0x10,
       /* FREE short age 0: the REALLOC's new block 0x2010; dt zz(4 - 0) (after a REALLOC). */
       0x80, 0x08,
       /* ALLOC short, stack place 0, size 8: dt zz(9 - 7) (after a FREE, the last such 7);
        * addr +2 units = 0x2030; size>>3 1. ts 1038 */
       0x40, 0x04, 0x04, 0x01,
-      /* a realloc's release by age: 4 allocations so far, 0x1000 was the first: age 3. */
-      0x08, 0x02, 0x03,
-      /* long FREE in 16-byte units: 0x2030 - 0x1000 = 0x103 units, zz 0x206. ts 1041 */
-      0x12, 0x01, 0x86, 0x04,
+      /* a realloc's release by age: dt zz(2 - 0); 4 allocations so far, 0x1000 was the
+       * first: age 3. ts 1040 */
+      0x08, 0x04, 0x03,
+      /* a realloc's release of the last allocation (0x2030, age 0): dt zz(1 - 0) (the
+       * prediction after a FREE: the last release followed an ALLOC). ts 1041 */
+      0x18, 0x02,
+      /* long FREE in 16-byte units: 0x1000 - 0x2030 = -0x103 units, zz 0x205. ts 1042 */
+      0x12, 0x01, 0x85, 0x04,
   };
   tg_chunk(f, 1000, 5, 6);
-  tg_raw(f, payload, sizeof payload, 8);
+  tg_raw(f, payload, sizeof payload, 9);
   tg_end_chunk(f);
   tg_close(f);
   ms_run_t *run = open_ok(dir);
   T_EQ_INT(0, ms_run_partial(run));
-  T_EQ_U64(8, ms_run_thread(run, 0)->records);
+  T_EQ_U64(9, ms_run_thread(run, 0)->records);
   evlist_t l;
   collect(run, &l);
-  T_EQ_U64(8, l.n);
+  T_EQ_U64(9, l.n);
   expect_event(&l.ev[0], MS_EV_ALLOC, 1010, 0x1000, 100, 5, 0, 0);
   expect_event(&l.ev[1], MS_EV_FREE, 1015, 0x1000, 0, 0, 0, 0);
   expect_event(&l.ev[2], MS_EV_ALLOC, 1022, 0x1010, 24, 5, 0, 0);
@@ -1112,7 +1116,8 @@ static void decode_v2_forms(void) {
   expect_event(&l.ev[4], MS_EV_FREE, 1029, 0x2010, 0, 0, 0, 0);
   expect_event(&l.ev[5], MS_EV_ALLOC, 1038, 0x2030, 8, 5, 0, 0);
   expect_event(&l.ev[6], MS_EV_FREE, 1040, 0x1000, 0, 0, 0, MS_FLAG_REALLOC_RELEASE);
-  expect_event(&l.ev[7], MS_EV_FREE, 1041, 0x2030, 0, 0, 0, 0);
+  expect_event(&l.ev[7], MS_EV_FREE, 1041, 0x2030, 0, 0, 0, MS_FLAG_REALLOC_RELEASE);
+  expect_event(&l.ev[8], MS_EV_FREE, 1042, 0x1000, 0, 0, 0, 0);
   ms_run_close(run);
   tg_rmrf(dir);
   free(dir);
@@ -1130,7 +1135,8 @@ static void v2_hostile(void) {
       {{0x08, 0x00, 0x00}, 3, "free of an allocation the chunk has not made"},
       {{0x7c, 0x14}, 2, "varint cut off"},
       {{0x00}, 1, "unknown record kind"},
-      {{0x18, 0x00}, 2, "unknown record kind"},
+      {{0x18, 0x00}, 2, "free of an allocation the chunk has not made"},
+      {{0x28, 0x00}, 2, "unknown record kind"},
       {{0x40, 0x00, 0x00, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20}, 12,
        "size out of range"}, /* size>>3 = 2^61 */
       {{0x37, 0x00, 0x00, 0x00}, 4, "varint cut off"},
