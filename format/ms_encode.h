@@ -309,7 +309,16 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
       if (r->kind == MS_REC_ALLOC && !r->aux && !r->weight && !(delta & 15)) {
         uint64_t ts = r->ts < prev_ts ? prev_ts : r->ts, dt = ts - prev_ts;
         uint64_t *pred = &v.dt_pred[1][v.last];
-        uint32_t st = r->stack, s = st == v.stk[0] ? 0 : ms__v2_mtf(v.stk, st);
+        uint32_t st = r->stack, s = 0;
+        if (st != v.stk[0]) { /* the common places inline, the rest by the loop */
+          if (st == v.stk[1]) {
+            v.stk[1] = v.stk[0];
+            v.stk[0] = st;
+            s = 1;
+          } else {
+            s = ms__v2_mtf(v.stk, st);
+          }
+        }
         *o++ = (uint8_t)(MS_V2_TAG_ALLOC_SHORT | s << 3 | (r->size & 7));
         o = ms_put_varint(o, ms_zigzag((int64_t)(dt - *pred)));
         o = ms_put_varint(o, ms_zigzag((int64_t)delta >> 4));
