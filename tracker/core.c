@@ -113,10 +113,12 @@ static int format_version = MS_FORMAT_VERSION;
 static const char *const known_vars[] = {
     "MEMSCOPE_OUT", "MEMSCOPE_STACK_DEPTH", "MEMSCOPE_SAMPLE", "MEMSCOPE_THREADS",
     "MEMSCOPE_RESOURCES_HZ", "MEMSCOPE_VERBOSE", "MEMSCOPE_TEST_SLOWDOWN",
-    "MEMSCOPE_TEST_CLOCK", "MEMSCOPE_TEST_RESOURCES", "MEMSCOPE_TEST_FORMAT", "MEMSCOPE_FUZZ",
+    "MEMSCOPE_TEST_CLOCK", "MEMSCOPE_TEST_RESOURCES", "MEMSCOPE_FUZZ",
     /* the fuzz driver's (fuzz/ms_fuzz_driver.c): known here, so the tracker accepts them */
     "MEMSCOPE_FUZZ_MAX_LEAK_BYTES", "MEMSCOPE_FUZZ_MAX_PEAK_BYTES", "MEMSCOPE_FUZZ_FEEDBACK",
-    "MEMSCOPE_FUZZ_REPORT_DIR", "MEMSCOPE_FUZZ_SUPPRESSIONS", NULL};
+    "MEMSCOPE_FUZZ_REPORT_DIR", "MEMSCOPE_FUZZ_SUPPRESSIONS",
+    "MEMSCOPE_TEST_FORMAT", /* the format version written (test knob, below) */
+    NULL};
 
 /* Returns 0, or -1 after printing the one line that says which variable is wrong. */
 static int parse_config(void) {
