@@ -359,11 +359,11 @@ static int meta_parse(const char *path, ms_meta_t *m, char *err, size_t errlen) 
     meta_free(m);
     return MS_TRACE_E_CORRUPT;
   }
-  if (version != MS_FORMAT_VERSION) {
+  if (version < MS_FORMAT_VERSION_MIN || version > MS_FORMAT_VERSION) {
     set_err(err, errlen,
             "%s: trace format version %" PRIu64
-            ", this reader knows version %d: use a matching memscope",
-            path, version, MS_FORMAT_VERSION);
+            ", this reader knows versions %d to %d: use a matching memscope",
+            path, version, MS_FORMAT_VERSION_MIN, MS_FORMAT_VERSION);
     meta_free(m);
     return MS_TRACE_E_VERSION;
   }
@@ -393,9 +393,41 @@ typedef struct rec_extra_s {
   uint32_t nkept;   /* STACK: frames stored in the caller's buffer */
 } rec_extra_t;
 
+/* A chunk's decoding state: v1's deltas, and version 2's recency ring and stack list
+ * (docs/trace-format.md, 3.5), all reset at every chunk (delta_init). */
 typedef struct delta_s {
   uint64_t prev_ts, prev_addr;
+  uint32_t v2;     /* the file is format version 2 */
+  uint32_t nalloc; /* v2: allocations so far in the chunk */
+  uint64_t stk[MS_V2_NSTACKS];
+  uint64_t rstk[MS_V2_NSTACKS]; /* v2: compact REALLOCs' stack list */
+  uint32_t last;               /* v2: the last timed record: 0 FREE, 1 ALLOC, 2 other */
+  uint64_t dt_pred[4][3]; /* v2: the last dt of a short FREE [0], short ALLOC [1], compact
+                             REALLOC [2], release by age [3]; by `last` */
+  uint64_t recent[MS_V2_RECENT];
 } delta_t;
+
+static inline void delta_init(delta_t *d, uint64_t base_ts, unsigned version) {
+  d->prev_ts = base_ts;
+  d->prev_addr = 0;
+  d->v2 = version >= 2;
+  d->nalloc = 0;
+  d->last = 2;
+  memset(d->dt_pred, 0, sizeof d->dt_pred);
+  memset(d->rstk, 0, sizeof d->rstk);
+  memset(d->stk, 0, sizeof d->stk); /* recent[] is read only below nalloc: not cleared */
+}
+
+/* Moves id to the front of list l from place s (MS_V2_NSTACKS: it was not in the list). */
+static inline void v2_mtf(uint64_t *l, uint32_t s, uint64_t id) {
+  for (uint32_t j = s < MS_V2_NSTACKS ? s : MS_V2_NSTACKS - 1; j > 0; j--)
+    l[j] = l[j - 1];
+  l[0] = id;
+}
+
+static inline void v2_push(delta_t *d, uint64_t addr) {
+  d->recent[d->nalloc++ & (MS_V2_RECENT - 1)] = addr;
+}
 
 /* ms_get_varint with fast paths: one byte (most fields), and no bounds check per byte when ten
  * bytes are left. Same results and the same bounds as ms_get_varint. (A branch-free 8-byte
@@ -468,9 +500,119 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
   }
   uint8_t tag = *p++;
   int kind = tag & 0x0f;
-  r->kind = (ms_event_kind_t)kind;
   uint64_t dt, delta, delta2;
   *why = "varint cut off or longer than 10 bytes";
+  if (d->v2) {
+    if (tag & MS_V2_TAG_FREE_RECENT) { /* FREE of a recent allocation: its age, dt */
+      uint32_t age = tag & (MS_V2_RECENT - 1);
+      r->kind = MS_EV_FREE;
+      if (get_svarint(&p, end, &dt))
+        return -1;
+      if (age >= d->nalloc) {
+        *why = "free of an allocation the chunk has not made";
+        return -1;
+      }
+      uint64_t *pred = &d->dt_pred[0][d->last];
+      *pred += dt; /* dt is stored as the change from the last short FREE's (same `last`) */
+      d->prev_ts += *pred;
+      d->last = 0;
+      d->prev_addr = d->recent[(d->nalloc - 1 - age) & (MS_V2_RECENT - 1)];
+      r->ts = d->prev_ts;
+      r->addr = d->prev_addr;
+      *pp = p;
+      return 0;
+    }
+    if (tag & MS_V2_TAG_ALLOC_SHORT) { /* ALLOC: stack place, size's low bits in the tag */
+      uint32_t s = (tag >> 3) & 7;
+      uint64_t hi, st;
+      r->kind = MS_EV_ALLOC;
+      if (get_svarint(&p, end, &dt) || ms_get_varint(&p, end, &delta) ||
+          ms_get_varint(&p, end, &hi))
+        return -1;
+      if (hi >> 61) {
+        *why = "size out of range";
+        return -1;
+      }
+      if (s < MS_V2_NSTACKS)
+        st = d->stk[s];
+      else if (ms_get_varint(&p, end, &st))
+        return -1;
+      v2_mtf(d->stk, s, st); /* as the encoder did */
+      r->stack_id = st;
+      r->size = hi << 3 | (tag & 7);
+      uint64_t *pred = &d->dt_pred[1][d->last];
+      *pred += dt;
+      d->prev_ts += *pred;
+      d->last = 1;
+      d->prev_addr += (uint64_t)ms_unzigzag(delta) << 4;
+      r->ts = d->prev_ts;
+      r->addr = d->prev_addr;
+      v2_push(d, r->addr);
+      *pp = p;
+      return 0;
+    }
+    /* A long record: v1's body; the release flag moved to 0x08, the kind to 3 bits. */
+    kind = tag & 7;
+    if (kind == MS_V2_KIND_REALLOC) { /* compact REALLOC */
+      uint64_t code;
+      r->kind = MS_EV_REALLOC;
+      delta = 0;
+      if (get_svarint(&p, end, &dt) ||
+          (!(tag & MS_V2_FLAG_OLD_PREV) && get_svarint(&p, end, &delta)) ||
+          get_svarint(&p, end, &delta2) || ms_get_varint(&p, end, &r->size) ||
+          ms_get_varint(&p, end, &code))
+        return -1;
+      uint32_t s = code < MS_V2_NSTACKS ? (uint32_t)code : MS_V2_NSTACKS;
+      r->stack_id = s < MS_V2_NSTACKS ? d->rstk[s] : code - MS_V2_NSTACKS;
+      v2_mtf(d->rstk, s, r->stack_id);
+      r->flags = (tag & MS_V2_FLAG_RELEASE) ? MS_FLAG_REALLOC_RELEASE : 0;
+      uint64_t *pred = &d->dt_pred[2][d->last];
+      *pred += dt;
+      d->prev_ts += *pred;
+      r->ts = d->prev_ts;
+      r->old_addr = d->prev_addr + delta;
+      r->addr = r->old_addr + ((tag & MS_V2_FLAG_NEW_UNITS) ? delta2 << 4 : delta2);
+      d->prev_addr = r->addr;
+      d->last = 2;
+      v2_push(d, r->addr);
+      *pp = p;
+      return 0;
+    }
+    if (tag == MS_V2_TAG_RELEASE_RECENT || tag == MS_V2_TAG_RELEASE_LAST) {
+      uint64_t age = 0; /* a realloc's release of a recent allocation */
+      r->kind = MS_EV_FREE;
+      if (get_svarint(&p, end, &dt) ||
+          (tag == MS_V2_TAG_RELEASE_RECENT && ms_get_varint(&p, end, &age)))
+        return -1;
+      if (age >= d->nalloc || age >= MS_V2_RECENT) {
+        *why = "free of an allocation the chunk has not made";
+        return -1;
+      }
+      r->flags = MS_FLAG_REALLOC_RELEASE;
+      uint64_t *pred = &d->dt_pred[3][d->last];
+      *pred += dt;
+      d->prev_ts += *pred;
+      d->prev_addr = d->recent[(d->nalloc - 1 - age) & (MS_V2_RECENT - 1)];
+      r->ts = d->prev_ts;
+      r->addr = d->prev_addr;
+      d->last = 0;
+      *pp = p;
+      return 0;
+    }
+    if (kind == MS_REC_FREE && (tag & MS_V2_FLAG_UNITS16)) {
+      r->kind = MS_EV_FREE;
+      if (ms_get_varint(&p, end, &dt) || get_svarint(&p, end, &delta))
+        return -1;
+      r->flags = (tag & MS_V2_FLAG_RELEASE) ? MS_FLAG_REALLOC_RELEASE : 0;
+      step_ts_addr(d, r, dt, delta << 4);
+      d->last = 0;
+      *pp = p;
+      return 0;
+    }
+    tag = (uint8_t)((tag & (MS_FLAG_ALIGN | MS_FLAG_WEIGHT)) |
+                    ((tag & MS_V2_FLAG_RELEASE) ? MS_FLAG_REALLOC_RELEASE : 0));
+  }
+  r->kind = (ms_event_kind_t)kind;
   switch (kind) {
   case MS_REC_ALLOC:
     if (ms_get_varint(&p, end, &dt) || get_svarint(&p, end, &delta) ||
@@ -481,6 +623,8 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
     if ((tag & MS_FLAG_WEIGHT) && ms_get_varint(&p, end, &r->weight))
       return -1;
     step_ts_addr(d, r, dt, delta);
+    if (d->v2)
+      v2_push(d, r->addr);
     break;
   case MS_REC_FREE:
     if (ms_get_varint(&p, end, &dt) || get_svarint(&p, end, &delta))
@@ -501,6 +645,8 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
     r->old_addr = d->prev_addr + delta;
     r->addr = r->old_addr + delta2;
     d->prev_addr = r->addr;
+    if (d->v2)
+      v2_push(d, r->addr);
     break;
   case MS_REC_STACK: {
     x->nkept = 0;
@@ -553,6 +699,8 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
     *why = "unknown record kind";
     return -1;
   }
+  if (d->v2 && kind != MS_REC_STACK)
+    d->last = kind == MS_REC_FREE ? 0 : kind == MS_REC_ALLOC ? 1 : 2;
   *pp = p;
   return 0;
 }
@@ -571,7 +719,8 @@ typedef struct cursor_s {
   uint8_t *payload;
   size_t payload_cap;
   const uint8_t *p, *pend; /* the current chunk's records not decoded yet */
-  delta_t delta;
+  delta_t delta;       /* the current chunk's decoding state */
+  unsigned version;    /* the file's format version (its header) */
   uint64_t chunk_off;  /* offset of the current chunk */
   ms_chunk_header_t chunk; /* its header */
   int chunk_checked;   /* its records were validated (at open, or by an earlier pass) */
@@ -747,7 +896,8 @@ static int scan_payload(ms_run_t *run, size_t file, const ms_chunk_header_t *h,
   ms_thread_info_t *ti = &run->threads[file];
   for (int pass = 0; pass < 2; pass++) {
     const uint8_t *p = payload, *end = payload + h->payload_len;
-    delta_t d = {h->base_ts, 0};
+    delta_t d;
+    delta_init(&d, h->base_ts, run->cursors[file].version);
     uint64_t n = 0, backwards = 0, lts = *last_ts;
     int hl = *have_last, has_stack = 0;
     while (p < end) {
@@ -823,10 +973,11 @@ static int scan_file(ms_run_t *run, size_t file, uint8_t **buf, size_t *cap, cha
     rc = add_damage(run, file, 0, "bad file magic: not a memscope thread file");
     goto out;
   }
-  if (fh.version != MS_FORMAT_VERSION) {
+  if (fh.version < MS_FORMAT_VERSION_MIN || fh.version > MS_FORMAT_VERSION) {
     set_err(err, errlen,
-            "%s: trace format version %u, this reader knows version %d: use a matching memscope",
-            path, fh.version, MS_FORMAT_VERSION);
+            "%s: trace format version %u, this reader knows versions %d to %d: use a matching "
+            "memscope",
+            path, fh.version, MS_FORMAT_VERSION_MIN, MS_FORMAT_VERSION);
     rc = MS_TRACE_E_VERSION;
     goto out;
   }
@@ -844,6 +995,7 @@ static int scan_file(ms_run_t *run, size_t file, uint8_t **buf, size_t *cap, cha
   ti->thread_seq = fh.thread_seq;
   ti->usable = 1;
   run->cursors[file].start = fh.header_size;
+  run->cursors[file].version = fh.version;
   uint64_t off = fh.header_size, last_ts = 0;
   int have_last = 0;
   while (off < size) {
@@ -1144,7 +1296,7 @@ static int decode_window(ms_run_t *run, size_t i) {
     c->arena_cap = need;
   }
   int check = !c->chunk_checked;
-  delta_t d = c->delta;
+  delta_t *d = &c->delta; /* in place: v2's state is 1 KiB, not worth copying per window */
   size_t n = 0, an = 0;
   uint64_t nrec = 0;
   const char *why = NULL;
@@ -1152,7 +1304,7 @@ static int decode_window(ms_run_t *run, size_t i) {
     ms_event_t *r = &c->evs[n];
     rec_extra_t x;
     *r = c->tmpl;
-    if (decode_record(&p, end, &d, r, &x, check ? run->frames : NULL, &why))
+    if (decode_record(&p, end, d, r, &x, check ? run->frames : NULL, &why))
       break;
     why = NULL; /* decode_record sets it on success too */
     nrec++;
@@ -1176,7 +1328,6 @@ static int decode_window(ms_run_t *run, size_t i) {
     n++;
   }
   c->p = p;
-  c->delta = d;
   c->nevs = n;
   c->ri = 0;
   if (!check) {
@@ -1238,7 +1389,7 @@ static int load_chunk(ms_run_t *run, size_t i) {
     return chunk_bad(run, i, "changed since opened: ", why);
   c->p = c->payload;
   c->pend = c->payload + c->chunk.payload_len;
-  c->delta = (delta_t){c->chunk.base_ts, 0};
+  delta_init(&c->delta, c->chunk.base_ts, c->version);
   c->offset += MS_CHUNK_HEADER_SIZE + c->chunk.payload_len;
   c->chunk_checked = !run->lazy || c->chunk_off < c->counted_upto;
   c->chunk_seen = 0;
