@@ -1337,9 +1337,13 @@ int ms_run_rewind(ms_run_t *run) {
   return 0;
 }
 
-int ms__run_next_ref(ms_run_t *run, const ms_event_t **ev) {
+/* The merge's step, shared by ms__run_next_ref and ms__run_next_batch: starts the merge on
+ * the first call, advances the cursor whose events were returned last and restores the heap.
+ * Returns 1 with the cursor of the smallest key at the heap's top, 0 at the end, or an
+ * error. */
+static inline int merge_step(ms_run_t *run) {
   int rc;
-  if (!run->started) {
+  if (__builtin_expect(!run->started, 0)) {
     ms_run_rewind(run);
     for (size_t i = 0; i < run->nthreads; i++) {
       if (run->cursors[i].done)
@@ -1365,11 +1369,51 @@ int ms__run_next_ref(ms_run_t *run, const ms_event_t **ev) {
     if (run->heap_n > 1)
       heap_sift_down(run);
   }
-  if (!run->heap_n)
-    return 0;
+  return run->heap_n ? 1 : 0;
+}
+
+int ms__run_next_ref(ms_run_t *run, const ms_event_t **ev) {
+  int rc = merge_step(run);
+  if (rc != 1)
+    return rc;
   uint32_t i = (uint32_t)run->heap[0].tie;
   const cursor_t *c = &run->cursors[i];
   *ev = &c->evs[c->ri];
+  run->pending = i;
+  return 1;
+}
+
+/* The top cursor's events that come before every other cursor's current one are the next
+ * events of the merge, in order: the runner-up key (the smaller of the top's two children)
+ * bounds them, and one comparison per event finds them in the decoded window instead of a
+ * sift of the heap per event. The cursor is left on the last one returned, so the next call
+ * advances it exactly as after ms__run_next_ref. Equal timestamps fall to the tie (thread
+ * sequence, file order) as in heap_less. */
+int ms__run_next_batch(ms_run_t *run, const ms_event_t **evs, size_t *n) {
+  int rc = merge_step(run);
+  if (rc != 1)
+    return rc;
+  uint32_t i = (uint32_t)run->heap[0].tie;
+  cursor_t *c = &run->cursors[i];
+  const ms_event_t *e = &c->evs[c->ri];
+  size_t k = 1, avail = c->nevs - c->ri;
+  if (run->heap_n == 1) {
+    k = avail;
+  } else {
+    const heap_ent_t *b = &run->heap[1];
+    if (run->heap_n > 2 && heap_less(&run->heap[2], b))
+      b = &run->heap[2];
+    uint64_t bts = b->ts;
+    if (run->heap[0].tie < b->tie) /* the top wins ties with the runner-up */
+      while (k < avail && e[k].ts <= bts)
+        k++;
+    else
+      while (k < avail && e[k].ts < bts)
+        k++;
+  }
+  *evs = e;
+  *n = k;
+  c->ri += k - 1;
   run->pending = i;
   return 1;
 }
