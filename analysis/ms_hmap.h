@@ -150,8 +150,21 @@ static inline int ms__hmap_del(ms_hmap_t *m, uint64_t key, void *out) {
   size_t i = ms__hmap_find(m, key, &found);
   if (!found)
     return 0;
-  if (out)
-    memcpy(out, ms__hmap_val(m, i), m->vstride);
+  /* Word by word, inline: the caller reads the copy's fields at once, and a libc memcpy of
+   * a runtime length (vector stores) made each of those loads wait for the stores to drain
+   * (a failed store-to-load forward, the costliest instruction of the engine's free path). */
+  if (out) {
+    /* GCC's unrolled copy can't see vstride bounded by the caller's buffer (val_size rounded
+     * to 8, the contract above) and flags a caller's 8-byte `out`: a false positive. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+#endif
+    ms__hmap_copy_words(out, ms__hmap_val(m, i), m->vstride);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+  }
   /* Backward-shift deletion: pull later members of the probe chain into the hole when
    * their home slot does not lie cyclically in (hole, j]. */
   size_t mask = m->cap - 1;

@@ -586,7 +586,14 @@ typedef struct cursor_s {
   int have_last;
   ms_event_t tmpl;     /* what every event of this file starts from: thread, tid,
                           thread_seq, weight 1, all else 0 */
+  int fd1;             /* the file's descriptor + 1, kept open between chunks; 0 none */
 } cursor_t;
+
+/* Thread files whose descriptor a cursor keeps open between chunks: reopening a file for
+ * every chunk cost seven system calls a chunk (open, three stats, two fcntl, close), a
+ * sixth of the analysis's kernel time; past this many files a cursor reopens per chunk as
+ * before, so a run of thousands of threads stays within the descriptor limit. */
+#define MAX_KEPT_FDS 256
 
 /* A heap entry: the cursor and its current event's merge key: timestamp, then (equal
  * timestamps, rare) thread sequence and file order, packed in `tie`. */
@@ -595,8 +602,11 @@ typedef struct heap_ent_s {
   uint64_t tie; /* thread_seq << 32 | cursor index */
 } heap_ent_t;
 
+/* ts, then tie: one 128-bit comparison (cmp, sbb), so the merge's choice between two cursors,
+ * unpredictable when threads interleave, costs no branch. */
 static inline int heap_less(const heap_ent_t *a, const heap_ent_t *b) {
-  return a->ts < b->ts || (a->ts == b->ts && a->tie < b->tie);
+  __extension__ typedef unsigned __int128 key128_t;
+  return ((key128_t)a->ts << 64 | a->tie) < ((key128_t)b->ts << 64 | b->tie);
 }
 
 struct ms_run_s {
@@ -626,6 +636,7 @@ struct ms_run_s {
   ms_crc_table_t crc;
   int hw_crc; /* the CPU has the SSE4.2 crc32 instruction */
   int lazy;   /* MS_RUN_LAZY: records are validated and stacks collected during the merge */
+  size_t kept_fds; /* cursors holding their file open (cursor_t.fd1) */
   uint64_t *frames; /* MS_TRACE_MAX_FRAMES slots for STACK decoding */
 };
 
@@ -1057,6 +1068,8 @@ void ms_run_close(ms_run_t *run) {
   ms__hmap_destroy(&run->stacks);
   for (size_t i = 0; i < run->nthreads; i++) {
     cursor_t *c = &run->cursors[i];
+    if (c->fd1)
+      close(c->fd1 - 1);
     free(c->payload);
     free(c->evs);
     free(c->arena);
@@ -1217,12 +1230,14 @@ static int decode_window(ms_run_t *run, size_t i) {
 static int load_chunk(ms_run_t *run, size_t i) {
   cursor_t *c = &run->cursors[i];
   c->chunk_off = c->offset;
-  /* Regular files only: the file may have been replaced (by a FIFO) since the open. */
-  int fd = ms__open_run_file(run->threads[i].path);
+  /* Regular files only: the file may have been replaced (by a FIFO) since the open. Once
+   * reopened here, the descriptor stays with the cursor (up to MAX_KEPT_FDS of them): later
+   * chunks come from the same file, and a later swap of the name no longer matters. */
+  int fd = c->fd1 ? c->fd1 - 1 : ms__open_run_file(run->threads[i].path);
   struct stat st;
   if (fd < 0 || fstat(fd, &st)) {
     int e = fd < 0 ? -fd : errno;
-    if (fd >= 0)
+    if (fd >= 0 && !c->fd1)
       close(fd);
     return chunk_bad(run, i, "reopen failed: ",
                      e == EINVAL ? "not a regular file any more" : strerror(e));
@@ -1231,7 +1246,12 @@ static int load_chunk(ms_run_t *run, size_t i) {
   uint64_t size = (uint64_t)st.st_size < c->end ? (uint64_t)st.st_size : c->end;
   int rc = read_chunk(run, fd, c->offset, size, &c->chunk, &c->payload, &c->payload_cap, why,
                       sizeof why);
-  close(fd);
+  if (!c->fd1 && run->kept_fds < MAX_KEPT_FDS) {
+    c->fd1 = fd + 1;
+    run->kept_fds++;
+  } else if (!c->fd1) {
+    close(fd);
+  }
   if (rc < 0)
     return rc;
   if (rc == 1) /* the open's scan found this chunk whole */
@@ -1299,16 +1319,16 @@ static void heap_push(ms_run_t *run, uint32_t idx) {
   run->heap[i] = x;
 }
 
-/* Restores heap order after the top's key grew (its cursor advanced). */
-static inline void heap_sift_down(ms_run_t *run) {
+/* Puts x, the top's new key (its cursor advanced), in the heap's top and restores heap order.
+ * x comes in registers: stored to the top and read back, it cost a store-forwarding stall. */
+static inline void heap_sift_down(ms_run_t *run, heap_ent_t x) {
   heap_ent_t *h = run->heap;
   size_t n = run->heap_n, i = 0;
-  heap_ent_t x = h[0];
   for (;;) {
     size_t l = 2 * i + 1;
     if (l >= n)
       break;
-    size_t m = l + 1 < n && heap_less(&h[l + 1], &h[l]) ? l + 1 : l;
+    size_t m = l + (size_t)(l + 1 < n && heap_less(&h[l + 1], &h[l]));
     if (!heap_less(&h[m], &x))
       break;
     h[i] = h[m];
@@ -1365,9 +1385,7 @@ static inline int merge_step(ms_run_t *run) {
     rc = cursor_advance(run, i);
     if (rc < 0)
       return rc;
-    run->heap[0] = rc ? heap_key(run, i) : run->heap[--run->heap_n];
-    if (run->heap_n > 1)
-      heap_sift_down(run);
+    heap_sift_down(run, rc ? heap_key(run, i) : run->heap[--run->heap_n]);
   }
   return run->heap_n ? 1 : 0;
 }
