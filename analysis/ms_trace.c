@@ -1421,13 +1421,12 @@ int ms__run_next_batch(ms_run_t *run, const ms_event_t **evs, size_t *n) {
     const heap_ent_t *b = &run->heap[1];
     if (run->heap_n > 2 && heap_less(&run->heap[2], b))
       b = &run->heap[2];
-    uint64_t bts = b->ts;
-    if (run->heap[0].tie < b->tie) /* the top wins ties with the runner-up */
-      while (k < avail && e[k].ts <= bts)
-        k++;
-    else
-      while (k < avail && e[k].ts < bts)
-        k++;
+    /* Keys as heap_less compares them; the tie is the top cursor's throughout. */
+    __extension__ typedef unsigned __int128 key128_t;
+    key128_t bound = (key128_t)b->ts << 64 | b->tie;
+    uint64_t tie = run->heap[0].tie;
+    while (k < avail && ((key128_t)e[k].ts << 64 | tie) < bound)
+      k++;
   }
   *evs = e;
   *n = k;
