@@ -443,7 +443,7 @@ static inline ms__fg_cell_t *fg_cell(pass_t *p, thr_state_t *ts, uint32_t slot,
 }
 
 /* ALLOC and REALLOC. */
-static int on_alloc(pass_t *p, const ms_event_t *e) {
+static inline __attribute__((always_inline)) int on_alloc(pass_t *p, const ms_event_t *e) {
   ms_analysis_t *a = p->a;
   uint32_t slot = slot_of(p, e->stack_id);
   if (slot == SLOT_NEW)
@@ -540,7 +540,7 @@ static int on_free(pass_t *p, const ms_event_t *e) {
 }
 
 /* MARK and VAR (and kinds this reader does not know). */
-static int on_other(pass_t *p, const ms_event_t *e) {
+static __attribute__((noinline)) int on_other(pass_t *p, const ms_event_t *e) {
   ms_analysis_t *a = p->a;
   ms__stats_other(&p->ps, e);
   (void)event_time(p, e, &a->threads[e->thread]);
