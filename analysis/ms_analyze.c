@@ -567,7 +567,7 @@ static __attribute__((noinline)) int on_other(pass_t *p, const ms_event_t *e) {
 }
 
 /* One dispatch on the kind per event: the kinds arrive in no predictable order. */
-static inline int on_event(pass_t *p, const ms_event_t *e) {
+static inline __attribute__((always_inline)) int on_event(pass_t *p, const ms_event_t *e) {
   if (e->kind == MS_EV_FREE)
     return on_free(p, e);
   if (e->kind == MS_EV_ALLOC || e->kind == MS_EV_REALLOC)
