@@ -13,8 +13,12 @@ memscope_performance.json, issue 3's figure) is reported beside it.
 With --compare OTHER, OTHER (another build's memscope-analyze) runs interleaved with this
 one, run for run and mode for mode, so both see the same minutes of the machine.
 
-  bench/analysis_speed.py [--build DIR] [--runs K] [--events N] [--compare OTHER_ANALYZE]
-                          [--json FILE]
+  bench/analysis_speed.py [--build DIR] [--runs K] [--events N | --trace RUN_DIR]
+                          [--compare OTHER_ANALYZE] [--json FILE]
+
+--trace takes an existing trace instead: the merge's cost depends on how finely the threads'
+events interleave, which depends on the machine's load while the trace was recorded, so
+before/after comparisons across sessions should read one kept trace.
 
 Prints, per binary and mode, the median and best events per CPU-second, the median CPU
 seconds, the tool's open + pass figure, and the peak RSS. Exit status 0 when it ran; 2 with
@@ -88,6 +92,7 @@ def main():
     p.add_argument("--runs", type=int, default=11)
     p.add_argument("--events", type=int, default=8000000,
                    help="about this many events: ms-bench-workload 4 EVENTS/8 (default 8M)")
+    p.add_argument("--trace", help="analyze this run directory instead of making one")
     p.add_argument("--compare", help="another memscope-analyze, run interleaved")
     p.add_argument("--json", help="also write every run's figures to this file")
     args = p.parse_args()
@@ -98,12 +103,15 @@ def main():
         fail(f"--events must be at least {2 * THREADS}")
     mine = os.path.join(args.build, "analysis", "memscope-analyze")
     binaries = [mine] + ([args.compare] if args.compare else [])
-    for b in binaries + [os.path.join(args.build, "tracker", "libmemscope.so")]:
+    needed = binaries + ([] if args.trace else [os.path.join(args.build, "tracker", "libmemscope.so")])
+    if args.trace and not os.path.isdir(args.trace):
+        fail(f"{args.trace}: not a directory")
+    for b in needed:
         if not os.path.exists(b):
             fail(f"{b} not found (build first, or give --build)")
     tmp = tempfile.mkdtemp(prefix="ms-anaspeed-")
     try:
-        trace = make_trace(args.build, tmp, pairs)
+        trace = args.trace or make_trace(args.build, tmp, pairs)
         runs = {(b, m): [] for b in binaries for m, _ in MODES}
         for _ in range(args.runs):
             for b in binaries:
