@@ -735,7 +735,14 @@ typedef struct cursor_s {
   int have_last;
   ms_event_t tmpl;     /* what every event of this file starts from: thread, tid,
                           thread_seq, weight 1, all else 0 */
+  int fd1;             /* the file's descriptor + 1, kept open between chunks; 0 none */
 } cursor_t;
+
+/* Thread files whose descriptor a cursor keeps open between chunks: reopening a file for
+ * every chunk cost seven system calls a chunk (open, three stats, two fcntl, close), a
+ * sixth of the analysis's kernel time; past this many files a cursor reopens per chunk as
+ * before, so a run of thousands of threads stays within the descriptor limit. */
+#define MAX_KEPT_FDS 256
 
 /* A heap entry: the cursor and its current event's merge key: timestamp, then (equal
  * timestamps, rare) thread sequence and file order, packed in `tie`. */
@@ -744,8 +751,11 @@ typedef struct heap_ent_s {
   uint64_t tie; /* thread_seq << 32 | cursor index */
 } heap_ent_t;
 
+/* ts, then tie: one 128-bit comparison (cmp, sbb), so the merge's choice between two cursors,
+ * unpredictable when threads interleave, costs no branch. */
 static inline int heap_less(const heap_ent_t *a, const heap_ent_t *b) {
-  return a->ts < b->ts || (a->ts == b->ts && a->tie < b->tie);
+  __extension__ typedef unsigned __int128 key128_t;
+  return ((key128_t)a->ts << 64 | a->tie) < ((key128_t)b->ts << 64 | b->tie);
 }
 
 struct ms_run_s {
@@ -775,6 +785,7 @@ struct ms_run_s {
   ms_crc_table_t crc;
   int hw_crc; /* the CPU has the SSE4.2 crc32 instruction */
   int lazy;   /* MS_RUN_LAZY: records are validated and stacks collected during the merge */
+  size_t kept_fds; /* cursors holding their file open (cursor_t.fd1) */
   uint64_t *frames; /* MS_TRACE_MAX_FRAMES slots for STACK decoding */
 };
 
@@ -1209,6 +1220,8 @@ void ms_run_close(ms_run_t *run) {
   ms__hmap_destroy(&run->stacks);
   for (size_t i = 0; i < run->nthreads; i++) {
     cursor_t *c = &run->cursors[i];
+    if (c->fd1)
+      close(c->fd1 - 1);
     free(c->payload);
     free(c->evs);
     free(c->arena);
@@ -1368,12 +1381,14 @@ static int decode_window(ms_run_t *run, size_t i) {
 static int load_chunk(ms_run_t *run, size_t i) {
   cursor_t *c = &run->cursors[i];
   c->chunk_off = c->offset;
-  /* Regular files only: the file may have been replaced (by a FIFO) since the open. */
-  int fd = ms__open_run_file(run->threads[i].path);
+  /* Regular files only: the file may have been replaced (by a FIFO) since the open. Once
+   * reopened here, the descriptor stays with the cursor (up to MAX_KEPT_FDS of them): later
+   * chunks come from the same file, and a later swap of the name no longer matters. */
+  int fd = c->fd1 ? c->fd1 - 1 : ms__open_run_file(run->threads[i].path);
   struct stat st;
   if (fd < 0 || fstat(fd, &st)) {
     int e = fd < 0 ? -fd : errno;
-    if (fd >= 0)
+    if (fd >= 0 && !c->fd1)
       close(fd);
     return chunk_bad(run, i, "reopen failed: ",
                      e == EINVAL ? "not a regular file any more" : strerror(e));
@@ -1382,7 +1397,12 @@ static int load_chunk(ms_run_t *run, size_t i) {
   uint64_t size = (uint64_t)st.st_size < c->end ? (uint64_t)st.st_size : c->end;
   int rc = read_chunk(run, fd, c->offset, size, &c->chunk, &c->payload, &c->payload_cap, why,
                       sizeof why);
-  close(fd);
+  if (!c->fd1 && run->kept_fds < MAX_KEPT_FDS) {
+    c->fd1 = fd + 1;
+    run->kept_fds++;
+  } else if (!c->fd1) {
+    close(fd);
+  }
   if (rc < 0)
     return rc;
   if (rc == 1) /* the open's scan found this chunk whole */
@@ -1450,16 +1470,16 @@ static void heap_push(ms_run_t *run, uint32_t idx) {
   run->heap[i] = x;
 }
 
-/* Restores heap order after the top's key grew (its cursor advanced). */
-static inline void heap_sift_down(ms_run_t *run) {
+/* Puts x, the top's new key (its cursor advanced), in the heap's top and restores heap order.
+ * x comes in registers: stored to the top and read back, it cost a store-forwarding stall. */
+static inline void heap_sift_down(ms_run_t *run, heap_ent_t x) {
   heap_ent_t *h = run->heap;
   size_t n = run->heap_n, i = 0;
-  heap_ent_t x = h[0];
   for (;;) {
     size_t l = 2 * i + 1;
     if (l >= n)
       break;
-    size_t m = l + 1 < n && heap_less(&h[l + 1], &h[l]) ? l + 1 : l;
+    size_t m = l + (size_t)(l + 1 < n && heap_less(&h[l + 1], &h[l]));
     if (!heap_less(&h[m], &x))
       break;
     h[i] = h[m];
@@ -1488,9 +1508,13 @@ int ms_run_rewind(ms_run_t *run) {
   return 0;
 }
 
-int ms__run_next_ref(ms_run_t *run, const ms_event_t **ev) {
+/* The merge's step, shared by ms__run_next_ref and ms__run_next_batch: starts the merge on
+ * the first call, advances the cursor whose events were returned last and restores the heap.
+ * Returns 1 with the cursor of the smallest key at the heap's top, 0 at the end, or an
+ * error. */
+static inline int merge_step(ms_run_t *run) {
   int rc;
-  if (!run->started) {
+  if (__builtin_expect(!run->started, 0)) {
     ms_run_rewind(run);
     for (size_t i = 0; i < run->nthreads; i++) {
       if (run->cursors[i].done)
@@ -1512,15 +1536,52 @@ int ms__run_next_ref(ms_run_t *run, const ms_event_t **ev) {
     rc = cursor_advance(run, i);
     if (rc < 0)
       return rc;
-    run->heap[0] = rc ? heap_key(run, i) : run->heap[--run->heap_n];
-    if (run->heap_n > 1)
-      heap_sift_down(run);
+    heap_sift_down(run, rc ? heap_key(run, i) : run->heap[--run->heap_n]);
   }
-  if (!run->heap_n)
-    return 0;
+  return run->heap_n ? 1 : 0;
+}
+
+int ms__run_next_ref(ms_run_t *run, const ms_event_t **ev) {
+  int rc = merge_step(run);
+  if (rc != 1)
+    return rc;
   uint32_t i = (uint32_t)run->heap[0].tie;
   const cursor_t *c = &run->cursors[i];
   *ev = &c->evs[c->ri];
+  run->pending = i;
+  return 1;
+}
+
+/* The top cursor's events that come before every other cursor's current one are the next
+ * events of the merge, in order: the runner-up key (the smaller of the top's two children)
+ * bounds them, and one comparison per event finds them in the decoded window instead of a
+ * sift of the heap per event. The cursor is left on the last one returned, so the next call
+ * advances it exactly as after ms__run_next_ref. Equal timestamps fall to the tie (thread
+ * sequence, file order) as in heap_less. */
+int ms__run_next_batch(ms_run_t *run, const ms_event_t **evs, size_t *n) {
+  int rc = merge_step(run);
+  if (rc != 1)
+    return rc;
+  uint32_t i = (uint32_t)run->heap[0].tie;
+  cursor_t *c = &run->cursors[i];
+  const ms_event_t *e = &c->evs[c->ri];
+  size_t k = 1, avail = c->nevs - c->ri;
+  if (run->heap_n == 1) {
+    k = avail;
+  } else {
+    const heap_ent_t *b = &run->heap[1];
+    if (run->heap_n > 2 && heap_less(&run->heap[2], b))
+      b = &run->heap[2];
+    /* Keys as heap_less compares them; the tie is the top cursor's throughout. */
+    __extension__ typedef unsigned __int128 key128_t;
+    key128_t bound = (key128_t)b->ts << 64 | b->tie;
+    uint64_t tie = run->heap[0].tie;
+    while (k < avail && ((key128_t)e[k].ts << 64 | tie) < bound)
+      k++;
+  }
+  *evs = e;
+  *n = k;
+  c->ri += k - 1;
   run->pending = i;
   return 1;
 }

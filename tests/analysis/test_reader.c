@@ -1016,6 +1016,61 @@ static void lazy_matches_full(void) {
   free(dir);
 }
 
+/* ms__run_next_batch returns exactly ms__run_next_ref's sequence, cut into batches of one
+ * thread's events each: three threads whose timestamps interleave one by one, in runs longer
+ * than a decode window (64), with equal timestamps across threads (the tie goes to the lower
+ * thread sequence) and a timestamp going backwards within a thread. */
+static void batch_matches_ref(void) {
+  char *dir = new_run("batch");
+  tg_file_t *f[3];
+  for (int t = 0; t < 3; t++)
+    f[t] = thread_file(dir, (uint32_t)(t + 1), (uint32_t)t);
+  uint64_t expect = 0;
+  for (int t = 0; t < 3; t++) {
+    tg_chunk(f[t], 100, 0, 0);
+    uint64_t ts = 100 + (uint64_t)t; /* one by one: 100, 101, 102, 103, ... */
+    for (int k = 0; k < 100; k++, ts += 3, expect++)
+      tg_alloc(f[t], ts, 0x10000 * (uint64_t)(t + 1) + 16 * (uint64_t)k, 8, 0);
+    for (int k = 0; k < 150; k++, expect++) /* equal timestamps in all three threads */
+      tg_free(f[t], 1000 + 2 * (uint64_t)k, 0x10000 * (uint64_t)(t + 1) + 16 * (uint64_t)(k % 100));
+    tg_alloc(f[t], 900, 0x90000 + (uint64_t)t, 4, 0); /* backwards */
+    expect++;
+    /* a long run of one thread's events before the others' next */
+    for (int k = 0; k < 200; k++, expect++)
+      tg_alloc(f[t], 5000 + 1000 * (uint64_t)t + (uint64_t)k, 0xa0000 + 16 * (uint64_t)k, 8, 0);
+    tg_end_chunk(f[t]);
+    tg_close(f[t]);
+  }
+  ms_run_t *ref = open_flags_ok(dir, MS_RUN_LAZY), *bat = open_flags_ok(dir, MS_RUN_LAZY);
+  uint64_t n = 0, batches = 0;
+  const ms_event_t *x, *evs;
+  size_t nev;
+  int rb;
+  while ((rb = ms__run_next_batch(bat, &evs, &nev)) == 1) {
+    T_TRUE(nev >= 1);
+    batches++;
+    for (size_t k = 0; k < nev; k++, n++) {
+      T_EQ_INT(1, ms__run_next_ref(ref, &x));
+      const ms_event_t *y = &evs[k];
+      T_EQ_U64(evs[0].thread, y->thread);
+      T_EQ_INT(x->kind, y->kind);
+      T_EQ_U64(x->ts, y->ts);
+      T_EQ_U64(x->thread, y->thread);
+      T_EQ_U64(x->addr, y->addr);
+      T_EQ_U64(x->size, y->size);
+    }
+  }
+  T_EQ_INT(0, rb);
+  T_EQ_INT(0, ms__run_next_ref(ref, &x));
+  T_EQ_U64(expect, n);
+  T_TRUE(batches < n); /* the long runs came as batches of more than one */
+  T_TRUE(batches > 3);
+  ms_run_close(ref);
+  ms_run_close(bat);
+  tg_rmrf(dir);
+  free(dir);
+}
+
 /* Lazily, a chunk with a good CRC but a bad record keeps the events before the fault (a full
  * open drops the chunk) and ends the file there, with the same damage entry. */
 static void lazy_damage(void) {
@@ -1195,6 +1250,7 @@ int main(int argc, char **argv) {
       T_CASE(hmap_against_reference),
       T_CASE(lazy_matches_full),
       T_CASE(lazy_damage),
+      T_CASE(batch_matches_ref),
   };
   return t_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
