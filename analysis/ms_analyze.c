@@ -7,7 +7,8 @@
  * epoch, variable) in the same live-block table. The hot path allocates nothing per event:
  * tables grow geometrically, stacks are aggregated in a dense array by id, and nothing is
  * symbolized before the end. Memory: live blocks + distinct stacks + threads + the bounded
- * lists (scopes, marks, variables), never the trace length. */
+ * lists (scopes, marks, variables), never the trace length. The pass's types are in
+ * ms_pass.h; the leak and hot-stack phases of the end are in ms_leaks.c. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,114 +18,9 @@
 #include "ms_analysis_int.h"
 #include "ms_format.h"
 #include "ms_hmap.h"
+#include "ms_pass.h"
 #include "ms_stats_pass.h"
 #include "ms_trace_int.h"
-
-#define MAX_SCOPES 4096       /* scopes kept; more are counted in scopes_dropped */
-#define MAX_OPEN_SCOPES 64    /* scopes open at once */
-#define MAX_MARKS 100000
-#define MAX_VARS 65536        /* distinct (name, type, file, line) */
-#define MAX_NAME 127          /* bytes kept of a scope, mark or variable name */
-#define SERIES_CAP 4096       /* buckets of the process-wide series before compaction */
-#define TIMELINE_POINTS 2000  /* points per reported series */
-#define SLOT_NONE 0           /* events without a stack */
-#define SLOT_UNKNOWN 1        /* events naming a stack id that no STACK record defines */
-#define SLOT_NEW UINT32_MAX   /* dense map: no slot for this id yet */
-#define MAX_PENDING_SLOTS 65536 /* slots for ids not (yet) defined when first named */
-#define FG_CACHE 128          /* per-thread direct-mapped cache of flame-graph cells */
-
-/* Per-block data kept after ms__block_t in the live table. */
-typedef struct blk_extra_s {
-  uint64_t alloc_ns;
-  uint32_t slot;   /* stack aggregate */
-  uint32_t var;    /* variable index + 1, 0 none */
-  uint32_t epoch;  /* scope epoch when allocated: inside scope s iff epoch >= s's */
-  uint32_t weight; /* size-classes: the event's weight (calls it stands for) */
-} blk_extra_t;
-
-#define EXTRA(p) ((blk_extra_t *)(void *)((unsigned char *)(p) + MS__BLOCK_EXTRA_OFFSET))
-#define BLOCK(p) ((const ms__block_t *)(const void *)(p))
-
-typedef struct slot_s {
-  uint64_t stack_id;
-  uint64_t allocs, bytes;
-  double w_allocs, w_bytes;
-  uint64_t leak_blocks, leak_bytes;
-  double w_leak_blocks, w_leak_bytes;
-  uint32_t leak_var; /* a variable name of one of its leaked blocks, index + 1 */
-  uint64_t temps;    /* its temporaries (count_temporary), and weighted in sampled modes */
-  double w_temps;
-  uint32_t real;     /* the slot that stands for this one: itself, or SLOT_UNKNOWN once the
-                        pass has shown its stack id undefined (fold_undefined) */
-} slot_t;
-
-typedef struct scope_int_s {
-  uint32_t epoch;
-  int open;
-  uint64_t live_bytes, live_blocks;
-} scope_int_t;
-
-/* A sampled live-bytes estimate over time, process-wide or one thread's: the Horvitz-Thompson
- * estimate and its variance now, the maximum so far with the variance and time there, and
- * for the cross-fitted peak (live_peak) the sampled blocks split in two halves by address:
- * per half its estimate and variance, its highest estimate and, at that instant, the other
- * half's estimate and variance, and its sampled allocations. */
-typedef struct live_est_s {
-  double live, var, max, var_at_max;
-  uint64_t max_ns;
-  double h_live[2], h_var[2], h_max[2], h_other[2], h_other_var[2];
-  uint64_t h_n[2];
-} live_est_t;
-
-typedef struct thr_state_s {
-  uint64_t last_alloc;   /* block of this thread's latest allocator event, if an allocation */
-  int has_last;
-  uint32_t release_var;  /* variable of the block a flagged FREE released, for the REALLOC */
-  live_est_t le;          /* sampled modes: this thread's live bytes */
-  double w_allocs, w_frees, w_bytes, w_reallocs;
-  /* The flame-graph cells of the stacks this thread allocated from lately, by slot modulo
-   * FG_CACHE: a thread allocates from a few stacks over and over, so nearly every allocation
-   * finds its cell here and the (slot, thread) map is looked up only on a miss. */
-  uint32_t fg_slot[FG_CACHE];
-  uint32_t fg_cell[FG_CACHE]; /* cell index + 1, 0 empty */
-} thr_state_t;
-
-typedef struct pass_s {
-  ms_analysis_t *a;
-  ms__stats_pass_t ps;
-  slot_t *slots;
-  size_t nslots;
-  size_t capslots;
-  size_t pending_slots; /* slots made for an id not defined when first named */
-  uint32_t *dense; /* stack id -> slot, for ids below ndense */
-  uint64_t ndense;
-  ms_hmap_t sparse; /* stack id -> slot, when ids are too sparse for an array */
-  thr_state_t *ts;
-  scope_int_t *si;
-  uint32_t open[MAX_OPEN_SCOPES];
-  size_t nopen;
-  uint32_t epoch;
-  ms_hmap_t varidx; /* hash of (name, type, file, line) -> index */
-  size_t capvars, capmarks;
-  uint64_t t0;
-  int have_t0;
-  uint64_t lt_fine[64 * MS__LT_SUB];
-  double lt_sum;
-  /* sampled modes */
-  double n_bytes; /* bytes:N */
-  live_est_t le; /* process-wide live bytes */
-  double w_allocs, var_allocs, w_bytes, var_bytes;
-  double w_frees, w_reallocs, w_temps;
-  /* Interval for the sampled peak (see peak_interval): the highest est + 1.96 se, and the
-   * highest est - z se for z = 2..6, over every sampled allocation. */
-  double peak_hi, peak_lo[5];
-  uint64_t min_sampled_size; /* smallest non-zero size of a sampled allocation (0: none) */
-  /* Flame graph: allocations per (slot, thread). During the pass a cell's stack_id holds its
-   * slot; finish() turns it into the stack id. */
-  ms__fg_cell_t *cells;
-  size_t ncells, capcells;
-  ms_hmap_t cellidx; /* slot << 32 | thread -> cell index */
-} pass_t;
 
 double ms__now_s(void);
 
@@ -263,26 +159,6 @@ static const char *own_name(ms_analysis_t *a, const char *s) {
   if (d)
     a->strings[a->nstrings++] = d;
   return d;
-}
-
-/* Sampling weight of a recorded block of `size` bytes (w = 1/p) and its Horvitz–Thompson
- * variance factor (1-p)/p². */
-static inline void block_weight(const pass_t *p, uint64_t size, uint32_t weight, double *w,
-                                double *vf) {
-  if (p->a->sampled == 2) {
-    double prob = size ? -expm1(-(double)size / p->n_bytes) : 1.0;
-    if (prob <= 1e-300)
-      prob = 1e-300;
-    *w = 1.0 / prob;
-    *vf = (1.0 - prob) / (prob * prob);
-  } else if (p->a->sampled == 1) {
-    double k = weight ? (double)weight : 1.0;
-    *w = k;
-    *vf = (k - 1.0) * k; /* p = 1/k */
-  } else {
-    *w = 1.0;
-    *vf = 0.0;
-  }
 }
 
 static uint32_t slot_new(pass_t *p, uint64_t id) __attribute__((noinline));
@@ -567,7 +443,7 @@ static inline ms__fg_cell_t *fg_cell(pass_t *p, thr_state_t *ts, uint32_t slot,
 }
 
 /* ALLOC and REALLOC. */
-static int on_alloc(pass_t *p, const ms_event_t *e) {
+static inline __attribute__((always_inline)) int on_alloc(pass_t *p, const ms_event_t *e) {
   ms_analysis_t *a = p->a;
   uint32_t slot = slot_of(p, e->stack_id);
   if (slot == SLOT_NEW)
@@ -664,7 +540,7 @@ static int on_free(pass_t *p, const ms_event_t *e) {
 }
 
 /* MARK and VAR (and kinds this reader does not know). */
-static int on_other(pass_t *p, const ms_event_t *e) {
+static __attribute__((noinline)) int on_other(pass_t *p, const ms_event_t *e) {
   ms_analysis_t *a = p->a;
   ms__stats_other(&p->ps, e);
   (void)event_time(p, e, &a->threads[e->thread]);
@@ -691,7 +567,7 @@ static int on_other(pass_t *p, const ms_event_t *e) {
 }
 
 /* One dispatch on the kind per event: the kinds arrive in no predictable order. */
-static inline int on_event(pass_t *p, const ms_event_t *e) {
+static inline __attribute__((always_inline)) int on_event(pass_t *p, const ms_event_t *e) {
   if (e->kind == MS_EV_FREE)
     return on_free(p, e);
   if (e->kind == MS_EV_ALLOC || e->kind == MS_EV_REALLOC)
@@ -786,97 +662,6 @@ static void fold_undefined(pass_t *p) {
 
 /* ---- end of trace ------------------------------------------------------------------------- */
 
-static int cmp_group(const void *x, const void *y) {
-  const ms__group_t *a = x, *b = y;
-  if (a->key != b->key)
-    return a->key > b->key ? -1 : 1;
-  return a->pub.stack_id < b->pub.stack_id ? -1 : a->pub.stack_id > b->pub.stack_id;
-}
-
-static uint64_t round_u64(double v) {
-  if (!(v > 0))
-    return 0;
-  if (v >= 1.8e19)
-    return UINT64_MAX;
-  return (uint64_t)llround(v);
-}
-
-/* Frames of stack `id`, symbolized (resolve: function/file/line via libdw), malloc'd. */
-int ms__stack_frames(ms_analysis_t *a, uint64_t id, ms_frame_t **out, size_t *n) {
-  *out = NULL;
-  *n = 0;
-  const ms_stack_t *st = id && id != UINT64_MAX ? ms_run_stack(a->run, id) : NULL;
-  if (!st || !st->nframes)
-    return 0;
-  ms_frame_t *f = malloc(st->nframes * sizeof *f);
-  if (!f)
-    return MS_TRACE_E_NOMEM;
-  for (uint32_t i = 0; i < st->nframes; i++)
-    ms_symbolize(a->sym, st->frames[i], a->opts.symbolize, &f[i]);
-  *out = f;
-  *n = st->nframes;
-  return 0;
-}
-
-static const char *var_name_of(const ms_analysis_t *a, uint32_t v) {
-  return v && v <= a->nvars ? a->vars[v - 1].name : "";
-}
-static const char *var_type_of(const ms_analysis_t *a, uint32_t v) {
-  return v && v <= a->nvars ? a->vars[v - 1].type : "";
-}
-
-/* The live blocks at the end: a bounded min-heap by size keeps the largest. */
-static void live_heap_push(ms_analysis_t *a, size_t cap, const struct ms__live_rec_s *r) {
-  struct ms__live_rec_s *h = a->live;
-  size_t i;
-  if (a->nlive < cap) {
-    i = a->nlive++;
-    h[i] = *r;
-    while (i > 0) {
-      size_t up = (i - 1) / 2;
-      if (h[up].size <= h[i].size)
-        break;
-      struct ms__live_rec_s t = h[up];
-      h[up] = h[i];
-      h[i] = t;
-      i = up;
-    }
-    return;
-  }
-  if (!cap || r->size <= h[0].size)
-    return;
-  h[0] = *r;
-  i = 0;
-  for (;;) {
-    size_t l = 2 * i + 1, rr = l + 1, m = i;
-    if (l < a->nlive && h[l].size < h[m].size)
-      m = l;
-    if (rr < a->nlive && h[rr].size < h[m].size)
-      m = rr;
-    if (m == i)
-      break;
-    struct ms__live_rec_s t = h[m];
-    h[m] = h[i];
-    h[i] = t;
-    i = m;
-  }
-}
-
-static int cmp_live(const void *x, const void *y) {
-  const struct ms__live_rec_s *a = x, *b = y;
-  if (a->size != b->size)
-    return a->size > b->size ? -1 : 1;
-  return a->addr < b->addr ? -1 : a->addr > b->addr;
-}
-
-/* What the end-of-trace phases hand one another: the weighted leak sums (sampled mode) and
- * the cross-fitted peak, both needed by the reported totals and by the estimates. */
-typedef struct end_sums_s {
-  double w_leak_blocks, w_leak_bytes;     /* Horvitz-Thompson sums over the live blocks */
-  double var_leak_blocks, var_leak_bytes; /* their variances */
-  double peak_value, peak_var;            /* live_peak() of the whole process */
-} end_sums_t;
-
 /* Phase: the stats pass's own end (the rest reads its totals), undefined stacks folded, and
  * the stats handed over to the analysis. */
 static void finish_stats(pass_t *p) {
@@ -885,54 +670,6 @@ static void finish_stats(pass_t *p) {
   fold_undefined(p);
   a->stats = p->ps.st;
   p->ps.st = NULL;
-}
-
-/* Phase: one walk over the blocks still live, which every leak figure comes from: per-slot
- * and per-variable leak counts, weighted sums, the largest live records, and the scopes that
- * never ended. */
-static int collect_live(pass_t *p, end_sums_t *e) {
-  ms_analysis_t *a = p->a;
-  size_t cap = a->opts.max_live_records;
-  a->live = malloc((cap ? cap : 1) * sizeof *a->live);
-  if (!a->live)
-    return MS_TRACE_E_NOMEM;
-  size_t pos = 0;
-  uint64_t addr;
-  void *v;
-  while (ms__hmap_next(&p->ps.live, &pos, &addr, &v)) {
-    const ms__block_t *b = v;
-    const blk_extra_t *x = EXTRA(v);
-    slot_t *s = &p->slots[p->slots[x->slot].real];
-    s->leak_blocks++;
-    s->leak_bytes += b->size;
-    if (x->var && !s->leak_var)
-      s->leak_var = x->var;
-    if (x->var && x->var <= a->nvars) {
-      a->vars[x->var - 1].live_blocks++;
-      a->vars[x->var - 1].live_bytes += b->size;
-    }
-    if (a->sampled) {
-      double w, vf, sz = (double)b->size;
-      block_weight(p, b->size, x->weight, &w, &vf);
-      s->w_leak_blocks += w;
-      s->w_leak_bytes += w * sz;
-      e->w_leak_blocks += w;
-      e->w_leak_bytes += w * sz;
-      e->var_leak_blocks += vf;
-      e->var_leak_bytes += vf * sz * sz;
-    }
-    struct ms__live_rec_s r = {addr, b->size, x->alloc_ns, s->stack_id,
-                               a->threads[b->thread].rep.tid, (int32_t)x->var - 1};
-    live_heap_push(a, cap, &r);
-    a->live_total++;
-  }
-  qsort(a->live, a->nlive, sizeof *a->live, cmp_live);
-  for (size_t i = 0; i < a->nscopes; i++)
-    if (p->si[i].open) { /* never ended: leaks are those live at the end of the trace */
-      a->scopes[i].leaked_blocks = p->si[i].live_blocks;
-      a->scopes[i].leaked_bytes = p->si[i].live_bytes;
-    }
-  return 0;
 }
 
 /* Phase: totals and threads as reported; in sampled mode the counts are replaced by their
@@ -1019,134 +756,6 @@ static void estimates(pass_t *p, const end_sums_t *e) {
   a->est[2].ci95_high = fmax(a->est[2].ci95_high, a->est[2].value);
 }
 
-/* Phase: leak groups by stack, largest first; suppressions matched on their symbolized
- * frames; the listed ones (unsuppressed first) kept, and suppressed leaks taken off the
- * totals. */
-static int leak_groups(pass_t *p) {
-  ms_analysis_t *a = p->a;
-  size_t ng = 0;
-  for (size_t i = 0; i < p->nslots; i++)
-    ng += p->slots[i].leak_blocks > 0;
-  ms__group_t *g = calloc(ng ? ng : 1, sizeof *g);
-  if (!g)
-    return MS_TRACE_E_NOMEM;
-  ng = 0;
-  for (size_t i = 0; i < p->nslots; i++) {
-    const slot_t *s = &p->slots[i];
-    if (!s->leak_blocks)
-      continue;
-    ms_leak_t *l = &g[ng].pub;
-    l->stack_id = s->stack_id;
-    l->blocks = a->sampled ? round_u64(s->w_leak_blocks) : s->leak_blocks;
-    l->bytes = a->sampled ? round_u64(s->w_leak_bytes) : s->leak_bytes;
-    l->var_name = var_name_of(a, s->leak_var);
-    l->type_name = var_type_of(a, s->leak_var);
-    g[ng].key = a->sampled ? s->w_leak_bytes : (double)s->leak_bytes;
-    ng++;
-  }
-  qsort(g, ng, sizeof *g, cmp_group);
-  a->nleak_groups = ng;
-  int rc = 0;
-  if (a->suppr.n) {
-    for (size_t i = 0; !rc && i < ng; i++) {
-      ms_frame_t *f;
-      size_t nf;
-      rc = ms__stack_frames(a, g[i].pub.stack_id, &f, &nf);
-      if (rc)
-        break;
-      long k = ms__suppr_match(&a->suppr, f, nf);
-      if (k >= 0) {
-        g[i].pub.suppressed = 1;
-        a->suppr.hits[k]++;
-        a->suppressed_blocks += g[i].pub.blocks;
-        a->suppressed_bytes += g[i].pub.bytes;
-      }
-      g[i].pub.frames = f;
-      g[i].pub.nframes = nf;
-    }
-  }
-  size_t nl = ng < a->opts.max_leaks ? ng : a->opts.max_leaks;
-  a->leaks = calloc(nl ? nl : 1, sizeof *a->leaks);
-  if (!rc && !a->leaks)
-    rc = MS_TRACE_E_NOMEM;
-  for (int pass = 0; !rc && pass < 2; pass++) /* unsuppressed first, then suppressed */
-    for (size_t i = 0; !rc && i < ng && a->nleaks < nl; i++) {
-      if (g[i].pub.suppressed != pass)
-        continue;
-      if (!g[i].pub.frames && g[i].pub.stack_id) {
-        ms_frame_t *f;
-        size_t nf;
-        rc = ms__stack_frames(a, g[i].pub.stack_id, &f, &nf);
-        g[i].pub.frames = f;
-        g[i].pub.nframes = nf;
-      }
-      a->leaks[a->nleaks++] = g[i].pub;
-      g[i].pub.frames = NULL; /* moved */
-    }
-  for (size_t i = 0; i < ng; i++)
-    free((void *)g[i].pub.frames);
-  free(g);
-  if (rc)
-    return rc;
-  a->totals.leaked_blocks -= a->suppressed_blocks <= a->totals.leaked_blocks
-                                 ? a->suppressed_blocks : a->totals.leaked_blocks;
-  a->totals.leaked_bytes -= a->suppressed_bytes <= a->totals.leaked_bytes
-                                ? a->suppressed_bytes : a->totals.leaked_bytes;
-  return 0;
-}
-
-/* Phase: the hottest stacks by count (by = 0) and by bytes (by = 1), symbolized. */
-static int hot_stacks(pass_t *p) {
-  ms_analysis_t *a = p->a;
-  int rc = 0;
-  size_t nh = 0;
-  for (size_t i = 0; i < p->nslots; i++)
-    nh += p->slots[i].allocs > 0;
-  ms__group_t *g = calloc(nh ? nh : 1, sizeof *g);
-  if (!g)
-    return MS_TRACE_E_NOMEM;
-  for (int by = 0; by < 2; by++) {
-    size_t n = 0;
-    for (size_t i = 0; i < p->nslots; i++) {
-      const slot_t *s = &p->slots[i];
-      if (!s->allocs)
-        continue;
-      ms_leak_t *l = &g[n].pub;
-      memset(l, 0, sizeof *l);
-      l->stack_id = s->stack_id;
-      l->blocks = a->sampled ? round_u64(s->w_allocs) : s->allocs;
-      l->bytes = a->sampled ? round_u64(s->w_bytes) : s->bytes;
-      l->temporaries = a->sampled ? round_u64(s->w_temps) : s->temps;
-      l->var_name = l->type_name = "";
-      g[n].key = by ? (a->sampled ? s->w_bytes : (double)s->bytes)
-                    : (a->sampled ? s->w_allocs : (double)s->allocs);
-      n++;
-    }
-    qsort(g, n, sizeof *g, cmp_group);
-    size_t k = n < a->opts.top_stacks ? n : a->opts.top_stacks;
-    a->hot[by] = calloc(k ? k : 1, sizeof *a->hot[by]);
-    if (!a->hot[by]) {
-      free(g);
-      return MS_TRACE_E_NOMEM;
-    }
-    for (size_t i = 0; i < k; i++) {
-      ms_frame_t *f;
-      size_t nf;
-      rc = ms__stack_frames(a, g[i].pub.stack_id, &f, &nf);
-      if (rc)
-        break;
-      a->hot[by][i] = g[i].pub;
-      a->hot[by][i].frames = f;
-      a->hot[by][i].nframes = nf;
-      a->nhot[by]++;
-    }
-    if (rc)
-      break;
-  }
-  free(g);
-  return rc;
-}
-
 /* Phase: the flame graph, once every cell is re-keyed under the stack id its slot stands
  * for (folded slots included). */
 static int flame(pass_t *p) {
@@ -1207,12 +816,12 @@ static int finish(pass_t *p) {
   end_sums_t e = {0, 0, 0, 0, 0, 0};
   int rc;
   finish_stats(p);
-  if ((rc = collect_live(p, &e)))
+  if ((rc = ms__leaks_collect_live(p, &e)))
     return rc;
   report_totals(p, &e);
   estimates(p, &e);
   double t_sym = ms__now_s();
-  if ((rc = leak_groups(p)) || (rc = hot_stacks(p)) || (rc = flame(p)))
+  if ((rc = ms__leaks_groups(p)) || (rc = ms__leaks_hot_stacks(p)) || (rc = flame(p)))
     return rc;
   p->a->symbolize_s = ms__now_s() - t_sym;
   lifetimes(p);
@@ -1355,9 +964,12 @@ int ms_analyze_run(const char *run_dir, const ms_analysis_opts_t *opts, ms_analy
   rc = ms__stats_begin(&p.ps, a->run, module, sizeof(blk_extra_t));
   if (rc)
     goto fail;
-  const ms_event_t *e;
-  while ((rc = ms__run_next_ref(a->run, &e)) == 1) {
-    rc = on_event(&p, e);
+  const ms_event_t *ev;
+  size_t nev;
+  while ((rc = ms__run_next_batch(a->run, &ev, &nev)) == 1) {
+    rc = 0;
+    for (size_t k = 0; !rc && k < nev; k++)
+      rc = on_event(&p, &ev[k]);
     if (rc)
       break;
   }

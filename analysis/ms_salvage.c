@@ -166,7 +166,7 @@ static int salvage_ring(salvager_t *sv, int dirfd, int rfd, uint64_t rsize, uint
    * emit_chunk). A write the process was in when it died completed if the file reached its
    * announced end; otherwise the file is cut back to its last whole chunk. */
   char fname[96] = "";
-  int tfd = -1;
+  int tfd = -1, version = MS_FORMAT_VERSION; /* a file created here is the current version */
   uint64_t tsize = 0;
   if (h.file_name[0]) {
     if (!thread_name_ok(h.file_name, sizeof h.file_name)) {
@@ -176,13 +176,23 @@ static int salvage_ring(salvager_t *sv, int dirfd, int rfd, uint64_t rsize, uint
     }
     memcpy(fname, h.file_name, strnlen(h.file_name, sizeof h.file_name));
     struct stat ts;
-    tfd = open_regular_at(dirfd, fname, write ? O_WRONLY : O_RDONLY, &ts);
+    tfd = open_regular_at(dirfd, fname, write ? O_RDWR : O_RDONLY, &ts);
     if (tfd < 0) {
       out->bad_rings++;
       out->loss_unknown = 1;
       return 0;
     }
     tsize = (uint64_t)ts.st_size;
+    /* Chunks appended to the file take its format version (a version-1 run stays one). */
+    ms_file_header_t fh;
+    if (read_all(tfd, &fh, sizeof fh, 0) || memcmp(fh.magic, MS_FILE_MAGIC, sizeof fh.magic) ||
+        fh.version < MS_FORMAT_VERSION_MIN || fh.version > MS_FORMAT_VERSION) {
+      close(tfd);
+      out->bad_rings++;
+      out->loss_unknown = 1;
+      return 0;
+    }
+    version = fh.version;
   }
   uint32_t flushed = h.flushed;
   uint64_t last_ts = h.last_ts, good = h.file_bytes;
@@ -218,6 +228,7 @@ static int salvage_ring(salvager_t *sv, int dirfd, int rfd, uint64_t rsize, uint
         sv->failed = 0;
         sv->records = sv->events = 0;
         sv->enc.last_ts = last_ts;
+        sv->enc.version = version;
         uint32_t end = ms_encode_range(&sv->enc, recs, flushed, pos);
         if (end < pos) /* a record the encoder refused: the ring is damaged from there */
           out->loss_unknown = 1;

@@ -359,11 +359,11 @@ static int meta_parse(const char *path, ms_meta_t *m, char *err, size_t errlen) 
     meta_free(m);
     return MS_TRACE_E_CORRUPT;
   }
-  if (version != MS_FORMAT_VERSION) {
+  if (version < MS_FORMAT_VERSION_MIN || version > MS_FORMAT_VERSION) {
     set_err(err, errlen,
             "%s: trace format version %" PRIu64
-            ", this reader knows version %d: use a matching memscope",
-            path, version, MS_FORMAT_VERSION);
+            ", this reader knows versions %d to %d: use a matching memscope",
+            path, version, MS_FORMAT_VERSION_MIN, MS_FORMAT_VERSION);
     meta_free(m);
     return MS_TRACE_E_VERSION;
   }
@@ -393,9 +393,41 @@ typedef struct rec_extra_s {
   uint32_t nkept;   /* STACK: frames stored in the caller's buffer */
 } rec_extra_t;
 
+/* A chunk's decoding state: v1's deltas, and version 2's recency ring and stack list
+ * (docs/trace-format.md, 3.5), all reset at every chunk (delta_init). */
 typedef struct delta_s {
   uint64_t prev_ts, prev_addr;
+  uint32_t v2;     /* the file is format version 2 */
+  uint32_t nalloc; /* v2: allocations so far in the chunk */
+  uint64_t stk[MS_V2_NSTACKS];
+  uint64_t rstk[MS_V2_NSTACKS]; /* v2: compact REALLOCs' stack list */
+  uint32_t last;               /* v2: the last timed record: 0 FREE, 1 ALLOC, 2 other */
+  uint64_t dt_pred[4][3]; /* v2: the last dt of a short FREE [0], short ALLOC [1], compact
+                             REALLOC [2], release by age [3]; by `last` */
+  uint64_t recent[MS_V2_RECENT];
 } delta_t;
+
+static inline void delta_init(delta_t *d, uint64_t base_ts, unsigned version) {
+  d->prev_ts = base_ts;
+  d->prev_addr = 0;
+  d->v2 = version >= 2;
+  d->nalloc = 0;
+  d->last = 2;
+  memset(d->dt_pred, 0, sizeof d->dt_pred);
+  memset(d->rstk, 0, sizeof d->rstk);
+  memset(d->stk, 0, sizeof d->stk); /* recent[] is read only below nalloc: not cleared */
+}
+
+/* Moves id to the front of list l from place s (MS_V2_NSTACKS: it was not in the list). */
+static inline void v2_mtf(uint64_t *l, uint32_t s, uint64_t id) {
+  for (uint32_t j = s < MS_V2_NSTACKS ? s : MS_V2_NSTACKS - 1; j > 0; j--)
+    l[j] = l[j - 1];
+  l[0] = id;
+}
+
+static inline void v2_push(delta_t *d, uint64_t addr) {
+  d->recent[d->nalloc++ & (MS_V2_RECENT - 1)] = addr;
+}
 
 /* ms_get_varint with fast paths: one byte (most fields), and no bounds check per byte when ten
  * bytes are left. Same results and the same bounds as ms_get_varint. (A branch-free 8-byte
@@ -468,9 +500,119 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
   }
   uint8_t tag = *p++;
   int kind = tag & 0x0f;
-  r->kind = (ms_event_kind_t)kind;
   uint64_t dt, delta, delta2;
   *why = "varint cut off or longer than 10 bytes";
+  if (d->v2) {
+    if (tag & MS_V2_TAG_FREE_RECENT) { /* FREE of a recent allocation: its age, dt */
+      uint32_t age = tag & (MS_V2_RECENT - 1);
+      r->kind = MS_EV_FREE;
+      if (get_svarint(&p, end, &dt))
+        return -1;
+      if (age >= d->nalloc) {
+        *why = "free of an allocation the chunk has not made";
+        return -1;
+      }
+      uint64_t *pred = &d->dt_pred[0][d->last];
+      *pred += dt; /* dt is stored as the change from the last short FREE's (same `last`) */
+      d->prev_ts += *pred;
+      d->last = 0;
+      d->prev_addr = d->recent[(d->nalloc - 1 - age) & (MS_V2_RECENT - 1)];
+      r->ts = d->prev_ts;
+      r->addr = d->prev_addr;
+      *pp = p;
+      return 0;
+    }
+    if (tag & MS_V2_TAG_ALLOC_SHORT) { /* ALLOC: stack place, size's low bits in the tag */
+      uint32_t s = (tag >> 3) & 7;
+      uint64_t hi, st;
+      r->kind = MS_EV_ALLOC;
+      if (get_svarint(&p, end, &dt) || ms_get_varint(&p, end, &delta) ||
+          ms_get_varint(&p, end, &hi))
+        return -1;
+      if (hi >> 61) {
+        *why = "size out of range";
+        return -1;
+      }
+      if (s < MS_V2_NSTACKS)
+        st = d->stk[s];
+      else if (ms_get_varint(&p, end, &st))
+        return -1;
+      v2_mtf(d->stk, s, st); /* as the encoder did */
+      r->stack_id = st;
+      r->size = hi << 3 | (tag & 7);
+      uint64_t *pred = &d->dt_pred[1][d->last];
+      *pred += dt;
+      d->prev_ts += *pred;
+      d->last = 1;
+      d->prev_addr += (uint64_t)ms_unzigzag(delta) << 4;
+      r->ts = d->prev_ts;
+      r->addr = d->prev_addr;
+      v2_push(d, r->addr);
+      *pp = p;
+      return 0;
+    }
+    /* A long record: v1's body; the release flag moved to 0x08, the kind to 3 bits. */
+    kind = tag & 7;
+    if (kind == MS_V2_KIND_REALLOC) { /* compact REALLOC */
+      uint64_t code;
+      r->kind = MS_EV_REALLOC;
+      delta = 0;
+      if (get_svarint(&p, end, &dt) ||
+          (!(tag & MS_V2_FLAG_OLD_PREV) && get_svarint(&p, end, &delta)) ||
+          get_svarint(&p, end, &delta2) || ms_get_varint(&p, end, &r->size) ||
+          ms_get_varint(&p, end, &code))
+        return -1;
+      uint32_t s = code < MS_V2_NSTACKS ? (uint32_t)code : MS_V2_NSTACKS;
+      r->stack_id = s < MS_V2_NSTACKS ? d->rstk[s] : code - MS_V2_NSTACKS;
+      v2_mtf(d->rstk, s, r->stack_id);
+      r->flags = (tag & MS_V2_FLAG_RELEASE) ? MS_FLAG_REALLOC_RELEASE : 0;
+      uint64_t *pred = &d->dt_pred[2][d->last];
+      *pred += dt;
+      d->prev_ts += *pred;
+      r->ts = d->prev_ts;
+      r->old_addr = d->prev_addr + delta;
+      r->addr = r->old_addr + ((tag & MS_V2_FLAG_NEW_UNITS) ? delta2 << 4 : delta2);
+      d->prev_addr = r->addr;
+      d->last = 2;
+      v2_push(d, r->addr);
+      *pp = p;
+      return 0;
+    }
+    if (tag == MS_V2_TAG_RELEASE_RECENT || tag == MS_V2_TAG_RELEASE_LAST) {
+      uint64_t age = 0; /* a realloc's release of a recent allocation */
+      r->kind = MS_EV_FREE;
+      if (get_svarint(&p, end, &dt) ||
+          (tag == MS_V2_TAG_RELEASE_RECENT && ms_get_varint(&p, end, &age)))
+        return -1;
+      if (age >= d->nalloc || age >= MS_V2_RECENT) {
+        *why = "free of an allocation the chunk has not made";
+        return -1;
+      }
+      r->flags = MS_FLAG_REALLOC_RELEASE;
+      uint64_t *pred = &d->dt_pred[3][d->last];
+      *pred += dt;
+      d->prev_ts += *pred;
+      d->prev_addr = d->recent[(d->nalloc - 1 - age) & (MS_V2_RECENT - 1)];
+      r->ts = d->prev_ts;
+      r->addr = d->prev_addr;
+      d->last = 0;
+      *pp = p;
+      return 0;
+    }
+    if (kind == MS_REC_FREE && (tag & MS_V2_FLAG_UNITS16)) {
+      r->kind = MS_EV_FREE;
+      if (ms_get_varint(&p, end, &dt) || get_svarint(&p, end, &delta))
+        return -1;
+      r->flags = (tag & MS_V2_FLAG_RELEASE) ? MS_FLAG_REALLOC_RELEASE : 0;
+      step_ts_addr(d, r, dt, delta << 4);
+      d->last = 0;
+      *pp = p;
+      return 0;
+    }
+    tag = (uint8_t)((tag & (MS_FLAG_ALIGN | MS_FLAG_WEIGHT)) |
+                    ((tag & MS_V2_FLAG_RELEASE) ? MS_FLAG_REALLOC_RELEASE : 0));
+  }
+  r->kind = (ms_event_kind_t)kind;
   switch (kind) {
   case MS_REC_ALLOC:
     if (ms_get_varint(&p, end, &dt) || get_svarint(&p, end, &delta) ||
@@ -481,6 +623,8 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
     if ((tag & MS_FLAG_WEIGHT) && ms_get_varint(&p, end, &r->weight))
       return -1;
     step_ts_addr(d, r, dt, delta);
+    if (d->v2)
+      v2_push(d, r->addr);
     break;
   case MS_REC_FREE:
     if (ms_get_varint(&p, end, &dt) || get_svarint(&p, end, &delta))
@@ -501,6 +645,8 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
     r->old_addr = d->prev_addr + delta;
     r->addr = r->old_addr + delta2;
     d->prev_addr = r->addr;
+    if (d->v2)
+      v2_push(d, r->addr);
     break;
   case MS_REC_STACK: {
     x->nkept = 0;
@@ -553,6 +699,8 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
     *why = "unknown record kind";
     return -1;
   }
+  if (d->v2 && kind != MS_REC_STACK)
+    d->last = kind == MS_REC_FREE ? 0 : kind == MS_REC_ALLOC ? 1 : 2;
   *pp = p;
   return 0;
 }
@@ -571,7 +719,8 @@ typedef struct cursor_s {
   uint8_t *payload;
   size_t payload_cap;
   const uint8_t *p, *pend; /* the current chunk's records not decoded yet */
-  delta_t delta;
+  delta_t delta;       /* the current chunk's decoding state */
+  unsigned version;    /* the file's format version (its header) */
   uint64_t chunk_off;  /* offset of the current chunk */
   ms_chunk_header_t chunk; /* its header */
   int chunk_checked;   /* its records were validated (at open, or by an earlier pass) */
@@ -586,7 +735,14 @@ typedef struct cursor_s {
   int have_last;
   ms_event_t tmpl;     /* what every event of this file starts from: thread, tid,
                           thread_seq, weight 1, all else 0 */
+  int fd1;             /* the file's descriptor + 1, kept open between chunks; 0 none */
 } cursor_t;
+
+/* Thread files whose descriptor a cursor keeps open between chunks: reopening a file for
+ * every chunk cost seven system calls a chunk (open, three stats, two fcntl, close), a
+ * sixth of the analysis's kernel time; past this many files a cursor reopens per chunk as
+ * before, so a run of thousands of threads stays within the descriptor limit. */
+#define MAX_KEPT_FDS 256
 
 /* A heap entry: the cursor and its current event's merge key: timestamp, then (equal
  * timestamps, rare) thread sequence and file order, packed in `tie`. */
@@ -595,8 +751,11 @@ typedef struct heap_ent_s {
   uint64_t tie; /* thread_seq << 32 | cursor index */
 } heap_ent_t;
 
+/* ts, then tie: one 128-bit comparison (cmp, sbb), so the merge's choice between two cursors,
+ * unpredictable when threads interleave, costs no branch. */
 static inline int heap_less(const heap_ent_t *a, const heap_ent_t *b) {
-  return a->ts < b->ts || (a->ts == b->ts && a->tie < b->tie);
+  __extension__ typedef unsigned __int128 key128_t;
+  return ((key128_t)a->ts << 64 | a->tie) < ((key128_t)b->ts << 64 | b->tie);
 }
 
 struct ms_run_s {
@@ -626,6 +785,7 @@ struct ms_run_s {
   ms_crc_table_t crc;
   int hw_crc; /* the CPU has the SSE4.2 crc32 instruction */
   int lazy;   /* MS_RUN_LAZY: records are validated and stacks collected during the merge */
+  size_t kept_fds; /* cursors holding their file open (cursor_t.fd1) */
   uint64_t *frames; /* MS_TRACE_MAX_FRAMES slots for STACK decoding */
 };
 
@@ -747,7 +907,8 @@ static int scan_payload(ms_run_t *run, size_t file, const ms_chunk_header_t *h,
   ms_thread_info_t *ti = &run->threads[file];
   for (int pass = 0; pass < 2; pass++) {
     const uint8_t *p = payload, *end = payload + h->payload_len;
-    delta_t d = {h->base_ts, 0};
+    delta_t d;
+    delta_init(&d, h->base_ts, run->cursors[file].version);
     uint64_t n = 0, backwards = 0, lts = *last_ts;
     int hl = *have_last, has_stack = 0;
     while (p < end) {
@@ -823,10 +984,11 @@ static int scan_file(ms_run_t *run, size_t file, uint8_t **buf, size_t *cap, cha
     rc = add_damage(run, file, 0, "bad file magic: not a memscope thread file");
     goto out;
   }
-  if (fh.version != MS_FORMAT_VERSION) {
+  if (fh.version < MS_FORMAT_VERSION_MIN || fh.version > MS_FORMAT_VERSION) {
     set_err(err, errlen,
-            "%s: trace format version %u, this reader knows version %d: use a matching memscope",
-            path, fh.version, MS_FORMAT_VERSION);
+            "%s: trace format version %u, this reader knows versions %d to %d: use a matching "
+            "memscope",
+            path, fh.version, MS_FORMAT_VERSION_MIN, MS_FORMAT_VERSION);
     rc = MS_TRACE_E_VERSION;
     goto out;
   }
@@ -844,6 +1006,7 @@ static int scan_file(ms_run_t *run, size_t file, uint8_t **buf, size_t *cap, cha
   ti->thread_seq = fh.thread_seq;
   ti->usable = 1;
   run->cursors[file].start = fh.header_size;
+  run->cursors[file].version = fh.version;
   uint64_t off = fh.header_size, last_ts = 0;
   int have_last = 0;
   while (off < size) {
@@ -1057,6 +1220,8 @@ void ms_run_close(ms_run_t *run) {
   ms__hmap_destroy(&run->stacks);
   for (size_t i = 0; i < run->nthreads; i++) {
     cursor_t *c = &run->cursors[i];
+    if (c->fd1)
+      close(c->fd1 - 1);
     free(c->payload);
     free(c->evs);
     free(c->arena);
@@ -1144,7 +1309,7 @@ static int decode_window(ms_run_t *run, size_t i) {
     c->arena_cap = need;
   }
   int check = !c->chunk_checked;
-  delta_t d = c->delta;
+  delta_t *d = &c->delta; /* in place: v2's state is 1 KiB, not worth copying per window */
   size_t n = 0, an = 0;
   uint64_t nrec = 0;
   const char *why = NULL;
@@ -1152,7 +1317,7 @@ static int decode_window(ms_run_t *run, size_t i) {
     ms_event_t *r = &c->evs[n];
     rec_extra_t x;
     *r = c->tmpl;
-    if (decode_record(&p, end, &d, r, &x, check ? run->frames : NULL, &why))
+    if (decode_record(&p, end, d, r, &x, check ? run->frames : NULL, &why))
       break;
     why = NULL; /* decode_record sets it on success too */
     nrec++;
@@ -1176,7 +1341,6 @@ static int decode_window(ms_run_t *run, size_t i) {
     n++;
   }
   c->p = p;
-  c->delta = d;
   c->nevs = n;
   c->ri = 0;
   if (!check) {
@@ -1217,12 +1381,14 @@ static int decode_window(ms_run_t *run, size_t i) {
 static int load_chunk(ms_run_t *run, size_t i) {
   cursor_t *c = &run->cursors[i];
   c->chunk_off = c->offset;
-  /* Regular files only: the file may have been replaced (by a FIFO) since the open. */
-  int fd = ms__open_run_file(run->threads[i].path);
+  /* Regular files only: the file may have been replaced (by a FIFO) since the open. Once
+   * reopened here, the descriptor stays with the cursor (up to MAX_KEPT_FDS of them): later
+   * chunks come from the same file, and a later swap of the name no longer matters. */
+  int fd = c->fd1 ? c->fd1 - 1 : ms__open_run_file(run->threads[i].path);
   struct stat st;
   if (fd < 0 || fstat(fd, &st)) {
     int e = fd < 0 ? -fd : errno;
-    if (fd >= 0)
+    if (fd >= 0 && !c->fd1)
       close(fd);
     return chunk_bad(run, i, "reopen failed: ",
                      e == EINVAL ? "not a regular file any more" : strerror(e));
@@ -1231,14 +1397,19 @@ static int load_chunk(ms_run_t *run, size_t i) {
   uint64_t size = (uint64_t)st.st_size < c->end ? (uint64_t)st.st_size : c->end;
   int rc = read_chunk(run, fd, c->offset, size, &c->chunk, &c->payload, &c->payload_cap, why,
                       sizeof why);
-  close(fd);
+  if (!c->fd1 && run->kept_fds < MAX_KEPT_FDS) {
+    c->fd1 = fd + 1;
+    run->kept_fds++;
+  } else if (!c->fd1) {
+    close(fd);
+  }
   if (rc < 0)
     return rc;
   if (rc == 1) /* the open's scan found this chunk whole */
     return chunk_bad(run, i, "changed since opened: ", why);
   c->p = c->payload;
   c->pend = c->payload + c->chunk.payload_len;
-  c->delta = (delta_t){c->chunk.base_ts, 0};
+  delta_init(&c->delta, c->chunk.base_ts, c->version);
   c->offset += MS_CHUNK_HEADER_SIZE + c->chunk.payload_len;
   c->chunk_checked = !run->lazy || c->chunk_off < c->counted_upto;
   c->chunk_seen = 0;
@@ -1299,16 +1470,16 @@ static void heap_push(ms_run_t *run, uint32_t idx) {
   run->heap[i] = x;
 }
 
-/* Restores heap order after the top's key grew (its cursor advanced). */
-static inline void heap_sift_down(ms_run_t *run) {
+/* Puts x, the top's new key (its cursor advanced), in the heap's top and restores heap order.
+ * x comes in registers: stored to the top and read back, it cost a store-forwarding stall. */
+static inline void heap_sift_down(ms_run_t *run, heap_ent_t x) {
   heap_ent_t *h = run->heap;
   size_t n = run->heap_n, i = 0;
-  heap_ent_t x = h[0];
   for (;;) {
     size_t l = 2 * i + 1;
     if (l >= n)
       break;
-    size_t m = l + 1 < n && heap_less(&h[l + 1], &h[l]) ? l + 1 : l;
+    size_t m = l + (size_t)(l + 1 < n && heap_less(&h[l + 1], &h[l]));
     if (!heap_less(&h[m], &x))
       break;
     h[i] = h[m];
@@ -1337,9 +1508,13 @@ int ms_run_rewind(ms_run_t *run) {
   return 0;
 }
 
-int ms__run_next_ref(ms_run_t *run, const ms_event_t **ev) {
+/* The merge's step, shared by ms__run_next_ref and ms__run_next_batch: starts the merge on
+ * the first call, advances the cursor whose events were returned last and restores the heap.
+ * Returns 1 with the cursor of the smallest key at the heap's top, 0 at the end, or an
+ * error. */
+static inline int merge_step(ms_run_t *run) {
   int rc;
-  if (!run->started) {
+  if (__builtin_expect(!run->started, 0)) {
     ms_run_rewind(run);
     for (size_t i = 0; i < run->nthreads; i++) {
       if (run->cursors[i].done)
@@ -1361,15 +1536,52 @@ int ms__run_next_ref(ms_run_t *run, const ms_event_t **ev) {
     rc = cursor_advance(run, i);
     if (rc < 0)
       return rc;
-    run->heap[0] = rc ? heap_key(run, i) : run->heap[--run->heap_n];
-    if (run->heap_n > 1)
-      heap_sift_down(run);
+    heap_sift_down(run, rc ? heap_key(run, i) : run->heap[--run->heap_n]);
   }
-  if (!run->heap_n)
-    return 0;
+  return run->heap_n ? 1 : 0;
+}
+
+int ms__run_next_ref(ms_run_t *run, const ms_event_t **ev) {
+  int rc = merge_step(run);
+  if (rc != 1)
+    return rc;
   uint32_t i = (uint32_t)run->heap[0].tie;
   const cursor_t *c = &run->cursors[i];
   *ev = &c->evs[c->ri];
+  run->pending = i;
+  return 1;
+}
+
+/* The top cursor's events that come before every other cursor's current one are the next
+ * events of the merge, in order: the runner-up key (the smaller of the top's two children)
+ * bounds them, and one comparison per event finds them in the decoded window instead of a
+ * sift of the heap per event. The cursor is left on the last one returned, so the next call
+ * advances it exactly as after ms__run_next_ref. Equal timestamps fall to the tie (thread
+ * sequence, file order) as in heap_less. */
+int ms__run_next_batch(ms_run_t *run, const ms_event_t **evs, size_t *n) {
+  int rc = merge_step(run);
+  if (rc != 1)
+    return rc;
+  uint32_t i = (uint32_t)run->heap[0].tie;
+  cursor_t *c = &run->cursors[i];
+  const ms_event_t *e = &c->evs[c->ri];
+  size_t k = 1, avail = c->nevs - c->ri;
+  if (run->heap_n == 1) {
+    k = avail;
+  } else {
+    const heap_ent_t *b = &run->heap[1];
+    if (run->heap_n > 2 && heap_less(&run->heap[2], b))
+      b = &run->heap[2];
+    /* Keys as heap_less compares them; the tie is the top cursor's throughout. */
+    __extension__ typedef unsigned __int128 key128_t;
+    key128_t bound = (key128_t)b->ts << 64 | b->tie;
+    uint64_t tie = run->heap[0].tie;
+    while (k < avail && ((key128_t)e[k].ts << 64 | tie) < bound)
+      k++;
+  }
+  *evs = e;
+  *n = k;
+  c->ri += k - 1;
   run->pending = i;
   return 1;
 }

@@ -11,7 +11,8 @@
 #include <string.h>
 
 #define MS_FILE_MAGIC "MSTRACE" /* 8 bytes with the NUL */
-#define MS_FORMAT_VERSION 1
+#define MS_FORMAT_VERSION 2     /* what the tracker writes (docs/trace-format.md, 3.3) */
+#define MS_FORMAT_VERSION_MIN 1 /* the oldest a reader still reads */
 #define MS_FILE_HEADER_SIZE 32
 #define MS_CHUNK_MAGIC 0x4b43534du /* "MSCK" little-endian */
 #define MS_CHUNK_HEADER_SIZE 40
@@ -112,6 +113,26 @@ typedef struct ms_chunk_header_s {
 
 _Static_assert(sizeof(ms_file_header_t) == MS_FILE_HEADER_SIZE, "file header layout");
 _Static_assert(sizeof(ms_chunk_header_t) == MS_CHUNK_HEADER_SIZE, "chunk header layout");
+
+/* ---- version 2's compact records (docs/trace-format.md, section 3.5) ----------------------
+ *
+ * A v2 tag byte is read by its top bits: 1aaaaaaa is a FREE of the block allocated
+ * aaaaaaa+1 allocations ago in this chunk (the recency ring below); 01ssllll an ALLOC whose
+ * address is 16-aligned relative to prev_addr, s its stack's place in the chunk's
+ * move-to-front list (3: the id follows), llll the size's low 4 bits; 00xxxxxx a long
+ * record: v1's body, kind in the low 3 bits, MS_V2_FLAG_RELEASE for v1's 0x40. Encoder and
+ * decoder keep the same state, reset at every chunk so a chunk decodes alone. */
+#define MS_V2_TAG_FREE_RECENT 0x80u
+#define MS_V2_TAG_ALLOC_SHORT 0x40u
+#define MS_V2_FLAG_RELEASE 0x08u /* long FREE/REALLOC: v1's MS_FLAG_REALLOC_RELEASE */
+#define MS_V2_FLAG_UNITS16 0x10u /* long FREE: the address delta is in 16-byte units */
+#define MS_V2_TAG_RELEASE_RECENT 0x08u /* a realloc's release of a recent allocation: dt, age */
+#define MS_V2_TAG_RELEASE_LAST 0x18u   /* ... of the chunk's last allocation (age 0): dt */
+#define MS_V2_KIND_REALLOC 7u    /* compact REALLOC (no weight); flags below and 0x08 */
+#define MS_V2_FLAG_OLD_PREV 0x10u /* compact REALLOC: old == prev_addr, no old delta */
+#define MS_V2_FLAG_NEW_UNITS 0x20u /* compact REALLOC: new-old in 16-byte units */
+#define MS_V2_RECENT 128u        /* allocation addresses remembered (a power of two) */
+#define MS_V2_NSTACKS 7u         /* stack ids in the move-to-front list (3 tag bits: 7 = the id follows) */
 
 /* ---- rings: the tracker's per-thread record buffers, as a shared file mapping ------------
  *

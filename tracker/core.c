@@ -106,13 +106,20 @@ static const char *shown(const char *s) {
   return buf;
 }
 
+/* The trace format version written: MS_FORMAT_VERSION, or 1 under MEMSCOPE_TEST_FORMAT=1
+ * (the readers' version-1 compatibility tests). */
+static int format_version = MS_FORMAT_VERSION;
+
 static const char *const known_vars[] = {
     "MEMSCOPE_OUT", "MEMSCOPE_STACK_DEPTH", "MEMSCOPE_SAMPLE", "MEMSCOPE_THREADS",
     "MEMSCOPE_RESOURCES_HZ", "MEMSCOPE_VERBOSE", "MEMSCOPE_TEST_SLOWDOWN",
     "MEMSCOPE_TEST_CLOCK", "MEMSCOPE_TEST_RESOURCES", "MEMSCOPE_FUZZ",
+    "MEMSCOPE_TEST_STACK_VERIFY",
     /* the fuzz driver's (fuzz/ms_fuzz_driver.c): known here, so the tracker accepts them */
     "MEMSCOPE_FUZZ_MAX_LEAK_BYTES", "MEMSCOPE_FUZZ_MAX_PEAK_BYTES", "MEMSCOPE_FUZZ_FEEDBACK",
-    "MEMSCOPE_FUZZ_REPORT_DIR", "MEMSCOPE_FUZZ_SUPPRESSIONS", NULL};
+    "MEMSCOPE_FUZZ_REPORT_DIR", "MEMSCOPE_FUZZ_SUPPRESSIONS",
+    "MEMSCOPE_TEST_FORMAT", /* the format version written (test knob, below) */
+    NULL};
 
 /* Returns 0, or -1 after printing the one line that says which variable is wrong. */
 static int parse_config(void) {
@@ -195,6 +202,23 @@ static int parse_config(void) {
     }
     ms__g.slowdown = (int)v;
   }
+  /* Test knob for the stack cache (stacks.c): count (hits and misses in meta.txt), 1 (every
+   * hit is also walked and compared), weak (as 1 with the cache's stack-word check off). */
+  if ((s = getenv("MEMSCOPE_TEST_STACK_VERIFY")) != NULL) {
+    if (!strcmp(s, "0"))
+      ms__stack_check = MS_STACK_CHECK_OFF;
+    else if (!strcmp(s, "count"))
+      ms__stack_check = MS_STACK_CHECK_COUNT;
+    else if (!strcmp(s, "1"))
+      ms__stack_check = MS_STACK_CHECK_ON;
+    else if (!strcmp(s, "weak"))
+      ms__stack_check = MS_STACK_CHECK_WEAK;
+    else {
+      ms__msg("MEMSCOPE_TEST_STACK_VERIFY=%s is not 0, count, 1 or weak; tracking disabled",
+              shown(s));
+      return -1;
+    }
+  }
   /* Test knob: MEMSCOPE_TEST_RESOURCES=0 writes no resource records (a trace as trackers
    * before them wrote it: the readers' compatibility tests, and the records' cost). */
   if ((s = getenv("MEMSCOPE_TEST_RESOURCES")) != NULL) {
@@ -203,6 +227,16 @@ static int parse_config(void) {
       return -1;
     }
     ms__res_enabled = (int)v;
+  }
+  /* Test knob: MEMSCOPE_TEST_FORMAT=1 writes format version 1 (the reader must still read
+   * it: tests compare a v1 and a v2 trace of the same program). */
+  if ((s = getenv("MEMSCOPE_TEST_FORMAT")) != NULL) {
+    if (parse_u64(s, MS_FORMAT_VERSION_MIN, MS_FORMAT_VERSION, &v) < 0) {
+      ms__msg("MEMSCOPE_TEST_FORMAT=%s is not a format version from %d to %d; tracking disabled",
+              shown(s), MS_FORMAT_VERSION_MIN, MS_FORMAT_VERSION);
+      return -1;
+    }
+    format_version = (int)v;
   }
   /* Test knob: MEMSCOPE_TEST_CLOCK=monotonic takes the CLOCK_MONOTONIC path that machines
    * without a constant TSC use, so that path is tested on machines that have one. */
@@ -463,7 +497,7 @@ static int open_run(const char *origin, const char *parent_run) {
   start_ticks = ms__now();
   meta_printf("format=memscope-trace\nversion=%d\ntracker_version=%s\nrun_id=%llu\npid=%d\n"
               "ppid=%d\norigin=%s\n",
-              MS_FORMAT_VERSION, MS_TRACKER_VERSION, (unsigned long long)ms__g.run_id,
+              format_version, MS_TRACKER_VERSION, (unsigned long long)ms__g.run_id,
               (int)ms__g.pid, (int)getppid(), origin);
   if (parent_run)
     meta_printf("parent_run=%s\n", parent_run);
@@ -533,7 +567,7 @@ static int thread_file_create(ms_thread_t *t) {
   ms_file_header_t fh;
   memset(&fh, 0, sizeof fh);
   memcpy(fh.magic, MS_FILE_MAGIC, 8);
-  fh.version = MS_FORMAT_VERSION;
+  fh.version = (uint16_t)format_version;
   fh.header_size = MS_FILE_HEADER_SIZE;
   fh.pid = (uint32_t)ms__g.pid;
   fh.tid = (uint32_t)t->tid;
@@ -593,7 +627,7 @@ static void emit_chunk(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t ne
  * after the last record encoded (a record its owner is still writing is left for later). */
 static uint32_t encode_range(ms_thread_t *t, uint32_t from, uint32_t to) {
   ms_encoder_t e = {.out = t->out, .cap = MS_OUT_CAP, .last_ts = t->ring.last_ts,
-                    .emit = emit_chunk, .user = t};
+                    .emit = emit_chunk, .user = t, .version = format_version};
   uint32_t end = ms_encode_range(&e, t->recs, from, to);
   t->ring.last_ts = e.last_ts;
   return end;
@@ -610,7 +644,7 @@ static void emit_count(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t ne
 static uint64_t count_events(ms_thread_t *t, uint32_t from, uint32_t to) {
   uint64_t n = 0;
   ms_encoder_t e = {.out = t->out, .cap = MS_OUT_CAP, .last_ts = t->ring.last_ts,
-                    .emit = emit_count, .user = &n};
+                    .emit = emit_count, .user = &n, .version = format_version};
   ms_encode_range(&e, t->recs, from, to);
   return n;
 }
@@ -910,6 +944,9 @@ void ms__flush_all(const char *reason) {
               (unsigned long long)atomic_load(&ms__g.stack_table_full),
               (unsigned long long)atomic_load(&ms__g.sample_set_full),
               (unsigned long long)atomic_load(&ms__g.write_errors));
+  char sc_line[256];
+  if (ms__stack_cache_meta(sc_line, sizeof sc_line) > 0)
+    meta_printf("%s", sc_line);
   /* With the end part written, the rings file holds nothing a reader needs. While it could
    * not be written (tracking stopped on an error), it stays for a salvage. */
   if (!atomic_load(&ms__g.stopped) && ms__g.rings.fd >= 0 && file_check(&ms__g.dir) == 0 &&

@@ -105,6 +105,7 @@ typedef struct ms_thread_s {
    * thread measuring this one at process exit reads it here (the owner's TLS may be gone). */
   ms_tio_t owner_tio;
   uint64_t res_last_ns;       /* CLOCK_MONOTONIC of the owner's last resource record */
+  void *stack_cache;          /* stacks.c's cache of this buffer's owner, mapped at need */
   uint8_t out[MS_OUT_CAP];
   /* From here to the end: the ring segment's mapping (or private memory when it could
    * not be made). ring.pos, ring.flushed and the counters are the former fields. */
@@ -265,14 +266,44 @@ MS_HIDDEN uint32_t ms__stack_intern(ms_thread_t *t, void **frames, int n);
  * (the exported hook tail-calls it and leaves no frame). Every frame unwound costs ~10 ns. */
 #define MS_OWN_FRAMES 1
 
-/* Captures the caller's stack. Always inlined into the hook body (a macro, and
- * ms_prim_backtrace is always_inline), so that the walk's first frame is that body and not a
- * helper of ours. */
-#define ms__stack_capture(t)                                                                   \
+/* The stack cache (stacks.c, docs/tracker.md "Stack cache"). A capture's key is the call
+ * site (the hook's return address into the program), the program's stack pointer at the
+ * call (the hook's CFA) and its frame pointer then (read by the exported hook before any
+ * code of ours can change it: ms_prim_frame_reg). ms__stack_cached returns the id a walk
+ * would give when the key and every stack word the walk read last time are unchanged, else
+ * 0. ms__stack_missed takes unw_backtrace's frames: interns them, teaches the cache, and in
+ * the test modes compares a hit's id (hit_id) with the walk's. MS_STACK_NO_KEY (a slow path,
+ * where the frame pointer was not read first) bypasses the cache. */
+#define MS_STACK_NO_KEY ((uintptr_t)1)
+enum ms_stack_check {
+  MS_STACK_CHECK_OFF = 0,   /* normal */
+  MS_STACK_CHECK_COUNT = 1, /* MEMSCOPE_TEST_STACK_VERIFY=count: hits and misses counted */
+  MS_STACK_CHECK_ON = 2,    /* =1: every hit also walks and compares */
+  MS_STACK_CHECK_WEAK = 3,  /* =weak: as 1, but hits skip the stack-word check (must fail) */
+};
+extern int ms__stack_check MS_HIDDEN; /* enum ms_stack_check, set once by core.c */
+MS_HIDDEN uint32_t ms__stack_cached(ms_thread_t *t, uintptr_t site, uintptr_t cfa, uintptr_t fp);
+MS_HIDDEN uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site,
+                                    uintptr_t cfa, uintptr_t fp, uint32_t hit_id);
+/* Drops every thread's cached stacks (after fork, at dlclose: code may move). */
+MS_HIDDEN void ms__stack_cache_invalidate(void);
+/* meta.txt's stack_cache line when a test mode is on: its length, or 0. */
+MS_HIDDEN int ms__stack_cache_meta(char *buf, size_t cap);
+
+/* Captures the caller's stack, fp being ms_prim_frame_reg() read by the exported hook (or
+ * MS_STACK_NO_KEY). Always inlined into the hook body (a macro, and ms_prim_backtrace is
+ * always_inline), so that the walk's first frame is that body and not a helper of ours. */
+#define ms__stack_capture(t, fp)                                                               \
   __extension__({                                                                              \
-    void *frames_[MS_MAX_DEPTH + MS_OWN_FRAMES];                                               \
-    int n_ = ms_prim_backtrace(frames_, ms__g.depth + MS_OWN_FRAMES);                          \
-    ms__stack_intern((t), frames_, n_);                                                        \
+    uintptr_t site_ = (uintptr_t)__builtin_return_address(0);                                  \
+    uintptr_t cfa_ = (uintptr_t)__builtin_dwarf_cfa();                                         \
+    uint32_t id_ = ms__stack_cached((t), site_, cfa_, (fp));                                   \
+    if (!id_ || MS_UNLIKELY(ms__stack_check >= MS_STACK_CHECK_ON)) {                           \
+      void *frames_[MS_MAX_DEPTH + MS_OWN_FRAMES];                                             \
+      int n_ = ms_prim_backtrace(frames_, ms__g.depth + MS_OWN_FRAMES);                        \
+      id_ = ms__stack_missed((t), frames_, n_, site_, cfa_, (fp), id_);                        \
+    }                                                                                          \
+    id_;                                                                                       \
   })
 MS_HIDDEN uint64_t ms__stacks_count(void);
 

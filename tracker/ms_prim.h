@@ -47,6 +47,25 @@
  *                                            first being the function this is inlined into;
  *                                            returns how many (0..max). Exactly what
  *                                            libunwind's unw_backtrace returns.
+     uintptr_t ms_prim_frame_reg(void)      hot path, always inlined: the frame-pointer
+                                            register now (x86-64: rbp). Called first thing in
+                                            an exported hook, it is the program's value at the
+                                            call: the stack cache's key (stacks.c).
+     int ms_prim_walk(ms_prim_frame_t *out, int max, int *end)
+                                            cold: the same unwinder stepped frame by frame
+                                            from the caller of ms_prim_walk, saying for each
+                                            frame where it found the IP and the frame pointer
+                                            (ms_prim_frame_t). The stack cache learns from
+                                            it which stack words a walk depends on. Returns
+                                            the frames (0..max) or -1 on an unwinder error;
+                                            *end = 1 when the stack ended before max.
+     int ms_prim_step_from(ip, sp, fp, &ip_out, &sp_out)
+                                            cold: one step of the same unwinder from a frame
+                                            given by IP, stack pointer and frame pointer:
+                                            the next frame's IP and stack pointer; returns 1,
+                                            0 at the stack's end, -1 on error. Writes nothing
+                                            but its outputs. The stack cache asks it whether a
+                                            frame's step depends on the frame pointer.
  *
  *   Raw system calls (no libc wrapper: they must not be interposed, must not be cancellation
  *   points the program can observe, and must work while libc is half set up). Each returns
@@ -64,6 +83,16 @@
 #include <sys/types.h>
 
 #define MS_PRIM_INLINE static inline __attribute__((always_inline))
+
+/* One frame of ms_prim_walk. Locations are 0 when the value was not read from memory. */
+typedef struct ms_prim_frame_s {
+  uintptr_t ip;     /* the frame's IP (a return address, except in the innermost frame) */
+  uintptr_t sp;     /* its stack pointer: the CFA of the frame inside it */
+  uintptr_t fp;     /* its frame-pointer register */
+  uintptr_t ip_loc; /* where the unwinder read ip from (the inner frame's return slot) */
+  uintptr_t fp_loc; /* where it read fp from (a save slot in an inner frame) */
+  int signal;       /* 1 for a signal frame (its registers come from a sigcontext) */
+} ms_prim_frame_t;
 
 #if defined(MS_PRIM_BACKEND_X86_64_LINUX)
 #include "prim/ms_prim_x86_64_linux.h"

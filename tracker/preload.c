@@ -126,7 +126,7 @@ static __attribute__((noinline)) void slowdown(ms_thread_t *t) {
   for (int i = 0; i < ms__g.slowdown; i++) {
     (void)ms__now();
     if (ms__g.depth)
-      (void)ms__stack_capture(t);
+      (void)ms__stack_capture(t, MS_STACK_NO_KEY);
   }
 }
 
@@ -134,7 +134,8 @@ static __attribute__((noinline)) void slowdown(ms_thread_t *t) {
  * hooks must not grow frames in a -O0 build. */
 #define MS_INLINE static inline __attribute__((always_inline))
 
-MS_INLINE void rec_alloc(ms_tls_t *tl, void *p, size_t n, size_t align, uintptr_t site) {
+MS_INLINE void rec_alloc(ms_tls_t *tl, void *p, size_t n, size_t align, uintptr_t site,
+                         uintptr_t fp) {
   if (MS_UNLIKELY(!atomic_load_explicit(&ms__g.recording, memory_order_relaxed))) {
     ms__not_recording(tl, MS_REC_ALLOC, p, n, NULL);
     return;
@@ -152,7 +153,7 @@ MS_INLINE void rec_alloc(ms_tls_t *tl, void *p, size_t n, size_t align, uintptr_
   /* Stamped here, after the real allocator returned and only for a recorded event: a
    * timestamp costs ~20 ns on this kind of machine (rdtsc under KVM). */
   uint64_t ts = ms__now();
-  uint32_t stack = ms__g.depth ? ms__stack_capture(t) : 0;
+  uint32_t stack = ms__g.depth ? ms__stack_capture(t, fp) : 0;
   if (MS_UNLIKELY(ms__g.slowdown))
     slowdown(t);
   ms_rec_t *r = ms__reserve(t, 1);
@@ -196,7 +197,7 @@ MS_INLINE void rec_free(ms_tls_t *tl, void *p, uint64_t ts) {
  * moved, old was released then (another thread may have been handed its address since), so
  * a FREE part is written at ts_before and the REALLOC says old is already released. */
 MS_INLINE void rec_realloc(ms_tls_t *tl, void *old, void *p, size_t n, uint64_t ts_before,
-                        uint64_t ts, uintptr_t site) {
+                        uint64_t ts, uintptr_t site, uintptr_t fp) {
   if (MS_UNLIKELY(!atomic_load_explicit(&ms__g.recording, memory_order_relaxed))) {
     ms__not_recording(tl, MS_REC_REALLOC, p, n, old);
     return;
@@ -221,7 +222,7 @@ MS_INLINE void rec_realloc(ms_tls_t *tl, void *old, void *p, size_t n, uint64_t 
     write_free(tl, old, ts_before, MS_REALLOC_OLD_RELEASED);
     flags = MS_REALLOC_OLD_RELEASED;
   }
-  uint32_t stack = ms__g.depth ? ms__stack_capture(t) : 0;
+  uint32_t stack = ms__g.depth ? ms__stack_capture(t, fp) : 0;
   ms_rec_t *r = ms__reserve(t, 2);
   r[0].kind = MS_REC_REALLOC;
   r[0].aux = flags;
@@ -258,7 +259,9 @@ static __attribute__((noinline)) int slow_enter(ms_tls_t *tl) {
  * out of the exported function keeps its prologue empty: an untracked thread pays a TLS byte
  * load, two compares and the jump, nothing more. NAME_tracked runs with the thread BUSY; the
  * stack it captures starts two frames up (NAME_tracked, ms__stack_capture), which is why
- * the tracker is always built with -O2 (sibling calls on). */
+ * the tracker is always built with -O2 (sibling calls on). The exported function also passes
+ * the program's rbp, read before anything of ours can change it (ms_prim_frame_reg): part of
+ * the stack cache's key (stacks.c); slow paths pass MS_STACK_NO_KEY instead. */
 
 #define PASS_THROUGH(tl) MS_LIKELY((tl)->state == MS_T_UNTRACKED || (tl)->state == MS_T_BUSY)
 #define MS_TRACKED_FN static __attribute__((noinline, hot))
@@ -379,18 +382,18 @@ MS_TRACKED_FN void free_plain(ms_tls_t *tl, void *p) {
   tl->state = MS_T_TRACKED;
 }
 
-MS_TRACKED_FN void *malloc_tracked(ms_tls_t *tl, size_t n) {
+MS_TRACKED_FN void *malloc_tracked(ms_tls_t *tl, size_t n, uintptr_t fp) {
   tl->state = MS_T_BUSY;
   void *p = real.malloc(n);
   if (MS_LIKELY(p != NULL))
-    rec_alloc(tl, p, n, 0, SITE());
+    rec_alloc(tl, p, n, 0, SITE(), fp);
   tl->state = MS_T_TRACKED;
   return p;
 }
 
 MS_SLOW_FN void *malloc_slow(ms_tls_t *tl, size_t n) {
   if (slow_enter(tl))
-    return malloc_tracked(tl, n);
+    return malloc_tracked(tl, n, MS_STACK_NO_KEY);
   if (MS_UNLIKELY(!ready()))
     return boot_alloc(n, 16);
   return real.malloc(n);
@@ -399,7 +402,7 @@ MS_SLOW_FN void *malloc_slow(ms_tls_t *tl, size_t n) {
 MS_EXPORT void *malloc(size_t n) {
   ms_tls_t *tl = &ms__tls;
   if (MS_LIKELY(tl->state == MS_T_TRACKED))
-    return ms__g.plain ? malloc_plain(tl, n) : malloc_tracked(tl, n);
+    return ms__g.plain ? malloc_plain(tl, n) : malloc_tracked(tl, n, ms_prim_frame_reg());
   if (PASS_THROUGH(tl))
     return real.malloc(n);
   return malloc_slow(tl, n);
@@ -442,18 +445,18 @@ MS_EXPORT void free(void *p) {
   free_slow(tl, p);
 }
 
-MS_TRACKED_FN void *calloc_tracked(ms_tls_t *tl, size_t nmemb, size_t size) {
+MS_TRACKED_FN void *calloc_tracked(ms_tls_t *tl, size_t nmemb, size_t size, uintptr_t fp) {
   tl->state = MS_T_BUSY;
   void *p = real.calloc(nmemb, size);
   if (MS_LIKELY(p != NULL))
-    rec_alloc(tl, p, nmemb * size, 0, SITE());
+    rec_alloc(tl, p, nmemb * size, 0, SITE(), fp);
   tl->state = MS_T_TRACKED;
   return p;
 }
 
 MS_SLOW_FN void *calloc_slow(ms_tls_t *tl, size_t nmemb, size_t size) {
   if (slow_enter(tl))
-    return calloc_tracked(tl, nmemb, size);
+    return calloc_tracked(tl, nmemb, size, MS_STACK_NO_KEY);
   if (MS_UNLIKELY(!ready())) {
     size_t total;
     if (__builtin_mul_overflow(nmemb, size, &total))
@@ -466,7 +469,8 @@ MS_SLOW_FN void *calloc_slow(ms_tls_t *tl, size_t nmemb, size_t size) {
 MS_EXPORT void *calloc(size_t nmemb, size_t size) {
   ms_tls_t *tl = &ms__tls;
   if (MS_LIKELY(tl->state == MS_T_TRACKED))
-    return ms__g.plain ? calloc_plain(tl, nmemb, size) : calloc_tracked(tl, nmemb, size);
+    return ms__g.plain ? calloc_plain(tl, nmemb, size)
+                       : calloc_tracked(tl, nmemb, size, ms_prim_frame_reg());
   if (PASS_THROUGH(tl))
     return real.calloc(nmemb, size);
   return calloc_slow(tl, nmemb, size);
@@ -475,9 +479,9 @@ MS_EXPORT void *calloc(size_t nmemb, size_t size) {
 /* realloc(p, 0) frees p in glibc and returns NULL: written as a FREE. realloc(NULL, n) is an
  * allocation: a REALLOC with no old block. A failed realloc leaves p alone: nothing written. */
 MS_INLINE void *realloc_common(ms_tls_t *tl, void *old, size_t n, void *p, uint64_t ts_before,
-                               uintptr_t site) {
+                               uintptr_t site, uintptr_t fp) {
   if (p != NULL)
-    rec_realloc(tl, old, p, n, ts_before, ms__now(), site);
+    rec_realloc(tl, old, p, n, ts_before, ms__now(), site, fp);
   else if (old != NULL && n == 0)
     rec_free(tl, old, ts_before);
   return p;
@@ -493,10 +497,10 @@ static void *realloc_boot(void *old, size_t n) {
   return p;
 }
 
-MS_TRACKED_FN void *realloc_tracked(ms_tls_t *tl, void *old, size_t n) {
+MS_TRACKED_FN void *realloc_tracked(ms_tls_t *tl, void *old, size_t n, uintptr_t fp) {
   tl->state = MS_T_BUSY;
   uint64_t ts_before = old ? ms__now() : 0;
-  void *p = realloc_common(tl, old, n, real.realloc(old, n), ts_before, SITE());
+  void *p = realloc_common(tl, old, n, real.realloc(old, n), ts_before, SITE(), fp);
   tl->state = MS_T_TRACKED;
   return p;
 }
@@ -505,7 +509,7 @@ MS_SLOW_FN void *realloc_slow(ms_tls_t *tl, void *old, size_t n) {
   if (is_boot(old))
     return realloc_boot(old, n);
   if (slow_enter(tl))
-    return realloc_tracked(tl, old, n);
+    return realloc_tracked(tl, old, n, MS_STACK_NO_KEY);
   if (MS_UNLIKELY(!ready()))
     return old ? NULL : boot_alloc(n, 16);
   return real.realloc(old, n);
@@ -515,21 +519,22 @@ MS_EXPORT void *realloc(void *old, size_t n) {
   ms_tls_t *tl = &ms__tls;
   if (MS_LIKELY(!is_boot(old))) {
     if (MS_LIKELY(tl->state == MS_T_TRACKED))
-      return realloc_tracked(tl, old, n);
+      return realloc_tracked(tl, old, n, ms_prim_frame_reg());
     if (PASS_THROUGH(tl))
       return real.realloc(old, n);
   }
   return realloc_slow(tl, old, n);
 }
 
-MS_TRACKED_FN void *reallocarray_tracked(ms_tls_t *tl, void *old, size_t nmemb, size_t size) {
+MS_TRACKED_FN void *reallocarray_tracked(ms_tls_t *tl, void *old, size_t nmemb, size_t size,
+                                         uintptr_t fp) {
   tl->state = MS_T_BUSY;
   uint64_t ts_before = old ? ms__now() : 0;
   void *p = real.reallocarray(old, nmemb, size);
   size_t total;
   /* On overflow the real call fails before touching old; there is nothing to record. */
   if (!__builtin_mul_overflow(nmemb, size, &total))
-    p = realloc_common(tl, old, total, p, ts_before, SITE());
+    p = realloc_common(tl, old, total, p, ts_before, SITE(), fp);
   tl->state = MS_T_TRACKED;
   return p;
 }
@@ -544,7 +549,7 @@ MS_SLOW_FN void *reallocarray_slow(ms_tls_t *tl, void *old, size_t nmemb, size_t
     return realloc_boot(old, total);
   }
   if (slow_enter(tl))
-    return reallocarray_tracked(tl, old, nmemb, size);
+    return reallocarray_tracked(tl, old, nmemb, size, MS_STACK_NO_KEY);
   if (MS_UNLIKELY(!ready()))
     return NULL;
   return real.reallocarray(old, nmemb, size);
@@ -554,25 +559,26 @@ MS_EXPORT void *reallocarray(void *old, size_t nmemb, size_t size) {
   ms_tls_t *tl = &ms__tls;
   if (MS_LIKELY(!is_boot(old))) {
     if (MS_LIKELY(tl->state == MS_T_TRACKED))
-      return reallocarray_tracked(tl, old, nmemb, size);
+      return reallocarray_tracked(tl, old, nmemb, size, ms_prim_frame_reg());
     if (PASS_THROUGH(tl))
       return real.reallocarray(old, nmemb, size);
   }
   return reallocarray_slow(tl, old, nmemb, size);
 }
 
-MS_TRACKED_FN int posix_memalign_tracked(ms_tls_t *tl, void **out, size_t align, size_t n) {
+MS_TRACKED_FN int posix_memalign_tracked(ms_tls_t *tl, void **out, size_t align, size_t n,
+                                         uintptr_t fp) {
   tl->state = MS_T_BUSY;
   int rc = real.posix_memalign(out, align, n);
   if (rc == 0)
-    rec_alloc(tl, *out, n, align, SITE());
+    rec_alloc(tl, *out, n, align, SITE(), fp);
   tl->state = MS_T_TRACKED;
   return rc;
 }
 
 MS_SLOW_FN int posix_memalign_slow(ms_tls_t *tl, void **out, size_t align, size_t n) {
   if (slow_enter(tl))
-    return posix_memalign_tracked(tl, out, align, n);
+    return posix_memalign_tracked(tl, out, align, n, MS_STACK_NO_KEY);
   if (MS_UNLIKELY(!ready())) {
     void *p = boot_alloc(n, align);
     if (!p)
@@ -586,7 +592,7 @@ MS_SLOW_FN int posix_memalign_slow(ms_tls_t *tl, void **out, size_t align, size_
 MS_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
   ms_tls_t *tl = &ms__tls;
   if (MS_LIKELY(tl->state == MS_T_TRACKED))
-    return posix_memalign_tracked(tl, out, align, n);
+    return posix_memalign_tracked(tl, out, align, n, ms_prim_frame_reg());
   if (PASS_THROUGH(tl))
     return real.posix_memalign(out, align, n);
   return posix_memalign_slow(tl, out, align, n);
@@ -595,19 +601,19 @@ MS_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
 /* aligned_alloc, memalign, valloc and pvalloc share one shape; ALIGN is the alignment the
  * call asks for, as an expression of its arguments. */
 #define ALIGNED_HOOK(name, ALIGN, ...)                                                         \
-  MS_TRACKED_FN void *name##_tracked(ms_tls_t *tl, size_t align, size_t n) {                  \
+  MS_TRACKED_FN void *name##_tracked(ms_tls_t *tl, size_t align, size_t n, uintptr_t fp) {     \
     (void)align; /* valloc, pvalloc: the page */                                               \
     tl->state = MS_T_BUSY;                                                                     \
     void *p = real.name(__VA_ARGS__);                                                          \
     if (MS_LIKELY(p != NULL))                                                                  \
-      rec_alloc(tl, p, n, ALIGN, SITE());                                           \
+      rec_alloc(tl, p, n, ALIGN, SITE(), fp);                                                 \
     tl->state = MS_T_TRACKED;                                                                  \
     return p;                                                                                  \
   }                                                                                            \
   MS_SLOW_FN void *name##_slow(ms_tls_t *tl, size_t align, size_t n) {                        \
     (void)align;                                                                               \
     if (slow_enter(tl))                                                                        \
-      return name##_tracked(tl, align, n);                                                     \
+      return name##_tracked(tl, align, n, MS_STACK_NO_KEY);                                    \
     if (MS_UNLIKELY(!ready()))                                                                 \
       return boot_alloc(n, ALIGN);                                                             \
     return real.name(__VA_ARGS__);                                                             \
@@ -624,7 +630,7 @@ ALIGNED_HOOK(pvalloc, PAGE, n)
   MS_EXPORT void *name params {                                                                \
     ms_tls_t *tl = &ms__tls;                                                                   \
     if (MS_LIKELY(tl->state == MS_T_TRACKED))                                                  \
-      return name##_tracked(tl, align_arg, n);                                                 \
+      return name##_tracked(tl, align_arg, n, ms_prim_frame_reg());                            \
     if (PASS_THROUGH(tl))                                                                      \
       return real.name(__VA_ARGS__);                                                           \
     return name##_slow(tl, align_arg, n);                                                      \
@@ -771,6 +777,7 @@ MS_EXPORT int dlclose(void *handle) {
   uint8_t saved = tl->state;
   tl->state = MS_T_BUSY;
   ms__snapshot_maps(); /* frames in the module stay symbolizable after it is gone */
+  ms__stack_cache_invalidate(); /* other code may be loaded where the module's was */
   tl->state = saved;
   return next(handle);
 }

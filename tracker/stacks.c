@@ -1,11 +1,13 @@
-/* stacks.c: call stacks from libunwind, interned in a process-wide lock-free table.
+/* stacks.c: call stacks from libunwind, interned in a process-wide lock-free table, and a
+ * per-thread cache that gives a repeated stack's id without walking, exactly.
  *
  * Each distinct stack gets an id; its frames are written once (a STACK record in the buffer
  * of the thread that saw it first) and events carry only the id. The table is open
  * addressing over fixed, lazily-touched mappings: lookups of known stacks read shared
- * read-mostly lines and write nothing. */
+ * read-mostly lines and write nothing. The cache is at the end of the file. */
 #define _GNU_SOURCE
 #include <link.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -83,6 +85,7 @@ void ms__stacks_reset_after_fork(void) {
   munmap(descs, sizeof(ms_stack_desc_t) * (MS_STACK_MAX + 1));
   munmap(pool, sizeof(uint64_t) * MS_FRAME_POOL);
   map_tables();
+  ms__stack_cache_invalidate(); /* cached ids were the parent's table's */
 }
 
 uint64_t ms__stacks_count(void) { return atomic_load(&next_id) - 1; }
@@ -163,4 +166,325 @@ __attribute__((noinline)) uint32_t ms__stack_intern(ms_thread_t *t, void **buf, 
   }
   atomic_fetch_add(&ms__g.stack_table_full, 1);
   return 0;
+}
+
+/* ---- the per-thread stack cache (docs/tracker.md, "Stack cache") -------------------------
+ * A walk by libunwind from a hook reads, besides the code's unwind tables, the hook's own
+ * registers (fixed by the key: call site, stack pointer and frame pointer at the call) and,
+ * in each program frame, the slot holding its return address and the slot holding the
+ * caller's saved frame pointer. An entry keeps those slots' places and values; when the key
+ * matches and every slot still holds its value, the walk would read the same values at the
+ * same places and so return the same frames: the entry's id is the walk's id. The places
+ * and values come from a walk with unw_step (ms_prim_walk), checked frame by frame against
+ * unw_backtrace's own result; anything that walk cannot vouch for makes the key NEVER. */
+
+#define SC_WAYS 2
+#define SC_BYTES (40 * 1024) /* most a thread's cache maps (touched as entries fill) */
+#define SC_MAX_GAP (256 * 1024) /* larger jumps between slots: another stack, not cached */
+
+enum { SC_EMPTY = 0, SC_SEEN, SC_CACHED, SC_NEVER };
+
+/* One stack word a walk read: at loc (an address in the program's stack, fixed for a key:
+ * the key's stack pointer is part of it) the value val. */
+typedef struct sc_check_s {
+  uintptr_t loc;
+  uint64_t val;
+} sc_check_t;
+
+typedef struct sc_entry_s {
+  uintptr_t site, cfa, fp; /* the key; fp counts only when fp_matters */
+  uint32_t id;             /* the stack's id (never 0) when CACHED */
+  uint8_t state;           /* SC_* */
+  uint8_t nchecks;         /* even: the list is checked two words at a time */
+  uint8_t fp_matters;      /* the walk depends on the key's rbp: it must match too */
+  uint8_t pad;
+  sc_check_t chk[];        /* at most SC_CHECKS(depth) */
+} sc_entry_t;
+
+/* Return slots of frames 1..depth-1 and the stack's end, saved-rbp slots of frames 1..depth-1,
+ * and one to make the count even. */
+#define SC_CHECKS(depth) (2 * (depth) + 2)
+
+typedef struct sc_cache_s {
+  uint64_t gen;     /* cache_gen when the entries were last valid */
+  pid_t tid;        /* the thread that filled them */
+  uint32_t stride;  /* bytes per entry */
+  uint32_t sets;    /* a power of two */
+  uint32_t bytes;   /* of the mapping */
+  uint32_t set_shift; /* 64 - log2(sets): a hash's top bits pick the set */
+  uint64_t set_bytes; /* stride * SC_WAYS */
+  uint8_t victim[256]; /* per set: the way the next insertion replaces */
+} sc_cache_t;
+
+int ms__stack_check;
+static _Atomic uint64_t cache_gen = 1;
+static _Atomic uint64_t sc_hits, sc_misses, sc_verified, sc_mismatches;
+
+void ms__stack_cache_invalidate(void) { atomic_fetch_add(&cache_gen, 1); }
+
+static inline sc_entry_t *sc_entry(sc_cache_t *c, uint32_t i) {
+  return (sc_entry_t *)(void *)((char *)c + sizeof(sc_cache_t) + (size_t)i * c->stride);
+}
+
+/* Fibonacci hashing of site ^ cfa: one multiply, the top bits (both vary in their low and
+ * middle bits; the multiply carries those up). */
+static inline uint32_t sc_set(const sc_cache_t *c, uintptr_t site, uintptr_t cfa) {
+  uint64_t h = ((uint64_t)site ^ ((uint64_t)cfa << 7)) * 0x9e3779b97f4a7c15ull;
+  return (uint32_t)(h >> c->set_shift); /* sets >= 2: the shift is < 64 */
+}
+
+/* Reads the program's stack above the hook: the words a walk from this key read moments ago
+ * on this same thread (between the key's CFA and at most SC_MAX_GAP past each other, checked
+ * when learned). Two at a time, one branch per pair. volatile: each word is read now. */
+static inline int sc_words_hold(const sc_entry_t *e) {
+  const sc_check_t *c = e->chk, *end = e->chk + e->nchecks;
+  for (; c < end; c += 2)
+    if (((*(const volatile uint64_t *)c[0].loc ^ c[0].val) |
+         (*(const volatile uint64_t *)c[1].loc ^ c[1].val)) != 0)
+      return 0;
+  return 1;
+}
+
+uint32_t ms__stack_cached(ms_thread_t *t, uintptr_t site, uintptr_t cfa, uintptr_t fp) {
+  sc_cache_t *c = t->stack_cache;
+  if (MS_UNLIKELY(!c || fp == MS_STACK_NO_KEY) ||
+      c->gen != atomic_load_explicit(&cache_gen, memory_order_relaxed) || c->tid != t->tid)
+    return 0;
+  sc_entry_t *e = (sc_entry_t *)(void *)((char *)c + sizeof(sc_cache_t) +
+                                         sc_set(c, site, cfa) * c->set_bytes);
+  for (int w = 0; w < SC_WAYS; w++, e = (sc_entry_t *)(void *)((char *)e + c->stride)) {
+    if (e->site != site || e->cfa != cfa || e->state != SC_CACHED ||
+        (e->fp_matters && e->fp != fp))
+      continue;
+    if (MS_LIKELY(!ms__stack_check)) {
+      if (sc_words_hold(e))
+        return e->id;
+      continue;
+    }
+    /* Test modes. WEAK trusts the key alone: the adversarial test shows that this is wrong. */
+    if (ms__stack_check == MS_STACK_CHECK_WEAK || sc_words_hold(e)) {
+      atomic_fetch_add_explicit(&sc_hits, 1, memory_order_relaxed);
+      return e->id;
+    }
+  }
+  return 0;
+}
+
+/* The thread's cache, mapped at its first miss and emptied when it belonged to another
+ * thread or a fork or dlclose happened since (cache_gen). NULL when it cannot be mapped. */
+_Static_assert(sizeof(sc_cache_t) + 2 * SC_WAYS * (sizeof(sc_entry_t) + sizeof(sc_check_t) *
+                                                   (size_t)SC_CHECKS(MS_MAX_DEPTH)) <= SC_BYTES,
+               "two sets fit at the greatest depth");
+
+static sc_cache_t *sc_get(ms_thread_t *t) {
+  sc_cache_t *c = t->stack_cache;
+  uint64_t gen = atomic_load(&cache_gen);
+  if (!c) {
+    uint32_t stride =
+        (uint32_t)(sizeof(sc_entry_t) + sizeof(sc_check_t) * (size_t)SC_CHECKS(ms__g.depth));
+    uint32_t sets = 128;
+    while (sets > 2 && sizeof(sc_cache_t) + (size_t)sets * SC_WAYS * stride > SC_BYTES)
+      sets /= 2;
+    uint32_t bytes = (uint32_t)(sizeof(sc_cache_t) + (size_t)sets * SC_WAYS * stride);
+    c = map_noreserve(bytes); /* zeroed: every entry EMPTY */
+    if (!c)
+      return NULL;
+    c->stride = stride;
+    c->sets = sets;
+    c->set_bytes = (uint64_t)stride * SC_WAYS;
+    c->set_shift = 64;
+    for (uint32_t s = sets; s > 1; s /= 2)
+      c->set_shift--;
+    c->bytes = bytes;
+    c->gen = gen;
+    c->tid = t->tid;
+    t->stack_cache = c;
+    return c;
+  }
+  if (c->gen != gen || c->tid != t->tid) {
+    for (uint32_t i = 0; i < c->sets * SC_WAYS; i++)
+      sc_entry(c, i)->state = SC_EMPTY;
+    c->gen = gen;
+    c->tid = t->tid;
+  }
+  return c;
+}
+
+_Static_assert((int)MS_PRIM_GREG_RBP == (int)REG_RBP && (int)MS_PRIM_GREG_RSP == (int)REG_RSP &&
+                   (int)MS_PRIM_GREG_RIP == (int)REG_RIP,
+               "the x86-64 backend's register indices are glibc's");
+
+/* 1 when the step out of frame x reads its frame pointer: the same step with fp pointing into
+ * a zeroed buffer of ours gives another result (a CFA computed from rbp, or libunwind's
+ * frame-pointer fallback, now reads zeros). The buffer keeps every such read safe. -1 when
+ * the step from x's IP, stack pointer and true fp does not give `next` (the walk disagrees
+ * with itself: not cached). next is NULL for the stack's last frame (the step ended it). */
+static int sc_step_reads_fp(const ms_prim_frame_t *x, const ms_prim_frame_t *next) {
+  uint64_t scratch[64] = {0};
+  uintptr_t ip_a, sp_a, ip_b, sp_b;
+  int rc_a = ms_prim_step_from(x->ip, x->sp, x->fp, &ip_a, &sp_a);
+  if (next ? rc_a != 1 || ip_a != next->ip || sp_a != next->sp : rc_a != 0)
+    return -1;
+  int rc_b = ms_prim_step_from(x->ip, x->sp, (uintptr_t)&scratch[32], &ip_b, &sp_b);
+  return rc_b != rc_a || (rc_a == 1 && (ip_b != ip_a || sp_b != sp_a));
+}
+
+/* Appends a check; the caller stays within SC_CHECKS(depth). */
+static inline void sc_add(sc_entry_t *e, uintptr_t loc, uint64_t val) {
+  e->chk[e->nchecks].loc = loc;
+  e->chk[e->nchecks].val = val;
+  e->nchecks++;
+}
+
+/* Fills e (key already set) from a stepped walk, or marks it NEVER. f[0, np) are the
+ * program's frames as unw_backtrace gave them (this library's dropped, cut to the depth).
+ * noinline: the walk starts in this function's frame and passes ours on the way out. */
+static __attribute__((noinline)) void sc_learn(sc_entry_t *e, void *const *f, int np,
+                                               uint32_t id) {
+  ms_prim_frame_t w[MS_MAX_DEPTH + 10];
+  int end, max = ms__g.depth + 8; /* our frames: this, ms__stack_missed, the hook body */
+  int m = ms_prim_walk(w, max, &end);
+  uintptr_t cfa = e->cfa;
+  e->state = SC_NEVER;
+  e->nchecks = 0;
+  if (m < 0)
+    return;
+  int j = 0;
+  while (j < m && ms__own_code(w[j].ip))
+    j++;
+  if (j + np > m || np < 1 || w[j].ip != e->site || w[j].sp != cfa || w[j].fp != e->fp)
+    return;
+  /* The walk must end where unw_backtrace's did: at the depth, or at the stack's end. */
+  int ended = np < ms__g.depth;
+  if (ended && !(end && m == j + np))
+    return;
+  const ms_prim_frame_t *x = &w[j];
+  /* Pass 1: each frame an ordinary call frame, on one stack, as unw_backtrace saw it. */
+  uintptr_t prev = cfa - 8;
+  for (int k = 0; k < np; k++) {
+    if (x[k].ip != (uintptr_t)f[k] || x[k].signal)
+      return;
+    /* The return address sits just below the caller's stack pointer, above the previous
+     * slot and not far from it (the same stack). */
+    if (x[k].ip_loc != x[k].sp - 8 || x[k].ip_loc < prev || x[k].ip_loc - prev > SC_MAX_GAP ||
+        (k == 0 && x[k].ip_loc != cfa - 8))
+      return;
+    if (k > 0 && x[k].fp_loc >= cfa && x[k].fp_loc != x[k - 1].fp_loc) {
+      /* rbp saved by frame k-1: the slot lies in that frame. */
+      if (x[k].fp_loc < x[k - 1].sp || x[k].fp_loc >= x[k].ip_loc)
+        return;
+      /* A frame-pointer frame (its rbp points at the slot) must be the plain layout, saved
+       * rbp right below the return address: GCC's realigned frames (DRAP) find their CFA
+       * through another stack word that the slots here would not cover. */
+      if (x[k - 1].fp == x[k].fp_loc && x[k].ip_loc != x[k].fp_loc + 8)
+        return;
+    } else if (x[k].fp != (k ? x[k - 1].fp : e->fp)) {
+      return; /* not saved by a program frame: must be the inner frame's value */
+    }
+    prev = x[k].ip_loc;
+    /* Frame 0's return slot (cfa - 8) is the key's call site, read from there: no check. */
+    if (k > 0)
+      sc_add(e, x[k].ip_loc, x[k].ip);
+  }
+  /* Pass 2, outermost first: which frames' rbp values the walk depends on. A frame's step
+   * reads rbp (sc_step_reads_fp), or passes it on unsaved to an outer frame that needs it.
+   * A needed value is checked at the slot it was loaded from, or is the key's own rbp. */
+  int need = 0; /* the next outer frame's rbp value matters and is this frame's, unsaved */
+  e->fp_matters = 0;
+  for (int k = np - 1; k >= 0; k--) {
+    int reads = 0;
+    if (k < np - 1 || ended) {
+      reads = sc_step_reads_fp(&x[k], k < np - 1 ? &x[k + 1] : NULL);
+      if (reads < 0)
+        return;
+    }
+    need |= reads;
+    int loaded = k > 0 && x[k].fp_loc >= cfa && x[k].fp_loc != x[k - 1].fp_loc;
+    if (need && loaded) {
+      sc_add(e, x[k].fp_loc, x[k].fp);
+      need = 0; /* the slot pins the value: inner frames' rbp no longer matters here */
+    }
+  }
+  e->fp_matters = (uint8_t)need; /* still needed at frame 0: the key's rbp */
+  if (ended && w[m].ip_loc != 0 && w[m].ip_loc != w[m - 1].ip_loc) {
+    /* The last step read a return address (0, ending the stack): check that word too. */
+    uintptr_t loc = w[m].ip_loc;
+    if (loc < prev || loc - prev > SC_MAX_GAP)
+      return;
+    sc_add(e, loc, *(const volatile uint64_t *)loc);
+  }
+  if (e->nchecks & 1) /* pairs: repeat the first */
+    sc_add(e, e->chk[0].loc, e->chk[0].val);
+  e->id = id;
+  e->state = SC_CACHED;
+}
+
+uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site, uintptr_t cfa,
+                          uintptr_t fp, uint32_t hit_id) {
+  uint32_t id = ms__stack_intern(t, frames, n);
+  if (MS_UNLIKELY(ms__stack_check)) {
+    if (hit_id) { /* a verified hit: the walk is the truth, the cache is only compared */
+      atomic_fetch_add_explicit(&sc_verified, 1, memory_order_relaxed);
+      if (hit_id != id)
+        atomic_fetch_add_explicit(&sc_mismatches, 1, memory_order_relaxed);
+      return id;
+    }
+    atomic_fetch_add_explicit(&sc_misses, 1, memory_order_relaxed);
+  }
+  if (fp == MS_STACK_NO_KEY || id == 0 || id == UINT32_MAX)
+    return id;
+  sc_cache_t *c = sc_get(t);
+  if (!c)
+    return id;
+  uint32_t set = sc_set(c, site, cfa);
+  sc_entry_t *match = NULL;
+  int match_way = -1;
+  for (int w = 0; w < SC_WAYS; w++) {
+    sc_entry_t *e = sc_entry(c, set * SC_WAYS + (uint32_t)w);
+    if (e->state != SC_EMPTY && e->site == site && e->cfa == cfa) {
+      match = e;
+      match_way = w;
+      if (e->state != SC_CACHED)
+        break; /* SEEN or NEVER decides; a CACHED one is another caller's variant */
+    }
+  }
+  if (match && match->state == SC_NEVER)
+    return id;
+  int skip = 0;
+  while (skip < n && ms__own_code((uintptr_t)frames[skip]))
+    skip++;
+  int np = n - skip < ms__g.depth ? n - skip : ms__g.depth;
+  if (match && match->state == SC_SEEN) { /* the key's second miss: learn it */
+    match->fp = fp;
+    sc_learn(match, frames + skip, np, id);
+    return id;
+  }
+  /* New key (made SEEN), or a CACHED key whose stack words differ: this stack is learnt
+   * into the other way, so that two callers alternating through one key both hit. */
+  int way = match ? !match_way : c->victim[set];
+  c->victim[set] = (uint8_t)!way;
+  sc_entry_t *e = sc_entry(c, set * SC_WAYS + (uint32_t)way);
+  e->site = site;
+  e->cfa = cfa;
+  e->fp = fp;
+  e->nchecks = 0;
+  if (match) {
+    sc_learn(e, frames + skip, np, id);
+  } else {
+    e->state = SC_SEEN;
+  }
+  return id;
+}
+
+int ms__stack_cache_meta(char *buf, size_t cap) {
+  if (!ms__stack_check)
+    return 0;
+  int n = snprintf(buf, cap,
+                   "stack_cache_hits=%llu\nstack_cache_misses=%llu\nstack_cache_verified=%llu\n"
+                   "stack_cache_mismatches=%llu\n",
+                   (unsigned long long)atomic_load(&sc_hits),
+                   (unsigned long long)atomic_load(&sc_misses),
+                   (unsigned long long)atomic_load(&sc_verified),
+                   (unsigned long long)atomic_load(&sc_mismatches));
+  return n > 0 && (size_t)n < cap ? n : 0;
 }

@@ -674,7 +674,7 @@ static void hostile_traces(void) {
   free(dir);
   /* wrong version: a clear error */
   dir = new_run("an-version", NULL);
-  tg_file_t *f = tg_open(dir, "memscope_thread_4242_1.bin", 2, PID, 1, 0, RUN_ID);
+  tg_file_t *f = tg_open(dir, "memscope_thread_4242_1.bin", 3, PID, 1, 0, RUN_ID);
   tg_close(f);
   ms_analysis_t *a = NULL;
   char err[512] = "";

@@ -279,13 +279,14 @@ static void zero_length_file(void) {
 
 static void wrong_version(void) {
   char *dir = new_run("version");
-  tg_file_t *f = tg_open(dir, "memscope_thread_4242_1.bin", 2, PID, 1, 0, RUN_ID);
+  /* 3: one past what this reader knows (1 and 2, issue 12) */
+  tg_file_t *f = tg_open(dir, "memscope_thread_4242_1.bin", 3, PID, 1, 0, RUN_ID);
   tg_close(f);
   ms_run_t *run = NULL;
   char err[256] = "";
   T_EQ_INT(MS_TRACE_E_VERSION, ms_run_open(dir, &run, err, sizeof err));
   T_TRUE(run == NULL);
-  T_CONTAINS(err, "version 2");
+  T_CONTAINS(err, "version 3");
   T_CONTAINS(err, "memscope_thread_4242_1.bin");
   /* meta.txt with an unknown version. */
   tg_rmrf(dir);
@@ -1015,6 +1016,61 @@ static void lazy_matches_full(void) {
   free(dir);
 }
 
+/* ms__run_next_batch returns exactly ms__run_next_ref's sequence, cut into batches of one
+ * thread's events each: three threads whose timestamps interleave one by one, in runs longer
+ * than a decode window (64), with equal timestamps across threads (the tie goes to the lower
+ * thread sequence) and a timestamp going backwards within a thread. */
+static void batch_matches_ref(void) {
+  char *dir = new_run("batch");
+  tg_file_t *f[3];
+  for (int t = 0; t < 3; t++)
+    f[t] = thread_file(dir, (uint32_t)(t + 1), (uint32_t)t);
+  uint64_t expect = 0;
+  for (int t = 0; t < 3; t++) {
+    tg_chunk(f[t], 100, 0, 0);
+    uint64_t ts = 100 + (uint64_t)t; /* one by one: 100, 101, 102, 103, ... */
+    for (int k = 0; k < 100; k++, ts += 3, expect++)
+      tg_alloc(f[t], ts, 0x10000 * (uint64_t)(t + 1) + 16 * (uint64_t)k, 8, 0);
+    for (int k = 0; k < 150; k++, expect++) /* equal timestamps in all three threads */
+      tg_free(f[t], 1000 + 2 * (uint64_t)k, 0x10000 * (uint64_t)(t + 1) + 16 * (uint64_t)(k % 100));
+    tg_alloc(f[t], 900, 0x90000 + (uint64_t)t, 4, 0); /* backwards */
+    expect++;
+    /* a long run of one thread's events before the others' next */
+    for (int k = 0; k < 200; k++, expect++)
+      tg_alloc(f[t], 5000 + 1000 * (uint64_t)t + (uint64_t)k, 0xa0000 + 16 * (uint64_t)k, 8, 0);
+    tg_end_chunk(f[t]);
+    tg_close(f[t]);
+  }
+  ms_run_t *ref = open_flags_ok(dir, MS_RUN_LAZY), *bat = open_flags_ok(dir, MS_RUN_LAZY);
+  uint64_t n = 0, batches = 0;
+  const ms_event_t *x, *evs;
+  size_t nev;
+  int rb;
+  while ((rb = ms__run_next_batch(bat, &evs, &nev)) == 1) {
+    T_TRUE(nev >= 1);
+    batches++;
+    for (size_t k = 0; k < nev; k++, n++) {
+      T_EQ_INT(1, ms__run_next_ref(ref, &x));
+      const ms_event_t *y = &evs[k];
+      T_EQ_U64(evs[0].thread, y->thread);
+      T_EQ_INT(x->kind, y->kind);
+      T_EQ_U64(x->ts, y->ts);
+      T_EQ_U64(x->thread, y->thread);
+      T_EQ_U64(x->addr, y->addr);
+      T_EQ_U64(x->size, y->size);
+    }
+  }
+  T_EQ_INT(0, rb);
+  T_EQ_INT(0, ms__run_next_ref(ref, &x));
+  T_EQ_U64(expect, n);
+  T_TRUE(batches < n); /* the long runs came as batches of more than one */
+  T_TRUE(batches > 3);
+  ms_run_close(ref);
+  ms_run_close(bat);
+  tg_rmrf(dir);
+  free(dir);
+}
+
 /* Lazily, a chunk with a good CRC but a bad record keeps the events before the fault (a full
  * open drops the chunk) and ends the file there, with the same damage entry. */
 static void lazy_damage(void) {
@@ -1049,10 +1105,125 @@ static void lazy_damage(void) {
   free(dir);
 }
 
+/* ---- format version 2 (docs/trace-format.md, 3.5) ---------------------------------------- */
+
+static tg_file_t *thread_file_v2(const char *dir, uint32_t tid) {
+  char name[64];
+  snprintf(name, sizeof name, "memscope_thread_%u_%u.bin", PID, tid);
+  return tg_open(dir, name, 2, PID, tid, 0, RUN_ID);
+}
+
+static void expect_event(const ms_event_t *e, int kind, uint64_t ts, uint64_t addr,
+                         uint64_t size, uint64_t stack, uint64_t old, uint32_t flags) {
+  T_EQ_INT(kind, e->kind);
+  T_EQ_U64(ts, e->ts);
+  T_EQ_U64(addr, e->addr);
+  T_EQ_U64(size, e->size);
+  T_EQ_U64(stack, e->stack_id);
+  T_EQ_U64(old, e->old_addr);
+  T_EQ_U64(flags, e->flags);
+}
+
+/* Every v2 form, bytes written by hand from the document (not by the encoder): the values
+ * in the comments are the document's arithmetic. */
+static void decode_v2_forms(void) {
+  char *dir = new_run("v2forms");
+  tg_file_t *f = thread_file_v2(dir, 100);
+  static const uint8_t payload[] = {
+      /* ALLOC short: tag 01 111 100 (stack follows, size&7 = 4), dt zz(10-0), addr
+       * zz(0x1000/16) = 0x200, size>>3 = 12, stack 5. ts 1010 */
+      0x7c, 0x14, 0x80, 0x04, 0x0c, 0x05,
+      /* FREE short age 0 (0x1000); dt zz(5 - pred[FREE][after ALLOC] 0). ts 1015 */
+      0x80, 0x0a,
+      /* ALLOC short: stack place 0 (5), size&7 0; dt zz(7); addr +1 unit; size>>3 3. ts 1022 */
+      0x40, 0x0e, 0x02, 0x03,
+      /* compact REALLOC 0x07|0x10 (old = prev_addr 0x1010)|0x20 (units): dt zz(3 - 0), new-old
+       * zz(0x100) = 0x200, size 200, stack code 7+9 (not in the list). ts 1025 */
+      0x37, 0x06, 0x80, 0x04, 0xc8, 0x01, 0x10,
+      /* FREE short age 0: the REALLOC's new block 0x2010; dt zz(4 - 0) (after a REALLOC). */
+      0x80, 0x08,
+      /* ALLOC short, stack place 0, size 8: dt zz(9 - 7) (after a FREE, the last such 7);
+       * addr +2 units = 0x2030; size>>3 1. ts 1038 */
+      0x40, 0x04, 0x04, 0x01,
+      /* a realloc's release by age: dt zz(2 - 0); 4 allocations so far, 0x1000 was the
+       * first: age 3. ts 1040 */
+      0x08, 0x04, 0x03,
+      /* a realloc's release of the last allocation (0x2030, age 0): dt zz(1 - 0) (the
+       * prediction after a FREE: the last release followed an ALLOC). ts 1041 */
+      0x18, 0x02,
+      /* long FREE in 16-byte units: 0x1000 - 0x2030 = -0x103 units, zz 0x205. ts 1042 */
+      0x12, 0x01, 0x85, 0x04,
+  };
+  tg_chunk(f, 1000, 5, 6);
+  tg_raw(f, payload, sizeof payload, 9);
+  tg_end_chunk(f);
+  tg_close(f);
+  ms_run_t *run = open_ok(dir);
+  T_EQ_INT(0, ms_run_partial(run));
+  T_EQ_U64(9, ms_run_thread(run, 0)->records);
+  evlist_t l;
+  collect(run, &l);
+  T_EQ_U64(9, l.n);
+  expect_event(&l.ev[0], MS_EV_ALLOC, 1010, 0x1000, 100, 5, 0, 0);
+  expect_event(&l.ev[1], MS_EV_FREE, 1015, 0x1000, 0, 0, 0, 0);
+  expect_event(&l.ev[2], MS_EV_ALLOC, 1022, 0x1010, 24, 5, 0, 0);
+  expect_event(&l.ev[3], MS_EV_REALLOC, 1025, 0x2010, 200, 9, 0x1010, 0);
+  expect_event(&l.ev[4], MS_EV_FREE, 1029, 0x2010, 0, 0, 0, 0);
+  expect_event(&l.ev[5], MS_EV_ALLOC, 1038, 0x2030, 8, 5, 0, 0);
+  expect_event(&l.ev[6], MS_EV_FREE, 1040, 0x1000, 0, 0, 0, MS_FLAG_REALLOC_RELEASE);
+  expect_event(&l.ev[7], MS_EV_FREE, 1041, 0x2030, 0, 0, 0, MS_FLAG_REALLOC_RELEASE);
+  expect_event(&l.ev[8], MS_EV_FREE, 1042, 0x1000, 0, 0, 0, 0);
+  ms_run_close(run);
+  tg_rmrf(dir);
+  free(dir);
+}
+
+/* Malformed v2 records end the file at their chunk, with the reader's error paths; the
+ * state does not carry over from one chunk to the next. */
+static void v2_hostile(void) {
+  static const struct {
+    uint8_t bytes[12];
+    size_t n;
+    const char *reason;
+  } bad[] = {
+      {{0x80, 0x00}, 2, "free of an allocation the chunk has not made"}, /* nothing yet */
+      {{0x08, 0x00, 0x00}, 3, "free of an allocation the chunk has not made"},
+      {{0x7c, 0x14}, 2, "varint cut off"},
+      {{0x00}, 1, "unknown record kind"},
+      {{0x18, 0x00}, 2, "free of an allocation the chunk has not made"},
+      {{0x28, 0x00}, 2, "unknown record kind"},
+      {{0x40, 0x00, 0x00, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20}, 12,
+       "size out of range"}, /* size>>3 = 2^61 */
+      {{0x37, 0x00, 0x00, 0x00}, 4, "varint cut off"},
+  };
+  for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+    char *dir = new_run("v2hostile");
+    tg_file_t *f = thread_file_v2(dir, 1);
+    tg_chunk(f, 100, 0, 0);
+    tg_alloc(f, 100, 0x1000, 8, 0); /* a long ALLOC (v1's body): the ring gets 0x1000 */
+    tg_end_chunk(f);
+    uint64_t off = tg_offset(f);
+    tg_chunk(f, 200, 0, 0);
+    tg_raw(f, bad[k].bytes, bad[k].n, 1);
+    tg_end_chunk(f);
+    tg_close(f);
+    ms_run_t *run = open_ok(dir);
+    expect_damage(run, 1, off, bad[k].reason);
+    ms_run_close(run);
+    run = open_flags_ok(dir, MS_RUN_LAZY);
+    expect_damage(run, 1, off, bad[k].reason);
+    ms_run_close(run);
+    tg_rmrf(dir);
+    free(dir);
+  }
+}
+
 int main(int argc, char **argv) {
   static const t_case_t cases[] = {
       T_CASE(crc_and_varint_codecs),
       T_CASE(decode_all_kinds),
+      T_CASE(decode_v2_forms),
+      T_CASE(v2_hostile),
       T_CASE(crc_mid_file),
       T_CASE(truncated_file),
       T_CASE(zero_length_file),
@@ -1079,6 +1250,7 @@ int main(int argc, char **argv) {
       T_CASE(hmap_against_reference),
       T_CASE(lazy_matches_full),
       T_CASE(lazy_damage),
+      T_CASE(batch_matches_ref),
   };
   return t_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

@@ -329,10 +329,10 @@ static void cli_bad_input(void) {
   T_CONTAINS(r.err, "not a memscope trace");
   cli_free(&r);
   /* Wrong version. */
-  tg_write_text(empty, "meta.txt", "format=memscope-trace\nversion=2\n");
+  tg_write_text(empty, "meta.txt", "format=memscope-trace\nversion=3\n");
   r = run_cli(tmp, empty, NULL);
   T_EQ_INT(2, r.status);
-  T_CONTAINS(r.err, "version 2");
+  T_CONTAINS(r.err, "version 3");
   T_EQ_INT(1, (int)(strchr(r.err, '\n') == r.err + strlen(r.err) - 1)); /* one line */
   cli_free(&r);
   /* Usage errors. */

@@ -45,20 +45,26 @@ SUP
 # maps.txt is cut to the seed program's lines (most of a seed's bytes otherwise, and
 # symbolizing the C library and the tracker takes 160 ms an input) except in two seeds.
 m=(--maps-only ms_fz_seedprog)
-seed exit_main "" "exit 0"
-seed exit_threads "" "exit 2" "${m[@]}" --flags fix_crc,module
-seed exit_monotonic "MEMSCOPE_TEST_CLOCK=monotonic" "exit 1" "${m[@]}"
-seed sampled_bytes "MEMSCOPE_SAMPLE=bytes:64" "exit 1" "${m[@]}"
-seed sampled_classes "MEMSCOPE_SAMPLE=size-classes" "exit 1" "${m[@]}"
-seed no_stacks "MEMSCOPE_STACK_DEPTH=0" "exit 0" "${m[@]}" --flags ""
-seed symbolized "" "exit 1" "${m[@]}" --flags symbolize,fix_crc,details,module --suppressions "$tmp/suppr.txt"
-seed cut_thread "" "exit 1" "${m[@]}" --cut-threads 150
-seed no_end "" "exit 1" "${m[@]}" --no-end
-seed kill_main "" "kill 0" "${m[@]}" --shrink-rings
-seed kill_threads "" "kill 2" "${m[@]}" --shrink-rings --flags fix_crc,module
-seed kill_no_rings "" "kill 1" "${m[@]}" --no-rings
-seed kill_full_ring "" "kill 0"
-seed kill_noflush "" "kill-noflush 0" "${m[@]}" --shrink-rings
+# Format version 1 (MEMSCOPE_TEST_FORMAT=1): the reader still reads it (issue 12).
+seed exit_main "MEMSCOPE_TEST_FORMAT=1" "exit 0"
+seed exit_threads "MEMSCOPE_TEST_FORMAT=1" "exit 2" "${m[@]}" --flags fix_crc,module
+seed exit_monotonic "MEMSCOPE_TEST_FORMAT=1 MEMSCOPE_TEST_CLOCK=monotonic" "exit 1" "${m[@]}"
+seed sampled_bytes "MEMSCOPE_TEST_FORMAT=1 MEMSCOPE_SAMPLE=bytes:64" "exit 1" "${m[@]}"
+seed sampled_classes "MEMSCOPE_TEST_FORMAT=1 MEMSCOPE_SAMPLE=size-classes" "exit 1" "${m[@]}"
+seed no_stacks "MEMSCOPE_TEST_FORMAT=1 MEMSCOPE_STACK_DEPTH=0" "exit 0" "${m[@]}" --flags ""
+seed symbolized "MEMSCOPE_TEST_FORMAT=1" "exit 1" "${m[@]}" --flags symbolize,fix_crc,details,module --suppressions "$tmp/suppr.txt"
+seed cut_thread "MEMSCOPE_TEST_FORMAT=1" "exit 1" "${m[@]}" --cut-threads 150
+seed no_end "MEMSCOPE_TEST_FORMAT=1" "exit 1" "${m[@]}" --no-end
+seed kill_main "MEMSCOPE_TEST_FORMAT=1" "kill 0" "${m[@]}" --shrink-rings
+seed kill_threads "MEMSCOPE_TEST_FORMAT=1" "kill 2" "${m[@]}" --shrink-rings --flags fix_crc,module
+seed kill_no_rings "MEMSCOPE_TEST_FORMAT=1" "kill 1" "${m[@]}" --no-rings
+seed kill_full_ring "MEMSCOPE_TEST_FORMAT=1" "kill 0"
+seed kill_noflush "MEMSCOPE_TEST_FORMAT=1" "kill-noflush 0" "${m[@]}" --shrink-rings
+# Format version 2, the tracker's default (docs/trace-format.md, 3.5): its compact records.
+seed v2_exit_threads "" "exit 2" "${m[@]}" --flags fix_crc,module
+seed v2_sampled_classes "MEMSCOPE_SAMPLE=size-classes" "exit 1" "${m[@]}"
+seed v2_no_stacks "MEMSCOPE_STACK_DEPTH=0" "exit 0" "${m[@]}" --flags ""
+seed v2_kill_threads "" "kill 2" "${m[@]}" --shrink-rings --flags fix_crc,module
 # Hand-made: the smallest run the reader accepts (meta.txt alone), and an empty input.
 printf '\002M\037\000\000\000format=memscope-trace\nversion=1\n' >"$out/trace_meta_only"
 : >"$out/trace_empty"

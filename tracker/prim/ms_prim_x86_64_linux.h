@@ -8,6 +8,7 @@
 #endif
 
 #include <fcntl.h>
+#include <ucontext.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -72,6 +73,89 @@ MS_PRIM_INLINE void ms_prim_cpu_relax(void) { __builtin_ia32_pause(); }
 /* libunwind's unw_backtrace (DWARF CFI, with its per-address caches). always_inline: the
  * first frame returned must be the hook body that inlines this, which MS_OWN_FRAMES counts. */
 MS_PRIM_INLINE int ms_prim_backtrace(void **out, int max) { return unw_backtrace(out, max); }
+
+/* The frame-pointer register (rbp) as it is now. always_inline, and meant for the first
+ * instructions of a hook that has not yet saved or reused it: it is then the caller's. */
+MS_PRIM_INLINE uintptr_t ms_prim_frame_reg(void) {
+  uintptr_t fp;
+  __asm__ volatile("mov %%rbp, %0" : "=r"(fp));
+  return fp;
+}
+
+/* A walk with unw_init_local/unw_step from the function that calls this (the walk's own
+ * frame comes first). For each frame: its IP and stack pointer (the previous frame's CFA),
+ * the value of rbp in it, and where libunwind read the IP and rbp from (unw_get_save_loc;
+ * 0 when not a memory location). *end is set to 1 when unw_step said the stack ended, 0
+ * when max frames were taken; -1 is returned on any libunwind error. When the stack ended
+ * after n frames, out[n].ip_loc says where that last step read a return address (0: it read
+ * none, as at _start and clone, whose CFI marks the return address undefined), so out must
+ * hold max + 1 frames. */
+static inline int ms_prim_walk(ms_prim_frame_t *out, int max, int *end) {
+  unw_context_t uc;
+  unw_cursor_t c;
+  *end = 0;
+  if (unw_getcontext(&uc) < 0 || unw_init_local(&c, &uc) < 0)
+    return -1;
+  for (int n = 0;; n++) {
+    unw_word_t ip, sp, fp;
+    unw_save_loc_t ip_loc, fp_loc;
+    if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || unw_get_reg(&c, UNW_REG_SP, &sp) < 0 ||
+        unw_get_reg(&c, UNW_X86_64_RBP, &fp) < 0 ||
+        unw_get_save_loc(&c, UNW_X86_64_RIP, &ip_loc) < 0 ||
+        unw_get_save_loc(&c, UNW_X86_64_RBP, &fp_loc) < 0)
+      return -1;
+    if (n == max)
+      return n;
+    out[n].ip = ip;
+    out[n].sp = sp;
+    out[n].fp = fp;
+    out[n].ip_loc = ip_loc.type == UNW_SLT_MEMORY ? ip_loc.u.addr : 0;
+    out[n].fp_loc = fp_loc.type == UNW_SLT_MEMORY ? fp_loc.u.addr : 0;
+    out[n].signal = unw_is_signal_frame(&c) > 0;
+    int rc = unw_step(&c);
+    if (rc < 0)
+      return -1;
+    if (rc == 0) {
+      unw_save_loc_t last;
+      memset(&out[n + 1], 0, sizeof out[n + 1]);
+      if (unw_get_save_loc(&c, UNW_X86_64_RIP, &last) < 0)
+        return -1;
+      out[n + 1].ip_loc = last.type == UNW_SLT_MEMORY ? last.u.addr : 0;
+      *end = 1;
+      return n + 1;
+    }
+  }
+}
+
+/* One unw_step from a frame given by its IP (a return address), stack pointer and frame
+ * pointer; the other registers are 0. libunwind's local unwinder takes a ucontext_t as its
+ * context, so the frame is written into one (nothing on the program's stack is written).
+ * Sets the next frame's IP and stack pointer and returns unw_step's result (1 stepped, 0 the
+ * stack ended), or -1 on an error. Every memory read is one the CFI of ip asks for, relative
+ * to sp or fp: the stack cache passes a fp pointing into its own zeroed buffer to learn
+ * whether the step reads fp at all. */
+/* glibc's REG_RBP, REG_RSP, REG_RIP (sys/ucontext.h names them only under _GNU_SOURCE, which
+ * not every file including this one defines; stacks.c checks that they agree). */
+enum { MS_PRIM_GREG_RBP = 10, MS_PRIM_GREG_RSP = 15, MS_PRIM_GREG_RIP = 16 };
+
+static inline int ms_prim_step_from(uintptr_t ip, uintptr_t sp, uintptr_t fp, uintptr_t *ip_out,
+                                    uintptr_t *sp_out) {
+  unw_context_t uc;
+  unw_cursor_t c;
+  memset(&uc, 0, sizeof uc);
+  uc.uc_mcontext.gregs[MS_PRIM_GREG_RIP] = (greg_t)ip;
+  uc.uc_mcontext.gregs[MS_PRIM_GREG_RSP] = (greg_t)sp;
+  uc.uc_mcontext.gregs[MS_PRIM_GREG_RBP] = (greg_t)fp;
+  if (unw_init_local(&c, &uc) < 0)
+    return -1;
+  int rc = unw_step(&c);
+  unw_word_t nip = 0, nsp = 0;
+  if (rc > 0 && (unw_get_reg(&c, UNW_REG_IP, &nip) < 0 || unw_get_reg(&c, UNW_REG_SP, &nsp) < 0))
+    return -1;
+  *ip_out = nip;
+  *sp_out = nsp;
+  return rc < 0 ? -1 : rc;
+}
 
 /* ---- raw system calls ------------------------------------------------------------------- */
 
