@@ -71,9 +71,14 @@ void ms__stacks_init(void) {
   dl_iterate_phdr(find_self, (void *)(uintptr_t)&ms__stack_intern);
   if (ms__g.depth)
     map_tables();
-  /* The first walk builds the unwinder's caches (libunwind's); do it now, not inside a hook. */
+  /* The first walk builds the unwinder's caches (libunwind's); do it now, not inside a hook.
+   * This thread (the initial one: init runs from the library's constructor) walks with
+   * unw_backtrace from the start, as before: its trace cache is one per process, not a cost
+   * of each further thread, and a single-threaded program keeps its cheaper misses
+   * (docs/tracker.md, "Stack cache": per-thread memory). */
+  ms_prim_stepped_walks = MS_PRIM_STEPPED_WALKS;
   void *warm[4];
-  ms_prim_backtrace(warm, 4);
+  ms_prim_backtrace_traced(warm, 4);
 }
 
 /* The child of fork re-emits every stack it uses into its own files, so it starts with a
