@@ -81,15 +81,11 @@ MS_PRIM_INLINE int ms_prim_backtrace_traced(void **out, int max) {
   return unw_backtrace(out, max);
 }
 
-/* The same frames by unw_step, as unw_backtrace's own fallback takes them (slow_backtrace in
- * src/mi/backtrace.c: step, then record the IP, while unw_step > 0): no per-thread memory.
- * The context is this function's; the first step leaves it, so the first frame recorded is
- * the caller's, as with unw_backtrace inlined there. noinline: that first frame must exist. */
-/* unw_step may check a stack word by writing it to a pipe and reading it back (libunwind's
- * validate_mem/write_validate, seen at a stack's last frame): read() is a cancellation point,
- * and both calls can change errno. Every stepped walk runs between these two, so that a
- * malloc never becomes a cancellation point (tests/tracker/cancel_thread.c caught it) and
- * errno stays the program's. */
+/* unw_step may check a stack word with mincore and by writing it to a pipe and reading it
+ * back (libunwind's CONSERVATIVE_CHECKS, validate_mem/write_validate): read() is a
+ * cancellation point, and these calls can change errno. Every stepped walk runs between
+ * these two, so that a malloc never becomes a cancellation point (tests/tracker/
+ * cancel_thread.c caught it) and errno stays the program's. */
 typedef struct ms_prim_unw_guard_s {
   int old_cancel, saved_errno;
 } ms_prim_unw_guard_t;
@@ -102,6 +98,10 @@ static inline void ms_prim_unw_leave(const ms_prim_unw_guard_t *g) {
   errno = g->saved_errno;
 }
 
+/* The same frames by unw_step, as unw_backtrace's own fallback takes them (slow_backtrace in
+ * src/mi/backtrace.c: step, then record the IP, while unw_step > 0): no per-thread memory.
+ * The context is this function's; the first step leaves it, so the first frame recorded is
+ * the caller's, as with unw_backtrace inlined there. noinline: that first frame must exist. */
 static __attribute__((noinline, unused)) int ms_prim_backtrace_stepped(void **out, int max) {
   unw_context_t uc;
   unw_cursor_t c;
