@@ -76,7 +76,7 @@ void ms__stacks_init(void) {
    * unw_backtrace from the start, as before: its trace cache is one per process, not a cost
    * of each further thread, and a single-threaded program keeps its cheaper misses
    * (docs/tracker.md, "Stack cache": per-thread memory). */
-  ms_prim_stepped_walks = MS_PRIM_STEPPED_WALKS;
+  ms__prim_stepped_walks = MS_PRIM_STEPPED_WALKS;
   void *warm[4];
   ms_prim_backtrace_traced(warm, 4);
 }
@@ -226,7 +226,7 @@ typedef struct sc_cache_s {
 
 int ms__stack_check;
 /* ms_prim_backtrace's per-thread count (the backend's policy; it has no .c file of its own). */
-__thread uint32_t ms_prim_stepped_walks __attribute__((tls_model("initial-exec")));
+__thread uint32_t ms__prim_stepped_walks __attribute__((tls_model("initial-exec")));
 static _Atomic uint64_t cache_gen = 1;
 static _Atomic uint64_t sc_hits, sc_misses, sc_verified, sc_mismatches;
 static _Atomic uint64_t sc_walks_compared, sc_walk_mismatches; /* stepped vs unw_backtrace */
@@ -467,7 +467,7 @@ uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site, 
     /* Every walk of the test mode is stepped (the count restarts) and compared with
      * unw_backtrace: the stepped walk must give exactly its frames. */
     sc_compare_walk(frames, n);
-    ms_prim_stepped_walks = 0;
+    ms__prim_stepped_walks = 0;
   }
   uint32_t id = ms__stack_intern(t, frames, n);
   if (MS_UNLIKELY(ms__stack_check)) {

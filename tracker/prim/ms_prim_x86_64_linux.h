@@ -124,7 +124,7 @@ static __attribute__((noinline, unused)) int ms_prim_backtrace_stepped(void **ou
 #define MS_PRIM_STEPPED_WALKS 256u
 /* Per thread: stepped walks taken so far (defined in stacks.c; initial-exec, like ms__tls:
  * the library is preloaded, so its TLS is static). */
-extern __thread uint32_t ms_prim_stepped_walks __attribute__((tls_model("initial-exec")));
+extern __thread uint32_t ms__prim_stepped_walks __attribute__((tls_model("initial-exec")));
 
 /* A thread's first MS_PRIM_STEPPED_WALKS walks are stepped: they cost no per-thread memory,
  * and with the stack cache in front most threads never need more. A thread that walks more
@@ -132,8 +132,8 @@ extern __thread uint32_t ms_prim_stepped_walks __attribute__((tls_model("initial
  * (docs/tracker.md, "Stack cache"). always_inline: the first frame returned must be the hook
  * body that inlines this, which MS_OWN_FRAMES counts; both branches give it. */
 MS_PRIM_INLINE int ms_prim_backtrace(void **out, int max) {
-  if (__builtin_expect(ms_prim_stepped_walks < MS_PRIM_STEPPED_WALKS, 0)) {
-    ms_prim_stepped_walks++;
+  if (__builtin_expect(ms__prim_stepped_walks < MS_PRIM_STEPPED_WALKS, 0)) {
+    ms__prim_stepped_walks++;
     return ms_prim_backtrace_stepped(out, max);
   }
   return ms_prim_backtrace_traced(out, max);
