@@ -46,7 +46,14 @@
  *                                            of the caller's stack, innermost first, the
  *                                            first being the function this is inlined into;
  *                                            returns how many (0..max). Exactly what
- *                                            libunwind's unw_backtrace returns.
+ *                                            libunwind's unw_backtrace returns. A thread's
+ *                                            first walks cost no per-thread memory (x86-64:
+ *                                            unw_step; then unw_backtrace, whose trace cache
+ *                                            is 256 KiB a thread).
+ *     int ms_prim_backtrace_traced(void **out, int max)
+ *                                            always inlined: unw_backtrace itself, the
+ *                                            reference the stack-verify test mode compares
+ *                                            every ms_prim_backtrace walk with.
      uintptr_t ms_prim_frame_reg(void)      hot path, always inlined: the frame-pointer
                                             register now (x86-64: rbp). Called first thing in
                                             an exported hook, it is the program's value at the

@@ -71,16 +71,24 @@ void ms__stacks_init(void) {
   dl_iterate_phdr(find_self, (void *)(uintptr_t)&ms__stack_intern);
   if (ms__g.depth)
     map_tables();
-  /* The first walk builds the unwinder's caches (libunwind's); do it now, not inside a hook. */
+  /* The first walk builds the unwinder's caches (libunwind's); do it now, not inside a hook.
+   * This thread (the initial one: init runs from the library's constructor) walks with
+   * unw_backtrace from the start, as before: its trace cache is one per process, not a cost
+   * of each further thread, and a single-threaded program keeps its cheaper misses
+   * (docs/tracker.md, "Stack cache": per-thread memory). */
+  ms__prim_stepped_walks = MS_PRIM_STEPPED_WALKS;
   void *warm[4];
-  ms_prim_backtrace(warm, 4);
+  ms_prim_backtrace_traced(warm, 4);
 }
 
 /* The child of fork re-emits every stack it uses into its own files, so it starts with a
  * fresh table; the parent's copy is dropped (the child is single-threaded here). */
+static void sc_reset_counts(void);
+
 void ms__stacks_reset_after_fork(void) {
   if (!ms__g.depth)
     return;
+  sc_reset_counts();
   munmap(slots, sizeof(ms_stack_slot_t) * MS_STACK_SLOTS);
   munmap(descs, sizeof(ms_stack_desc_t) * (MS_STACK_MAX + 1));
   munmap(pool, sizeof(uint64_t) * MS_FRAME_POOL);
@@ -217,10 +225,25 @@ typedef struct sc_cache_s {
 } sc_cache_t;
 
 int ms__stack_check;
+/* ms_prim_backtrace's per-thread count (the backend's policy; it has no .c file of its own). */
+__thread uint32_t ms__prim_stepped_walks __attribute__((tls_model("initial-exec")));
 static _Atomic uint64_t cache_gen = 1;
 static _Atomic uint64_t sc_hits, sc_misses, sc_verified, sc_mismatches;
+static _Atomic uint64_t sc_walks_compared, sc_walk_mismatches; /* stepped vs unw_backtrace */
 
 void ms__stack_cache_invalidate(void) { atomic_fetch_add(&cache_gen, 1); }
+
+/* The child of fork counts only its own captures: the parent's meta.txt has the rest, and a
+ * parent's thread caught between a hit and its verification (a walk) would otherwise leave
+ * the child's sum one hit short of verified. */
+static void sc_reset_counts(void) {
+  atomic_store(&sc_hits, 0);
+  atomic_store(&sc_misses, 0);
+  atomic_store(&sc_verified, 0);
+  atomic_store(&sc_mismatches, 0);
+  atomic_store(&sc_walks_compared, 0);
+  atomic_store(&sc_walk_mismatches, 0);
+}
 
 static inline sc_entry_t *sc_entry(sc_cache_t *c, uint32_t i) {
   return (sc_entry_t *)(void *)((char *)c + sizeof(sc_cache_t) + (size_t)i * c->stride);
@@ -419,8 +442,33 @@ static __attribute__((noinline)) void sc_learn(sc_entry_t *e, void *const *f, in
   e->state = SC_CACHED;
 }
 
+/* Test mode (MEMSCOPE_TEST_STACK_VERIFY=1): the program's frames of the hook's walk, f[0, n)
+ * as ms_prim_backtrace gave them, against a fresh unw_backtrace from here. Both lists drop
+ * this library's leading frames (here: this function, ms__stack_missed, the hook body) and
+ * are cut to the depth. noinline: a frame of ours, dropped like the others. */
+static __attribute__((noinline)) void sc_compare_walk(void *const *f, int n) {
+  void *fresh[MS_MAX_DEPTH + 8];
+  int m = ms_prim_backtrace_traced(fresh, ms__g.depth + 3);
+  int a = 0, b = 0;
+  while (a < n && ms__own_code((uintptr_t)f[a]))
+    a++;
+  while (b < m && ms__own_code((uintptr_t)fresh[b]))
+    b++;
+  int na = n - a < ms__g.depth ? n - a : ms__g.depth;
+  int nb = m - b < ms__g.depth ? m - b : ms__g.depth;
+  atomic_fetch_add_explicit(&sc_walks_compared, 1, memory_order_relaxed);
+  if (na != nb || memcmp(f + a, fresh + b, sizeof(void *) * (size_t)(na > 0 ? na : 0)) != 0)
+    atomic_fetch_add_explicit(&sc_walk_mismatches, 1, memory_order_relaxed);
+}
+
 uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site, uintptr_t cfa,
                           uintptr_t fp, uint32_t hit_id) {
+  if (MS_UNLIKELY(ms__stack_check >= MS_STACK_CHECK_ON)) {
+    /* Every walk of the test mode is stepped (the count restarts) and compared with
+     * unw_backtrace: the stepped walk must give exactly its frames. */
+    sc_compare_walk(frames, n);
+    ms__prim_stepped_walks = 0;
+  }
   uint32_t id = ms__stack_intern(t, frames, n);
   if (MS_UNLIKELY(ms__stack_check)) {
     if (hit_id) { /* a verified hit: the walk is the truth, the cache is only compared */
@@ -481,10 +529,13 @@ int ms__stack_cache_meta(char *buf, size_t cap) {
     return 0;
   int n = snprintf(buf, cap,
                    "stack_cache_hits=%llu\nstack_cache_misses=%llu\nstack_cache_verified=%llu\n"
-                   "stack_cache_mismatches=%llu\n",
+                   "stack_cache_mismatches=%llu\nstack_walks_compared=%llu\n"
+                   "stack_walk_mismatches=%llu\n",
                    (unsigned long long)atomic_load(&sc_hits),
                    (unsigned long long)atomic_load(&sc_misses),
                    (unsigned long long)atomic_load(&sc_verified),
-                   (unsigned long long)atomic_load(&sc_mismatches));
+                   (unsigned long long)atomic_load(&sc_mismatches),
+                   (unsigned long long)atomic_load(&sc_walks_compared),
+                   (unsigned long long)atomic_load(&sc_walk_mismatches));
   return n > 0 && (size_t)n < cap ? n : 0;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # stack_verify.sh LIB SQL ADVERSARY PROG...: the stack cache never changes a stack.
 # Each program runs with MEMSCOPE_TEST_STACK_VERIFY=1, where every cache hit is also walked
-# by unw_backtrace and interned, and the ids compared; meta.txt (of every process: forks and
+# and interned, and the ids compared, and every walk is taken by unw_step (the stepped walk a
+# thread's first captures use instead of unw_backtrace) and compared with unw_backtrace's; meta.txt (of every process: forks and
 # execs write their own) counts hits, misses and mismatches. Every program must show no
 # mismatch, every hit verified, and some hits; sqlite3 runs too when installed (a 20k-row
 # version of the oracle's script). Then the check is shown able to fail: with
@@ -35,7 +36,11 @@ run() {
   misses=$(sum stack_cache_misses "$out")
   verified=$(sum stack_cache_verified "$out")
   mism=$(sum stack_cache_mismatches "$out")
+  local compared wmism
+  compared=$(sum stack_walks_compared "$out")
+  wmism=$(sum stack_walk_mismatches "$out")
   local line="$name ($mode): hits=$hits misses=$misses verified=$verified mismatches=$mism"
+  line="$line walks_compared=$compared walk_mismatches=$wmism"
   local ok=1
   [ "$(find "$out" -name meta.txt | wc -l)" -gt 0 ] || { echo "FAIL $line: no meta.txt"; ok=0; }
   [ "$verified" = "$hits" ] || { echo "FAIL $line: not every hit was verified"; ok=0; }
@@ -44,6 +49,10 @@ run() {
   else
     [ "$mism" = 0 ] || { echo "FAIL $line: cached stacks differ from fresh walks"; ok=0; }
   fi
+  # Every walk (misses and verified hits) is stepped and compared with unw_backtrace.
+  [ "$compared" = $((misses + verified)) ] ||
+    { echo "FAIL $line: not every walk was compared with unw_backtrace"; ok=0; }
+  [ "$wmism" = 0 ] || { echo "FAIL $line: stepped walks differ from unw_backtrace"; ok=0; }
   if [ "$must_hit" = 1 ] && [ "$hits" -le 0 ]; then
     echo "FAIL $line: the cache never hit"
     ok=0

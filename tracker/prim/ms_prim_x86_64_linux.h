@@ -7,7 +7,9 @@
 #error "MS_PRIM_BACKEND_X86_64_LINUX set for a compiler that does not target x86-64 Linux"
 #endif
 
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <ucontext.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -70,9 +72,72 @@ MS_PRIM_INLINE void ms_prim_cpu_relax(void) { __builtin_ia32_pause(); }
 
 /* ---- stacks ----------------------------------------------------------------------------- */
 
-/* libunwind's unw_backtrace (DWARF CFI, with its per-address caches). always_inline: the
- * first frame returned must be the hook body that inlines this, which MS_OWN_FRAMES counts. */
-MS_PRIM_INLINE int ms_prim_backtrace(void **out, int max) { return unw_backtrace(out, max); }
+/* libunwind's unw_backtrace. Its x86-64 fast path (tdep_trace, src/x86_64/Gtrace.c) keeps a
+ * per-thread trace cache: a hash of 2^14 16-byte frame records that it maps and fills in
+ * full at the thread's first call, 256 KiB for every thread that ever calls it, which alone
+ * would be ~2.7x the 96 KiB a tracked thread may cost. always_inline: the first frame
+ * returned is the function this is inlined into. */
+MS_PRIM_INLINE int ms_prim_backtrace_traced(void **out, int max) {
+  return unw_backtrace(out, max);
+}
+
+/* unw_step may check a stack word with mincore and by writing it to a pipe and reading it
+ * back (libunwind's CONSERVATIVE_CHECKS, validate_mem/write_validate): read() is a
+ * cancellation point, and these calls can change errno. Every stepped walk runs between
+ * these two, so that a malloc never becomes a cancellation point (tests/tracker/
+ * cancel_thread.c caught it) and errno stays the program's. */
+typedef struct ms_prim_unw_guard_s {
+  int old_cancel, saved_errno;
+} ms_prim_unw_guard_t;
+static inline void ms_prim_unw_enter(ms_prim_unw_guard_t *g) {
+  g->saved_errno = errno;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &g->old_cancel);
+}
+static inline void ms_prim_unw_leave(const ms_prim_unw_guard_t *g) {
+  pthread_setcancelstate(g->old_cancel, NULL);
+  errno = g->saved_errno;
+}
+
+/* The same frames by unw_step, as unw_backtrace's own fallback takes them (slow_backtrace in
+ * src/mi/backtrace.c: step, then record the IP, while unw_step > 0): no per-thread memory.
+ * The context is this function's; the first step leaves it, so the first frame recorded is
+ * the caller's, as with unw_backtrace inlined there. noinline: that first frame must exist. */
+static __attribute__((noinline, unused)) int ms_prim_backtrace_stepped(void **out, int max) {
+  unw_context_t uc;
+  unw_cursor_t c;
+  ms_prim_unw_guard_t g;
+  int n = 0;
+  ms_prim_unw_enter(&g);
+  if (unw_getcontext(&uc) == 0 && unw_init_local(&c, &uc) == 0) {
+    while (n < max && unw_step(&c) > 0) {
+      unw_word_t ip;
+      if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0)
+        break;
+      out[n++] = (void *)(uintptr_t)ip;
+    }
+  }
+  ms_prim_unw_leave(&g);
+  return n;
+}
+
+/* Stepped walks a thread takes before it switches to unw_backtrace (see ms_prim_backtrace). */
+#define MS_PRIM_STEPPED_WALKS 256u
+/* Per thread: stepped walks taken so far (defined in stacks.c; initial-exec, like ms__tls:
+ * the library is preloaded, so its TLS is static). */
+extern __thread uint32_t ms__prim_stepped_walks __attribute__((tls_model("initial-exec")));
+
+/* A thread's first MS_PRIM_STEPPED_WALKS walks are stepped: they cost no per-thread memory,
+ * and with the stack cache in front most threads never need more. A thread that walks more
+ * often than that pays libunwind's trace cache once and gets its cheaper walks
+ * (docs/tracker.md, "Stack cache"). always_inline: the first frame returned must be the hook
+ * body that inlines this, which MS_OWN_FRAMES counts; both branches give it. */
+MS_PRIM_INLINE int ms_prim_backtrace(void **out, int max) {
+  if (__builtin_expect(ms__prim_stepped_walks < MS_PRIM_STEPPED_WALKS, 0)) {
+    ms__prim_stepped_walks++;
+    return ms_prim_backtrace_stepped(out, max);
+  }
+  return ms_prim_backtrace_traced(out, max);
+}
 
 /* The frame-pointer register (rbp) as it is now. always_inline, and meant for the first
  * instructions of a hook that has not yet saved or reused it: it is then the caller's. */
@@ -90,7 +155,7 @@ MS_PRIM_INLINE uintptr_t ms_prim_frame_reg(void) {
  * after n frames, out[n].ip_loc says where that last step read a return address (0: it read
  * none, as at _start and clone, whose CFI marks the return address undefined), so out must
  * hold max + 1 frames. */
-static inline int ms_prim_walk(ms_prim_frame_t *out, int max, int *end) {
+MS_PRIM_INLINE int ms_prim_walk_unguarded(ms_prim_frame_t *out, int max, int *end) {
   unw_context_t uc;
   unw_cursor_t c;
   *end = 0;
@@ -127,6 +192,15 @@ static inline int ms_prim_walk(ms_prim_frame_t *out, int max, int *end) {
   }
 }
 
+/* always_inline: the walk's first frame must be ms_prim_walk's caller. */
+MS_PRIM_INLINE int ms_prim_walk(ms_prim_frame_t *out, int max, int *end) {
+  ms_prim_unw_guard_t g;
+  ms_prim_unw_enter(&g);
+  int n = ms_prim_walk_unguarded(out, max, end);
+  ms_prim_unw_leave(&g);
+  return n;
+}
+
 /* One unw_step from a frame given by its IP (a return address), stack pointer and frame
  * pointer; the other registers are 0. libunwind's local unwinder takes a ucontext_t as its
  * context, so the frame is written into one (nothing on the program's stack is written).
@@ -138,10 +212,11 @@ static inline int ms_prim_walk(ms_prim_frame_t *out, int max, int *end) {
  * not every file including this one defines; stacks.c checks that they agree). */
 enum { MS_PRIM_GREG_RBP = 10, MS_PRIM_GREG_RSP = 15, MS_PRIM_GREG_RIP = 16 };
 
-static inline int ms_prim_step_from(uintptr_t ip, uintptr_t sp, uintptr_t fp, uintptr_t *ip_out,
-                                    uintptr_t *sp_out) {
+static inline int ms_prim_step_from_unguarded(uintptr_t ip, uintptr_t sp, uintptr_t fp,
+                                              uintptr_t *ip_out, uintptr_t *sp_out) {
   unw_context_t uc;
   unw_cursor_t c;
+  *ip_out = *sp_out = 0;
   memset(&uc, 0, sizeof uc);
   uc.uc_mcontext.gregs[MS_PRIM_GREG_RIP] = (greg_t)ip;
   uc.uc_mcontext.gregs[MS_PRIM_GREG_RSP] = (greg_t)sp;
@@ -155,6 +230,15 @@ static inline int ms_prim_step_from(uintptr_t ip, uintptr_t sp, uintptr_t fp, ui
   *ip_out = nip;
   *sp_out = nsp;
   return rc < 0 ? -1 : rc;
+}
+
+static inline int ms_prim_step_from(uintptr_t ip, uintptr_t sp, uintptr_t fp, uintptr_t *ip_out,
+                                    uintptr_t *sp_out) {
+  ms_prim_unw_guard_t g;
+  ms_prim_unw_enter(&g);
+  int rc = ms_prim_step_from_unguarded(ip, sp, fp, ip_out, sp_out);
+  ms_prim_unw_leave(&g);
+  return rc;
 }
 
 /* ---- raw system calls ------------------------------------------------------------------- */
