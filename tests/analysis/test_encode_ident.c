@@ -17,6 +17,7 @@
 #define NREC 60000u
 
 static int g_damaged;
+static int g_wide; /* fast-path records with long fields: the batch room bound at chunk ends */
 
 typedef struct {
   uint8_t *buf; /* every emitted chunk's payload, back to back */
@@ -84,6 +85,8 @@ static uint32_t gen(ms_rec_t *recs, uint32_t n, int damaged) {
     uint64_t t = pick(100);
     /* timestamps: mostly small steps, some equal, some backward, some huge */
     uint64_t tk = pick(20);
+    if (g_wide)
+      tk = 2 + 18 * (pick(3) == 0);
     ts = tk == 0 ? ts : tk == 1 ? ts - pick(500) : tk == 2 ? ts + wide() % (1ull << 40)
                                                            : ts + 1 + pick(300);
     r->ts = ts;
@@ -100,6 +103,8 @@ static uint32_t gen(ms_rec_t *recs, uint32_t n, int damaged) {
       heap += 16 * (1 + pick(8));
       r->addr = a == 0 ? rnd() : a == 1 ? heap + 1 + pick(15) : heap;
       r->size = pick(4) ? pick(200) : wide();
+      if (g_wide)
+        r->addr = rnd() & ~15ull, r->size = rnd(), a = 2;
       r->stack = pick(3) ? hot[pick(5)] : (uint32_t)pick(60) + (pick(10) ? 0 : (uint32_t)rnd());
       if (pick(15) == 0)
         r->aux = (uint8_t)(3 + pick(10));
@@ -261,6 +266,10 @@ int main(int argc, char **argv) {
   int fails = 0;
   for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++)
     fails += run(recs, n, caps[c], version, 12345 + c);
+  g_wide = 1; /* the same with mostly long fast-path records */
+  n = gen(recs, NREC, damaged);
+  for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++)
+    fails += run(recs, n, caps[c], version, 777 + c);
   free(recs);
   return fails ? 1 : 0;
 }
