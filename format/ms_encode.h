@@ -267,85 +267,117 @@ static inline uint32_t ms__rec_extent(const ms_rec_t *r, size_t *worst) {
   return r->kind == MS_REC_ALLOC || r->kind == MS_REC_FREE;
 }
 
+/* The most bytes a fast-path record takes (short ALLOC: tag 1 + zigzag dt 10 + address delta
+ * in 16-byte units 9 + size >> 3 9 + stack id 5 = 34; long FREE 21; recent FREE 11), rounded
+ * up. The fast loop checks room once per batch of records, not once per record: a batch of k
+ * records is run when room - 64 >= (k - 1) * MS__V2_FAST_MAX, so every record of it still
+ * starts with the 64 bytes of room the per-record check asked for (same chunk boundaries). */
+#define MS__V2_FAST_MAX 40
+_Static_assert(MS__V2_FAST_MAX >= 34 && MS__V2_FAST_MAX <= 64, "a fast record's worst case");
+/* The fast loop reads kind, aux and weight as one little-endian 32-bit word. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian record head");
+
 /* Version 2 (docs/trace-format.md, 3.5). Same contract as ms__encode_range_v1. The common
  * records take the compact forms: a FREE of a block allocated among the chunk's last 128
  * allocations is its age in the tag byte and dt; an ALLOC at a 16-byte multiple from
  * prev_addr has its stack's move-to-front place and the size's low 4 bits in the tag. The
- * rest are v1's bodies behind a long tag, so there is one body format for each rare kind. */
+ * rest are v1's bodies behind a long tag, so there is one body format for each rare kind.
+ *
+ * Shaped for the tracker's flush (issue 12: this loop was most of the tracker's own
+ * instructions without stacks): records walked by pointer; the record and event counts not
+ * kept per record but derived (records = slots walked - continuation slots; events = records
+ * - non-events), so the fast path only moves r; the allocation count and the last timed kind
+ * in locals; kind, aux and weight tested with one 32-bit load. tests/analysis/
+ * test_encode_ident.c holds the output to a frozen copy of the per-record version. */
 static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs,
                                            uint32_t from, uint32_t to) {
   uint8_t *const start = e->out + MS_CHUNK_HEADER_SIZE;
   uint8_t *const limit = e->out + e->cap;
   uint8_t *o = start;
-  uint32_t nrec = 0, nev = 0, i = from;
+  const ms_rec_t *r = recs + from, *const rend = recs + to, *rchunk = r;
+  uint32_t extra = 0, nonev = 0; /* the chunk's continuation slots; its records not events */
   uint64_t prev_ts = e->last_ts, base_ts = e->last_ts, prev_addr = 0;
+  uint32_t nalloc = 0, last = 2; /* v.nalloc and v.last, in registers (synced around slow) */
   ms_v2_enc_t v;
   ms__v2_reset(&v);
-  while (i < to) {
-    const ms_rec_t *r = &recs[i];
+  while (r < rend) {
     if (__builtin_expect(limit - o >= 64, 1)) {
-      if (r->kind == MS_REC_FREE && !r->aux) {
-        uint64_t ts = r->ts < prev_ts ? prev_ts : r->ts;
-        int age = ms__v2_age(&v, r->addr);
-        if (age >= 0) {
-          uint64_t dt = ts - prev_ts, *pred = &v.dt_pred[0][v.last];
-          *o++ = (uint8_t)(MS_V2_TAG_FREE_RECENT | (uint32_t)age);
-          o = ms_put_varint(o, ms_zigzag((int64_t)(dt - *pred)));
-          *pred = dt;
-        } else { /* long FREE; the delta in 16-byte units when it is a multiple */
-          uint64_t delta = r->addr - prev_addr;
-          int units = !(delta & 15);
-          *o++ = (uint8_t)(MS_REC_FREE | (units ? MS_V2_FLAG_UNITS16 : 0));
-          o = ms_put_varint(o, ts - prev_ts);
-          o = ms_put_varint(o, ms_zigzag(units ? (int64_t)delta >> 4 : (int64_t)delta));
-        }
-        prev_addr = r->addr;
-        prev_ts = ts;
-        v.last = 0;
-        nev++, nrec++, i++;
-        continue;
-      }
-      uint64_t delta = r->addr - prev_addr;
-      if (r->kind == MS_REC_ALLOC && !r->aux && !r->weight && !(delta & 15)) {
-        uint64_t ts = r->ts < prev_ts ? prev_ts : r->ts, dt = ts - prev_ts;
-        uint64_t *pred = &v.dt_pred[1][v.last];
-        uint32_t st = r->stack, s = 0;
-        if (st != v.stk[0]) { /* the common places inline, the rest by the loop */
-          if (st == v.stk[1]) {
-            v.stk[1] = v.stk[0];
-            v.stk[0] = st;
-            s = 1;
-          } else {
-            s = ms__v2_mtf(v.stk, st);
+      size_t k = (size_t)(limit - o - 64) / MS__V2_FAST_MAX + 1;
+      const ms_rec_t *bend = (size_t)(rend - r) > k ? r + k : rend;
+      while (r < bend) {
+        uint32_t head; /* kind, aux, weight (little-endian: kind in the low byte) */
+        memcpy(&head, r, sizeof head);
+        uint64_t addr = r->addr, ts = r->ts < prev_ts ? prev_ts : r->ts, dt = ts - prev_ts;
+        if ((head & 0xffff) == MS_REC_FREE) { /* FREE without flags (any weight) */
+          uint32_t n = v.where[ms__v2_hash(addr)], age = nalloc - n;
+          if (n && age < MS_V2_RECENT && v.recent[(n - 1) & (MS_V2_RECENT - 1)] == addr) {
+            uint64_t *pred = &v.dt_pred[0][last];
+            *o++ = (uint8_t)(MS_V2_TAG_FREE_RECENT | age);
+            o = ms_put_varint(o, ms_zigzag((int64_t)(dt - *pred)));
+            *pred = dt;
+          } else { /* long FREE; the delta in 16-byte units when it is a multiple */
+            uint64_t delta = addr - prev_addr;
+            int units = !(delta & 15);
+            *o++ = (uint8_t)(MS_REC_FREE | (units ? MS_V2_FLAG_UNITS16 : 0));
+            o = ms_put_varint(o, dt);
+            o = ms_put_varint(o, ms_zigzag(units ? (int64_t)delta >> 4 : (int64_t)delta));
           }
+          last = 0;
+        } else {
+          uint64_t delta = addr - prev_addr;
+          if (__builtin_expect(head != MS_REC_ALLOC || (delta & 15), 0))
+            break; /* not a plain ALLOC at a 16-byte multiple: the general path */
+          uint64_t *pred = &v.dt_pred[1][last];
+          uint32_t st = r->stack, s = 0;
+          if (st != v.stk[0]) { /* the common places inline, the rest by the loop */
+            if (st == v.stk[1]) {
+              v.stk[1] = v.stk[0];
+              v.stk[0] = st;
+              s = 1;
+            } else {
+              s = ms__v2_mtf(v.stk, st);
+            }
+          }
+          *o++ = (uint8_t)(MS_V2_TAG_ALLOC_SHORT | s << 3 | (r->size & 7));
+          o = ms_put_varint(o, ms_zigzag((int64_t)(dt - *pred)));
+          o = ms_put_varint(o, ms_zigzag((int64_t)delta >> 4));
+          o = ms_put_varint(o, r->size >> 3);
+          if (__builtin_expect(s == MS_V2_NSTACKS, 0))
+            o = ms_put_varint(o, st);
+          *pred = dt;
+          last = 1;
+          v.recent[nalloc & (MS_V2_RECENT - 1)] = addr;
+          if (++nalloc <= UINT16_MAX)
+            v.where[ms__v2_hash(addr)] = (uint16_t)nalloc;
         }
-        *o++ = (uint8_t)(MS_V2_TAG_ALLOC_SHORT | s << 3 | (r->size & 7));
-        o = ms_put_varint(o, ms_zigzag((int64_t)(dt - *pred)));
-        o = ms_put_varint(o, ms_zigzag((int64_t)delta >> 4));
-        o = ms_put_varint(o, r->size >> 3);
-        if (s == MS_V2_NSTACKS)
-          o = ms_put_varint(o, st);
-        *pred = dt;
-        v.last = 1;
-        ms__v2_push(&v, r->addr);
-        prev_addr = r->addr;
+        prev_addr = addr;
         prev_ts = ts;
-        nev++, nrec++, i++;
-        continue;
+        r++;
       }
+      if (r == bend && r < rend)
+        continue; /* the batch is done: check the room again */
+      if (r == rend)
+        break;
     }
+    /* The general path: rare kinds and forms, and the chunk's end. */
+    v.nalloc = nalloc;
+    v.last = last;
     size_t worst;
     uint32_t slots = ms__rec_extent(r, &worst);
-    if (!slots || i + slots > to || i + slots < i)
+    if (!slots || slots > (size_t)(rend - r))
       break;
     if ((size_t)(limit - o) < worst) {
+      uint32_t nrec = (uint32_t)(r - rchunk) - extra;
       if (nrec)
-        e->emit(e, (uint32_t)(o - start), nrec, nev, base_ts, i, prev_ts);
+        e->emit(e, (uint32_t)(o - start), nrec, nrec - nonev, base_ts, (uint32_t)(r - recs),
+                prev_ts);
       o = start;
-      nrec = nev = 0;
+      rchunk = r;
+      extra = nonev = 0;
       base_ts = prev_ts;
       prev_addr = 0;
       ms__v2_reset(&v);
+      nalloc = 0, last = 2;
       if ((size_t)(limit - o) < worst)
         break; /* larger than a whole chunk: only a damaged ring file has this */
       continue; /* the fast path may take it now */
@@ -458,15 +490,19 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
     }
     if (r->kind != MS_REC_STACK) /* STACK has no time: it leaves `last` alone */
       v.last = r->kind == MS_REC_FREE ? 0 : r->kind == MS_REC_ALLOC ? 1 : 2;
-    nev += r->kind == MS_REC_ALLOC || r->kind == MS_REC_REALLOC ||
-           (r->kind == MS_REC_FREE && !(r->aux & MS_FLAG_REALLOC_RELEASE));
-    nrec++;
-    i += slots;
+    nonev += !(r->kind == MS_REC_ALLOC || r->kind == MS_REC_REALLOC ||
+               (r->kind == MS_REC_FREE && !(r->aux & MS_FLAG_REALLOC_RELEASE)));
+    extra += slots - 1;
+    r += slots;
+    nalloc = v.nalloc;
+    last = v.last;
   }
+  uint32_t nrec = (uint32_t)(r - rchunk) - extra;
   if (nrec)
-    e->emit(e, (uint32_t)(o - start), nrec, nev, base_ts, i, prev_ts);
+    e->emit(e, (uint32_t)(o - start), nrec, nrec - nonev, base_ts, (uint32_t)(r - recs),
+            prev_ts);
   e->last_ts = prev_ts;
-  return i;
+  return (uint32_t)(r - recs);
 }
 
 /* Encodes records [from, to) and emits them as chunks, in e->version's format (the current

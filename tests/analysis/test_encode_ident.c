@@ -1,0 +1,275 @@
+/* test_encode_ident: the chunk encoder (format/ms_encode.h) against a frozen reference copy
+ * of it (ms_encode_ref.h, main before the issue-12 speed work). Both encode the same varied,
+ * deterministic record streams (every kind and form: allocs of many sizes, alignments and
+ * weights, frees of recent and old blocks, realloc releases, reallocs moving and in place,
+ * stacks, marks, vars, equal and backward timestamps, ranges cut mid-record, chunk
+ * boundaries at several buffer sizes, damaged rings) and every emitted chunk must be the same
+ * bytes with the same counts. Format v2 is documented and written to disk: a faster encoder
+ * may not change one byte of it. Usage: test_encode_ident [v2|v1|damaged]. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ms_encode.h"
+#include "ms_encode_ref.h"
+
+#define NREC 60000u
+
+static int g_damaged;
+static int g_wide; /* fast-path records with long fields: the batch room bound at chunk ends */
+
+typedef struct {
+  uint8_t *buf; /* every emitted chunk's payload, back to back */
+  size_t len, cap;
+  uint64_t *meta; /* per chunk: len, nrec, nev, base_ts, end_slot, last_ts */
+  size_t nmeta, capmeta;
+} sink_t;
+
+static void sink_add(sink_t *s, const uint8_t *p, uint32_t len, uint32_t nrec, uint32_t nev,
+                     uint64_t base_ts, uint32_t end_slot, uint64_t last_ts) {
+  if (s->len + len > s->cap) {
+    s->cap = (s->len + len) * 2;
+    s->buf = realloc(s->buf, s->cap);
+  }
+  memcpy(s->buf + s->len, p, len);
+  s->len += len;
+  if (s->nmeta + 6 > s->capmeta) {
+    s->capmeta = (s->nmeta + 6) * 2;
+    s->meta = realloc(s->meta, s->capmeta * sizeof *s->meta);
+  }
+  uint64_t m[6] = {len, nrec, nev, base_ts, end_slot, last_ts};
+  memcpy(s->meta + s->nmeta, m, sizeof m);
+  s->nmeta += 6;
+  if (!s->buf || !s->meta) {
+    fprintf(stderr, "out of memory\n");
+    exit(2);
+  }
+}
+
+static void emit_new(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t nev,
+                     uint64_t base_ts, uint32_t end_slot, uint64_t last_ts) {
+  sink_add(e->user, e->out + MS_CHUNK_HEADER_SIZE, len, nrec, nev, base_ts, end_slot, last_ts);
+}
+static void emit_ref(msref_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t nev,
+                     uint64_t base_ts, uint32_t end_slot, uint64_t last_ts) {
+  sink_add(e->user, e->out + MS_CHUNK_HEADER_SIZE, len, nrec, nev, base_ts, end_slot, last_ts);
+}
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t rnd(void) { /* xorshift64: deterministic across runs */
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return rng;
+}
+static uint64_t pick(uint64_t n) { return rnd() % n; }
+
+/* A value of widely varying varint length: 0, small, 2-byte, ..., up to 64 bits. */
+static uint64_t wide(void) {
+  unsigned bits = (unsigned)pick(65);
+  uint64_t v = rnd();
+  return bits == 64 ? v : v & ((1ull << bits) - 1);
+}
+
+/* Fills recs[0, n) with a stream shaped like a program's (heap-like addresses, hot stacks)
+ * with every rare form mixed in. Returns slots used. */
+static uint32_t gen(ms_rec_t *recs, uint32_t n, int damaged) {
+  static uint64_t live[4096];
+  uint32_t nlive = 0, i = 0;
+  uint64_t ts = 1000, heap = 0x7f0000001000ull;
+  uint32_t hot[5] = {3, 9, 9, 40, 100000};
+  while (i + 80 < n) {
+    ms_rec_t *r = &recs[i];
+    memset(r, 0, sizeof *r);
+    uint64_t t = pick(100);
+    /* timestamps: mostly small steps, some equal, some backward, some huge */
+    uint64_t tk = pick(20);
+    if (g_wide)
+      tk = 2 + 18 * (pick(3) == 0);
+    ts = tk == 0 ? ts : tk == 1 ? ts - pick(500) : tk == 2 ? ts + wide() % (1ull << 40)
+                                                           : ts + 1 + pick(300);
+    r->ts = ts;
+    if (damaged && pick(400) == 0) { /* junk the salvage pass may meet */
+      uint64_t d = pick(3);
+      r->kind = d == 0 ? 0 : d == 1 ? 9 : MS_REC_STACK;
+      r->size = d == 2 ? 257 + pick(1000) : wide();
+      i++;
+      continue;
+    }
+    if (t < 45) { /* ALLOC */
+      r->kind = MS_REC_ALLOC;
+      uint64_t a = pick(10);
+      heap += 16 * (1 + pick(8));
+      r->addr = a == 0 ? rnd() : a == 1 ? heap + 1 + pick(15) : heap;
+      r->size = pick(4) ? pick(200) : wide();
+      if (g_wide)
+        r->addr = rnd() & ~15ull, r->size = rnd(), a = 2;
+      r->stack = pick(3) ? hot[pick(5)] : (uint32_t)pick(60) + (pick(10) ? 0 : (uint32_t)rnd());
+      if (pick(15) == 0)
+        r->aux = (uint8_t)(3 + pick(10));
+      if (pick(15) == 0)
+        r->aux = (uint8_t)pick(256); /* any byte: the encoder takes aux & 63 */
+      if (pick(12) == 0)
+        r->weight = (uint16_t)(1 + pick(65535));
+      live[nlive++ & 4095] = r->addr;
+      i++;
+    } else if (t < 85) { /* FREE: recent, old, unknown */
+      r->kind = MS_REC_FREE;
+      uint64_t k = pick(10);
+      uint32_t back = k < 6 ? (uint32_t)pick(8) : k < 8 ? (uint32_t)pick(300) : 0;
+      r->addr = k < 8 && nlive > back ? live[(nlive - 1 - back) & 4095] : rnd() & ~15ull;
+      if (k == 9)
+        r->addr = heap - 16 * pick(100) + pick(2) * 8;
+      if (pick(10) == 0)
+        r->aux = MS_FLAG_REALLOC_RELEASE;
+      i++;
+    } else if (t < 92) { /* REALLOC, with or without a release before it */
+      uint64_t old = nlive ? live[(nlive - 1 - (uint32_t)pick(nlive < 200 ? nlive : 200)) & 4095]
+                           : heap;
+      int moving = (int)pick(2);
+      if (moving && pick(2)) { /* the release of the old block comes first */
+        r->kind = MS_REC_FREE;
+        r->aux = MS_FLAG_REALLOC_RELEASE;
+        r->addr = old;
+        r = &recs[++i];
+        memset(r, 0, 2 * sizeof *r);
+        r->ts = ts + pick(3);
+        r->aux = MS_FLAG_REALLOC_RELEASE;
+      } else {
+        memset(r + 1, 0, sizeof *r);
+      }
+      r->kind = MS_REC_REALLOC;
+      heap += 16 * (1 + pick(8));
+      r->addr = !moving ? old : pick(8) ? heap : heap + 1 + pick(15);
+      r->size = pick(3) ? pick(5000) : wide();
+      r->stack = pick(2) ? hot[pick(5)] : (uint32_t)pick(30);
+      if (pick(8) == 0)
+        r->weight = (uint16_t)(1 + pick(100));
+      r[1].addr = old;
+      live[nlive++ & 4095] = r->addr;
+      i += 2;
+    } else if (t < 96) { /* STACK */
+      r->kind = MS_REC_STACK;
+      r->stack = (uint32_t)pick(100000);
+      r->size = pick(8) ? pick(17) : pick(65);
+      uint64_t *fr = (uint64_t *)(void *)&r[1];
+      memset(&r[1], 0, ((r->size + 3) / 4) * sizeof *r);
+      for (uint64_t k = 0; k < r->size; k++)
+        fr[k] = pick(4) ? 0x400000 + pick(1 << 20) : rnd();
+      i += 1 + (uint32_t)((r->size + 3) / 4);
+    } else if (t < 98) { /* MARK */
+      r->kind = MS_REC_MARK;
+      r->aux = (uint8_t)(1 + pick(6));
+      r->size = pick(64);
+      char *s = (char *)&r[1];
+      memset(&r[1], 0, ((r->size + 31) / 32) * sizeof *r);
+      for (uint64_t k = 0; k < r->size; k++)
+        s[k] = (char)('a' + pick(26));
+      i += 1 + (uint32_t)((r->size + 31) / 32);
+    } else { /* VAR */
+      r->kind = MS_REC_VAR;
+      uint32_t ln = (uint32_t)pick(40), lt = (uint32_t)pick(40), lf = (uint32_t)pick(80);
+      r->stack = ln | lt << 8 | lf << 16;
+      r->addr = pick(2) ? heap : rnd();
+      r->size = pick(5000);
+      size_t total = ln + lt + lf;
+      memset(&r[1], 0, ((total + 31) / 32) * sizeof *r);
+      char *s = (char *)&r[1];
+      for (size_t k = 0; k < total; k++)
+        s[k] = (char)('A' + pick(26));
+      i += 1 + (uint32_t)((total + 31) / 32);
+    }
+  }
+  return i;
+}
+
+/* Encodes recs[0, n) in ranges of random length (cutting multi-slot records: the encoder
+ * leaves those for the next call) with both encoders and compares everything. */
+static int run(const ms_rec_t *recs, uint32_t n, size_t cap, int version, uint64_t seed) {
+  uint8_t *out_a = calloc(1, cap + 64), *out_b = calloc(1, cap + 64);
+  sink_t a = {0}, b = {0};
+  ms_encoder_t ea = {.out = out_a, .cap = cap, .last_ts = 0, .emit = emit_new, .user = &a,
+                     .version = version};
+  msref_encoder_t eb = {.out = out_b, .cap = cap, .last_ts = 0, .emit = emit_ref, .user = &b,
+                        .version = version};
+  int fails = 0;
+  uint32_t from = 0, calls = 0;
+  rng = seed;
+  while (from < n) {
+    uint32_t len = pick(4) ? 1 + (uint32_t)pick(1536) : 1 + (uint32_t)pick(6);
+    uint32_t to = from + len > n ? n : from + len;
+    uint32_t ra = ms_encode_range(&ea, recs, from, to);
+    uint32_t rb = msref_encode_range(&eb, recs, from, to);
+    calls++;
+    if (ra != rb || ea.last_ts != eb.last_ts) {
+      fprintf(stderr, "FAIL cap %zu v%d call %u [%u,%u): returned %u vs ref %u, last_ts %llu vs %llu\n",
+              cap, version, calls, from, to, ra, rb, (unsigned long long)ea.last_ts,
+              (unsigned long long)eb.last_ts);
+      fails++;
+      break;
+    }
+    /* stuck on a record (cut by `to`, or junk in a damaged ring): move on like salvage */
+    from = ra > from ? ra : to == n || (g_damaged && pick(2)) ? ra + 1 : ra;
+  }
+  if (!fails && (a.nmeta != b.nmeta || a.len != b.len)) {
+    fprintf(stderr, "FAIL cap %zu v%d: %zu chunks / %zu bytes vs ref %zu / %zu\n", cap, version,
+            a.nmeta / 6, a.len, b.nmeta / 6, b.len);
+    fails++;
+  }
+  if (!fails) {
+    size_t off = 0;
+    for (size_t c = 0; c < a.nmeta / 6 && !fails; c++) {
+      if (memcmp(a.meta + 6 * c, b.meta + 6 * c, 6 * sizeof *a.meta)) {
+        fprintf(stderr, "FAIL cap %zu v%d chunk %zu: counts differ (len %llu/%llu nrec %llu/%llu nev %llu/%llu)\n",
+                cap, version, c, (unsigned long long)a.meta[6 * c], (unsigned long long)b.meta[6 * c],
+                (unsigned long long)a.meta[6 * c + 1], (unsigned long long)b.meta[6 * c + 1],
+                (unsigned long long)a.meta[6 * c + 2], (unsigned long long)b.meta[6 * c + 2]);
+        fails++;
+      }
+      size_t l = (size_t)a.meta[6 * c];
+      for (size_t k = 0; k < l && !fails; k++)
+        if (a.buf[off + k] != b.buf[off + k]) {
+          fprintf(stderr, "FAIL cap %zu v%d chunk %zu byte %zu: %02x vs ref %02x\n", cap, version,
+                  c, k, a.buf[off + k], b.buf[off + k]);
+          fails++;
+        }
+      off += l;
+    }
+  }
+  if (!fails && a.nmeta / 6 < 3) {
+    fprintf(stderr, "FAIL cap %zu: only %zu chunks: the stream does not cross chunk boundaries\n",
+            cap, a.nmeta / 6);
+    fails++;
+  }
+  printf("cap %zu v%d: %u calls, %zu chunks, %zu payload bytes%s\n", cap, version, calls,
+         a.nmeta / 6, a.len, fails ? " MISMATCH" : " identical");
+  free(a.buf), free(a.meta), free(b.buf), free(b.meta), free(out_a), free(out_b);
+  return fails;
+}
+
+int main(int argc, char **argv) {
+  const char *mode = argc > 1 ? argv[1] : "v2";
+  int version = strcmp(mode, "v1") ? 0 : 1, damaged = !strcmp(mode, "damaged");
+  g_damaged = damaged;
+  if (strcmp(mode, "v2") && strcmp(mode, "v1") && strcmp(mode, "damaged")) {
+    fprintf(stderr, "usage: test_encode_ident [v2|v1|damaged]\n");
+    return 2;
+  }
+  ms_rec_t *recs = calloc(NREC + 300, sizeof *recs);
+  if (!recs)
+    return 2;
+  uint32_t n = gen(recs, NREC, damaged);
+  /* Buffer sizes: the tracker's 16 KiB, and the smallest the contract allows (4 KiB plus the
+   * largest record) so chunks break often and at every kind of record. */
+  static const size_t caps[] = {16384, 4096 + 4200, 9000};
+  int fails = 0;
+  for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++)
+    fails += run(recs, n, caps[c], version, 12345 + c);
+  g_wide = 1; /* the same with mostly long fast-path records */
+  n = gen(recs, NREC, damaged);
+  for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++)
+    fails += run(recs, n, caps[c], version, 777 + c);
+  free(recs);
+  return fails ? 1 : 0;
+}
