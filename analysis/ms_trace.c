@@ -1,5 +1,6 @@
 /* ms_trace.c: the reference reader of the memscope trace format (docs/trace-format.md):
- * run discovery, meta.txt, maps.txt, thread-file validation and the k-way merge. */
+ * thread-file validation, stacks and the k-way merge. Run discovery and meta.txt are in
+ * ms_runs.c, the per-record decoder in ms_decode.h. */
 #include "ms_trace.h"
 
 #include <ctype.h>
@@ -16,6 +17,7 @@
 
 #include "ms_files.h"
 #include "ms_format.h"
+#include "ms_decode.h"
 #include "ms_hmap.h"
 #include "ms_trace_int.h"
 
@@ -23,687 +25,6 @@
  * quiet about a type ISO C lacks). */
 __extension__ typedef unsigned __int128 ms_u128_t;
 
-#define META_MAX_BYTES (1u << 20) /* meta.txt is a few hundred bytes; refuse absurd ones */
-
-/* ---- errors -------------------------------------------------------------------------------- */
-
-const char *ms_trace_strerror(int code) {
-  switch (code) {
-  case 0:
-    return "success";
-  case MS_TRACE_E_NOTTRACE:
-    return "not a memscope trace";
-  case MS_TRACE_E_VERSION:
-    return "unsupported trace format version";
-  case MS_TRACE_E_CORRUPT:
-    return "corrupt trace metadata";
-  case MS_TRACE_E_NOMEM:
-    return "out of memory";
-  default:
-    return code < 0 && code > -4096 ? strerror(-code) : "unknown error";
-  }
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen)
-    return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
-static char *path_join(const char *dir, const char *name) {
-  size_t a = strlen(dir), b = strlen(name);
-  char *p = malloc(a + b + 2);
-  if (!p)
-    return NULL;
-  memcpy(p, dir, a);
-  p[a] = '/';
-  memcpy(p + a + 1, name, b + 1);
-  return p;
-}
-
-static int is_regular(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* Opens one of the run's own files (meta.txt, maps.txt, a thread file) for reading, only if
- * it is a regular file: a hostile or broken run directory may hold a FIFO there (open(2)
- * would block until a writer comes, forever) or a device. stat first, so that a device is
- * never opened at all (opening some has effects: a watchdog arms, a tape rewinds); then
- * ms_open_regular (O_NONBLOCK, fstat) for a file swapped in between. Returns the descriptor
- * or -errno; -EINVAL: not a regular file. */
-int ms__open_run_file(const char *path) {
-  struct stat st;
-  if (stat(path, &st) != 0)
-    return -errno;
-  if (!S_ISREG(st.st_mode))
-    return -EINVAL;
-  return ms_open_regular(path, 0);
-}
-
-/* Parses a whole decimal string into *out; 0 on success. */
-static int parse_u64(const char *s, uint64_t *out) {
-  if (!s || !isdigit((unsigned char)*s))
-    return -1;
-  errno = 0;
-  char *end;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || *end)
-    return -1;
-  *out = v;
-  return 0;
-}
-
-/* ---- run discovery ------------------------------------------------------------------------- */
-
-typedef struct run_name_s {
-  uint64_t pid, n;
-  char *path;
-} run_name_t;
-
-/* Accepts exactly memscope.<digits>.<digits>. */
-static int parse_run_name(const char *name, uint64_t *pid, uint64_t *n) {
-  if (strncmp(name, "memscope.", 9))
-    return -1;
-  const char *p = name + 9;
-  char *end;
-  if (!isdigit((unsigned char)*p))
-    return -1;
-  *pid = strtoull(p, &end, 10);
-  if (*end != '.' || !isdigit((unsigned char)end[1]))
-    return -1;
-  p = end + 1;
-  *n = strtoull(p, &end, 10);
-  return *end ? -1 : 0;
-}
-
-static int cmp_run_name(const void *a, const void *b) {
-  const run_name_t *x = a, *y = b;
-  if (x->pid != y->pid)
-    return x->pid < y->pid ? -1 : 1;
-  if (x->n != y->n)
-    return x->n < y->n ? -1 : 1;
-  return strcmp(x->path, y->path);
-}
-
-void ms_trace_free_dirs(char **dirs, size_t ndirs) {
-  if (!dirs)
-    return;
-  for (size_t i = 0; i < ndirs; i++)
-    free(dirs[i]);
-  free(dirs);
-}
-
-int ms_trace_find_runs(const char *path, char ***dirs, size_t *ndirs, char *err,
-                       size_t errlen) {
-  *dirs = NULL;
-  *ndirs = 0;
-  struct stat st;
-  if (stat(path, &st) != 0) {
-    int e = errno;
-    set_err(err, errlen, "%s: %s", path, strerror(e));
-    return -e;
-  }
-  if (!S_ISDIR(st.st_mode)) {
-    set_err(err, errlen, "%s: not a directory (give a run directory or its parent)", path);
-    return MS_TRACE_E_NOTTRACE;
-  }
-  char *meta = path_join(path, "meta.txt");
-  if (!meta)
-    return MS_TRACE_E_NOMEM;
-  int single = is_regular(meta);
-  free(meta);
-  if (single) {
-    char **out = malloc(sizeof *out);
-    char *p = strdup(path);
-    if (!out || !p) {
-      free(out);
-      free(p);
-      return MS_TRACE_E_NOMEM;
-    }
-    out[0] = p;
-    *dirs = out;
-    *ndirs = 1;
-    return 0;
-  }
-  DIR *d = opendir(path);
-  if (!d) {
-    int e = errno;
-    set_err(err, errlen, "%s: %s", path, strerror(e));
-    return -e;
-  }
-  run_name_t *names = NULL;
-  size_t n = 0, cap = 0;
-  int rc = 0;
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    uint64_t pid, k;
-    if (parse_run_name(de->d_name, &pid, &k))
-      continue;
-    char *p = path_join(path, de->d_name);
-    if (!p) {
-      rc = MS_TRACE_E_NOMEM;
-      break;
-    }
-    if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
-      free(p);
-      continue;
-    }
-    if (n == cap) {
-      size_t ncap = cap ? cap * 2 : 8;
-      run_name_t *nn = realloc(names, ncap * sizeof *nn);
-      if (!nn) {
-        free(p);
-        rc = MS_TRACE_E_NOMEM;
-        break;
-      }
-      names = nn;
-      cap = ncap;
-    }
-    names[n++] = (run_name_t){pid, k, p};
-  }
-  closedir(d);
-  if (!rc && n == 0) {
-    set_err(err, errlen,
-            "%s: no meta.txt and no memscope.<pid>.<n> run directories: not a memscope trace",
-            path);
-    rc = MS_TRACE_E_NOTTRACE;
-  }
-  char **out = NULL;
-  if (!rc) {
-    qsort(names, n, sizeof *names, cmp_run_name);
-    out = malloc(n * sizeof *out);
-    if (!out)
-      rc = MS_TRACE_E_NOMEM;
-  }
-  if (rc) {
-    for (size_t i = 0; i < n; i++)
-      free(names[i].path);
-    free(names);
-    return rc;
-  }
-  for (size_t i = 0; i < n; i++)
-    out[i] = names[i].path;
-  free(names);
-  *dirs = out;
-  *ndirs = n;
-  return 0;
-}
-
-/* ---- meta.txt ------------------------------------------------------------------------------ */
-
-const char *ms_meta_get(const ms_meta_t *meta, const char *key) {
-  /* The last occurrence wins, as if the lines were assignments. */
-  for (size_t i = meta->nkeys; i-- > 0;)
-    if (!strcmp(meta->keys[i], key))
-      return meta->values[i];
-  return NULL;
-}
-
-static void meta_free(ms_meta_t *m) {
-  for (size_t i = 0; i < m->nkeys; i++) {
-    free(m->keys[i]);
-    free(m->values[i]);
-  }
-  free(m->keys);
-  free(m->values);
-  memset(m, 0, sizeof *m);
-}
-
-/* Reads a whole small file (at most `max` bytes) into a NUL-terminated buffer. */
-static int read_small_file(const char *path, size_t max, char **out, size_t *len) {
-  int fd = ms__open_run_file(path);
-  if (fd < 0)
-    return fd;
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    close(fd);
-    return -EINVAL;
-  }
-  if ((uint64_t)st.st_size > max) {
-    close(fd);
-    return -EFBIG;
-  }
-  size_t cap = (size_t)st.st_size;
-  char *buf = malloc(cap + 1);
-  if (!buf) {
-    close(fd);
-    return MS_TRACE_E_NOMEM;
-  }
-  size_t n = 0;
-  while (n < cap) {
-    ssize_t r = read(fd, buf + n, cap - n);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      break; /* a file that shrank under us: keep what was read */
-    n += (size_t)r;
-  }
-  close(fd);
-  buf[n] = 0;
-  *out = buf;
-  *len = n;
-  return 0;
-}
-
-static int meta_parse(const char *path, ms_meta_t *m, char *err, size_t errlen) {
-  memset(m, 0, sizeof *m);
-  char *buf = NULL;
-  size_t len = 0;
-  int rc = read_small_file(path, META_MAX_BYTES, &buf, &len);
-  if (rc == -ENOENT) {
-    set_err(err, errlen, "%s: missing: not a memscope run directory", path);
-    return MS_TRACE_E_NOTTRACE;
-  }
-  if (rc == -EINVAL) {
-    set_err(err, errlen, "%s: not a regular file (a FIFO, device or directory): not a memscope "
-            "run directory", path);
-    return MS_TRACE_E_NOTTRACE;
-  }
-  if (rc) {
-    set_err(err, errlen, "%s: %s", path, ms_trace_strerror(rc));
-    return rc == -EFBIG ? MS_TRACE_E_CORRUPT : rc;
-  }
-  size_t cap = 0;
-  char *line = buf;
-  while (line < buf + len) {
-    char *nl = memchr(line, '\n', (size_t)(buf + len - line));
-    char *next = nl ? nl + 1 : buf + len;
-    if (nl)
-      *nl = 0;
-    char *eq = strchr(line, '=');
-    if (eq && eq != line) {
-      if (m->nkeys == cap) {
-        size_t ncap = cap ? cap * 2 : 32;
-        char **k = realloc(m->keys, ncap * sizeof *k);
-        if (k)
-          m->keys = k;
-        char **v = realloc(m->values, ncap * sizeof *v);
-        if (v)
-          m->values = v;
-        if (!k || !v) {
-          free(buf);
-          meta_free(m);
-          return MS_TRACE_E_NOMEM;
-        }
-        cap = ncap;
-      }
-      *eq = 0;
-      m->keys[m->nkeys] = strdup(line);
-      m->values[m->nkeys] = strdup(eq + 1);
-      m->nkeys++;
-      if (!m->keys[m->nkeys - 1] || !m->values[m->nkeys - 1]) {
-        free(buf);
-        meta_free(m);
-        return MS_TRACE_E_NOMEM;
-      }
-    }
-    line = next;
-  }
-  free(buf);
-
-  const char *format = ms_meta_get(m, "format");
-  if (!format || strcmp(format, "memscope-trace")) {
-    set_err(err, errlen, "%s: format is not memscope-trace: not a memscope trace", path);
-    meta_free(m);
-    return MS_TRACE_E_NOTTRACE;
-  }
-  uint64_t version;
-  if (parse_u64(ms_meta_get(m, "version"), &version)) {
-    set_err(err, errlen, "%s: no valid version line", path);
-    meta_free(m);
-    return MS_TRACE_E_CORRUPT;
-  }
-  if (version < MS_FORMAT_VERSION_MIN || version > MS_FORMAT_VERSION) {
-    set_err(err, errlen,
-            "%s: trace format version %" PRIu64
-            ", this reader knows versions %d to %d: use a matching memscope",
-            path, version, MS_FORMAT_VERSION_MIN, MS_FORMAT_VERSION);
-    meta_free(m);
-    return MS_TRACE_E_VERSION;
-  }
-  uint64_t v;
-  if (!parse_u64(ms_meta_get(m, "pid"), &v) && v <= UINT32_MAX)
-    m->pid = (uint32_t)v;
-  if (!parse_u64(ms_meta_get(m, "run_id"), &v))
-    m->run_id = v;
-  m->has_end = ms_meta_get(m, "end_reason") != NULL;
-  const char *clock = ms_meta_get(m, "clock");
-  m->clock_tsc = clock && !strcmp(clock, "tsc");
-  m->have_start_calib = !parse_u64(ms_meta_get(m, "start_mono_ns"), &m->start_mono_ns) &&
-                        !parse_u64(ms_meta_get(m, "start_ticks"), &m->start_ticks);
-  m->have_end_calib = !parse_u64(ms_meta_get(m, "end_mono_ns"), &m->end_mono_ns) &&
-                      !parse_u64(ms_meta_get(m, "end_ticks"), &m->end_ticks);
-  return 0;
-}
-
-/* ---- record decoding ----------------------------------------------------------------------- */
-
-/* What a record carries beyond its ms_event_t fields: its strings (in the payload, not NUL-terminated) and,
- * for a STACK, its frame counts. */
-typedef struct rec_extra_s {
-  const uint8_t *str[3]; /* MARK: name; VAR: name, type, file */
-  uint64_t str_len[3];
-  uint64_t nframes; /* STACK: frames in the record */
-  uint32_t nkept;   /* STACK: frames stored in the caller's buffer */
-} rec_extra_t;
-
-/* A chunk's decoding state: v1's deltas, and version 2's recency ring and stack list
- * (docs/trace-format.md, 3.5), all reset at every chunk (delta_init). */
-typedef struct delta_s {
-  uint64_t prev_ts, prev_addr;
-  uint32_t v2;     /* the file is format version 2 */
-  uint32_t nalloc; /* v2: allocations so far in the chunk */
-  uint64_t stk[MS_V2_NSTACKS];
-  uint64_t rstk[MS_V2_NSTACKS]; /* v2: compact REALLOCs' stack list */
-  uint32_t last;               /* v2: the last timed record: 0 FREE, 1 ALLOC, 2 other */
-  uint64_t dt_pred[4][3]; /* v2: the last dt of a short FREE [0], short ALLOC [1], compact
-                             REALLOC [2], release by age [3]; by `last` */
-  uint64_t recent[MS_V2_RECENT];
-} delta_t;
-
-static inline void delta_init(delta_t *d, uint64_t base_ts, unsigned version) {
-  d->prev_ts = base_ts;
-  d->prev_addr = 0;
-  d->v2 = version >= 2;
-  d->nalloc = 0;
-  d->last = 2;
-  memset(d->dt_pred, 0, sizeof d->dt_pred);
-  memset(d->rstk, 0, sizeof d->rstk);
-  memset(d->stk, 0, sizeof d->stk); /* recent[] is read only below nalloc: not cleared */
-}
-
-/* Moves id to the front of list l from place s (MS_V2_NSTACKS: it was not in the list). */
-static inline void v2_mtf(uint64_t *l, uint32_t s, uint64_t id) {
-  for (uint32_t j = s < MS_V2_NSTACKS ? s : MS_V2_NSTACKS - 1; j > 0; j--)
-    l[j] = l[j - 1];
-  l[0] = id;
-}
-
-static inline void v2_push(delta_t *d, uint64_t addr) {
-  d->recent[d->nalloc++ & (MS_V2_RECENT - 1)] = addr;
-}
-
-/* ms_get_varint with fast paths: one byte (most fields), and no bounds check per byte when ten
- * bytes are left. Same results and the same bounds as ms_get_varint. (A branch-free 8-byte
- * word decode was tried: more instructions and slower on this trace mix, where most
- * multi-byte values take two or three bytes.) */
-static inline __attribute__((always_inline)) int get_varint(const uint8_t **pp,
-                                                            const uint8_t *end, uint64_t *out) {
-  const uint8_t *p = *pp;
-  if (__builtin_expect(p < end && !(*p & 0x80), 1)) {
-    *out = *p;
-    *pp = p + 1;
-    return 0;
-  }
-  if (end - p >= MS_VARINT_MAX) { /* no bounds check per byte needed */
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 70; shift += 7) {
-      uint8_t b = *p++;
-      v |= (uint64_t)(b & 0x7f) << shift;
-      if (!(b & 0x80)) {
-        *pp = p;
-        *out = v;
-        return 0;
-      }
-    }
-    return -1;
-  }
-  return ms_get_varint(pp, end, out);
-}
-#define ms_get_varint get_varint
-
-static inline int get_svarint(const uint8_t **pp, const uint8_t *end, uint64_t *out) {
-  uint64_t z;
-  if (ms_get_varint(pp, end, &z))
-    return -1;
-  *out = (uint64_t)ms_unzigzag(z); /* added with unsigned wrap-around, never signed overflow */
-  return 0;
-}
-
-static int get_string(const uint8_t **pp, const uint8_t *end, const uint8_t **s, uint64_t *len) {
-  if (ms_get_varint(pp, end, len) || *len > (uint64_t)(end - *pp))
-    return -1;
-  *s = *pp;
-  *pp += *len;
-  return 0;
-}
-
-/* The delta step of records that carry a time and an address (ALLOC, FREE, VAR). */
-static inline void step_ts_addr(delta_t *d, ms_event_t *r, uint64_t dt, uint64_t delta) {
-  d->prev_ts += dt;
-  d->prev_addr += delta;
-  r->ts = d->prev_ts;
-  r->addr = d->prev_addr;
-}
-
-/* Decodes one record at *pp into *r (and *x), updating the delta state. *r must come in with
- * every field a kind may leave out set to its default (0, weight 1): only fields the record
- * carries are written. kind is the record kind, MS_REC_STACK included (its id in stack_id).
- * `frames` (MS_TRACE_MAX_FRAMES slots) receives a STACK's frames, or is NULL when they are not
- * wanted. Returns 0, or -1 with *why naming what was wrong (*why is also set on success).
- * Never reads past `end`; loops are bounded by payload bytes. */
-static inline __attribute__((always_inline)) int decode_record(const uint8_t **pp,
-                                                               const uint8_t *end, delta_t *d,
-                                                               ms_event_t *r, rec_extra_t *x,
-                                                               uint64_t *frames,
-                                                               const char **why) {
-  const uint8_t *p = *pp;
-  if (p >= end) {
-    *why = "record past payload end";
-    return -1;
-  }
-  uint8_t tag = *p++;
-  int kind = tag & 0x0f;
-  uint64_t dt, delta, delta2;
-  *why = "varint cut off or longer than 10 bytes";
-  if (d->v2) {
-    if (tag & MS_V2_TAG_FREE_RECENT) { /* FREE of a recent allocation: its age, dt */
-      uint32_t age = tag & (MS_V2_RECENT - 1);
-      r->kind = MS_EV_FREE;
-      if (get_svarint(&p, end, &dt))
-        return -1;
-      if (age >= d->nalloc) {
-        *why = "free of an allocation the chunk has not made";
-        return -1;
-      }
-      uint64_t *pred = &d->dt_pred[0][d->last];
-      *pred += dt; /* dt is stored as the change from the last short FREE's (same `last`) */
-      d->prev_ts += *pred;
-      d->last = 0;
-      d->prev_addr = d->recent[(d->nalloc - 1 - age) & (MS_V2_RECENT - 1)];
-      r->ts = d->prev_ts;
-      r->addr = d->prev_addr;
-      *pp = p;
-      return 0;
-    }
-    if (tag & MS_V2_TAG_ALLOC_SHORT) { /* ALLOC: stack place, size's low bits in the tag */
-      uint32_t s = (tag >> 3) & 7;
-      uint64_t hi, st;
-      r->kind = MS_EV_ALLOC;
-      if (get_svarint(&p, end, &dt) || ms_get_varint(&p, end, &delta) ||
-          ms_get_varint(&p, end, &hi))
-        return -1;
-      if (hi >> 61) {
-        *why = "size out of range";
-        return -1;
-      }
-      if (s < MS_V2_NSTACKS)
-        st = d->stk[s];
-      else if (ms_get_varint(&p, end, &st))
-        return -1;
-      v2_mtf(d->stk, s, st); /* as the encoder did */
-      r->stack_id = st;
-      r->size = hi << 3 | (tag & 7);
-      uint64_t *pred = &d->dt_pred[1][d->last];
-      *pred += dt;
-      d->prev_ts += *pred;
-      d->last = 1;
-      d->prev_addr += (uint64_t)ms_unzigzag(delta) << 4;
-      r->ts = d->prev_ts;
-      r->addr = d->prev_addr;
-      v2_push(d, r->addr);
-      *pp = p;
-      return 0;
-    }
-    /* A long record: v1's body; the release flag moved to 0x08, the kind to 3 bits. */
-    kind = tag & 7;
-    if (kind == MS_V2_KIND_REALLOC) { /* compact REALLOC */
-      uint64_t code;
-      r->kind = MS_EV_REALLOC;
-      delta = 0;
-      if (get_svarint(&p, end, &dt) ||
-          (!(tag & MS_V2_FLAG_OLD_PREV) && get_svarint(&p, end, &delta)) ||
-          get_svarint(&p, end, &delta2) || ms_get_varint(&p, end, &r->size) ||
-          ms_get_varint(&p, end, &code))
-        return -1;
-      uint32_t s = code < MS_V2_NSTACKS ? (uint32_t)code : MS_V2_NSTACKS;
-      r->stack_id = s < MS_V2_NSTACKS ? d->rstk[s] : code - MS_V2_NSTACKS;
-      v2_mtf(d->rstk, s, r->stack_id);
-      r->flags = (tag & MS_V2_FLAG_RELEASE) ? MS_FLAG_REALLOC_RELEASE : 0;
-      uint64_t *pred = &d->dt_pred[2][d->last];
-      *pred += dt;
-      d->prev_ts += *pred;
-      r->ts = d->prev_ts;
-      r->old_addr = d->prev_addr + delta;
-      r->addr = r->old_addr + ((tag & MS_V2_FLAG_NEW_UNITS) ? delta2 << 4 : delta2);
-      d->prev_addr = r->addr;
-      d->last = 2;
-      v2_push(d, r->addr);
-      *pp = p;
-      return 0;
-    }
-    if (tag == MS_V2_TAG_RELEASE_RECENT || tag == MS_V2_TAG_RELEASE_LAST) {
-      uint64_t age = 0; /* a realloc's release of a recent allocation */
-      r->kind = MS_EV_FREE;
-      if (get_svarint(&p, end, &dt) ||
-          (tag == MS_V2_TAG_RELEASE_RECENT && ms_get_varint(&p, end, &age)))
-        return -1;
-      if (age >= d->nalloc || age >= MS_V2_RECENT) {
-        *why = "free of an allocation the chunk has not made";
-        return -1;
-      }
-      r->flags = MS_FLAG_REALLOC_RELEASE;
-      uint64_t *pred = &d->dt_pred[3][d->last];
-      *pred += dt;
-      d->prev_ts += *pred;
-      d->prev_addr = d->recent[(d->nalloc - 1 - age) & (MS_V2_RECENT - 1)];
-      r->ts = d->prev_ts;
-      r->addr = d->prev_addr;
-      d->last = 0;
-      *pp = p;
-      return 0;
-    }
-    if (kind == MS_REC_FREE && (tag & MS_V2_FLAG_UNITS16)) {
-      r->kind = MS_EV_FREE;
-      if (ms_get_varint(&p, end, &dt) || get_svarint(&p, end, &delta))
-        return -1;
-      r->flags = (tag & MS_V2_FLAG_RELEASE) ? MS_FLAG_REALLOC_RELEASE : 0;
-      step_ts_addr(d, r, dt, delta << 4);
-      d->last = 0;
-      *pp = p;
-      return 0;
-    }
-    tag = (uint8_t)((tag & (MS_FLAG_ALIGN | MS_FLAG_WEIGHT)) |
-                    ((tag & MS_V2_FLAG_RELEASE) ? MS_FLAG_REALLOC_RELEASE : 0));
-  }
-  r->kind = (ms_event_kind_t)kind;
-  switch (kind) {
-  case MS_REC_ALLOC:
-    if (ms_get_varint(&p, end, &dt) || get_svarint(&p, end, &delta) ||
-        ms_get_varint(&p, end, &r->size) || ms_get_varint(&p, end, &r->stack_id))
-      return -1;
-    if ((tag & MS_FLAG_ALIGN) && ms_get_varint(&p, end, &r->align))
-      return -1;
-    if ((tag & MS_FLAG_WEIGHT) && ms_get_varint(&p, end, &r->weight))
-      return -1;
-    step_ts_addr(d, r, dt, delta);
-    if (d->v2)
-      v2_push(d, r->addr);
-    break;
-  case MS_REC_FREE:
-    if (ms_get_varint(&p, end, &dt) || get_svarint(&p, end, &delta))
-      return -1;
-    r->flags = tag & MS_FLAG_REALLOC_RELEASE;
-    step_ts_addr(d, r, dt, delta);
-    break;
-  case MS_REC_REALLOC:
-    if (ms_get_varint(&p, end, &dt) || get_svarint(&p, end, &delta) ||
-        get_svarint(&p, end, &delta2) || ms_get_varint(&p, end, &r->size) ||
-        ms_get_varint(&p, end, &r->stack_id))
-      return -1;
-    if ((tag & MS_FLAG_WEIGHT) && ms_get_varint(&p, end, &r->weight))
-      return -1;
-    r->flags = tag & MS_FLAG_REALLOC_RELEASE;
-    d->prev_ts += dt;
-    r->ts = d->prev_ts;
-    r->old_addr = d->prev_addr + delta;
-    r->addr = r->old_addr + delta2;
-    d->prev_addr = r->addr;
-    if (d->v2)
-      v2_push(d, r->addr);
-    break;
-  case MS_REC_STACK: {
-    x->nkept = 0;
-    if (ms_get_varint(&p, end, &r->stack_id) || ms_get_varint(&p, end, &x->nframes))
-      return -1;
-    if (x->nframes > (uint64_t)(end - p)) { /* every frame takes at least one byte */
-      *why = "stack frame count exceeds the payload";
-      return -1;
-    }
-    uint64_t prev = 0;
-    for (uint64_t i = 0; i < x->nframes; i++) {
-      if (get_svarint(&p, end, &delta))
-        return -1;
-      prev += delta;
-      if (i < MS_TRACE_MAX_FRAMES) {
-        if (frames)
-          frames[i] = prev;
-        x->nkept++;
-      }
-    }
-    break;
-  }
-  case MS_REC_MARK: {
-    uint64_t sub;
-    if (ms_get_varint(&p, end, &dt) || ms_get_varint(&p, end, &sub))
-      return -1;
-    if (get_string(&p, end, &x->str[0], &x->str_len[0])) {
-      *why = "string longer than the payload";
-      return -1;
-    }
-    d->prev_ts += dt;
-    r->ts = d->prev_ts;
-    r->mark_kind = sub > UINT32_MAX ? UINT32_MAX : (uint32_t)sub;
-    break;
-  }
-  case MS_REC_VAR:
-    if (ms_get_varint(&p, end, &dt) || get_svarint(&p, end, &delta) ||
-        ms_get_varint(&p, end, &r->line))
-      return -1;
-    for (int i = 0; i < 3; i++) {
-      if (get_string(&p, end, &x->str[i], &x->str_len[i])) {
-        *why = "string longer than the payload";
-        return -1;
-      }
-    }
-    step_ts_addr(d, r, dt, delta);
-    break;
-  default:
-    /* Records carry no length, so an unknown kind cannot be skipped. */
-    *why = "unknown record kind";
-    return -1;
-  }
-  if (d->v2 && kind != MS_REC_STACK)
-    d->last = kind == MS_REC_FREE ? 0 : kind == MS_REC_ALLOC ? 1 : 2;
-  *pp = p;
-  return 0;
-}
 
 /* ---- the run ------------------------------------------------------------------------------- */
 
@@ -962,14 +283,14 @@ static int scan_file(ms_run_t *run, size_t file, uint8_t **buf, size_t *cap, cha
   if (fd == -EINVAL) /* a FIFO or device named like a thread file: nothing in it is read */
     return add_damage(run, file, 0, "not a regular file (a FIFO, device or directory)");
   if (fd < 0) {
-    set_err(err, errlen, "%s: %s", path, strerror(-fd));
+    ms__set_err(err, errlen, "%s: %s", path, strerror(-fd));
     return fd;
   }
   struct stat st;
   if (fstat(fd, &st)) {
     int e = errno;
     close(fd);
-    set_err(err, errlen, "%s: %s", path, strerror(e));
+    ms__set_err(err, errlen, "%s: %s", path, strerror(e));
     return -e;
   }
   uint64_t size = (uint64_t)st.st_size;
@@ -985,7 +306,7 @@ static int scan_file(ms_run_t *run, size_t file, uint8_t **buf, size_t *cap, cha
     goto out;
   }
   if (fh.version < MS_FORMAT_VERSION_MIN || fh.version > MS_FORMAT_VERSION) {
-    set_err(err, errlen,
+    ms__set_err(err, errlen,
             "%s: trace format version %u, this reader knows versions %d to %d: use a matching "
             "memscope",
             path, fh.version, MS_FORMAT_VERSION_MIN, MS_FORMAT_VERSION);
@@ -1050,7 +371,7 @@ static int list_thread_files(ms_run_t *run, char *err, size_t errlen) {
   DIR *d = opendir(run->dir);
   if (!d) {
     int e = errno;
-    set_err(err, errlen, "%s: %s", run->dir, strerror(e));
+    ms__set_err(err, errlen, "%s: %s", run->dir, strerror(e));
     return -e;
   }
   size_t cap = 0;
@@ -1071,7 +392,7 @@ static int list_thread_files(ms_run_t *run, char *err, size_t errlen) {
       run->paths = p;
       cap = ncap;
     }
-    char *p = path_join(run->dir, de->d_name);
+    char *p = ms__path_join(run->dir, de->d_name);
     if (!p) {
       rc = MS_TRACE_E_NOMEM;
       break;
@@ -1171,17 +492,17 @@ int ms_run_open_flags(const char *dir, unsigned flags, ms_run_t **out, char *err
   char *meta_path = NULL, *maps_path = NULL;
   int rc = MS_TRACE_E_NOMEM;
   run->dir = strdup(dir);
-  meta_path = path_join(dir, "meta.txt");
-  maps_path = path_join(dir, "maps.txt");
+  meta_path = ms__path_join(dir, "meta.txt");
+  maps_path = ms__path_join(dir, "maps.txt");
   run->frames = malloc(MS_TRACE_MAX_FRAMES * sizeof *run->frames);
   if (!run->dir || !meta_path || !maps_path || !run->frames)
     goto fail;
-  rc = meta_parse(meta_path, &run->meta, err, errlen);
+  rc = ms__meta_parse(meta_path, &run->meta, err, errlen);
   if (rc)
     goto fail;
   rc = ms_maps_load(maps_path, &run->maps);
   if (rc) {
-    set_err(err, errlen, "%s: %s", maps_path,
+    ms__set_err(err, errlen, "%s: %s", maps_path,
             rc == -EINVAL ? "not a regular file (a FIFO, device or directory)"
                           : ms_trace_strerror(rc));
     goto fail;
@@ -1202,7 +523,7 @@ int ms_run_open_flags(const char *dir, unsigned flags, ms_run_t **out, char *err
   return 0;
 fail:
   if (rc == MS_TRACE_E_NOMEM)
-    set_err(err, errlen, "%s: out of memory", dir);
+    ms__set_err(err, errlen, "%s: out of memory", dir);
   free(buf);
   free(meta_path);
   free(maps_path);
@@ -1233,7 +554,7 @@ void ms_run_close(ms_run_t *run) {
   free(run->heap);
   free(run->damage);
   free(run->frames);
-  meta_free(&run->meta);
+  ms__meta_free(&run->meta);
   ms_maps_free(run->maps);
   free(run->dir);
   free(run);
