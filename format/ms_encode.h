@@ -311,15 +311,16 @@ static inline uint32_t ms__rec_extent(const ms_rec_t *r, size_t *worst) {
   return r->kind == MS_REC_ALLOC || r->kind == MS_REC_FREE;
 }
 
-/* The most bytes a fast-path record takes (compact REALLOC: tag 1 + zigzag dt 10 + old delta
- * 10 + new-old 10 + size 10 + stack code 5 = 46; short ALLOC: 1 + 10 + address delta in
- * 16-byte units 9 + size >> 3 9 + stack id 5 = 34; long FREE or release 21; recent FREE 11;
- * release by age 12), rounded up. The fast loop checks room once per batch of records, not
- * once per record: a batch of k slots is run when room - 64 >= (k - 1) * MS__V2_FAST_MAX, so
- * every record of it still starts with the 64 bytes of room the per-record check asked for
- * (same chunk boundaries). */
-#define MS__V2_FAST_MAX 48
-_Static_assert(MS__V2_FAST_MAX >= 46 && MS__V2_FAST_MAX <= 64, "a fast record's worst case");
+/* The most bytes a fast-path record takes per slot it fills (short ALLOC: tag 1 + zigzag dt
+ * 10 + address delta in 16-byte units 9 + size >> 3 9 + stack id 5 = 34; long FREE or release
+ * 21; recent FREE 11; release by age 12; compact REALLOC, two slots: 1 + dt 10 + old delta 10
+ * + new-old 10 + size 10 + stack code 5 = 46, 23 a slot), rounded up. The fast loop checks
+ * room once per batch of k slots, not once per record: a batch is run when room - 64 >=
+ * (k - 1) * MS__V2_FAST_MAX, so every record of it, starting at most k - 1 slots in, still
+ * starts with the 64 bytes of room the per-record check asked for (same chunk boundaries). */
+#define MS__V2_FAST_MAX 40
+_Static_assert(MS__V2_FAST_MAX >= 34 && MS__V2_FAST_MAX * 2 >= 46 && MS__V2_FAST_MAX <= 64,
+               "a fast record's worst case a slot");
 /* The fast loop reads kind, aux and weight as one little-endian 32-bit word. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian record head");
 
