@@ -75,6 +75,18 @@ static inline uint32_t ms__v2_list_first(const ms__v2_list_t *l) {
   return (uint32_t)_mm_cvtsi128_si32(l->lo);
 }
 
+/* ms__v2_mtf_mask[s]: lanes 0..s all ones (the lanes a move from place s rewrites). */
+static const __m128i ms__v2_mtf_mask[8][2] __attribute__((unused)) = {
+    {{(long long)0x00000000ffffffffull, 0}, {0, 0}},
+    {{-1, 0}, {0, 0}},
+    {{-1, (long long)0x00000000ffffffffull}, {0, 0}},
+    {{-1, -1}, {0, 0}},
+    {{-1, -1}, {(long long)0x00000000ffffffffull, 0}},
+    {{-1, -1}, {-1, 0}},
+    {{-1, -1}, {-1, (long long)0x00000000ffffffffull}},
+    {{-1, -1}, {-1, -1}},
+};
+
 /* Moves id to the front of l; returns its place before, MS_V2_NSTACKS if absent (then the
  * last falls off). The first match counts, as in a linear search (the list starts all 0). */
 static inline uint32_t ms__v2_mtf(ms__v2_list_t *l, uint32_t id) {
@@ -85,11 +97,9 @@ static inline uint32_t ms__v2_mtf(ms__v2_list_t *l, uint32_t id) {
   /* shifted: lane 0 = id, lane j = lane j-1; lanes 0..s take it, the rest stay */
   __m128i slo = _mm_or_si128(_mm_slli_si128(l->lo, 4), _mm_cvtsi32_si128((int)id));
   __m128i shi = _mm_or_si128(_mm_slli_si128(l->hi, 4), _mm_srli_si128(l->lo, 12));
-  __m128i lim = _mm_set1_epi32((int)s + 1);
-  __m128i mlo = _mm_cmplt_epi32(_mm_setr_epi32(0, 1, 2, 3), lim);
-  __m128i mhi = _mm_cmplt_epi32(_mm_setr_epi32(4, 5, 6, 7), lim);
-  l->lo = _mm_or_si128(_mm_and_si128(mlo, slo), _mm_andnot_si128(mlo, l->lo));
-  l->hi = _mm_or_si128(_mm_and_si128(mhi, shi), _mm_andnot_si128(mhi, l->hi));
+  __m128i mlo = _mm_load_si128(&ms__v2_mtf_mask[s][0]), mhi = _mm_load_si128(&ms__v2_mtf_mask[s][1]);
+  l->lo = _mm_xor_si128(l->lo, _mm_and_si128(_mm_xor_si128(l->lo, slo), mlo));
+  l->hi = _mm_xor_si128(l->hi, _mm_and_si128(_mm_xor_si128(l->hi, shi), mhi));
   return s;
 }
 #else
