@@ -368,7 +368,7 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
         uint32_t head; /* kind, aux, weight (little-endian: kind in the low byte) */
         memcpy(&head, r, sizeof head);
         uint64_t addr = r->addr, ts = r->ts < prev_ts ? prev_ts : r->ts, dt = ts - prev_ts;
-        if ((head & 0xffff) == MS_REC_FREE) { /* FREE without flags (any weight) */
+        if ((uint16_t)head == MS_REC_FREE) { /* FREE without flags (any weight) */
           uint32_t n = v.where[ms__v2_hash(addr)], age = nalloc - n;
           if (n && age < MS_V2_RECENT && v.recent[(n - 1) & (MS_V2_RECENT - 1)] == addr) {
             uint64_t *pred = &v.dt_pred[0][last];
@@ -403,7 +403,7 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
           if (++nalloc <= UINT16_MAX)
             v.where[ms__v2_hash(addr)] = (uint16_t)nalloc;
           r++;
-        } else if ((head & 0xffff) == (MS_REC_FREE | MS_FLAG_REALLOC_RELEASE << 8)) {
+        } else if ((uint16_t)head == (MS_REC_FREE | MS_FLAG_REALLOC_RELEASE << 8)) {
           /* a moving realloc's release (any weight): by age when recent, else long */
           uint32_t n = v.where[ms__v2_hash(addr)], age = nalloc - n;
           if (n && age < MS_V2_RECENT && v.recent[(n - 1) & (MS_V2_RECENT - 1)] == addr) {
