@@ -75,6 +75,15 @@ static inline uint32_t ms__v2_list_first(const ms__v2_list_t *l) {
   return (uint32_t)_mm_cvtsi128_si32(l->lo);
 }
 
+static inline uint32_t ms__v2_list_second(const ms__v2_list_t *l) {
+  return (uint32_t)_mm_cvtsi128_si32(_mm_shuffle_epi32(l->lo, 1));
+}
+
+/* The move from place 1: lanes 0 and 1 swap. */
+static inline void ms__v2_list_swap01(ms__v2_list_t *l) {
+  l->lo = _mm_shuffle_epi32(l->lo, _MM_SHUFFLE(3, 2, 0, 1));
+}
+
 /* ms__v2_mtf_mask[s]: lanes 0..s all ones (the lanes a move from place s rewrites). */
 static const __m128i ms__v2_mtf_mask[8][2] __attribute__((unused)) = {
     {{(long long)0x00000000ffffffffull, 0}, {0, 0}},
@@ -110,6 +119,14 @@ typedef struct {
 static inline void ms__v2_list_reset(ms__v2_list_t *l) { memset(l, 0, sizeof *l); }
 
 static inline uint32_t ms__v2_list_first(const ms__v2_list_t *l) { return l->l[0]; }
+
+static inline uint32_t ms__v2_list_second(const ms__v2_list_t *l) { return l->l[1]; }
+
+static inline void ms__v2_list_swap01(ms__v2_list_t *l) {
+  uint32_t t = l->l[0];
+  l->l[0] = l->l[1];
+  l->l[1] = t;
+}
 
 /* Moves id to the front of l; returns its place before, MS_V2_NSTACKS if absent. */
 static inline uint32_t ms__v2_mtf(ms__v2_list_t *lst, uint32_t id) {
@@ -389,8 +406,12 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
           uint64_t delta = addr - prev_addr;
           uint64_t *pred = &v.dt_pred[1][last];
           uint32_t st = r->stack, s = 0;
-          if (st != ms__v2_list_first(&stk)) /* the common place inline */
-            s = ms__v2_mtf(&stk, st);
+          if (st != ms__v2_list_first(&stk)) { /* the common places inline */
+            if (st == ms__v2_list_second(&stk))
+              ms__v2_list_swap01(&stk), s = 1;
+            else
+              s = ms__v2_mtf(&stk, st);
+          }
           *o++ = (uint8_t)(MS_V2_TAG_ALLOC_SHORT | s << 3 | (r->size & 7));
           o = ms_put_varint(o, ms_zigzag((int64_t)(dt - *pred)));
           o = ms_put_varint(o, ms_zigzag((int64_t)delta >> 4));
