@@ -351,6 +351,109 @@ _Static_assert(MS__V2_FAST_MAX >= 34 && MS__V2_FAST_MAX * 2 >= 46 && MS__V2_FAST
 /* The fast loop reads kind, aux and weight as one little-endian 32-bit word. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian record head");
 
+/* The general path's record bodies in version 2: the rare kinds and forms (ALLOC with align
+ * or weight or an odd delta, FREE and release with other flag bits, weighted REALLOC, STACK,
+ * MARK, VAR). A plain release and a REALLOC without weight never come here: the fast loop
+ * takes them whenever the record starts with 64 bytes of room (with less, the chunk ends
+ * first) and both of a REALLOC's slots are before `to` (else it is left for the next call);
+ * test_encode_ident would see the long form if one did. Writes r's body at o, updates v,
+ * *prev_ts and *prev_addr; returns the end of what it wrote. */
+static inline uint8_t *ms__v2_slow_body(ms_v2_enc_t *v, const ms_rec_t *r, uint8_t *o,
+                                        uint64_t *prev_ts_io, uint64_t *prev_addr_io) {
+  uint64_t prev_ts = *prev_ts_io, prev_addr = *prev_addr_io;
+  uint64_t ts = r->ts < prev_ts ? prev_ts : r->ts;
+  uint8_t release = (r->aux & MS_FLAG_REALLOC_RELEASE) ? MS_V2_FLAG_RELEASE : 0;
+  switch (r->kind) {
+  case MS_REC_ALLOC:
+    *o++ = (uint8_t)(MS_REC_ALLOC | (r->aux ? MS_FLAG_ALIGN : 0) |
+                     (r->weight ? MS_FLAG_WEIGHT : 0));
+    o = ms_put_varint(o, ts - prev_ts);
+    o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
+    o = ms_put_varint(o, r->size);
+    o = ms_put_varint(o, r->stack);
+    if (r->aux)
+      o = ms_put_varint(o, 1ull << (r->aux & 63));
+    if (r->weight)
+      o = ms_put_varint(o, r->weight);
+    ms__v2_push(v, r->addr);
+    prev_addr = r->addr;
+    prev_ts = ts;
+    break;
+  case MS_REC_FREE: {
+    int age = release ? ms__v2_age(v, r->addr) : -1;
+    if (age >= 0) { /* a moving realloc's release of a recent block (the REALLOC follows) */
+      uint64_t dt = ts - prev_ts, *pred = &v->dt_pred[3][v->last];
+      *o++ = age ? MS_V2_TAG_RELEASE_RECENT : MS_V2_TAG_RELEASE_LAST;
+      o = ms_put_varint(o, ms_zigzag((int64_t)(dt - *pred)));
+      *pred = dt;
+      if (age)
+        o = ms_put_varint(o, (uint64_t)age);
+    } else {
+      *o++ = (uint8_t)(MS_REC_FREE | release);
+      o = ms_put_varint(o, ts - prev_ts);
+      o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
+    }
+    prev_addr = r->addr;
+    prev_ts = ts;
+    break;
+  }
+  case MS_REC_REALLOC: {
+    uint64_t old = r[1].addr;
+    /* weighted only: the fast loop takes every REALLOC without weight (above) */
+    *o++ = (uint8_t)(MS_REC_REALLOC | release | (r->weight ? MS_FLAG_WEIGHT : 0));
+    o = ms_put_varint(o, ts - prev_ts);
+    o = ms_put_svarint(o, (int64_t)(old - prev_addr));
+    o = ms_put_svarint(o, (int64_t)(r->addr - old));
+    o = ms_put_varint(o, r->size);
+    o = ms_put_varint(o, r->stack);
+    if (r->weight)
+      o = ms_put_varint(o, r->weight);
+    ms__v2_push(v, r->addr);
+    prev_addr = r->addr;
+    prev_ts = ts;
+    break;
+  }
+  case MS_REC_STACK: {
+    const uint64_t *frames = (const uint64_t *)(const void *)&r[1];
+    *o++ = MS_REC_STACK;
+    o = ms_put_varint(o, r->stack);
+    o = ms_put_varint(o, r->size);
+    uint64_t prev = 0;
+    for (uint64_t k = 0; k < r->size; k++) {
+      o = ms_put_svarint(o, (int64_t)(frames[k] - prev));
+      prev = frames[k];
+    }
+    break;
+  }
+  case MS_REC_MARK:
+    *o++ = MS_REC_MARK;
+    o = ms_put_varint(o, ts - prev_ts);
+    o = ms_put_varint(o, r->aux);
+    o = ms__enc_string(o, (const char *)&r[1], r->size);
+    prev_ts = ts;
+    break;
+  case MS_REC_VAR: {
+    const char *s = (const char *)&r[1];
+    size_t ln = r->stack & 0xff, lt = (r->stack >> 8) & 0xff, lf = r->stack >> 16;
+    *o++ = MS_REC_VAR;
+    o = ms_put_varint(o, ts - prev_ts);
+    o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
+    o = ms_put_varint(o, r->size);
+    o = ms__enc_string(o, s, ln);
+    o = ms__enc_string(o, s + ln, lt);
+    o = ms__enc_string(o, s + ln + lt, lf);
+    prev_addr = r->addr;
+    prev_ts = ts;
+    break;
+  }
+  default:
+    break;
+  }
+  *prev_ts_io = prev_ts;
+  *prev_addr_io = prev_addr;
+  return o;
+}
+
 /* Version 2 (docs/trace-format.md, 3.5). Same contract as ms__encode_range_v1. The common
  * records take the compact forms: a FREE of a block allocated among the chunk's last 128
  * allocations is its age in the tag byte and dt; an ALLOC at a 16-byte multiple from
@@ -501,112 +604,7 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
         break; /* larger than a whole chunk: only a damaged ring file has this */
       continue; /* the fast path may take it now */
     }
-    uint64_t ts = r->ts < prev_ts ? prev_ts : r->ts;
-    uint8_t release = (r->aux & MS_FLAG_REALLOC_RELEASE) ? MS_V2_FLAG_RELEASE : 0;
-    switch (r->kind) {
-    case MS_REC_ALLOC:
-      *o++ = (uint8_t)(MS_REC_ALLOC | (r->aux ? MS_FLAG_ALIGN : 0) |
-                       (r->weight ? MS_FLAG_WEIGHT : 0));
-      o = ms_put_varint(o, ts - prev_ts);
-      o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
-      o = ms_put_varint(o, r->size);
-      o = ms_put_varint(o, r->stack);
-      if (r->aux)
-        o = ms_put_varint(o, 1ull << (r->aux & 63));
-      if (r->weight)
-        o = ms_put_varint(o, r->weight);
-      ms__v2_push(&v, r->addr);
-      prev_addr = r->addr;
-      prev_ts = ts;
-      break;
-    case MS_REC_FREE: {
-      int age = release ? ms__v2_age(&v, r->addr) : -1;
-      if (age >= 0) { /* a moving realloc's release of a recent block (the REALLOC follows) */
-        uint64_t dt = ts - prev_ts, *pred = &v.dt_pred[3][v.last];
-        *o++ = age ? MS_V2_TAG_RELEASE_RECENT : MS_V2_TAG_RELEASE_LAST;
-        o = ms_put_varint(o, ms_zigzag((int64_t)(dt - *pred)));
-        *pred = dt;
-        if (age)
-          o = ms_put_varint(o, (uint64_t)age);
-      } else {
-        *o++ = (uint8_t)(MS_REC_FREE | release);
-        o = ms_put_varint(o, ts - prev_ts);
-        o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
-      }
-      prev_addr = r->addr;
-      prev_ts = ts;
-      break;
-    }
-    case MS_REC_REALLOC: {
-      uint64_t old = r[1].addr;
-      if (!r->weight) { /* compact: old often prev_addr (its release came just before) */
-        uint64_t d2 = r->addr - old;
-        int same = old == prev_addr, units = !(d2 & 15);
-        *o++ = (uint8_t)(MS_V2_KIND_REALLOC | release | (same ? MS_V2_FLAG_OLD_PREV : 0) |
-                         (units ? MS_V2_FLAG_NEW_UNITS : 0));
-        uint64_t dt = ts - prev_ts, *pred = &v.dt_pred[2][v.last];
-        o = ms_put_varint(o, ms_zigzag((int64_t)(dt - *pred)));
-        *pred = dt;
-        if (!same)
-          o = ms_put_svarint(o, (int64_t)(old - prev_addr));
-        o = ms_put_svarint(o, units ? (int64_t)d2 >> 4 : (int64_t)d2);
-        o = ms_put_varint(o, r->size);
-        uint32_t s = ms__v2_mtf(&rstk, r->stack); /* a place, or the id after them */
-        o = ms_put_varint(o, s < MS_V2_NSTACKS ? s : (uint64_t)MS_V2_NSTACKS + r->stack);
-        ms__v2_push(&v, r->addr);
-        prev_addr = r->addr;
-        prev_ts = ts;
-        break;
-      }
-      *o++ = (uint8_t)(MS_REC_REALLOC | release | (r->weight ? MS_FLAG_WEIGHT : 0));
-      o = ms_put_varint(o, ts - prev_ts);
-      o = ms_put_svarint(o, (int64_t)(old - prev_addr));
-      o = ms_put_svarint(o, (int64_t)(r->addr - old));
-      o = ms_put_varint(o, r->size);
-      o = ms_put_varint(o, r->stack);
-      if (r->weight)
-        o = ms_put_varint(o, r->weight);
-      ms__v2_push(&v, r->addr);
-      prev_addr = r->addr;
-      prev_ts = ts;
-      break;
-    }
-    case MS_REC_STACK: {
-      const uint64_t *frames = (const uint64_t *)(const void *)&r[1];
-      *o++ = MS_REC_STACK;
-      o = ms_put_varint(o, r->stack);
-      o = ms_put_varint(o, r->size);
-      uint64_t prev = 0;
-      for (uint64_t k = 0; k < r->size; k++) {
-        o = ms_put_svarint(o, (int64_t)(frames[k] - prev));
-        prev = frames[k];
-      }
-      break;
-    }
-    case MS_REC_MARK:
-      *o++ = MS_REC_MARK;
-      o = ms_put_varint(o, ts - prev_ts);
-      o = ms_put_varint(o, r->aux);
-      o = ms__enc_string(o, (const char *)&r[1], r->size);
-      prev_ts = ts;
-      break;
-    case MS_REC_VAR: {
-      const char *s = (const char *)&r[1];
-      size_t ln = r->stack & 0xff, lt = (r->stack >> 8) & 0xff, lf = r->stack >> 16;
-      *o++ = MS_REC_VAR;
-      o = ms_put_varint(o, ts - prev_ts);
-      o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
-      o = ms_put_varint(o, r->size);
-      o = ms__enc_string(o, s, ln);
-      o = ms__enc_string(o, s + ln, lt);
-      o = ms__enc_string(o, s + ln + lt, lf);
-      prev_addr = r->addr;
-      prev_ts = ts;
-      break;
-    }
-    default:
-      break;
-    }
+    o = ms__v2_slow_body(&v, r, o, &prev_ts, &prev_addr);
     if (r->kind != MS_REC_STACK) /* STACK has no time: it leaves `last` alone */
       v.last = r->kind == MS_REC_FREE ? 0 : r->kind == MS_REC_ALLOC ? 1 : 2;
     nonev += !(r->kind == MS_REC_ALLOC || r->kind == MS_REC_REALLOC ||
