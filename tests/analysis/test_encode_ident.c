@@ -3,8 +3,9 @@
  * deterministic record streams (every kind and form: allocs of many sizes, alignments and
  * weights, frees of recent and old blocks, realloc releases, reallocs moving and in place,
  * stacks, marks, vars, equal and backward timestamps, ranges cut mid-record, chunk
- * boundaries at several buffer sizes, damaged rings) and every emitted chunk must be the same
- * bytes with the same counts. Format v2 is documented and written to disk: a faster encoder
+ * boundaries at several buffer sizes, damaged rings; and a realloc-heavy stream shaped like
+ * sqlite3's, whose REALLOCs and releases the fast loop takes) and every emitted chunk must be
+ * the same bytes with the same counts. Format v2 is documented and written to disk: a faster encoder
  * may not change one byte of it. Usage: test_encode_ident [v2|v1|damaged]. */
 #include <stdint.h>
 #include <stdio.h>
