@@ -34,8 +34,6 @@ struct ms_encoder_s {
 typedef struct ms_v2_enc_s {
   uint64_t recent[MS_V2_RECENT];
   uint32_t nalloc;         /* allocations (ALLOC, REALLOC) so far in the chunk */
-  uint32_t stk[MS_V2_NSTACKS];
-  uint32_t rstk[MS_V2_NSTACKS]; /* compact REALLOCs' own move-to-front list */
   uint32_t last;                /* the last timed record: 0 FREE, 1 ALLOC, 2 other */
   uint64_t dt_pred[4][3]; /* the last dt of a short FREE [0], short ALLOC [1], compact
                              REALLOC [2], release by age [3]; by `last` */
@@ -46,8 +44,6 @@ typedef struct ms_v2_enc_s {
 
 static inline void ms__v2_reset(ms_v2_enc_t *v) {
   v->nalloc = 0;
-  memset(v->stk, 0, sizeof v->stk);
-  memset(v->rstk, 0, sizeof v->rstk);
   memset(v->dt_pred, 0, sizeof v->dt_pred);
   v->last = 2;
   memset(v->where, 0, sizeof v->where);
@@ -58,9 +54,83 @@ static inline uint32_t ms__v2_hash(uint64_t addr) {
   return (uint32_t)((addr >> 4) * 0x9e3779b1u) >> 22;
 }
 
-/* Moves id to the front of list l; returns its place before, MS_V2_NSTACKS if absent. */
-static inline uint32_t ms__v2_mtf(uint32_t *l, uint32_t id) {
-  uint32_t s = 0;
+/* A move-to-front list of MS_V2_NSTACKS stack ids (the short ALLOCs' stk, the compact
+ * REALLOCs' rstk), in 8 lanes: lane 7 is padding, never matched. With SSE2 (every x86-64) the
+ * search is two compares and the move a shift and a blend, the same instructions whatever
+ * the place: sqlite's ALLOCs cycle through 5-7 call sites, so the scalar loop's search and
+ * shift ran 4-6 steps each (22 instructions an event there, issue 12). Kept in registers by
+ * the encoder. */
+_Static_assert(MS_V2_NSTACKS == 7, "the list is 7 ids in 8 lanes");
+#if defined(__SSE2__)
+#include <emmintrin.h>
+typedef struct {
+  __m128i lo, hi; /* lanes 0-3, 4-7 */
+} ms__v2_list_t;
+
+static inline void ms__v2_list_reset(ms__v2_list_t *l) {
+  l->lo = l->hi = _mm_setzero_si128();
+}
+
+static inline uint32_t ms__v2_list_first(const ms__v2_list_t *l) {
+  return (uint32_t)_mm_cvtsi128_si32(l->lo);
+}
+
+static inline uint32_t ms__v2_list_second(const ms__v2_list_t *l) {
+  return (uint32_t)_mm_cvtsi128_si32(_mm_shuffle_epi32(l->lo, 1));
+}
+
+/* The move from place 1: lanes 0 and 1 swap. */
+static inline void ms__v2_list_swap01(ms__v2_list_t *l) {
+  l->lo = _mm_shuffle_epi32(l->lo, _MM_SHUFFLE(3, 2, 0, 1));
+}
+
+/* ms__v2_mtf_mask[s]: lanes 0..s all ones (the lanes a move from place s rewrites). */
+static const __m128i ms__v2_mtf_mask[8][2] __attribute__((unused)) = {
+    {{(long long)0x00000000ffffffffull, 0}, {0, 0}},
+    {{-1, 0}, {0, 0}},
+    {{-1, (long long)0x00000000ffffffffull}, {0, 0}},
+    {{-1, -1}, {0, 0}},
+    {{-1, -1}, {(long long)0x00000000ffffffffull, 0}},
+    {{-1, -1}, {-1, 0}},
+    {{-1, -1}, {-1, (long long)0x00000000ffffffffull}},
+    {{-1, -1}, {-1, -1}},
+};
+
+/* Moves id to the front of l; returns its place before, MS_V2_NSTACKS if absent (then the
+ * last falls off). The first match counts, as in a linear search (the list starts all 0). */
+static inline uint32_t ms__v2_mtf(ms__v2_list_t *l, uint32_t id) {
+  __m128i x = _mm_set1_epi32((int)id);
+  unsigned m = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(l->lo, x))) |
+               (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(l->hi, x))) << 4;
+  uint32_t s = (uint32_t)__builtin_ctz((m & 0x7fu) | 0x80u);
+  /* shifted: lane 0 = id, lane j = lane j-1; lanes 0..s take it, the rest stay */
+  __m128i slo = _mm_or_si128(_mm_slli_si128(l->lo, 4), _mm_cvtsi32_si128((int)id));
+  __m128i shi = _mm_or_si128(_mm_slli_si128(l->hi, 4), _mm_srli_si128(l->lo, 12));
+  __m128i mlo = _mm_load_si128(&ms__v2_mtf_mask[s][0]), mhi = _mm_load_si128(&ms__v2_mtf_mask[s][1]);
+  l->lo = _mm_xor_si128(l->lo, _mm_and_si128(_mm_xor_si128(l->lo, slo), mlo));
+  l->hi = _mm_xor_si128(l->hi, _mm_and_si128(_mm_xor_si128(l->hi, shi), mhi));
+  return s;
+}
+#else
+typedef struct {
+  uint32_t l[MS_V2_NSTACKS];
+} ms__v2_list_t;
+
+static inline void ms__v2_list_reset(ms__v2_list_t *l) { memset(l, 0, sizeof *l); }
+
+static inline uint32_t ms__v2_list_first(const ms__v2_list_t *l) { return l->l[0]; }
+
+static inline uint32_t ms__v2_list_second(const ms__v2_list_t *l) { return l->l[1]; }
+
+static inline void ms__v2_list_swap01(ms__v2_list_t *l) {
+  uint32_t t = l->l[0];
+  l->l[0] = l->l[1];
+  l->l[1] = t;
+}
+
+/* Moves id to the front of l; returns its place before, MS_V2_NSTACKS if absent. */
+static inline uint32_t ms__v2_mtf(ms__v2_list_t *lst, uint32_t id) {
+  uint32_t *l = lst->l, s = 0;
   while (s < MS_V2_NSTACKS && l[s] != id)
     s++;
   for (uint32_t j = s < MS_V2_NSTACKS ? s : MS_V2_NSTACKS - 1; j > 0; j--)
@@ -68,6 +138,7 @@ static inline uint32_t ms__v2_mtf(uint32_t *l, uint32_t id) {
   l[0] = id;
   return s;
 }
+#endif
 
 /* The age of addr among the chunk's last MS_V2_RECENT allocations, or -1. */
 static inline int ms__v2_age(const ms_v2_enc_t *v, uint64_t addr) {
@@ -267,15 +338,121 @@ static inline uint32_t ms__rec_extent(const ms_rec_t *r, size_t *worst) {
   return r->kind == MS_REC_ALLOC || r->kind == MS_REC_FREE;
 }
 
-/* The most bytes a fast-path record takes (short ALLOC: tag 1 + zigzag dt 10 + address delta
- * in 16-byte units 9 + size >> 3 9 + stack id 5 = 34; long FREE 21; recent FREE 11), rounded
- * up. The fast loop checks room once per batch of records, not once per record: a batch of k
- * records is run when room - 64 >= (k - 1) * MS__V2_FAST_MAX, so every record of it still
+/* The most bytes a fast-path record takes per slot it fills (short ALLOC: tag 1 + zigzag dt
+ * 10 + address delta in 16-byte units 9 + size >> 3 9 + stack id 5 = 34; long FREE or release
+ * 21; recent FREE 11; release by age 12; compact REALLOC, two slots: 1 + dt 10 + old delta 10
+ * + new-old 10 + size 10 + stack code 5 = 46, 23 a slot), rounded up. The fast loop checks
+ * room once per batch of k slots, not once per record: a batch is run when room - 64 >=
+ * (k - 1) * MS__V2_FAST_MAX, so every record of it, starting at most k - 1 slots in, still
  * starts with the 64 bytes of room the per-record check asked for (same chunk boundaries). */
 #define MS__V2_FAST_MAX 40
-_Static_assert(MS__V2_FAST_MAX >= 34 && MS__V2_FAST_MAX <= 64, "a fast record's worst case");
+_Static_assert(MS__V2_FAST_MAX >= 34 && MS__V2_FAST_MAX * 2 >= 46 && MS__V2_FAST_MAX <= 64,
+               "a fast record's worst case a slot");
 /* The fast loop reads kind, aux and weight as one little-endian 32-bit word. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian record head");
+
+/* The general path's record bodies in version 2: the rare kinds and forms (ALLOC with align
+ * or weight or an odd delta, FREE and release with other flag bits, weighted REALLOC, STACK,
+ * MARK, VAR). A plain release and a REALLOC without weight never come here: the fast loop
+ * takes them whenever the record starts with 64 bytes of room (with less, the chunk ends
+ * first) and both of a REALLOC's slots are before `to` (else it is left for the next call);
+ * test_encode_ident would see the long form if one did. Writes r's body at o, updates v,
+ * *prev_ts and *prev_addr; returns the end of what it wrote. */
+static inline uint8_t *ms__v2_slow_body(ms_v2_enc_t *v, const ms_rec_t *r, uint8_t *o,
+                                        uint64_t *prev_ts_io, uint64_t *prev_addr_io) {
+  uint64_t prev_ts = *prev_ts_io, prev_addr = *prev_addr_io;
+  uint64_t ts = r->ts < prev_ts ? prev_ts : r->ts;
+  uint8_t release = (r->aux & MS_FLAG_REALLOC_RELEASE) ? MS_V2_FLAG_RELEASE : 0;
+  switch (r->kind) {
+  case MS_REC_ALLOC:
+    *o++ = (uint8_t)(MS_REC_ALLOC | (r->aux ? MS_FLAG_ALIGN : 0) |
+                     (r->weight ? MS_FLAG_WEIGHT : 0));
+    o = ms_put_varint(o, ts - prev_ts);
+    o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
+    o = ms_put_varint(o, r->size);
+    o = ms_put_varint(o, r->stack);
+    if (r->aux)
+      o = ms_put_varint(o, 1ull << (r->aux & 63));
+    if (r->weight)
+      o = ms_put_varint(o, r->weight);
+    ms__v2_push(v, r->addr);
+    prev_addr = r->addr;
+    prev_ts = ts;
+    break;
+  case MS_REC_FREE: {
+    int age = release ? ms__v2_age(v, r->addr) : -1;
+    if (age >= 0) { /* a moving realloc's release of a recent block (the REALLOC follows) */
+      uint64_t dt = ts - prev_ts, *pred = &v->dt_pred[3][v->last];
+      *o++ = age ? MS_V2_TAG_RELEASE_RECENT : MS_V2_TAG_RELEASE_LAST;
+      o = ms_put_varint(o, ms_zigzag((int64_t)(dt - *pred)));
+      *pred = dt;
+      if (age)
+        o = ms_put_varint(o, (uint64_t)age);
+    } else {
+      *o++ = (uint8_t)(MS_REC_FREE | release);
+      o = ms_put_varint(o, ts - prev_ts);
+      o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
+    }
+    prev_addr = r->addr;
+    prev_ts = ts;
+    break;
+  }
+  case MS_REC_REALLOC: {
+    uint64_t old = r[1].addr;
+    /* weighted only: the fast loop takes every REALLOC without weight (above) */
+    *o++ = (uint8_t)(MS_REC_REALLOC | release | (r->weight ? MS_FLAG_WEIGHT : 0));
+    o = ms_put_varint(o, ts - prev_ts);
+    o = ms_put_svarint(o, (int64_t)(old - prev_addr));
+    o = ms_put_svarint(o, (int64_t)(r->addr - old));
+    o = ms_put_varint(o, r->size);
+    o = ms_put_varint(o, r->stack);
+    if (r->weight)
+      o = ms_put_varint(o, r->weight);
+    ms__v2_push(v, r->addr);
+    prev_addr = r->addr;
+    prev_ts = ts;
+    break;
+  }
+  case MS_REC_STACK: {
+    const uint64_t *frames = (const uint64_t *)(const void *)&r[1];
+    *o++ = MS_REC_STACK;
+    o = ms_put_varint(o, r->stack);
+    o = ms_put_varint(o, r->size);
+    uint64_t prev = 0;
+    for (uint64_t k = 0; k < r->size; k++) {
+      o = ms_put_svarint(o, (int64_t)(frames[k] - prev));
+      prev = frames[k];
+    }
+    break;
+  }
+  case MS_REC_MARK:
+    *o++ = MS_REC_MARK;
+    o = ms_put_varint(o, ts - prev_ts);
+    o = ms_put_varint(o, r->aux);
+    o = ms__enc_string(o, (const char *)&r[1], r->size);
+    prev_ts = ts;
+    break;
+  case MS_REC_VAR: {
+    const char *s = (const char *)&r[1];
+    size_t ln = r->stack & 0xff, lt = (r->stack >> 8) & 0xff, lf = r->stack >> 16;
+    *o++ = MS_REC_VAR;
+    o = ms_put_varint(o, ts - prev_ts);
+    o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
+    o = ms_put_varint(o, r->size);
+    o = ms__enc_string(o, s, ln);
+    o = ms__enc_string(o, s + ln, lt);
+    o = ms__enc_string(o, s + ln + lt, lf);
+    prev_addr = r->addr;
+    prev_ts = ts;
+    break;
+  }
+  default:
+    break;
+  }
+  *prev_ts_io = prev_ts;
+  *prev_addr_io = prev_addr;
+  return o;
+}
 
 /* Version 2 (docs/trace-format.md, 3.5). Same contract as ms__encode_range_v1. The common
  * records take the compact forms: a FREE of a block allocated among the chunk's last 128
@@ -299,7 +476,10 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
   uint64_t prev_ts = e->last_ts, base_ts = e->last_ts, prev_addr = 0;
   uint32_t nalloc = 0, last = 2; /* v.nalloc and v.last, in registers (synced around slow) */
   ms_v2_enc_t v;
+  ms__v2_list_t stk, rstk; /* the move-to-front lists, in registers */
   ms__v2_reset(&v);
+  ms__v2_list_reset(&stk);
+  ms__v2_list_reset(&rstk);
   while (r < rend) {
     if (__builtin_expect(limit - o >= 64, 1)) {
       size_t k = (size_t)(limit - o - 64) / MS__V2_FAST_MAX + 1;
@@ -308,7 +488,7 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
         uint32_t head; /* kind, aux, weight (little-endian: kind in the low byte) */
         memcpy(&head, r, sizeof head);
         uint64_t addr = r->addr, ts = r->ts < prev_ts ? prev_ts : r->ts, dt = ts - prev_ts;
-        if ((head & 0xffff) == MS_REC_FREE) { /* FREE without flags (any weight) */
+        if ((uint16_t)head == MS_REC_FREE) { /* FREE without flags (any weight) */
           uint32_t n = v.where[ms__v2_hash(addr)], age = nalloc - n;
           if (n && age < MS_V2_RECENT && v.recent[(n - 1) & (MS_V2_RECENT - 1)] == addr) {
             uint64_t *pred = &v.dt_pred[0][last];
@@ -323,20 +503,17 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
             o = ms_put_varint(o, ms_zigzag(units ? (int64_t)delta >> 4 : (int64_t)delta));
           }
           last = 0;
-        } else {
+          r++;
+        } else if (head == MS_REC_ALLOC && !((addr - prev_addr) & 15)) {
+          /* short ALLOC: plain, at a 16-byte multiple from prev_addr */
           uint64_t delta = addr - prev_addr;
-          if (__builtin_expect(head != MS_REC_ALLOC || (delta & 15), 0))
-            break; /* not a plain ALLOC at a 16-byte multiple: the general path */
           uint64_t *pred = &v.dt_pred[1][last];
           uint32_t st = r->stack, s = 0;
-          if (st != v.stk[0]) { /* the common places inline, the rest by the loop */
-            if (st == v.stk[1]) {
-              v.stk[1] = v.stk[0];
-              v.stk[0] = st;
-              s = 1;
-            } else {
-              s = ms__v2_mtf(v.stk, st);
-            }
+          if (st != ms__v2_list_first(&stk)) { /* the common places inline */
+            if (st == ms__v2_list_second(&stk))
+              ms__v2_list_swap01(&stk), s = 1;
+            else
+              s = ms__v2_mtf(&stk, st);
           }
           *o++ = (uint8_t)(MS_V2_TAG_ALLOC_SHORT | s << 3 | (r->size & 7));
           o = ms_put_varint(o, ms_zigzag((int64_t)(dt - *pred)));
@@ -349,15 +526,58 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
           v.recent[nalloc & (MS_V2_RECENT - 1)] = addr;
           if (++nalloc <= UINT16_MAX)
             v.where[ms__v2_hash(addr)] = (uint16_t)nalloc;
+          r++;
+        } else if ((uint16_t)head == (MS_REC_FREE | MS_FLAG_REALLOC_RELEASE << 8)) {
+          /* a moving realloc's release (any weight): by age when recent, else long */
+          uint32_t n = v.where[ms__v2_hash(addr)], age = nalloc - n;
+          if (n && age < MS_V2_RECENT && v.recent[(n - 1) & (MS_V2_RECENT - 1)] == addr) {
+            uint64_t *pred = &v.dt_pred[3][last];
+            *o++ = age ? MS_V2_TAG_RELEASE_RECENT : MS_V2_TAG_RELEASE_LAST;
+            o = ms_put_varint(o, ms_zigzag((int64_t)(dt - *pred)));
+            *pred = dt;
+            if (age)
+              *o++ = (uint8_t)age; /* < 128: one varint byte */
+          } else {
+            *o++ = (uint8_t)(MS_REC_FREE | MS_V2_FLAG_RELEASE);
+            o = ms_put_varint(o, dt);
+            o = ms_put_varint(o, ms_zigzag((int64_t)(addr - prev_addr)));
+          }
+          last = 0;
+          nonev++;
+          r++;
+        } else if ((head & 0xffff00ff) == MS_REC_REALLOC && rend - r >= 2) {
+          /* compact REALLOC (no weight, both slots here): old often prev_addr, its release
+           * having come just before */
+          uint64_t old = r[1].addr, d2 = addr - old, *pred = &v.dt_pred[2][last];
+          int same = old == prev_addr, units = !(d2 & 15);
+          *o++ = (uint8_t)(MS_V2_KIND_REALLOC | ((head & (MS_FLAG_REALLOC_RELEASE << 8)) ?
+                                                 MS_V2_FLAG_RELEASE : 0) |
+                           (same ? MS_V2_FLAG_OLD_PREV : 0) | (units ? MS_V2_FLAG_NEW_UNITS : 0));
+          o = ms_put_varint(o, ms_zigzag((int64_t)(dt - *pred)));
+          *pred = dt;
+          if (!same)
+            o = ms_put_varint(o, ms_zigzag((int64_t)(old - prev_addr)));
+          o = ms_put_varint(o, ms_zigzag(units ? (int64_t)d2 >> 4 : (int64_t)d2));
+          o = ms_put_varint(o, r->size);
+          uint32_t st = r->stack, s = ms__v2_mtf(&rstk, st); /* a place, or the id after */
+          o = ms_put_varint(o, s < MS_V2_NSTACKS ? s : (uint64_t)MS_V2_NSTACKS + st);
+          last = 2;
+          v.recent[nalloc & (MS_V2_RECENT - 1)] = addr;
+          if (++nalloc <= UINT16_MAX)
+            v.where[ms__v2_hash(addr)] = (uint16_t)nalloc;
+          extra++;
+          r += 2;
+        } else {
+          break; /* a rare kind or form, or a REALLOC cut by `to`: the general path */
         }
         prev_addr = addr;
         prev_ts = ts;
-        r++;
       }
-      if (r == bend && r < rend)
-        continue; /* the batch is done: check the room again */
-      if (r == rend)
+      if (r >= bend) { /* the batch is done (a REALLOC may end it one slot past bend) */
+        if (r < rend)
+          continue; /* check the room again */
         break;
+      }
     }
     /* The general path: rare kinds and forms, and the chunk's end. */
     v.nalloc = nalloc;
@@ -377,117 +597,14 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
       base_ts = prev_ts;
       prev_addr = 0;
       ms__v2_reset(&v);
+      ms__v2_list_reset(&stk);
+      ms__v2_list_reset(&rstk);
       nalloc = 0, last = 2;
       if ((size_t)(limit - o) < worst)
         break; /* larger than a whole chunk: only a damaged ring file has this */
       continue; /* the fast path may take it now */
     }
-    uint64_t ts = r->ts < prev_ts ? prev_ts : r->ts;
-    uint8_t release = (r->aux & MS_FLAG_REALLOC_RELEASE) ? MS_V2_FLAG_RELEASE : 0;
-    switch (r->kind) {
-    case MS_REC_ALLOC:
-      *o++ = (uint8_t)(MS_REC_ALLOC | (r->aux ? MS_FLAG_ALIGN : 0) |
-                       (r->weight ? MS_FLAG_WEIGHT : 0));
-      o = ms_put_varint(o, ts - prev_ts);
-      o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
-      o = ms_put_varint(o, r->size);
-      o = ms_put_varint(o, r->stack);
-      if (r->aux)
-        o = ms_put_varint(o, 1ull << (r->aux & 63));
-      if (r->weight)
-        o = ms_put_varint(o, r->weight);
-      ms__v2_push(&v, r->addr);
-      prev_addr = r->addr;
-      prev_ts = ts;
-      break;
-    case MS_REC_FREE: {
-      int age = release ? ms__v2_age(&v, r->addr) : -1;
-      if (age >= 0) { /* a moving realloc's release of a recent block (the REALLOC follows) */
-        uint64_t dt = ts - prev_ts, *pred = &v.dt_pred[3][v.last];
-        *o++ = age ? MS_V2_TAG_RELEASE_RECENT : MS_V2_TAG_RELEASE_LAST;
-        o = ms_put_varint(o, ms_zigzag((int64_t)(dt - *pred)));
-        *pred = dt;
-        if (age)
-          o = ms_put_varint(o, (uint64_t)age);
-      } else {
-        *o++ = (uint8_t)(MS_REC_FREE | release);
-        o = ms_put_varint(o, ts - prev_ts);
-        o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
-      }
-      prev_addr = r->addr;
-      prev_ts = ts;
-      break;
-    }
-    case MS_REC_REALLOC: {
-      uint64_t old = r[1].addr;
-      if (!r->weight) { /* compact: old often prev_addr (its release came just before) */
-        uint64_t d2 = r->addr - old;
-        int same = old == prev_addr, units = !(d2 & 15);
-        *o++ = (uint8_t)(MS_V2_KIND_REALLOC | release | (same ? MS_V2_FLAG_OLD_PREV : 0) |
-                         (units ? MS_V2_FLAG_NEW_UNITS : 0));
-        uint64_t dt = ts - prev_ts, *pred = &v.dt_pred[2][v.last];
-        o = ms_put_varint(o, ms_zigzag((int64_t)(dt - *pred)));
-        *pred = dt;
-        if (!same)
-          o = ms_put_svarint(o, (int64_t)(old - prev_addr));
-        o = ms_put_svarint(o, units ? (int64_t)d2 >> 4 : (int64_t)d2);
-        o = ms_put_varint(o, r->size);
-        uint32_t s = ms__v2_mtf(v.rstk, r->stack); /* a place, or the id after them */
-        o = ms_put_varint(o, s < MS_V2_NSTACKS ? s : (uint64_t)MS_V2_NSTACKS + r->stack);
-        ms__v2_push(&v, r->addr);
-        prev_addr = r->addr;
-        prev_ts = ts;
-        break;
-      }
-      *o++ = (uint8_t)(MS_REC_REALLOC | release | (r->weight ? MS_FLAG_WEIGHT : 0));
-      o = ms_put_varint(o, ts - prev_ts);
-      o = ms_put_svarint(o, (int64_t)(old - prev_addr));
-      o = ms_put_svarint(o, (int64_t)(r->addr - old));
-      o = ms_put_varint(o, r->size);
-      o = ms_put_varint(o, r->stack);
-      if (r->weight)
-        o = ms_put_varint(o, r->weight);
-      ms__v2_push(&v, r->addr);
-      prev_addr = r->addr;
-      prev_ts = ts;
-      break;
-    }
-    case MS_REC_STACK: {
-      const uint64_t *frames = (const uint64_t *)(const void *)&r[1];
-      *o++ = MS_REC_STACK;
-      o = ms_put_varint(o, r->stack);
-      o = ms_put_varint(o, r->size);
-      uint64_t prev = 0;
-      for (uint64_t k = 0; k < r->size; k++) {
-        o = ms_put_svarint(o, (int64_t)(frames[k] - prev));
-        prev = frames[k];
-      }
-      break;
-    }
-    case MS_REC_MARK:
-      *o++ = MS_REC_MARK;
-      o = ms_put_varint(o, ts - prev_ts);
-      o = ms_put_varint(o, r->aux);
-      o = ms__enc_string(o, (const char *)&r[1], r->size);
-      prev_ts = ts;
-      break;
-    case MS_REC_VAR: {
-      const char *s = (const char *)&r[1];
-      size_t ln = r->stack & 0xff, lt = (r->stack >> 8) & 0xff, lf = r->stack >> 16;
-      *o++ = MS_REC_VAR;
-      o = ms_put_varint(o, ts - prev_ts);
-      o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
-      o = ms_put_varint(o, r->size);
-      o = ms__enc_string(o, s, ln);
-      o = ms__enc_string(o, s + ln, lt);
-      o = ms__enc_string(o, s + ln + lt, lf);
-      prev_addr = r->addr;
-      prev_ts = ts;
-      break;
-    }
-    default:
-      break;
-    }
+    o = ms__v2_slow_body(&v, r, o, &prev_ts, &prev_addr);
     if (r->kind != MS_REC_STACK) /* STACK has no time: it leaves `last` alone */
       v.last = r->kind == MS_REC_FREE ? 0 : r->kind == MS_REC_ALLOC ? 1 : 2;
     nonev += !(r->kind == MS_REC_ALLOC || r->kind == MS_REC_REALLOC ||

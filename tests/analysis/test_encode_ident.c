@@ -3,8 +3,9 @@
  * deterministic record streams (every kind and form: allocs of many sizes, alignments and
  * weights, frees of recent and old blocks, realloc releases, reallocs moving and in place,
  * stacks, marks, vars, equal and backward timestamps, ranges cut mid-record, chunk
- * boundaries at several buffer sizes, damaged rings) and every emitted chunk must be the same
- * bytes with the same counts. Format v2 is documented and written to disk: a faster encoder
+ * boundaries at several buffer sizes, damaged rings; and a realloc-heavy stream shaped like
+ * sqlite3's, whose REALLOCs and releases the fast loop takes) and every emitted chunk must be
+ * the same bytes with the same counts. Format v2 is documented and written to disk: a faster encoder
  * may not change one byte of it. Usage: test_encode_ident [v2|v1|damaged]. */
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 
 static int g_damaged;
 static int g_wide; /* fast-path records with long fields: the batch room bound at chunk ends */
+static int g_long; /* ranges up to 6000 slots: chunks end on room, not on the range's end */
 
 typedef struct {
   uint8_t *buf; /* every emitted chunk's payload, back to back */
@@ -184,6 +186,85 @@ static uint32_t gen(ms_rec_t *recs, uint32_t n, int damaged) {
   return i;
 }
 
+/* A realloc-heavy stream shaped like sqlite3's (issue 12: its reallocs and their releases now
+ * take the fast loop): ALLOCs from 5-9 cycling call sites (places 0-6 and absent, id 0 and
+ * ids past 2^31 among them), FREEs of recent blocks, grow chains of one block reallocated
+ * in place or moving (its release FREE first, of a recent or an old block, with or without
+ * a weight), reallocs with extra aux bits, weighted reallocs, and a few odd addresses, so
+ * every branch of the fast loop's realloc forms runs, interleaved. Returns slots used. */
+static uint32_t gen_sqlite(ms_rec_t *recs, uint32_t n) {
+  static uint64_t live[4096];
+  uint32_t nlive = 0, i = 0, cyc = 0;
+  uint64_t ts = 5000, heap = 0x5600000010a0ull, chain = 0;
+  uint32_t sites[9] = {11, 12, 13, 0, 14, 15, 0x80000001u, 16, 17};
+  uint32_t rsites[9] = {21, 22, 21, 23, 24, 25, 26, 27, 0xfffffff0u};
+  while (i + 4 < n) {
+    ms_rec_t *r = &recs[i];
+    memset(r, 0, 2 * sizeof *r);
+    ts += pick(10) ? 1 + pick(200) : pick(3) == 0 ? 0 : wide() % (1ull << 36);
+    if (g_wide) /* time jumps near 2^62 (and wraps, then clamps): 10-byte dt errors */
+      ts += pick(2) ? (1ull << 62) + rnd() % (1ull << 61) : 1;
+    if (pick(30) == 0)
+      ts -= pick(50); /* backward: the encoder clamps */
+    r->ts = ts;
+    uint64_t t = pick(100);
+    if (t < 38) { /* ALLOC */
+      r->kind = MS_REC_ALLOC;
+      heap += 16 * (1 + pick(40));
+      r->addr = pick(50) ? heap : heap + 8;
+      r->size = pick(10) ? 8 + pick(600) : wide();
+      uint32_t nsites = 5 + (uint32_t)pick(5);
+      r->stack = sites[cyc++ % nsites];
+      if (pick(40) == 0)
+        r->weight = (uint16_t)(1 + pick(9));
+      live[nlive++ & 4095] = r->addr;
+      i++;
+    } else if (t < 62) { /* FREE of a recent block, sometimes an old one */
+      r->kind = MS_REC_FREE;
+      uint32_t back = pick(5) ? (uint32_t)pick(16) : (uint32_t)pick(400);
+      r->addr = nlive > back ? live[(nlive - 1 - back) & 4095] : heap;
+      if (pick(50) == 0)
+        r->aux = MS_FLAG_REALLOC_RELEASE | (uint8_t)(1 + pick(3)); /* other bits: general */
+      i++;
+    } else { /* REALLOC: the current chain's block (a grow chain) or another live one */
+      uint64_t old = chain && pick(4) ? chain
+                     : nlive ? live[(nlive - 1 - (uint32_t)pick(nlive < 300 ? nlive : 300)) & 4095]
+                             : 0;
+      int moving = !old || pick(2);
+      if (moving && old) { /* its release first */
+        r->kind = MS_REC_FREE;
+        r->aux = MS_FLAG_REALLOC_RELEASE;
+        r->addr = old;
+        if (pick(20) == 0)
+          r->weight = (uint16_t)(1 + pick(50));
+        r = &recs[++i];
+        memset(r, 0, 2 * sizeof *r);
+        r->ts = ts + pick(3);
+        r->aux = MS_FLAG_REALLOC_RELEASE;
+      }
+      r->kind = MS_REC_REALLOC;
+      heap += 16 * (1 + pick(60));
+      r->addr = !moving ? old : pick(30) ? heap : heap + 4;
+      if (pick(15) == 0)
+        r->aux |= (uint8_t)(1 + pick(63)); /* bits the encoder ignores */
+      r->size = pick(8) ? 64 + pick(9000) : wide();
+      r->stack = pick(8) ? rsites[pick(9)] : (uint32_t)rnd();
+      if (g_wide) /* the compact REALLOC's longest form (46 bytes): far old, odd far new */
+        r[1].addr = old = rnd(), r->addr = rnd() | 1, r->size = rnd() | 1ull << 63,
+        r->stack = (uint32_t)rnd() | 1u << 31;
+      if (pick(25) == 0)
+        r->weight = (uint16_t)(1 + pick(100));
+      r[1].kind = MS_REC_CONT;
+      if (!g_wide)
+        r[1].addr = old;
+      chain = r->addr;
+      live[nlive++ & 4095] = r->addr;
+      i += 2;
+    }
+  }
+  return i;
+}
+
 /* Encodes recs[0, n) in ranges of random length (cutting multi-slot records: the encoder
  * leaves those for the next call) with both encoders and compares everything. */
 static int run(const ms_rec_t *recs, uint32_t n, size_t cap, int version, uint64_t seed) {
@@ -197,7 +278,7 @@ static int run(const ms_rec_t *recs, uint32_t n, size_t cap, int version, uint64
   uint32_t from = 0, calls = 0;
   rng = seed;
   while (from < n) {
-    uint32_t len = pick(4) ? 1 + (uint32_t)pick(1536) : 1 + (uint32_t)pick(6);
+    uint32_t len = pick(4) ? 1 + (uint32_t)pick(g_long ? 6000 : 1536) : 1 + (uint32_t)pick(6);
     uint32_t to = from + len > n ? n : from + len;
     uint32_t ra = ms_encode_range(&ea, recs, from, to);
     uint32_t rb = msref_encode_range(&eb, recs, from, to);
@@ -270,6 +351,19 @@ int main(int argc, char **argv) {
   n = gen(recs, NREC, damaged);
   for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++)
     fails += run(recs, n, caps[c], version, 777 + c);
+  g_wide = 0;
+  if (!damaged) { /* sqlite's shape: realloc chains and releases among allocs and frees */
+    memset(recs, 0, (NREC + 300) * sizeof *recs);
+    n = gen_sqlite(recs, NREC);
+    for (g_long = 0; g_long < 2; g_long++)
+      for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++)
+        fails += run(recs, n, caps[c], version, 4242 + c + 10 * (size_t)g_long);
+    g_wide = g_long = 1; /* the same with the longest REALLOCs: the batch bound */
+    memset(recs, 0, (NREC + 300) * sizeof *recs);
+    n = gen_sqlite(recs, NREC);
+    for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++)
+      fails += run(recs, n, caps[c], version, 99 + c);
+  }
   free(recs);
   return fails ? 1 : 0;
 }
