@@ -449,8 +449,16 @@ uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site, 
     sc_learn(match, frames + skip, np, id);
     return id;
   }
-  /* New key (made SEEN), or a CACHED key whose stack words differ: this stack is learnt
-   * into the other way, so that two callers alternating through one key both hit. */
+  /* A CACHED key whose stack words differ: its second such miss learns this stack into the
+   * other way, so that two callers alternating through one key both hit; the first only
+   * counts (a variant seen once does not pay for a learn, ~60,000 Ir on sqlite3). */
+  if (match && match->variant_misses == 0) {
+    match->variant_misses = 1;
+    return id;
+  }
+  if (match)
+    match->variant_misses = 0;
+  /* New key (made SEEN), or a CACHED key's variant, learnt into the other way. */
   int way = match ? !match_way : c->victim[set];
   c->victim[set] = (uint8_t)!way;
   sc_entry_t *e = sc_entry(c, set * SC_WAYS + (uint32_t)way);
@@ -458,6 +466,7 @@ uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site, 
   e->cfa = cfa;
   e->fp = fp;
   e->nchecks = 0;
+  e->variant_misses = 0;
   if (match) {
     sc_learn(e, frames + skip, np, id);
   } else {
