@@ -186,6 +186,10 @@ __attribute__((noinline)) uint32_t ms__stack_intern(ms_thread_t *t, void **buf, 
  * and values come from a walk with unw_step (ms_prim_walk), checked frame by frame against
  * unw_backtrace's own result; anything that walk cannot vouch for makes the key NEVER. */
 
+/* A CACHED key's variant (other stack words) is learnt at its SC_VARIANT_LEARN-th miss: a
+ * learn costs ~60,000 Ir on sqlite3, a miss's walk a few thousand. */
+#define SC_VARIANT_LEARN 3
+
 int ms__stack_check;
 /* ms_prim_backtrace's per-thread count (the backend's policy; it has no .c file of its own). */
 __thread uint32_t ms__prim_stepped_walks __attribute__((tls_model("initial-exec")));
@@ -449,11 +453,11 @@ uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site, 
     sc_learn(match, frames + skip, np, id);
     return id;
   }
-  /* A CACHED key whose stack words differ: its second such miss learns this stack into the
-   * other way, so that two callers alternating through one key both hit; the first only
-   * counts (a variant seen once does not pay for a learn, ~60,000 Ir on sqlite3). */
-  if (match && match->variant_misses == 0) {
-    match->variant_misses = 1;
+  /* A CACHED key whose stack words differ: its SC_VARIANT_LEARN-th such miss learns this
+   * stack into the other way, so that two callers alternating through one key both hit; the
+   * ones before only count (a variant seen once or twice does not pay for a learn). */
+  if (match && match->variant_misses + 1 < SC_VARIANT_LEARN) {
+    match->variant_misses++;
     return id;
   }
   if (match)
