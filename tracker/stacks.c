@@ -189,6 +189,7 @@ __attribute__((noinline)) uint32_t ms__stack_intern(ms_thread_t *t, void **buf, 
 /* A CACHED key's variant (other stack words) is learnt at its SC_VARIANT_LEARN-th miss: a
  * learn costs ~60,000 Ir on sqlite3, a miss's walk a few thousand. */
 #define SC_VARIANT_LEARN 3
+#define SC_KEY_LEARN 3 /* a new key is learnt at this miss (SEEN until then) */
 
 int ms__stack_check;
 /* ms_prim_backtrace's per-thread count (the backend's policy; it has no .c file of its own). */
@@ -448,7 +449,12 @@ uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site, 
   while (skip < n && ms__own_code((uintptr_t)frames[skip]))
     skip++;
   int np = n - skip < ms__g.depth ? n - skip : ms__g.depth;
-  if (match && match->state == SC_SEEN) { /* the key's second miss: learn it */
+  if (match && match->state == SC_SEEN) { /* the key's SC_KEY_LEARN-th miss: learn it */
+    if (match->variant_misses + 2 < SC_KEY_LEARN) {
+      match->variant_misses++; /* SEEN: the key's misses after its first */
+      return id;
+    }
+    match->variant_misses = 0; /* CACHED from here: counts its variants' misses */
     match->fp = fp;
     sc_learn(match, frames + skip, np, id);
     return id;
