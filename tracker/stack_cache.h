@@ -23,8 +23,8 @@ typedef struct sc_entry_s {
   uint8_t state;           /* SC_* */
   uint8_t nchecks;         /* even: the list is checked two words at a time */
   uint8_t fp_matters;      /* the walk depends on the key's rbp: it must match too */
-  uint8_t variant_misses;  /* SEEN: its key's misses after the first; CACHED: misses on
-                            its key with other words (stacks.c, when to learn) */
+  uint8_t variant_misses;  /* misses before a learn (stacks.c): SEEN, the key's after its
+                            * first; CACHED, its key's with other stack words */
   sc_check_t chk[];        /* at most SC_CHECKS(depth) */
 } sc_entry_t;
 
