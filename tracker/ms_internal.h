@@ -282,13 +282,19 @@ enum ms_stack_check {
   MS_STACK_CHECK_WEAK = 3,  /* =weak: as 1, but hits skip the stack-word check (must fail) */
 };
 extern int ms__stack_check MS_HIDDEN; /* enum ms_stack_check, set once by core.c */
-MS_HIDDEN uint32_t ms__stack_cached(ms_thread_t *t, uintptr_t site, uintptr_t cfa, uintptr_t fp);
+/* The lookup is stack_cache.h's ms__stack_cache_hit, inlined into the hooks, in every mode.
+ * In the test modes ms__stack_cached then takes its result (hit_id, 0 for a miss): counts
+ * the hit, or in WEAK mode returns the key-only lookup's id instead. */
+MS_HIDDEN uint32_t ms__stack_cached(ms_thread_t *t, uintptr_t site, uintptr_t cfa, uintptr_t fp,
+                                    uint32_t hit_id);
 MS_HIDDEN uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site,
                                     uintptr_t cfa, uintptr_t fp, uint32_t hit_id);
 /* Drops every thread's cached stacks (after fork, at dlclose: code may move). */
 MS_HIDDEN void ms__stack_cache_invalidate(void);
 /* meta.txt's stack_cache line when a test mode is on: its length, or 0. */
 MS_HIDDEN int ms__stack_cache_meta(char *buf, size_t cap);
+
+#include "stack_cache.h"
 
 /* Captures the caller's stack, fp being ms_prim_frame_reg() read by the exported hook (or
  * MS_STACK_NO_KEY). Always inlined into the hook body (a macro, and ms_prim_backtrace is
@@ -297,7 +303,12 @@ MS_HIDDEN int ms__stack_cache_meta(char *buf, size_t cap);
   __extension__({                                                                              \
     uintptr_t site_ = (uintptr_t)__builtin_return_address(0);                                  \
     uintptr_t cfa_ = (uintptr_t)__builtin_dwarf_cfa();                                         \
-    uint32_t id_ = ms__stack_cached((t), site_, cfa_, (fp));                                   \
+    uint32_t id_ = 0;                                                                          \
+    if ((fp) != MS_STACK_NO_KEY) {                                                             \
+      id_ = ms__stack_cache_hit((t), site_, cfa_, (fp));                                       \
+      if (MS_UNLIKELY(ms__stack_check))                                                        \
+        id_ = ms__stack_cached((t), site_, cfa_, (fp), id_);                                   \
+    }                                                                                          \
     if (!id_ || MS_UNLIKELY(ms__stack_check >= MS_STACK_CHECK_ON)) {                           \
       void *frames_[MS_MAX_DEPTH + MS_OWN_FRAMES];                                             \
       int n_ = ms_prim_backtrace(frames_, ms__g.depth + MS_OWN_FRAMES);                        \

@@ -186,52 +186,19 @@ __attribute__((noinline)) uint32_t ms__stack_intern(ms_thread_t *t, void **buf, 
  * and values come from a walk with unw_step (ms_prim_walk), checked frame by frame against
  * unw_backtrace's own result; anything that walk cannot vouch for makes the key NEVER. */
 
-#define SC_WAYS 2
-#define SC_BYTES (40 * 1024) /* most a thread's cache maps (touched as entries fill) */
-#define SC_MAX_GAP (256 * 1024) /* larger jumps between slots: another stack, not cached */
-
-enum { SC_EMPTY = 0, SC_SEEN, SC_CACHED, SC_NEVER };
-
-/* One stack word a walk read: at loc (an address in the program's stack, fixed for a key:
- * the key's stack pointer is part of it) the value val. */
-typedef struct sc_check_s {
-  uintptr_t loc;
-  uint64_t val;
-} sc_check_t;
-
-typedef struct sc_entry_s {
-  uintptr_t site, cfa, fp; /* the key; fp counts only when fp_matters */
-  uint32_t id;             /* the stack's id (never 0) when CACHED */
-  uint8_t state;           /* SC_* */
-  uint8_t nchecks;         /* even: the list is checked two words at a time */
-  uint8_t fp_matters;      /* the walk depends on the key's rbp: it must match too */
-  uint8_t pad;
-  sc_check_t chk[];        /* at most SC_CHECKS(depth) */
-} sc_entry_t;
-
-/* Return slots of frames 1..depth-1 and the stack's end, saved-rbp slots of frames 1..depth-1,
- * and one to make the count even. */
-#define SC_CHECKS(depth) (2 * (depth) + 2)
-
-typedef struct sc_cache_s {
-  uint64_t gen;     /* cache_gen when the entries were last valid */
-  pid_t tid;        /* the thread that filled them */
-  uint32_t stride;  /* bytes per entry */
-  uint32_t sets;    /* a power of two */
-  uint32_t bytes;   /* of the mapping */
-  uint32_t set_shift; /* 64 - log2(sets): a hash's top bits pick the set */
-  uint64_t set_bytes; /* stride * SC_WAYS */
-  uint8_t victim[256]; /* per set: the way the next insertion replaces */
-} sc_cache_t;
+/* A CACHED key's variant (other stack words) is learnt at its SC_VARIANT_LEARN-th miss: a
+ * learn costs ~60,000 Ir on sqlite3, a miss's walk a few thousand. */
+#define SC_VARIANT_LEARN 3
+#define SC_KEY_LEARN 3 /* a new key is learnt at this miss (SEEN until then) */
 
 int ms__stack_check;
 /* ms_prim_backtrace's per-thread count (the backend's policy; it has no .c file of its own). */
 __thread uint32_t ms__prim_stepped_walks __attribute__((tls_model("initial-exec")));
-static _Atomic uint64_t cache_gen = 1;
+_Atomic uint64_t ms__stack_cache_gen = 1;
 static _Atomic uint64_t sc_hits, sc_misses, sc_verified, sc_mismatches;
 static _Atomic uint64_t sc_walks_compared, sc_walk_mismatches; /* stepped vs unw_backtrace */
 
-void ms__stack_cache_invalidate(void) { atomic_fetch_add(&cache_gen, 1); }
+void ms__stack_cache_invalidate(void) { atomic_fetch_add(&ms__stack_cache_gen, 1); }
 
 /* The child of fork counts only its own captures: the parent's meta.txt has the rest, and a
  * parent's thread caught between a hit and its verification (a walk) would otherwise leave
@@ -249,59 +216,39 @@ static inline sc_entry_t *sc_entry(sc_cache_t *c, uint32_t i) {
   return (sc_entry_t *)(void *)((char *)c + sizeof(sc_cache_t) + (size_t)i * c->stride);
 }
 
-/* Fibonacci hashing of site ^ cfa: one multiply, the top bits (both vary in their low and
- * middle bits; the multiply carries those up). */
-static inline uint32_t sc_set(const sc_cache_t *c, uintptr_t site, uintptr_t cfa) {
-  uint64_t h = ((uint64_t)site ^ ((uint64_t)cfa << 7)) * 0x9e3779b97f4a7c15ull;
-  return (uint32_t)(h >> c->set_shift); /* sets >= 2: the shift is < 64 */
-}
-
-/* Reads the program's stack above the hook: the words a walk from this key read moments ago
- * on this same thread (between the key's CFA and at most SC_MAX_GAP past each other, checked
- * when learned). Two at a time, one branch per pair. volatile: each word is read now. */
-static inline int sc_words_hold(const sc_entry_t *e) {
-  const sc_check_t *c = e->chk, *end = e->chk + e->nchecks;
-  for (; c < end; c += 2)
-    if (((*(const volatile uint64_t *)c[0].loc ^ c[0].val) |
-         (*(const volatile uint64_t *)c[1].loc ^ c[1].val)) != 0)
-      return 0;
-  return 1;
-}
-
-uint32_t ms__stack_cached(ms_thread_t *t, uintptr_t site, uintptr_t cfa, uintptr_t fp) {
-  sc_cache_t *c = t->stack_cache;
-  if (MS_UNLIKELY(!c || fp == MS_STACK_NO_KEY) ||
-      c->gen != atomic_load_explicit(&cache_gen, memory_order_relaxed) || c->tid != t->tid)
-    return 0;
-  sc_entry_t *e = (sc_entry_t *)(void *)((char *)c + sizeof(sc_cache_t) +
-                                         sc_set(c, site, cfa) * c->set_bytes);
-  for (int w = 0; w < SC_WAYS; w++, e = (sc_entry_t *)(void *)((char *)e + c->stride)) {
-    if (e->site != site || e->cfa != cfa || e->state != SC_CACHED ||
-        (e->fp_matters && e->fp != fp))
-      continue;
-    if (MS_LIKELY(!ms__stack_check)) {
-      if (sc_words_hold(e))
-        return e->id;
-      continue;
-    }
-    /* Test modes. WEAK trusts the key alone: the adversarial test shows that this is wrong. */
-    if (ms__stack_check == MS_STACK_CHECK_WEAK || sc_words_hold(e)) {
-      atomic_fetch_add_explicit(&sc_hits, 1, memory_order_relaxed);
-      return e->id;
+/* The test modes' part of a lookup (ms__stack_capture): hit_id is the inlined lookup's
+ * result, the one the normal mode uses; a hit is counted. WEAK replaces it by a lookup that
+ * trusts the key alone (no stack-word check), which the adversarial test shows wrong. */
+uint32_t ms__stack_cached(ms_thread_t *t, uintptr_t site, uintptr_t cfa, uintptr_t fp,
+                          uint32_t hit_id) {
+  if (ms__stack_check == MS_STACK_CHECK_WEAK) {
+    hit_id = 0;
+    sc_cache_t *c = t->stack_cache;
+    if (c && c->gen == atomic_load(&ms__stack_cache_gen) && c->tid == t->tid) {
+      uint32_t set = sc_set(c, site, cfa);
+      for (int w = 0; w < SC_WAYS && !hit_id; w++) {
+        const sc_entry_t *e = sc_entry(c, set * SC_WAYS + (uint32_t)w);
+        if (e->site == site && e->cfa == cfa && e->state == SC_CACHED &&
+            (!e->fp_matters || e->fp == fp))
+          hit_id = e->id;
+      }
     }
   }
-  return 0;
+  if (hit_id)
+    atomic_fetch_add_explicit(&sc_hits, 1, memory_order_relaxed);
+  return hit_id;
 }
 
 /* The thread's cache, mapped at its first miss and emptied when it belonged to another
- * thread or a fork or dlclose happened since (cache_gen). NULL when it cannot be mapped. */
+ * thread or a fork or dlclose happened since (ms__stack_cache_gen). NULL when it cannot be
+ * mapped. */
 _Static_assert(sizeof(sc_cache_t) + 2 * SC_WAYS * (sizeof(sc_entry_t) + sizeof(sc_check_t) *
                                                    (size_t)SC_CHECKS(MS_MAX_DEPTH)) <= SC_BYTES,
                "two sets fit at the greatest depth");
 
 static sc_cache_t *sc_get(ms_thread_t *t) {
   sc_cache_t *c = t->stack_cache;
-  uint64_t gen = atomic_load(&cache_gen);
+  uint64_t gen = atomic_load(&ms__stack_cache_gen);
   if (!c) {
     uint32_t stride =
         (uint32_t)(sizeof(sc_entry_t) + sizeof(sc_check_t) * (size_t)SC_CHECKS(ms__g.depth));
@@ -502,13 +449,26 @@ uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site, 
   while (skip < n && ms__own_code((uintptr_t)frames[skip]))
     skip++;
   int np = n - skip < ms__g.depth ? n - skip : ms__g.depth;
-  if (match && match->state == SC_SEEN) { /* the key's second miss: learn it */
+  if (match && match->state == SC_SEEN) { /* the key's SC_KEY_LEARN-th miss: learn it */
+    if (match->variant_misses + 2 < SC_KEY_LEARN) {
+      match->variant_misses++; /* SEEN: the key's misses after its first */
+      return id;
+    }
+    match->variant_misses = 0; /* CACHED from here: counts its variants' misses */
     match->fp = fp;
     sc_learn(match, frames + skip, np, id);
     return id;
   }
-  /* New key (made SEEN), or a CACHED key whose stack words differ: this stack is learnt
-   * into the other way, so that two callers alternating through one key both hit. */
+  /* A CACHED key whose stack words differ: its SC_VARIANT_LEARN-th such miss learns this
+   * stack into the other way, so that two callers alternating through one key both hit; the
+   * ones before only count (a variant seen once or twice does not pay for a learn). */
+  if (match && match->variant_misses + 1 < SC_VARIANT_LEARN) {
+    match->variant_misses++;
+    return id;
+  }
+  if (match)
+    match->variant_misses = 0;
+  /* New key (made SEEN), or a CACHED key's variant, learnt into the other way. */
   int way = match ? !match_way : c->victim[set];
   c->victim[set] = (uint8_t)!way;
   sc_entry_t *e = sc_entry(c, set * SC_WAYS + (uint32_t)way);
@@ -516,6 +476,7 @@ uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site, 
   e->cfa = cfa;
   e->fp = fp;
   e->nchecks = 0;
+  e->variant_misses = 0;
   if (match) {
     sc_learn(e, frames + skip, np, id);
   } else {

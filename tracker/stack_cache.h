@@ -1,0 +1,91 @@
+/* stack_cache.h: the per-thread stack cache's layout and its lookup (a hit), inlined into
+ * the hooks through ms__stack_capture; learning, misses and the test modes are in stacks.c
+ * (docs/tracker.md, "Stack cache"). Included by ms_internal.h only. */
+#ifndef MS_STACK_CACHE_H
+#define MS_STACK_CACHE_H
+
+#define SC_WAYS 2
+#define SC_BYTES (40 * 1024) /* most a thread's cache maps (touched as entries fill) */
+#define SC_MAX_GAP (256 * 1024) /* larger jumps between slots: another stack, not cached */
+
+enum { SC_EMPTY = 0, SC_SEEN, SC_CACHED, SC_NEVER };
+
+/* One stack word a walk read: at loc (an address in the program's stack, fixed for a key:
+ * the key's stack pointer is part of it) the value val. */
+typedef struct sc_check_s {
+  uintptr_t loc;
+  uint64_t val;
+} sc_check_t;
+
+typedef struct sc_entry_s {
+  uintptr_t site, cfa, fp; /* the key; fp counts only when fp_matters */
+  uint32_t id;             /* the stack's id (never 0) when CACHED */
+  uint8_t state;           /* SC_* */
+  uint8_t nchecks;         /* even: the list is checked two words at a time */
+  uint8_t fp_matters;      /* the walk depends on the key's rbp: it must match too */
+  uint8_t variant_misses;  /* misses before a learn (stacks.c): SEEN, the key's after its
+                            * first; CACHED, its key's with other stack words */
+  sc_check_t chk[];        /* at most SC_CHECKS(depth) */
+} sc_entry_t;
+
+/* Return slots of frames 1..depth-1 and the stack's end, saved-rbp slots of frames 1..depth-1,
+ * and one to make the count even. */
+#define SC_CHECKS(depth) (2 * (depth) + 2)
+
+typedef struct sc_cache_s {
+  uint64_t gen;     /* ms__stack_cache_gen when the entries were last valid */
+  pid_t tid;        /* the thread that filled them */
+  uint32_t stride;  /* bytes per entry */
+  uint32_t sets;    /* a power of two */
+  uint32_t bytes;   /* of the mapping */
+  uint32_t set_shift; /* 64 - log2(sets): a hash's top bits pick the set */
+  uint64_t set_bytes; /* stride * SC_WAYS */
+  uint8_t victim[256]; /* per set: the way the next insertion replaces */
+} sc_cache_t;
+
+/* Bumped to drop every thread's entries (fork, dlclose); a cache is valid for one value. */
+extern _Atomic uint64_t ms__stack_cache_gen MS_HIDDEN;
+
+/* Fibonacci hashing of site ^ cfa: one multiply, the top bits (both vary in their low and
+ * middle bits; the multiply carries those up). */
+static inline uint32_t sc_set(const sc_cache_t *c, uintptr_t site, uintptr_t cfa) {
+  uint64_t h = ((uint64_t)site ^ ((uint64_t)cfa << 7)) * 0x9e3779b97f4a7c15ull;
+  return (uint32_t)(h >> c->set_shift); /* sets >= 2: the shift is < 64 */
+}
+
+/* Reads the program's stack above the hook: the words a walk from this key read moments ago
+ * on this same thread (between the key's CFA and at most SC_MAX_GAP past each other, checked
+ * when learned). Two at a time, one branch per pair. volatile: each word is read now. */
+static inline int sc_words_hold(const sc_entry_t *e) {
+  const sc_check_t *c = e->chk, *end = e->chk + e->nchecks;
+  for (; c < end; c += 2)
+    if (((*(const volatile uint64_t *)c[0].loc ^ c[0].val) |
+         (*(const volatile uint64_t *)c[1].loc ^ c[1].val)) != 0)
+      return 0;
+  return 1;
+}
+
+/* The lookup of a hit, inlined into the hook body (ms__stack_capture) so that a hit costs no
+ * call: the id a walk would give, or 0 (a miss). Only the normal mode: the test modes count
+ * and verify in stacks.c (ms__stack_cached). fp is never MS_STACK_NO_KEY here. */
+static inline uint32_t ms__stack_cache_hit(ms_thread_t *t, uintptr_t site, uintptr_t cfa,
+                                           uintptr_t fp) {
+  const sc_cache_t *c = (const sc_cache_t *)t->stack_cache;
+  if (MS_UNLIKELY(!c) ||
+      c->gen != atomic_load_explicit(&ms__stack_cache_gen, memory_order_relaxed) ||
+      c->tid != t->tid)
+    return 0;
+  const sc_entry_t *e = (const sc_entry_t *)(const void *)((const char *)c + sizeof(sc_cache_t) +
+                                                           sc_set(c, site, cfa) * c->set_bytes);
+  for (int w = 0; w < SC_WAYS; w++, e = (const sc_entry_t *)(const void *)((const char *)e +
+                                                                          c->stride)) {
+    if (e->site != site || e->cfa != cfa || e->state != SC_CACHED ||
+        (e->fp_matters && e->fp != fp))
+      continue;
+    if (sc_words_hold(e))
+      return e->id;
+  }
+  return 0;
+}
+
+#endif /* MS_STACK_CACHE_H */
