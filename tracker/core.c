@@ -887,6 +887,7 @@ static void thread_exit(void *arg) {
   atomic_fetch_add(&ms__g.released_free, t->ring.n_free);
   atomic_fetch_add(&ms__g.released_bytes, t->ring.n_bytes);
   t->ring.n_alloc = t->ring.n_free = t->ring.n_bytes = 0;
+  ms__stack_cache_release(t);
   unlock_thread(t, c);
   tl->t = NULL;
   tl->state = MS_T_DEAD;

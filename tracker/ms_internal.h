@@ -291,6 +291,8 @@ MS_HIDDEN uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintpt
                                     uintptr_t cfa, uintptr_t fp, uint32_t hit_id);
 /* Drops every thread's cached stacks (after fork, at dlclose: code may move). */
 MS_HIDDEN void ms__stack_cache_invalidate(void);
+/* The buffer's owner thread ends (core.c's thread exit): its cache entries go with it. */
+MS_HIDDEN void ms__stack_cache_release(ms_thread_t *t);
 /* meta.txt's stack_cache line when a test mode is on: its length, or 0. */
 MS_HIDDEN int ms__stack_cache_meta(char *buf, size_t cap);
 

@@ -779,7 +779,11 @@ MS_EXPORT int dlclose(void *handle) {
   ms__snapshot_maps(); /* frames in the module stay symbolizable after it is gone */
   ms__stack_cache_invalidate(); /* other code may be loaded where the module's was */
   tl->state = saved;
-  return next(handle);
+  int rc = next(handle);
+  /* Again once the module is gone: another thread may have learnt a key through its code
+   * between the first bump and the unmapping. */
+  ms__stack_cache_invalidate();
+  return rc;
 }
 
 /* A thread that names itself is re-checked against a MEMSCOPE_THREADS glob, and the name is

@@ -40,6 +40,13 @@ typedef struct sc_cache_s {
   uint32_t bytes;   /* of the mapping */
   uint32_t set_shift; /* 64 - log2(sets): a hash's top bits pick the set */
   uint64_t set_bytes; /* stride * SC_WAYS */
+  /* The owner thread's own stack, [stk_lo, stk_hi): a key is cached only when every word it
+   * checks lies there, between its stack pointer and the top. A thread's stack never moves
+   * and is mapped from any stack pointer in it up to the top, so a hit (same thread, same
+   * stack pointer) only reads mapped memory. Stacks the program switches to itself
+   * (makecontext coroutines, sigaltstack) are outside: never cached. */
+  uintptr_t stk_lo, stk_hi;
+  uint8_t stk_state;   /* 0 not read yet, 1 known, 2 unknown (nothing is cached) */
   uint8_t victim[256]; /* per set: the way the next insertion replaces */
 } sc_cache_t;
 

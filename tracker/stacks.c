@@ -7,6 +7,7 @@
  * read-mostly lines and write nothing. The cache is at the end of the file. */
 #define _GNU_SOURCE
 #include <link.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -274,10 +275,41 @@ static sc_cache_t *sc_get(ms_thread_t *t) {
   if (c->gen != gen || c->tid != t->tid) {
     for (uint32_t i = 0; i < c->sets * SC_WAYS; i++)
       sc_entry(c, i)->state = SC_EMPTY;
+    if (c->tid != t->tid)
+      c->stk_state = 0; /* another thread: its own stack */
     c->gen = gen;
     c->tid = t->tid;
   }
   return c;
+}
+
+/* The calling thread's stack, read once per owner (glibc's record of it; for the initial
+ * thread glibc reads /proc/self/maps: a passed-through allocation or two, once). 1 when c's
+ * bounds are known. */
+static int sc_stack_bounds(sc_cache_t *c) {
+  if (c->stk_state == 0) {
+    pthread_attr_t a;
+    void *addr = NULL;
+    size_t size = 0;
+    c->stk_state = 2;
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+      if (pthread_attr_getstack(&a, &addr, &size) == 0 && addr && size) {
+        c->stk_lo = (uintptr_t)addr;
+        c->stk_hi = (uintptr_t)addr + size;
+        c->stk_state = 1;
+      }
+      pthread_attr_destroy(&a);
+    }
+  }
+  return c->stk_state == 1;
+}
+
+/* A buffer's owner thread ends: the next owner (possibly given the same thread id) must not
+ * find entries that check the old thread's stack, which may be unmapped by then. */
+void ms__stack_cache_release(ms_thread_t *t) {
+  sc_cache_t *c = t->stack_cache;
+  if (c)
+    c->tid = 0;
 }
 
 _Static_assert((int)MS_PRIM_GREG_RBP == (int)REG_RBP && (int)MS_PRIM_GREG_RSP == (int)REG_RSP &&
@@ -309,8 +341,8 @@ static inline void sc_add(sc_entry_t *e, uintptr_t loc, uint64_t val) {
 /* Fills e (key already set) from a stepped walk, or marks it NEVER. f[0, np) are the
  * program's frames as unw_backtrace gave them (this library's dropped, cut to the depth).
  * noinline: the walk starts in this function's frame and passes ours on the way out. */
-static __attribute__((noinline)) void sc_learn(sc_entry_t *e, void *const *f, int np,
-                                               uint32_t id) {
+static __attribute__((noinline)) void sc_learn(sc_cache_t *c, sc_entry_t *e, void *const *f,
+                                               int np, uint32_t id) {
   ms_prim_frame_t w[MS_MAX_DEPTH + 10];
   int end, max = ms__g.depth + 8; /* our frames: this, ms__stack_missed, the hook body */
   int m = ms_prim_walk(w, max, &end);
@@ -385,6 +417,12 @@ static __attribute__((noinline)) void sc_learn(sc_entry_t *e, void *const *f, in
   }
   if (e->nchecks & 1) /* pairs: repeat the first */
     sc_add(e, e->chk[0].loc, e->chk[0].val);
+  /* Every word a hit will read, on this thread's own stack (sc_cache_t.stk_lo): else none. */
+  if (!sc_stack_bounds(c) || cfa - 8 < c->stk_lo || cfa > c->stk_hi)
+    return;
+  for (int k = 0; k < e->nchecks; k++)
+    if (e->chk[k].loc < cfa - 8 || e->chk[k].loc > c->stk_hi - 8)
+      return;
   e->id = id;
   e->state = SC_CACHED;
 }
@@ -456,7 +494,7 @@ uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site, 
     }
     match->variant_misses = 0; /* CACHED from here: counts its variants' misses */
     match->fp = fp;
-    sc_learn(match, frames + skip, np, id);
+    sc_learn(c, match, frames + skip, np, id);
     return id;
   }
   /* A CACHED key whose stack words differ: its SC_VARIANT_LEARN-th such miss learns this
@@ -478,7 +516,7 @@ uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site, 
   e->nchecks = 0;
   e->variant_misses = 0;
   if (match) {
-    sc_learn(e, frames + skip, np, id);
+    sc_learn(c, e, frames + skip, np, id);
   } else {
     e->state = SC_SEEN;
   }
