@@ -212,12 +212,20 @@ MS_PRIM_INLINE int ms_prim_walk(ms_prim_frame_t *out, int max, int *end) {
  * not every file including this one defines; stacks.c checks that they agree). */
 enum { MS_PRIM_GREG_RBP = 10, MS_PRIM_GREG_RSP = 15, MS_PRIM_GREG_RIP = 16 };
 
+/* Zeroed memory (bss: untouched pages read as the zero page) for the registers a synthesized
+ * context does not know. A frame whose unwind rule went through one of them (hand-written
+ * CFI on rbx, r12...) would otherwise make libunwind load near address 0 and fault; reading
+ * here it gets zeros, the step disagrees with the real walk, and the key is not cached. */
+static uint64_t ms_prim_unknown_regs_area[8192] __attribute__((unused));
+
 static inline int ms_prim_step_from_unguarded(uintptr_t ip, uintptr_t sp, uintptr_t fp,
                                               uintptr_t *ip_out, uintptr_t *sp_out) {
   unw_context_t uc;
   unw_cursor_t c;
   *ip_out = *sp_out = 0;
   memset(&uc, 0, sizeof uc);
+  for (int r = 0; r < MS_PRIM_GREG_RSP; r++) /* r8-r15, rdi, rsi, rbp, rbx, rdx, rax, rcx */
+    uc.uc_mcontext.gregs[r] = (greg_t)(uintptr_t)&ms_prim_unknown_regs_area[4096];
   uc.uc_mcontext.gregs[MS_PRIM_GREG_RIP] = (greg_t)ip;
   uc.uc_mcontext.gregs[MS_PRIM_GREG_RSP] = (greg_t)sp;
   uc.uc_mcontext.gregs[MS_PRIM_GREG_RBP] = (greg_t)fp;
