@@ -110,6 +110,130 @@ static inline void step_ts_addr(delta_t *d, ms_event_t *r, uint64_t dt, uint64_t
   r->addr = d->prev_addr;
 }
 
+/* Version 2's own forms (docs/trace-format.md, 3.5): FREE of a recent allocation, short
+ * ALLOC, compact REALLOC, a realloc's release, a FREE in 16-byte units. p points after the
+ * tag. Returns 0 with the record decoded (*pp past it), -1 on damage (*why says what), or 1
+ * when the tag is a long record: *tagp and *kindp are then v1's, for v1's body at p. */
+static inline __attribute__((always_inline)) int decode_v2_forms(const uint8_t **pp,
+                                                                 const uint8_t *p,
+                                                                 const uint8_t *end, delta_t *d,
+                                                                 ms_event_t *r, uint8_t *tagp,
+                                                                 int *kindp, const char **why) {
+  uint8_t tag = *tagp;
+  int kind;
+  uint64_t dt, delta, delta2;
+  if (tag & MS_V2_TAG_FREE_RECENT) { /* FREE of a recent allocation: its age, dt */
+    uint32_t age = tag & (MS_V2_RECENT - 1);
+    r->kind = MS_EV_FREE;
+    if (get_svarint(&p, end, &dt))
+      return -1;
+    if (age >= d->nalloc) {
+      *why = "free of an allocation the chunk has not made";
+      return -1;
+    }
+    uint64_t *pred = &d->dt_pred[0][d->last];
+    *pred += dt; /* dt is stored as the change from the last short FREE's (same `last`) */
+    d->prev_ts += *pred;
+    d->last = 0;
+    d->prev_addr = d->recent[(d->nalloc - 1 - age) & (MS_V2_RECENT - 1)];
+    r->ts = d->prev_ts;
+    r->addr = d->prev_addr;
+    *pp = p;
+    return 0;
+  }
+  if (tag & MS_V2_TAG_ALLOC_SHORT) { /* ALLOC: stack place, size's low bits in the tag */
+    uint32_t s = (tag >> 3) & 7;
+    uint64_t hi, st;
+    r->kind = MS_EV_ALLOC;
+    if (get_svarint(&p, end, &dt) || ms_get_varint(&p, end, &delta) ||
+        ms_get_varint(&p, end, &hi))
+      return -1;
+    if (hi >> 61) {
+      *why = "size out of range";
+      return -1;
+    }
+    if (s < MS_V2_NSTACKS)
+      st = d->stk[s];
+    else if (ms_get_varint(&p, end, &st))
+      return -1;
+    v2_mtf(d->stk, s, st); /* as the encoder did */
+    r->stack_id = st;
+    r->size = hi << 3 | (tag & 7);
+    uint64_t *pred = &d->dt_pred[1][d->last];
+    *pred += dt;
+    d->prev_ts += *pred;
+    d->last = 1;
+    d->prev_addr += (uint64_t)ms_unzigzag(delta) << 4;
+    r->ts = d->prev_ts;
+    r->addr = d->prev_addr;
+    v2_push(d, r->addr);
+    *pp = p;
+    return 0;
+  }
+  /* A long record: v1's body; the release flag moved to 0x08, the kind to 3 bits. */
+  kind = tag & 7;
+  if (kind == MS_V2_KIND_REALLOC) { /* compact REALLOC */
+    uint64_t code;
+    r->kind = MS_EV_REALLOC;
+    delta = 0;
+    if (get_svarint(&p, end, &dt) ||
+        (!(tag & MS_V2_FLAG_OLD_PREV) && get_svarint(&p, end, &delta)) ||
+        get_svarint(&p, end, &delta2) || ms_get_varint(&p, end, &r->size) ||
+        ms_get_varint(&p, end, &code))
+      return -1;
+    uint32_t s = code < MS_V2_NSTACKS ? (uint32_t)code : MS_V2_NSTACKS;
+    r->stack_id = s < MS_V2_NSTACKS ? d->rstk[s] : code - MS_V2_NSTACKS;
+    v2_mtf(d->rstk, s, r->stack_id);
+    r->flags = (tag & MS_V2_FLAG_RELEASE) ? MS_FLAG_REALLOC_RELEASE : 0;
+    uint64_t *pred = &d->dt_pred[2][d->last];
+    *pred += dt;
+    d->prev_ts += *pred;
+    r->ts = d->prev_ts;
+    r->old_addr = d->prev_addr + delta;
+    r->addr = r->old_addr + ((tag & MS_V2_FLAG_NEW_UNITS) ? delta2 << 4 : delta2);
+    d->prev_addr = r->addr;
+    d->last = 2;
+    v2_push(d, r->addr);
+    *pp = p;
+    return 0;
+  }
+  if (tag == MS_V2_TAG_RELEASE_RECENT || tag == MS_V2_TAG_RELEASE_LAST) {
+    uint64_t age = 0; /* a realloc's release of a recent allocation */
+    r->kind = MS_EV_FREE;
+    if (get_svarint(&p, end, &dt) ||
+        (tag == MS_V2_TAG_RELEASE_RECENT && ms_get_varint(&p, end, &age)))
+      return -1;
+    if (age >= d->nalloc || age >= MS_V2_RECENT) {
+      *why = "free of an allocation the chunk has not made";
+      return -1;
+    }
+    r->flags = MS_FLAG_REALLOC_RELEASE;
+    uint64_t *pred = &d->dt_pred[3][d->last];
+    *pred += dt;
+    d->prev_ts += *pred;
+    d->prev_addr = d->recent[(d->nalloc - 1 - age) & (MS_V2_RECENT - 1)];
+    r->ts = d->prev_ts;
+    r->addr = d->prev_addr;
+    d->last = 0;
+    *pp = p;
+    return 0;
+  }
+  if (kind == MS_REC_FREE && (tag & MS_V2_FLAG_UNITS16)) {
+    r->kind = MS_EV_FREE;
+    if (ms_get_varint(&p, end, &dt) || get_svarint(&p, end, &delta))
+      return -1;
+    r->flags = (tag & MS_V2_FLAG_RELEASE) ? MS_FLAG_REALLOC_RELEASE : 0;
+    step_ts_addr(d, r, dt, delta << 4);
+    d->last = 0;
+    *pp = p;
+    return 0;
+  }
+  *tagp = (uint8_t)((tag & (MS_FLAG_ALIGN | MS_FLAG_WEIGHT)) |
+                   ((tag & MS_V2_FLAG_RELEASE) ? MS_FLAG_REALLOC_RELEASE : 0));
+  *kindp = kind;
+  return 1;
+}
+
 /* Decodes one record at *pp into *r (and *x), updating the delta state. *r must come in with
  * every field a kind may leave out set to its default (0, weight 1): only fields the record
  * carries are written. kind is the record kind, MS_REC_STACK included (its id in stack_id).
@@ -131,114 +255,9 @@ static inline __attribute__((always_inline)) int decode_record(const uint8_t **p
   uint64_t dt, delta, delta2;
   *why = "varint cut off or longer than 10 bytes";
   if (d->v2) {
-    if (tag & MS_V2_TAG_FREE_RECENT) { /* FREE of a recent allocation: its age, dt */
-      uint32_t age = tag & (MS_V2_RECENT - 1);
-      r->kind = MS_EV_FREE;
-      if (get_svarint(&p, end, &dt))
-        return -1;
-      if (age >= d->nalloc) {
-        *why = "free of an allocation the chunk has not made";
-        return -1;
-      }
-      uint64_t *pred = &d->dt_pred[0][d->last];
-      *pred += dt; /* dt is stored as the change from the last short FREE's (same `last`) */
-      d->prev_ts += *pred;
-      d->last = 0;
-      d->prev_addr = d->recent[(d->nalloc - 1 - age) & (MS_V2_RECENT - 1)];
-      r->ts = d->prev_ts;
-      r->addr = d->prev_addr;
-      *pp = p;
-      return 0;
-    }
-    if (tag & MS_V2_TAG_ALLOC_SHORT) { /* ALLOC: stack place, size's low bits in the tag */
-      uint32_t s = (tag >> 3) & 7;
-      uint64_t hi, st;
-      r->kind = MS_EV_ALLOC;
-      if (get_svarint(&p, end, &dt) || ms_get_varint(&p, end, &delta) ||
-          ms_get_varint(&p, end, &hi))
-        return -1;
-      if (hi >> 61) {
-        *why = "size out of range";
-        return -1;
-      }
-      if (s < MS_V2_NSTACKS)
-        st = d->stk[s];
-      else if (ms_get_varint(&p, end, &st))
-        return -1;
-      v2_mtf(d->stk, s, st); /* as the encoder did */
-      r->stack_id = st;
-      r->size = hi << 3 | (tag & 7);
-      uint64_t *pred = &d->dt_pred[1][d->last];
-      *pred += dt;
-      d->prev_ts += *pred;
-      d->last = 1;
-      d->prev_addr += (uint64_t)ms_unzigzag(delta) << 4;
-      r->ts = d->prev_ts;
-      r->addr = d->prev_addr;
-      v2_push(d, r->addr);
-      *pp = p;
-      return 0;
-    }
-    /* A long record: v1's body; the release flag moved to 0x08, the kind to 3 bits. */
-    kind = tag & 7;
-    if (kind == MS_V2_KIND_REALLOC) { /* compact REALLOC */
-      uint64_t code;
-      r->kind = MS_EV_REALLOC;
-      delta = 0;
-      if (get_svarint(&p, end, &dt) ||
-          (!(tag & MS_V2_FLAG_OLD_PREV) && get_svarint(&p, end, &delta)) ||
-          get_svarint(&p, end, &delta2) || ms_get_varint(&p, end, &r->size) ||
-          ms_get_varint(&p, end, &code))
-        return -1;
-      uint32_t s = code < MS_V2_NSTACKS ? (uint32_t)code : MS_V2_NSTACKS;
-      r->stack_id = s < MS_V2_NSTACKS ? d->rstk[s] : code - MS_V2_NSTACKS;
-      v2_mtf(d->rstk, s, r->stack_id);
-      r->flags = (tag & MS_V2_FLAG_RELEASE) ? MS_FLAG_REALLOC_RELEASE : 0;
-      uint64_t *pred = &d->dt_pred[2][d->last];
-      *pred += dt;
-      d->prev_ts += *pred;
-      r->ts = d->prev_ts;
-      r->old_addr = d->prev_addr + delta;
-      r->addr = r->old_addr + ((tag & MS_V2_FLAG_NEW_UNITS) ? delta2 << 4 : delta2);
-      d->prev_addr = r->addr;
-      d->last = 2;
-      v2_push(d, r->addr);
-      *pp = p;
-      return 0;
-    }
-    if (tag == MS_V2_TAG_RELEASE_RECENT || tag == MS_V2_TAG_RELEASE_LAST) {
-      uint64_t age = 0; /* a realloc's release of a recent allocation */
-      r->kind = MS_EV_FREE;
-      if (get_svarint(&p, end, &dt) ||
-          (tag == MS_V2_TAG_RELEASE_RECENT && ms_get_varint(&p, end, &age)))
-        return -1;
-      if (age >= d->nalloc || age >= MS_V2_RECENT) {
-        *why = "free of an allocation the chunk has not made";
-        return -1;
-      }
-      r->flags = MS_FLAG_REALLOC_RELEASE;
-      uint64_t *pred = &d->dt_pred[3][d->last];
-      *pred += dt;
-      d->prev_ts += *pred;
-      d->prev_addr = d->recent[(d->nalloc - 1 - age) & (MS_V2_RECENT - 1)];
-      r->ts = d->prev_ts;
-      r->addr = d->prev_addr;
-      d->last = 0;
-      *pp = p;
-      return 0;
-    }
-    if (kind == MS_REC_FREE && (tag & MS_V2_FLAG_UNITS16)) {
-      r->kind = MS_EV_FREE;
-      if (ms_get_varint(&p, end, &dt) || get_svarint(&p, end, &delta))
-        return -1;
-      r->flags = (tag & MS_V2_FLAG_RELEASE) ? MS_FLAG_REALLOC_RELEASE : 0;
-      step_ts_addr(d, r, dt, delta << 4);
-      d->last = 0;
-      *pp = p;
-      return 0;
-    }
-    tag = (uint8_t)((tag & (MS_FLAG_ALIGN | MS_FLAG_WEIGHT)) |
-                    ((tag & MS_V2_FLAG_RELEASE) ? MS_FLAG_REALLOC_RELEASE : 0));
+    int rc = decode_v2_forms(pp, p, end, d, r, &tag, &kind, why);
+    if (rc <= 0)
+      return rc;
   }
   r->kind = (ms_event_kind_t)kind;
   switch (kind) {
