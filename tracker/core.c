@@ -1076,6 +1076,10 @@ static void init_fuzz(void) {
   }
   ms__g.fuzz = 1;
   ms__g.active = 1;
+  /* Registered first: its child handler must release the fork gate before after_fork_child
+   * runs, since that may walk (ms_prim.h, "Stacks"). */
+  if (ms_prim_fork_gate_install() < 0)
+    ms__msg("pthread_atfork failed: a fork while another thread walks may hang the child");
   pthread_atfork(NULL, NULL, after_fork_child);
   if (ms__g.verbose)
     ms__msg("fuzz mode: per-input accounting, no trace");
@@ -1116,6 +1120,10 @@ void ms__init(void) {
   ms__g.active = 1;
   atomic_store(&ms__g.recording, 1);
   ms__snapshot_maps();
+  /* Registered first: its child handler must release the fork gate before after_fork_child
+   * runs, since that may walk (ms_prim.h, "Stacks"). */
+  if (ms_prim_fork_gate_install() < 0)
+    ms__msg("pthread_atfork failed: a fork while another thread walks may hang the child");
   pthread_atfork(NULL, NULL, after_fork_child);
   if (ms__g.verbose)
     ms__msg("tracing to %s (stack depth %d)", ms__g.run_dir, ms__g.depth);

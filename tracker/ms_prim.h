@@ -7,13 +7,26 @@
  * naming what is supported, rather than building a tracker that records wrong timestamps.
  *
  * Supported: x86-64 Linux (tracker/prim/ms_prim_x86_64_linux.h).
- * To add a platform: write tracker/prim/ms_prim_<cpu>_<os>.h defining everything below, add
+ * To add a platform: write tracker/prim/ms_prim_<cpu>_<os>.h defining everything below (and
+ * tracker/prim/ms_prim_<cpu>_<os>.c, the backend's out-of-line state; tracker/CMakeLists.txt
+ * compiles it by the backend's name), add
  * its MS_PRIM_BACKEND_ branch here and its CMAKE_SYSTEM_* match in tracker/CMakeLists.txt.
  *
- * The contract. Every function is static inline; the ones on the allocation path are
+ * The contract. Every function is static inline (but ms_prim_fork_gate_install, which lives
+ * in the backend's .c file); the ones on the allocation path are
  * always_inline, so that a hook compiles to the same instructions as if it called the
  * primitive itself (no call, no frame: a frame would also show up in captured stacks).
  * None of them allocates, takes a lock or touches errno except where it says so.
+ *
+ * Locks: the stack primitives that call the unwinder (ms_prim_backtrace,
+ * ms_prim_backtrace_traced, ms_prim_walk, ms_prim_step_from) take the fork gate for reading,
+ * a process-wide rwlock that fork() takes for writing (ms_prim_fork_gate_install's
+ * pthread_atfork handlers). The reason: libunwind's unw_step takes an internal mutex, and a
+ * child forked while another thread held it would block on it forever at its first walk
+ * (docs/tracker.md, "Fork while another thread walks"). A thread already inside a walk (a
+ * signal handler nested in one) does not take it again. Only walks pay it: the stack cache's
+ * hits never call these. Each backend supplies its own gate, or none if its unwinder holds no
+ * lock across fork.
  *
  *   Time
  *     uint64_t ms_prim_ticks(void)          hot path. A fast, per-CPU-consistent counter
@@ -73,6 +86,12 @@
                                             0 at the stack's end, -1 on error. Writes nothing
                                             but its outputs. The stack cache asks it whether a
                                             frame's step depends on the frame pointer.
+ *
+ *     int ms_prim_fork_gate_install(void)    once, at start, before any other pthread_atfork
+ *                                            handler of the tracker (so that its child
+ *                                            handler opens the gate before the tracker's own
+ *                                            may walk): registers the fork gate's handlers.
+ *                                            0, or -1 if pthread_atfork failed. Idempotent.
  *
  *   Raw system calls (no libc wrapper: they must not be interposed, must not be cancellation
  *   points the program can observe, and must work while libc is half set up). Each returns

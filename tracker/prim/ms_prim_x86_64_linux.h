@@ -72,28 +72,44 @@ MS_PRIM_INLINE void ms_prim_cpu_relax(void) { __builtin_ia32_pause(); }
 
 /* ---- stacks ----------------------------------------------------------------------------- */
 
+/* The fork gate (ms_prim_x86_64_linux.c; docs/tracker.md, "Fork while another thread
+ * walks"): every libunwind call of the tracker runs between these two, which hold a
+ * process-wide rwlock for reading; fork() takes it for writing (a pthread_atfork handler), so
+ * that no thread holds libunwind's internal mutex when the child is made. Out of line: they
+ * run only on a stack-cache miss, and the hook bodies that inline the walk stay short. */
+void ms__prim_gate_enter(void) __attribute__((visibility("hidden")));
+void ms__prim_gate_leave(void) __attribute__((visibility("hidden")));
+int ms_prim_fork_gate_install(void) __attribute__((visibility("hidden")));
+
 /* libunwind's unw_backtrace. Its x86-64 fast path (tdep_trace, src/x86_64/Gtrace.c) keeps a
  * per-thread trace cache: a hash of 2^14 16-byte frame records that it maps and fills in
  * full at the thread's first call, 256 KiB for every thread that ever calls it, which alone
  * would be ~2.7x the 96 KiB a tracked thread may cost. always_inline: the first frame
  * returned is the function this is inlined into. */
 MS_PRIM_INLINE int ms_prim_backtrace_traced(void **out, int max) {
-  return unw_backtrace(out, max);
+  /* Gated too: the fast path falls back to unw_step (slow_backtrace) whenever a frame is not
+   * in its cache, and unw_step takes libunwind's mutex. */
+  ms__prim_gate_enter();
+  int n = unw_backtrace(out, max);
+  ms__prim_gate_leave();
+  return n;
 }
 
 /* unw_step may check a stack word with mincore and by writing it to a pipe and reading it
  * back (libunwind's CONSERVATIVE_CHECKS, validate_mem/write_validate): read() is a
  * cancellation point, and these calls can change errno. Every stepped walk runs between
  * these two, so that a malloc never becomes a cancellation point (tests/tracker/
- * cancel_thread.c caught it) and errno stays the program's. */
+ * cancel_thread.c caught it) and errno stays the program's; they also pass the fork gate. */
 typedef struct ms_prim_unw_guard_s {
   int old_cancel, saved_errno;
 } ms_prim_unw_guard_t;
 static inline void ms_prim_unw_enter(ms_prim_unw_guard_t *g) {
   g->saved_errno = errno;
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &g->old_cancel);
+  ms__prim_gate_enter();
 }
 static inline void ms_prim_unw_leave(const ms_prim_unw_guard_t *g) {
+  ms__prim_gate_leave();
   pthread_setcancelstate(g->old_cancel, NULL);
   errno = g->saved_errno;
 }
