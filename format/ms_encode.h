@@ -161,6 +161,40 @@ static inline uint8_t *ms__enc_string(uint8_t *o, const char *s, size_t n) {
   return o + n;
 }
 
+/* The bodies formats 1 and 2 share (STACK, MARK, VAR: version 2 keeps version 1's). */
+static inline uint8_t *ms__enc_stack(uint8_t *o, const ms_rec_t *r) {
+  const uint64_t *frames = (const uint64_t *)(const void *)&r[1];
+  *o++ = MS_REC_STACK;
+  o = ms_put_varint(o, r->stack);
+  o = ms_put_varint(o, r->size);
+  uint64_t prev = 0;
+  for (uint64_t k = 0; k < r->size; k++) {
+    o = ms_put_svarint(o, (int64_t)(frames[k] - prev));
+    prev = frames[k];
+  }
+  return o;
+}
+
+static inline uint8_t *ms__enc_mark(uint8_t *o, const ms_rec_t *r, uint64_t dt) {
+  *o++ = MS_REC_MARK;
+  o = ms_put_varint(o, dt);
+  o = ms_put_varint(o, r->aux);
+  return ms__enc_string(o, (const char *)&r[1], r->size);
+}
+
+static inline uint8_t *ms__enc_var(uint8_t *o, const ms_rec_t *r, uint64_t dt, uint64_t daddr) {
+  const char *s = (const char *)&r[1];
+  size_t ln = r->stack & 0xff, lt = (r->stack >> 8) & 0xff, lf = r->stack >> 16;
+  *o++ = MS_REC_VAR;
+  o = ms_put_varint(o, dt);
+  o = ms_put_svarint(o, (int64_t)daddr);
+  o = ms_put_varint(o, r->size);
+  o = ms__enc_string(o, s, ln);
+  o = ms__enc_string(o, s + ln, lt);
+  return ms__enc_string(o, s + ln + lt, lf);
+}
+
+
 /* Encodes records [from, to) and emits them as chunks. Timestamps are clamped to be monotonic
  * within the file (the encoding stores unsigned deltas). A multi-slot record that does not
  * fit before `to` (being written by its owner right now, in a foreign flush) is left for
@@ -265,39 +299,18 @@ static inline uint32_t ms__encode_range_v1(ms_encoder_t *e, const ms_rec_t *recs
       prev_ts = ts;
       break;
     }
-    case MS_REC_STACK: {
-      const uint64_t *frames = (const uint64_t *)(const void *)&r[1];
-      *o++ = MS_REC_STACK;
-      o = ms_put_varint(o, r->stack);
-      o = ms_put_varint(o, r->size);
-      uint64_t prev = 0;
-      for (uint64_t k = 0; k < r->size; k++) {
-        o = ms_put_svarint(o, (int64_t)(frames[k] - prev));
-        prev = frames[k];
-      }
+    case MS_REC_STACK:
+      o = ms__enc_stack(o, r);
       break;
-    }
     case MS_REC_MARK:
-      *o++ = MS_REC_MARK;
-      o = ms_put_varint(o, ts - prev_ts);
-      o = ms_put_varint(o, r->aux);
-      o = ms__enc_string(o, (const char *)&r[1], r->size);
+      o = ms__enc_mark(o, r, ts - prev_ts);
       prev_ts = ts;
       break;
-    case MS_REC_VAR: {
-      const char *s = (const char *)&r[1];
-      size_t ln = r->stack & 0xff, lt = (r->stack >> 8) & 0xff, lf = r->stack >> 16;
-      *o++ = MS_REC_VAR;
-      o = ms_put_varint(o, ts - prev_ts);
-      o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
-      o = ms_put_varint(o, r->size);
-      o = ms__enc_string(o, s, ln);
-      o = ms__enc_string(o, s + ln, lt);
-      o = ms__enc_string(o, s + ln + lt, lf);
+    case MS_REC_VAR:
+      o = ms__enc_var(o, r, ts - prev_ts, r->addr - prev_addr);
       prev_addr = r->addr;
       prev_ts = ts;
       break;
-    }
     default:
       break;
     }
@@ -413,39 +426,18 @@ static inline uint8_t *ms__v2_slow_body(ms_v2_enc_t *v, const ms_rec_t *r, uint8
     prev_ts = ts;
     break;
   }
-  case MS_REC_STACK: {
-    const uint64_t *frames = (const uint64_t *)(const void *)&r[1];
-    *o++ = MS_REC_STACK;
-    o = ms_put_varint(o, r->stack);
-    o = ms_put_varint(o, r->size);
-    uint64_t prev = 0;
-    for (uint64_t k = 0; k < r->size; k++) {
-      o = ms_put_svarint(o, (int64_t)(frames[k] - prev));
-      prev = frames[k];
-    }
+  case MS_REC_STACK:
+    o = ms__enc_stack(o, r);
     break;
-  }
   case MS_REC_MARK:
-    *o++ = MS_REC_MARK;
-    o = ms_put_varint(o, ts - prev_ts);
-    o = ms_put_varint(o, r->aux);
-    o = ms__enc_string(o, (const char *)&r[1], r->size);
+    o = ms__enc_mark(o, r, ts - prev_ts);
     prev_ts = ts;
     break;
-  case MS_REC_VAR: {
-    const char *s = (const char *)&r[1];
-    size_t ln = r->stack & 0xff, lt = (r->stack >> 8) & 0xff, lf = r->stack >> 16;
-    *o++ = MS_REC_VAR;
-    o = ms_put_varint(o, ts - prev_ts);
-    o = ms_put_svarint(o, (int64_t)(r->addr - prev_addr));
-    o = ms_put_varint(o, r->size);
-    o = ms__enc_string(o, s, ln);
-    o = ms__enc_string(o, s + ln, lt);
-    o = ms__enc_string(o, s + ln + lt, lf);
+  case MS_REC_VAR:
+    o = ms__enc_var(o, r, ts - prev_ts, r->addr - prev_addr);
     prev_addr = r->addr;
     prev_ts = ts;
     break;
-  }
   default:
     break;
   }
