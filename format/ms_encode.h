@@ -161,6 +161,22 @@ static inline uint8_t *ms__enc_string(uint8_t *o, const char *s, size_t n) {
   return o + n;
 }
 
+/* A REALLOC's long body (version 1's, kept by version 2 for weighted ones): tag, the time
+ * gap, the old block against the previous address, the new against the old, size, stack. */
+static inline uint8_t *ms__enc_realloc_long(uint8_t *o, const ms_rec_t *r, uint8_t tag,
+                                            uint64_t dt, uint64_t prev_addr) {
+  uint64_t old = r[1].addr;
+  *o++ = tag;
+  o = ms_put_varint(o, dt);
+  o = ms_put_svarint(o, (int64_t)(old - prev_addr));
+  o = ms_put_svarint(o, (int64_t)(r->addr - old));
+  o = ms_put_varint(o, r->size);
+  o = ms_put_varint(o, r->stack);
+  if (r->weight)
+    o = ms_put_varint(o, r->weight);
+  return o;
+}
+
 /* The bodies formats 1 and 2 share (STACK, MARK, VAR: version 2 keeps version 1's). */
 static inline uint8_t *ms__enc_stack(uint8_t *o, const ms_rec_t *r) {
   const uint64_t *frames = (const uint64_t *)(const void *)&r[1];
@@ -286,15 +302,9 @@ static inline uint32_t ms__encode_range_v1(ms_encoder_t *e, const ms_rec_t *recs
       prev_ts = ts;
       break;
     case MS_REC_REALLOC: {
-      uint64_t old = r[1].addr;
-      *o++ = (uint8_t)(MS_REC_REALLOC | r->aux | (r->weight ? MS_FLAG_WEIGHT : 0));
-      o = ms_put_varint(o, ts - prev_ts);
-      o = ms_put_svarint(o, (int64_t)(old - prev_addr));
-      o = ms_put_svarint(o, (int64_t)(r->addr - old));
-      o = ms_put_varint(o, r->size);
-      o = ms_put_varint(o, r->stack);
-      if (r->weight)
-        o = ms_put_varint(o, r->weight);
+      o = ms__enc_realloc_long(
+          o, r, (uint8_t)(MS_REC_REALLOC | r->aux | (r->weight ? MS_FLAG_WEIGHT : 0)),
+          ts - prev_ts, prev_addr);
       prev_addr = r->addr;
       prev_ts = ts;
       break;
@@ -411,16 +421,10 @@ static inline uint8_t *ms__v2_slow_body(ms_v2_enc_t *v, const ms_rec_t *r, uint8
     break;
   }
   case MS_REC_REALLOC: {
-    uint64_t old = r[1].addr;
     /* weighted only: the fast loop takes every REALLOC without weight (above) */
-    *o++ = (uint8_t)(MS_REC_REALLOC | release | (r->weight ? MS_FLAG_WEIGHT : 0));
-    o = ms_put_varint(o, ts - prev_ts);
-    o = ms_put_svarint(o, (int64_t)(old - prev_addr));
-    o = ms_put_svarint(o, (int64_t)(r->addr - old));
-    o = ms_put_varint(o, r->size);
-    o = ms_put_varint(o, r->stack);
-    if (r->weight)
-      o = ms_put_varint(o, r->weight);
+    o = ms__enc_realloc_long(
+        o, r, (uint8_t)(MS_REC_REALLOC | release | (r->weight ? MS_FLAG_WEIGHT : 0)),
+        ts - prev_ts, prev_addr);
     ms__v2_push(v, r->addr);
     prev_addr = r->addr;
     prev_ts = ts;
