@@ -907,7 +907,13 @@ int ms_analyze_run(const char *run_dir, const ms_analysis_opts_t *opts, ms_analy
   ms_salvage_t salv;
   char serr[256] = "";
   int src = ms__salvage_run(run_dir, a->opts.no_salvage, &salv, serr, sizeof serr);
-  rc = open_run(run_dir, a->opts.module ? 0 : MS_RUN_LAZY, &a->run, err, errlen);
+  /* The module filter decides at each allocation whether its stack's first frame is in the
+   * module, so every stack must be known before the merge starts. A lazy open collects a
+   * chunk's stacks only when the merge reaches that chunk, and a thread may use a stack id
+   * whose STACK record sits in another thread's chunk that the merge reaches later (the id is
+   * interned before its record is written, and the user took its timestamp before the walk).
+   * (a->opts.module is cleared above: read the caller's.) */
+  rc = open_run(run_dir, opts && opts->module ? 0 : MS_RUN_LAZY, &a->run, err, errlen);
   if (rc)
     goto fail;
   ms__completeness(a, &salv, src, serr);

@@ -104,6 +104,40 @@ static char *worked_example(void) {
   return dir;
 }
 
+/* The module filter on a stack whose STACK record comes later in merge order than a use of it:
+ * thread B stamped its allocation (t50) before walking, and found the id that thread A had
+ * just interned; A's record for it went into A's next chunk (its ring was full), behind A's
+ * event at t60. A lazy open collects that chunk's stacks only when the merge gets there, so
+ * B's allocation must not be judged before then (a CI run counted 1537 of 1549 this way).
+ *   t10 A alloc 100 (no stack)   t50 B alloc 40 (s1, libfoo)   t60 A free
+ *   chunk 2 of A: STACK s1; t100 A alloc 8 (s1) */
+static void module_stack_defined_later(void) {
+  char *dir = new_run("an-modlate", NULL);
+  tg_file_t *a = thread(dir, 1, 0), *b = thread(dir, 2, 1);
+  tg_alloc(a, T0 + 10, 0xa000, 100, 0);
+  tg_free(a, T0 + 60, 0xa000);
+  tg_end_chunk(a);
+  tg_chunk(a, T0 + 100, 0, 0);
+  tg_stack(a, 1, 1, S1);
+  tg_alloc(a, T0 + 100, 0xc000, 8, 1);
+  done(a);
+  tg_alloc(b, T0 + 50, 0xb000, 40, 1);
+  done(b);
+  ms_analysis_opts_t o = {0};
+  o.module = "libfoo.so";
+  ms_analysis_t *an = analyze(dir, &o);
+  const ms_stats_module_t *m = ms_analysis_module(an);
+  T_TRUE(m != NULL);
+  T_EQ_U64(2, m->allocations);
+  T_EQ_U64(48, m->allocated_bytes);
+  T_EQ_U64(2, m->leaked_blocks);
+  T_EQ_U64(48, m->peak_live_bytes);
+  T_EQ_U64(0, ms_analysis_totals(an)->unknown_stack_refs);
+  ms_analysis_free(an);
+  tg_rmrf(dir);
+  free(dir);
+}
+
 static void worked_totals(void) {
   char *dir = worked_example();
   ms_analysis_t *a = analyze(dir, NULL);
@@ -1027,6 +1061,7 @@ static void roles(void) {
 int main(int argc, char **argv) {
   static const t_case_t cases[] = {
       T_CASE(worked_totals),       T_CASE(worked_lifetimes_sizes_marks),
+      T_CASE(module_stack_defined_later),
       T_CASE(worked_leaks_and_hot_stacks), T_CASE(worked_timeline),
       T_CASE(timeline_keeps_peak), T_CASE(temporaries_realloc), T_CASE(scopes),
       T_CASE(vars),                T_CASE(sampled_size_classes),
