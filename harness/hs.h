@@ -52,6 +52,8 @@ typedef struct hs_opts_s {
   const char *lib;            /* --lib PATH to libmemscope.so */
   const char *suppressions;   /* --suppressions FILE */
   int test_slowdown;          /* hidden --test-slowdown K: MEMSCOPE_TEST_SLOWDOWN in tracked runs */
+  int test_slowdown_first;    /* hidden --test-slowdown-first K: the same, in the first
+                               * measurement only (not in the gate's confirmation) */
   double timeout_s;           /* --timeout SECONDS for each child, 0 = none */
   int allow_partial;          /* --allow-partial: a partial trace is reported, not failed */
   const char *process;        /* --process NAME|PID|main: assertions on these processes only */
@@ -256,11 +258,22 @@ void hs_print_case(const hs_case_t *c);
  * object for summary.json (NULL on a runtime error with err set). */
 cJSON *hs_overhead_measure(const hs_opts_t *o, char *const *argv, const char *lib,
                            const char *scratch_dir, char *err, size_t errlen);
+/* hs_overhead_measure in a new scratch directory under dir, removed afterwards. */
+cJSON *hs_overhead_measure_in(const hs_opts_t *o, char *const *argv, const char *lib,
+                              const char *dir, char *err, size_t errlen);
 /* The machine this process runs on ({"cpu", "ncpu", "kernel", "build_type"}), recorded with
  * every overhead measurement so that the gate compares CPU times of like machines only. */
 cJSON *hs_host_json(void);
 /* gate command: 0 no regression, 1 regression, 2 bad input. */
 int hs_gate(const char *baseline, const char *current, double tolerance_pct, int *nregressed);
+/* Measures target `name`'s overhead again (a fresh set of o->repeat pairs): the overhead object
+ * (caller frees), or NULL when it cannot. */
+typedef cJSON *(*hs_remeasure_fn)(void *ctx, const char *name);
+/* hs_gate for a caller that can measure again (run, scenario, all with --baseline): a target
+ * whose CPU-time ratio regressed is re-measured once with `remeasure`, and fails only when the
+ * fresh measurement regressed too (docs/harness.md, "Gate"). remeasure NULL = hs_gate. */
+int hs_gate_confirmed(const char *baseline, const char *current, double tolerance_pct,
+                      int *nregressed, hs_remeasure_fn remeasure, void *ctx);
 /* One-sided Mann–Whitney U test, H1: x tends to be larger than y. Returns the p-value
  * (normal approximation with tie and continuity correction; exact for n, m <= 10 and no ties). */
 double hs_mann_whitney_greater(const double *x, size_t nx, const double *y, size_t ny);
@@ -343,7 +356,8 @@ enum hs_opt_key {
   HS_O_REPEAT, HS_O_OVERHEAD_MODE, HS_O_BASELINE, HS_O_CURRENT, HS_O_TOLERANCE, HS_O_HISTORY,
   HS_O_JUNIT, HS_O_HTML, HS_O_PLOTS, HS_O_SUPPRESSIONS, HS_O_LIB, HS_O_TIMEOUT,
   HS_O_RESOURCES_HZ, HS_O_PROCESS, HS_O_ALLOW_PARTIAL, HS_O_ROLE_THRESHOLD,
-  HS_O_ROLE_THRESHOLDS, HS_O_NO_PROGRESS, HS_O_TEST_SLOWDOWN, HS_O_EXPORTS,
+  HS_O_ROLE_THRESHOLDS, HS_O_NO_PROGRESS, HS_O_TEST_SLOWDOWN, HS_O_TEST_SLOWDOWN_FIRST,
+  HS_O_EXPORTS,
   /* fuzz's own */
   HS_O_TIME, HS_O_JOBS, HS_O_MEMORY_FEEDBACK, HS_O_DICT, HS_O_CORPUS, HS_O_MAIN_NAME,
   HS_O_REPLAY_TIMEOUT,

@@ -957,18 +957,8 @@ int hs_case_run(hs_case_t *c, const hs_opts_t *o, char *const *argv, const char 
   merge_resources(c->summary, res.resources);
   /* Overhead: interleaved untracked/tracked repeats of the same command. */
   if (o->repeat > 0) {
-    /* A scratch directory of this run's own (mkdtemp: new, random, 0700), so that removing
-     * it afterwards can never remove what another run, or a planted link, points at. */
-    char scratch[PATH_MAX], err[512] = "";
-    hs_fmt(scratch, sizeof scratch, "%s/overhead-scratch.XXXXXX", c->out_dir);
-    cJSON *ov = NULL;
-    if (!mkdtemp(scratch))
-      hs_fmt(err, sizeof err, "cannot create a scratch directory in %s: %s", c->out_dir,
-             strerror(errno));
-    else
-      ov = hs_overhead_measure(o, argv, hs_lib_path, scratch, err, sizeof err);
-    if (!ov && !*err) hs_fmt(err, sizeof err, "overhead measurement failed");
-    hs_rmtree(scratch);
+    char err[512] = "";
+    cJSON *ov = hs_overhead_measure_in(o, argv, hs_lib_path, c->out_dir, err, sizeof err);
     if (!ov) {
       case_error(c, "overhead: %s", err);
       ms_analysis_free(a);
