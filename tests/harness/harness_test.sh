@@ -191,16 +191,19 @@ gate_slowdown)
   ;;
 gate_unconfirmed)
   # A regression that does not repeat (the slowdown in the first measurement only, as a burst
-  # of machine load looks) is re-measured and passes, saying why.
-  expect_exit 0 "$HARNESS" run --repeat 10 --out "$WORK/base" --no-progress -- "$THREADS_PROG" 4 20000
-  expect_exit 0 "$HARNESS" run --repeat 10 --test-slowdown-first 2 --baseline "$WORK/base/summary.json" --out "$WORK/burst" --no-progress -- "$THREADS_PROG" 4 20000
+  # of machine load looks) is re-measured and passes, saying why. The slowdown lifts the
+  # ratio by +190 % or more; the tolerance of 50 % leaves room for this machine's own noise
+  # between the baseline and the confirmation (a CI run under load once measured +22.5 %,
+  # p = 0.003, at the default 20 % with 20000 iterations).
+  expect_exit 0 "$HARNESS" run --repeat 10 --out "$WORK/base" --no-progress -- "$THREADS_PROG" 4 100000
+  expect_exit 0 "$HARNESS" run --repeat 10 --test-slowdown-first 2 --tolerance 50 --baseline "$WORK/base/summary.json" --out "$WORK/burst" --no-progress -- "$THREADS_PROG" 4 100000
   grep -q "gate: ms_h_threads: CPU overhead ratio .*re-measuring to confirm" "$WORK/out" ||
     fail "the first measurement did not look regressed (the test's slowdown did not show)"
   grep -q "gate: ms_h_threads: confirmation .*ok (the first measurement did not repeat" "$WORK/out" ||
     fail "the confirmation did not pass the unrepeated regression"
   grep "gate:" "$WORK/out"
   # The gate command on the two files cannot measure again: the first measurement decides.
-  expect_exit 1 "$HARNESS" gate --baseline "$WORK/base/summary.json" --current "$WORK/burst/summary.json"
+  expect_exit 1 "$HARNESS" gate --baseline "$WORK/base/summary.json" --current "$WORK/burst/summary.json" --tolerance 50
   ;;
 gate_no_false_alarm)
   # Ten measurements of the unchanged build, each gated against the one before it by `run
