@@ -248,7 +248,17 @@ void hs_case_free(hs_case_t *c);
 /* Writes a JUnit file with one testsuite named `suite` holding every case's assertions. */
 int hs_write_junit(const char *path, const char *suite, hs_case_t *cases, size_t ncases,
                    double time_s, char *err, size_t errlen);
+/* Writes `    <testcase classname="memscope.PREFIX BASE" name="BASE.NAME" time="T">` and a newline
+ * (BASE and NAME escaped; no ".NAME" when name is NULL). */
+void hs_junit_case_open(FILE *f, const char *prefix, const char *base, const char *name,
+                        double time_s);
+/* Writes `      <ELEMENT type="TYPE" message="MESSAGE">` (failure or error); the caller writes
+ * the body and closes the element. */
+void hs_junit_problem_open(FILE *f, const char *element, const char *type, const char *message);
+/* Text for XML: markup characters as entities, forbidden control characters as '?'. */
 void hs_xml_escape(FILE *f, const char *s);
+/* o[k] as a number (also a raw JSON number: the analysis writes 64-bit counts raw), else dflt. */
+double hs_jnum(const cJSON *o, const char *k, double dflt);
 /* Prints the short human summary of a case to stdout. */
 void hs_print_case(const hs_case_t *c);
 

@@ -169,11 +169,6 @@ static void stderr_head(const char *err, char *buf, size_t len) {
   buf[k] = 0;
 }
 
-static double jnum(const cJSON *o, const char *k) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
 /* Fills f's kind, key, where, message, stack and report from one replay. */
 static void classify(hs_fuzz_input_t *in, fz_finding_t *f) {
   cJSON *r = in->report;
@@ -186,9 +181,9 @@ static void classify(hs_fuzz_input_t *in, fz_finding_t *f) {
     if (w) hs_fmt(f->where, sizeof f->where, "%s", w);
     else where_of(f->stack, f->where, sizeof f->where);
     f->have_value = 1;
-    f->value = f->value_max = jnum(r, "value");
-    f->limit = jnum(r, "limit");
-    f->blocks = jnum(r, "blocks");
+    f->value = f->value_max = hs_jnum(r, "value", 0);
+    f->limit = hs_jnum(r, "limit", 0);
+    f->blocks = hs_jnum(r, "blocks", 0);
     f->report = r;
     in->report = NULL;
     if (!strcmp(f->kind, "leak"))
@@ -511,7 +506,7 @@ static cJSON *findings_doc(const hs_fuzz_findings_t *fs, const hs_fuzz_campaign_
   return doc;
 }
 
-/* ---- junit.xml (text through hs_report.c's hs_xml_escape) ----------------------------------- */
+/* ---- junit.xml (through hs_junit.c's hs_junit_case_open, hs_xml_escape) ----------------------------------- */
 
 static void xml_prop(FILE *f, const char *name, double v) {
   fputs("      <property name=\"", f);
@@ -533,7 +528,7 @@ static void junit_failure_body(FILE *f, const fz_finding_t *x) {
     fprintf(f, "  #%d ", i++);
     hs_xml_escape(f, fn && *fn ? fn : "??");
     if (in && *in) fputs(" [inlined ", f), hs_xml_escape(f, in), fputs("]", f);
-    if (file && *file) fputs(" ", f), hs_xml_escape(f, file), fprintf(f, ":%.0f", jnum(fr, "line"));
+    if (file && *file) fputs(" ", f), hs_xml_escape(f, file), fprintf(f, ":%.0f", hs_jnum(fr, "line", 0));
     if (mod && *mod) fputs(" in ", f), hs_xml_escape(f, mod);
     fputs("\n", f);
   }
@@ -584,28 +579,15 @@ static int write_junit(const char *path, const hs_fuzz_findings_t *fs, const hs_
   fputs("    </properties>\n", f);
   for (size_t i = 0; i < fs->n; i++) {
     const fz_finding_t *x = &fs->v[i];
-    fputs("    <testcase classname=\"memscope.fuzz.", f);
-    hs_xml_escape(f, base);
-    fputs("\" name=\"", f);
-    hs_xml_escape(f, base);
-    fputc('.', f);
-    hs_xml_escape(f, x->id);
-    fputs("\" time=\"0\">\n      <failure type=\"", f);
-    hs_xml_escape(f, x->kind);
-    fputs("\" message=\"", f);
-    hs_xml_escape(f, x->message);
-    fputs("\">", f);
+    hs_junit_case_open(f, "fuzz.", base, x->id, 0.0);
+    hs_junit_problem_open(f, "failure", x->kind, x->message);
     junit_failure_body(f, x);
     fputs("</failure>\n    </testcase>\n", f);
   }
   if (!fs->n) {
-    fputs("    <testcase classname=\"memscope.fuzz.", f);
-    hs_xml_escape(f, base);
-    fputs("\" name=\"", f);
-    hs_xml_escape(f, base);
-    fprintf(f, ".no_findings\" time=\"%.3f\">\n      <system-out>no leak, peak, crash or hang in "
-               "%.0f execs over %.0f s</system-out>\n    </testcase>\n",
-            time_s, tot->execs, c->fuzz_wall_s);
+    hs_junit_case_open(f, "fuzz.", base, "no_findings", time_s);
+    fprintf(f, "      <system-out>no leak, peak, crash or hang in %.0f execs over %.0f s"
+               "</system-out>\n    </testcase>\n", tot->execs, c->fuzz_wall_s);
   }
   fputs("  </testsuite>\n</testsuites>\n", f);
   return ms_out_commit(&of);

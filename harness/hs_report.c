@@ -166,18 +166,6 @@ static void assert_bytes(hs_case_t *c, const char *name, uint64_t value, uint64_
 
 /* ---- helpers ---- */
 
-/* A number, or a raw number (the analysis writes 64-bit counts as raw JSON text). */
-static double jnum(const cJSON *o, const char *k, double dflt) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  if (cJSON_IsNumber(v)) return v->valuedouble;
-  if (cJSON_IsRaw(v) && v->valuestring) {
-    char *end;
-    double d = strtod(v->valuestring, &end);
-    if (end != v->valuestring) return d;
-  }
-  return dflt;
-}
-
 /* The run directory to analyze: the last run of the child's pid (an exec'd image writes a
  * new run with the same pid; its last one is the program that ended), else the first run. */
 static int pick_run(char **dirs, size_t n, pid_t pid) {
@@ -228,7 +216,7 @@ static cJSON *proc_resources(const cJSON *rt) {
 
 static const cJSON *proc_thread(const cJSON *rthreads, double tid) {
   const cJSON *rt;
-  cJSON_ArrayForEach(rt, rthreads) if (jnum(rt, "tid", -2) == tid) return rt;
+  cJSON_ArrayForEach(rt, rthreads) if (hs_jnum(rt, "tid", -2) == tid) return rt;
   return NULL;
 }
 
@@ -274,11 +262,11 @@ static int merge_thread_resources(cJSON *summary, const cJSON *res) {
   cJSON *threads = cJSON_GetObjectItemCaseSensitive(summary, "threads");
   if (!threads) threads = cJSON_AddArrayToObject(summary, "threads");
   const cJSON *rthreads = res ? cJSON_GetObjectItemCaseSensitive(res, "threads") : NULL;
-  int timeline = res && jnum(res, "hz", 0) > 0;
+  int timeline = res && hs_jnum(res, "hz", 0) > 0;
   cJSON *t;
   cJSON_ArrayForEach(t, threads) {
     if (from_tracker(t)) continue;
-    const cJSON *rt = proc_thread(rthreads, jnum(t, "tid", -1));
+    const cJSON *rt = proc_thread(rthreads, hs_jnum(t, "tid", -1));
     if (rt) {
       cJSON *pr = proc_resources(rt);
       set_item(t, "cpu_percent", dup_or_null(pr, "cpu_percent"));
@@ -308,9 +296,9 @@ static int merge_thread_resources(cJSON *summary, const cJSON *res) {
   int added = 0;
   const cJSON *rt;
   cJSON_ArrayForEach(rt, rthreads) {
-    double tid = jnum(rt, "tid", -1);
+    double tid = hs_jnum(rt, "tid", -1);
     int found = 0;
-    cJSON_ArrayForEach(t, threads) if (jnum(t, "tid", -2) == tid) found = 1;
+    cJSON_ArrayForEach(t, threads) if (hs_jnum(t, "tid", -2) == tid) found = 1;
     if (found) continue;
     cJSON *o = proc_only_thread(rt);
     cJSON *pr = proc_resources(rt);
@@ -334,15 +322,15 @@ static void merge_resources(cJSON *summary, const cJSON *res) {
   cJSON *r = cJSON_CreateObject();
   if (res) {
     cJSON_AddStringToObject(r, "file", "resources.json");
-    cJSON_AddNumberToObject(r, "samples", jnum(res, "nsamples", 0));
-    cJSON_AddNumberToObject(r, "hz", jnum(res, "hz", 0));
+    cJSON_AddNumberToObject(r, "samples", hs_jnum(res, "nsamples", 0));
+    cJSON_AddNumberToObject(r, "hz", hs_jnum(res, "hz", 0));
     const cJSON *pol = cJSON_GetObjectItemCaseSensitive(res, "rate_policy");
     cJSON_AddItemToObject(r, "ramp_end_s", dup_or_null(pol, "ramp_end_s"));
     const cJSON *samples = cJSON_GetObjectItemCaseSensitive(res, "samples");
     int ns = cJSON_GetArraySize(samples);
     if (ns > 0) {
-      cJSON_AddNumberToObject(r, "first_sample_s", jnum(cJSON_GetArrayItem(samples, 0), "t_s", 0));
-      cJSON_AddNumberToObject(r, "last_sample_s", jnum(cJSON_GetArrayItem(samples, ns - 1), "t_s", 0));
+      cJSON_AddNumberToObject(r, "first_sample_s", hs_jnum(cJSON_GetArrayItem(samples, 0), "t_s", 0));
+      cJSON_AddNumberToObject(r, "last_sample_s", hs_jnum(cJSON_GetArrayItem(samples, ns - 1), "t_s", 0));
     } else {
       cJSON_AddNullToObject(r, "first_sample_s");
       cJSON_AddNullToObject(r, "last_sample_s");
@@ -353,8 +341,8 @@ static void merge_resources(cJSON *summary, const cJSON *res) {
     cJSON_AddNumberToObject(r, "threads_seen_only_by_proc", added);
     const cJSON *pr = cJSON_GetObjectItemCaseSensitive(res, "peak_rss_bytes");
     cJSON_AddItemToObject(r, "peak_rss_bytes", cJSON_IsNumber(pr) ? cJSON_CreateNumber(pr->valuedouble) : cJSON_CreateNull());
-    cJSON_AddNumberToObject(r, "cpu_user_s", jnum(res, "rusage_user_s", 0));
-    cJSON_AddNumberToObject(r, "cpu_sys_s", jnum(res, "rusage_sys_s", 0));
+    cJSON_AddNumberToObject(r, "cpu_user_s", hs_jnum(res, "rusage_user_s", 0));
+    cJSON_AddNumberToObject(r, "cpu_sys_s", hs_jnum(res, "rusage_sys_s", 0));
     cJSON_AddItemToObject(r, "process_io", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(res, "process_io"), 1));
     cJSON_AddItemToObject(r, "host_delta", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(res, "host_delta"), 1));
   } else {
@@ -410,7 +398,7 @@ static void check_exact_counts(hs_case_t *c, const ms_analysis_t *an, const char
   char body[2048];
   body[0] = 0;
   for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-    double want = jnum(expected, f[i].k, -1);
+    double want = hs_jnum(expected, f[i].k, -1);
     int ok = want >= 0 && (uint64_t)want == f[i].got;
     if (!ok) mismatches++;
     int n = snprintf(body + off, sizeof body - off, "%s%s %" PRIu64 "%s%.0f", i ? ", " : "",
@@ -450,7 +438,7 @@ static void check_selective(hs_case_t *c, const ms_analysis_t *a, const cJSON *r
       const cJSON *rt;
       cJSON_ArrayForEach(rt, cJSON_GetObjectItemCaseSensitive(res, "threads")) {
         const cJSON *nm = cJSON_GetObjectItemCaseSensitive(rt, "name");
-        if ((uint32_t)jnum(rt, "tid", -1) == t->tid && cJSON_IsString(nm))
+        if ((uint32_t)hs_jnum(rt, "tid", -1) == t->tid && cJSON_IsString(nm))
           if (sscanf(nm->valuestring, "sel-worker-%d", &idx) != 1) idx = -1;
       }
     }
@@ -970,7 +958,7 @@ int hs_case_run(hs_case_t *c, const hs_opts_t *o, char *const *argv, const char 
     if (o->have_max_overhead) {
       hs_assert_t *x = add_assert(c, "max_overhead");
       const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(ov, "cpu");
-      double r = jnum(cpu, "ratio_of_medians", -1);
+      double r = hs_jnum(cpu, "ratio_of_medians", -1);
       if (x) {
         x->limit = o->max_overhead;
         x->value = r;
@@ -979,7 +967,7 @@ int hs_case_run(hs_case_t *c, const hs_opts_t *o, char *const *argv, const char 
         hs_fmt(x->message, sizeof x->message,
                  "max_overhead: CPU time tracked/untracked %.3f (median of %d runs each, per-pair "
                  "ratios %.3f-%.3f) %s limit %.3g",
-                 r, o->repeat, jnum(cpu, "min", 0), jnum(cpu, "max", 0),
+                 r, o->repeat, hs_jnum(cpu, "min", 0), hs_jnum(cpu, "max", 0),
                  x->passed ? "within" : "exceeds", o->max_overhead);
         hs_fmt(x->details, sizeof x->details, "%s\n", x->message);
       }
@@ -1060,27 +1048,27 @@ void hs_print_case(const hs_case_t *c) {
   const cJSON *run = cJSON_GetObjectItemCaseSensitive(c->summary, "harness");
   const cJSON *threads = cJSON_GetObjectItemCaseSensitive(c->summary, "threads");
   char peak[32], leak[32], bytes[32];
-  hs_format_bytes((uint64_t)jnum(tot, "peak_live_bytes", 0), peak, sizeof peak);
-  hs_format_bytes((uint64_t)jnum(tot, "leaked_bytes", 0), leak, sizeof leak);
-  hs_format_bytes((uint64_t)jnum(tot, "allocated_bytes", 0), bytes, sizeof bytes);
+  hs_format_bytes((uint64_t)hs_jnum(tot, "peak_live_bytes", 0), peak, sizeof peak);
+  hs_format_bytes((uint64_t)hs_jnum(tot, "leaked_bytes", 0), leak, sizeof leak);
+  hs_format_bytes((uint64_t)hs_jnum(tot, "allocated_bytes", 0), bytes, sizeof bytes);
   printf("%s: %.0f allocations (%s), %.0f frees, %.0f reallocs, peak %s live, %s leaked in %.0f "
          "blocks; %d threads; %.2f s wall, %.2f s CPU\n",
-         c->name, jnum(tot, "allocations", 0), bytes, jnum(tot, "frees", 0),
-         jnum(tot, "reallocs", 0), peak, leak, jnum(tot, "leaked_blocks", 0),
-         cJSON_GetArraySize(threads), jnum(run, "wall_s", 0),
-         jnum(run, "cpu_user_s", 0) + jnum(run, "cpu_sys_s", 0));
+         c->name, hs_jnum(tot, "allocations", 0), bytes, hs_jnum(tot, "frees", 0),
+         hs_jnum(tot, "reallocs", 0), peak, leak, hs_jnum(tot, "leaked_blocks", 0),
+         cJSON_GetArraySize(threads), hs_jnum(run, "wall_s", 0),
+         hs_jnum(run, "cpu_user_s", 0) + hs_jnum(run, "cpu_sys_s", 0));
   const cJSON *ov = cJSON_GetObjectItemCaseSensitive(c->summary, "overhead");
   const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(ov, "cpu");
   const cJSON *wall = cJSON_GetObjectItemCaseSensitive(ov, "wall");
   if (cpu)
     printf("  overhead: CPU x%.2f (per-pair median %.2f, IQR %.2f-%.2f), wall x%.2f, %d pairs\n",
-           jnum(cpu, "ratio_of_medians", 0), jnum(cpu, "median", 0), jnum(cpu, "q1", 0),
-           jnum(cpu, "q3", 0), jnum(wall, "ratio_of_medians", 0), (int)jnum(ov, "repeat", 0));
+           hs_jnum(cpu, "ratio_of_medians", 0), hs_jnum(cpu, "median", 0), hs_jnum(cpu, "q1", 0),
+           hs_jnum(cpu, "q3", 0), hs_jnum(wall, "ratio_of_medians", 0), (int)hs_jnum(ov, "repeat", 0));
   const cJSON *ins = cJSON_GetObjectItemCaseSensitive(ov, "instructions");
   if (ins)
     printf("  overhead: instructions x%.3f (callgrind, tracked %.0f vs untracked %.0f Ir)\n",
-           jnum(ins, "ratio_of_medians", 0), jnum(ins, "median_tracked", 0),
-           jnum(ins, "median_untracked", 0));
+           hs_jnum(ins, "ratio_of_medians", 0), hs_jnum(ins, "median_tracked", 0),
+           hs_jnum(ins, "median_untracked", 0));
   if (c->tree.n > 1)
     printf("  process tree: %zu processes (%zu selected), %.0f allocations, %.0f B leaked in all\n",
            c->tree.n, c->sum.selected, (double)c->sum.allocations, (double)c->sum.leaked_bytes);
@@ -1090,134 +1078,4 @@ void hs_print_case(const hs_case_t *c) {
   for (size_t i = 0; i < c->nasserts; i++)
     printf("  %s %s\n", c->asserts[i].passed ? "PASS" : "FAIL", c->asserts[i].message);
   printf("  reports: %s/summary.json\n", c->out_dir);
-}
-
-/* ---- JUnit ---- */
-
-/* Text for XML (JUnit): markup characters as entities; XML 1.0 forbids most control characters
- * even as references, so they become '?'. Shared with the fuzz JUnit (hs_fuzz_report.c). */
-void hs_xml_escape(FILE *f, const char *s) {
-  for (; s && *s; s++) {
-    unsigned char ch = (unsigned char)*s;
-    switch (ch) {
-    case '<': fputs("&lt;", f); break;
-    case '>': fputs("&gt;", f); break;
-    case '&': fputs("&amp;", f); break;
-    case '"': fputs("&quot;", f); break;
-    case '\'': fputs("&apos;", f); break;
-    default:
-      /* XML 1.0 forbids most control characters even as references. */
-      if (ch < 0x20 && ch != '\n' && ch != '\t' && ch != '\r') fputc('?', f);
-      else fputc(ch, f);
-    }
-  }
-}
-
-static void prop(FILE *f, const char *caseName, const char *k, double v) {
-  fputs("      <property name=\"", f);
-  hs_xml_escape(f, caseName);
-  fprintf(f, ".%s\" value=\"%.17g\"/>\n", k, v);
-}
-
-int hs_write_junit(const char *path, const char *suite, hs_case_t *cases, size_t ncases,
-                   double time_s, char *err, size_t errlen) {
-  /* Under a random temporary name (mkostemp: O_EXCL), renamed into place when whole: the old
-   * "junit.xml.tmp.<pid>" could be guessed and planted as a link to a victim file. */
-  ms_out_file_t of;
-  int orc = ms_out_open(&of, path);
-  if (orc < 0) {
-    hs_fmt(err, errlen, "cannot write JUnit file %s: %s", path, strerror(-orc));
-    return -1;
-  }
-  FILE *f = of.f;
-  size_t tests = 0, failures = 0, errors = 0;
-  for (size_t i = 0; i < ncases; i++) {
-    if (!cases[i].ok) {
-      errors++;
-      tests++;
-      continue;
-    }
-    tests += cases[i].nasserts ? cases[i].nasserts : 1;
-    for (size_t k = 0; k < cases[i].nasserts; k++) failures += !cases[i].asserts[k].passed;
-  }
-  char host[256] = "localhost";
-  gethostname(host, sizeof host);
-  host[sizeof host - 1] = 0;
-  time_t now = time(NULL);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  char ts[32];
-  strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-  fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-  fprintf(f, "<testsuites name=\"memscope-harness\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%.3f\">\n",
-          tests, failures, errors, time_s);
-  fputs("  <testsuite name=\"", f);
-  hs_xml_escape(f, suite);
-  fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"0\" time=\"%.3f\" timestamp=\"%s\" hostname=\"",
-          tests, failures, errors, time_s, ts);
-  hs_xml_escape(f, host);
-  fputs("\">\n    <properties>\n", f);
-  for (size_t i = 0; i < ncases; i++) {
-    const hs_case_t *c = &cases[i];
-    if (!c->ok) continue;
-    const cJSON *tot = cJSON_GetObjectItemCaseSensitive(c->summary, "totals");
-    const char *keys[] = {"allocations", "frees", "reallocs", "allocated_bytes",
-                          "peak_live_bytes", "leaked_blocks", "leaked_bytes"};
-    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
-      prop(f, c->name, keys[k], jnum(tot, keys[k], 0));
-    prop(f, c->name, "threads", cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c->summary, "threads")));
-    const cJSON *run = cJSON_GetObjectItemCaseSensitive(c->summary, "harness");
-    prop(f, c->name, "wall_s", jnum(run, "wall_s", 0));
-    prop(f, c->name, "cpu_s", jnum(run, "cpu_user_s", 0) + jnum(run, "cpu_sys_s", 0));
-    const cJSON *res = cJSON_GetObjectItemCaseSensitive(c->summary, "resources");
-    const cJSON *rss = cJSON_GetObjectItemCaseSensitive(res, "peak_rss_bytes");
-    if (cJSON_IsNumber(rss)) prop(f, c->name, "peak_rss_bytes", rss->valuedouble);
-    const cJSON *ov = cJSON_GetObjectItemCaseSensitive(c->summary, "overhead");
-    const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(ov, "cpu");
-    if (cpu) prop(f, c->name, "overhead_cpu_ratio", jnum(cpu, "ratio_of_medians", 0));
-  }
-  fputs("    </properties>\n", f);
-  for (size_t i = 0; i < ncases; i++) {
-    const hs_case_t *c = &cases[i];
-    if (!c->ok) {
-      fputs("    <testcase classname=\"memscope.", f);
-      hs_xml_escape(f, c->name);
-      fputs("\" name=\"", f);
-      hs_xml_escape(f, c->name);
-      fprintf(f, ".run\" time=\"%.3f\">\n      <error type=\"error\" message=\"", c->time_s);
-      hs_xml_escape(f, c->error);
-      fputs("\">", f);
-      hs_xml_escape(f, c->error);
-      fputs("</error>\n    </testcase>\n", f);
-      continue;
-    }
-    for (size_t k = 0; k < c->nasserts; k++) {
-      const hs_assert_t *a = &c->asserts[k];
-      fputs("    <testcase classname=\"memscope.", f);
-      hs_xml_escape(f, c->name);
-      fputs("\" name=\"", f);
-      hs_xml_escape(f, c->name);
-      fputc('.', f);
-      hs_xml_escape(f, a->name);
-      fprintf(f, "\" time=\"%.3f\">\n", k == 0 ? c->time_s : 0.0);
-      if (!a->passed) {
-        fputs("      <failure type=\"", f);
-        hs_xml_escape(f, a->name);
-        fputs("\" message=\"", f);
-        hs_xml_escape(f, a->message);
-        fputs("\">", f);
-        hs_xml_escape(f, a->details);
-        fputs("</failure>\n", f);
-      }
-      fputs("      <system-out>", f);
-      hs_xml_escape(f, a->message);
-      fputs("</system-out>\n    </testcase>\n", f);
-    }
-  }
-  fputs("  </testsuite>\n</testsuites>\n", f);
-  if ((orc = ms_out_commit(&of)) < 0) {
-    hs_fmt(err, errlen, "cannot write JUnit file %s: %s", path, strerror(-orc));
-    return -1;
-  }
-  return 0;
 }

@@ -309,14 +309,6 @@ static int overhead_file_and_gate(const hs_opts_t *o, hs_case_t *cases, size_t n
   return hs_gate_confirmed(o->baseline, path, o->tolerance_pct, &nreg, remeasure, &ctx);
 }
 
-/* A JSON number or raw number (the analysis writes 64-bit counts raw), 0 when absent. */
-static double raw_num(const cJSON *o, const char *k) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  if (cJSON_IsNumber(v)) return v->valuedouble;
-  if (cJSON_IsRaw(v) && v->valuestring) return strtod(v->valuestring, NULL);
-  return 0;
-}
-
 static int scenario_or_all(int all, int argc, char **argv) {
   hs_opts_t o = {.scale = 1, .seed = 1, .stack_depth = -1, .tolerance_pct = 20, .resources_hz = -1};
   char *pos[2];
@@ -452,7 +444,7 @@ static int scenario_or_all(int all, int argc, char **argv) {
           int ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "passed"));
           fprintf(f, "<tr><td><a href=\"%s/report.html\">%s</a></td><td class=\"%s\">%s</td><td>%.0f</td><td>%.0f</td><td>%.0f</td></tr>\n",
                   cases[i].name, cases[i].name, ok ? "pass" : "fail", ok ? "pass" : "FAIL",
-                  raw_num(t, "allocations"), raw_num(t, "peak_live_bytes"), raw_num(t, "leaked_bytes"));
+                  hs_jnum(t, "allocations", 0), hs_jnum(t, "peak_live_bytes", 0), hs_jnum(t, "leaked_bytes", 0));
         }
         fprintf(f, "</table></body></html>\n");
         if (ms_out_commit(&of) != 0) fprintf(stderr, "memscope-harness: cannot write %s\n", path);
