@@ -29,6 +29,15 @@
 #define MS_REC_CAP 1536
 #endif
 #define MS_OUT_CAP 16384    /* encoded chunk buffer per thread (header + payload) */
+/* The stage (docs/tracker.md "Staged chunks"): encoded chunks wait in the ring segment, after
+ * the records, and reach the thread file several to a write(2) when the next chunk would not
+ * fit, and at every point that writes a buffer (thread exit, exit, _exit, exec,
+ * memscope_flush). In the shared segment, so a salvage appends what is staged. A build may
+ * set it (-DMS_STAGE_CAP=16384 stages one chunk at most: a write per chunk, as before). */
+#ifndef MS_STAGE_CAP
+#define MS_STAGE_CAP 65536
+#endif
+_Static_assert(MS_STAGE_CAP >= MS_OUT_CAP, "the stage takes a whole chunk");
 
 /* ---- per-thread state in TLS (initial-exec: one %fs-relative load, no __tls_get_addr) --- */
 
@@ -84,7 +93,7 @@ extern __thread ms_tls_t ms__tls __attribute__((tls_model("initial-exec"))) MS_H
  *
  * The buffer is one mapping in two parts. The head (list link, lock, file, encoding buffer)
  * is private memory. The ring (header with the committed position and the counters, then the
- * records) is page-aligned at the end and is a MAP_SHARED mapping of the buffer's segment of
+ * records, then the stage of encoded chunks) is page-aligned at the end and is a MAP_SHARED mapping of the buffer's segment of
  * the run directory's memscope_rings.raw: the page cache holds every committed record, so a process that ends
  * without flushing (_exit, a signal, SIGKILL) loses nothing that a salvage pass cannot
  * recover. The hot path sees no difference: t->ring.pos and t->recs are fixed offsets from t,
@@ -111,10 +120,12 @@ typedef struct ms_thread_s {
    * not be made). ring.pos, ring.flushed and the counters are the former fields. */
   ms_ring_hdr_t ring __attribute__((aligned(MS_PAGE)));
   ms_rec_t recs[MS_REC_CAP];
+  uint8_t stage[MS_STAGE_CAP]; /* encoded chunks not yet in the thread file (ring.staged) */
 } ms_thread_t;
 
 #define MS_RING_BYTES                                                                          \
-  ((sizeof(ms_ring_hdr_t) + MS_REC_CAP * sizeof(ms_rec_t) + MS_PAGE - 1) / MS_PAGE * MS_PAGE)
+  ((sizeof(ms_ring_hdr_t) + MS_REC_CAP * sizeof(ms_rec_t) + MS_STAGE_CAP + MS_PAGE - 1) /       \
+   MS_PAGE * MS_PAGE)
 _Static_assert(sizeof(ms_thread_t) - __builtin_offsetof(ms_thread_t, ring) == MS_RING_BYTES,
                "the ring is the buffer's page-aligned tail");
 
