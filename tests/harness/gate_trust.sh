@@ -258,10 +258,13 @@ elif how == "st_busy":
     struct.pack_into("<I", h, 92, U32(h, 0))              # flushed: wr_end replaces it
     struct.pack_into("<I", h, 236, 1)                     # st_busy
 elif how in ("wr_done", "wr_half"):
-    # Died writing the stage: all of it reached the file, or half.
+    # Died writing the stage: half of it reached the file; or all of it, and file_bytes
+    # was stored but not yet staged = 0 (the stage must not be appended twice).
     with open(tf, "ab") as f:
         f.write(stage if how == "wr_done" else stage[: staged // 2])
     struct.pack_into("<Q", h, 120, fbytes + staged)       # wr_file_end
+    if how == "wr_done":
+        struct.pack_into("<Q", h, 112, fbytes + staged)   # file_bytes
     struct.pack_into("<I", h, 132, 1)                     # wr_busy
 rings.seek(i * seg)
 rings.write(h)
