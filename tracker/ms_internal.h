@@ -22,9 +22,9 @@
 
 #define MS_MAX_DEPTH 64     /* most frames MEMSCOPE_STACK_DEPTH may ask for */
 /* Fixed records per thread buffer (48 KiB). 512 (16 KiB) stays in a 32 KiB L1 data cache
- * between flushes and cuts the D1 misses per call, but makes three times the chunk writes
- * (three system calls each): measured both ways in docs/tracker.md "Hot path cost"; a build
- * may set it (-DMS_REC_CAP=512) for a timed comparison. */
+ * between flushes and cuts the D1 misses per call; with chunks staged it no longer makes
+ * more writes, only more chunks (+0.2 B/event), and timed it did not beat 1536 (docs/
+ * tracker.md "Cache misses and the ring's size"); a build may set it (-DMS_REC_CAP=512). */
 #ifndef MS_REC_CAP
 #define MS_REC_CAP 1536
 #endif
