@@ -598,11 +598,36 @@ static int thread_file_create(ms_thread_t *t) {
   return rc;
 }
 
-/* Writes t's stage to its file in one write and empties it. When the write fails, the
- * staged events are counted lost (and tracking stops: ms__warn_once). 0 or -errno. Under
+/* Empties t's stage (its bytes are in the file or counted lost). Under t->lock. */
+static void stage_clear(ms_thread_t *t) {
+  ms__store_order();
+  t->ring.staged = 0;
+  t->ring.staged_rec = t->ring.staged_ev = 0;
+  t->st_n = 0;
+}
+
+/* The longest run of the stage's first chunks that RLIMIT_FSIZE lets t's file take: their
+ * bytes, their events in *ev. Only after a write of the whole stage was refused (EFBIG). */
+static uint32_t stage_fitting(ms_thread_t *t, uint32_t *ev) {
+  struct rlimit rl;
+  uint64_t cap = getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                     ? (uint64_t)rl.rlim_cur : UINT64_MAX;
+  uint32_t bytes = 0;
+  *ev = 0;
+  for (uint32_t i = 0; i < t->st_n && t->file.bytes + t->st_end[i] <= cap; i++) {
+    bytes = t->st_end[i];
+    *ev += t->st_ev[i];
+  }
+  return bytes;
+}
+
+/* Writes t's stage to its file in one write and empties it. When RLIMIT_FSIZE refuses the
+ * write, the whole chunks that fit are written first (what a write a chunk kept); what could
+ * not be written is counted lost (and tracking stops: ms__warn_once). 0 or -errno. Under
  * t->lock. */
 static int stage_write(ms_thread_t *t) {
-  uint32_t n = t->ring.staged;
+  uint32_t n = t->ring.staged, written_ev = 0;
+  int whole = 0; /* the file ends with a whole chunk (a short write may have cut one) */
   if (n == 0)
     return 0;
   int rc = t->file.fd < 0 ? -EBADF : 0; /* staged chunks always follow the file's creation */
@@ -610,18 +635,27 @@ static int stage_write(ms_thread_t *t) {
     t->ring.wr_file_end = t->file.bytes + n;
     __atomic_store_n(&t->ring.wr_busy, 1, __ATOMIC_SEQ_CST);
     rc = file_write(&t->file, t->stage, n);
+    whole = rc == 0 || rc == -EFBIG;
+    if (rc == -EFBIG) { /* refused before anything was written */
+      uint32_t part = stage_fitting(t, &written_ev);
+      if (part) {
+        t->ring.wr_file_end = t->file.bytes + part;
+        ms__store_order();
+        if (file_write(&t->file, t->stage, part) < 0)
+          written_ev = 0, whole = 0;
+      }
+    }
   }
   if (rc < 0) {
+    uint32_t lost = t->ring.staged_ev - written_ev;
     atomic_fetch_add(&ms__g.write_errors, 1);
-    atomic_fetch_add(&ms__g.events_lost, t->ring.staged_ev);
-    t->ring.lost += t->ring.staged_ev;
+    atomic_fetch_add(&ms__g.events_lost, lost);
+    t->ring.lost += lost;
     ms__warn_once("cannot write the trace to", -rc);
-  } else {
-    t->ring.file_bytes = t->file.bytes;
   }
-  ms__store_order();
-  t->ring.staged = 0;
-  t->ring.staged_rec = t->ring.staged_ev = 0;
+  if (whole)
+    t->ring.file_bytes = t->file.bytes;
+  stage_clear(t);
   __atomic_store_n(&t->ring.wr_busy, 0, __ATOMIC_SEQ_CST);
   return rc;
 }
@@ -652,7 +686,7 @@ static void emit_chunk(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t ne
   ch.calib_ticks = ms__g.use_tsc ? ms__now() : ch.calib_mono_ns;
   memcpy(t->out, &ch, sizeof ch);
   uint32_t clen = MS_CHUNK_HEADER_SIZE + len;
-  if (t->ring.staged + clen > MS_STAGE_CAP)
+  if (t->ring.staged + clen > MS_STAGE_CAP || t->st_n == MS_STAGE_CHUNKS)
     stage_write(t); /* a failure counted its events lost and stopped tracking */
   /* Staged even after a failure: the stop path (ms__flush_thread) counts it lost then. */
   uint32_t at = t->ring.staged;
@@ -669,6 +703,8 @@ static void emit_chunk(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t ne
   t->ring.flushed = end_slot;
   t->ring.last_ts = last_ts;
   __atomic_store_n(&t->ring.st_busy, 0, __ATOMIC_SEQ_CST);
+  t->st_end[t->st_n] = at + clen;
+  t->st_ev[t->st_n++] = nev;
 }
 
 /* Encodes records [from, to) of t and writes them as chunks. Under t->lock. Returns the slot
@@ -687,14 +723,13 @@ static void emit_count(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t ne
   *(uint64_t *)e->user += nev;
 }
 
-/* Allocator events among records [from, to) (encoded into t's buffer and dropped: only
- * after an error stop, to count what the ring still holds). Under t->lock. */
-static uint64_t count_events(ms_thread_t *t, uint32_t from, uint32_t to) {
-  uint64_t n = 0;
+/* Adds to *n the allocator events among records [from, to) (encoded into t's buffer and
+ * dropped: only after an error stop, to count what the ring still holds); returns the slot
+ * after the last record counted. Under t->lock. */
+static uint32_t count_events(ms_thread_t *t, uint32_t from, uint32_t to, uint64_t *n) {
   ms_encoder_t e = {.out = t->out, .cap = MS_OUT_CAP, .last_ts = t->ring.last_ts,
-                    .emit = emit_count, .user = &n, .version = format_version};
-  ms_encode_range(&e, t->recs, from, to);
-  return n;
+                    .emit = emit_count, .user = n, .version = format_version};
+  return ms_encode_range(&e, t->recs, from, to);
 }
 
 /* The per-buffer lock, held while a chunk is encoded and written. Taken with thread
@@ -753,20 +788,21 @@ void ms__flush_thread(ms_thread_t *t) {
   }
   uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_ACQUIRE);
   if (atomic_load(&ms__g.stopped)) {
-    /* After tracking stopped on an error nothing more is written: what the ring holds is
-     * counted lost here and stays in the rings file for a salvage. The stage's chunks too,
-     * once: they leave the stage (a salvage then counts them in `lost`), so the next flush
-     * of this buffer (another destructor round, the exit) does not count them again. */
-    if (pos > t->ring.flushed)
-      atomic_fetch_add(&ms__g.events_lost, count_events(t, t->ring.flushed, pos));
-    uint32_t sev = t->ring.staged_ev;
-    if (t->ring.staged) {
-      atomic_fetch_add(&ms__g.events_lost, sev);
-      t->ring.lost += sev;
-      ms__store_order();
-      t->ring.staged = 0;
-      t->ring.staged_rec = t->ring.staged_ev = 0;
+    /* After tracking stopped on an error nothing more is written: what the ring and the
+     * stage hold is counted lost here, once: the records counted are passed (`flushed`)
+     * and the stage emptied, both counted in the ring's `lost` for a salvage, so the next
+     * flush of this buffer (another destructor round, the exit) does not count them again
+     * (it did: a thread that ended after the stop had its ring counted up to four times). */
+    uint64_t n = t->ring.staged_ev;
+    uint32_t end = pos > t->ring.flushed ? count_events(t, t->ring.flushed, pos, &n) : 0;
+    if (n) {
+      atomic_fetch_add(&ms__g.events_lost, n);
+      t->ring.lost += n;
     }
+    if (t->ring.staged)
+      stage_clear(t);
+    if (end > t->ring.flushed)
+      __atomic_store_n(&t->ring.flushed, end, __ATOMIC_SEQ_CST);
   } else {
     /* ring.flushed advances with each chunk staged (emit_chunk); the stage then goes to the
      * file: whatever the buffer held is in the file when this returns. */
@@ -879,6 +915,7 @@ ms_thread_t *ms__thread_buffer(ms_tls_t *tl) {
   t->ring.file_bytes = 0;
   t->ring.wr_busy = 0;
   t->ring.staged = t->ring.staged_rec = t->ring.staged_ev = 0; /* 0 already: see thread_exit */
+  t->st_n = 0;
   t->ring.st_busy = 0;
   t->ring.file_name[0] = '\0';
   t->ring.n_alloc = t->ring.n_free = t->ring.n_bytes = 0;
@@ -1066,6 +1103,7 @@ static void after_fork_child(void) {
     /* A private ring's stage holds the parent's chunks (the parent writes them). */
     t->ring.staged = t->ring.staged_rec = t->ring.staged_ev = 0;
     t->ring.wr_busy = t->ring.st_busy = 0;
+    t->st_n = 0;
     atomic_store(&t->owned, 0);
   }
   file_close(&ms__g.dir);

@@ -38,6 +38,7 @@
 #define MS_STAGE_CAP 65536
 #endif
 _Static_assert(MS_STAGE_CAP >= MS_OUT_CAP, "the stage takes a whole chunk");
+#define MS_STAGE_CHUNKS 64  /* chunks a stage holds at most (~1 KiB or more each, as a rule) */
 
 /* ---- per-thread state in TLS (initial-exec: one %fs-relative load, no __tls_get_addr) --- */
 
@@ -116,6 +117,11 @@ typedef struct ms_thread_s {
   uint64_t res_last_ns;       /* CLOCK_MONOTONIC of the owner's last resource record */
   void *stack_cache;          /* stacks.c's cache of this buffer's owner, mapped at need */
   uint8_t out[MS_OUT_CAP];
+  /* The stage's chunks (ends and allocator events), so that a write refused by
+   * RLIMIT_FSIZE still writes the whole chunks that fit, as a write a chunk did, and counts
+   * exactly what it could not write. The stage is written when this is full. */
+  uint32_t st_n;
+  uint32_t st_end[MS_STAGE_CHUNKS], st_ev[MS_STAGE_CHUNKS];
   /* From here to the end: the ring segment's mapping (or private memory when it could
    * not be made). ring.pos, ring.flushed and the counters are the former fields. */
   ms_ring_hdr_t ring __attribute__((aligned(MS_PAGE)));

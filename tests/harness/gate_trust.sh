@@ -161,6 +161,22 @@ stopped)
   s="$WORK/d/summary.json"
   got=$(json_get "$s" "[p['allocations']+p['frees']+p['events_lost'] for p in d['tree']['process_list'] if p['name']=='ms_h_exits'][0]")
   expect_eq "events in the trace + events lost" 2000001 "$got"
+  # Eight threads one after the other under a 40-KiB file limit: the stop comes in the
+  # first, and every later flush of a buffer (three destructor rounds a thread, the exit)
+  # must not count its events again; the first thread's file keeps the whole chunks that fit
+  # (a 64-KiB stage is written in part). Expected: the same program traced without a limit.
+  traced() {
+    "$TRACESTAT" "$1" | python3 -c "import json,sys; t=json.load(sys.stdin)['runs'][0]['totals']; print(t['allocations']+t['frees'])"
+  }
+  mkdir -p "$WORK/tfull" "$WORK/tlim"
+  MEMSCOPE_OUT="$WORK/tfull" LD_PRELOAD="$LIB" "$EXITS" threads 8 20000
+  want=$(traced "$WORK/tfull")
+  (ulimit -f 40 && MEMSCOPE_OUT="$WORK/tlim" LD_PRELOAD="$LIB" "$EXITS" threads 8 20000) 2>"$WORK/err"
+  grep -q "tracking stopped" "$WORK/err" || fail "threads: tracking did not stop at 40 KiB"
+  kept=$(traced "$WORK/tlim")
+  lost=$(sed -n 's/^events_lost=//p' "$WORK"/tlim/memscope.*/meta.txt)
+  expect_eq "threads: events in the trace + events lost" "$want" "$((kept + lost))"
+  [ "$kept" -gt 0 ] || fail "threads: nothing kept below the limit"
   ;;
 meta_events)
   # meta.txt's events= counts every thread, also those whose buffer a later thread reused.
