@@ -3,7 +3,7 @@
  *
  * Nothing here runs on the per-event fast path except ms__flush_full, once per MS_REC_CAP
  * records; it stages the encoded chunk, and the stage reaches the file one write for several
- * chunks (emit_chunk). 
+ * chunks (emit_chunk).
  * Code here runs with the calling thread BUSY, so allocations made by libc on its behalf
  * (snprintf, fnmatch) pass through untracked instead of recursing. */
 #define _GNU_SOURCE
@@ -697,6 +697,7 @@ static void emit_chunk(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t ne
   t->ring.wr_end = end_slot;
   t->ring.wr_last_ts = last_ts;
   __atomic_store_n(&t->ring.st_busy, 1, __ATOMIC_SEQ_CST);
+  ms__store_order();
   t->ring.staged = at + clen;
   t->ring.staged_rec += nrec;
   t->ring.staged_ev += nev;
