@@ -230,6 +230,12 @@ staged)
   mkdir -p "$WORK/k"
   MEMSCOPE_STACK_DEPTH=0 MEMSCOPE_OUT="$WORK/k" LD_PRELOAD="$LIB" "$EXITS" leak 5000 kill
   run=$(echo "$WORK"/k/memscope.*)
+  # Without the salvage the trace is not touched, and the count of what it lacks includes
+  # the staged chunks' events: all 5000.
+  mkdir -p "$WORK/nosalv" && cp -r "$run" "$WORK/nosalv/" || fail "cannot copy the run"
+  expect_exit 0 "$ANALYZE" "$WORK/nosalv" --no-salvage --out "$WORK/nosalv.r"
+  expect_eq "events lost without the salvage" 5000 \
+    "$(json_get "$WORK/nosalv.r/summary.json" "d['run']['completeness']['events_lost']")"
   for v in plain st_busy wr_done wr_half; do
     mkdir -p "$WORK/$v" && cp -r "$run" "$WORK/$v/" || fail "cannot copy the run"
     python3 - "$WORK/$v/${run##*/}" "$v" <<'PY' || fail "$v: cannot set the ring header"
