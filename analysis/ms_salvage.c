@@ -147,20 +147,24 @@ static int salvage_ring(salvager_t *sv, int dirfd, int rfd, uint64_t rsize, uint
                         uint64_t seg, uint64_t run_id, int write, ms_salvage_t *out) {
   ms_ring_hdr_t h;
   if (rfd < 0 || off + seg > rsize || seg < sizeof h || read_all(rfd, &h, sizeof h, (off_t)off) ||
-      memcmp(h.magic, MS_RING_MAGIC, sizeof h.magic) || h.version != MS_RING_VERSION ||
-      h.rec_cap == 0 || h.rec_cap > SV_MAX_REC_CAP ||
+      memcmp(h.magic, MS_RING_MAGIC, sizeof h.magic) || h.version < MS_RING_VERSION_MIN ||
+      h.version > MS_RING_VERSION || h.rec_cap == 0 || h.rec_cap > SV_MAX_REC_CAP ||
       seg < sizeof h + (uint64_t)h.rec_cap * sizeof(ms_rec_t) ||
       (run_id && h.run_id != run_id) || h.pos > h.rec_cap || h.flushed > h.rec_cap) {
     out->bad_rings++;
     out->loss_unknown = 1;
     return 0;
   }
+  if (h.version < 2) { /* no stage: those fields were padding */
+    h.staged = h.staged_rec = h.staged_ev = h.st_busy = 0;
+    h.st_next_staged = h.st_next_rec = h.st_next_ev = 0;
+  }
   out->rings++;
   out->events_pending += h.pending != 0;
   out->records_lost += h.lost;
   out->events_unrecorded += h.unrecorded;
   uint32_t pos = h.pos;
-  if (h.tid == 0 || pos == 0)
+  if (h.tid == 0 || (pos == 0 && h.staged == 0 && !h.st_busy))
     return 0;
   /* The thread file and where its good part ends (ring header protocol: core.c's
    * emit_chunk). A write the process was in when it died completed if the file reached its
@@ -196,13 +200,74 @@ static int salvage_ring(salvager_t *sv, int dirfd, int rfd, uint64_t rsize, uint
   }
   uint32_t flushed = h.flushed;
   uint64_t last_ts = h.last_ts, good = h.file_bytes;
-  if (h.wr_busy && tfd >= 0 && tsize >= h.wr_file_end && h.wr_end <= pos) {
-    flushed = h.wr_end;
-    last_ts = h.wr_last_ts;
-    good = h.wr_file_end;
+  /* The stage (ring version 2): chunks encoded but not in the file. */
+  uint32_t staged = h.staged, srec = h.staged_rec, sev = h.staged_ev;
+  if (h.version < 2) {
+    /* Version 1 wrote each chunk straight to the file, announced by wr_busy. */
+    if (h.wr_busy && tfd >= 0 && tsize >= h.wr_file_end && h.wr_end <= pos) {
+      flushed = h.wr_end;
+      last_ts = h.wr_last_ts;
+      good = h.wr_file_end;
+    }
+  } else {
+    if (h.st_busy) { /* a chunk was being staged: it was whole before it was announced */
+      staged = h.st_next_staged, srec = h.st_next_rec, sev = h.st_next_ev;
+      flushed = h.wr_end;
+      last_ts = h.wr_last_ts;
+    }
+    if (h.wr_busy && tfd >= 0 && tsize >= h.wr_file_end) { /* the stage's write completed */
+      good = h.wr_file_end;
+      staged = srec = sev = 0;
+    }
   }
+  uint8_t *stage = NULL;
   int rc = 0;
-  if (flushed < pos) {
+  if (staged) {
+    /* The stage must be whole chunks that add up to its counts; a file to append them to
+     * (the tracker creates it before the first chunk is staged). Else the ring is bad. */
+    uint64_t room = seg - sizeof h - (uint64_t)h.rec_cap * sizeof(ms_rec_t);
+    uint64_t nrec = 0, o = 0;
+    stage = staged <= room ? malloc(staged) : NULL;
+    int ok = stage && tfd >= 0 &&
+             !read_all(rfd, stage, staged, (off_t)(off + seg - room));
+    while (ok && o < staged) {
+      ms_chunk_header_t ch;
+      ok = staged - o >= sizeof ch;
+      if (ok) {
+        memcpy(&ch, stage + o, sizeof ch);
+        ok = ch.magic == MS_CHUNK_MAGIC && ch.payload_len <= staged - o - sizeof ch;
+        o += sizeof ch + (ok ? ch.payload_len : 0);
+        nrec += ch.nrecords;
+      }
+    }
+    if (!ok || nrec != srec || sev > srec) {
+      int nomem = staged <= room && !stage;
+      free(stage);
+      if (tfd >= 0)
+        close(tfd);
+      if (nomem)
+        return -ENOMEM;
+      out->bad_rings++;
+      out->loss_unknown = 1;
+      return 0;
+    }
+  }
+  if (staged && write) { /* the file cut back to its last whole write, then the stage */
+    if (tsize > good && ftruncate(tfd, (off_t)good) < 0)
+      rc = -errno;
+    else if (lseek(tfd, 0, SEEK_END) < 0)
+      rc = -errno;
+    else
+      rc = write_all(tfd, stage, staged);
+    tsize = good + staged;
+    good = tsize;
+  }
+  free(stage);
+  if (rc == 0) {
+    out->records_recovered += srec;
+    out->events_recovered += sev;
+  }
+  if (rc == 0 && flushed < pos) {
     size_t n = (size_t)pos * sizeof(ms_rec_t);
     ms_rec_t *recs = malloc(n);
     if (!recs) {

@@ -141,9 +141,14 @@ _Static_assert(sizeof(ms_chunk_header_t) == MS_CHUNK_HEADER_SIZE, "chunk header 
  * pages are the page cache itself, so whatever the tracker committed survives the process
  * however it ends (_exit, a fatal signal, SIGKILL), and a salvage pass (analysis/
  * ms_salvage.c) can encode the records that never reached the thread file. The layout is
- * the tracker's in-memory one: a 256-byte header, then rec_cap 32-byte records. */
+ * the tracker's in-memory one: a 256-byte header, then rec_cap 32-byte records, then (ring
+ * version 2) the stage: encoded chunks not yet written to the thread file, up to the end of
+ * the segment. The tracker writes the stage to the file when the next chunk would not fit
+ * and wherever it used to write (thread exit, exit, _exit, exec, memscope_flush), so one
+ * write(2) carries several chunks (docs/tracker.md, "Staged chunks"). */
 #define MS_RING_MAGIC "MSRING1" /* 8 bytes with the NUL */
-#define MS_RING_VERSION 1
+#define MS_RING_VERSION 2
+#define MS_RING_VERSION_MIN 1 /* version 1: no stage (the staged_* fields read as 0) */
 #define MS_RING_HEADER_SIZE 256
 
 /* One record as the hook writes it (not the encoded form). A multi-slot record (REALLOC,
@@ -171,22 +176,41 @@ typedef struct ms_ring_hdr_s {
   uint32_t version;      /* MS_RING_VERSION */
   uint32_t rec_cap;      /* records the file holds after the header */
   uint32_t pid, tid, thread_seq;
-  uint32_t flushed;      /* records [0, flushed) are in the thread file */
+  uint32_t flushed;      /* records [0, flushed) are in the thread file or the stage */
   uint64_t run_id;
-  uint64_t last_ts;      /* the encoder's timestamp base after the last whole write */
+  uint64_t last_ts;      /* the encoder's timestamp base after the last chunk staged */
   uint64_t file_bytes;   /* the thread file's size after the last whole write */
-  uint64_t wr_file_end;  /* a write in progress (wr_busy) ends the file here ... */
-  uint32_t wr_end;       /* ... and covers records up to here */
-  uint32_t wr_busy;
+  uint64_t wr_file_end;  /* a write of the stage in progress (wr_busy) ends the file here */
+  uint32_t wr_end;       /* a chunk being staged (st_busy): flushed once it is in */
+  uint32_t wr_busy;      /* 1 while the stage is being written to the file */
   char file_name[64];    /* the thread file, "" before its first chunk */
   uint64_t lost;         /* records of this buffer whose write failed (never reset) */
   uint64_t unrecorded;   /* calls on this buffer after tracking stopped (never reset) */
-  uint64_t wr_last_ts;   /* the write in progress: last_ts once it is whole */
-  uint8_t pad1[256 - 64 - 136 - 24];
+  uint64_t wr_last_ts;   /* a chunk being staged (st_busy): last_ts once it is in */
+  /* Version 2: the stage. Bytes [0, staged) of the stage are whole chunks, staged_rec
+   * records and staged_ev allocator events, that are not in the thread file (the file ends
+   * at file_bytes, or at wr_file_end when wr_busy and the file reached it: then they are).
+   * A chunk is copied in past `staged` first, then announced (st_next_*, wr_end,
+   * wr_last_ts) with st_busy set, then published (staged, staged_*, flushed, last_ts) and
+   * st_busy cleared: a salvage that finds st_busy takes the announced values. */
+  uint32_t staged;
+  uint32_t staged_rec, staged_ev;
+  uint32_t st_busy;
+  uint32_t st_next_staged, st_next_rec, st_next_ev;
+  uint32_t pad1;
 } ms_ring_hdr_t;
 
 _Static_assert(sizeof(ms_rec_t) == 32, "record is half a cache line");
 _Static_assert(sizeof(ms_ring_hdr_t) == MS_RING_HEADER_SIZE, "ring header layout");
+/* Offsets a test edits (tests/harness/gate_trust.sh, case staged): fixed by the format. */
+_Static_assert(__builtin_offsetof(ms_ring_hdr_t, flushed) == 92 &&
+                   __builtin_offsetof(ms_ring_hdr_t, file_bytes) == 112 &&
+                   __builtin_offsetof(ms_ring_hdr_t, wr_file_end) == 120 &&
+                   __builtin_offsetof(ms_ring_hdr_t, wr_end) == 128 &&
+                   __builtin_offsetof(ms_ring_hdr_t, file_name) == 136 &&
+                   __builtin_offsetof(ms_ring_hdr_t, staged) == 224 &&
+                   __builtin_offsetof(ms_ring_hdr_t, st_next_staged) == 240,
+               "ring header offsets (docs/trace-format.md, section 6)");
 
 /* ---- varints (unsigned LEB128) and zigzag ---------------------------------------------- */
 

@@ -1,7 +1,9 @@
 /* core.c: configuration, the run directory, per-thread buffers and their files, and the
  * process events (thread exit, fork, exec, exit) that decide when buffers are written.
  *
- * Nothing here runs on the per-event fast path except ms__flush_full, once per MS_REC_CAP (512) records.
+ * Nothing here runs on the per-event fast path except ms__flush_full, once per MS_REC_CAP
+ * records; it stages the encoded chunk, and the stage reaches the file one write for several
+ * chunks (emit_chunk).
  * Code here runs with the calling thread BUSY, so allocations made by libc on its behalf
  * (snprintf, fnmatch) pass through untracked instead of recursing. */
 #define _GNU_SOURCE
@@ -545,13 +547,28 @@ void ms__snapshot_maps(void) {
   atomic_store(&busy, 0);
 }
 
-/* ---- chunk encoding (ms_encode.h) and the ring's write protocol ---------------------------
+/* ---- chunk encoding (ms_encode.h), the stage and the ring's write protocol -----------------
  *
- * Around every chunk write, the ring header says what a salvage pass needs to know if the
- * process dies in the middle: before the write, wr_end (the records the chunk covers) and
- * wr_file_end (the file's size once the write is whole) with wr_busy set; after it, flushed,
- * file_bytes and last_ts, then wr_busy cleared. A salvage that finds wr_busy compares the
- * file's size with wr_file_end to know whether the write completed (docs/tracker.md). */
+ * An encoded chunk is not written at once: it is copied into the stage, the tail of the ring
+ * segment (docs/tracker.md "Staged chunks"), and the stage goes to the thread file in one
+ * write when the next chunk would not fit, and at every point that writes a buffer. A
+ * write(2) costs ~7 us of CPU here whatever it carries up to tens of KiB, plus the fstat
+ * and getrlimit of file_write: one write for several chunks divides them.
+ *
+ * The ring header says what a salvage pass needs to know if the process dies at any store:
+ * - staging a chunk: its bytes go in past `staged` first (invisible until published); then
+ *   the values after it are announced (st_next_*, wr_end, wr_last_ts) and st_busy set; then
+ *   they are stored (staged, staged_rec, staged_ev, flushed, last_ts) and st_busy cleared.
+ *   A salvage that finds st_busy takes the announced values: the chunk is whole by then.
+ * - writing the stage: wr_file_end (the file's size once the write is whole) and wr_busy
+ *   set; after the write file_bytes, then staged = 0, then wr_busy cleared. A salvage that
+ *   finds wr_busy and a file that reached wr_file_end knows the stage is in the file;
+ *   otherwise it cuts the file back to file_bytes and appends the stage itself. */
+
+/* A compiler barrier between two groups of the protocol's stores: a salvage reads them
+ * after the process died at any instruction, so their program order is what matters (x86
+ * keeps stores in order; ms_prim.h admits nothing else). */
+#define ms__store_order() __atomic_signal_fence(__ATOMIC_SEQ_CST)
 
 /* Creates t's thread file and writes its header. 0 or -errno. Under t->lock. */
 static int thread_file_create(ms_thread_t *t) {
@@ -581,7 +598,70 @@ static int thread_file_create(ms_thread_t *t) {
   return rc;
 }
 
-/* ms_encode_range's emit: writes out's chunk to t's file. Under t->lock. */
+/* Empties t's stage (its bytes are in the file or counted lost). Under t->lock. */
+static void stage_clear(ms_thread_t *t) {
+  ms__store_order();
+  t->ring.staged = 0;
+  t->ring.staged_rec = t->ring.staged_ev = 0;
+  t->st_n = 0;
+}
+
+/* The longest run of the stage's first chunks that RLIMIT_FSIZE lets t's file take: their
+ * bytes, their events in *ev. Only after a write of the whole stage was refused (EFBIG). */
+static uint32_t stage_fitting(ms_thread_t *t, uint32_t *ev) {
+  struct rlimit rl;
+  uint64_t cap = getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                     ? (uint64_t)rl.rlim_cur : UINT64_MAX;
+  uint32_t bytes = 0;
+  *ev = 0;
+  for (uint32_t i = 0; i < t->st_n && t->file.bytes + t->st_end[i] <= cap; i++) {
+    bytes = t->st_end[i];
+    *ev += t->st_ev[i];
+  }
+  return bytes;
+}
+
+/* Writes t's stage to its file in one write and empties it. When RLIMIT_FSIZE refuses the
+ * write, the whole chunks that fit are written first (what a write a chunk kept); what could
+ * not be written is counted lost (and tracking stops: ms__warn_once). 0 or -errno. Under
+ * t->lock. */
+static int stage_write(ms_thread_t *t) {
+  uint32_t n = t->ring.staged, written_ev = 0;
+  int whole = 0; /* the file ends with a whole chunk (a short write may have cut one) */
+  if (n == 0)
+    return 0;
+  int rc = t->file.fd < 0 ? -EBADF : 0; /* staged chunks always follow the file's creation */
+  if (rc == 0) {
+    t->ring.wr_file_end = t->file.bytes + n;
+    __atomic_store_n(&t->ring.wr_busy, 1, __ATOMIC_SEQ_CST);
+    rc = file_write(&t->file, t->stage, n);
+    whole = rc == 0 || rc == -EFBIG;
+    if (rc == -EFBIG) { /* refused before anything was written */
+      uint32_t part = stage_fitting(t, &written_ev);
+      if (part) {
+        t->ring.wr_file_end = t->file.bytes + part;
+        ms__store_order();
+        if (file_write(&t->file, t->stage, part) < 0)
+          written_ev = 0, whole = 0;
+      }
+    }
+  }
+  if (rc < 0) {
+    uint32_t lost = t->ring.staged_ev - written_ev;
+    atomic_fetch_add(&ms__g.write_errors, 1);
+    atomic_fetch_add(&ms__g.events_lost, lost);
+    t->ring.lost += lost;
+    ms__warn_once("cannot write the trace to", -rc);
+  }
+  if (whole)
+    t->ring.file_bytes = t->file.bytes;
+  stage_clear(t);
+  __atomic_store_n(&t->ring.wr_busy, 0, __ATOMIC_SEQ_CST);
+  return rc;
+}
+
+/* ms_encode_range's emit: stages out's chunk (writing the stage first when the chunk does
+ * not fit). Under t->lock. */
 static void emit_chunk(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t nev,
                        uint64_t base_ts, uint32_t end_slot, uint64_t last_ts) {
   ms_thread_t *t = e->user;
@@ -605,22 +685,27 @@ static void emit_chunk(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t ne
   ch.calib_mono_ns = ms__mono_ns();
   ch.calib_ticks = ms__g.use_tsc ? ms__now() : ch.calib_mono_ns;
   memcpy(t->out, &ch, sizeof ch);
+  uint32_t clen = MS_CHUNK_HEADER_SIZE + len;
+  if (t->ring.staged + clen > MS_STAGE_CAP || t->st_n == MS_STAGE_CHUNKS)
+    stage_write(t); /* a failure counted its events lost and stopped tracking */
+  /* Staged even after a failure: the stop path (ms__flush_thread) counts it lost then. */
+  uint32_t at = t->ring.staged;
+  memcpy(t->stage + at, t->out, clen);
+  t->ring.st_next_staged = at + clen;
+  t->ring.st_next_rec = t->ring.staged_rec + nrec;
+  t->ring.st_next_ev = t->ring.staged_ev + nev;
   t->ring.wr_end = end_slot;
-  t->ring.wr_file_end = t->file.bytes + MS_CHUNK_HEADER_SIZE + len;
   t->ring.wr_last_ts = last_ts;
-  __atomic_store_n(&t->ring.wr_busy, 1, __ATOMIC_SEQ_CST);
-  int rc = file_write(&t->file, t->out, MS_CHUNK_HEADER_SIZE + len);
-  if (rc < 0) {
-    atomic_fetch_add(&ms__g.write_errors, 1);
-    atomic_fetch_add(&ms__g.events_lost, nev);
-    t->ring.lost += nev;
-    ms__warn_once("cannot write the trace to", -rc);
-  } else {
-    t->ring.flushed = end_slot;
-    t->ring.file_bytes = t->file.bytes;
-    t->ring.last_ts = last_ts;
-  }
-  __atomic_store_n(&t->ring.wr_busy, 0, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&t->ring.st_busy, 1, __ATOMIC_SEQ_CST);
+  ms__store_order();
+  t->ring.staged = at + clen;
+  t->ring.staged_rec += nrec;
+  t->ring.staged_ev += nev;
+  t->ring.flushed = end_slot;
+  t->ring.last_ts = last_ts;
+  __atomic_store_n(&t->ring.st_busy, 0, __ATOMIC_SEQ_CST);
+  t->st_end[t->st_n] = at + clen;
+  t->st_ev[t->st_n++] = nev;
 }
 
 /* Encodes records [from, to) of t and writes them as chunks. Under t->lock. Returns the slot
@@ -639,14 +724,13 @@ static void emit_count(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t ne
   *(uint64_t *)e->user += nev;
 }
 
-/* Allocator events among records [from, to) (encoded into t's buffer and dropped: only
- * after an error stop, to count what the ring still holds). Under t->lock. */
-static uint64_t count_events(ms_thread_t *t, uint32_t from, uint32_t to) {
-  uint64_t n = 0;
+/* Adds to *n the allocator events among records [from, to) (encoded into t's buffer and
+ * dropped: only after an error stop, to count what the ring still holds); returns the slot
+ * after the last record counted. Under t->lock. */
+static uint32_t count_events(ms_thread_t *t, uint32_t from, uint32_t to, uint64_t *n) {
   ms_encoder_t e = {.out = t->out, .cap = MS_OUT_CAP, .last_ts = t->ring.last_ts,
-                    .emit = emit_count, .user = &n, .version = format_version};
-  ms_encode_range(&e, t->recs, from, to);
-  return n;
+                    .emit = emit_count, .user = n, .version = format_version};
+  return ms_encode_range(&e, t->recs, from, to);
 }
 
 /* The per-buffer lock, held while a chunk is encoded and written. Taken with thread
@@ -699,18 +783,33 @@ void ms__flush_thread(ms_thread_t *t) {
   int c = lock_thread(t, 1);
   if (c < 0) {
     atomic_fetch_add(&ms__g.events_lost,
-                     __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED) - t->ring.flushed);
+                     __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED) - t->ring.flushed +
+                         t->ring.staged_ev);
     return;
   }
   uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_ACQUIRE);
-  if (pos > t->ring.flushed) {
-    /* ring.flushed advances with each whole write (emit_chunk). After tracking stopped on
-     * an error nothing more is written: what the ring holds is counted lost here and stays
-     * in the rings file for a salvage. */
-    if (atomic_load(&ms__g.stopped))
-      atomic_fetch_add(&ms__g.events_lost, count_events(t, t->ring.flushed, pos));
-    else
+  if (atomic_load(&ms__g.stopped)) {
+    /* After tracking stopped on an error nothing more is written: what the ring and the
+     * stage hold is counted lost here, once: the records counted are passed (`flushed`)
+     * and the stage emptied, both counted in the ring's `lost` for a salvage, so the next
+     * flush of this buffer (another destructor round, the exit) does not count them again
+     * (it did: a thread that ended after the stop had its ring counted up to four times). */
+    uint64_t n = t->ring.staged_ev;
+    uint32_t end = pos > t->ring.flushed ? count_events(t, t->ring.flushed, pos, &n) : 0;
+    if (n) {
+      atomic_fetch_add(&ms__g.events_lost, n);
+      t->ring.lost += n;
+    }
+    if (t->ring.staged)
+      stage_clear(t);
+    if (end > t->ring.flushed)
+      __atomic_store_n(&t->ring.flushed, end, __ATOMIC_SEQ_CST);
+  } else {
+    /* ring.flushed advances with each chunk staged (emit_chunk); the stage then goes to the
+     * file: whatever the buffer held is in the file when this returns. */
+    if (pos > t->ring.flushed)
       encode_range(t, t->ring.flushed, pos);
+    stage_write(t);
   }
   unlock_thread(t, c);
 }
@@ -816,6 +915,9 @@ ms_thread_t *ms__thread_buffer(ms_tls_t *tl) {
   t->ring.last_ts = 0;
   t->ring.file_bytes = 0;
   t->ring.wr_busy = 0;
+  t->ring.staged = t->ring.staged_rec = t->ring.staged_ev = 0; /* 0 already: see thread_exit */
+  t->st_n = 0;
+  t->ring.st_busy = 0;
   t->ring.file_name[0] = '\0';
   t->ring.n_alloc = t->ring.n_free = t->ring.n_bytes = 0;
   t->tid = ms_prim_tid();
@@ -999,6 +1101,10 @@ static void after_fork_child(void) {
     }
     t->ring.pos = 0;
     t->ring.flushed = 0;
+    /* A private ring's stage holds the parent's chunks (the parent writes them). */
+    t->ring.staged = t->ring.staged_rec = t->ring.staged_ev = 0;
+    t->ring.wr_busy = t->ring.st_busy = 0;
+    t->st_n = 0;
     atomic_store(&t->owned, 0);
   }
   file_close(&ms__g.dir);

@@ -22,13 +22,23 @@
 
 #define MS_MAX_DEPTH 64     /* most frames MEMSCOPE_STACK_DEPTH may ask for */
 /* Fixed records per thread buffer (48 KiB). 512 (16 KiB) stays in a 32 KiB L1 data cache
- * between flushes and cuts the D1 misses per call, but makes three times the chunk writes
- * (three system calls each): measured both ways in docs/tracker.md "Hot path cost"; a build
- * may set it (-DMS_REC_CAP=512) for a timed comparison. */
+ * between flushes and cuts the D1 misses per call; with chunks staged it no longer makes
+ * more writes, only more chunks (+0.2 B/event), and timed it did not beat 1536 (docs/
+ * tracker.md "Cache misses and the ring's size"); a build may set it (-DMS_REC_CAP=512). */
 #ifndef MS_REC_CAP
 #define MS_REC_CAP 1536
 #endif
 #define MS_OUT_CAP 16384    /* encoded chunk buffer per thread (header + payload) */
+/* The stage (docs/tracker.md "Staged chunks"): encoded chunks wait in the ring segment, after
+ * the records, and reach the thread file several to a write(2) when the next chunk would not
+ * fit, and at every point that writes a buffer (thread exit, exit, _exit, exec,
+ * memscope_flush). In the shared segment, so a salvage appends what is staged. A build may
+ * set it (-DMS_STAGE_CAP=16384 stages one chunk at most: a write per chunk, as before). */
+#ifndef MS_STAGE_CAP
+#define MS_STAGE_CAP 65536
+#endif
+_Static_assert(MS_STAGE_CAP >= MS_OUT_CAP, "the stage takes a whole chunk");
+#define MS_STAGE_CHUNKS 64  /* chunks a stage holds at most (~1 KiB or more each, as a rule) */
 
 /* ---- per-thread state in TLS (initial-exec: one %fs-relative load, no __tls_get_addr) --- */
 
@@ -84,7 +94,7 @@ extern __thread ms_tls_t ms__tls __attribute__((tls_model("initial-exec"))) MS_H
  *
  * The buffer is one mapping in two parts. The head (list link, lock, file, encoding buffer)
  * is private memory. The ring (header with the committed position and the counters, then the
- * records) is page-aligned at the end and is a MAP_SHARED mapping of the buffer's segment of
+ * records, then the stage of encoded chunks) is page-aligned at the end and is a MAP_SHARED mapping of the buffer's segment of
  * the run directory's memscope_rings.raw: the page cache holds every committed record, so a process that ends
  * without flushing (_exit, a signal, SIGKILL) loses nothing that a salvage pass cannot
  * recover. The hot path sees no difference: t->ring.pos and t->recs are fixed offsets from t,
@@ -107,14 +117,21 @@ typedef struct ms_thread_s {
   uint64_t res_last_ns;       /* CLOCK_MONOTONIC of the owner's last resource record */
   void *stack_cache;          /* stacks.c's cache of this buffer's owner, mapped at need */
   uint8_t out[MS_OUT_CAP];
+  /* The stage's chunks (ends and allocator events), so that a write refused by
+   * RLIMIT_FSIZE still writes the whole chunks that fit, as a write a chunk did, and counts
+   * exactly what it could not write. The stage is written when this is full. */
+  uint32_t st_n;
+  uint32_t st_end[MS_STAGE_CHUNKS], st_ev[MS_STAGE_CHUNKS];
   /* From here to the end: the ring segment's mapping (or private memory when it could
    * not be made). ring.pos, ring.flushed and the counters are the former fields. */
   ms_ring_hdr_t ring __attribute__((aligned(MS_PAGE)));
   ms_rec_t recs[MS_REC_CAP];
+  uint8_t stage[MS_STAGE_CAP]; /* encoded chunks not yet in the thread file (ring.staged) */
 } ms_thread_t;
 
 #define MS_RING_BYTES                                                                          \
-  ((sizeof(ms_ring_hdr_t) + MS_REC_CAP * sizeof(ms_rec_t) + MS_PAGE - 1) / MS_PAGE * MS_PAGE)
+  ((sizeof(ms_ring_hdr_t) + MS_REC_CAP * sizeof(ms_rec_t) + MS_STAGE_CAP + MS_PAGE - 1) /       \
+   MS_PAGE * MS_PAGE)
 _Static_assert(sizeof(ms_thread_t) - __builtin_offsetof(ms_thread_t, ring) == MS_RING_BYTES,
                "the ring is the buffer's page-aligned tail");
 

@@ -234,8 +234,10 @@ static void threads(void) {
                "asserted\n", own_pct);
     }
     if (!strcmp(roles[i], "alloc")) {
-      /* Its buffer was written many times: the tracker's own writes were there to subtract. */
-      T_TRUE(num(tio, "write_ops") >= 10);
+      /* Its buffer was written several times: the tracker's own writes were there to
+       * subtract. Chunks go to the file a 64 KiB stage at a time (docs/tracker.md, "Staged
+       * chunks"): its ~120 KB of trace are the file header, a full stage and the last one. */
+      T_TRUE(num(tio, "write_ops") >= 3);
       T_TRUE(num(r, "samples") >= 3);
       T_TRUE(num(t, "allocations") >= side(l, "mallocs"));
       T_STR_EQ("memory_intensive", cJSON_GetStringValue(cJSON_GetObjectItem(t, "role")));

@@ -161,6 +161,22 @@ stopped)
   s="$WORK/d/summary.json"
   got=$(json_get "$s" "[p['allocations']+p['frees']+p['events_lost'] for p in d['tree']['process_list'] if p['name']=='ms_h_exits'][0]")
   expect_eq "events in the trace + events lost" 2000001 "$got"
+  # Eight threads one after the other under a 40-KiB file limit: the stop comes in the
+  # first, and every later flush of a buffer (three destructor rounds a thread, the exit)
+  # must not count its events again; the first thread's file keeps the whole chunks that fit
+  # (a 64-KiB stage is written in part). Expected: the same program traced without a limit.
+  traced() {
+    "$TRACESTAT" "$1" | python3 -c "import json,sys; t=json.load(sys.stdin)['runs'][0]['totals']; print(t['allocations']+t['frees'])"
+  }
+  mkdir -p "$WORK/tfull" "$WORK/tlim"
+  MEMSCOPE_OUT="$WORK/tfull" LD_PRELOAD="$LIB" "$EXITS" threads 8 20000
+  want=$(traced "$WORK/tfull")
+  (ulimit -f 40 && MEMSCOPE_OUT="$WORK/tlim" LD_PRELOAD="$LIB" "$EXITS" threads 8 20000) 2>"$WORK/err"
+  grep -q "tracking stopped" "$WORK/err" || fail "threads: tracking did not stop at 40 KiB"
+  kept=$(traced "$WORK/tlim")
+  lost=$(sed -n 's/^events_lost=//p' "$WORK"/tlim/memscope.*/meta.txt)
+  expect_eq "threads: events in the trace + events lost" "$want" "$((kept + lost))"
+  [ "$kept" -gt 0 ] || fail "threads: nothing kept below the limit"
   ;;
 meta_events)
   # meta.txt's events= counts every thread, also those whose buffer a later thread reused.
@@ -201,6 +217,86 @@ PY
     [ "$rc" = 1 ] || { cat "$WORK/out" "$WORK/err"; fail "$how: exit $rc, expected 1 (partial)"; }
     grep -q "partial trace: events lost, how many is not known" "$WORK/out" ||
       fail "$how: the loss is not said to be unknown"
+  done
+  ;;
+staged)
+  # Encoded chunks wait in the ring segment's stage and reach the thread file several to a
+  # write (docs/tracker.md, "Staged chunks"). 5000 leaked blocks fill the 1536-record ring
+  # three times: three chunks staged, none written, when SIGKILL comes. The salvage must
+  # append the stage and the ring's records: every allocation and leaked byte exactly. Then
+  # the same killed run with its ring header set as a death at each step of the write
+  # protocol would leave it (the values a salvage must trust are computed here from the
+  # stage's chunk headers, not read from the salvage's output).
+  mkdir -p "$WORK/k"
+  MEMSCOPE_STACK_DEPTH=0 MEMSCOPE_OUT="$WORK/k" LD_PRELOAD="$LIB" "$EXITS" leak 5000 kill
+  run=$(echo "$WORK"/k/memscope.*)
+  # Without the salvage the trace is not touched, and the count of what it lacks includes
+  # the staged chunks' events: all 5000.
+  mkdir -p "$WORK/nosalv" && cp -r "$run" "$WORK/nosalv/" || fail "cannot copy the run"
+  expect_exit 0 "$ANALYZE" "$WORK/nosalv" --no-salvage --out "$WORK/nosalv.r"
+  expect_eq "events lost without the salvage" 5000 \
+    "$(json_get "$WORK/nosalv.r/summary.json" "d['run']['completeness']['events_lost']")"
+  for v in plain st_busy wr_done wr_half; do
+    mkdir -p "$WORK/$v" && cp -r "$run" "$WORK/$v/" || fail "cannot copy the run"
+    python3 - "$WORK/$v/${run##*/}" "$v" <<'PY' || fail "$v: cannot set the ring header"
+import os, struct, sys
+d, how = sys.argv[1:3]
+meta = dict(l.split("=", 1) for l in open(f"{d}/meta.txt").read().splitlines() if "=" in l)
+seg = int(meta["ring_bytes"])
+rings = open(f"{d}/memscope_rings.raw", "r+b")
+U32 = lambda b, o: struct.unpack_from("<I", b, o)[0]
+for i in range(os.path.getsize(f"{d}/memscope_rings.raw") // seg):
+    rings.seek(i * seg)
+    h = bytearray(rings.read(256))
+    if U32(h, 224):          # staged: the main thread's ring
+        break
+else:
+    sys.exit("no ring has staged chunks")
+rec_cap = U32(h, 76)
+staged, srec, sev = U32(h, 224), U32(h, 228), U32(h, 232)
+rings.seek(i * seg + 256 + rec_cap * 32)
+stage = rings.read(staged)
+chunks, o = [], 0            # (offset, records) of each staged chunk
+while o < staged:
+    magic, plen, _, nrec = struct.unpack_from("<IIII", stage, o)
+    assert magic == 0x4b43534d, "not a chunk"
+    chunks.append((o, nrec))
+    o += 40 + plen
+assert o == staged and sum(n for _, n in chunks) == srec, "stage and its counts disagree"
+name = h[136:200].split(b"\0")[0].decode()
+tf = f"{d}/{name}"
+fbytes = struct.unpack_from("<Q", h, 112)[0]
+if how == "plain":
+    # The stage was never written: the thread file is its header alone.
+    assert os.path.getsize(tf) == 32 == fbytes, f"thread file {os.path.getsize(tf)} B"
+    assert len(chunks) >= 2, f"{len(chunks)} chunk(s) staged"
+elif how == "st_busy":
+    # Died staging the last chunk: announced (st_next_*), not yet published.
+    last_off, last_n = chunks[-1]
+    struct.pack_into("<III", h, 240, staged, srec, sev)
+    struct.pack_into("<I", h, 128, U32(h, 92))            # wr_end: flushed once it is in
+    struct.pack_into("<Q", h, 216, struct.unpack_from("<Q", h, 104)[0])  # wr_last_ts
+    struct.pack_into("<III", h, 224, last_off, srec - last_n, 0)
+    struct.pack_into("<I", h, 92, U32(h, 0))              # flushed: wr_end replaces it
+    struct.pack_into("<I", h, 236, 1)                     # st_busy
+elif how in ("wr_done", "wr_half"):
+    # Died writing the stage: half of it reached the file; or all of it, and file_bytes
+    # was stored but not yet staged = 0 (the stage must not be appended twice).
+    with open(tf, "ab") as f:
+        f.write(stage if how == "wr_done" else stage[: staged // 2])
+    struct.pack_into("<Q", h, 120, fbytes + staged)       # wr_file_end
+    if how == "wr_done":
+        struct.pack_into("<Q", h, 112, fbytes + staged)   # file_bytes
+    struct.pack_into("<I", h, 132, 1)                     # wr_busy
+rings.seek(i * seg)
+rings.write(h)
+PY
+    expect_exit 0 "$ANALYZE" "$WORK/$v" --out "$WORK/$v.r"
+    s="$WORK/$v.r/summary.json"
+    expect_eq "$v: allocations" 5000 "$(json_get "$s" "d['totals']['allocations']")"
+    expect_eq "$v: leaked bytes" 5000000 "$(json_get "$s" "d['totals']['leaked_bytes']")"
+    expect_eq "$v: events lost" 0 "$(json_get "$s" "d['run']['completeness']['events_lost']")"
+    grep -q "^end_reason=salvaged$" "$WORK/$v/${run##*/}"/meta.txt || fail "$v: not salvaged"
   done
   ;;
 sampled_limit)
