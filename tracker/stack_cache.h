@@ -7,6 +7,8 @@
 #define SC_WAYS 2
 #define SC_BYTES (40 * 1024) /* most a thread's cache maps (touched as entries fill) */
 #define SC_MAX_GAP (256 * 1024) /* larger jumps between slots: another stack, not cached */
+#define SC_MEMO_BITS 8          /* sc_cache_t.fp_memo: 256 return addresses, 2 KiB */
+#define SC_MEMO (1u << SC_MEMO_BITS)
 
 enum { SC_EMPTY = 0, SC_SEEN, SC_CACHED, SC_NEVER };
 
@@ -48,6 +50,12 @@ typedef struct sc_cache_s {
   uintptr_t stk_lo, stk_hi;
   uint8_t stk_state;   /* 0 not read yet, 1 known, 2 unknown (nothing is cached) */
   uint8_t victim[256]; /* per set: the way the next insertion replaces */
+  /* Per return address, whether the step out of a frame at it reads rbp (stacks.c,
+   * sc_step_reads_fp): (ip << 2) | reads << 1 | 1, 0 for none; direct-mapped by a hash of
+   * the address. A fact about the code at ip (its unwind rule), so it stays valid across
+   * owner threads and is dropped with the entries when a dlclose or fork bumps the
+   * generation (other code may then be at ip). Learning only: a hit never reads it. */
+  uint64_t fp_memo[SC_MEMO];
 } sc_cache_t;
 
 /* Bumped to drop every thread's entries (fork, dlclose); a cache is valid for one value. */

@@ -198,6 +198,7 @@ __thread uint32_t ms__prim_stepped_walks __attribute__((tls_model("initial-exec"
 _Atomic uint64_t ms__stack_cache_gen = 1;
 static _Atomic uint64_t sc_hits, sc_misses, sc_verified, sc_mismatches;
 static _Atomic uint64_t sc_walks_compared, sc_walk_mismatches; /* stepped vs unw_backtrace */
+static _Atomic uint64_t sc_fp_probes, sc_fp_memo_hits; /* sc_step_reads_fp: probed, memoized */
 
 void ms__stack_cache_invalidate(void) { atomic_fetch_add(&ms__stack_cache_gen, 1); }
 
@@ -211,6 +212,8 @@ static void sc_reset_counts(void) {
   atomic_store(&sc_mismatches, 0);
   atomic_store(&sc_walks_compared, 0);
   atomic_store(&sc_walk_mismatches, 0);
+  atomic_store(&sc_fp_probes, 0);
+  atomic_store(&sc_fp_memo_hits, 0);
 }
 
 static inline sc_entry_t *sc_entry(sc_cache_t *c, uint32_t i) {
@@ -275,6 +278,8 @@ static sc_cache_t *sc_get(ms_thread_t *t) {
   if (c->gen != gen || c->tid != t->tid) {
     for (uint32_t i = 0; i < c->sets * SC_WAYS; i++)
       sc_entry(c, i)->state = SC_EMPTY;
+    if (c->gen != gen) /* dlclose or fork: other code may be where the memo's was */
+      memset(c->fp_memo, 0, sizeof c->fp_memo);
     if (c->tid != t->tid)
       c->stk_state = 0; /* another thread: its own stack */
     c->gen = gen;
@@ -316,12 +321,8 @@ _Static_assert((int)MS_PRIM_GREG_RBP == (int)REG_RBP && (int)MS_PRIM_GREG_RSP ==
                    (int)MS_PRIM_GREG_RIP == (int)REG_RIP,
                "the x86-64 backend's register indices are glibc's");
 
-/* 1 when the step out of frame x reads its frame pointer: the same step with fp pointing into
- * a zeroed buffer of ours gives another result (a CFA computed from rbp, or libunwind's
- * frame-pointer fallback, now reads zeros). The buffer keeps every such read safe. -1 when
- * the step from x's IP, stack pointer and true fp does not give `next` (the walk disagrees
- * with itself: not cached). next is NULL for the stack's last frame (the step ended it). */
-static int sc_step_reads_fp(const ms_prim_frame_t *x, const ms_prim_frame_t *next) {
+/* sc_step_reads_fp's probe, without the memo. */
+static int sc_step_probe(const ms_prim_frame_t *x, const ms_prim_frame_t *next) {
   uint64_t scratch[64] = {0};
   uintptr_t ip_a, sp_a, ip_b, sp_b;
   int rc_a = ms_prim_step_from(x->ip, x->sp, x->fp, &ip_a, &sp_a);
@@ -329,6 +330,40 @@ static int sc_step_reads_fp(const ms_prim_frame_t *x, const ms_prim_frame_t *nex
     return -1;
   int rc_b = ms_prim_step_from(x->ip, x->sp, (uintptr_t)&scratch[32], &ip_b, &sp_b);
   return rc_b != rc_a || (rc_a == 1 && (ip_b != ip_a || sp_b != sp_a));
+}
+
+/* 1 when the step out of frame x reads its frame pointer: the same step with fp pointing into
+ * a zeroed buffer of ours gives another result (a CFA computed from rbp, or libunwind's
+ * frame-pointer fallback, now reads zeros). The buffer keeps every such read safe. -1 when
+ * the step from x's IP, stack pointer and true fp does not give `next` (the walk disagrees
+ * with itself: not cached). next is NULL for the stack's last frame (the step ended it).
+ *
+ * Memoized per IP (c->fp_memo) for frames that are not the last: the answer is a fact about
+ * the unwind rule at x->ip, which libunwind itself caches by IP (its rs_cache). With CFI the
+ * rule is fixed: the CFA and return address come from rsp, or from rbp (then the zeroed
+ * buffer gives return address 0, never the walk's), and a rule through another register
+ * fails the first step (those registers point at zeros too). Without CFI libunwind follows
+ * rbp (its frame-chain fallback, src/x86_64/Gstep.c): the buffer lies below the program's
+ * frames, so that step ends, while the walk's went on: reads, every time. So a probe at the
+ * same IP gives the same answer; a -1 is not memoized (probed again). The probes are two
+ * unw_init_local + unw_step, each step taking libunwind's cache lock between two
+ * rt_sigprocmask calls: most of a learn's cost (docs/tracker.md, "Stack cache"). */
+static int sc_step_reads_fp(sc_cache_t *c, const ms_prim_frame_t *x,
+                            const ms_prim_frame_t *next) {
+  uint64_t *memo = NULL;
+  if (next) {
+    memo = &c->fp_memo[(uint32_t)(((uint64_t)x->ip * 0x9e3779b97f4a7c15ull) >>
+                                  (64 - SC_MEMO_BITS))];
+    if (*memo >> 2 == (uint64_t)x->ip && (*memo & 1)) {
+      atomic_fetch_add_explicit(&sc_fp_memo_hits, 1, memory_order_relaxed);
+      return (int)(*memo >> 1 & 1);
+    }
+  }
+  atomic_fetch_add_explicit(&sc_fp_probes, 1, memory_order_relaxed);
+  int reads = sc_step_probe(x, next);
+  if (memo && reads >= 0)
+    *memo = (uint64_t)x->ip << 2 | (uint64_t)reads << 1 | 1;
+  return reads;
 }
 
 /* Appends a check; the caller stays within SC_CHECKS(depth). */
@@ -396,7 +431,7 @@ static __attribute__((noinline)) void sc_learn(sc_cache_t *c, sc_entry_t *e, voi
   for (int k = np - 1; k >= 0; k--) {
     int reads = 0;
     if (k < np - 1 || ended) {
-      reads = sc_step_reads_fp(&x[k], k < np - 1 ? &x[k + 1] : NULL);
+      reads = sc_step_reads_fp(c, &x[k], k < np - 1 ? &x[k + 1] : NULL);
       if (reads < 0)
         return;
     }
@@ -529,12 +564,15 @@ int ms__stack_cache_meta(char *buf, size_t cap) {
   int n = snprintf(buf, cap,
                    "stack_cache_hits=%llu\nstack_cache_misses=%llu\nstack_cache_verified=%llu\n"
                    "stack_cache_mismatches=%llu\nstack_walks_compared=%llu\n"
-                   "stack_walk_mismatches=%llu\n",
+                   "stack_walk_mismatches=%llu\nstack_fp_probes=%llu\n"
+                   "stack_fp_memo_hits=%llu\n",
                    (unsigned long long)atomic_load(&sc_hits),
                    (unsigned long long)atomic_load(&sc_misses),
                    (unsigned long long)atomic_load(&sc_verified),
                    (unsigned long long)atomic_load(&sc_mismatches),
                    (unsigned long long)atomic_load(&sc_walks_compared),
-                   (unsigned long long)atomic_load(&sc_walk_mismatches));
+                   (unsigned long long)atomic_load(&sc_walk_mismatches),
+                   (unsigned long long)atomic_load(&sc_fp_probes),
+                   (unsigned long long)atomic_load(&sc_fp_memo_hits));
   return n > 0 && (size_t)n < cap ? n : 0;
 }
