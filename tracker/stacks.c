@@ -373,14 +373,11 @@ static inline void sc_add(sc_entry_t *e, uintptr_t loc, uint64_t val) {
   e->nchecks++;
 }
 
-/* Fills e (key already set) from a stepped walk, or marks it NEVER. f[0, np) are the
- * program's frames as unw_backtrace gave them (this library's dropped, cut to the depth).
- * noinline: the walk starts in this function's frame and passes ours on the way out. */
-static __attribute__((noinline)) void sc_learn(sc_cache_t *c, sc_entry_t *e, void *const *f,
-                                               int np, uint32_t id) {
-  ms_prim_frame_t w[MS_MAX_DEPTH + 10];
-  int end, max = ms__g.depth + 8; /* our frames: this, ms__stack_missed, the hook body */
-  int m = ms_prim_walk(w, max, &end);
+/* Fills e (key already set) from a stepped walk w[0, m) (ms_prim_walk; end its end flag),
+ * or marks it NEVER. f[0, np) are the program's frames of the capture (this library's
+ * dropped, cut to the depth), whose id is id: the walk's own IPs (sc_walk_learn). */
+static void sc_learn(sc_cache_t *c, sc_entry_t *e, const ms_prim_frame_t *w, int m, int end,
+                     void *const *f, int np, uint32_t id) {
   uintptr_t cfa = e->cfa;
   e->state = SC_NEVER;
   e->nchecks = 0;
@@ -464,11 +461,12 @@ static __attribute__((noinline)) void sc_learn(sc_cache_t *c, sc_entry_t *e, voi
 
 /* Test mode (MEMSCOPE_TEST_STACK_VERIFY=1): the program's frames of the hook's walk, f[0, n)
  * as ms_prim_backtrace gave them, against a fresh unw_backtrace from here. Both lists drop
- * this library's leading frames (here: this function, ms__stack_missed, the hook body) and
+ * this library's leading frames (here: this function, ms__stack_missed or sc_walk_learn and
+ * ms__stack_learn_miss, the hook body; up to 8 are walked) and
  * are cut to the depth. noinline: a frame of ours, dropped like the others. */
 static __attribute__((noinline)) void sc_compare_walk(void *const *f, int n) {
   void *fresh[MS_MAX_DEPTH + 8];
-  int m = ms_prim_backtrace_traced(fresh, ms__g.depth + 3);
+  int m = ms_prim_backtrace_traced(fresh, ms__g.depth + 8);
   int a = 0, b = 0;
   while (a < n && ms__own_code((uintptr_t)f[a]))
     a++;
@@ -481,8 +479,7 @@ static __attribute__((noinline)) void sc_compare_walk(void *const *f, int n) {
     atomic_fetch_add_explicit(&sc_walk_mismatches, 1, memory_order_relaxed);
 }
 
-uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site, uintptr_t cfa,
-                          uintptr_t fp, uint32_t hit_id) {
+uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uint32_t hit_id) {
   if (MS_UNLIKELY(ms__stack_check >= MS_STACK_CHECK_ON)) {
     /* Every walk of the test mode is stepped (the count restarts) and compared with
      * unw_backtrace: the stepped walk must give exactly its frames. */
@@ -499,11 +496,15 @@ uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site, 
     }
     atomic_fetch_add_explicit(&sc_misses, 1, memory_order_relaxed);
   }
-  if (fp == MS_STACK_NO_KEY || id == 0 || id == UINT32_MAX)
-    return id;
-  sc_cache_t *c = sc_get(t);
-  if (!c)
-    return id;
+  return id; /* the cache's part of a miss ran before the walk (ms__stack_learn_miss) */
+}
+
+/* The cache's part of a miss with key (site, cfa, fp), before any walk: finds the key's
+ * entries and counts the miss. Returns the entry (keyed, NEVER until learnt) that this miss
+ * learns into: the key's SC_KEY_LEARN-th miss, or a CACHED key's SC_VARIANT_LEARN-th miss
+ * with other stack words (learnt into the other way, so that two callers alternating
+ * through one key both hit). NULL when this miss only walks. */
+static sc_entry_t *sc_on_miss(sc_cache_t *c, uintptr_t site, uintptr_t cfa, uintptr_t fp) {
   uint32_t set = sc_set(c, site, cfa);
   sc_entry_t *match = NULL;
   int match_way = -1;
@@ -517,27 +518,22 @@ uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site, 
     }
   }
   if (match && match->state == SC_NEVER)
-    return id;
-  int skip = 0;
-  while (skip < n && ms__own_code((uintptr_t)frames[skip]))
-    skip++;
-  int np = n - skip < ms__g.depth ? n - skip : ms__g.depth;
+    return NULL;
   if (match && match->state == SC_SEEN) { /* the key's SC_KEY_LEARN-th miss: learn it */
     if (match->variant_misses + 2 < SC_KEY_LEARN) {
       match->variant_misses++; /* SEEN: the key's misses after its first */
-      return id;
+      return NULL;
     }
     match->variant_misses = 0; /* CACHED from here: counts its variants' misses */
     match->fp = fp;
-    sc_learn(c, match, frames + skip, np, id);
-    return id;
+    match->state = SC_NEVER;
+    return match;
   }
-  /* A CACHED key whose stack words differ: its SC_VARIANT_LEARN-th such miss learns this
-   * stack into the other way, so that two callers alternating through one key both hit; the
-   * ones before only count (a variant seen once or twice does not pay for a learn). */
+  /* A CACHED key whose stack words differ: the misses before its SC_VARIANT_LEARN-th only
+   * count (a variant seen once or twice does not pay for a learn). */
   if (match && match->variant_misses + 1 < SC_VARIANT_LEARN) {
     match->variant_misses++;
-    return id;
+    return NULL;
   }
   if (match)
     match->variant_misses = 0;
@@ -550,12 +546,58 @@ uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site, 
   e->fp = fp;
   e->nchecks = 0;
   e->variant_misses = 0;
-  if (match) {
-    sc_learn(c, e, frames + skip, np, id);
-  } else {
-    e->state = SC_SEEN;
+  e->state = match ? SC_NEVER : SC_SEEN;
+  return match ? e : NULL;
+}
+
+/* A learning miss: one stepped walk (ms_prim_walk, with where each frame's return address
+ * and rbp were read) gives both the capture's frames and what sc_learn needs. Before, the
+ * miss took unw_backtrace's frames and the learn walked again; the stepped walk's IPs are
+ * unw_backtrace's (its own fallback, slow_backtrace, takes them so; the stepped walks of a
+ * thread's first captures rely on it, and the test modes compare every such walk with a
+ * fresh unw_backtrace, sc_compare_walk). noinline: the walk starts in this frame, ours. */
+static __attribute__((noinline)) uint32_t sc_walk_learn(ms_thread_t *t, sc_cache_t *c,
+                                                        sc_entry_t *e) {
+  ms_prim_frame_t w[MS_MAX_DEPTH + 10];
+  void *frames[MS_MAX_DEPTH + 10];
+  /* our frames: this, ms__stack_learn_miss, the hook body */
+  int end, max = ms__g.depth + 8;
+  int m = ms_prim_walk(w, max, &end);
+  if (m < 0) { /* libunwind failed on the way: the capture takes the ordinary walk */
+    e->state = SC_NEVER;
+    int n = ms_prim_backtrace(frames, max);
+    if (MS_UNLIKELY(ms__stack_check >= MS_STACK_CHECK_ON)) {
+      sc_compare_walk(frames, n);
+      ms__prim_stepped_walks = 0;
+    }
+    return ms__stack_intern(t, frames, n);
   }
+  for (int i = 0; i < m; i++)
+    frames[i] = (void *)w[i].ip;
+  if (MS_UNLIKELY(ms__stack_check >= MS_STACK_CHECK_ON))
+    sc_compare_walk(frames, m);
+  uint32_t id = ms__stack_intern(t, frames, m);
+  int skip = 0;
+  while (skip < m && ms__own_code(w[skip].ip))
+    skip++;
+  int np = m - skip < ms__g.depth ? m - skip : ms__g.depth;
+  if (id == 0 || id == UINT32_MAX)
+    e->state = SC_NEVER;
+  else
+    sc_learn(c, e, w, m, end, frames + skip, np, id);
   return id;
+}
+
+int ms__stack_learn_miss(ms_thread_t *t, uintptr_t site, uintptr_t cfa, uintptr_t fp,
+                         uint32_t *id) {
+  sc_cache_t *c = sc_get(t);
+  sc_entry_t *e = c ? sc_on_miss(c, site, cfa, fp) : NULL;
+  if (!e)
+    return 0;
+  if (MS_UNLIKELY(ms__stack_check))
+    atomic_fetch_add_explicit(&sc_misses, 1, memory_order_relaxed);
+  *id = sc_walk_learn(t, c, e);
+  return 1;
 }
 
 int ms__stack_cache_meta(char *buf, size_t cap) {
