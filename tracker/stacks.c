@@ -247,7 +247,7 @@ uint32_t ms__stack_cached(ms_thread_t *t, uintptr_t site, uintptr_t cfa, uintptr
  * thread or a fork or dlclose happened since (ms__stack_cache_gen). NULL when it cannot be
  * mapped. */
 _Static_assert(sizeof(sc_cache_t) + 2 * SC_WAYS * (sizeof(sc_entry_t) + sizeof(sc_check_t) *
-                                                   (size_t)SC_CHECKS(MS_MAX_DEPTH)) <= SC_BYTES,
+                                                   (size_t)SC_CHECKS(MS_MAX_DEPTH) / 2) <= SC_BYTES,
                "two sets fit at the greatest depth");
 
 static sc_cache_t *sc_get(ms_thread_t *t) {
@@ -255,7 +255,7 @@ static sc_cache_t *sc_get(ms_thread_t *t) {
   uint64_t gen = atomic_load(&ms__stack_cache_gen);
   if (!c) {
     uint32_t stride =
-        (uint32_t)(sizeof(sc_entry_t) + sizeof(sc_check_t) * (size_t)SC_CHECKS(ms__g.depth));
+        (uint32_t)(sizeof(sc_entry_t) + sizeof(sc_check_t) * (size_t)SC_CHECKS(ms__g.depth) / 2);
     uint32_t sets = 128;
     while (sets > 2 && sizeof(sc_cache_t) + (size_t)sets * SC_WAYS * stride > SC_BYTES)
       sets /= 2;
@@ -366,10 +366,22 @@ static int sc_step_reads_fp(sc_cache_t *c, const ms_prim_frame_t *x,
   return reads;
 }
 
+/* Word k of e's list (stack_cache.h keeps them in pairs). */
+static inline uintptr_t *sc_loc(sc_entry_t *e, int k) { return &e->chk[k / 2].loc[k % 2]; }
+static inline uint64_t *sc_val(sc_entry_t *e, int k) { return &e->chk[k / 2].val[k % 2]; }
+static inline void sc_swap(sc_entry_t *e, int i, int j) {
+  uintptr_t loc = *sc_loc(e, i);
+  uint64_t val = *sc_val(e, i);
+  *sc_loc(e, i) = *sc_loc(e, j);
+  *sc_val(e, i) = *sc_val(e, j);
+  *sc_loc(e, j) = loc;
+  *sc_val(e, j) = val;
+}
+
 /* Appends a check; the caller stays within SC_CHECKS(depth). */
 static inline void sc_add(sc_entry_t *e, uintptr_t loc, uint64_t val) {
-  e->chk[e->nchecks].loc = loc;
-  e->chk[e->nchecks].val = val;
+  e->chk[e->nchecks / 2].loc[e->nchecks % 2] = loc;
+  e->chk[e->nchecks / 2].val[e->nchecks % 2] = val;
   e->nchecks++;
 }
 
@@ -447,13 +459,15 @@ static void sc_learn(sc_cache_t *c, sc_entry_t *e, const ms_prim_frame_t *w, int
       return;
     sc_add(e, loc, *(const volatile uint64_t *)loc);
   }
+  if (e->nchecks == 0) /* a hit checks its first pair unconditionally: the key's own slot */
+    sc_add(e, cfa - 8, e->site);
   if (e->nchecks & 1) /* pairs: repeat the first */
-    sc_add(e, e->chk[0].loc, e->chk[0].val);
+    sc_add(e, e->chk[0].loc[0], e->chk[0].val[0]);
   /* Every word a hit will read, on this thread's own stack (sc_cache_t.stk_lo): else none. */
   if (!sc_stack_bounds(c) || cfa - 8 < c->stk_lo || cfa > c->stk_hi)
     return;
   for (int k = 0; k < e->nchecks; k++)
-    if (e->chk[k].loc < cfa - 8 || e->chk[k].loc > c->stk_hi - 8)
+    if (*sc_loc(e, k) < cfa - 8 || *sc_loc(e, k) > c->stk_hi - 8)
       return;
   e->id = id;
   e->state = SC_CACHED;
@@ -560,13 +574,9 @@ static sc_entry_t *sc_on_miss(sc_cache_t *c, uintptr_t site, uintptr_t cfa, uint
 static void sc_split_first(sc_entry_t *a, sc_entry_t *b) {
   for (int i = 0; i < a->nchecks; i++)
     for (int j = 0; j < b->nchecks; j++)
-      if (a->chk[i].loc == b->chk[j].loc && a->chk[i].val != b->chk[j].val) {
-        sc_check_t x = a->chk[i];
-        a->chk[i] = a->chk[0];
-        a->chk[0] = x;
-        x = b->chk[j];
-        b->chk[j] = b->chk[0];
-        b->chk[0] = x;
+      if (*sc_loc(a, i) == *sc_loc(b, j) && *sc_val(a, i) != *sc_val(b, j)) {
+        sc_swap(a, i, 0);
+        sc_swap(b, j, 0);
         return;
       }
 }
