@@ -100,8 +100,7 @@ static inline __attribute__((always_inline)) int sc_words_hold(const sc_entry_t 
     d1 = _mm_or_si128(d1, sc_pair_diff(c + 1));
   }
   d0 = _mm_or_si128(d0, d1);
-  d0 = _mm_or_si128(d0, _mm_unpackhi_epi64(d0, d0));
-  return _mm_cvtsi128_si64(d0) == 0;
+  return _mm_movemask_epi8(_mm_cmpeq_epi32(d0, _mm_setzero_si128())) == 0xffff;
 }
 #else
 static inline __attribute__((always_inline)) int sc_words_hold(const sc_entry_t *e) {
