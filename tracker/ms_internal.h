@@ -316,9 +316,10 @@ MS_HIDDEN int ms__stack_cache_meta(char *buf, size_t cap);
       if (MS_UNLIKELY(ms__stack_check))                                                        \
         id_ = ms__stack_cached((t), site_, cfa_, (fp), id_);                                   \
     }                                                                                          \
-    /* walk: a miss that does not learn (a learning one took the capture), or a verified hit */ \
-    int walk_ = id_ ? MS_UNLIKELY(ms__stack_check >= MS_STACK_CHECK_ON)                         \
-                    : (fp) == MS_STACK_NO_KEY || !ms__stack_learn_miss((t), site_, cfa_, (fp), &id_); \
+    /* walk: a miss that does not learn (a learning one took the capture), or a verified hit */\
+    int walk_ = id_ ? MS_UNLIKELY(ms__stack_check >= MS_STACK_CHECK_ON)                        \
+                    : (fp) == MS_STACK_NO_KEY ||                                               \
+                          !ms__stack_learn_miss((t), site_, cfa_, (fp), &id_);                 \
     if (walk_) {                                                                               \
       void *frames_[MS_MAX_DEPTH + MS_OWN_FRAMES];                                             \
       int n_ = ms_prim_backtrace(frames_, ms__g.depth + MS_OWN_FRAMES);                        \

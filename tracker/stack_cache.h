@@ -4,6 +4,10 @@
 #ifndef MS_STACK_CACHE_H
 #define MS_STACK_CACHE_H
 
+/* The lookup's functions are expanded into every hook body: a hit makes no call (GCC would
+ * otherwise keep the grown lookup out of line). */
+#define SC_INLINE static inline __attribute__((always_inline))
+
 #define SC_WAYS 2
 #define SC_BYTES (40 * 1024) /* most a thread's cache maps (touched as entries fill) */
 #define SC_MAX_GAP (256 * 1024) /* larger jumps between slots: another stack, not cached */
@@ -78,7 +82,7 @@ static inline uint32_t sc_set(const sc_cache_t *c, uintptr_t site, uintptr_t cfa
 #if defined(__SSE2__)
 #include <emmintrin.h>
 /* One pair's differences from its values: zero when both words hold. */
-static inline __attribute__((always_inline)) __m128i sc_pair_diff(const sc_check_t *c) {
+SC_INLINE __m128i sc_pair_diff(const sc_check_t *c) {
   __m128d w = _mm_castsi128_pd(_mm_loadl_epi64((const __m128i *)c->loc[0]));
   w = _mm_loadh_pd(w, (const double *)c->loc[1]);
   return _mm_xor_si128(_mm_castpd_si128(w), _mm_load_si128((const __m128i *)c->val));
@@ -87,9 +91,10 @@ static inline __attribute__((always_inline)) __m128i sc_pair_diff(const sc_check
  * holds a word that tells them apart (stacks.c, sc_split_first), so the wrong one stops
  * there. Then two pairs an iteration into two registers (an odd pair first): one loop test
  * per four words. */
-static inline __attribute__((always_inline)) int sc_words_hold(const sc_entry_t *e) {
+SC_INLINE int sc_words_hold(const sc_entry_t *e) {
   const sc_check_t *c = e->chk, *end = e->chk + e->nchecks / 2;
-  if (((*(const uint64_t *)c->loc[0] ^ c->val[0]) | (*(const uint64_t *)c->loc[1] ^ c->val[1])) != 0)
+  if (((*(const uint64_t *)c->loc[0] ^ c->val[0]) |
+       (*(const uint64_t *)c->loc[1] ^ c->val[1])) != 0)
     return 0;
   c++;
   __m128i d0 = _mm_setzero_si128(), d1 = _mm_setzero_si128();
@@ -103,11 +108,12 @@ static inline __attribute__((always_inline)) int sc_words_hold(const sc_entry_t 
   return _mm_movemask_epi8(_mm_cmpeq_epi32(d0, _mm_setzero_si128())) == 0xffff;
 }
 #else
-static inline __attribute__((always_inline)) int sc_words_hold(const sc_entry_t *e) {
+SC_INLINE int sc_words_hold(const sc_entry_t *e) {
   const sc_check_t *c = e->chk, *end = e->chk + e->nchecks / 2;
   uint64_t diff = 0;
   for (; c < end; c++)
-    diff |= (*(const uint64_t *)c->loc[0] ^ c->val[0]) | (*(const uint64_t *)c->loc[1] ^ c->val[1]);
+    diff |= (*(const uint64_t *)c->loc[0] ^ c->val[0]) |
+            (*(const uint64_t *)c->loc[1] ^ c->val[1]);
   return diff == 0;
 }
 #endif
@@ -115,8 +121,8 @@ static inline __attribute__((always_inline)) int sc_words_hold(const sc_entry_t 
 /* The lookup of a hit, inlined into the hook body (ms__stack_capture) so that a hit costs no
  * call: the id a walk would give, or 0 (a miss). Only the normal mode: the test modes count
  * and verify in stacks.c (ms__stack_cached). fp is never MS_STACK_NO_KEY here. */
-static inline __attribute__((always_inline)) uint32_t ms__stack_cache_hit(ms_thread_t *t, uintptr_t site, uintptr_t cfa,
-                                           uintptr_t fp) {
+SC_INLINE uint32_t ms__stack_cache_hit(ms_thread_t *t, uintptr_t site, uintptr_t cfa,
+                                       uintptr_t fp) {
   const sc_cache_t *c = (const sc_cache_t *)t->stack_cache;
   if (MS_UNLIKELY(!c) ||
       c->gen != atomic_load_explicit(&ms__stack_cache_gen, memory_order_relaxed) ||

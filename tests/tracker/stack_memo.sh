@@ -40,6 +40,7 @@ fails=0
 [ $((pk + hk)) = $((pd + hd)) ] ||
   { echo "FAIL: the runs examined different frame counts ($((pk + hk)) and $((pd + hd)))"; fails=1; }
 # After the dlclose only phase 2's learn examines frames, none twice: nothing to remember.
-[ "$hd" = 0 ] || { echo "FAIL: the memo answered $hd frames after dlclose: it was not dropped"; fails=1; }
+[ "$hd" = 0 ] ||
+  { echo "FAIL: the memo answered $hd frames after dlclose: it was not dropped"; fails=1; }
 [ "$fails" = 0 ] && echo "ok: dlclose dropped the memo ($((pd - pk)) frames probed again)"
 exit "$fails"
