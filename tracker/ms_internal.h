@@ -288,8 +288,9 @@ MS_HIDDEN uint32_t ms__stack_intern(ms_thread_t *t, void **frames, int n);
  * call (the hook's CFA) and its frame pointer then (read by the exported hook before any
  * code of ours can change it: ms_prim_frame_reg). ms__stack_cached returns the id a walk
  * would give when the key and every stack word the walk read last time are unchanged, else
- * 0. ms__stack_missed takes unw_backtrace's frames: interns them, teaches the cache, and in
- * the test modes compares a hit's id (hit_id) with the walk's. MS_STACK_NO_KEY (a slow path,
+ * 0. On a miss ms__stack_learn_miss runs first (counts it; a learning miss walks and learns
+ * there); otherwise ms__stack_missed takes unw_backtrace's frames: interns them, and in the
+ * test modes compares a hit's id (hit_id) with the walk's. MS_STACK_NO_KEY (a slow path,
  * where the frame pointer was not read first) bypasses the cache. */
 #define MS_STACK_NO_KEY ((uintptr_t)1)
 enum ms_stack_check {
@@ -304,8 +305,12 @@ extern int ms__stack_check MS_HIDDEN; /* enum ms_stack_check, set once by core.c
  * the hit, or in WEAK mode returns the key-only lookup's id instead. */
 MS_HIDDEN uint32_t ms__stack_cached(ms_thread_t *t, uintptr_t site, uintptr_t cfa, uintptr_t fp,
                                     uint32_t hit_id);
-MS_HIDDEN uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site,
-                                    uintptr_t cfa, uintptr_t fp, uint32_t hit_id);
+MS_HIDDEN uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uint32_t hit_id);
+/* A miss's part in the cache, before any walk (counts the key's misses). When this miss is
+ * the one that learns its key, takes the capture itself (one stepped walk gives the frames
+ * and what the cache learns), sets *id and returns 1; else 0: walk, then ms__stack_missed. */
+MS_HIDDEN int ms__stack_learn_miss(ms_thread_t *t, uintptr_t site, uintptr_t cfa, uintptr_t fp,
+                                   uint32_t *id);
 /* Drops every thread's cached stacks (after fork, at dlclose: code may move). */
 MS_HIDDEN void ms__stack_cache_invalidate(void);
 /* The buffer's owner thread ends (core.c's thread exit): its cache entries go with it. */
@@ -328,10 +333,14 @@ MS_HIDDEN int ms__stack_cache_meta(char *buf, size_t cap);
       if (MS_UNLIKELY(ms__stack_check))                                                        \
         id_ = ms__stack_cached((t), site_, cfa_, (fp), id_);                                   \
     }                                                                                          \
-    if (!id_ || MS_UNLIKELY(ms__stack_check >= MS_STACK_CHECK_ON)) {                           \
+    /* walk: a miss that does not learn (a learning one took the capture), or a verified hit */\
+    int walk_ = id_ ? MS_UNLIKELY(ms__stack_check >= MS_STACK_CHECK_ON)                        \
+                    : (fp) == MS_STACK_NO_KEY ||                                               \
+                          !ms__stack_learn_miss((t), site_, cfa_, (fp), &id_);                 \
+    if (walk_) {                                                                               \
       void *frames_[MS_MAX_DEPTH + MS_OWN_FRAMES];                                             \
       int n_ = ms_prim_backtrace(frames_, ms__g.depth + MS_OWN_FRAMES);                        \
-      id_ = ms__stack_missed((t), frames_, n_, site_, cfa_, (fp), id_);                        \
+      id_ = ms__stack_missed((t), frames_, n_, id_);                                           \
     }                                                                                          \
     id_;                                                                                       \
   })

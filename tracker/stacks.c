@@ -198,6 +198,7 @@ __thread uint32_t ms__prim_stepped_walks __attribute__((tls_model("initial-exec"
 _Atomic uint64_t ms__stack_cache_gen = 1;
 static _Atomic uint64_t sc_hits, sc_misses, sc_verified, sc_mismatches;
 static _Atomic uint64_t sc_walks_compared, sc_walk_mismatches; /* stepped vs unw_backtrace */
+static _Atomic uint64_t sc_fp_probes, sc_fp_memo_hits; /* sc_step_reads_fp: probed, memoized */
 
 void ms__stack_cache_invalidate(void) { atomic_fetch_add(&ms__stack_cache_gen, 1); }
 
@@ -211,6 +212,8 @@ static void sc_reset_counts(void) {
   atomic_store(&sc_mismatches, 0);
   atomic_store(&sc_walks_compared, 0);
   atomic_store(&sc_walk_mismatches, 0);
+  atomic_store(&sc_fp_probes, 0);
+  atomic_store(&sc_fp_memo_hits, 0);
 }
 
 static inline sc_entry_t *sc_entry(sc_cache_t *c, uint32_t i) {
@@ -244,7 +247,7 @@ uint32_t ms__stack_cached(ms_thread_t *t, uintptr_t site, uintptr_t cfa, uintptr
  * thread or a fork or dlclose happened since (ms__stack_cache_gen). NULL when it cannot be
  * mapped. */
 _Static_assert(sizeof(sc_cache_t) + 2 * SC_WAYS * (sizeof(sc_entry_t) + sizeof(sc_check_t) *
-                                                   (size_t)SC_CHECKS(MS_MAX_DEPTH)) <= SC_BYTES,
+                                                   (size_t)SC_CHECKS(MS_MAX_DEPTH) / 2) <= SC_BYTES,
                "two sets fit at the greatest depth");
 
 static sc_cache_t *sc_get(ms_thread_t *t) {
@@ -252,7 +255,7 @@ static sc_cache_t *sc_get(ms_thread_t *t) {
   uint64_t gen = atomic_load(&ms__stack_cache_gen);
   if (!c) {
     uint32_t stride =
-        (uint32_t)(sizeof(sc_entry_t) + sizeof(sc_check_t) * (size_t)SC_CHECKS(ms__g.depth));
+        (uint32_t)(sizeof(sc_entry_t) + sizeof(sc_check_t) * (size_t)SC_CHECKS(ms__g.depth) / 2);
     uint32_t sets = 128;
     while (sets > 2 && sizeof(sc_cache_t) + (size_t)sets * SC_WAYS * stride > SC_BYTES)
       sets /= 2;
@@ -275,6 +278,8 @@ static sc_cache_t *sc_get(ms_thread_t *t) {
   if (c->gen != gen || c->tid != t->tid) {
     for (uint32_t i = 0; i < c->sets * SC_WAYS; i++)
       sc_entry(c, i)->state = SC_EMPTY;
+    if (c->gen != gen) /* dlclose or fork: other code may be where the memo's was */
+      memset(c->fp_memo, 0, sizeof c->fp_memo);
     if (c->tid != t->tid)
       c->stk_state = 0; /* another thread: its own stack */
     c->gen = gen;
@@ -316,12 +321,8 @@ _Static_assert((int)MS_PRIM_GREG_RBP == (int)REG_RBP && (int)MS_PRIM_GREG_RSP ==
                    (int)MS_PRIM_GREG_RIP == (int)REG_RIP,
                "the x86-64 backend's register indices are glibc's");
 
-/* 1 when the step out of frame x reads its frame pointer: the same step with fp pointing into
- * a zeroed buffer of ours gives another result (a CFA computed from rbp, or libunwind's
- * frame-pointer fallback, now reads zeros). The buffer keeps every such read safe. -1 when
- * the step from x's IP, stack pointer and true fp does not give `next` (the walk disagrees
- * with itself: not cached). next is NULL for the stack's last frame (the step ended it). */
-static int sc_step_reads_fp(const ms_prim_frame_t *x, const ms_prim_frame_t *next) {
+/* sc_step_reads_fp's probe, without the memo. */
+static int sc_step_probe(const ms_prim_frame_t *x, const ms_prim_frame_t *next) {
   uint64_t scratch[64] = {0};
   uintptr_t ip_a, sp_a, ip_b, sp_b;
   int rc_a = ms_prim_step_from(x->ip, x->sp, x->fp, &ip_a, &sp_a);
@@ -331,21 +332,64 @@ static int sc_step_reads_fp(const ms_prim_frame_t *x, const ms_prim_frame_t *nex
   return rc_b != rc_a || (rc_a == 1 && (ip_b != ip_a || sp_b != sp_a));
 }
 
+/* 1 when the step out of frame x reads its frame pointer: the same step with fp pointing into
+ * a zeroed buffer of ours gives another result (a CFA computed from rbp, or libunwind's
+ * frame-pointer fallback, now reads zeros). The buffer keeps every such read safe. -1 when
+ * the step from x's IP, stack pointer and true fp does not give `next` (the walk disagrees
+ * with itself: not cached). next is NULL for the stack's last frame (the step ended it).
+ *
+ * Memoized per IP (c->fp_memo) for frames that are not the last: the answer is a fact about
+ * the unwind rule at x->ip, which libunwind itself caches by IP (its rs_cache). With CFI the
+ * rule is fixed: the CFA and return address come from rsp, or from rbp (then the zeroed
+ * buffer gives return address 0, never the walk's), and a rule through another register
+ * fails the first step (those registers point at zeros too). Without CFI libunwind follows
+ * rbp (its frame-chain fallback, src/x86_64/Gstep.c): the buffer lies below the program's
+ * frames, so that step ends, while the walk's went on: reads, every time. So a probe at the
+ * same IP gives the same answer; a -1 is not memoized (probed again). The probes are two
+ * unw_init_local + unw_step, each step taking libunwind's cache lock between two
+ * rt_sigprocmask calls: most of a learn's cost (docs/tracker.md, "Stack cache"). */
+static int sc_step_reads_fp(sc_cache_t *c, const ms_prim_frame_t *x,
+                            const ms_prim_frame_t *next) {
+  uint64_t *memo = NULL;
+  if (next) {
+    memo = &c->fp_memo[(uint32_t)(((uint64_t)x->ip * 0x9e3779b97f4a7c15ull) >>
+                                  (64 - SC_MEMO_BITS))];
+    if (*memo >> 2 == (uint64_t)x->ip && (*memo & 1)) {
+      atomic_fetch_add_explicit(&sc_fp_memo_hits, 1, memory_order_relaxed);
+      return (int)(*memo >> 1 & 1);
+    }
+  }
+  atomic_fetch_add_explicit(&sc_fp_probes, 1, memory_order_relaxed);
+  int reads = sc_step_probe(x, next);
+  if (memo && reads >= 0)
+    *memo = (uint64_t)x->ip << 2 | (uint64_t)reads << 1 | 1;
+  return reads;
+}
+
+/* Word k of e's list (stack_cache.h keeps them in pairs). */
+static inline uintptr_t *sc_loc(sc_entry_t *e, int k) { return &e->chk[k / 2].loc[k % 2]; }
+static inline uint64_t *sc_val(sc_entry_t *e, int k) { return &e->chk[k / 2].val[k % 2]; }
+static inline void sc_swap(sc_entry_t *e, int i, int j) {
+  uintptr_t loc = *sc_loc(e, i);
+  uint64_t val = *sc_val(e, i);
+  *sc_loc(e, i) = *sc_loc(e, j);
+  *sc_val(e, i) = *sc_val(e, j);
+  *sc_loc(e, j) = loc;
+  *sc_val(e, j) = val;
+}
+
 /* Appends a check; the caller stays within SC_CHECKS(depth). */
 static inline void sc_add(sc_entry_t *e, uintptr_t loc, uint64_t val) {
-  e->chk[e->nchecks].loc = loc;
-  e->chk[e->nchecks].val = val;
+  e->chk[e->nchecks / 2].loc[e->nchecks % 2] = loc;
+  e->chk[e->nchecks / 2].val[e->nchecks % 2] = val;
   e->nchecks++;
 }
 
-/* Fills e (key already set) from a stepped walk, or marks it NEVER. f[0, np) are the
- * program's frames as unw_backtrace gave them (this library's dropped, cut to the depth).
- * noinline: the walk starts in this function's frame and passes ours on the way out. */
-static __attribute__((noinline)) void sc_learn(sc_cache_t *c, sc_entry_t *e, void *const *f,
-                                               int np, uint32_t id) {
-  ms_prim_frame_t w[MS_MAX_DEPTH + 10];
-  int end, max = ms__g.depth + 8; /* our frames: this, ms__stack_missed, the hook body */
-  int m = ms_prim_walk(w, max, &end);
+/* Fills e (key already set) from a stepped walk w[0, m) (ms_prim_walk; end its end flag),
+ * or marks it NEVER. f[0, np) are the program's frames of the capture (this library's
+ * dropped, cut to the depth), whose id is id: the walk's own IPs (sc_walk_learn). */
+static void sc_learn(sc_cache_t *c, sc_entry_t *e, const ms_prim_frame_t *w, int m, int end,
+                     void *const *f, int np, uint32_t id) {
   uintptr_t cfa = e->cfa;
   e->state = SC_NEVER;
   e->nchecks = 0;
@@ -396,7 +440,7 @@ static __attribute__((noinline)) void sc_learn(sc_cache_t *c, sc_entry_t *e, voi
   for (int k = np - 1; k >= 0; k--) {
     int reads = 0;
     if (k < np - 1 || ended) {
-      reads = sc_step_reads_fp(&x[k], k < np - 1 ? &x[k + 1] : NULL);
+      reads = sc_step_reads_fp(c, &x[k], k < np - 1 ? &x[k + 1] : NULL);
       if (reads < 0)
         return;
     }
@@ -415,13 +459,15 @@ static __attribute__((noinline)) void sc_learn(sc_cache_t *c, sc_entry_t *e, voi
       return;
     sc_add(e, loc, *(const volatile uint64_t *)loc);
   }
+  if (e->nchecks == 0) /* a hit checks its first pair unconditionally: the key's own slot */
+    sc_add(e, cfa - 8, e->site);
   if (e->nchecks & 1) /* pairs: repeat the first */
-    sc_add(e, e->chk[0].loc, e->chk[0].val);
+    sc_add(e, e->chk[0].loc[0], e->chk[0].val[0]);
   /* Every word a hit will read, on this thread's own stack (sc_cache_t.stk_lo): else none. */
   if (!sc_stack_bounds(c) || cfa - 8 < c->stk_lo || cfa > c->stk_hi)
     return;
   for (int k = 0; k < e->nchecks; k++)
-    if (e->chk[k].loc < cfa - 8 || e->chk[k].loc > c->stk_hi - 8)
+    if (*sc_loc(e, k) < cfa - 8 || *sc_loc(e, k) > c->stk_hi - 8)
       return;
   e->id = id;
   e->state = SC_CACHED;
@@ -429,11 +475,12 @@ static __attribute__((noinline)) void sc_learn(sc_cache_t *c, sc_entry_t *e, voi
 
 /* Test mode (MEMSCOPE_TEST_STACK_VERIFY=1): the program's frames of the hook's walk, f[0, n)
  * as ms_prim_backtrace gave them, against a fresh unw_backtrace from here. Both lists drop
- * this library's leading frames (here: this function, ms__stack_missed, the hook body) and
+ * this library's leading frames (here: this function, ms__stack_missed or sc_walk_learn and
+ * ms__stack_learn_miss, the hook body; up to 8 are walked) and
  * are cut to the depth. noinline: a frame of ours, dropped like the others. */
 static __attribute__((noinline)) void sc_compare_walk(void *const *f, int n) {
   void *fresh[MS_MAX_DEPTH + 8];
-  int m = ms_prim_backtrace_traced(fresh, ms__g.depth + 3);
+  int m = ms_prim_backtrace_traced(fresh, ms__g.depth + 8);
   int a = 0, b = 0;
   while (a < n && ms__own_code((uintptr_t)f[a]))
     a++;
@@ -446,8 +493,7 @@ static __attribute__((noinline)) void sc_compare_walk(void *const *f, int n) {
     atomic_fetch_add_explicit(&sc_walk_mismatches, 1, memory_order_relaxed);
 }
 
-uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site, uintptr_t cfa,
-                          uintptr_t fp, uint32_t hit_id) {
+uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uint32_t hit_id) {
   if (MS_UNLIKELY(ms__stack_check >= MS_STACK_CHECK_ON)) {
     /* Every walk of the test mode is stepped (the count restarts) and compared with
      * unw_backtrace: the stepped walk must give exactly its frames. */
@@ -464,11 +510,16 @@ uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site, 
     }
     atomic_fetch_add_explicit(&sc_misses, 1, memory_order_relaxed);
   }
-  if (fp == MS_STACK_NO_KEY || id == 0 || id == UINT32_MAX)
-    return id;
-  sc_cache_t *c = sc_get(t);
-  if (!c)
-    return id;
+  return id; /* the cache's part of a miss ran before the walk (ms__stack_learn_miss) */
+}
+
+/* The cache's part of a miss with key (site, cfa, fp), before any walk: finds the key's
+ * entries and counts the miss. Returns the entry (keyed, NEVER until learnt) that this miss
+ * learns into: the key's SC_KEY_LEARN-th miss, or a CACHED key's SC_VARIANT_LEARN-th miss
+ * with other stack words (learnt into the other way, so that two callers alternating
+ * through one key both hit). NULL when this miss only walks. */
+static sc_entry_t *sc_on_miss(sc_cache_t *c, uintptr_t site, uintptr_t cfa, uintptr_t fp,
+                              sc_entry_t **variant_of) {
   uint32_t set = sc_set(c, site, cfa);
   sc_entry_t *match = NULL;
   int match_way = -1;
@@ -482,27 +533,22 @@ uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site, 
     }
   }
   if (match && match->state == SC_NEVER)
-    return id;
-  int skip = 0;
-  while (skip < n && ms__own_code((uintptr_t)frames[skip]))
-    skip++;
-  int np = n - skip < ms__g.depth ? n - skip : ms__g.depth;
+    return NULL;
   if (match && match->state == SC_SEEN) { /* the key's SC_KEY_LEARN-th miss: learn it */
     if (match->variant_misses + 2 < SC_KEY_LEARN) {
       match->variant_misses++; /* SEEN: the key's misses after its first */
-      return id;
+      return NULL;
     }
     match->variant_misses = 0; /* CACHED from here: counts its variants' misses */
     match->fp = fp;
-    sc_learn(c, match, frames + skip, np, id);
-    return id;
+    match->state = SC_NEVER;
+    return match;
   }
-  /* A CACHED key whose stack words differ: its SC_VARIANT_LEARN-th such miss learns this
-   * stack into the other way, so that two callers alternating through one key both hit; the
-   * ones before only count (a variant seen once or twice does not pay for a learn). */
+  /* A CACHED key whose stack words differ: the misses before its SC_VARIANT_LEARN-th only
+   * count (a variant seen once or twice does not pay for a learn). */
   if (match && match->variant_misses + 1 < SC_VARIANT_LEARN) {
     match->variant_misses++;
-    return id;
+    return NULL;
   }
   if (match)
     match->variant_misses = 0;
@@ -515,12 +561,77 @@ uint32_t ms__stack_missed(ms_thread_t *t, void **frames, int n, uintptr_t site, 
   e->fp = fp;
   e->nchecks = 0;
   e->variant_misses = 0;
-  if (match) {
-    sc_learn(c, e, frames + skip, np, id);
-  } else {
-    e->state = SC_SEEN;
+  e->state = match ? SC_NEVER : SC_SEEN;
+  *variant_of = match;
+  return match ? e : NULL;
+}
+
+/* Two entries of one key (variants: the same call site and stack pointer reached from two
+ * callers): moves a word that both check and that holds different values in them to the
+ * front of both lists, so that a hit on one way, checked after the other, stops the other's
+ * check at its first pair (on sqlite3 a third of the hits checked the wrong way first, up to
+ * its third pair). The order of a list does not change what a hit checks. */
+static void sc_split_first(sc_entry_t *a, sc_entry_t *b) {
+  for (int i = 0; i < a->nchecks; i++)
+    for (int j = 0; j < b->nchecks; j++)
+      if (*sc_loc(a, i) == *sc_loc(b, j) && *sc_val(a, i) != *sc_val(b, j)) {
+        sc_swap(a, i, 0);
+        sc_swap(b, j, 0);
+        return;
+      }
+}
+
+/* A learning miss: one stepped walk (ms_prim_walk, with where each frame's return address
+ * and rbp were read) gives both the capture's frames and what sc_learn needs. Before, the
+ * miss took unw_backtrace's frames and the learn walked again; the stepped walk's IPs are
+ * unw_backtrace's (its own fallback, slow_backtrace, takes them so; the stepped walks of a
+ * thread's first captures rely on it, and the test modes compare every such walk with a
+ * fresh unw_backtrace, sc_compare_walk). noinline: the walk starts in this frame, ours. */
+static __attribute__((noinline)) uint32_t sc_walk_learn(ms_thread_t *t, sc_cache_t *c,
+                                                        sc_entry_t *e) {
+  ms_prim_frame_t w[MS_MAX_DEPTH + 10];
+  void *frames[MS_MAX_DEPTH + 10];
+  /* our frames: this, ms__stack_learn_miss, the hook body */
+  int end, max = ms__g.depth + 8;
+  int m = ms_prim_walk(w, max, &end);
+  if (m < 0) { /* libunwind failed on the way: the capture takes the ordinary walk */
+    e->state = SC_NEVER;
+    int n = ms_prim_backtrace(frames, max);
+    if (MS_UNLIKELY(ms__stack_check >= MS_STACK_CHECK_ON)) {
+      sc_compare_walk(frames, n);
+      ms__prim_stepped_walks = 0;
+    }
+    return ms__stack_intern(t, frames, n);
   }
+  for (int i = 0; i < m; i++)
+    frames[i] = (void *)w[i].ip;
+  if (MS_UNLIKELY(ms__stack_check >= MS_STACK_CHECK_ON))
+    sc_compare_walk(frames, m);
+  uint32_t id = ms__stack_intern(t, frames, m);
+  int skip = 0;
+  while (skip < m && ms__own_code(w[skip].ip))
+    skip++;
+  int np = m - skip < ms__g.depth ? m - skip : ms__g.depth;
+  if (id == 0 || id == UINT32_MAX)
+    e->state = SC_NEVER;
+  else
+    sc_learn(c, e, w, m, end, frames + skip, np, id);
   return id;
+}
+
+int ms__stack_learn_miss(ms_thread_t *t, uintptr_t site, uintptr_t cfa, uintptr_t fp,
+                         uint32_t *id) {
+  sc_cache_t *c = sc_get(t);
+  sc_entry_t *variant_of = NULL;
+  sc_entry_t *e = c ? sc_on_miss(c, site, cfa, fp, &variant_of) : NULL;
+  if (!e)
+    return 0;
+  if (MS_UNLIKELY(ms__stack_check))
+    atomic_fetch_add_explicit(&sc_misses, 1, memory_order_relaxed);
+  *id = sc_walk_learn(t, c, e);
+  if (variant_of && e->state == SC_CACHED && variant_of->state == SC_CACHED)
+    sc_split_first(e, variant_of);
+  return 1;
 }
 
 int ms__stack_cache_meta(char *buf, size_t cap) {
@@ -529,12 +640,15 @@ int ms__stack_cache_meta(char *buf, size_t cap) {
   int n = snprintf(buf, cap,
                    "stack_cache_hits=%llu\nstack_cache_misses=%llu\nstack_cache_verified=%llu\n"
                    "stack_cache_mismatches=%llu\nstack_walks_compared=%llu\n"
-                   "stack_walk_mismatches=%llu\n",
+                   "stack_walk_mismatches=%llu\nstack_fp_probes=%llu\n"
+                   "stack_fp_memo_hits=%llu\n",
                    (unsigned long long)atomic_load(&sc_hits),
                    (unsigned long long)atomic_load(&sc_misses),
                    (unsigned long long)atomic_load(&sc_verified),
                    (unsigned long long)atomic_load(&sc_mismatches),
                    (unsigned long long)atomic_load(&sc_walks_compared),
-                   (unsigned long long)atomic_load(&sc_walk_mismatches));
+                   (unsigned long long)atomic_load(&sc_walk_mismatches),
+                   (unsigned long long)atomic_load(&sc_fp_probes),
+                   (unsigned long long)atomic_load(&sc_fp_memo_hits));
   return n > 0 && (size_t)n < cap ? n : 0;
 }
