@@ -621,39 +621,57 @@ static uint32_t stage_fitting(ms_thread_t *t, uint32_t *ev) {
   return bytes;
 }
 
+/* After a failed write of t's stage that began at file offset start: the whole chunks that
+ * reached the file stay (the reader reads them), a chunk cut by the failure is cut off the
+ * file, and only the chunks not in it are counted lost. Counting the whole stage lost counted
+ * the chunks in the file twice (read, and lost). wr_busy = 2 tells a salvage that a death
+ * here leaves counts it cannot trust (ms_salvage.c: the ring is bad). Under t->lock. */
+static void stage_write_failed(ms_thread_t *t, uint64_t start, int err) {
+  __atomic_store_n(&t->ring.wr_busy, 2, __ATOMIC_SEQ_CST);
+  uint64_t got = t->file.bytes > start ? t->file.bytes - start : 0;
+  uint32_t keep = 0, kept_ev = 0;
+  for (uint32_t i = 0; i < t->st_n && t->st_end[i] <= got; i++) {
+    keep = t->st_end[i];
+    kept_ev += t->st_ev[i];
+  }
+  if (got > keep && file_check(&t->file) == 0 &&
+      ftruncate(t->file.fd, (off_t)(start + keep)) == 0 &&
+      lseek(t->file.fd, (off_t)(start + keep), SEEK_SET) >= 0)
+    t->file.bytes = start + keep; /* else the torn chunk stays: the reader stops before it */
+  uint32_t lost = t->ring.staged_ev - kept_ev;
+  atomic_fetch_add(&ms__g.write_errors, 1);
+  atomic_fetch_add(&ms__g.events_lost, lost);
+  t->ring.lost += lost;
+  t->ring.file_bytes = start + keep;
+  ms__warn_once("cannot write the trace to", -err);
+}
+
 /* Writes t's stage to its file in one write and empties it. When RLIMIT_FSIZE refuses the
  * write, the whole chunks that fit are written first (what a write a chunk kept); what could
- * not be written is counted lost (and tracking stops: ms__warn_once). 0 or -errno. Under
- * t->lock. */
+ * not be written is counted lost (stage_write_failed; tracking stops: ms__warn_once). 0 or
+ * -errno. Under t->lock. */
 static int stage_write(ms_thread_t *t) {
-  uint32_t n = t->ring.staged, written_ev = 0;
-  int whole = 0; /* the file ends with a whole chunk (a short write may have cut one) */
+  uint32_t n = t->ring.staged, ev;
   if (n == 0)
     return 0;
+  uint64_t start = t->file.bytes;
   int rc = t->file.fd < 0 ? -EBADF : 0; /* staged chunks always follow the file's creation */
   if (rc == 0) {
-    t->ring.wr_file_end = t->file.bytes + n;
+    t->ring.wr_file_end = start + n;
     __atomic_store_n(&t->ring.wr_busy, 1, __ATOMIC_SEQ_CST);
     rc = file_write(&t->file, t->stage, n);
-    whole = rc == 0 || rc == -EFBIG;
-    if (rc == -EFBIG) { /* refused before anything was written */
-      uint32_t part = stage_fitting(t, &written_ev);
+    if (rc == -EFBIG && t->file.bytes == start) { /* refused before anything was written */
+      uint32_t part = stage_fitting(t, &ev);
       if (part) {
-        t->ring.wr_file_end = t->file.bytes + part;
+        t->ring.wr_file_end = start + part;
         ms__store_order();
-        if (file_write(&t->file, t->stage, part) < 0)
-          written_ev = 0, whole = 0;
+        file_write(&t->file, t->stage, part); /* what reached the file: stage_write_failed */
       }
     }
   }
-  if (rc < 0) {
-    uint32_t lost = t->ring.staged_ev - written_ev;
-    atomic_fetch_add(&ms__g.write_errors, 1);
-    atomic_fetch_add(&ms__g.events_lost, lost);
-    t->ring.lost += lost;
-    ms__warn_once("cannot write the trace to", -rc);
-  }
-  if (whole)
+  if (rc < 0)
+    stage_write_failed(t, start, rc);
+  else
     t->ring.file_bytes = t->file.bytes;
   stage_clear(t);
   __atomic_store_n(&t->ring.wr_busy, 0, __ATOMIC_SEQ_CST);

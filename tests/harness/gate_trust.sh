@@ -299,6 +299,54 @@ PY
     grep -q "^end_reason=salvaged$" "$WORK/$v/${run##*/}"/meta.txt || fail "$v: not salvaged"
   done
   ;;
+full_disk)
+  # A disk that fills mid-run (a small tmpfs in a user and mount namespace): the trace keeps
+  # the whole chunks that reached the file and counts the rest lost, each event once. The
+  # tracker counted a stage the disk cut short lost whole, the chunks in the file included
+  # (read, and lost).
+  # Needs unshare and mount (root, or unprivileged user namespaces): a skip without them,
+  # never under CI=true (CI runs as root).
+  if ! unshare -Urm true 2>/dev/null; then
+    [ "${CI:-}" = true ] && fail "unshare -Urm is not permitted (CI=true: this test must run)"
+    echo "SKIP [$case_name]: unshare -Urm (a user and mount namespace) is not permitted here"
+    exit 77
+  fi
+  # in_tmpfs OPTS DIR CMD...: runs CMD with its trace on a new tmpfs mounted with OPTS, then
+  # copies the trace to DIR (the tmpfs goes with the namespace).
+  in_tmpfs() {
+    local opts=$1 dir=$2
+    shift 2
+    rm -rf "$WORK/mnt" "$dir"
+    mkdir -p "$WORK/mnt" "$dir"
+    unshare -Urm sh -c 'mount -t tmpfs -o "$1" tmpfs "$2" || exit 3; m=$2 d=$3 lib=$4; shift 4
+      MEMSCOPE_OUT="$m" LD_PRELOAD="$lib" "$@"; cp -r "$m"/. "$d"/' \
+      sh "$opts" "$WORK/mnt" "$dir" "$LIB" "$@" 2>>"$WORK/err"
+    [ "$?" != 3 ] || fail "cannot mount a tmpfs ($opts) in a new namespace"
+    [ -f "$(echo "$dir"/memscope.*/meta.txt)" ] || { cat "$WORK/err"; fail "no trace in $dir"; }
+  }
+  totals() { # allocations + frees in the trace, events_lost in meta.txt
+    local t
+    t=$("$TRACESTAT" "$1" | python3 -c "import json,sys; t=json.load(sys.stdin)['runs'][0]['totals']; print(t['allocations']+t['frees'])")
+    echo "$t $(sed -n 's/^events_lost=//p' "$1"/memscope.*/meta.txt)"
+  }
+  # 100,000 malloc/free pairs and one leak: 200,001 events; 220 KiB fill up in the first
+  # thread file write or two (the rings file takes 116 KiB).
+  : >"$WORK/err"
+  in_tmpfs size=220k "$WORK/disk" "$EXITS" churn 100000
+  grep -q "No space left on device" "$WORK/disk"/memscope.*/meta.txt ||
+    { cat "$WORK/err"; fail "the tmpfs did not fill: no stop_error in meta.txt"; }
+  read -r kept lost <<<"$(totals "$WORK/disk")"
+  [ "$kept" -gt 0 ] || fail "full disk: no event reached the file"
+  expect_eq "full disk: events in the trace + events lost" 200001 "$((kept + lost))"
+  expect_exit 0 "$ANALYZE" "$WORK/disk" --out "$WORK/disk.r"
+  expect_eq "full disk: completeness events_lost" "$lost" \
+    "$(json_get "$WORK/disk.r/summary.json" "d['run']['completeness']['events_lost']")"
+  # The same filled disk ended by SIGKILL: the salvage adds the rings' records, counted once.
+  in_tmpfs size=220k "$WORK/diskk" "$EXITS" leak 30000 kill
+  expect_exit 0 "$ANALYZE" "$WORK/diskk" --out "$WORK/diskk.r"
+  got=$(json_get "$WORK/diskk.r/summary.json" "d['totals']['allocations']+d['run']['completeness']['events_lost']")
+  expect_eq "full disk, killed: allocations + events lost" 30000 "$got"
+  ;;
 sampled_limit)
   # Sampled at one byte in 512 KiB, a 7000-B leak is seen in 1.3 % of runs: its point
   # estimate is almost always 0. The assertion compares the 95 % interval's upper end, so
