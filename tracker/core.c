@@ -687,9 +687,16 @@ static void emit_chunk(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t ne
   if (t->file.fd < 0) {
     int rc = thread_file_create(t);
     if (rc < 0) {
+      /* The chunk's records are passed (flushed) as they are counted lost: the next flush
+       * of this buffer counted them again (events_lost 1201 for 601 events). wr_busy = 2
+       * between the two: a salvage cannot trust the counts (stage_write_failed). */
+      __atomic_store_n(&t->ring.wr_busy, 2, __ATOMIC_SEQ_CST);
       atomic_fetch_add(&ms__g.write_errors, 1);
       atomic_fetch_add(&ms__g.events_lost, nev);
       t->ring.lost += nev;
+      t->ring.flushed = end_slot;
+      t->ring.last_ts = last_ts;
+      __atomic_store_n(&t->ring.wr_busy, 0, __ATOMIC_SEQ_CST);
       ms__warn_once("cannot create a thread file in", -rc);
       return;
     }

@@ -303,7 +303,8 @@ full_disk)
   # A disk that fills mid-run (a small tmpfs in a user and mount namespace): the trace keeps
   # the whole chunks that reached the file and counts the rest lost, each event once. The
   # tracker counted a stage the disk cut short lost whole, the chunks in the file included
-  # (read, and lost).
+  # (read, and lost). Then a file system without inodes left for the thread files: events
+  # whose file cannot be created are counted once, not at every flush of their buffer.
   # Needs unshare and mount (root, or unprivileged user namespaces): a skip without them,
   # never under CI=true (CI runs as root).
   if ! unshare -Urm true 2>/dev/null; then
@@ -346,6 +347,17 @@ full_disk)
   expect_exit 0 "$ANALYZE" "$WORK/diskk" --out "$WORK/diskk.r"
   got=$(json_get "$WORK/diskk.r/summary.json" "d['totals']['allocations']+d['run']['completeness']['events_lost']")
   expect_eq "full disk, killed: allocations + events lost" 30000 "$got"
+  # Five inodes: the root, the run directory, meta.txt, maps.txt, the rings file; no thread
+  # file. Three threads one after the other, 300 pairs each, and the main thread's events:
+  # the same program traced without the limit says how many.
+  mkdir -p "$WORK/free"
+  MEMSCOPE_OUT="$WORK/free" LD_PRELOAD="$LIB" "$EXITS" threads 3 300
+  read -r want _ <<<"$(totals "$WORK/free")"
+  in_tmpfs size=4m,nr_inodes=5 "$WORK/ino" "$EXITS" threads 3 300
+  grep -q "^stop_error=cannot create a thread file" "$WORK/ino"/memscope.*/meta.txt ||
+    { cat "$WORK/err"; fail "no inodes: the thread file creation did not fail"; }
+  read -r kept lost <<<"$(totals "$WORK/ino")"
+  expect_eq "no inodes: events in the trace + events lost" "$want" "$((kept + lost))"
   ;;
 sampled_limit)
   # Sampled at one byte in 512 KiB, a 7000-B leak is seen in 1.3 % of runs: its point
