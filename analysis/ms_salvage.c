@@ -223,8 +223,9 @@ static int salvage_ring(salvager_t *sv, int dirfd, int rfd, uint64_t rsize, uint
   uint8_t *stage = NULL;
   int rc = 0;
   if (staged) {
-    /* The stage must be whole chunks that add up to its counts; a file to append them to
-     * (the tracker creates it before the first chunk is staged). Else the ring is bad. */
+    /* The stage must be whole chunks, each with its CRC right, that add up to its counts; a
+     * file to append them to (the tracker creates it before the first chunk is staged).
+     * Else the ring is bad: its loss is not known. */
     uint64_t room = seg - sizeof h - (uint64_t)h.rec_cap * sizeof(ms_rec_t);
     uint64_t nrec = 0, o = 0;
     stage = staged <= room ? malloc(staged) : NULL;
@@ -236,6 +237,11 @@ static int salvage_ring(salvager_t *sv, int dirfd, int rfd, uint64_t rsize, uint
       if (ok) {
         memcpy(&ch, stage + o, sizeof ch);
         ok = ch.magic == MS_CHUNK_MAGIC && ch.payload_len <= staged - o - sizeof ch;
+        if (ok) { /* a chunk appended with a bad CRC would end the file's reading there */
+          const uint8_t *pl = stage + o + sizeof ch;
+          ok = ch.crc32c == (sv->hw_crc ? ms_crc32c_hw(pl, ch.payload_len)
+                                        : ms_crc32c(&sv->crc, pl, ch.payload_len));
+        }
         o += sizeof ch + (ok ? ch.payload_len : 0);
         nrec += ch.nrecords;
       }

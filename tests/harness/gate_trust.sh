@@ -177,6 +177,24 @@ stopped)
   lost=$(sed -n 's/^events_lost=//p' "$WORK"/tlim/memscope.*/meta.txt)
   expect_eq "threads: events in the trace + events lost" "$want" "$((kept + lost))"
   [ "$kept" -gt 0 ] || fail "threads: nothing kept below the limit"
+  # The analysis says the same exact count; with a payload byte of the first chunk flipped
+  # (the reader drops the rest of that file) the loss is no longer exact: not known.
+  expect_exit 0 "$ANALYZE" "$WORK/tlim" --out "$WORK/tlim.r"
+  expect_eq "threads: completeness events_lost" "$lost" \
+    "$(json_get "$WORK/tlim.r/summary.json" "d['run']['completeness']['events_lost']")"
+  cp -r "$WORK/tlim" "$WORK/tflip" || fail "cannot copy the trace"
+  big=$(ls -S "$WORK"/tflip/memscope.*/memscope_thread_*.bin | head -1)
+  python3 - "$big" <<'PY' || fail "cannot flip a byte"
+import sys
+f = open(sys.argv[1], "r+b")
+f.seek(32 + 40 + 5)           # file header, chunk header, into the first payload
+b = f.read(1)[0]
+f.seek(32 + 40 + 5)
+f.write(bytes([b ^ 0x40]))
+PY
+  expect_exit 0 "$ANALYZE" "$WORK/tflip" --out "$WORK/tflip.r"
+  expect_eq "threads, damaged: completeness events_lost" None \
+    "$(json_get "$WORK/tflip.r/summary.json" "d['run']['completeness']['events_lost']")"
   ;;
 meta_events)
   # meta.txt's events= counts every thread, also those whose buffer a later thread reused.
@@ -236,7 +254,7 @@ staged)
   expect_exit 0 "$ANALYZE" "$WORK/nosalv" --no-salvage --out "$WORK/nosalv.r"
   expect_eq "events lost without the salvage" 5000 \
     "$(json_get "$WORK/nosalv.r/summary.json" "d['run']['completeness']['events_lost']")"
-  for v in plain st_busy wr_done wr_half; do
+  for v in plain st_busy wr_done wr_half flip; do
     mkdir -p "$WORK/$v" && cp -r "$run" "$WORK/$v/" || fail "cannot copy the run"
     python3 - "$WORK/$v/${run##*/}" "$v" <<'PY' || fail "$v: cannot set the ring header"
 import os, struct, sys
@@ -288,9 +306,26 @@ elif how in ("wr_done", "wr_half"):
     if how == "wr_done":
         struct.pack_into("<Q", h, 112, fbytes + staged)   # file_bytes
     struct.pack_into("<I", h, 132, 1)                     # wr_busy
+elif how == "flip":
+    # A byte of the first staged chunk's payload flipped, in a ring that counts one record
+    # lost (lost=): appended, the chunk would end the file's reading there while the loss
+    # still read "exactly 1".
+    rings.seek(i * seg + 256 + rec_cap * 32 + 40 + 5)
+    b = rings.read(1)[0]
+    rings.seek(i * seg + 256 + rec_cap * 32 + 40 + 5)
+    rings.write(bytes([b ^ 0x40]))
+    struct.pack_into("<Q", h, 200, 1)                     # lost
 rings.seek(i * seg)
 rings.write(h)
 PY
+    if [ "$v" = flip ]; then
+      expect_exit 0 "$ANALYZE" "$WORK/$v" --out "$WORK/$v.r"
+      grep -q "^events_lost_exact=0$" "$WORK/$v/${run##*/}"/meta.txt ||
+        fail "flip: the salvage says its count is exact"
+      expect_eq "flip: events lost" None \
+        "$(json_get "$WORK/$v.r/summary.json" "d['run']['completeness']['events_lost']")"
+      continue
+    fi
     expect_exit 0 "$ANALYZE" "$WORK/$v" --out "$WORK/$v.r"
     s="$WORK/$v.r/summary.json"
     expect_eq "$v: allocations" 5000 "$(json_get "$s" "d['totals']['allocations']")"
