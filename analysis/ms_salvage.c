@@ -171,7 +171,7 @@ static int salvage_ring(salvager_t *sv, int dirfd, int rfd, uint64_t rsize, uint
    * announced end; otherwise the file is cut back to its last whole chunk. */
   char fname[96] = "";
   int tfd = -1, version = MS_FORMAT_VERSION; /* a file created here is the current version */
-  uint64_t tsize = 0;
+  uint64_t tsize = 0, hsize = 0;
   if (h.file_name[0]) {
     if (!thread_name_ok(h.file_name, sizeof h.file_name)) {
       out->bad_rings++;
@@ -197,6 +197,7 @@ static int salvage_ring(salvager_t *sv, int dirfd, int rfd, uint64_t rsize, uint
       return 0;
     }
     version = fh.version;
+    hsize = fh.header_size > sizeof fh ? fh.header_size : sizeof fh;
   }
   uint32_t flushed = h.flushed;
   uint64_t last_ts = h.last_ts, good = h.file_bytes;
@@ -210,6 +211,13 @@ static int salvage_ring(salvager_t *sv, int dirfd, int rfd, uint64_t rsize, uint
       good = h.wr_file_end;
     }
   } else {
+    if (h.st_busy && h.wr_end > pos) { /* announced past the records committed: damage */
+      if (tfd >= 0)
+        close(tfd);
+      out->bad_rings++;
+      out->loss_unknown = 1;
+      return 0;
+    }
     if (h.st_busy) { /* a chunk was being staged: it was whole before it was announced */
       staged = h.st_next_staged, srec = h.st_next_rec, sev = h.st_next_ev;
       flushed = h.wr_end;
@@ -219,6 +227,14 @@ static int salvage_ring(salvager_t *sv, int dirfd, int rfd, uint64_t rsize, uint
       good = h.wr_file_end;
       staged = srec = sev = 0;
     }
+  }
+  /* The file is cut back to `good` before anything is appended: a ring that puts it inside
+   * the file's header or past its end is damaged (or hostile), never trusted. */
+  if (tfd >= 0 && (good < hsize || good > tsize)) {
+    close(tfd);
+    out->bad_rings++;
+    out->loss_unknown = 1;
+    return 0;
   }
   uint8_t *stage = NULL;
   int rc = 0;

@@ -254,7 +254,7 @@ staged)
   expect_exit 0 "$ANALYZE" "$WORK/nosalv" --no-salvage --out "$WORK/nosalv.r"
   expect_eq "events lost without the salvage" 5000 \
     "$(json_get "$WORK/nosalv.r/summary.json" "d['run']['completeness']['events_lost']")"
-  for v in plain st_busy wr_done wr_half flip; do
+  for v in plain st_busy wr_done wr_half flip low_fb low_wfe far_wr_end; do
     mkdir -p "$WORK/$v" && cp -r "$run" "$WORK/$v/" || fail "cannot copy the run"
     python3 - "$WORK/$v/${run##*/}" "$v" <<'PY' || fail "$v: cannot set the ring header"
 import os, struct, sys
@@ -315,9 +315,35 @@ elif how == "flip":
     rings.seek(i * seg + 256 + rec_cap * 32 + 40 + 5)
     rings.write(bytes([b ^ 0x40]))
     struct.pack_into("<Q", h, 200, 1)                     # lost
+elif how == "low_fb":
+    # Hostile: the file's good part ends inside its 32-byte header.
+    struct.pack_into("<Q", h, 112, 8)                     # file_bytes
+elif how == "low_wfe":
+    # Hostile: a stage write that "completed" at byte 8.
+    struct.pack_into("<Q", h, 120, 8)                     # wr_file_end
+    struct.pack_into("<I", h, 132, 1)                     # wr_busy
+elif how == "far_wr_end":
+    # Hostile: a chunk "being staged" whose end slot is past the records committed.
+    struct.pack_into("<III", h, 240, staged, srec, sev)
+    struct.pack_into("<I", h, 128, 0xFFFFFFF0)            # wr_end
+    struct.pack_into("<I", h, 236, 1)                     # st_busy
 rings.seek(i * seg)
 rings.write(h)
+open(f"{d}/thread_header.orig", "wb").write(open(tf, "rb").read(32))
+open(f"{d}/thread_file.name", "w").write(name)
 PY
+    if [ "$v" = low_fb ] || [ "$v" = low_wfe ] || [ "$v" = far_wr_end ]; then
+      # The salvage never cuts the thread file's header away nor trusts a position past the
+      # records: the ring is bad, its loss not known.
+      expect_exit 0 "$ANALYZE" "$WORK/$v" --out "$WORK/$v.r"
+      d="$WORK/$v/${run##*/}"
+      cmp -s -n 32 "$d/thread_header.orig" "$d/$(cat "$d/thread_file.name")" ||
+        fail "$v: the salvage cut into the thread file's header"
+      grep -q "^events_lost_exact=0$" "$d/meta.txt" || fail "$v: the salvage says its count is exact"
+      expect_eq "$v: events lost" None \
+        "$(json_get "$WORK/$v.r/summary.json" "d['run']['completeness']['events_lost']")"
+      continue
+    fi
     if [ "$v" = flip ]; then
       expect_exit 0 "$ANALYZE" "$WORK/$v" --out "$WORK/$v.r"
       grep -q "^events_lost_exact=0$" "$WORK/$v/${run##*/}"/meta.txt ||
