@@ -159,6 +159,13 @@ static int salvage_ring(salvager_t *sv, int dirfd, int rfd, uint64_t rsize, uint
     h.staged = h.staged_rec = h.staged_ev = h.st_busy = 0;
     h.st_next_staged = h.st_next_rec = h.st_next_ev = 0;
   }
+  if (h.version >= 2 && h.wr_busy > 1) {
+    /* wr_busy = 2: the tracker died counting a failed write's events lost (core.c
+     * stage_write_failed and the stop paths): the ring's counts are half moved. */
+    out->bad_rings++;
+    out->loss_unknown = 1;
+    return 0;
+  }
   out->rings++;
   out->events_pending += h.pending != 0;
   out->records_lost += h.lost;

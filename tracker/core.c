@@ -821,6 +821,9 @@ void ms__flush_thread(ms_thread_t *t) {
      * (it did: a thread that ended after the stop had its ring counted up to four times). */
     uint64_t n = t->ring.staged_ev;
     uint32_t end = pos > t->ring.flushed ? count_events(t, t->ring.flushed, pos, &n) : 0;
+    /* wr_busy = 2 while the counts move (a salvage finds the ring bad: loss not known):
+     * a death between `lost` and the stage's or flushed's store would count twice. */
+    __atomic_store_n(&t->ring.wr_busy, 2, __ATOMIC_SEQ_CST);
     if (n) {
       atomic_fetch_add(&ms__g.events_lost, n);
       t->ring.lost += n;
@@ -829,6 +832,7 @@ void ms__flush_thread(ms_thread_t *t) {
       stage_clear(t);
     if (end > t->ring.flushed)
       __atomic_store_n(&t->ring.flushed, end, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&t->ring.wr_busy, 0, __ATOMIC_SEQ_CST);
   } else {
     /* ring.flushed advances with each chunk staged (emit_chunk); the stage then goes to the
      * file: whatever the buffer held is in the file when this returns. */

@@ -254,7 +254,7 @@ staged)
   expect_exit 0 "$ANALYZE" "$WORK/nosalv" --no-salvage --out "$WORK/nosalv.r"
   expect_eq "events lost without the salvage" 5000 \
     "$(json_get "$WORK/nosalv.r/summary.json" "d['run']['completeness']['events_lost']")"
-  for v in plain st_busy wr_done wr_half flip low_fb low_wfe far_wr_end; do
+  for v in plain st_busy wr_done wr_half flip low_fb low_wfe far_wr_end wr_busy2; do
     mkdir -p "$WORK/$v" && cp -r "$run" "$WORK/$v/" || fail "cannot copy the run"
     python3 - "$WORK/$v/${run##*/}" "$v" <<'PY' || fail "$v: cannot set the ring header"
 import os, struct, sys
@@ -327,14 +327,18 @@ elif how == "far_wr_end":
     struct.pack_into("<III", h, 240, staged, srec, sev)
     struct.pack_into("<I", h, 128, 0xFFFFFFF0)            # wr_end
     struct.pack_into("<I", h, 236, 1)                     # st_busy
+elif how == "wr_busy2":
+    # Died while counting a failed write's events lost (wr_busy = 2): counts half moved.
+    struct.pack_into("<Q", h, 120, fbytes)                # wr_file_end: the file's end
+    struct.pack_into("<I", h, 132, 2)                     # wr_busy
 rings.seek(i * seg)
 rings.write(h)
 open(f"{d}/thread_header.orig", "wb").write(open(tf, "rb").read(32))
 open(f"{d}/thread_file.name", "w").write(name)
 PY
-    if [ "$v" = low_fb ] || [ "$v" = low_wfe ] || [ "$v" = far_wr_end ]; then
-      # The salvage never cuts the thread file's header away nor trusts a position past the
-      # records: the ring is bad, its loss not known.
+    if [ "$v" = low_fb ] || [ "$v" = low_wfe ] || [ "$v" = far_wr_end ] || [ "$v" = wr_busy2 ]; then
+      # The salvage never cuts the thread file's header away, nor trusts a position past the
+      # records or counts the tracker was moving: the ring is bad, its loss not known.
       expect_exit 0 "$ANALYZE" "$WORK/$v" --out "$WORK/$v.r"
       d="$WORK/$v/${run##*/}"
       cmp -s -n 32 "$d/thread_header.orig" "$d/$(cat "$d/thread_file.name")" ||
