@@ -807,6 +807,10 @@ uint32_t ms__flush_full(ms_thread_t *t) {
 void ms__flush_thread(ms_thread_t *t) {
   int c = lock_thread(t, 1);
   if (c < 0) {
+    /* The holder stopped mid-write for good (or is very slow): what its ring, its stage and
+     * its write hold is read without the lock, so the count is a guess, said to be one
+     * (meta.txt events_lost_exact=0; the rings file stays: ms__flush_all). */
+    atomic_store(&ms__g.loss_inexact, 1);
     atomic_fetch_add(&ms__g.events_lost,
                      __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED) - t->ring.flushed +
                          t->ring.staged_ev);
@@ -1076,13 +1080,17 @@ void ms__flush_all(const char *reason) {
               (unsigned long long)atomic_load(&ms__g.stack_table_full),
               (unsigned long long)atomic_load(&ms__g.sample_set_full),
               (unsigned long long)atomic_load(&ms__g.write_errors));
+  int inexact = atomic_load(&ms__g.loss_inexact);
+  if (inexact)
+    meta_printf("events_lost_exact=0\n");
   char sc_line[256];
   if (ms__stack_cache_meta(sc_line, sizeof sc_line) > 0)
     meta_printf("%s", sc_line);
   /* With the end part written, the rings file holds nothing a reader needs. While it could
-   * not be written (tracking stopped on an error), it stays for a salvage. */
-  if (!atomic_load(&ms__g.stopped) && ms__g.rings.fd >= 0 && file_check(&ms__g.dir) == 0 &&
-      file_check(&ms__g.rings) == 0)
+   * not be written (tracking stopped on an error) or a buffer could not be (its lock timed
+   * out: inexact), it stays for a salvage or a look. */
+  if (!atomic_load(&ms__g.stopped) && !inexact && ms__g.rings.fd >= 0 &&
+      file_check(&ms__g.dir) == 0 && file_check(&ms__g.rings) == 0)
     unlinkat(ms__g.dir.fd, ms__g.rings.name, 0); /* the mappings stay valid */
   atomic_store(&flush_all_busy, 0);
 }
@@ -1145,6 +1153,7 @@ static void after_fork_child(void) {
   atomic_store(&ms__g.released_alloc, 0);
   atomic_store(&ms__g.released_free, 0);
   atomic_store(&ms__g.released_bytes, 0);
+  atomic_store(&ms__g.loss_inexact, 0);
   atomic_store(&flush_all_busy, 0);
   ms__stacks_reset_after_fork();
   ms__sample_reset_after_fork();
