@@ -395,10 +395,10 @@ full_disk)
     t=$("$TRACESTAT" "$1" | python3 -c "import json,sys; t=json.load(sys.stdin)['runs'][0]['totals']; print(t['allocations']+t['frees'])")
     echo "$t $(sed -n 's/^events_lost=//p' "$1"/memscope.*/meta.txt)"
   }
-  # 100,000 malloc/free pairs and one leak: 200,001 events; 220 KiB fill up in the first
+  # 100,000 malloc/free pairs and one leak: 200,001 events; 256 KiB fill up in the first
   # thread file write or two (the rings file takes 116 KiB).
   : >"$WORK/err"
-  in_tmpfs size=220k "$WORK/disk" "$EXITS" churn 100000
+  in_tmpfs size=256k "$WORK/disk" "$EXITS" churn 100000
   grep -q "No space left on device" "$WORK/disk"/memscope.*/meta.txt ||
     { cat "$WORK/err"; fail "the tmpfs did not fill: no stop_error in meta.txt"; }
   read -r kept lost <<<"$(totals "$WORK/disk")"
@@ -408,7 +408,7 @@ full_disk)
   expect_eq "full disk: completeness events_lost" "$lost" \
     "$(json_get "$WORK/disk.r/summary.json" "d['run']['completeness']['events_lost']")"
   # The same filled disk ended by SIGKILL: the salvage adds the rings' records, counted once.
-  in_tmpfs size=220k "$WORK/diskk" "$EXITS" leak 30000 kill
+  in_tmpfs size=256k "$WORK/diskk" "$EXITS" leak 30000 kill
   expect_exit 0 "$ANALYZE" "$WORK/diskk" --out "$WORK/diskk.r"
   got=$(json_get "$WORK/diskk.r/summary.json" "d['totals']['allocations']+d['run']['completeness']['events_lost']")
   expect_eq "full disk, killed: allocations + events lost" 30000 "$got"
