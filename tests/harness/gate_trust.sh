@@ -183,7 +183,7 @@ stopped)
   expect_eq "threads: completeness events_lost" "$lost" \
     "$(json_get "$WORK/tlim.r/summary.json" "d['run']['completeness']['events_lost']")"
   cp -r "$WORK/tlim" "$WORK/tflip" || fail "cannot copy the trace"
-  big=$(ls -S "$WORK"/tflip/memscope.*/memscope_thread_*.bin | head -1)
+  big=$(find "$WORK"/tflip -name 'memscope_thread_*.bin' -printf '%s %p\n' | sort -n | tail -1 | cut -d' ' -f2-)
   python3 - "$big" <<'PY' || fail "cannot flip a byte"
 import sys
 f = open(sys.argv[1], "r+b")
