@@ -41,6 +41,13 @@ static long long meta_count(const ms_meta_t *m, const char *key, long long absen
   return strtoll(v, NULL, 10);
 }
 
+/* 1 when the run's only damage is a chunk that runs past the end of its file. */
+static int torn_tail(const ms_run_t *run) {
+  const ms_damage_t *d = ms_run_ndamage(run) == 1 ? ms_run_damage(run, 0) : NULL;
+  return d && (strstr(d->reason, "chunk runs past end of file") ||
+               strstr(d->reason, "truncated chunk header"));
+}
+
 /* Fills a->completeness from meta.txt's end part, the damage found and the salvage. */
 void ms__completeness(ms_analysis_t *a, const ms_salvage_t *s, int salvage_rc,
                          const char *salvage_err) {
@@ -72,8 +79,14 @@ void ms__completeness(ms_analysis_t *a, const ms_salvage_t *s, int salvage_rc,
     else if (nd)
       snprintf(c->reason, sizeof c->reason, "%zu damaged part(s) in the thread files", nd);
   }
-  if (nd && c->events_lost == 0)
-    c->events_lost = -1; /* a damaged chunk's records are not counted anywhere */
+  /* A damaged chunk's records are not counted anywhere, nor those after it in its file: a
+   * count beside damage is not exact. The one exception: a run that stopped on a write
+   * error whose only damage is a file's last chunk cut short (the write that failed; the
+   * tracker counted that chunk's events lost and cuts it off where it can: core.c
+   * stage_write_failed). */
+  if (nd && c->events_lost >= 0 &&
+      !(c->stopped && nd == 1 && c->events_lost > 0 && torn_tail(a->run)))
+    c->events_lost = -1;
   c->complete = end && !c->stopped && c->events_lost == 0 && nd == 0;
   size_t l = strlen(c->reason);
   const char *sep = l ? "; " : "";

@@ -140,6 +140,45 @@ static int create_thread_file(int dirfd, const ms_ring_hdr_t *h, char *name, siz
   return -EEXIST;
 }
 
+/* Reads the stage of the ring at off (staged bytes, srec records, sev events claimed) into a
+ * new buffer *stage. It must be whole chunks, each with its CRC right (one appended with a bad
+ * CRC would end the file's reading there), whose records add up to srec; the tracker creates
+ * the thread file before the first chunk is staged, so the caller has one. 0, 1 (bad: the
+ * ring's loss is not known) or -ENOMEM. */
+static int load_stage(salvager_t *sv, int rfd, uint64_t off, uint64_t seg,
+                      const ms_ring_hdr_t *h, uint32_t staged, uint32_t srec, uint32_t sev,
+                      uint8_t **stage) {
+  uint64_t room = seg - sizeof *h - (uint64_t)h->rec_cap * sizeof(ms_rec_t);
+  if (staged > room || sev > srec)
+    return 1;
+  uint8_t *st = malloc(staged);
+  if (!st)
+    return -ENOMEM;
+  uint64_t nrec = 0, o = 0;
+  int ok = !read_all(rfd, st, staged, (off_t)(off + seg - room));
+  while (ok && o < staged) {
+    ms_chunk_header_t ch;
+    ok = staged - o >= sizeof ch;
+    if (ok) {
+      memcpy(&ch, st + o, sizeof ch);
+      ok = ch.magic == MS_CHUNK_MAGIC && ch.payload_len <= staged - o - sizeof ch;
+      if (ok) {
+        const uint8_t *pl = st + o + sizeof ch;
+        ok = ch.crc32c == (sv->hw_crc ? ms_crc32c_hw(pl, ch.payload_len)
+                                      : ms_crc32c(&sv->crc, pl, ch.payload_len));
+      }
+      o += sizeof ch + (ok ? ch.payload_len : 0);
+      nrec += ch.nrecords;
+    }
+  }
+  if (!ok || nrec != srec) {
+    free(st);
+    return 1;
+  }
+  *stage = st;
+  return 0;
+}
+
 /* One ring: the segment [off, off + seg) of the rings file rfd (of st_size bytes). Returns 0
  * (counts added to out; a bad ring is counted, not an error) or -errno for a failure to
  * write. */
@@ -159,6 +198,13 @@ static int salvage_ring(salvager_t *sv, int dirfd, int rfd, uint64_t rsize, uint
     h.staged = h.staged_rec = h.staged_ev = h.st_busy = 0;
     h.st_next_staged = h.st_next_rec = h.st_next_ev = 0;
   }
+  if (h.version >= 2 && h.wr_busy > 1) {
+    /* wr_busy = 2: the tracker died counting a failed write's events lost (core.c
+     * stage_write_failed and the stop paths): the ring's counts are half moved. */
+    out->bad_rings++;
+    out->loss_unknown = 1;
+    return 0;
+  }
   out->rings++;
   out->events_pending += h.pending != 0;
   out->records_lost += h.lost;
@@ -171,7 +217,7 @@ static int salvage_ring(salvager_t *sv, int dirfd, int rfd, uint64_t rsize, uint
    * announced end; otherwise the file is cut back to its last whole chunk. */
   char fname[96] = "";
   int tfd = -1, version = MS_FORMAT_VERSION; /* a file created here is the current version */
-  uint64_t tsize = 0;
+  uint64_t tsize = 0, hsize = 0;
   if (h.file_name[0]) {
     if (!thread_name_ok(h.file_name, sizeof h.file_name)) {
       out->bad_rings++;
@@ -197,6 +243,7 @@ static int salvage_ring(salvager_t *sv, int dirfd, int rfd, uint64_t rsize, uint
       return 0;
     }
     version = fh.version;
+    hsize = fh.header_size > sizeof fh ? fh.header_size : sizeof fh;
   }
   uint32_t flushed = h.flushed;
   uint64_t last_ts = h.last_ts, good = h.file_bytes;
@@ -210,6 +257,13 @@ static int salvage_ring(salvager_t *sv, int dirfd, int rfd, uint64_t rsize, uint
       good = h.wr_file_end;
     }
   } else {
+    if (h.st_busy && h.wr_end > pos) { /* announced past the records committed: damage */
+      if (tfd >= 0)
+        close(tfd);
+      out->bad_rings++;
+      out->loss_unknown = 1;
+      return 0;
+    }
     if (h.st_busy) { /* a chunk was being staged: it was whole before it was announced */
       staged = h.st_next_staged, srec = h.st_next_rec, sev = h.st_next_ev;
       flushed = h.wr_end;
@@ -220,33 +274,23 @@ static int salvage_ring(salvager_t *sv, int dirfd, int rfd, uint64_t rsize, uint
       staged = srec = sev = 0;
     }
   }
+  /* The file is cut back to `good` before anything is appended: a ring that puts it inside
+   * the file's header or past its end is damaged (or hostile), never trusted. */
+  if (tfd >= 0 && (good < hsize || good > tsize)) {
+    close(tfd);
+    out->bad_rings++;
+    out->loss_unknown = 1;
+    return 0;
+  }
   uint8_t *stage = NULL;
   int rc = 0;
   if (staged) {
-    /* The stage must be whole chunks that add up to its counts; a file to append them to
-     * (the tracker creates it before the first chunk is staged). Else the ring is bad. */
-    uint64_t room = seg - sizeof h - (uint64_t)h.rec_cap * sizeof(ms_rec_t);
-    uint64_t nrec = 0, o = 0;
-    stage = staged <= room ? malloc(staged) : NULL;
-    int ok = stage && tfd >= 0 &&
-             !read_all(rfd, stage, staged, (off_t)(off + seg - room));
-    while (ok && o < staged) {
-      ms_chunk_header_t ch;
-      ok = staged - o >= sizeof ch;
-      if (ok) {
-        memcpy(&ch, stage + o, sizeof ch);
-        ok = ch.magic == MS_CHUNK_MAGIC && ch.payload_len <= staged - o - sizeof ch;
-        o += sizeof ch + (ok ? ch.payload_len : 0);
-        nrec += ch.nrecords;
-      }
-    }
-    if (!ok || nrec != srec || sev > srec) {
-      int nomem = staged <= room && !stage;
-      free(stage);
+    rc = tfd >= 0 ? load_stage(sv, rfd, off, seg, &h, staged, srec, sev, &stage) : 1;
+    if (rc) {
       if (tfd >= 0)
         close(tfd);
-      if (nomem)
-        return -ENOMEM;
+      if (rc < 0)
+        return rc;
       out->bad_rings++;
       out->loss_unknown = 1;
       return 0;

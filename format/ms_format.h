@@ -182,7 +182,8 @@ typedef struct ms_ring_hdr_s {
   uint64_t file_bytes;   /* the thread file's size after the last whole write */
   uint64_t wr_file_end;  /* a write of the stage in progress (wr_busy) ends the file here */
   uint32_t wr_end;       /* a chunk being staged (st_busy): flushed once it is in */
-  uint32_t wr_busy;      /* 1 while the stage is being written to the file */
+  uint32_t wr_busy;      /* 1 while the stage is being written to the file; 2 while a
+                          * failed write's events are counted lost (a salvage: ring bad) */
   char file_name[64];    /* the thread file, "" before its first chunk */
   uint64_t lost;         /* records of this buffer whose write failed (never reset) */
   uint64_t unrecorded;   /* calls on this buffer after tracking stopped (never reset) */

@@ -621,39 +621,57 @@ static uint32_t stage_fitting(ms_thread_t *t, uint32_t *ev) {
   return bytes;
 }
 
+/* After a failed write of t's stage that began at file offset start: the whole chunks that
+ * reached the file stay (the reader reads them), a chunk cut by the failure is cut off the
+ * file, and only the chunks not in it are counted lost. Counting the whole stage lost counted
+ * the chunks in the file twice (read, and lost). wr_busy = 2 tells a salvage that a death
+ * here leaves counts it cannot trust (ms_salvage.c: the ring is bad). Under t->lock. */
+static void stage_write_failed(ms_thread_t *t, uint64_t start, int err) {
+  __atomic_store_n(&t->ring.wr_busy, 2, __ATOMIC_SEQ_CST);
+  uint64_t got = t->file.bytes > start ? t->file.bytes - start : 0;
+  uint32_t keep = 0, kept_ev = 0;
+  for (uint32_t i = 0; i < t->st_n && t->st_end[i] <= got; i++) {
+    keep = t->st_end[i];
+    kept_ev += t->st_ev[i];
+  }
+  if (got > keep && file_check(&t->file) == 0 &&
+      ftruncate(t->file.fd, (off_t)(start + keep)) == 0 &&
+      lseek(t->file.fd, (off_t)(start + keep), SEEK_SET) >= 0)
+    t->file.bytes = start + keep; /* else the torn chunk stays: the reader stops before it */
+  uint32_t lost = t->ring.staged_ev - kept_ev;
+  atomic_fetch_add(&ms__g.write_errors, 1);
+  atomic_fetch_add(&ms__g.events_lost, lost);
+  t->ring.lost += lost;
+  t->ring.file_bytes = start + keep;
+  ms__warn_once("cannot write the trace to", -err);
+}
+
 /* Writes t's stage to its file in one write and empties it. When RLIMIT_FSIZE refuses the
  * write, the whole chunks that fit are written first (what a write a chunk kept); what could
- * not be written is counted lost (and tracking stops: ms__warn_once). 0 or -errno. Under
- * t->lock. */
+ * not be written is counted lost (stage_write_failed; tracking stops: ms__warn_once). 0 or
+ * -errno. Under t->lock. */
 static int stage_write(ms_thread_t *t) {
-  uint32_t n = t->ring.staged, written_ev = 0;
-  int whole = 0; /* the file ends with a whole chunk (a short write may have cut one) */
+  uint32_t n = t->ring.staged, ev;
   if (n == 0)
     return 0;
+  uint64_t start = t->file.bytes;
   int rc = t->file.fd < 0 ? -EBADF : 0; /* staged chunks always follow the file's creation */
   if (rc == 0) {
-    t->ring.wr_file_end = t->file.bytes + n;
+    t->ring.wr_file_end = start + n;
     __atomic_store_n(&t->ring.wr_busy, 1, __ATOMIC_SEQ_CST);
     rc = file_write(&t->file, t->stage, n);
-    whole = rc == 0 || rc == -EFBIG;
-    if (rc == -EFBIG) { /* refused before anything was written */
-      uint32_t part = stage_fitting(t, &written_ev);
+    if (rc == -EFBIG && t->file.bytes == start) { /* refused before anything was written */
+      uint32_t part = stage_fitting(t, &ev);
       if (part) {
-        t->ring.wr_file_end = t->file.bytes + part;
+        t->ring.wr_file_end = start + part;
         ms__store_order();
-        if (file_write(&t->file, t->stage, part) < 0)
-          written_ev = 0, whole = 0;
+        file_write(&t->file, t->stage, part); /* what reached the file: stage_write_failed */
       }
     }
   }
-  if (rc < 0) {
-    uint32_t lost = t->ring.staged_ev - written_ev;
-    atomic_fetch_add(&ms__g.write_errors, 1);
-    atomic_fetch_add(&ms__g.events_lost, lost);
-    t->ring.lost += lost;
-    ms__warn_once("cannot write the trace to", -rc);
-  }
-  if (whole)
+  if (rc < 0)
+    stage_write_failed(t, start, rc);
+  else
     t->ring.file_bytes = t->file.bytes;
   stage_clear(t);
   __atomic_store_n(&t->ring.wr_busy, 0, __ATOMIC_SEQ_CST);
@@ -669,9 +687,16 @@ static void emit_chunk(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t ne
   if (t->file.fd < 0) {
     int rc = thread_file_create(t);
     if (rc < 0) {
+      /* The chunk's records are passed (flushed) as they are counted lost: the next flush
+       * of this buffer counted them again (events_lost 1201 for 601 events). wr_busy = 2
+       * between the two: a salvage cannot trust the counts (stage_write_failed). */
+      __atomic_store_n(&t->ring.wr_busy, 2, __ATOMIC_SEQ_CST);
       atomic_fetch_add(&ms__g.write_errors, 1);
       atomic_fetch_add(&ms__g.events_lost, nev);
       t->ring.lost += nev;
+      t->ring.flushed = end_slot;
+      t->ring.last_ts = last_ts;
+      __atomic_store_n(&t->ring.wr_busy, 0, __ATOMIC_SEQ_CST);
       ms__warn_once("cannot create a thread file in", -rc);
       return;
     }
@@ -782,6 +807,10 @@ uint32_t ms__flush_full(ms_thread_t *t) {
 void ms__flush_thread(ms_thread_t *t) {
   int c = lock_thread(t, 1);
   if (c < 0) {
+    /* The holder stopped mid-write for good (or is very slow): what its ring, its stage and
+     * its write hold is read without the lock, so the count is a guess, said to be one
+     * (meta.txt events_lost_exact=0; the rings file stays: ms__flush_all). */
+    atomic_store(&ms__g.loss_inexact, 1);
     atomic_fetch_add(&ms__g.events_lost,
                      __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED) - t->ring.flushed +
                          t->ring.staged_ev);
@@ -796,6 +825,9 @@ void ms__flush_thread(ms_thread_t *t) {
      * (it did: a thread that ended after the stop had its ring counted up to four times). */
     uint64_t n = t->ring.staged_ev;
     uint32_t end = pos > t->ring.flushed ? count_events(t, t->ring.flushed, pos, &n) : 0;
+    /* wr_busy = 2 while the counts move (a salvage finds the ring bad: loss not known):
+     * a death between `lost` and the stage's or flushed's store would count twice. */
+    __atomic_store_n(&t->ring.wr_busy, 2, __ATOMIC_SEQ_CST);
     if (n) {
       atomic_fetch_add(&ms__g.events_lost, n);
       t->ring.lost += n;
@@ -804,6 +836,7 @@ void ms__flush_thread(ms_thread_t *t) {
       stage_clear(t);
     if (end > t->ring.flushed)
       __atomic_store_n(&t->ring.flushed, end, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&t->ring.wr_busy, 0, __ATOMIC_SEQ_CST);
   } else {
     /* ring.flushed advances with each chunk staged (emit_chunk); the stage then goes to the
      * file: whatever the buffer held is in the file when this returns. */
@@ -1047,13 +1080,17 @@ void ms__flush_all(const char *reason) {
               (unsigned long long)atomic_load(&ms__g.stack_table_full),
               (unsigned long long)atomic_load(&ms__g.sample_set_full),
               (unsigned long long)atomic_load(&ms__g.write_errors));
+  int inexact = atomic_load(&ms__g.loss_inexact);
+  if (inexact)
+    meta_printf("events_lost_exact=0\n");
   char sc_line[256];
   if (ms__stack_cache_meta(sc_line, sizeof sc_line) > 0)
     meta_printf("%s", sc_line);
   /* With the end part written, the rings file holds nothing a reader needs. While it could
-   * not be written (tracking stopped on an error), it stays for a salvage. */
-  if (!atomic_load(&ms__g.stopped) && ms__g.rings.fd >= 0 && file_check(&ms__g.dir) == 0 &&
-      file_check(&ms__g.rings) == 0)
+   * not be written (tracking stopped on an error) or a buffer could not be (its lock timed
+   * out: inexact), it stays for a salvage or a look. */
+  if (!atomic_load(&ms__g.stopped) && !inexact && ms__g.rings.fd >= 0 &&
+      file_check(&ms__g.dir) == 0 && file_check(&ms__g.rings) == 0)
     unlinkat(ms__g.dir.fd, ms__g.rings.name, 0); /* the mappings stay valid */
   atomic_store(&flush_all_busy, 0);
 }
@@ -1116,6 +1153,7 @@ static void after_fork_child(void) {
   atomic_store(&ms__g.released_alloc, 0);
   atomic_store(&ms__g.released_free, 0);
   atomic_store(&ms__g.released_bytes, 0);
+  atomic_store(&ms__g.loss_inexact, 0);
   atomic_store(&flush_all_busy, 0);
   ms__stacks_reset_after_fork();
   ms__sample_reset_after_fork();

@@ -175,6 +175,8 @@ typedef struct ms_global_s {
   _Atomic uint32_t next_ring;       /* ring segments given out in this run */
   _Atomic uint32_t rings_private;   /* buffers left without a ring segment (disk full, ...) */
   _Atomic int stopped;              /* tracking stopped on an error (not at exit) */
+  _Atomic int loss_inexact;         /* a buffer's lock timed out at a flush: events_lost is
+                                     * not exact (meta.txt events_lost_exact=0) */
   int fuzz;                         /* MEMSCOPE_FUZZ=1: per-input accounting, no trace */
   _Atomic uint64_t sample_set_full;
   _Atomic int warned;         /* the one "memscope: ..." runtime line was printed */

@@ -177,6 +177,24 @@ stopped)
   lost=$(sed -n 's/^events_lost=//p' "$WORK"/tlim/memscope.*/meta.txt)
   expect_eq "threads: events in the trace + events lost" "$want" "$((kept + lost))"
   [ "$kept" -gt 0 ] || fail "threads: nothing kept below the limit"
+  # The analysis says the same exact count; with a payload byte of the first chunk flipped
+  # (the reader drops the rest of that file) the loss is no longer exact: not known.
+  expect_exit 0 "$ANALYZE" "$WORK/tlim" --out "$WORK/tlim.r"
+  expect_eq "threads: completeness events_lost" "$lost" \
+    "$(json_get "$WORK/tlim.r/summary.json" "d['run']['completeness']['events_lost']")"
+  cp -r "$WORK/tlim" "$WORK/tflip" || fail "cannot copy the trace"
+  big=$(find "$WORK"/tflip -name 'memscope_thread_*.bin' -printf '%s %p\n' | sort -n | tail -1 | cut -d' ' -f2-)
+  python3 - "$big" <<'PY' || fail "cannot flip a byte"
+import sys
+f = open(sys.argv[1], "r+b")
+f.seek(32 + 40 + 5)           # file header, chunk header, into the first payload
+b = f.read(1)[0]
+f.seek(32 + 40 + 5)
+f.write(bytes([b ^ 0x40]))
+PY
+  expect_exit 0 "$ANALYZE" "$WORK/tflip" --out "$WORK/tflip.r"
+  expect_eq "threads, damaged: completeness events_lost" None \
+    "$(json_get "$WORK/tflip.r/summary.json" "d['run']['completeness']['events_lost']")"
   ;;
 meta_events)
   # meta.txt's events= counts every thread, also those whose buffer a later thread reused.
@@ -236,7 +254,7 @@ staged)
   expect_exit 0 "$ANALYZE" "$WORK/nosalv" --no-salvage --out "$WORK/nosalv.r"
   expect_eq "events lost without the salvage" 5000 \
     "$(json_get "$WORK/nosalv.r/summary.json" "d['run']['completeness']['events_lost']")"
-  for v in plain st_busy wr_done wr_half; do
+  for v in plain st_busy wr_done wr_half flip low_fb low_wfe far_wr_end wr_busy2; do
     mkdir -p "$WORK/$v" && cp -r "$run" "$WORK/$v/" || fail "cannot copy the run"
     python3 - "$WORK/$v/${run##*/}" "$v" <<'PY' || fail "$v: cannot set the ring header"
 import os, struct, sys
@@ -288,9 +306,56 @@ elif how in ("wr_done", "wr_half"):
     if how == "wr_done":
         struct.pack_into("<Q", h, 112, fbytes + staged)   # file_bytes
     struct.pack_into("<I", h, 132, 1)                     # wr_busy
+elif how == "flip":
+    # A byte of the first staged chunk's payload flipped, in a ring that counts one record
+    # lost (lost=): appended, the chunk would end the file's reading there while the loss
+    # still read "exactly 1".
+    rings.seek(i * seg + 256 + rec_cap * 32 + 40 + 5)
+    b = rings.read(1)[0]
+    rings.seek(i * seg + 256 + rec_cap * 32 + 40 + 5)
+    rings.write(bytes([b ^ 0x40]))
+    struct.pack_into("<Q", h, 200, 1)                     # lost
+elif how == "low_fb":
+    # Hostile: the file's good part ends inside its 32-byte header.
+    struct.pack_into("<Q", h, 112, 8)                     # file_bytes
+elif how == "low_wfe":
+    # Hostile: a stage write that "completed" at byte 8.
+    struct.pack_into("<Q", h, 120, 8)                     # wr_file_end
+    struct.pack_into("<I", h, 132, 1)                     # wr_busy
+elif how == "far_wr_end":
+    # Hostile: a chunk "being staged" whose end slot is past the records committed.
+    struct.pack_into("<III", h, 240, staged, srec, sev)
+    struct.pack_into("<I", h, 128, 0xFFFFFFF0)            # wr_end
+    struct.pack_into("<I", h, 236, 1)                     # st_busy
+elif how == "wr_busy2":
+    # Died while counting a failed write's events lost (wr_busy = 2): counts half moved.
+    struct.pack_into("<Q", h, 120, fbytes)                # wr_file_end: the file's end
+    struct.pack_into("<I", h, 132, 2)                     # wr_busy
 rings.seek(i * seg)
 rings.write(h)
+open(f"{d}/thread_header.orig", "wb").write(open(tf, "rb").read(32))
+open(f"{d}/thread_file.name", "w").write(name)
 PY
+    if [ "$v" = low_fb ] || [ "$v" = low_wfe ] || [ "$v" = far_wr_end ] || [ "$v" = wr_busy2 ]; then
+      # The salvage never cuts the thread file's header away, nor trusts a position past the
+      # records or counts the tracker was moving: the ring is bad, its loss not known.
+      expect_exit 0 "$ANALYZE" "$WORK/$v" --out "$WORK/$v.r"
+      d="$WORK/$v/${run##*/}"
+      cmp -s -n 32 "$d/thread_header.orig" "$d/$(cat "$d/thread_file.name")" ||
+        fail "$v: the salvage cut into the thread file's header"
+      grep -q "^events_lost_exact=0$" "$d/meta.txt" || fail "$v: the salvage says its count is exact"
+      expect_eq "$v: events lost" None \
+        "$(json_get "$WORK/$v.r/summary.json" "d['run']['completeness']['events_lost']")"
+      continue
+    fi
+    if [ "$v" = flip ]; then
+      expect_exit 0 "$ANALYZE" "$WORK/$v" --out "$WORK/$v.r"
+      grep -q "^events_lost_exact=0$" "$WORK/$v/${run##*/}"/meta.txt ||
+        fail "flip: the salvage says its count is exact"
+      expect_eq "flip: events lost" None \
+        "$(json_get "$WORK/$v.r/summary.json" "d['run']['completeness']['events_lost']")"
+      continue
+    fi
     expect_exit 0 "$ANALYZE" "$WORK/$v" --out "$WORK/$v.r"
     s="$WORK/$v.r/summary.json"
     expect_eq "$v: allocations" 5000 "$(json_get "$s" "d['totals']['allocations']")"
@@ -298,6 +363,84 @@ PY
     expect_eq "$v: events lost" 0 "$(json_get "$s" "d['run']['completeness']['events_lost']")"
     grep -q "^end_reason=salvaged$" "$WORK/$v/${run##*/}"/meta.txt || fail "$v: not salvaged"
   done
+  ;;
+full_disk)
+  # A disk that fills mid-run (a small tmpfs in a user and mount namespace): the trace keeps
+  # the whole chunks that reached the file and counts the rest lost, each event once. The
+  # tracker counted a stage the disk cut short lost whole, the chunks in the file included
+  # (read, and lost). Then a file system without inodes left for the thread files: events
+  # whose file cannot be created are counted once, not at every flush of their buffer.
+  # Needs unshare and mount (root, or unprivileged user namespaces): a skip without them,
+  # never under CI=true (CI runs as root).
+  if ! unshare -Urm true 2>/dev/null; then
+    [ "${CI:-}" = true ] && fail "unshare -Urm is not permitted (CI=true: this test must run)"
+    echo "SKIP [$case_name]: unshare -Urm (a user and mount namespace) is not permitted here"
+    exit 77
+  fi
+  # in_tmpfs OPTS DIR CMD...: runs CMD with its trace on a new tmpfs mounted with OPTS, then
+  # copies the trace to DIR (the tmpfs goes with the namespace).
+  in_tmpfs() {
+    local opts=$1 dir=$2
+    shift 2
+    rm -rf "$WORK/mnt" "$dir"
+    mkdir -p "$WORK/mnt" "$dir"
+    unshare -Urm sh -c 'mount -t tmpfs -o "$1" tmpfs "$2" || exit 3; m=$2 d=$3 lib=$4; shift 4
+      MEMSCOPE_OUT="$m" LD_PRELOAD="$lib" "$@"; cp -r "$m"/. "$d"/' \
+      sh "$opts" "$WORK/mnt" "$dir" "$LIB" "$@" 2>>"$WORK/err"
+    [ "$?" != 3 ] || fail "cannot mount a tmpfs ($opts) in a new namespace"
+    [ -f "$(echo "$dir"/memscope.*/meta.txt)" ] || { cat "$WORK/err"; fail "no trace in $dir"; }
+  }
+  totals() { # allocations + frees in the trace, events_lost in meta.txt
+    local t
+    t=$("$TRACESTAT" "$1" | python3 -c "import json,sys; t=json.load(sys.stdin)['runs'][0]['totals']; print(t['allocations']+t['frees'])")
+    echo "$t $(sed -n 's/^events_lost=//p' "$1"/memscope.*/meta.txt)"
+  }
+  # 100,000 malloc/free pairs and one leak: 200,001 events; 256 KiB fill up in the first
+  # thread file write or two (the rings file takes 116 KiB).
+  : >"$WORK/err"
+  in_tmpfs size=256k "$WORK/disk" "$EXITS" churn 100000
+  grep -q "No space left on device" "$WORK/disk"/memscope.*/meta.txt ||
+    { cat "$WORK/err"; fail "the tmpfs did not fill: no stop_error in meta.txt"; }
+  read -r kept lost <<<"$(totals "$WORK/disk")"
+  [ "$kept" -gt 0 ] || fail "full disk: no event reached the file"
+  expect_eq "full disk: events in the trace + events lost" 200001 "$((kept + lost))"
+  expect_exit 0 "$ANALYZE" "$WORK/disk" --out "$WORK/disk.r"
+  expect_eq "full disk: completeness events_lost" "$lost" \
+    "$(json_get "$WORK/disk.r/summary.json" "d['run']['completeness']['events_lost']")"
+  # The same filled disk ended by SIGKILL: the salvage adds the rings' records, counted once.
+  in_tmpfs size=256k "$WORK/diskk" "$EXITS" leak 30000 kill
+  expect_exit 0 "$ANALYZE" "$WORK/diskk" --out "$WORK/diskk.r"
+  got=$(json_get "$WORK/diskk.r/summary.json" "d['totals']['allocations']+d['run']['completeness']['events_lost']")
+  expect_eq "full disk, killed: allocations + events lost" 30000 "$got"
+  # Five inodes: the root, the run directory, meta.txt, maps.txt, the rings file; no thread
+  # file. Three threads one after the other, 300 pairs each, and the main thread's events:
+  # the same program traced without the limit says how many.
+  mkdir -p "$WORK/free"
+  MEMSCOPE_OUT="$WORK/free" LD_PRELOAD="$LIB" "$EXITS" threads 3 300
+  read -r want _ <<<"$(totals "$WORK/free")"
+  in_tmpfs size=4m,nr_inodes=5 "$WORK/ino" "$EXITS" threads 3 300
+  grep -q "^stop_error=cannot create a thread file" "$WORK/ino"/memscope.*/meta.txt ||
+    { cat "$WORK/err"; fail "no inodes: the thread file creation did not fail"; }
+  read -r kept lost <<<"$(totals "$WORK/ino")"
+  expect_eq "no inodes: events in the trace + events lost" "$want" "$((kept + lost))"
+  ;;
+lock_timeout)
+  # A thread that never comes back from its chunk write (ms_h_stuck_write.c) holds its
+  # buffer's lock when the program exits: the exit flush gives up on it after about a
+  # second and counts what the ring seems to hold, without the lock. That count is a guess:
+  # meta.txt must say so (events_lost_exact=0), the rings file stays, and the analysis
+  # reports the loss as not known, never as an exact figure.
+  : "${STUCK:?}"
+  mkdir -p "$WORK/s"
+  timeout 30 env MEMSCOPE_OUT="$WORK/s" LD_PRELOAD="$STUCK $LIB" "$EXITS" stuck 200000 ||
+    fail "the program did not exit 0 (exit $?)"
+  meta=$(echo "$WORK"/s/memscope.*/meta.txt)
+  grep -q "^end_reason=exit$" "$meta" || fail "no end part in meta.txt"
+  grep -q "^events_lost_exact=0$" "$meta" || fail "meta.txt does not say events_lost is a guess"
+  [ -f "$(dirname "$meta")/memscope_rings.raw" ] || fail "the rings file was removed"
+  expect_exit 0 "$ANALYZE" "$WORK/s" --out "$WORK/s.r"
+  expect_eq "events lost" None \
+    "$(json_get "$WORK/s.r/summary.json" "d['run']['completeness']['events_lost']")"
   ;;
 sampled_limit)
   # Sampled at one byte in 512 KiB, a 7000-B leak is seen in 1.3 % of runs: its point

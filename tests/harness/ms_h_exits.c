@@ -8,7 +8,8 @@
  *   leakb N           leaks one block of N bytes and exits 0
  *   sleepy TOKEN      sleeps 30 s (TOKEN only marks the process for pgrep)
  *   churn N           N malloc/free pairs, then one 123-B leak (2N + 1 allocator events)
- *   threads T K       T threads one after the other, each K malloc/free pairs */
+ *   threads T K       T threads one after the other, each K malloc/free pairs
+ *   stuck K           a thread makes K malloc/free pairs, not joined: exit(0) after 1 s */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -86,7 +87,13 @@ int main(int argc, char **argv) {
     }
     return 0;
   }
+  if (!strcmp(mode, "stuck") && argc == 3) {
+    pthread_t th;
+    if (pthread_create(&th, NULL, thread_churn, (void *)atol(argv[2])) != 0) return 3;
+    sleep(1);
+    exit(0);
+  }
   fprintf(stderr, "usage: ms_h_exits leak N END | fork K | leakb N | sleepy TOKEN | churn N | "
-                  "threads T K\n");
+                  "threads T K | stuck K\n");
   return 2;
 }
