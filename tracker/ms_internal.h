@@ -365,4 +365,16 @@ MS_HIDDEN int ms__sample_remember(void *p);
 /* In sampled modes: 1 if p was a sampled block (and forgets it), else 0. */
 MS_HIDDEN int ms__sample_forget(void *p);
 
+
+/* ---- config.c ---------------------------------------------------------------------------- */
+/* Reads the MEMSCOPE_* variables into ms__g (and the knobs below). Returns 0, or -1 after
+ * printing the one line that says which variable is wrong (tracking is then disabled). */
+MS_HIDDEN int ms__parse_config(void);
+/* The trace format version written: MS_FORMAT_VERSION, or 1 under MEMSCOPE_TEST_FORMAT=1
+ * (the readers' version-1 compatibility tests). */
+MS_HIDDEN extern int ms__format_version;
+/* A user's value as it may be shown in a one-line message: at most 32 bytes, controls as '?'
+ * (a static buffer: one message at a time). */
+MS_HIDDEN const char *ms__shown(const char *s);
+
 #endif /* MS_INTERNAL_H */
