@@ -981,6 +981,12 @@ static void after_fork_child(void) {
   atomic_store(&ms__g.released_free, 0);
   atomic_store(&ms__g.released_bytes, 0);
   atomic_store(&ms__g.loss_inexact, 0);
+  /* The child's meta.txt counts the child's losses: the parent's are in the parent's. */
+  atomic_store(&ms__g.events_lost, 0);
+  atomic_store(&ms__g.late_events, 0);
+  atomic_store(&ms__g.write_errors, 0);
+  atomic_store(&ms__g.unrecorded, 0);
+  atomic_store(&ms__g.stack_table_full, 0);
   atomic_store(&flush_all_busy, 0);
   ms__stacks_reset_after_fork();
   ms__sample_reset_after_fork();

@@ -177,6 +177,22 @@ stopped)
   lost=$(sed -n 's/^events_lost=//p' "$WORK"/tlim/memscope.*/meta.txt)
   expect_eq "threads: events in the trace + events lost" "$want" "$((kept + lost))"
   [ "$kept" -gt 0 ] || fail "threads: nothing kept below the limit"
+  # A child forked after the stop counts its own losses, not its parent's too: its run's
+  # events + events_lost equal the same child's events traced without a limit.
+  child_total() { # RUN_PARENT_DIR: events + events_lost of the run whose origin is fork
+    for m in "$1"/memscope.*/meta.txt; do
+      grep -q '^origin=fork$' "$m" || continue
+      e=$(sed -n 's/^events=//p' "$m"); l=$(sed -n 's/^events_lost=//p' "$m")
+      echo $((e + ${l:-0}))
+    done
+  }
+  mkdir -p "$WORK/ffull" "$WORK/flim"
+  MEMSCOPE_OUT="$WORK/ffull" LD_PRELOAD="$LIB" "$EXITS" churnfork 20000 3000
+  (ulimit -f 40 && MEMSCOPE_OUT="$WORK/flim" LD_PRELOAD="$LIB" "$EXITS" churnfork 20000 3000) 2>"$WORK/err"
+  grep -q "tracking stopped" "$WORK/err" || fail "churnfork: tracking did not stop at 40 KiB"
+  want=$(child_total "$WORK/ffull")
+  [ -n "$want" ] && [ "$want" -ge 6000 ] || fail "churnfork: no child run without a limit ($want)"
+  expect_eq "churnfork: the child's events + events lost" "$want" "$(child_total "$WORK/flim")"
   # The analysis says the same exact count; with a payload byte of the first chunk flipped
   # (the reader drops the rest of that file) the loss is no longer exact: not known.
   expect_exit 0 "$ANALYZE" "$WORK/tlim" --out "$WORK/tlim.r"

@@ -9,7 +9,9 @@
  *   sleepy TOKEN      sleeps 30 s (TOKEN only marks the process for pgrep)
  *   churn N           N malloc/free pairs, then one 123-B leak (2N + 1 allocator events)
  *   threads T K       T threads one after the other, each K malloc/free pairs
- *   stuck K           a thread makes K malloc/free pairs, not joined: exit(0) after 1 s */
+ *   stuck K           a thread makes K malloc/free pairs, not joined: exit(0) after 1 s
+ *   churnfork N M     N malloc/free pairs, then a child that makes M pairs and exits 0; the
+ *                     parent waits for it */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -93,7 +95,18 @@ int main(int argc, char **argv) {
     sleep(1);
     exit(0);
   }
+  if (!strcmp(mode, "churnfork") && argc == 4) {
+    thread_churn((void *)atol(argv[2]));
+    pid_t pid = fork();
+    if (pid == 0) {
+      thread_churn((void *)atol(argv[3]));
+      exit(0);
+    }
+    int status;
+    return pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+           WEXITSTATUS(status) != 0;
+  }
   fprintf(stderr, "usage: ms_h_exits leak N END | fork K | leakb N | sleepy TOKEN | churn N | "
-                  "threads T K | stuck K\n");
+                  "threads T K | stuck K | churnfork N M\n");
   return 2;
 }
