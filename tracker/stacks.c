@@ -583,10 +583,11 @@ static void sc_split_first(sc_entry_t *a, sc_entry_t *b) {
 
 /* A learning miss: one stepped walk (ms_prim_walk, with where each frame's return address
  * and rbp were read) gives both the capture's frames and what sc_learn needs. Before, the
- * miss took unw_backtrace's frames and the learn walked again; the stepped walk's IPs are
- * unw_backtrace's (its own fallback, slow_backtrace, takes them so; the stepped walks of a
- * thread's first captures rely on it, and the test modes compare every such walk with a
- * fresh unw_backtrace, sc_compare_walk). noinline: the walk starts in this frame, ours. */
+ * miss took unw_backtrace's frames and the learn walked again. Within a thread's first
+ * stepped walks the stepped walk is the thread's walk (ms_prim_backtrace); after them
+ * unw_backtrace is asked too and must agree (below). The test modes compare every stepped
+ * walk with a fresh unw_backtrace (sc_compare_walk). noinline: the walk starts in this
+ * frame, ours. */
 static __attribute__((noinline)) uint32_t sc_walk_learn(ms_thread_t *t, sc_cache_t *c,
                                                         sc_entry_t *e) {
   ms_prim_frame_t w[MS_MAX_DEPTH + 10];
@@ -607,11 +608,29 @@ static __attribute__((noinline)) uint32_t sc_walk_learn(ms_thread_t *t, sc_cache
     frames[i] = (void *)w[i].ip;
   if (MS_UNLIKELY(ms__stack_check >= MS_STACK_CHECK_ON))
     sc_compare_walk(frames, m);
-  uint32_t id = ms__stack_intern(t, frames, m);
   int skip = 0;
   while (skip < m && ms__own_code(w[skip].ip))
     skip++;
   int np = m - skip < ms__g.depth ? m - skip : ms__g.depth;
+  if (ms__prim_stepped_walks >= MS_PRIM_STEPPED_WALKS) {
+    /* Past its stepped walks a thread's stacks are unw_backtrace's, and unw_backtrace is
+     * not always the stepped walk: its trace cache follows a frame without CFI that it met
+     * with a real frame pointer as rbp+16 later too, where unw_step's fallback ends the
+     * stack. So the walk's frames are recorded and learnt only when unw_backtrace agrees
+     * (its cache is warm here: a few hundred instructions); otherwise its frames are the
+     * stack and the key is never cached (a review's program: 38 of 40 calls recorded with
+     * one frame of two). */
+    void *bt[MS_MAX_DEPTH + 10];
+    int nb = ms_prim_backtrace_traced(bt, max), bskip = 0;
+    while (bskip < nb && ms__own_code((uintptr_t)bt[bskip]))
+      bskip++;
+    int bp = nb - bskip < ms__g.depth ? nb - bskip : ms__g.depth;
+    if (bp != np || memcmp(bt + bskip, frames + skip, sizeof(void *) * (size_t)np) != 0) {
+      e->state = SC_NEVER;
+      return ms__stack_intern(t, bt, nb);
+    }
+  }
+  uint32_t id = ms__stack_intern(t, frames, m);
   if (id == 0 || id == UINT32_MAX)
     e->state = SC_NEVER;
   else
