@@ -86,6 +86,10 @@
                                             0 at the stack's end, -1 on error. Writes nothing
                                             but its outputs. The stack cache asks it whether a
                                             frame's step depends on the frame pointer.
+ *     int ms_prim_has_unwind_info(ip)        cold: 1 when the unwinder has unwind info for
+ *                                            the code at ip, 0 when not, -1 on error (a
+ *                                            stack ended at code without it was ended by a
+ *                                            guess from the frame pointer).
  *
  *     int ms_prim_fork_gate_install(void)    once, at start, before any other pthread_atfork
  *                                            handler of the tracker (so that its child

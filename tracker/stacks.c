@@ -329,6 +329,14 @@ static int sc_step_probe(const ms_prim_frame_t *x, const ms_prim_frame_t *next) 
   if (next ? rc_a != 1 || ip_a != next->ip || sp_a != next->sp : rc_a != 0)
     return -1;
   int rc_b = ms_prim_step_from(x->ip, x->sp, (uintptr_t)&scratch[32], &ip_b, &sp_b);
+  /* Both ended the stack: where x's code has unwind info its rule ended it (RIP undefined),
+   * whatever rbp holds; where it has none, libunwind's frame-pointer fallback ended it
+   * because of rbp's value (0, below the CFA, or far above it), which the zeroed buffer
+   * below our frame happens to share, so the probe cannot tell: rbp counts (a review's
+   * program: 7 cached stacks of one frame where the walk, with another rbp, went on).
+   * ip - 1: x->ip is a return address, its call may be the function's last instruction. */
+  if (!next && rc_b == 0)
+    return ms_prim_has_unwind_info(x->ip - 1) != 1;
   return rc_b != rc_a || (rc_a == 1 && (ip_b != ip_a || sp_b != sp_a));
 }
 

@@ -7,10 +7,16 @@
  * [nocfi2, target, ...]; unw_step's fallback ends the stack at nocfi2 (rbp is below the
  * CFA). The program first makes 300 walks, so the thread is past its stepped walks and its
  * stacks are unw_backtrace's. runh's N allocations must all get unw_backtrace's stack.
- * Usage: nocfi_learn N */
+ *
+ * Mode "end SEQ": tramp calls nocfi (no CFI) with rbp = 0 ('z') or a real frame ('v') at the
+ * same call site and stack pointer. With rbp = 0 libunwind's frame-pointer fallback ends the
+ * stack at nocfi; with a real frame it goes on. The end depends on rbp, so rbp must be part
+ * of the cache's key for these calls (run with MEMSCOPE_TEST_STACK_VERIFY=1: no mismatch).
+ * Usage: nocfi_learn N | nocfi_learn end SEQ */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 __asm__(".text\n"
         ".globl tramp2\n"
@@ -28,6 +34,25 @@ __asm__(".text\n"
         "  call nocfi2\n"
         "  pop %rbp\n"
         "  ret\n"
+        ".globl tramp\n"
+        "tramp:\n" /* tramp(mode, size): mode 0: rbp = 0, else rbp = a real frame */
+        "  push %rbp\n"
+        "  test %rdi, %rdi\n"
+        "  jz 1f\n"
+        "  mov %rsp, %rbp\n"
+        "  jmp 2f\n"
+        "1:\n"
+        "  xor %ebp, %ebp\n"
+        "2:\n"
+        "  mov %rsi, %rdi\n"
+        "  call nocfi\n"
+        "  pop %rbp\n"
+        "  ret\n"
+        "nocfi:\n"
+        "  sub $8, %rsp\n"
+        "  call malloc@PLT\n"
+        "  add $8, %rsp\n"
+        "  ret\n"
         ".globl nocfi2\n"
         "nocfi2:\n"
         "  sub $8, %rsp\n"
@@ -37,6 +62,7 @@ __asm__(".text\n"
 
 void *tramp2(uintptr_t rbp, size_t n);
 void *tramp2v(size_t n);
+void *tramp(long mode, size_t n);
 static uintptr_t fake[64];
 
 __attribute__((noinline)) void target(void) { __asm__ volatile(""); }
@@ -66,7 +92,27 @@ __attribute__((noinline)) static void warm(int d) { /* a miss at each key: 300 w
   free(malloc(8));
 }
 
+__attribute__((noinline)) static void run_end(const char *seq) {
+  for (const char *p = seq; *p; p++)
+    free(tramp(*p == 'v', 24));
+}
+
+__attribute__((noinline)) static void deeper_end(const char *seq) {
+  volatile char pad[64];
+  pad[0] = 0;
+  (void)pad[0];
+  run_end(seq);
+  __asm__ volatile("" ::: "memory");
+}
+
 int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "end") == 0) {
+    free(malloc(1));     /* the first call takes the slow path */
+    deeper_end("vvvv");  /* another stack pointer: unw_backtrace meets nocfi not last */
+    run_end(argv[2]);
+    printf("done\n");
+    return 0;
+  }
   fake[9] = (uintptr_t)&target + 1;
   for (int r = 0; r < 2; r++)
     for (int d = 0; d < 150; d++)

@@ -265,6 +265,19 @@ static inline int ms_prim_step_from(uintptr_t ip, uintptr_t sp, uintptr_t fp, ui
   return rc;
 }
 
+/* 1 when libunwind has unwind info (an FDE) for the code at ip, 0 when it has none, -1 on
+ * another error. The stack cache asks it for a stack's last frame: a stack that ended at
+ * code without unwind info was ended by libunwind's frame-pointer fallback, a decision on
+ * rbp's value. */
+static inline int ms_prim_has_unwind_info(uintptr_t ip) {
+  ms_prim_unw_guard_t g;
+  ms_prim_unw_enter(&g);
+  unw_proc_info_t pi;
+  int rc = unw_get_proc_info_by_ip(unw_local_addr_space, (unw_word_t)ip, &pi, NULL);
+  ms_prim_unw_leave(&g);
+  return rc == 0 ? 1 : rc == -UNW_ENOINFO ? 0 : -1;
+}
+
 /* ---- raw system calls ------------------------------------------------------------------- */
 
 static inline long ms_prim_sys_open(const char *path, int flags) {
