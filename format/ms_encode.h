@@ -211,6 +211,28 @@ static inline uint8_t *ms__enc_var(uint8_t *o, const ms_rec_t *r, uint64_t dt, u
 }
 
 
+/* The kinds both versions write with the same body (STACK, MARK, VAR; nothing for a kind
+ * without one), with the time and address they advance: a STACK has neither, a MARK a time,
+ * a VAR both. */
+static inline uint8_t *ms__enc_shared_kinds(uint8_t *o, const ms_rec_t *r, uint64_t ts,
+                                            uint64_t *prev_ts, uint64_t *prev_addr) {
+  switch (r->kind) {
+  case MS_REC_STACK:
+    return ms__enc_stack(o, r);
+  case MS_REC_MARK:
+    o = ms__enc_mark(o, r, ts - *prev_ts);
+    *prev_ts = ts;
+    return o;
+  case MS_REC_VAR:
+    o = ms__enc_var(o, r, ts - *prev_ts, r->addr - *prev_addr);
+    *prev_addr = r->addr;
+    *prev_ts = ts;
+    return o;
+  default:
+    return o;
+  }
+}
+
 /* Encodes records [from, to) and emits them as chunks. Timestamps are clamped to be monotonic
  * within the file (the encoding stores unsigned deltas). A multi-slot record that does not
  * fit before `to` (being written by its owner right now, in a foreign flush) is left for
@@ -309,19 +331,8 @@ static inline uint32_t ms__encode_range_v1(ms_encoder_t *e, const ms_rec_t *recs
       prev_ts = ts;
       break;
     }
-    case MS_REC_STACK:
-      o = ms__enc_stack(o, r);
-      break;
-    case MS_REC_MARK:
-      o = ms__enc_mark(o, r, ts - prev_ts);
-      prev_ts = ts;
-      break;
-    case MS_REC_VAR:
-      o = ms__enc_var(o, r, ts - prev_ts, r->addr - prev_addr);
-      prev_addr = r->addr;
-      prev_ts = ts;
-      break;
-    default:
+    default: /* STACK, MARK, VAR, and kinds without a body */
+      o = ms__enc_shared_kinds(o, r, ts, &prev_ts, &prev_addr);
       break;
     }
     nev += r->kind == MS_REC_ALLOC || r->kind == MS_REC_REALLOC ||
@@ -430,19 +441,8 @@ static inline uint8_t *ms__v2_slow_body(ms_v2_enc_t *v, const ms_rec_t *r, uint8
     prev_ts = ts;
     break;
   }
-  case MS_REC_STACK:
-    o = ms__enc_stack(o, r);
-    break;
-  case MS_REC_MARK:
-    o = ms__enc_mark(o, r, ts - prev_ts);
-    prev_ts = ts;
-    break;
-  case MS_REC_VAR:
-    o = ms__enc_var(o, r, ts - prev_ts, r->addr - prev_addr);
-    prev_addr = r->addr;
-    prev_ts = ts;
-    break;
-  default:
+  default: /* STACK, MARK, VAR, and kinds without a body */
+    o = ms__enc_shared_kinds(o, r, ts, &prev_ts, &prev_addr);
     break;
   }
   *prev_ts_io = prev_ts;
