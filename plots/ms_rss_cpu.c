@@ -48,7 +48,7 @@ int ms__chart_rss_cpu(const ms_plot_ctx_t *ctx, const cJSON *summary, const cJSO
   for (int c = 0; c < ncores; c++) fprintf(f, " core_%d_percent", c);
   fputc('\n', f);
   double max_rss = 0, min_t = INFINITY, max_t = 0, max_cpu = 0;
-  int rows = 0, cpu_rows = 0, host_rows = 0, has_pct = 0;
+  int rows = 0, rss_rows = 0, cpu_rows = 0, host_rows = 0, has_pct = 0;
   cJSON_ArrayForEach(s, samples) {
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(s, "process");
     const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(s, "cpu");
@@ -73,6 +73,7 @@ int ms__chart_rss_cpu(const ms_plot_ctx_t *ctx, const cJSON *summary, const cJSO
     if (!isnan(rss) && rss > max_rss) max_rss = rss;
     if (t > max_t) max_t = t;
     if (t < min_t) min_t = t;
+    rss_rows += !isnan(rss);
     cpu_rows += !isnan(pct);
     host_rows += !isnan(host);
     rows++;
@@ -114,24 +115,38 @@ int ms__chart_rss_cpu(const ms_plot_ctx_t *ctx, const cJSON *summary, const cJSO
       ms__text(&b, "  set style textbox opaque noborder\n"
                    "  set label 2 'no CPU figure: the samples span %.1f ms; a CPU %% needs a window of at least %.0f ms' at graph 0.5, graph 0.55 center front boxed font ',13'\n",
                (max_t - min_t) * 1e3, win * 1e3);
-    /* Points as well as lines: a short run has a handful of samples, which lines alone hide. */
-    ms__text(&b, "  plot 'rss_cpu.dat' using ($1*%g):($2/%g) axes x1y1 with linespoints lw 3 pt 7 ps 0.8 lc rgb '#000000' title 'RSS (left axis)'",
-             tmul, bdiv);
-    if (cpu_rows)
-      ms__text(&b, ", \\\n    '' using ($1*%g):3 axes x1y2 with linespoints lw 2 pt 5 ps 0.7 lc rgb '#c03030' title 'process CPU (%% of one core%s, right axis)'",
-               tmul, over);
+    /* A process that ended before /proc gave its RSS has samples without one: gnuplot fails on
+     * a plot whose points are all undefined, so each line is drawn only when it has a point
+     * (each names the file: any of them may come first), and the chart says what is missing. */
+    if (!rss_rows)
+      ms__text(&b, "  set style textbox opaque noborder\n"
+                   "  set label 3 'no RSS figure: /proc gave none in %d sample%s (the process ended first)' at graph 0.5, graph 0.45 center front boxed font ',13'\n",
+               rows, rows == 1 ? "" : "s");
+    const char *sep = "  plot ";
+    if (rss_rows) { /* points as well as lines: a short run has a handful of samples */
+      ms__text(&b, "%s'rss_cpu.dat' using ($1*%g):($2/%g) axes x1y1 with linespoints lw 3 pt 7 ps 0.8 lc rgb '#000000' title 'RSS (left axis)'",
+               sep, tmul, bdiv);
+      sep = ", \\\n    ";
+    }
+    if (cpu_rows) {
+      ms__text(&b, "%s'rss_cpu.dat' using ($1*%g):3 axes x1y2 with linespoints lw 2 pt 5 ps 0.7 lc rgb '#c03030' title 'process CPU (%% of one core%s, right axis)'",
+               sep, tmul, over);
+      sep = ", \\\n    ";
+    }
     if (host_rows)
-      ms__text(&b, ", \\\n    '' using ($1*%g):4 axes x1y2 with linespoints lw 2 dt 2 pt 4 ps 0.7 lc rgb '#2060c0' title 'machine CPU, all %d cores (%%%s, right axis)'",
-               tmul, ncores, over);
+      ms__text(&b, "%s'rss_cpu.dat' using ($1*%g):4 axes x1y2 with linespoints lw 2 dt 2 pt 4 ps 0.7 lc rgb '#2060c0' title 'machine CPU, all %d cores (%%%s, right axis)'",
+               sep, tmul, ncores, over);
     /* A line per core: named and coloured when there are few, else one grey bundle. */
     if (host_rows && ncores > 0 && ncores <= 8)
-      ms__text(&b, ", \\\n    for [c=0:%d] '' using ($1*%g):(column(5+c)) axes x1y2 with lines lw 1.5 dt 3 lc 5+c "
+      ms__text(&b, ", \\\n    for [c=0:%d] 'rss_cpu.dat' using ($1*%g):(column(5+c)) axes x1y2 with lines lw 1.5 dt 3 lc 5+c "
                    "title sprintf('core %%d of the machine (%%%%, right axis)', c)",
                ncores - 1, tmul);
     else if (host_rows && ncores > 0)
-      ms__text(&b, ", \\\n    for [c=0:%d] '' using ($1*%g):(column(5+c)) axes x1y2 with lines lw 1 lc rgb '#b0b0b0' "
+      ms__text(&b, ", \\\n    for [c=0:%d] 'rss_cpu.dat' using ($1*%g):(column(5+c)) axes x1y2 with lines lw 1 lc rgb '#b0b0b0' "
                    "title (c == 0 ? 'each core of the machine (%%, right axis)' : '')",
                ncores - 1, tmul);
+    if (!rss_rows && !cpu_rows && !host_rows) /* nothing to draw: the frame and the labels */
+      ms__text(&b, "  set yrange [0:1]\n  set xrange [0:1]\n  plot NaN notitle");
     ms__text(&b, "\n");
     snprintf(note, sizeof note, "%d sample%s of /proc at %.0f Hz", rows, rows == 1 ? "" : "s",
              ms__num(resources, "hz", 0));

@@ -253,6 +253,8 @@ def check_rss_cpu(d, resources):
         check(key in texts, f"rss_cpu.svg: no key entry {key!r} in {texts}")
     elif win is not None and want and all(w[2] is None and w[3] is None for w in want):
         check(any(x.startswith("no CPU figure: ") for x in texts), f"rss_cpu.svg: no 'no CPU figure' label in {texts}")
+    if want and all(w[1] is None for w in want):
+        check(any(x.startswith("no RSS figure: ") for x in texts), f"rss_cpu.svg: no 'no RSS figure' label in {texts}")
 
 
 def check_history(d, history, baseline=None):

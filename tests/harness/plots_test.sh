@@ -101,6 +101,29 @@ EOF
   grep -q '^"t_ns" "rest: ' "$WORK/fit/plots/heap_timeline.dat" || fail "heap_timeline.dat has no rest block"
   svg_has "$WORK/nofit/plots/cpu_alloc_scatter.svg" "no fit: only 2 threads have both figures; r needs 3"
   svg_has "$WORK/fit/plots/thread_peaks.svg" "3 untracked threads left out"
+  # A process that ended before /proc gave its RSS (a CI run's leak_demo once: every sample
+  # without rss_bytes, and gnuplot failed on the all-undefined line): the chart says so, with
+  # and without CPU figures.
+  for v in norss norss_nocpu; do
+    python3 - "$WORK/t/resources.json" "$WORK/$v.resources.json" "$v" <<'EOF' || fail "making $v failed"
+import json, sys
+r = json.load(open(sys.argv[1]))
+for smp in r["samples"]:
+    smp.setdefault("process", {})["rss_bytes"] = None
+    if sys.argv[3] == "norss_nocpu":
+        smp["process"]["cpu_percent"] = None
+        if isinstance(smp.get("cpu"), dict):
+            smp["cpu"]["total_percent"] = None
+            smp["cpu"]["per_core_percent"] = [None for _ in smp["cpu"].get("per_core_percent") or []]
+json.dump(r, open(sys.argv[2], "w"))
+EOF
+    mkdir -p "$WORK/$v"
+    expect_exit 0 "$PLOTS" "$WORK/$v" "contract_$v" "$WORK/fit.json" "$WORK/$v.resources.json"
+    cp "$WORK/$v.resources.json" "$WORK/$v/resources.json"
+    cp "$WORK/fit.json" "$WORK/$v/summary.json"
+    check_dir "$WORK/$v"
+    svg_has "$WORK/$v/plots/rss_cpu.svg" "no RSS figure: /proc gave none in"
+  done
   ;;
 history)
   # gate --history: one entry per gate run (the current file holds one scenario), drawn with
