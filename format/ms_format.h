@@ -236,6 +236,23 @@ static inline uint8_t *ms_put_varint(uint8_t *p, uint64_t v) {
   return p;
 }
 
+/* ms_put_varint for the encoder's fast loop, without a branch on the value's length below
+ * 2^14: those lengths (timestamp deltas, sizes, address deltas) change from record to record
+ * with the data, and the branches above mispredicted about once in two events (cachegrind
+ * --branch-sim: 0.55 a record in the encoder, 0.35 with this). The one or two bytes are
+ * built in a 16-bit word stored whole, and p advances by the length: the same bytes as
+ * ms_put_varint, but a one-byte varint also writes the byte after it (the next field or
+ * record overwrites it; what follows a chunk's payload is never read). p must have
+ * MS_VARINT_MAX bytes of room, as there. */
+static inline uint8_t *ms_put_varint_nb(uint8_t *p, uint64_t v) {
+  if (__builtin_expect(v >= 0x4000, 0))
+    return ms_put_varint(p, v);
+  uint32_t x = (uint32_t)v, big = x >= 0x80;
+  uint16_t w = (uint16_t)((x & 0x7fu) | big << 7 | (x >> 7) << 8);
+  memcpy(p, &w, sizeof w);
+  return p + 1 + big;
+}
+
 static inline uint64_t ms_zigzag(int64_t v) {
   return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
 }
