@@ -1,0 +1,191 @@
+/* ms-bench-encode: the chunk encoder alone (format/ms_encode.h), on record streams shaped
+ * like the tracker's, encoded in ring-sized windows as the tracker's flush does (issue 12:
+ * the encoder was the largest part of the tracker's cost without stacks).
+ *
+ * Streams:
+ *   workload  ms-bench-workload's: a window of 64 live blocks, each event freeing one at
+ *             random and allocating 16..4096 bytes in its place; real malloc addresses and
+ *             rdtsc stamps (--det: stamps from a fixed sequence, so with `setarch -R` the
+ *             output hash is stable across builds).
+ *   sqlite    realloc-heavy, shaped like sqlite3's (tests/analysis/test_encode_ident.c's
+ *             generator without its extreme values): ALLOCs from 5-9 cycling call sites,
+ *             FREEs of recent blocks, grow chains reallocated in place or moving (release
+ *             first); fixed addresses and stamps, so always deterministic.
+ *
+ * Prints CPU ns per allocator event, encoded bytes per event and a hash of every chunk's
+ * payload (FNV-1a; only with --hash, it costs more than the encoder). The encode call is a
+ * noinline function, enc_window, so that cachegrind/callgrind attribute it separately. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <x86intrin.h>
+
+#include "ms_encode.h"
+
+#define NSLOTS (1u << 20) /* records generated */
+#define WINDOW 1536u      /* slots encoded a call: a flush's worth */
+
+static uint64_t g_bytes, g_events, g_hash = 14695981039346656037ull;
+static int g_do_hash;
+
+static void emit(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t nev, uint64_t base_ts,
+                 uint32_t end_slot, uint64_t last_ts) {
+  (void)nrec, (void)base_ts, (void)end_slot, (void)last_ts;
+  g_bytes += len;
+  g_events += nev;
+  if (g_do_hash) {
+    const uint8_t *p = e->out + MS_CHUNK_HEADER_SIZE;
+    for (uint32_t i = 0; i < len; i++)
+      g_hash = (g_hash ^ p[i]) * 1099511628211ull;
+    g_hash = (g_hash ^ nrec ^ (uint64_t)nev << 32) * 1099511628211ull;
+  }
+}
+
+static uint64_t g_rng = 88172645463325252ull;
+static uint64_t rnd(void) {
+  g_rng ^= g_rng << 13;
+  g_rng ^= g_rng >> 7;
+  g_rng ^= g_rng << 17;
+  return g_rng;
+}
+static uint64_t pick(uint64_t n) { return rnd() % n; }
+
+static uint64_t g_fake = 1000;
+static uint64_t stamp(int det) { return det ? (g_fake += 100 + (g_fake * 7) % 300) : __rdtsc(); }
+
+static uint32_t gen_workload(ms_rec_t *recs, uint32_t n, int det) {
+  void *win[64];
+  uint32_t i = 0;
+  for (int k = 0; k < 64; k++) {
+    size_t sz = 16 + pick(4081);
+    win[k] = malloc(sz);
+    recs[i++] = (ms_rec_t){.kind = MS_REC_ALLOC, .ts = stamp(det), .addr = (uintptr_t)win[k],
+                           .size = sz};
+  }
+  while (i + 2 <= n) {
+    size_t k = pick(64), sz = 16 + pick(4081);
+    recs[i++] = (ms_rec_t){.kind = MS_REC_FREE, .ts = stamp(det), .addr = (uintptr_t)win[k]};
+    free(win[k]);
+    win[k] = malloc(sz);
+    recs[i++] = (ms_rec_t){.kind = MS_REC_ALLOC, .ts = stamp(det), .addr = (uintptr_t)win[k],
+                           .size = sz};
+  }
+  for (int k = 0; k < 64; k++)
+    free(win[k]);
+  return i;
+}
+
+static uint32_t gen_sqlite(ms_rec_t *recs, uint32_t n) {
+  static uint64_t live[4096];
+  uint32_t nlive = 0, i = 0, cyc = 0;
+  uint64_t ts = 5000, heap = 0x5600000010a0ull, chain = 0;
+  static const uint32_t sites[9] = {11, 12, 13, 0, 14, 15, 0x80000001u, 16, 17};
+  static const uint32_t rsites[9] = {21, 22, 21, 23, 24, 25, 26, 27, 0xfffffff0u};
+  while (i + 4 < n) {
+    ms_rec_t *r = &recs[i];
+    memset(r, 0, 2 * sizeof *r);
+    ts += 1 + pick(200);
+    r->ts = ts;
+    uint64_t t = pick(100);
+    if (t < 38) { /* ALLOC */
+      r->kind = MS_REC_ALLOC;
+      heap += 16 * (1 + pick(40));
+      r->addr = heap;
+      r->size = 8 + pick(600);
+      r->stack = sites[cyc++ % (5 + (uint32_t)pick(5))];
+      live[nlive++ & 4095] = r->addr;
+      i++;
+    } else if (t < 62) { /* FREE of a recent block, sometimes an old one */
+      r->kind = MS_REC_FREE;
+      uint32_t back = pick(5) ? (uint32_t)pick(16) : (uint32_t)pick(400);
+      r->addr = nlive > back ? live[(nlive - 1 - back) & 4095] : heap;
+      i++;
+    } else { /* REALLOC: the current chain's block or another live one */
+      uint64_t old = chain && pick(4)
+                         ? chain
+                         : nlive ? live[(nlive - 1 - (uint32_t)pick(nlive < 300 ? nlive : 300)) &
+                                        4095]
+                                 : 0;
+      int moving = !old || pick(2);
+      if (moving && old) { /* its release first */
+        r->kind = MS_REC_FREE;
+        r->aux = MS_FLAG_REALLOC_RELEASE;
+        r->addr = old;
+        r = &recs[++i];
+        memset(r, 0, 2 * sizeof *r);
+        r->ts = ts + pick(3);
+        r->aux = MS_FLAG_REALLOC_RELEASE;
+      }
+      r->kind = MS_REC_REALLOC;
+      heap += 16 * (1 + pick(60));
+      r->addr = moving ? heap : old;
+      r->size = 64 + pick(9000);
+      r->stack = rsites[pick(9)];
+      r[1].kind = MS_REC_CONT;
+      r[1].addr = old;
+      chain = r->addr;
+      live[nlive++ & 4095] = r->addr;
+      i += 2;
+    }
+  }
+  return i;
+}
+
+static __attribute__((noinline)) uint32_t enc_window(ms_encoder_t *e, const ms_rec_t *recs,
+                                                     uint32_t from, uint32_t to) {
+  return ms_encode_range(e, recs, from, to);
+}
+
+static int usage(void) {
+  fprintf(stderr, "usage: ms-bench-encode workload|sqlite REPS [--det] [--hash]\n");
+  return 2;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3)
+    return usage();
+  int sqlite = !strcmp(argv[1], "sqlite"), det = 0;
+  if (!sqlite && strcmp(argv[1], "workload"))
+    return usage();
+  char *endp;
+  long reps = strtol(argv[2], &endp, 10);
+  if (*endp || reps < 1 || reps > 100000)
+    return usage();
+  for (int a = 3; a < argc; a++) {
+    if (!strcmp(argv[a], "--det"))
+      det = 1;
+    else if (!strcmp(argv[a], "--hash"))
+      g_do_hash = 1;
+    else
+      return usage();
+  }
+  ms_rec_t *recs = calloc(NSLOTS, sizeof *recs);
+  static uint8_t out[16384]; /* the tracker's chunk buffer size */
+  if (!recs) {
+    fprintf(stderr, "ms-bench-encode: out of memory\n");
+    return 2;
+  }
+  uint32_t n = sqlite ? gen_sqlite(recs, NSLOTS) : gen_workload(recs, NSLOTS, det);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+  for (long k = 0; k < reps; k++) {
+    uint64_t last_ts = 0;
+    for (uint32_t w = 0; w < n;) {
+      uint32_t to = w + WINDOW < n ? w + WINDOW : n;
+      ms_encoder_t e = {.out = out, .cap = sizeof out, .last_ts = last_ts, .emit = emit};
+      uint32_t end = enc_window(&e, recs, w, to);
+      last_ts = e.last_ts;
+      /* a REALLOC cut by the window's end is left for the next call, as in the tracker */
+      w = end > w ? end : to;
+    }
+  }
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+  double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
+  printf("%.3f ns/event  %.3f B/event  %llu events  hash %016llx\n", ns / (double)g_events,
+         (double)g_bytes / (double)g_events, (unsigned long long)g_events,
+         (unsigned long long)g_hash);
+  free(recs);
+  return 0;
+}
