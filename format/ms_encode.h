@@ -378,7 +378,9 @@ static inline uint32_t ms__rec_extent(const ms_rec_t *r, size_t *worst) {
  * + new-old 10 + size 10 + stack code 5 = 46, 23 a slot), rounded up. The fast loop checks
  * room once per batch of k slots, not once per record: a batch is run when room - 64 >=
  * (k - 1) * MS__V2_FAST_MAX, so every record of it, starting at most k - 1 slots in, still
- * starts with the 64 bytes of room the per-record check asked for (same chunk boundaries). */
+ * starts with the 64 bytes of room the per-record check asked for (same chunk boundaries).
+ * The branchless varints store whole words (ms_put_varint_nb 2 bytes, _nb3 4): at most 3
+ * bytes past a field's end, so a record's writes stay within 46 + 3 < 64 bytes of its start. */
 #define MS__V2_FAST_MAX 40
 _Static_assert(MS__V2_FAST_MAX >= 34 && MS__V2_FAST_MAX * 2 >= 46 && MS__V2_FAST_MAX <= 64,
                "a fast record's worst case a slot");
@@ -496,7 +498,7 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
             int units = !(delta & 15);
             *o++ = (uint8_t)(MS_REC_FREE | (units ? MS_V2_FLAG_UNITS16 : 0));
             o = ms_put_varint_nb(o, dt);
-            o = ms_put_varint_nb(o, ms_zigzag(units ? (int64_t)delta >> 4 : (int64_t)delta));
+            o = ms_put_varint_nb3(o, ms_zigzag(units ? (int64_t)delta >> 4 : (int64_t)delta));
           }
           last = 0;
           r++;
@@ -513,7 +515,7 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
           }
           *o++ = (uint8_t)(MS_V2_TAG_ALLOC_SHORT | s << 3 | (r->size & 7));
           o = ms_put_varint_nb(o, ms_zigzag((int64_t)(dt - *pred)));
-          o = ms_put_varint_nb(o, ms_zigzag((int64_t)delta >> 4));
+          o = ms_put_varint_nb3(o, ms_zigzag((int64_t)delta >> 4));
           o = ms_put_varint_nb(o, r->size >> 3);
           if (__builtin_expect(s == MS_V2_NSTACKS, 0))
             o = ms_put_varint_nb(o, st);
@@ -536,7 +538,7 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
           } else {
             *o++ = (uint8_t)(MS_REC_FREE | MS_V2_FLAG_RELEASE);
             o = ms_put_varint_nb(o, dt);
-            o = ms_put_varint_nb(o, ms_zigzag((int64_t)(addr - prev_addr)));
+            o = ms_put_varint_nb3(o, ms_zigzag((int64_t)(addr - prev_addr)));
           }
           last = 0;
           nonev++;
@@ -552,8 +554,8 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
           o = ms_put_varint_nb(o, ms_zigzag((int64_t)(dt - *pred)));
           *pred = dt;
           if (!same)
-            o = ms_put_varint_nb(o, ms_zigzag((int64_t)(old - prev_addr)));
-          o = ms_put_varint_nb(o, ms_zigzag(units ? (int64_t)d2 >> 4 : (int64_t)d2));
+            o = ms_put_varint_nb3(o, ms_zigzag((int64_t)(old - prev_addr)));
+          o = ms_put_varint_nb3(o, ms_zigzag(units ? (int64_t)d2 >> 4 : (int64_t)d2));
           o = ms_put_varint_nb(o, r->size);
           uint32_t st = r->stack, s = ms__v2_mtf(&rstk, st); /* a place, or the id after */
           o = ms_put_varint_nb(o, s < MS_V2_NSTACKS ? s : (uint64_t)MS_V2_NSTACKS + st);
