@@ -37,9 +37,9 @@ typedef struct ms_v2_enc_s {
   uint32_t last;                /* the last timed record: 0 FREE, 1 ALLOC, 2 other */
   uint64_t dt_pred[4][3]; /* the last dt of a short FREE [0], short ALLOC [1], compact
                              REALLOC [2], release by age [3]; by `last` */
-  uint16_t where[MS_V2_WHERE]; /* address hash -> its allocation number + 1; 0 = none (a
-                                  number past 16 bits is not kept: the ring check below
-                                  makes any stale entry harmless) */
+  uint32_t where[MS_V2_WHERE]; /* address hash -> its allocation number (from 1) plus
+                                  MS__V2_BIAS; 0 = none (a number past 16 bits is not kept:
+                                  the ring check below makes any stale entry harmless) */
 } ms_v2_enc_t;
 
 static inline void ms__v2_reset(ms_v2_enc_t *v) {
@@ -48,6 +48,11 @@ static inline void ms__v2_reset(ms_v2_enc_t *v) {
   v->last = 2;
   memset(v->where, 0, sizeof v->where);
 }
+
+/* where[]'s bias: an empty entry (0) is then MS__V2_BIAS + nalloc >= MS_V2_RECENT
+ * allocations old, so one compare tells a recent entry from an old or empty one (the fast
+ * loop keeps nalloc + MS__V2_BIAS in a register; issue 12). */
+#define MS__V2_BIAS MS_V2_RECENT
 
 /* 10 bits of the address above malloc's 16-byte alignment, mixed: one multiply. */
 static inline uint32_t ms__v2_hash(uint64_t addr) {
@@ -142,9 +147,9 @@ static inline uint32_t ms__v2_mtf(ms__v2_list_t *lst, uint32_t id) {
 
 /* The age of addr among the chunk's last MS_V2_RECENT allocations, or -1. */
 static inline int ms__v2_age(const ms_v2_enc_t *v, uint64_t addr) {
-  uint32_t n = v->where[ms__v2_hash(addr)];
-  uint32_t age = v->nalloc - n;
-  if (n && age < MS_V2_RECENT && v->recent[(n - 1) & (MS_V2_RECENT - 1)] == addr)
+  uint32_t m = v->where[ms__v2_hash(addr)];
+  uint32_t age = v->nalloc + MS__V2_BIAS - m;
+  if (age < MS_V2_RECENT && v->recent[(m - 1) & (MS_V2_RECENT - 1)] == addr)
     return (int)age;
   return -1;
 }
@@ -152,7 +157,7 @@ static inline int ms__v2_age(const ms_v2_enc_t *v, uint64_t addr) {
 static inline void ms__v2_push(ms_v2_enc_t *v, uint64_t addr) {
   v->recent[v->nalloc & (MS_V2_RECENT - 1)] = addr;
   if (++v->nalloc <= UINT16_MAX)
-    v->where[ms__v2_hash(addr)] = (uint16_t)v->nalloc;
+    v->where[ms__v2_hash(addr)] = v->nalloc + MS__V2_BIAS;
 }
 
 static inline uint8_t *ms__enc_string(uint8_t *o, const char *s, size_t n) {
@@ -472,7 +477,8 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
   const ms_rec_t *r = recs + from, *const rend = recs + to, *rchunk = r;
   uint32_t extra = 0, nonev = 0; /* the chunk's continuation slots; its records not events */
   uint64_t prev_ts = e->last_ts, base_ts = e->last_ts, prev_addr = 0;
-  uint32_t nalloc = 0, last = 2; /* v.nalloc and v.last, in registers (synced around slow) */
+  /* v.nalloc + MS__V2_BIAS and v.last, in registers (synced around the general path) */
+  uint32_t nb = MS__V2_BIAS, last = 2;
   ms_v2_enc_t v;
   ms__v2_list_t stk, rstk; /* the move-to-front lists, in registers */
   ms__v2_reset(&v);
@@ -487,8 +493,8 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
         memcpy(&head, r, sizeof head);
         uint64_t addr = r->addr, ts = r->ts < prev_ts ? prev_ts : r->ts, dt = ts - prev_ts;
         if ((uint16_t)head == MS_REC_FREE) { /* FREE without flags (any weight) */
-          uint32_t n = v.where[ms__v2_hash(addr)], age = nalloc - n;
-          if (n && age < MS_V2_RECENT && v.recent[(n - 1) & (MS_V2_RECENT - 1)] == addr) {
+          uint32_t m = v.where[ms__v2_hash(addr)], age = nb - m;
+          if (age < MS_V2_RECENT && v.recent[(m - 1) & (MS_V2_RECENT - 1)] == addr) {
             uint64_t *pred = &v.dt_pred[0][last];
             *o++ = (uint8_t)(MS_V2_TAG_FREE_RECENT | age);
             o = ms_put_varint_nb(o, ms_zigzag((int64_t)(dt - *pred)));
@@ -521,14 +527,14 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
             o = ms_put_varint_nb(o, st);
           *pred = dt;
           last = 1;
-          v.recent[nalloc & (MS_V2_RECENT - 1)] = addr;
-          if (++nalloc <= UINT16_MAX)
-            v.where[ms__v2_hash(addr)] = (uint16_t)nalloc;
+          v.recent[nb & (MS_V2_RECENT - 1)] = addr; /* MS__V2_BIAS: a multiple of it */
+          if (++nb <= UINT16_MAX + MS__V2_BIAS)
+            v.where[ms__v2_hash(addr)] = nb;
           r++;
         } else if ((uint16_t)head == (MS_REC_FREE | MS_FLAG_REALLOC_RELEASE << 8)) {
           /* a moving realloc's release (any weight): by age when recent, else long */
-          uint32_t n = v.where[ms__v2_hash(addr)], age = nalloc - n;
-          if (n && age < MS_V2_RECENT && v.recent[(n - 1) & (MS_V2_RECENT - 1)] == addr) {
+          uint32_t m = v.where[ms__v2_hash(addr)], age = nb - m;
+          if (age < MS_V2_RECENT && v.recent[(m - 1) & (MS_V2_RECENT - 1)] == addr) {
             uint64_t *pred = &v.dt_pred[3][last];
             *o++ = age ? MS_V2_TAG_RELEASE_RECENT : MS_V2_TAG_RELEASE_LAST;
             o = ms_put_varint_nb(o, ms_zigzag((int64_t)(dt - *pred)));
@@ -560,9 +566,9 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
           uint32_t st = r->stack, s = ms__v2_mtf(&rstk, st); /* a place, or the id after */
           o = ms_put_varint_nb(o, s < MS_V2_NSTACKS ? s : (uint64_t)MS_V2_NSTACKS + st);
           last = 2;
-          v.recent[nalloc & (MS_V2_RECENT - 1)] = addr;
-          if (++nalloc <= UINT16_MAX)
-            v.where[ms__v2_hash(addr)] = (uint16_t)nalloc;
+          v.recent[nb & (MS_V2_RECENT - 1)] = addr; /* MS__V2_BIAS: a multiple of it */
+          if (++nb <= UINT16_MAX + MS__V2_BIAS)
+            v.where[ms__v2_hash(addr)] = nb;
           extra++;
           r += 2;
         } else {
@@ -578,7 +584,7 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
       }
     }
     /* The general path: rare kinds and forms, and the chunk's end. */
-    v.nalloc = nalloc;
+    v.nalloc = nb - MS__V2_BIAS;
     v.last = last;
     size_t worst;
     uint32_t slots = ms__rec_extent(r, &worst);
@@ -597,7 +603,7 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
       ms__v2_reset(&v);
       ms__v2_list_reset(&stk);
       ms__v2_list_reset(&rstk);
-      nalloc = 0, last = 2;
+      nb = MS__V2_BIAS, last = 2;
       if ((size_t)(limit - o) < worst)
         break; /* larger than a whole chunk: only a damaged ring file has this */
       continue; /* the fast path may take it now */
@@ -609,7 +615,7 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
                (r->kind == MS_REC_FREE && !(r->aux & MS_FLAG_REALLOC_RELEASE)));
     extra += slots - 1;
     r += slots;
-    nalloc = v.nalloc;
+    nb = v.nalloc + MS__V2_BIAS;
     last = v.last;
   }
   uint32_t nrec = (uint32_t)(r - rchunk) - extra;
