@@ -32,6 +32,7 @@ struct ms_encoder_s {
 #define MS_V2_WHERE 1024u /* the encoder's address index: 8 slots a remembered address */
 
 typedef struct ms_v2_enc_s {
+  uint32_t cont[4]; /* MS_VARINT_CONT, for the fast loop's varints (addressed off the stack) */
   uint64_t recent[MS_V2_RECENT];
   uint32_t nalloc;         /* allocations (ALLOC, REALLOC) so far in the chunk */
   uint32_t last;                /* the last timed record: 0 FREE, 1 ALLOC, 2 other */
@@ -43,6 +44,8 @@ typedef struct ms_v2_enc_s {
 } ms_v2_enc_t;
 
 static inline void ms__v2_reset(ms_v2_enc_t *v) {
+  static const uint32_t cont[4] = MS_VARINT_CONT;
+  memcpy(v->cont, cont, sizeof cont);
   v->nalloc = 0;
   memset(v->dt_pred, 0, sizeof v->dt_pred);
   v->last = 2;
@@ -497,14 +500,15 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
           if (age < MS_V2_RECENT && v.recent[(m - 1) & (MS_V2_RECENT - 1)] == addr) {
             uint64_t *pred = &v.dt_pred[0][last];
             *o++ = (uint8_t)(MS_V2_TAG_FREE_RECENT | age);
-            o = ms_put_varint_nb(o, ms_zigzag((int64_t)(dt - *pred)));
+            o = ms_put_varint_nb(o, v.cont, ms_zigzag((int64_t)(dt - *pred)));
             *pred = dt;
           } else { /* long FREE; the delta in 16-byte units when it is a multiple */
             uint64_t delta = addr - prev_addr;
             int units = !(delta & 15);
             *o++ = (uint8_t)(MS_REC_FREE | (units ? MS_V2_FLAG_UNITS16 : 0));
-            o = ms_put_varint_nb(o, dt);
-            o = ms_put_varint_nb3(o, ms_zigzag(units ? (int64_t)delta >> 4 : (int64_t)delta));
+            o = ms_put_varint_nb(o, v.cont, dt);
+            o = ms_put_varint_nb3(o, v.cont,
+                                  ms_zigzag(units ? (int64_t)delta >> 4 : (int64_t)delta));
           }
           last = 0;
           r++;
@@ -520,11 +524,11 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
               s = ms__v2_mtf(&stk, st);
           }
           *o++ = (uint8_t)(MS_V2_TAG_ALLOC_SHORT | s << 3 | (r->size & 7));
-          o = ms_put_varint_nb(o, ms_zigzag((int64_t)(dt - *pred)));
-          o = ms_put_varint_nb3(o, ms_zigzag((int64_t)delta >> 4));
-          o = ms_put_varint_nb(o, r->size >> 3);
+          o = ms_put_varint_nb(o, v.cont, ms_zigzag((int64_t)(dt - *pred)));
+          o = ms_put_varint_nb3(o, v.cont, ms_zigzag((int64_t)delta >> 4));
+          o = ms_put_varint_nb(o, v.cont, r->size >> 3);
           if (__builtin_expect(s == MS_V2_NSTACKS, 0))
-            o = ms_put_varint_nb(o, st);
+            o = ms_put_varint_nb(o, v.cont, st);
           *pred = dt;
           last = 1;
           v.recent[nb & (MS_V2_RECENT - 1)] = addr; /* MS__V2_BIAS: a multiple of it */
@@ -537,14 +541,14 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
           if (age < MS_V2_RECENT && v.recent[(m - 1) & (MS_V2_RECENT - 1)] == addr) {
             uint64_t *pred = &v.dt_pred[3][last];
             *o++ = age ? MS_V2_TAG_RELEASE_RECENT : MS_V2_TAG_RELEASE_LAST;
-            o = ms_put_varint_nb(o, ms_zigzag((int64_t)(dt - *pred)));
+            o = ms_put_varint_nb(o, v.cont, ms_zigzag((int64_t)(dt - *pred)));
             *pred = dt;
             if (age)
               *o++ = (uint8_t)age; /* < 128: one varint byte */
           } else {
             *o++ = (uint8_t)(MS_REC_FREE | MS_V2_FLAG_RELEASE);
-            o = ms_put_varint_nb(o, dt);
-            o = ms_put_varint_nb3(o, ms_zigzag((int64_t)(addr - prev_addr)));
+            o = ms_put_varint_nb(o, v.cont, dt);
+            o = ms_put_varint_nb3(o, v.cont, ms_zigzag((int64_t)(addr - prev_addr)));
           }
           last = 0;
           nonev++;
@@ -557,14 +561,14 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
           *o++ = (uint8_t)(MS_V2_KIND_REALLOC | ((head & (MS_FLAG_REALLOC_RELEASE << 8)) ?
                                                  MS_V2_FLAG_RELEASE : 0) |
                            (same ? MS_V2_FLAG_OLD_PREV : 0) | (units ? MS_V2_FLAG_NEW_UNITS : 0));
-          o = ms_put_varint_nb(o, ms_zigzag((int64_t)(dt - *pred)));
+          o = ms_put_varint_nb(o, v.cont, ms_zigzag((int64_t)(dt - *pred)));
           *pred = dt;
           if (!same)
-            o = ms_put_varint_nb3(o, ms_zigzag((int64_t)(old - prev_addr)));
-          o = ms_put_varint_nb3(o, ms_zigzag(units ? (int64_t)d2 >> 4 : (int64_t)d2));
-          o = ms_put_varint_nb(o, r->size);
+            o = ms_put_varint_nb3(o, v.cont, ms_zigzag((int64_t)(old - prev_addr)));
+          o = ms_put_varint_nb3(o, v.cont, ms_zigzag(units ? (int64_t)d2 >> 4 : (int64_t)d2));
+          o = ms_put_varint_nb(o, v.cont, r->size);
           uint32_t st = r->stack, s = ms__v2_mtf(&rstk, st); /* a place, or the id after */
-          o = ms_put_varint_nb(o, s < MS_V2_NSTACKS ? s : (uint64_t)MS_V2_NSTACKS + st);
+          o = ms_put_varint_nb(o, v.cont, s < MS_V2_NSTACKS ? s : (uint64_t)MS_V2_NSTACKS + st);
           last = 2;
           v.recent[nb & (MS_V2_RECENT - 1)] = addr; /* MS__V2_BIAS: a multiple of it */
           if (++nb <= UINT16_MAX + MS__V2_BIAS)

@@ -248,14 +248,16 @@ static inline uint8_t *ms_put_varint(uint8_t *p, uint64_t v) {
  * The word in adds, not in shifts and masks (issue 12: 11 instructions, were 13): x +
  * (x & ~0x7f) moves the bits from 7 up one place (byte 1 = x >> 7, byte 0's top bit clear);
  * x + 0x3f80 reaches bit 14 exactly when x >= 0x80 (x < 2^14), the count of continuation
- * bytes, whose flags ms__varint_cont holds. */
-static const uint32_t ms__varint_cont[3] __attribute__((unused)) = {0, 0x80, 0x8080};
+ * bytes, whose flags cont[] holds: MS_VARINT_CONT, kept by the caller in its stack frame (a
+ * static table needs a register for its address, as x86-64 cannot index a RIP-relative one;
+ * the encoder's fast loop then spilled a pointer: 5 instructions a record more). */
+#define MS_VARINT_CONT {0, 0x80, 0x8080, 0}
 
-static inline uint8_t *ms_put_varint_nb(uint8_t *p, uint64_t v) {
+static inline uint8_t *ms_put_varint_nb(uint8_t *p, const uint32_t cont[3], uint64_t v) {
   if (__builtin_expect(v >= 0x4000, 0))
     return ms_put_varint(p, v);
   uint32_t x = (uint32_t)v, more = (x + 0x3f80u) >> 14;
-  uint16_t w = (uint16_t)((x + (x & ~0x7fu)) | ms__varint_cont[more]);
+  uint16_t w = (uint16_t)((x + (x & ~0x7fu)) | cont[more]);
   memcpy(p, &w, sizeof w);
   return p + 1 + more;
 }
@@ -264,15 +266,16 @@ static inline uint8_t *ms_put_varint_nb(uint8_t *p, uint64_t v) {
  * than 128 KiB apart (2^14 zigzagged 16-byte units) are common, and their length branch
  * mispredicted ~0.2 a record on ms-bench-workload's stream (cachegrind). The same adds, one
  * more byte: x + (x & ~0x7f) + 2 (x & ~0x3fff) spreads x's 7-bit groups into bytes 0-2, and
- * bit 21 of x + 2^21 - 0x80 and of x + 2^21 - 0x4000 count the continuation bytes. Stores 4
+ * bit 21 of x + 2^21 - 0x80 and of x + 2^21 - 0x4000 count the continuation bytes (cont[]
+ * as above). Stores 4
  * bytes (up to 3 after the varint's end, overwritten as above); p must have MS_VARINT_MAX
  * bytes of room. */
-static inline uint8_t *ms_put_varint_nb3(uint8_t *p, uint64_t v) {
+static inline uint8_t *ms_put_varint_nb3(uint8_t *p, const uint32_t cont[3], uint64_t v) {
   if (__builtin_expect(v >= (1u << 21), 0))
     return ms_put_varint(p, v);
   uint32_t x = (uint32_t)v;
   uint32_t more = ((x + ((1u << 21) - 0x80u)) >> 21) + ((x + ((1u << 21) - 0x4000u)) >> 21);
-  uint32_t w = (x + (x & ~0x7fu) + 2 * (x & ~0x3fffu)) | ms__varint_cont[more];
+  uint32_t w = (x + (x & ~0x7fu) + 2 * (x & ~0x3fffu)) | cont[more];
   memcpy(p, &w, sizeof w);
   return p + 1 + more;
 }
