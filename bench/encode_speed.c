@@ -13,9 +13,26 @@
  *             first); fixed addresses and stamps, so always deterministic.
  *
  * Prints CPU ns per allocator event (over the run, and in its fastest repetition), encoded
- * bytes per event and a hash of every chunk's
- * payload (FNV-1a; only with --hash, it costs more than the encoder). The encode call is a
- * noinline function, enc_window, so that cachegrind/callgrind attribute it separately. */
+ * bytes per event and a hash of every chunk's payload and counts (FNV-1a; only with --hash,
+ * it costs more than the encoder). The encode call is a noinline function, enc_window, so
+ * that cachegrind/callgrind attribute it separately.
+ *
+ * Two encoders in one process (A/B; on a shared machine, separate runs of two builds differ
+ * by more than the change measured): this file compiled with -DMS_BENCH_ENCODE_SIDE=enc_a
+ * against one format/ directory and with =enc_b against another gives two objects with one
+ * function each; compiled with -DMS_BENCH_ENCODE_AB and linked with both, it alternates them
+ * repetition by repetition (which goes first alternating too) and prints each one's fastest
+ * repetition and the median of the per-repetition ratios b/a. The placement of the two
+ * copies in the binary shifts the ratio by a few percent: link both orders and take the
+ * geometric mean (docs/benchmarks.md, "Issue 12: third pass, encoder"). */
+#ifdef MS_BENCH_ENCODE_SIDE
+#include "ms_encode.h"
+
+uint32_t MS_BENCH_ENCODE_SIDE(ms_encoder_t *e, const ms_rec_t *recs, uint32_t from, uint32_t to);
+uint32_t MS_BENCH_ENCODE_SIDE(ms_encoder_t *e, const ms_rec_t *recs, uint32_t from, uint32_t to) {
+  return ms_encode_range(e, recs, from, to);
+}
+#else
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,10 +43,12 @@
 #include "ms_encode.h"
 
 #define NSLOTS (1u << 20) /* records generated */
+#define MAXREPS 100000
 #define WINDOW 1536u      /* slots encoded a call: a flush's worth */
 
-static uint64_t g_bytes, g_events, g_records, g_hash = 14695981039346656037ull;
-static int g_do_hash;
+static uint64_t g_bytes, g_events, g_records;
+static uint64_t g_hash[2] = {14695981039346656037ull, 14695981039346656037ull};
+static int g_do_hash, g_side; /* g_side: the encoder running (A/B mode: 0 a, 1 b) */
 
 static void emit(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t nev, uint64_t base_ts,
                  uint32_t end_slot, uint64_t last_ts) {
@@ -39,9 +58,10 @@ static void emit(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t nev, uin
   g_records += nrec;
   if (g_do_hash) {
     const uint8_t *p = e->out + MS_CHUNK_HEADER_SIZE;
+    uint64_t h = g_hash[g_side];
     for (uint32_t i = 0; i < len; i++)
-      g_hash = (g_hash ^ p[i]) * 1099511628211ull;
-    g_hash = (g_hash ^ nrec ^ (uint64_t)nev << 32) * 1099511628211ull;
+      h = (h ^ p[i]) * 1099511628211ull;
+    g_hash[g_side] = (h ^ nrec ^ (uint64_t)nev << 32) * 1099511628211ull;
   }
 }
 
@@ -135,9 +155,44 @@ static uint32_t gen_sqlite(ms_rec_t *recs, uint32_t n) {
   return i;
 }
 
+#ifdef MS_BENCH_ENCODE_AB
+uint32_t enc_a(ms_encoder_t *e, const ms_rec_t *recs, uint32_t from, uint32_t to);
+uint32_t enc_b(ms_encoder_t *e, const ms_rec_t *recs, uint32_t from, uint32_t to);
+#define NSIDES 2
+#else
 static __attribute__((noinline)) uint32_t enc_window(ms_encoder_t *e, const ms_rec_t *recs,
                                                      uint32_t from, uint32_t to) {
   return ms_encode_range(e, recs, from, to);
+}
+#define NSIDES 1
+#endif
+
+/* Encodes the stream once, window by window, with encoder side; returns the CPU ns taken. */
+static double encode_all(const ms_rec_t *recs, uint32_t n, int side) {
+  static uint8_t out[16384]; /* the tracker's chunk buffer size */
+  struct timespec t0, t1;
+  uint64_t last_ts = 0;
+  g_side = side;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+  for (uint32_t w = 0; w < n;) {
+    uint32_t to = w + WINDOW < n ? w + WINDOW : n;
+    ms_encoder_t e = {.out = out, .cap = sizeof out, .last_ts = last_ts, .emit = emit};
+#ifdef MS_BENCH_ENCODE_AB
+    uint32_t end = side ? enc_b(&e, recs, w, to) : enc_a(&e, recs, w, to);
+#else
+    uint32_t end = enc_window(&e, recs, w, to);
+#endif
+    last_ts = e.last_ts;
+    /* a REALLOC cut by the window's end is left for the next call, as in the tracker */
+    w = end > w ? end : to;
+  }
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+  return (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
 }
 
 static int usage(void) {
@@ -164,7 +219,7 @@ int main(int argc, char **argv) {
       return usage();
   }
   ms_rec_t *recs = calloc(NSLOTS, sizeof *recs);
-  static uint8_t out[16384]; /* the tracker's chunk buffer size */
+  static double ns[NSIDES][MAXREPS];
   if (!recs) {
     fprintf(stderr, "ms-bench-encode: out of memory\n");
     return 2;
@@ -172,30 +227,36 @@ int main(int argc, char **argv) {
   uint32_t n = sqlite ? gen_sqlite(recs, NSLOTS) : gen_workload(recs, NSLOTS, det);
   /* CPU time of the whole run, and of its fastest repetition: on a shared machine the
    * fastest is the steadier figure for comparing two builds */
-  double total = 0, best = 0;
+  double total = 0, best[NSIDES];
   uint64_t events_per_rep = 0;
   for (long k = 0; k < reps; k++) {
-    struct timespec t0, t1;
-    uint64_t last_ts = 0, ev0 = g_events;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
-    for (uint32_t w = 0; w < n;) {
-      uint32_t to = w + WINDOW < n ? w + WINDOW : n;
-      ms_encoder_t e = {.out = out, .cap = sizeof out, .last_ts = last_ts, .emit = emit};
-      uint32_t end = enc_window(&e, recs, w, to);
-      last_ts = e.last_ts;
-      /* a REALLOC cut by the window's end is left for the next call, as in the tracker */
-      w = end > w ? end : to;
+    for (int i = 0; i < NSIDES; i++) {
+      int side = (int)((k + i) % NSIDES);
+      uint64_t ev0 = g_events;
+      ns[side][k] = encode_all(recs, n, side);
+      total += ns[side][k];
+      best[side] = k == 0 || ns[side][k] < best[side] ? ns[side][k] : best[side];
+      events_per_rep = g_events - ev0;
     }
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
-    double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
-    total += ns;
-    best = k == 0 || ns < best ? ns : best;
-    events_per_rep = g_events - ev0;
   }
+#ifdef MS_BENCH_ENCODE_AB
+  static double ratio[MAXREPS];
+  for (long k = 0; k < reps; k++)
+    ratio[k] = ns[1][k] / ns[0][k];
+  qsort(ratio, (size_t)reps, sizeof *ratio, cmp_double);
+  printf("a best rep %.3f  b best rep %.3f ns/event  b/a: median %.3f, bests %.3f  "
+         "hash a %016llx b %016llx\n",
+         best[0] / (double)events_per_rep, best[1] / (double)events_per_rep,
+         ratio[reps / 2], best[1] / best[0], (unsigned long long)g_hash[0],
+         (unsigned long long)g_hash[1]);
+#else
+  (void)cmp_double;
   printf("%.3f ns/event  best rep %.3f  %.3f B/event  %llu events  %llu records  hash %016llx\n",
-         total / (double)g_events, best / (double)events_per_rep,
+         total / (double)g_events, best[0] / (double)events_per_rep,
          (double)g_bytes / (double)g_events, (unsigned long long)g_events,
-         (unsigned long long)g_records, (unsigned long long)g_hash);
+         (unsigned long long)g_records, (unsigned long long)g_hash[0]);
+#endif
   free(recs);
   return 0;
 }
+#endif /* MS_BENCH_ENCODE_SIDE */
