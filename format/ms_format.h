@@ -268,9 +268,8 @@ static inline uint8_t *ms_put_varint_nb(uint8_t *p, const uint32_t cont[3], uint
  * mispredicted ~0.2 a record on ms-bench-workload's stream (cachegrind). The same adds, one
  * more byte: x + (x & ~0x7f) + 2 (x & ~0x3fff) spreads x's 7-bit groups into bytes 0-2, and
  * bit 21 of x + 2^21 - 0x80 and of x + 2^21 - 0x4000 count the continuation bytes (cont[]
- * as above). Stores 4
- * bytes (up to 3 after the varint's end, overwritten as above); p must have MS_VARINT_MAX
- * bytes of room. */
+ * as above). Stores 4 bytes (up to 3 after the varint's end, overwritten as above); p must
+ * have MS_VARINT_MAX bytes of room. */
 static inline uint8_t *ms_put_varint_nb3(uint8_t *p, const uint32_t cont[3], uint64_t v) {
   if (__builtin_expect(v >= (1u << 21), 0))
     return ms_put_varint(p, v);
