@@ -4,16 +4,73 @@
  * weights, frees of recent and old blocks, realloc releases, reallocs moving and in place,
  * stacks, marks, vars, equal and backward timestamps, ranges cut mid-record, chunk
  * boundaries at several buffer sizes, damaged rings; and a realloc-heavy stream shaped like
- * sqlite3's, whose REALLOCs and releases the fast loop takes) and every emitted chunk must be
- * the same bytes with the same counts. Format v2 is documented and written to disk: a faster encoder
- * may not change one byte of it. Usage: test_encode_ident [v2|v1|damaged]. */
+ * sqlite3's, whose REALLOCs and releases the fast loop takes; and one with every fast-path
+ * varint at its length edges) and every emitted chunk must be the same bytes with the same
+ * counts, the new encoder's buffer ending at an unwritable page. The branchless varint
+ * writers are also checked alone against ms_put_varint (check_varints). Format v2 is
+ * documented and written to disk: a faster encoder may not change one byte of it.
+ * Usage: test_encode_ident [v2|v1|damaged]. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "ms_encode.h"
 #include "ms_encode_ref.h"
+
+/* cap bytes that end where a PROT_NONE page starts. */
+static size_t guard_span(size_t cap) { return (cap + 4095) / 4096 * 4096 + 4096; }
+static uint8_t *guarded(size_t cap) {
+  size_t span = guard_span(cap);
+  uint8_t *m = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED || mprotect(m + span - 4096, 4096, PROT_NONE)) {
+    fprintf(stderr, "test_encode_ident: cannot map a guarded buffer\n");
+    exit(2);
+  }
+  return m + span - 4096 - cap;
+}
+static void unguard(uint8_t *p, size_t cap) {
+  munmap(p + cap + 4096 - guard_span(cap), guard_span(cap));
+}
+
+/* ms_put_varint_nb and _nb3 against ms_put_varint: every value below 2^22 + 8, 2^k - 2 to
+ * 2^k + 1 for every k, 2^64 - 1 and 4M values of every length; the same bytes and length,
+ * and nothing stored past max(length, 2) (nb) or max(length, 4) (nb3, below 2^21). */
+static int check_varints(void) {
+  static const uint32_t cont[4] = MS_VARINT_CONT;
+  unsigned long bad = 0, tried = 0;
+  uint64_t x = 88172645463325252ull;
+  for (uint64_t i = 0; i < (1u << 22) + 8 + 64 * 4 + 1 + 4000000; i++) {
+    uint64_t v = i;
+    if (i >= (1u << 22) + 8 + 64 * 4 + 1) { /* random, of every length */
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      unsigned bits = (unsigned)(x % 65);
+      uint64_t y = x * 0x9e3779b97f4a7c15ull;
+      v = bits == 64 ? y : y & ((1ull << bits) - 1);
+    } else if (i > (1u << 22) + 8) { /* the edges: 2^k - 2 .. 2^k + 1, and 2^64 - 1 */
+      uint64_t j = i - (1u << 22) - 9;
+      v = j == 64 * 4 ? UINT64_MAX : (1ull << (j / 4)) + (j % 4) - 2;
+    }
+    uint8_t ref[16], a[16], b[16];
+    memset(ref, 0xa5, 16), memset(a, 0xa5, 16), memset(b, 0xa5, 16);
+    size_t n = (size_t)(ms_put_varint(ref, v) - ref);
+    size_t na = (size_t)(ms_put_varint_nb(a, cont, v) - a);
+    size_t nb = (size_t)(ms_put_varint_nb3(b, cont, v) - b);
+    size_t wa = n < 2 ? 2 : n, wb = v < (1u << 21) ? 4 : n;
+    int fail = na != n || nb != n || memcmp(a, ref, n) || memcmp(b, ref, n);
+    for (size_t k = wa; k < 16; k++)
+      fail |= a[k] != 0xa5;
+    for (size_t k = wb; k < 16; k++)
+      fail |= b[k] != 0xa5;
+    if (fail && bad++ < 5)
+      fprintf(stderr, "FAIL varint %llu: length %zu, nb %zu, nb3 %zu\n", (unsigned long long)v,
+              n, na, nb);
+    tried++;
+  }
+  printf("varints: %lu values, %s\n", tried, bad ? "MISMATCH" : "identical");
+  return bad != 0;
+}
 
 #define NREC 60000u
 
@@ -265,10 +322,93 @@ static uint32_t gen_sqlite(ms_rec_t *recs, uint32_t n) {
   return i;
 }
 
+/* Every fast-path varint at its length edges (review of issue 12's branchless varints:
+ * ms_put_varint_nb stores 2 bytes, _nb3 4, with a fallback from 2^14 / 2^21). Each field a
+ * fast-path record writes takes, over the stream, every value of E (0, the last 1-, 2-, 3-
+ * and 4-byte values and the first after them, up to 2^64 - 1), each in its own rotation:
+ * long FREE and long release (dt, address delta in 16-byte units or bytes), short ALLOC
+ * (address delta, size >> 3, an explicit stack id), compact REALLOC (old delta, new - old,
+ * size, stack code 7 + id), and the recent FREE and release by age that follow an
+ * allocation. The raw fields (long forms' dt up to 2^35, size, stack) and the address deltas
+ * in 16-byte units get E itself as the varint (E as the zigzag); the predicted-dt fields and
+ * the odd byte deltas get values of every length near it. */
+static const uint64_t E[] = {0, 1, 127, 128, 129, 16383, 16384, 16385, (1u << 21) - 1,
+                             1u << 21, (1u << 21) + 1, (1u << 28) - 1, 1u << 28,
+                             (1ull << 35) - 1, 1ull << 35, 1ull << 42, 1ull << 56,
+                             (1ull << 63) - 1, UINT64_MAX};
+#define NE (sizeof E / sizeof E[0])
+static uint64_t unzz(uint64_t z) { return (z >> 1) ^ (0 - (z & 1)); }
+
+static uint32_t gen_edges(ms_rec_t *recs, uint32_t n) {
+  uint32_t i = 0, j = 0;
+  uint64_t ts = 1000, prev = 0x7f0000000000ull, last_alloc = 0;
+  while (i + 4 < n) {
+    ms_rec_t *r = &recs[i];
+    memset(r, 0, 2 * sizeof *r);
+    uint64_t e1 = E[j % NE], e2 = E[(j / NE + 3 * j) % NE], e3 = E[(j / (NE * NE) + 7 * j) % NE];
+    uint64_t dt = e1 <= (1ull << 35) ? e1 : j & 7; /* raw dt: no wrap of ts */
+    ts += dt;
+    r->ts = ts;
+    switch (j % 7) {
+    case 0: /* long FREE, 16-byte units (an address never allocated) */
+    case 1: /* long FREE, bytes (odd delta) */
+      r->kind = MS_REC_FREE;
+      r->addr = prev + (j % 7 == 0 ? unzz(e2) << 4 : (unzz(e2) | 1));
+      break;
+    case 2: /* long release (never recent) */
+      r->kind = MS_REC_FREE;
+      r->aux = MS_FLAG_REALLOC_RELEASE;
+      r->addr = prev + unzz(e2);
+      break;
+    case 3: /* short ALLOC: delta, size >> 3 and a stack id not in the move-to-front list */
+    case 5:
+      r->kind = MS_REC_ALLOC;
+      r->addr = prev + (unzz(e2) << 4);
+      r->size = e3 << 3 | (j & 7);
+      r->stack = (uint32_t)(e1 > 0xffffffffu ? 1000 + j : e1);
+      last_alloc = r->addr;
+      break;
+    case 4: /* compact REALLOC: old delta, new - old (units or bytes), size, code 7 + id */
+      r->kind = MS_REC_REALLOC;
+      r[1].addr = prev + unzz(e1); /* e1 = 0: old is prev_addr (no old delta) */
+      r->addr = r[1].addr + ((j / 7) & 1 ? unzz(e2) << 4 : unzz(e2) | 1);
+      r->size = e3;
+      r->stack = (uint32_t)(e2 >= 7 && e2 - 7 <= 0xffffffffu ? e2 - 7 : 2000 + j);
+      last_alloc = r->addr;
+      i++;
+      break;
+    default: /* the recent FREE or release by age of the last allocation */
+      r->kind = MS_REC_FREE;
+      r->addr = last_alloc;
+      if ((j / 7) & 1) { /* its release, then the REALLOC that moved it */
+        r->aux = MS_FLAG_REALLOC_RELEASE;
+        r = &recs[++i];
+        memset(r, 0, 2 * sizeof *r);
+        r->ts = ts;
+        r->kind = MS_REC_REALLOC;
+        r->aux = MS_FLAG_REALLOC_RELEASE;
+        r->addr = last_alloc + (unzz(e3) << 4);
+        r->size = e2;
+        r->stack = 30;
+        r[1].addr = last_alloc;
+        last_alloc = r->addr;
+        i++;
+      }
+      break;
+    }
+    prev = r->addr;
+    i++, j++;
+  }
+  return i;
+}
+
 /* Encodes recs[0, n) in ranges of random length (cutting multi-slot records: the encoder
  * leaves those for the next call) with both encoders and compares everything. */
 static int run(const ms_rec_t *recs, uint32_t n, size_t cap, int version, uint64_t seed) {
-  uint8_t *out_a = calloc(1, cap + 64), *out_b = calloc(1, cap + 64);
+  /* the new encoder's buffer ends at a page it cannot write: its branchless varints store
+   * whole words past a field's end (up to 3 bytes), and a store past cap would fault here
+   * (a calloc'd slack would hide it) */
+  uint8_t *out_a = guarded(cap), *out_b = calloc(1, cap + 64);
   sink_t a = {0}, b = {0};
   ms_encoder_t ea = {.out = out_a, .cap = cap, .last_ts = 0, .emit = emit_new, .user = &a,
                      .version = version};
@@ -325,7 +465,7 @@ static int run(const ms_rec_t *recs, uint32_t n, size_t cap, int version, uint64
   }
   printf("cap %zu v%d: %u calls, %zu chunks, %zu payload bytes%s\n", cap, version, calls,
          a.nmeta / 6, a.len, fails ? " MISMATCH" : " identical");
-  free(a.buf), free(a.meta), free(b.buf), free(b.meta), free(out_a), free(out_b);
+  free(a.buf), free(a.meta), free(b.buf), free(b.meta), unguard(out_a, cap), free(out_b);
   return fails;
 }
 
@@ -344,7 +484,7 @@ int main(int argc, char **argv) {
   /* Buffer sizes: the tracker's 16 KiB, and the smallest the contract allows (4 KiB plus the
    * largest record) so chunks break often and at every kind of record. */
   static const size_t caps[] = {16384, 4096 + 4200, 9000};
-  int fails = 0;
+  int fails = version == 1 ? 0 : check_varints();
   for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++)
     fails += run(recs, n, caps[c], version, 12345 + c);
   g_wide = 1; /* the same with mostly long fast-path records */
@@ -358,6 +498,13 @@ int main(int argc, char **argv) {
     for (g_long = 0; g_long < 2; g_long++)
       for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++)
         fails += run(recs, n, caps[c], version, 4242 + c + 10 * (size_t)g_long);
+    /* every fast-path varint at its length edges (gen_edges), ranges cut at random and
+     * chunks ending on room at each buffer size */
+    memset(recs, 0, (NREC + 300) * sizeof *recs);
+    n = gen_edges(recs, NREC);
+    for (g_long = 0; g_long < 2; g_long++)
+      for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++)
+        fails += run(recs, n, caps[c], version, 5151 + c + 10 * (size_t)g_long);
     g_wide = g_long = 1; /* the same with the longest REALLOCs: the batch bound */
     memset(recs, 0, (NREC + 300) * sizeof *recs);
     n = gen_sqlite(recs, NREC);
