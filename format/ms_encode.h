@@ -38,9 +38,14 @@ typedef struct ms_v2_enc_s {
   uint32_t last;                /* the last timed record: 0 FREE, 1 ALLOC, 2 other */
   uint64_t dt_pred[4][3]; /* the last dt of a short FREE [0], short ALLOC [1], compact
                              REALLOC [2], release by age [3]; by `last` */
-  uint32_t where[MS_V2_WHERE]; /* address hash -> its allocation number (from 1) plus
-                                  MS__V2_BIAS; 0 = none (a number past 16 bits is not kept:
-                                  the ring check below makes any stale entry harmless) */
+  uint16_t where[MS_V2_WHERE]; /* address hash -> its allocation number (from 1) plus
+                                  MS__V2_BIAS; 0 = none. 16 bits, not 32: the index is on
+                                  the flushing thread's stack, inside a hook, and the frame
+                                  is 3,384 bytes with it, 5,432 with 32-bit entries. A number
+                                  past UINT16_MAX - MS__V2_BIAS is not kept (the ring check
+                                  below makes any stale entry harmless); a chunk holds that
+                                  many allocations only with a cap above ~255 KiB, which no
+                                  caller uses (16 KiB tracker, 64 KiB salvage) */
 } ms_v2_enc_t;
 
 static inline void ms__v2_reset(ms_v2_enc_t *v) {
@@ -159,8 +164,8 @@ static inline int ms__v2_age(const ms_v2_enc_t *v, uint64_t addr) {
 
 static inline void ms__v2_push(ms_v2_enc_t *v, uint64_t addr) {
   v->recent[v->nalloc & (MS_V2_RECENT - 1)] = addr;
-  if (++v->nalloc <= UINT16_MAX)
-    v->where[ms__v2_hash(addr)] = v->nalloc + MS__V2_BIAS;
+  if (++v->nalloc <= UINT16_MAX - MS__V2_BIAS)
+    v->where[ms__v2_hash(addr)] = (uint16_t)(v->nalloc + MS__V2_BIAS);
 }
 
 static inline uint8_t *ms__enc_string(uint8_t *o, const char *s, size_t n) {
@@ -532,8 +537,8 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
           *pred = dt;
           last = 1;
           v.recent[nb & (MS_V2_RECENT - 1)] = addr; /* MS__V2_BIAS: a multiple of it */
-          if (++nb <= UINT16_MAX + MS__V2_BIAS)
-            v.where[ms__v2_hash(addr)] = nb;
+          if (++nb <= UINT16_MAX)
+            v.where[ms__v2_hash(addr)] = (uint16_t)nb;
           r++;
         } else if ((uint16_t)head == (MS_REC_FREE | MS_FLAG_REALLOC_RELEASE << 8)) {
           /* a moving realloc's release (any weight): by age when recent, else long */
@@ -571,8 +576,8 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
           o = ms_put_varint_nb(o, v.cont, s < MS_V2_NSTACKS ? s : (uint64_t)MS_V2_NSTACKS + st);
           last = 2;
           v.recent[nb & (MS_V2_RECENT - 1)] = addr; /* MS__V2_BIAS: a multiple of it */
-          if (++nb <= UINT16_MAX + MS__V2_BIAS)
-            v.where[ms__v2_hash(addr)] = nb;
+          if (++nb <= UINT16_MAX)
+            v.where[ms__v2_hash(addr)] = (uint16_t)nb;
           extra++;
           r += 2;
         } else {

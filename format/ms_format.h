@@ -249,12 +249,14 @@ static inline uint8_t *ms_put_varint(uint8_t *p, uint64_t v) {
  * check, were 13; the three-byte form below 17, was 20 with shifts): x +
  * (x & ~0x7f) moves the bits from 7 up one place (byte 1 = x >> 7, byte 0's top bit clear);
  * x + 0x3f80 reaches bit 14 exactly when x >= 0x80 (x < 2^14), the count of continuation
- * bytes, whose flags cont[] holds: MS_VARINT_CONT, kept by the caller in its stack frame (a
+ * bytes, whose flags cont[] holds (4 entries, the last unused): MS_VARINT_CONT, kept by the caller in its stack frame (a
  * static table needs a register for its address, as x86-64 cannot index a RIP-relative one;
  * the encoder's fast loop then spilled more: 4.6 instructions a record, ms-bench-encode). */
 #define MS_VARINT_CONT {0, 0x80, 0x8080, 0}
+/* The words below are stored whole: byte 0 of the word must be the varint's first byte. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "ms_put_varint_nb stores little-endian words");
 
-static inline uint8_t *ms_put_varint_nb(uint8_t *p, const uint32_t cont[3], uint64_t v) {
+static inline uint8_t *ms_put_varint_nb(uint8_t *p, const uint32_t cont[4], uint64_t v) {
   if (__builtin_expect(v >= 0x4000, 0))
     return ms_put_varint(p, v);
   uint32_t x = (uint32_t)v, more = (x + 0x3f80u) >> 14;
@@ -270,7 +272,7 @@ static inline uint8_t *ms_put_varint_nb(uint8_t *p, const uint32_t cont[3], uint
  * bit 21 of x + 2^21 - 0x80 and of x + 2^21 - 0x4000 count the continuation bytes (cont[]
  * as above). Stores 4 bytes (up to 3 after the varint's end, overwritten as above); p must
  * have MS_VARINT_MAX bytes of room. */
-static inline uint8_t *ms_put_varint_nb3(uint8_t *p, const uint32_t cont[3], uint64_t v) {
+static inline uint8_t *ms_put_varint_nb3(uint8_t *p, const uint32_t cont[4], uint64_t v) {
   if (__builtin_expect(v >= (1u << 21), 0))
     return ms_put_varint(p, v);
   uint32_t x = (uint32_t)v;
