@@ -238,23 +238,23 @@ static inline uint8_t *ms_put_varint(uint8_t *p, uint64_t v) {
 
 /* ms_put_varint for the encoder's fast loop, without a branch on the value's length below
  * 2^14: those lengths (timestamp deltas, sizes, address deltas) change from record to record
- * with the data, and the branches above mispredicted about once in two events (cachegrind
- * --branch-sim: 0.55 a record in the encoder, 0.35 with this). The one or two bytes are
- * built in a 16-bit word stored whole, and p advances by the length: the same bytes as
- * ms_put_varint, but a one-byte varint also writes the byte after it (the next field or
- * record overwrites it; what follows a chunk's payload is never read). p must have
- * MS_VARINT_MAX bytes of room, as there.
+ * with the data, and the branches above mispredicted about once in two records (cachegrind
+ * --branch-sim on ms-bench-encode's workload stream: 0.53 a record in the encoder, 0.11 with
+ * this and ms_put_varint_nb3). The bytes are built in a word stored whole, and p advances by
+ * the length: the same bytes as ms_put_varint, but a short varint also writes the bytes
+ * after it (the next field or record overwrites them; what follows a chunk's payload is
+ * never read). p must have MS_VARINT_MAX bytes of room, as there.
  *
- * The word in adds, not in shifts and masks (issue 12: 12 instructions with the range
- * check, were 13; the three-byte form below 17, was 20 with shifts): x +
- * (x & ~0x7f) moves the bits from 7 up one place (byte 1 = x >> 7, byte 0's top bit clear);
- * x + 0x3f80 reaches bit 14 exactly when x >= 0x80 (x < 2^14), the count of continuation
- * bytes, whose flags cont[] holds (4 entries, the last unused): MS_VARINT_CONT, kept by the caller in its stack frame (a
- * static table needs a register for its address, as x86-64 cannot index a RIP-relative one;
- * the encoder's fast loop then spilled more: 4.6 instructions a record, ms-bench-encode). */
+ * The word in adds, not in shifts and masks (12 instructions with the range check, were 13;
+ * the three-byte form below 17, was 20): x + (x & ~0x7f) moves the bits from 7 up one place
+ * (byte 1 = x >> 7, byte 0's top bit clear); x + 0x3f80 reaches bit 14 exactly when
+ * x >= 0x80 (x < 2^14): the count of continuation bytes, whose flags cont[] holds
+ * (MS_VARINT_CONT, 4 entries, the last unused). The caller keeps cont[] in its stack frame:
+ * a static table needs a register for its address (x86-64 cannot index a RIP-relative
+ * operand), and the encoder's fast loop then spilled (4.6 instructions a record more). */
 #define MS_VARINT_CONT {0, 0x80, 0x8080, 0}
-/* The words below are stored whole: byte 0 of the word must be the varint's first byte. */
-_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "ms_put_varint_nb stores little-endian words");
+/* The words are stored whole: byte 0 of a word must be the varint's first byte. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "varint words are little-endian");
 
 static inline uint8_t *ms_put_varint_nb(uint8_t *p, const uint32_t cont[4], uint64_t v) {
   if (__builtin_expect(v >= 0x4000, 0))
