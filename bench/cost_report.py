@@ -7,6 +7,7 @@ under the tool, back to back (native first on even rounds, tool first on odd one
 order effect cancels). Jobs go round-robin, the starting job rotated each round, so every
 job sees every phase of this shared machine's drifting speed. Figures are medians over
 pairs of per-pair differences and ratios, never differences of medians taken minutes apart.
+Each median comes with its 95 % confidence interval (order statistics, from 6 pairs up).
 
   bench/cost_report.py [--build DIR] [--lib LABEL=PATH]... [--repeat N] [--quick]
                        [--programs workload,sqlite3,threads,calls]
@@ -22,6 +23,7 @@ stderr on bad options, a missing program or library, or a failed run.
 """
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -215,6 +217,22 @@ def med(values):
     return statistics.median(values) if values else None
 
 
+def median_ci95(values):
+    """A 95 % confidence interval of the median of VALUES, distribution-free (order
+    statistics: ranks floor((n - 1.96 sqrt n) / 2) and ceil(1 + (n + 1.96 sqrt n) / 2),
+    1-based, as in Conover's Practical Nonparametric Statistics), or None below 6 values,
+    where no such interval reaches 95 %. On this shared machine a job's per-pair figures
+    spread over tens of ns an event: the interval says how far its median can be trusted."""
+    v = sorted(x for x in values if x is not None)
+    n = len(v)
+    if n < 6:
+        return None
+    half = 1.96 * math.sqrt(n)
+    lo = max(1, math.floor((n - half) / 2))
+    hi = min(n, math.ceil(1 + (n + half) / 2))
+    return [v[lo - 1], v[hi - 1]]
+
+
 def perf_groups(perf_data, prog_names):
     """Samples per group from the leaf of each cpu-clock sample (self time, no call chain)."""
     text = subprocess.run(["perf", "script", "-i", perf_data, "-F", "ip,sym,dso"],
@@ -369,10 +387,13 @@ def job_figures(job, ps, specs, prog_calls, calls_source):
     per_pair = sorted((p["tool"]["cpu_s"] - p["native"]["cpu_s"]) * 1e9 / den
                       for p in ps) if den else []
     fig["added_ns_per_event_range"] = [per_pair[0], per_pair[-1]] if per_pair else None
+    fig["added_ns_per_event_ci95"] = median_ci95(per_pair)
+    fig["cpu_ratio_ci95"] = median_ci95(p["tool"]["cpu_s"] / p["native"]["cpu_s"] for p in ps)
     if prog == "calls":  # its own thread-CPU timing of the loop, start-up excluded
         per_pair = sorted(p["tool"]["ns_per_call"] - p["native"]["ns_per_call"] for p in ps)
         fig["added_ns_per_event"] = med(per_pair)
         fig["added_ns_per_event_range"] = [per_pair[0], per_pair[-1]]
+        fig["added_ns_per_event_ci95"] = median_ci95(per_pair)
         fig["denominator_source"] = (fig["denominator_source"] or "") + \
             "; ns column: the loop's ns_per_call= (thread CPU, median round)"
     if config == "heaptrack":
@@ -489,15 +510,19 @@ def print_report(figures, perf, programs, libs, repeat, started, load_start, loa
             continue
         print(f"program calls: {fmt(prog_calls.get(prog), ',.0f')} ({calls_source.get(prog)})\n")
         per = "added ns/call (loop, thread CPU)" if prog == "calls" else "added ns/event"
-        print(f"| config | lib | native CPU s | tool CPU s | CPU ratio | {per} | pairs' range "
-              "| events (denominator) | bytes/event | heaptrack added / this |")
+        print(f"| config | lib | native CPU s | tool CPU s | CPU ratio (95 % CI) | {per} "
+              "(95 % CI) | pairs' range | events (denominator) | bytes/event "
+              "| heaptrack added / this |")
         print("|---|---|---|---|---|---|---|---|---|---|")
         for f in rows:
             rng = f["added_ns_per_event_range"]
             rng = f"{rng[0]:.1f} – {rng[1]:.1f}" if rng else "n/a"
+            ci, rci = f.get("added_ns_per_event_ci95"), f.get("cpu_ratio_ci95")
+            ci = f" ({ci[0]:.1f} – {ci[1]:.1f})" if ci else ""
+            rci = f" ({rci[0]:.2f} – {rci[1]:.2f})" if rci else ""
             print(f"| {f['config']} | {f['lib']} | {fmt(f['native_cpu_s'], '.3f')} | "
-                  f"{fmt(f['tool_cpu_s'], '.3f')} | {fmt(f['cpu_ratio'], '.2f')}x | "
-                  f"{fmt(f['added_ns_per_event'])} | {rng} | "
+                  f"{fmt(f['tool_cpu_s'], '.3f')} | {fmt(f['cpu_ratio'], '.2f')}x{rci} | "
+                  f"{fmt(f['added_ns_per_event'])}{ci} | {rng} | "
                   f"{fmt(f['per_event_denominator'], ',.0f')} ({f['denominator_source']}) | "
                   f"{fmt(f['bytes_per_event'], '.2f')} | "
                   f"{fmt(f['heaptrack_over_this'], '.1f')} |")

@@ -7,8 +7,9 @@ Runs `cost_report.py --quick --configs native,full --programs workload --no-perf
 checks what does not depend on the machine's speed: the full run recorded every call the
 workload's source makes (computed here from its arguments, plus at most a few start-up calls
 of libc), natives traced nothing, the ratio and added time are the medians of the raw pairs,
-and bad options end with exit status 2 and one line. Exit 0 when all hold, 1 otherwise.
+the medians' 95 % intervals are the right order statistics, and bad options end with exit status 2 and one line. Exit 0 when all hold, 1 otherwise.
 """
+import importlib.util
 import json
 import os
 import statistics
@@ -74,6 +75,21 @@ def main():
     check(abs(fig["added_ns_per_event"] - added * 1e9 / ev) < 1e-6,
           "added ns/event = median added CPU / meta.txt events", added * 1e9 / ev,
           fig["added_ns_per_event"])
+    check(fig["added_ns_per_event_ci95"] is None and fig["cpu_ratio_ci95"] is None,
+          "no 95 % CI from one pair", None, fig["added_ns_per_event_ci95"])
+    # The interval itself, on values whose order statistics are known: 101 values 0..100
+    # (shuffled) have 1-based ranks floor((101 - 1.96 sqrt 101) / 2) = 40 and
+    # ceil(1 + (101 + 1.96 sqrt 101) / 2) = 62, i.e. the values 39 and 61; 6 values give
+    # ranks 1 and 6 (the extremes); 5 give none.
+    spec = importlib.util.spec_from_file_location("cost_report", tool)
+    cr = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cr)
+    vals = [(i * 37) % 101 for i in range(101)]
+    check(cr.median_ci95(vals) == [39, 61], "median CI of 0..100", [39, 61], cr.median_ci95(vals))
+    check(cr.median_ci95([5, 1, 4, 2, 6, 3]) == [1, 6], "median CI of 6 values", [1, 6],
+          cr.median_ci95([5, 1, 4, 2, 6, 3]))
+    check(cr.median_ci95([1, 2, 3, 4, 5]) is None, "no median CI from 5 values", None,
+          cr.median_ci95([1, 2, 3, 4, 5]))
     # Bad options: exit 2, exactly one line on stderr, before running anything.
     for bad in (["--configs", "bogus"], ["--lib", "nolabel"], ["--repeat", "0"],
                 ["--lib", f"x={build}/does-not-exist.so"]):
