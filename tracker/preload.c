@@ -1,4 +1,5 @@
-/* preload.c: the interposed allocator family (and exec/dlclose/setname), and their fast path.
+/* preload.c: the interposed allocator family (and exec/dlclose/setname/sigprocmask), and their
+ * fast path.
  *
  * Every hook reads one thread-local byte first. Untracked threads, nested calls and calls
  * before the tracker is ready go straight to the next allocator. Tracked calls call the real
@@ -8,6 +9,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -38,6 +40,9 @@ typedef struct ms_real_s {
 } ms_real_t;
 
 static ms_real_t real;
+/* The next sigprocmask (see sigprocmask below): resolved with the allocator, never in a call
+ * of sigprocmask itself (dlsym is not async-signal-safe, sigprocmask is). */
+static int (*next_sigprocmask)(int, const sigset_t *, sigset_t *);
 
 /* dlsym returns an object pointer; POSIX guarantees it converts to a function pointer, ISO C
  * does not, so copy the bits (the form -Wpedantic accepts). */
@@ -85,6 +90,9 @@ static void resolve(void) {
   NEXT_SYM(r.valloc, "valloc");
   NEXT_SYM(r.pvalloc, "pvalloc");
   NEXT_SYM(r.malloc_usable_size, "malloc_usable_size");
+  int (*sigmask_fn)(int, const sigset_t *, sigset_t *);
+  NEXT_SYM(sigmask_fn, "sigprocmask");
+  __atomic_store_n(&next_sigprocmask, sigmask_fn, __ATOMIC_RELAXED);
   /* free is published last: a hook that sees real.malloc set may use every other pointer. */
   real.free = r.free;
   real.calloc = r.calloc;
@@ -783,6 +791,29 @@ MS_EXPORT int dlclose(void *handle) {
   /* Again once the module is gone: another thread may have learnt a key through its code
    * between the first bump and the unmapping. */
   ms__stack_cache_invalidate();
+  return rc;
+}
+
+/* libunwind's calls during a tracker walk are answered by the platform backend without a
+ * system call (ms_prim_sig_hold; docs/tracker.md, "Signals during a walk"); every other
+ * call, the program's own, goes to the next sigprocmask unchanged. Before the allocator is
+ * resolved, glibc's pthread_sigmask does the same work (its sigprocmask is that call with
+ * the error in errno). */
+MS_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old) {
+  if (ms__prim_sigmask_emulated(how, set, old))
+    return 0;
+  int (*next)(int, const sigset_t *, sigset_t *) =
+      __atomic_load_n(&next_sigprocmask, __ATOMIC_RELAXED);
+  int rc;
+  if (next != NULL) {
+    rc = next(how, set, old);
+  } else {
+    int err = pthread_sigmask(how, set, old);
+    if (err != 0)
+      errno = err;
+    rc = err != 0 ? -1 : 0;
+  }
+  ms__prim_sigmask_changed();
   return rc;
 }
 

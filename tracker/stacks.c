@@ -655,7 +655,11 @@ int ms__stack_learn_miss(ms_thread_t *t, uintptr_t site, uintptr_t cfa, uintptr_
     return 0;
   if (MS_UNLIKELY(ms__stack_check))
     atomic_fetch_add_explicit(&sc_misses, 1, memory_order_relaxed);
+  /* One signal block for the walk and every probe of the learn, instead of libunwind's two
+   * rt_sigprocmask calls a step (ms_prim_sig_hold). */
+  ms_prim_sig_hold();
   *id = sc_walk_learn(t, c, e);
+  ms_prim_sig_release();
   if (variant_of && e->state == SC_CACHED && variant_of->state == SC_CACHED)
     sc_split_first(e, variant_of);
   return 1;

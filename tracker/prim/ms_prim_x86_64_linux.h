@@ -81,6 +81,21 @@ void ms__prim_gate_enter(void) __attribute__((visibility("hidden")));
 void ms__prim_gate_leave(void) __attribute__((visibility("hidden")));
 int ms_prim_fork_gate_install(void) __attribute__((visibility("hidden")));
 
+/* Signals held across a walk (ms_prim_x86_64_linux.c): every signal but glibc's own two is
+ * blocked from the outermost hold to its release (they nest), and meanwhile libunwind's own
+ * sigprocmask calls, which only ever set the mask already set, are answered without a system
+ * call (the tracker's exported sigprocmask asks ms__prim_sigmask_emulated first). */
+void ms__prim_sig_hold(void) __attribute__((visibility("hidden")));
+void ms__prim_sig_release(void) __attribute__((visibility("hidden")));
+/* 1 when a sigprocmask(how, set, old) of this thread was answered here (inside a hold, and it
+ * changes nothing: *old written as the kernel would); 0: make the real call, then call
+ * ms__prim_sigmask_changed. set and old are sigset_t pointers. */
+int ms__prim_sigmask_emulated(int how, const void *set, void *old)
+    __attribute__((visibility("hidden")));
+void ms__prim_sigmask_changed(void) __attribute__((visibility("hidden")));
+#define ms_prim_sig_hold ms__prim_sig_hold
+#define ms_prim_sig_release ms__prim_sig_release
+
 /* libunwind's unw_backtrace. Its x86-64 fast path (tdep_trace, src/x86_64/Gtrace.c) keeps a
  * per-thread trace cache: a hash of 2^14 16-byte frame records that it maps and fills in
  * full at the thread's first call, 256 KiB for every thread that ever calls it, which alone
@@ -89,9 +104,11 @@ int ms_prim_fork_gate_install(void) __attribute__((visibility("hidden")));
 MS_PRIM_INLINE int ms_prim_backtrace_traced(void **out, int max) {
   /* Gated too: the fast path falls back to unw_step (slow_backtrace) whenever a frame is not
    * in its cache, and unw_step takes libunwind's mutex. */
+  ms__prim_sig_hold();
   ms__prim_gate_enter();
   int n = unw_backtrace(out, max);
   ms__prim_gate_leave();
+  ms__prim_sig_release();
   return n;
 }
 
@@ -103,13 +120,17 @@ MS_PRIM_INLINE int ms_prim_backtrace_traced(void **out, int max) {
 typedef struct ms_prim_unw_guard_s {
   int old_cancel, saved_errno;
 } ms_prim_unw_guard_t;
+
+
 static inline void ms_prim_unw_enter(ms_prim_unw_guard_t *g) {
   g->saved_errno = errno;
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &g->old_cancel);
+  ms__prim_sig_hold();
   ms__prim_gate_enter();
 }
 static inline void ms_prim_unw_leave(const ms_prim_unw_guard_t *g) {
   ms__prim_gate_leave();
+  ms__prim_sig_release();
   pthread_setcancelstate(g->old_cancel, NULL);
   errno = g->saved_errno;
 }
