@@ -69,6 +69,9 @@ typedef struct ms_file_s {
   uint64_t bytes;  /* written so far, for the RLIMIT_FSIZE check */
   char name[64];   /* in the run directory; "" for the directory itself */
   int rw;          /* opened (and reopened) read-write, for a shared mapping */
+  /* Blocks reserved past the end (a thread file: core.c, file_prealloc): the offset they
+   * reach, 0 for none, UINT64_MAX when reserving failed once (not tried again). */
+  uint64_t prealloc;
 } ms_file_t;
 
 typedef struct ms_tls_s {
