@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 # afl-fuzz runs `memscope-harness fuzz` (docs/fuzz.md); it brings clang with it.
 PACKAGES=(build-essential cmake pkg-config libunwind-dev libcjson-dev libdw-dev libelf-dev
           gnuplot-nox heaptrack sqlite3 libxml2-utils valgrind python3 python3-yaml libc6-dbg afl++
-          chromium fonts-dejavu-core python3-jsonschema)
+          chromium fonts-dejavu-core python3-jsonschema strace)
+# strace: tracker.signals_during_walks and tracker.thread_file_reserve count the tracker's
+# system calls with it (they skip that count where it is missing).
 # python3-jsonschema: tests/schemas validates every JSON file memscope writes against
 # docs/schemas/*.schema.json (draft 2020-12; Debian 12 ships 4.10).
 # chromium: the browser tests (tests/browser, docs/browser-tests.md) drive Debian's
