@@ -21,6 +21,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -126,6 +127,7 @@ static int file_adopt(ms_file_t *f, int fd) {
   f->ino = (uint64_t)st.st_ino;
   f->bytes = 0;
   f->prealloc = 0;
+  f->no_prealloc = 0;
   return 0;
 }
 
@@ -155,9 +157,11 @@ static int file_reopen(ms_file_t *f) {
     return -EBADF;
   }
   uint64_t prealloc = f->prealloc;
+  int no_prealloc = f->no_prealloc;
   *f = again;
   f->bytes = bytes;
   f->prealloc = prealloc;
+  f->no_prealloc = no_prealloc;
   return 0;
 }
 
@@ -168,43 +172,55 @@ static int file_check(ms_file_t *f) {
 /* Thread files reserve their next blocks ahead of the writes (fallocate, FALLOC_FL_KEEP_SIZE:
  * the file's size does not change, so readers and the salvage see only what was written).
  * A buffered write into reserved blocks skips ext4's per-block delayed-allocation work: 64 KiB
- * writes took 0.24 ns a byte instead of 0.38 on the guest measured (docs/benchmarks.md,
- * "Issue 12: fourth pass"). Only a file past MS_PREALLOC_FROM bytes reserves, MS_PREALLOC_STEP
+ * writes took 0.24 ns a byte instead of 0.38 on the guest measured (docs/tracker.md, "Thread
+ * files reserved ahead"). Only a file past MS_PREALLOC_FROM bytes reserves, MS_PREALLOC_STEP
  * at a time, so a short trace reserves nothing and the reserve is never more than the file;
- * file_trim gives back what was not used. Not under a finite RLIMIT_FSIZE (the tracker keeps
- * clear of it: file_write), and never again for a file whose reserve failed once (a file
- * system without fallocate, a full disk: the write then reports as before). A process killed
- * before its last flush leaves at most MS_PREALLOC_STEP reserved past a file's end. */
+ * ms__flush_thread gives back what was not used (file_trim). Never:
+ *   - under a finite RLIMIT_FSIZE (the tracker keeps clear of it: file_write);
+ *   - when the file system would have less than MS_PREALLOC_MIN_FREE left after it, so a
+ *     nearly full disk fills exactly as it did without reserves (a review's 6-MiB disk lost
+ *     426,791 events to other threads' reserves);
+ *   - again for a file whose reservation failed once (a file system without fallocate).
+ * A process killed before its last flush leaves at most MS_PREALLOC_STEP reserved past a
+ * file's end. */
 #define MS_PREALLOC_FROM (256u * 1024)
 #define MS_PREALLOC_STEP (1024u * 1024)
+#define MS_PREALLOC_MIN_FREE (1024ull * 1024 * 1024)
 
 static void file_prealloc(ms_file_t *f, size_t len) {
-  if (f->prealloc == UINT64_MAX || f->bytes + len <= f->prealloc || f->bytes < MS_PREALLOC_FROM)
+  if (f->no_prealloc || f->bytes + len <= f->prealloc || f->bytes < MS_PREALLOC_FROM)
     return;
   struct rlimit rl;
+  struct statvfs vfs;
   int saved_errno = errno;
   uint64_t from = f->bytes > f->prealloc ? f->bytes : f->prealloc;
-  if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur != RLIM_INFINITY ||
-      fallocate(f->fd, FALLOC_FL_KEEP_SIZE, (off_t)from, MS_PREALLOC_STEP) != 0)
-    f->prealloc = UINT64_MAX;
-  else
+  if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur != RLIM_INFINITY) {
+    f->no_prealloc = 1;
+  } else if (fstatvfs(f->fd, &vfs) != 0 ||
+             (uint64_t)vfs.f_bavail * vfs.f_frsize < MS_PREALLOC_MIN_FREE + MS_PREALLOC_STEP) {
+    /* not now: the disk may have room again later */
+  } else {
+    /* A failed call may have reserved part of the range: file_trim gives that back too. */
     f->prealloc = from + MS_PREALLOC_STEP;
+    if (fallocate(f->fd, FALLOC_FL_KEEP_SIZE, (off_t)from, MS_PREALLOC_STEP) != 0)
+      f->no_prealloc = 1;
+  }
   errno = saved_errno;
 }
 
 /* Gives back the blocks file_prealloc reserved past what was written (a truncation to the
- * file's own size frees them). The caller has checked that f->fd is ours. */
+ * file's own size frees them; f->bytes is the file's size, so it never grows the file and
+ * cannot raise SIGXFSZ whatever the limit). The caller has checked that f->fd is ours. */
 static void file_trim(ms_file_t *f) {
-  if (f->prealloc == 0 || f->prealloc == UINT64_MAX)
-    return;
   if (f->prealloc > f->bytes) {
     int saved_errno = errno;
-    if (ftruncate(f->fd, (off_t)f->bytes) != 0)
-      f->prealloc = UINT64_MAX; /* kept: at most MS_PREALLOC_STEP, past the end */
+    if (ftruncate(f->fd, (off_t)f->bytes) != 0) {
+      errno = saved_errno;
+      return; /* kept, tried again at the next flush */
+    }
     errno = saved_errno;
   }
-  if (f->prealloc != UINT64_MAX)
-    f->prealloc = 0;
+  f->prealloc = 0;
 }
 
 /* Not file_trim here: a fork child closes the parent's descriptors, and a truncation from
@@ -718,11 +734,12 @@ void ms__flush_thread(ms_thread_t *t) {
     if (pos > t->ring.flushed)
       encode_range(t, t->ring.flushed, pos);
     stage_write(t);
-    /* Every point that flushes may be the last before the process ends (exit, _exit in a
-     * child, exec): nothing reserved stays past the end. */
-    if (t->file.fd >= 0 && t->file.prealloc != 0 && file_check(&t->file) == 0)
-      file_trim(&t->file);
   }
+  /* Every point that flushes may be the last before the process ends (exit, _exit in a
+   * child, exec), and after tracking stopped nothing more is written: nothing reserved stays
+   * past the end. */
+  if (t->file.fd >= 0 && t->file.prealloc != 0 && file_check(&t->file) == 0)
+    file_trim(&t->file);
   unlock_thread(t, c);
 }
 

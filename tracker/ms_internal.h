@@ -70,8 +70,9 @@ typedef struct ms_file_s {
   char name[64];   /* in the run directory; "" for the directory itself */
   int rw;          /* opened (and reopened) read-write, for a shared mapping */
   /* Blocks reserved past the end (a thread file: core.c, file_prealloc): the offset they
-   * reach, 0 for none, UINT64_MAX when reserving failed once (not tried again). */
+   * reach, 0 for none; no_prealloc once a reservation was refused (never tried again). */
   uint64_t prealloc;
+  int no_prealloc;
 } ms_file_t;
 
 typedef struct ms_tls_s {

@@ -794,27 +794,23 @@ MS_EXPORT int dlclose(void *handle) {
   return rc;
 }
 
-/* libunwind's calls during a tracker walk are answered by the platform backend without a
- * system call (ms_prim_sig_hold; docs/tracker.md, "Signals during a walk"); every other
- * call, the program's own, goes to the next sigprocmask unchanged. Before the allocator is
- * resolved, glibc's pthread_sigmask does the same work (its sigprocmask is that call with
- * the error in errno). */
-MS_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old) {
-  if (ms__prim_sigmask_emulated(how, set, old))
+/* libunwind's calls during a tracker walk are answered by the platform backend
+ * (ms_prim_sig_hold; docs/tracker.md, "Signals during a walk"): it knows them by the return
+ * address, in libunwind's code. Every other call, the program's own, goes to the next
+ * sigprocmask unchanged. Before the allocator is resolved, glibc's pthread_sigmask does the
+ * same work (its sigprocmask is that call with the error in errno). noinline: the return
+ * address is the caller's. */
+MS_EXPORT __attribute__((noinline)) int sigprocmask(int how, const sigset_t *set, sigset_t *old) {
+  if (ms__prim_sigmask_emulated((uintptr_t)__builtin_return_address(0), old))
     return 0;
   int (*next)(int, const sigset_t *, sigset_t *) =
       __atomic_load_n(&next_sigprocmask, __ATOMIC_RELAXED);
-  int rc;
-  if (next != NULL) {
-    rc = next(how, set, old);
-  } else {
-    int err = pthread_sigmask(how, set, old);
-    if (err != 0)
-      errno = err;
-    rc = err != 0 ? -1 : 0;
-  }
-  ms__prim_sigmask_changed();
-  return rc;
+  if (next != NULL)
+    return next(how, set, old);
+  int err = pthread_sigmask(how, set, old);
+  if (err != 0)
+    errno = err;
+  return err != 0 ? -1 : 0;
 }
 
 /* A thread that names itself is re-checked against a MEMSCOPE_THREADS glob, and the name is

@@ -70,6 +70,7 @@ static void map_tables(void) {
 
 void ms__stacks_init(void) {
   dl_iterate_phdr(find_self, (void *)(uintptr_t)&ms__stack_intern);
+  ms__prim_sig_init(); /* before the first walk below */
   if (ms__g.depth)
     map_tables();
   /* The first walk builds the unwinder's caches (libunwind's); do it now, not inside a hook.
@@ -602,6 +603,10 @@ static __attribute__((noinline)) uint32_t sc_walk_learn(ms_thread_t *t, sc_cache
   void *frames[MS_MAX_DEPTH + 10];
   /* our frames: this, ms__stack_learn_miss, the hook body */
   int end, max = ms__g.depth + 8;
+  /* One hold for the walk and every probe (ms_prim_sig_hold: libunwind's signal blocking
+   * done once, not twice a step). Released before the stack is interned: that may write the
+   * thread's chunks, which is no work to do with the program's signals blocked. */
+  ms_prim_sig_hold();
   int m = ms_prim_walk(w, max, &end);
   if (m < 0) { /* libunwind failed on the way: the capture takes the ordinary walk */
     e->state = SC_NEVER;
@@ -610,6 +615,7 @@ static __attribute__((noinline)) uint32_t sc_walk_learn(ms_thread_t *t, sc_cache
       sc_compare_walk(frames, n);
       ms__prim_stepped_walks = 0;
     }
+    ms_prim_sig_release();
     return ms__stack_intern(t, frames, n);
   }
   for (int i = 0; i < m; i++)
@@ -635,14 +641,19 @@ static __attribute__((noinline)) uint32_t sc_walk_learn(ms_thread_t *t, sc_cache
     int bp = nb - bskip < ms__g.depth ? nb - bskip : ms__g.depth;
     if (bp != np || memcmp(bt + bskip, frames + skip, sizeof(void *) * (size_t)np) != 0) {
       e->state = SC_NEVER;
+      ms_prim_sig_release();
       return ms__stack_intern(t, bt, nb);
     }
   }
+  /* Learnt with a stand-in id (sc_learn only stores it): the entry is this thread's, and no
+   * hook of it runs before the real id is put in below. */
+  sc_learn(c, e, w, m, end, frames + skip, np, UINT32_MAX - 1);
+  ms_prim_sig_release();
   uint32_t id = ms__stack_intern(t, frames, m);
   if (id == 0 || id == UINT32_MAX)
     e->state = SC_NEVER;
-  else
-    sc_learn(c, e, w, m, end, frames + skip, np, id);
+  else if (e->state == SC_CACHED)
+    e->id = id;
   return id;
 }
 
@@ -655,11 +666,7 @@ int ms__stack_learn_miss(ms_thread_t *t, uintptr_t site, uintptr_t cfa, uintptr_
     return 0;
   if (MS_UNLIKELY(ms__stack_check))
     atomic_fetch_add_explicit(&sc_misses, 1, memory_order_relaxed);
-  /* One signal block for the walk and every probe of the learn, instead of libunwind's two
-   * rt_sigprocmask calls a step (ms_prim_sig_hold). */
-  ms_prim_sig_hold();
   *id = sc_walk_learn(t, c, e);
-  ms_prim_sig_release();
   if (variant_of && e->state == SC_CACHED && variant_of->state == SC_CACHED)
     sc_split_first(e, variant_of);
   return 1;

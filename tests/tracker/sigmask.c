@@ -12,7 +12,9 @@
  *      bytes of an old set written.
  * Prints "calls=N" (sigprocmask and pthread_sigmask calls the program made itself) and exits
  * 0, or prints what failed and exits 1. Same result with and without the tracker.
- * `sigmask walks` only walks every stack twice (sigmask.sh counts its system calls). */
+ * `sigmask walks` only walks every stack twice, `sigmask depths` allocates once at each of
+ * 4,000 stack depths, a new stack-cache key each time, never learnt (sigmask.sh counts
+ * their system calls). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -31,7 +33,16 @@ static _Atomic int helper_done;
 static pthread_t main_thread;
 
 static void on_usr1(int s) { (void)s; usr1++; }
-static void on_usr2(int s) { (void)s; usr2++; }
+static volatile sig_atomic_t handler_saw_hold;
+/* Its own mask, asked from the handler: SIGUSR1 is unblocked in phase 2, so a mask with it
+ * blocked is not the thread's (an answer meant for libunwind inside a tracker walk). */
+static void on_usr2(int s) {
+  (void)s;
+  sigset_t m;
+  if (sigprocmask(SIG_BLOCK, NULL, &m) == 0 && sigismember(&m, SIGUSR1))
+    handler_saw_hold = 1;
+  usr2++;
+}
 
 #define FAIL(...) (printf("FAIL: " __VA_ARGS__), printf("\n"), fails++)
 
@@ -95,9 +106,23 @@ static void *sender(void *arg) {
   return NULL;
 }
 
+/* One allocation at depth d below here: a new stack pointer for every d. */
+static __attribute__((noinline)) void at_depth(int d) {
+  if (d == 0)
+    free(malloc(8));
+  else
+    at_depth(d - 1);
+  __asm__ volatile("" : : : "memory");
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "walks") == 0) {
     walk_all();
+    return 0;
+  }
+  if (argc > 1 && strcmp(argv[1], "depths") == 0) {
+    for (int d = 1; d <= 4000; d++)
+      at_depth(d);
     return 0;
   }
   main_thread = pthread_self();
@@ -135,6 +160,8 @@ int main(int argc, char **argv) {
   pthread_join(th, NULL);
   if (usr2 != 200)
     FAIL("SIGUSR2 arrived %d times of 200", (int)usr2);
+  if (handler_saw_hold)
+    FAIL("the handler's sigprocmask saw a mask that is not the thread's");
 
   /* 3. the mask is the program's */
   sigprocmask(SIG_BLOCK, NULL, &now), calls++;

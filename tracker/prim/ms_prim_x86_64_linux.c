@@ -11,6 +11,7 @@
  * on the lock): stack-cache hits never call libunwind. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -81,80 +82,85 @@ int ms_prim_fork_gate_install(void) {
 
 /* ---- signals held across a walk ---------------------------------------------------------
  * libunwind (CONFIG_BLOCK_SIGNALS, Debian's build) blocks every signal around each use of its
- * cache lock: two rt_sigprocmask calls a unw_step, and two more around dl_iterate_phdr when a
- * frame's unwind rule is not cached. A learning miss makes ~20 of them (19,704 in sqlite3's
- * 200k-row script, at ~0.32 us each on the guest this was measured on). The tracker now
- * blocks them once for its whole walk (ms_prim_sig_hold) and answers libunwind's own calls
- * in that window itself (ms_prim_sigmask_emulated): each asks to set the mask it already has,
- * so the answer (the old mask, and no change) is the kernel's without the system call. A
- * call that would change the mask still goes to the kernel. The program's own calls outside
- * a walk always go to the kernel, through the next sigprocmask. docs/tracker.md, "Signals
- * during a walk". The masks are the kernel's 64-bit word, as glibc passes it (_NSIG / 8). */
+ * cache lock: sigprocmask(SIG_SETMASK, <all>, &old), then sigprocmask(SIG_SETMASK, &old,
+ * NULL); two a unw_step, two more around dl_iterate_phdr when a frame's unwind rule is not
+ * cached. A learning miss made ~20 of them (19,704 in sqlite3's 200k-row script, at ~0.32 us
+ * each on the guest measured). Now a walk of the tracker is a hold (ms_prim_sig_hold/release;
+ * nested holds count once), and inside a hold libunwind's calls are answered here
+ * (ms__prim_sigmask_emulated): the first one blocks the signals for the rest of the hold with
+ * one system call, every one returns with nothing more to do, and the release restores the
+ * program's mask. A hold in which libunwind never locks (unw_backtrace with its trace cache
+ * warm) makes no system call. Only calls made from libunwind's code are answered: the
+ * program's own (a signal handler that runs in a hold before the block, say) always go to the
+ * kernel. docs/tracker.md, "Signals during a walk". Masks are the kernel's 64-bit word. */
 #define SIGBIT(s) (1ull << ((s) - 1))
-/* glibc keeps SIGCANCEL (32) and SIGSETXID (33) unblocked whatever a caller asks, and the
- * kernel SIGKILL and SIGSTOP. */
-#define SIG_GLIBC_OWN (SIGBIT(32) | SIGBIT(33))
-#define SIG_UNBLOCKABLE (SIGBIT(SIGKILL) | SIGBIT(SIGSTOP))
+/* The mask of a hold: what libunwind's <all> blocks, but for glibc's own two (SIGCANCEL,
+ * SIGSETXID: glibc never lets them be blocked; a setuid() in another thread waits on
+ * SIGSETXID) and the synchronous fault signals. libunwind's stack reads ran with those
+ * unblocked, so the program's handler sees a fault there as it did (a blocked SIGSEGV would
+ * kill the program instead). What the hold is for, no asynchronous handler entering while
+ * libunwind holds its lock, is kept. */
+#define SIG_HOLD_MASK                                                                          \
+  (~(SIGBIT(32) | SIGBIT(33) | SIGBIT(SIGSEGV) | SIGBIT(SIGBUS) | SIGBIT(SIGILL) |             \
+     SIGBIT(SIGFPE) | SIGBIT(SIGTRAP) | SIGBIT(SIGSYS) | SIGBIT(SIGKILL) | SIGBIT(SIGSTOP)))
 
 static __thread unsigned sig_depth __attribute__((tls_model("initial-exec")));
-static __thread int sig_held __attribute__((tls_model("initial-exec")));
+static __thread int sig_blocked __attribute__((tls_model("initial-exec")));
 static __thread uint64_t sig_saved __attribute__((tls_model("initial-exec")));
-static __thread uint64_t sig_cur __attribute__((tls_model("initial-exec")));
+/* libunwind's executable segment: [unw_lo, unw_hi); empty until ms__prim_sig_init found it
+ * (then nothing is answered here: every call goes to the kernel, as before). */
+static uintptr_t unw_lo, unw_hi;
 
-void ms__prim_sig_hold(void) {
-  if (sig_depth++ != 0)
-    return;
-  /* What sigfillset + sigprocmask(SIG_SETMASK) asks glibc for: the mask libunwind sets. */
-  uint64_t all = ~SIG_GLIBC_OWN, old = 0;
-  int saved_errno = errno;
-  if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof all) == 0) {
-    sig_saved = old;
-    sig_cur = all & ~SIG_UNBLOCKABLE;
-    sig_held = 1; /* last: a handler that ran before the block saw the real path */
+static int find_unwind_text(struct dl_phdr_info *info, size_t size, void *arg) {
+  (void)size;
+  uintptr_t fn = (uintptr_t)arg;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+    if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && fn >= lo && fn < hi) {
+      unw_lo = lo;
+      unw_hi = hi;
+      return 1;
+    }
   }
-  errno = saved_errno;
+  return 0;
 }
 
+void ms__prim_sig_init(void) {
+  if (unw_hi == 0)
+    dl_iterate_phdr(find_unwind_text, (void *)(uintptr_t)&unw_backtrace);
+}
+
+void ms__prim_sig_hold(void) { sig_depth++; }
+
 void ms__prim_sig_release(void) {
-  if (sig_depth == 0 || --sig_depth != 0 || !sig_held)
+  if (sig_depth == 0 || --sig_depth != 0 || !sig_blocked)
     return;
-  sig_held = 0; /* first: a handler that runs once the mask is restored takes the real path */
+  sig_blocked = 0; /* first: a handler that runs once the mask is restored sees no hold */
   int saved_errno = errno;
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &sig_saved, NULL, sizeof sig_saved);
   errno = saved_errno;
 }
 
-int ms__prim_sigmask_emulated(int how, const void *set, void *old) {
-  if (!sig_held)
+int ms__prim_sigmask_emulated(uintptr_t caller, void *old) {
+  if (sig_depth == 0 || caller - unw_lo >= unw_hi - unw_lo)
     return 0;
-  uint64_t next = sig_cur;
-  if (set != NULL) {
-    uint64_t s;
-    memcpy(&s, set, sizeof s);
-    s &= ~SIG_GLIBC_OWN;
-    if (how == SIG_BLOCK)
-      next |= s;
-    else if (how == SIG_UNBLOCK)
-      next &= ~s;
-    else if (how == SIG_SETMASK)
-      next = s;
-    else
-      return 0; /* the kernel's EINVAL */
-    next &= ~SIG_UNBLOCKABLE;
-    if (next != sig_cur)
-      return 0; /* a change: the kernel makes it (ms__prim_sigmask_changed follows) */
+  uint64_t hold = SIG_HOLD_MASK;
+  if (!sig_blocked) {
+    uint64_t prev = 0;
+    int saved_errno = errno;
+    int rc = (int)syscall(SYS_rt_sigprocmask, SIG_SETMASK, &hold, &prev, sizeof hold);
+    errno = saved_errno;
+    if (rc != 0)
+      return 0; /* libunwind's call goes to the kernel as before */
+    sig_saved = prev;
+    sig_blocked = 1;
   }
-  if (old != NULL)
-    memcpy(old, &sig_cur, sizeof sig_cur); /* the kernel writes 8 bytes of the sigset_t too */
+  /* libunwind keeps the old mask only to give it back in its next call, which is answered
+   * here too: the hold's mask, as the kernel would report it (8 bytes of the sigset_t). */
+  if (old != NULL) {
+    hold &= ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP));
+    memcpy(old, &hold, sizeof hold);
+  }
   return 1;
-}
-
-void ms__prim_sigmask_changed(void) {
-  if (!sig_held)
-    return;
-  uint64_t cur = 0;
-  int saved_errno = errno;
-  if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &cur, sizeof cur) == 0)
-    sig_cur = cur;
-  errno = saved_errno;
 }

@@ -81,18 +81,18 @@ void ms__prim_gate_enter(void) __attribute__((visibility("hidden")));
 void ms__prim_gate_leave(void) __attribute__((visibility("hidden")));
 int ms_prim_fork_gate_install(void) __attribute__((visibility("hidden")));
 
-/* Signals held across a walk (ms_prim_x86_64_linux.c): every signal but glibc's own two is
- * blocked from the outermost hold to its release (they nest), and meanwhile libunwind's own
- * sigprocmask calls, which only ever set the mask already set, are answered without a system
- * call (the tracker's exported sigprocmask asks ms__prim_sigmask_emulated first). */
+/* Signals held across a walk (ms_prim_x86_64_linux.c; docs/tracker.md, "Signals during a
+ * walk"): from a hold to its release (they nest) libunwind's own sigprocmask calls are
+ * answered by ms__prim_sigmask_emulated, which the tracker's exported sigprocmask asks first
+ * with its return address: the first blocks every asynchronous signal for the rest of the
+ * hold, in one system call; the release restores the mask. ms__prim_sig_init, once at start,
+ * finds libunwind's code (until then nothing is answered). */
+void ms__prim_sig_init(void) __attribute__((visibility("hidden")));
 void ms__prim_sig_hold(void) __attribute__((visibility("hidden")));
 void ms__prim_sig_release(void) __attribute__((visibility("hidden")));
-/* 1 when a sigprocmask(how, set, old) of this thread was answered here (inside a hold, and it
- * changes nothing: *old written as the kernel would); 0: make the real call, then call
- * ms__prim_sigmask_changed. set and old are sigset_t pointers. */
-int ms__prim_sigmask_emulated(int how, const void *set, void *old)
-    __attribute__((visibility("hidden")));
-void ms__prim_sigmask_changed(void) __attribute__((visibility("hidden")));
+/* 1 when a sigprocmask call from `caller` was answered here (a call from libunwind's code
+ * inside a hold; *old, a sigset_t, written as the kernel writes it), 0: make the real call. */
+int ms__prim_sigmask_emulated(uintptr_t caller, void *old) __attribute__((visibility("hidden")));
 #define ms_prim_sig_hold ms__prim_sig_hold
 #define ms_prim_sig_release ms__prim_sig_release
 
