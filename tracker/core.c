@@ -128,6 +128,7 @@ static int file_adopt(ms_file_t *f, int fd) {
   f->bytes = 0;
   f->prealloc = 0;
   f->no_prealloc = 0;
+  f->may_prealloc = 0;
   return 0;
 }
 
@@ -157,11 +158,12 @@ static int file_reopen(ms_file_t *f) {
     return -EBADF;
   }
   uint64_t prealloc = f->prealloc;
-  int no_prealloc = f->no_prealloc;
+  int no_prealloc = f->no_prealloc, may_prealloc = f->may_prealloc;
   *f = again;
   f->bytes = bytes;
   f->prealloc = prealloc;
   f->no_prealloc = no_prealloc;
+  f->may_prealloc = may_prealloc;
   return 0;
 }
 
@@ -187,7 +189,21 @@ static int file_check(ms_file_t *f) {
 #define MS_PREALLOC_STEP (1024u * 1024)
 #define MS_PREALLOC_MIN_FREE (1024ull * 1024 * 1024)
 
+/* Set for the rest of the run once a thread saw its file system under the floor: every
+ * thread file then gives back its reserve at its next write and reserves no more, so that
+ * reserves made while there was room do not stay while the disk fills. */
+static _Atomic int prealloc_low;
+
+static void file_trim(ms_file_t *f);
+
+/* Called by file_write once f->fd is known to be ours, for a file that may reserve. */
 static void file_prealloc(ms_file_t *f, size_t len) {
+  if (MS_UNLIKELY(atomic_load_explicit(&prealloc_low, memory_order_relaxed))) {
+    f->no_prealloc = 1;
+    if (f->prealloc > f->bytes)
+      file_trim(f);
+    return;
+  }
   if (f->no_prealloc || f->bytes + len <= f->prealloc || f->bytes < MS_PREALLOC_FROM)
     return;
   struct rlimit rl;
@@ -198,7 +214,10 @@ static void file_prealloc(ms_file_t *f, size_t len) {
     f->no_prealloc = 1;
   } else if (fstatvfs(f->fd, &vfs) != 0 ||
              (uint64_t)vfs.f_bavail * vfs.f_frsize < MS_PREALLOC_MIN_FREE + MS_PREALLOC_STEP) {
-    /* not now: the disk may have room again later */
+    atomic_store(&prealloc_low, 1);
+    f->no_prealloc = 1;
+    if (f->prealloc > f->bytes)
+      file_trim(f);
   } else {
     /* A failed call may have reserved part of the range: file_trim gives that back too. */
     f->prealloc = from + MS_PREALLOC_STEP;
@@ -253,6 +272,8 @@ static int file_create(ms_file_t *f, const char *name) { return file_create_mode
 static int file_write(ms_file_t *f, const void *buf, size_t len) {
   if (file_check(f) < 0)
     return -EBADF;
+  if (f->may_prealloc)
+    file_prealloc(f, len);
   struct rlimit rl;
   if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
       f->bytes + len > rl.rlim_cur)
@@ -484,6 +505,7 @@ static int thread_file_create(ms_thread_t *t) {
   if (rc == 0) {
     snprintf(t->ring.file_name, sizeof t->ring.file_name, "%s", t->file.name);
     t->ring.file_bytes = t->file.bytes;
+    t->file.may_prealloc = 1; /* its stage writes reserve ahead (file_prealloc) */
   }
   return rc;
 }
@@ -526,8 +548,10 @@ static void stage_write_failed(ms_thread_t *t, uint64_t start, int err) {
   }
   if (got > keep && file_check(&t->file) == 0 &&
       ftruncate(t->file.fd, (off_t)(start + keep)) == 0 &&
-      lseek(t->file.fd, (off_t)(start + keep), SEEK_SET) >= 0)
+      lseek(t->file.fd, (off_t)(start + keep), SEEK_SET) >= 0) {
     t->file.bytes = start + keep; /* else the torn chunk stays: the reader stops before it */
+    t->file.prealloc = 0;         /* the truncation freed the reserve too */
+  }
   uint32_t lost = t->ring.staged_ev - kept_ev;
   atomic_fetch_add(&ms__g.write_errors, 1);
   atomic_fetch_add(&ms__g.events_lost, lost);
@@ -549,7 +573,6 @@ static int stage_write(ms_thread_t *t) {
   if (rc == 0) {
     t->ring.wr_file_end = start + n;
     __atomic_store_n(&t->ring.wr_busy, 1, __ATOMIC_SEQ_CST);
-    file_prealloc(&t->file, n);
     rc = file_write(&t->file, t->stage, n);
     if (rc == -EFBIG && t->file.bytes == start) { /* refused before anything was written */
       uint32_t part = stage_fitting(t, &ev);

@@ -73,6 +73,7 @@ typedef struct ms_file_s {
    * reach, 0 for none; no_prealloc once a reservation was refused (never tried again). */
   uint64_t prealloc;
   int no_prealloc;
+  int may_prealloc; /* a thread file: file_write reserves ahead */
 } ms_file_t;
 
 typedef struct ms_tls_s {

@@ -26,7 +26,7 @@ command -v strace >/dev/null || { echo "SKIP: strace is not installed (ci/setup.
 count() {
   rm -rf "$work/s"
   MEMSCOPE_OUT="$work/s" MEMSCOPE_STACK_DEPTH=16 MEMSCOPE_TEST_STACK_VERIFY=count \
-    strace -f -qq -e trace=rt_sigprocmask -o "$work/strace.txt" \
+    strace -f -qq -e trace=rt_sigprocmask,write -o "$work/strace.txt" \
     env LD_PRELOAD="$LIB" "$PROG" "$1" >"$work/strace.out" 2>&1 ||
     fail "$1 under strace: $(head -c 300 "$work/strace.out")"
   n=$(grep -c 'rt_sigprocmask(' "$work/strace.txt")
@@ -38,6 +38,19 @@ bound=$((2 * m + 100))
 echo "walks: $n rt_sigprocmask calls for $m stack-cache misses (bound $bound)"
 [ "$m" -ge 500 ] || fail "walks: only $m misses"
 [ "$n" -le "$bound" ] || fail "walks: $n rt_sigprocmask calls, more than $bound: the walks are not held"
+# The holds themselves: their block leaves the fault signals out (strace lists a mask as
+# ~[the signals not blocked]; libunwind's own <all> leaves out only glibc's RTMIN and RT_1),
+# and no write happens between a block and its restore (a stack is interned, and its chunk
+# written, after the hold; libunwind's own 1-byte writes to its memory-check pipe do not
+# count).
+read -r holds inside <<<"$(awk '
+  /rt_sigprocmask\(SIG_SETMASK, ~\[/ { if ($0 ~ /SEGV/ && $0 ~ /BUS/ && $0 ~ /ILL/ && $0 ~ /FPE/) { held = 1; holds++ } next }
+  /rt_sigprocmask\(SIG_SETMASK, \[/ { held = 0; next }
+  /write\([0-9]+, .*, [0-9]+\)/ { if (held && $0 !~ /, 1\) *= /) inside++ }
+  END { print holds + 0, inside + 0 }' "$work/strace.txt")"
+echo "walks: $holds holds with the fault signals unblocked, $inside writes inside them"
+[ "$holds" -ge 200 ] || fail "walks: $holds holds leave SIGSEGV/SIGBUS/SIGILL/SIGFPE unblocked, expected one a learn (200 at least)"
+[ "$inside" = 0 ] || fail "walks: $inside writes with the program's signals blocked"
 # 4,000 walks that never learn, by unw_backtrace with its trace cache warm: libunwind locks
 # nothing, so a hold must cost nothing either (a hold that blocked eagerly made 8,002).
 count depths

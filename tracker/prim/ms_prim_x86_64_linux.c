@@ -85,14 +85,16 @@ int ms_prim_fork_gate_install(void) {
  * cache lock: sigprocmask(SIG_SETMASK, <all>, &old), then sigprocmask(SIG_SETMASK, &old,
  * NULL); two a unw_step, two more around dl_iterate_phdr when a frame's unwind rule is not
  * cached. A learning miss made ~20 of them (19,704 in sqlite3's 200k-row script, at ~0.32 us
- * each on the guest measured). Now a walk of the tracker is a hold (ms_prim_sig_hold/release;
- * nested holds count once), and inside a hold libunwind's calls are answered here
- * (ms__prim_sigmask_emulated): the first one blocks the signals for the rest of the hold with
- * one system call, every one returns with nothing more to do, and the release restores the
- * program's mask. A hold in which libunwind never locks (unw_backtrace with its trace cache
- * warm) makes no system call. Only calls made from libunwind's code are answered: the
- * program's own (a signal handler that runs in a hold before the block, say) always go to the
- * kernel. docs/tracker.md, "Signals during a walk". Masks are the kernel's 64-bit word. */
+ * each on the guest measured). Now the tracker's stepped walks and learns are holds
+ * (ms_prim_sig_hold/release; nested holds count once): a hold blocks the asynchronous signals
+ * with one system call and its release restores the program's mask, and in between
+ * libunwind's own calls are answered here without one (ms__prim_sigmask_emulated). The block
+ * comes first, so no signal handler can run inside a hold (only a synchronous fault's, which
+ * the hold leaves unblocked: below) and every libunwind call answered is the walk's own.
+ * unw_backtrace with its trace cache warm takes no lock: it is not a hold (when cold, its
+ * steps block as libunwind always did). Calls are known as libunwind's by their return
+ * address, in the code segment of the first caller seen at start (ms__prim_sig_init). docs/
+ * tracker.md, "Signals during a walk". Masks are the kernel's 64-bit word. */
 #define SIGBIT(s) (1ull << ((s) - 1))
 /* The mask of a hold: what libunwind's <all> blocks, but for glibc's own two (SIGCANCEL,
  * SIGSETXID: glibc never lets them be blocked; a setuid() in another thread waits on
@@ -107,17 +109,20 @@ int ms_prim_fork_gate_install(void) {
 static __thread unsigned sig_depth __attribute__((tls_model("initial-exec")));
 static __thread int sig_blocked __attribute__((tls_model("initial-exec")));
 static __thread uint64_t sig_saved __attribute__((tls_model("initial-exec")));
-/* libunwind's executable segment: [unw_lo, unw_hi); empty until ms__prim_sig_init found it
- * (then nothing is answered here: every call goes to the kernel, as before). */
+/* libunwind's code segment: [unw_lo, unw_hi); empty until ms__prim_sig_init found it (then
+ * nothing is answered here: every call goes to the kernel, as before). */
 static uintptr_t unw_lo, unw_hi;
+/* ms__prim_sig_init's probe: the return address of libunwind's first sigprocmask call. */
+static int sig_probing;
+static uintptr_t sig_probe_caller;
 
-static int find_unwind_text(struct dl_phdr_info *info, size_t size, void *arg) {
+static int find_text(struct dl_phdr_info *info, size_t size, void *arg) {
   (void)size;
-  uintptr_t fn = (uintptr_t)arg;
+  uintptr_t at = *(uintptr_t *)arg;
   for (int i = 0; i < info->dlpi_phnum; i++) {
     const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
     uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-    if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && fn >= lo && fn < hi) {
+    if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && at >= lo && at < hi) {
       unw_lo = lo;
       unw_hi = hi;
       return 1;
@@ -126,41 +131,81 @@ static int find_unwind_text(struct dl_phdr_info *info, size_t size, void *arg) {
   return 0;
 }
 
+/* libunwind's code is found by where its own sigprocmask calls come from: one stepped walk,
+ * whose first step takes its cache lock (a function address would not do: a non-PIE program
+ * that takes unw_backtrace's address makes that a PLT entry in the program). A libunwind
+ * built without signal blocking makes no call: nothing to answer, and none is. */
 void ms__prim_sig_init(void) {
-  if (unw_hi == 0)
-    dl_iterate_phdr(find_unwind_text, (void *)(uintptr_t)&unw_backtrace);
+  if (unw_hi != 0)
+    return;
+  void *frames[4];
+  sig_probing = 1;
+  ms_prim_backtrace_stepped(frames, 4);
+  sig_probing = 0;
+  uintptr_t at = sig_probe_caller;
+  if (at != 0)
+    dl_iterate_phdr(find_text, &at);
 }
 
-void ms__prim_sig_hold(void) { sig_depth++; }
+void ms__prim_sig_hold(void) {
+  if (sig_depth++ != 0)
+    return;
+  uint64_t hold = SIG_HOLD_MASK, prev = 0;
+  int saved_errno = errno;
+  if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &hold, &prev, sizeof hold) == 0) {
+    sig_saved = prev;
+    sig_blocked = 1; /* after the block: a handler that ran before it saw no hold */
+  }
+  errno = saved_errno;
+}
 
 void ms__prim_sig_release(void) {
   if (sig_depth == 0 || --sig_depth != 0 || !sig_blocked)
     return;
-  sig_blocked = 0; /* first: a handler that runs once the mask is restored sees no hold */
+  sig_blocked = 0; /* before the restore: a handler that runs once it is done sees no hold */
   int saved_errno = errno;
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &sig_saved, NULL, sizeof sig_saved);
   errno = saved_errno;
 }
 
+/* libunwind's sigprocmask calls on this thread, answered or not (ms__prim_traced_enter). */
+static __thread uint32_t unw_calls __attribute__((tls_model("initial-exec")));
+/* Whether this thread's last unw_backtrace called sigprocmask (its trace cache was cold). */
+static __thread int traced_cold __attribute__((tls_model("initial-exec")));
+
 int ms__prim_sigmask_emulated(uintptr_t caller, void *old) {
-  if (sig_depth == 0 || caller - unw_lo >= unw_hi - unw_lo)
+  if (__builtin_expect(sig_probing, 0)) {
+    if (sig_probe_caller == 0)
+      sig_probe_caller = caller;
     return 0;
-  uint64_t hold = SIG_HOLD_MASK;
-  if (!sig_blocked) {
-    uint64_t prev = 0;
-    int saved_errno = errno;
-    int rc = (int)syscall(SYS_rt_sigprocmask, SIG_SETMASK, &hold, &prev, sizeof hold);
-    errno = saved_errno;
-    if (rc != 0)
-      return 0; /* libunwind's call goes to the kernel as before */
-    sig_saved = prev;
-    sig_blocked = 1;
   }
-  /* libunwind keeps the old mask only to give it back in its next call, which is answered
-   * here too: the hold's mask, as the kernel would report it (8 bytes of the sigset_t). */
+  if (caller - unw_lo >= unw_hi - unw_lo)
+    return 0;
+  unw_calls++;
+  if (!sig_blocked)
+    return 0;
+  /* libunwind keeps the old mask only to give it back in its next call, answered here too:
+   * the hold's mask, as the kernel would report it (8 bytes of the sigset_t). */
   if (old != NULL) {
-    hold &= ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP));
+    uint64_t hold = SIG_HOLD_MASK & ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP));
     memcpy(old, &hold, sizeof hold);
   }
   return 1;
+}
+
+/* unw_backtrace with its trace cache warm makes no sigprocmask call, and a hold would add
+ * two; with it cold (a thread's first walks, code not walked before) each frame new to it
+ * takes libunwind's lock like a step. So an unw_backtrace is a hold when the thread's last
+ * one was cold: cold walks come in runs (start-up, a new code path), and one warm walk after
+ * a run costs its two calls once. Returns what ms__prim_traced_leave needs. */
+uint32_t ms__prim_traced_enter(void) {
+  if (traced_cold)
+    ms__prim_sig_hold();
+  return unw_calls;
+}
+
+void ms__prim_traced_leave(uint32_t calls_before) {
+  if (traced_cold)
+    ms__prim_sig_release();
+  traced_cold = unw_calls != calls_before;
 }

@@ -82,11 +82,11 @@ void ms__prim_gate_leave(void) __attribute__((visibility("hidden")));
 int ms_prim_fork_gate_install(void) __attribute__((visibility("hidden")));
 
 /* Signals held across a walk (ms_prim_x86_64_linux.c; docs/tracker.md, "Signals during a
- * walk"): from a hold to its release (they nest) libunwind's own sigprocmask calls are
- * answered by ms__prim_sigmask_emulated, which the tracker's exported sigprocmask asks first
- * with its return address: the first blocks every asynchronous signal for the rest of the
- * hold, in one system call; the release restores the mask. ms__prim_sig_init, once at start,
- * finds libunwind's code (until then nothing is answered). */
+ * walk"): from a hold to its release (they nest) the asynchronous signals are blocked, with
+ * one system call each way, and libunwind's own sigprocmask calls are answered by
+ * ms__prim_sigmask_emulated, which the tracker's exported sigprocmask asks first with its
+ * return address. ms__prim_sig_init, once at start before any other walk, finds libunwind's
+ * code (until then nothing is answered). */
 void ms__prim_sig_init(void) __attribute__((visibility("hidden")));
 void ms__prim_sig_hold(void) __attribute__((visibility("hidden")));
 void ms__prim_sig_release(void) __attribute__((visibility("hidden")));
@@ -95,6 +95,10 @@ void ms__prim_sig_release(void) __attribute__((visibility("hidden")));
 int ms__prim_sigmask_emulated(uintptr_t caller, void *old) __attribute__((visibility("hidden")));
 #define ms_prim_sig_hold ms__prim_sig_hold
 #define ms_prim_sig_release ms__prim_sig_release
+/* Around an unw_backtrace: a hold when the thread's last one found libunwind's trace cache
+ * cold (it called sigprocmask), none when it was warm. */
+uint32_t ms__prim_traced_enter(void) __attribute__((visibility("hidden")));
+void ms__prim_traced_leave(uint32_t calls_before) __attribute__((visibility("hidden")));
 
 /* libunwind's unw_backtrace. Its x86-64 fast path (tdep_trace, src/x86_64/Gtrace.c) keeps a
  * per-thread trace cache: a hash of 2^14 16-byte frame records that it maps and fills in
@@ -104,11 +108,11 @@ int ms__prim_sigmask_emulated(uintptr_t caller, void *old) __attribute__((visibi
 MS_PRIM_INLINE int ms_prim_backtrace_traced(void **out, int max) {
   /* Gated too: the fast path falls back to unw_step (slow_backtrace) whenever a frame is not
    * in its cache, and unw_step takes libunwind's mutex. */
-  ms__prim_sig_hold();
+  uint32_t calls = ms__prim_traced_enter();
   ms__prim_gate_enter();
   int n = unw_backtrace(out, max);
   ms__prim_gate_leave();
-  ms__prim_sig_release();
+  ms__prim_traced_leave(calls);
   return n;
 }
 
