@@ -91,8 +91,8 @@ int ms_prim_fork_gate_install(void) {
  * libunwind's own calls are answered here without one (ms__prim_sigmask_emulated). The block
  * comes first, so no signal handler can run inside a hold (only a synchronous fault's, which
  * the hold leaves unblocked: below) and every libunwind call answered is the walk's own.
- * unw_backtrace with its trace cache warm takes no lock: it is not a hold (when cold, its
- * steps block as libunwind always did). Calls are known as libunwind's by their return
+ * unw_backtrace with its trace cache warm takes no lock, so it is a hold only after a cold
+ * one (ms__prim_traced_enter). Calls are known as libunwind's by their return
  * address, in the code segment of the first caller seen at start (ms__prim_sig_init). docs/
  * tracker.md, "Signals during a walk". Masks are the kernel's 64-bit word. */
 #define SIGBIT(s) (1ull << ((s) - 1))
@@ -197,15 +197,17 @@ int ms__prim_sigmask_emulated(uintptr_t caller, void *old) {
  * two; with it cold (a thread's first walks, code not walked before) each frame new to it
  * takes libunwind's lock like a step. So an unw_backtrace is a hold when the thread's last
  * one was cold: cold walks come in runs (start-up, a new code path), and one warm walk after
- * a run costs its two calls once. Returns what ms__prim_traced_leave needs. */
-uint32_t ms__prim_traced_enter(void) {
-  if (traced_cold)
+ * a run costs its two calls once. Returns what ms__prim_traced_leave needs: whether this one
+ * holds, and libunwind's calls so far. */
+uint64_t ms__prim_traced_enter(void) {
+  uint64_t held = traced_cold != 0;
+  if (held)
     ms__prim_sig_hold();
-  return unw_calls;
+  return held << 32 | unw_calls;
 }
 
-void ms__prim_traced_leave(uint32_t calls_before) {
-  if (traced_cold)
+void ms__prim_traced_leave(uint64_t token) {
+  if (token >> 32)
     ms__prim_sig_release();
-  traced_cold = unw_calls != calls_before;
+  traced_cold = unw_calls != (uint32_t)token;
 }

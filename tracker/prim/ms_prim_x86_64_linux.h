@@ -97,8 +97,8 @@ int ms__prim_sigmask_emulated(uintptr_t caller, void *old) __attribute__((visibi
 #define ms_prim_sig_release ms__prim_sig_release
 /* Around an unw_backtrace: a hold when the thread's last one found libunwind's trace cache
  * cold (it called sigprocmask), none when it was warm. */
-uint32_t ms__prim_traced_enter(void) __attribute__((visibility("hidden")));
-void ms__prim_traced_leave(uint32_t calls_before) __attribute__((visibility("hidden")));
+uint64_t ms__prim_traced_enter(void) __attribute__((visibility("hidden")));
+void ms__prim_traced_leave(uint64_t token) __attribute__((visibility("hidden")));
 
 /* libunwind's unw_backtrace. Its x86-64 fast path (tdep_trace, src/x86_64/Gtrace.c) keeps a
  * per-thread trace cache: a hash of 2^14 16-byte frame records that it maps and fills in
@@ -108,11 +108,11 @@ void ms__prim_traced_leave(uint32_t calls_before) __attribute__((visibility("hid
 MS_PRIM_INLINE int ms_prim_backtrace_traced(void **out, int max) {
   /* Gated too: the fast path falls back to unw_step (slow_backtrace) whenever a frame is not
    * in its cache, and unw_step takes libunwind's mutex. */
-  uint32_t calls = ms__prim_traced_enter();
+  uint64_t token = ms__prim_traced_enter();
   ms__prim_gate_enter();
   int n = unw_backtrace(out, max);
   ms__prim_gate_leave();
-  ms__prim_traced_leave(calls);
+  ms__prim_traced_leave(token);
   return n;
 }
 
