@@ -200,8 +200,7 @@ static void file_trim(ms_file_t *f);
 static void file_prealloc(ms_file_t *f, size_t len) {
   if (MS_UNLIKELY(atomic_load_explicit(&prealloc_low, memory_order_relaxed))) {
     f->no_prealloc = 1;
-    if (f->prealloc > f->bytes)
-      file_trim(f);
+    file_trim(f);
     return;
   }
   if (f->no_prealloc || f->bytes + len <= f->prealloc || f->bytes < MS_PREALLOC_FROM)
@@ -216,8 +215,7 @@ static void file_prealloc(ms_file_t *f, size_t len) {
              (uint64_t)vfs.f_bavail * vfs.f_frsize < MS_PREALLOC_MIN_FREE + MS_PREALLOC_STEP) {
     atomic_store(&prealloc_low, 1);
     f->no_prealloc = 1;
-    if (f->prealloc > f->bytes)
-      file_trim(f);
+    file_trim(f);
   } else {
     /* A failed call may have reserved part of the range: file_trim gives that back too. */
     f->prealloc = from + MS_PREALLOC_STEP;
