@@ -70,10 +70,10 @@ static void map_tables(void) {
 
 void ms__stacks_init(void) {
   dl_iterate_phdr(find_self, (void *)(uintptr_t)&ms__stack_intern);
-  if (ms__g.depth)
+  if (ms__g.depth) {
     ms__prim_sig_init(); /* before the first walk below; without stacks nothing walks */
-  if (ms__g.depth)
     map_tables();
+  }
   /* The first walk builds the unwinder's caches (libunwind's); do it now, not inside a hook.
    * This thread (the initial one: init runs from the library's constructor) walks with
    * unw_backtrace from the start, as before: its trace cache is one per process, not a cost

@@ -124,8 +124,7 @@ MS_PRIM_INLINE int ms_prim_backtrace_traced(void **out, int max) {
 typedef struct ms_prim_unw_guard_s {
   int old_cancel, saved_errno;
 } ms_prim_unw_guard_t;
-
-
+/* A stepped walk is a signal hold too (ms__prim_sig_hold, above). */
 static inline void ms_prim_unw_enter(ms_prim_unw_guard_t *g) {
   g->saved_errno = errno;
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &g->old_cancel);
