@@ -108,6 +108,22 @@ static int thread_name_ok(const char *name, size_t cap) {
          strcmp(name + n - 4, ".bin") == 0 && !strchr(name, '/');
 }
 
+/* Gives back the blocks a killed tracker had reserved past the end of thread file name
+ * (core.c file_prealloc: up to 1 MiB a file, which only the tracker's next flush trims, and
+ * a killed process has none). ftruncate to the file's own size changes no byte; a file that
+ * cannot be opened or trimmed keeps its reserve, and nothing else depends on it. */
+static void trim_reserve(int dirfd, const char *name) {
+  struct stat st;
+  int fd = open_regular_at(dirfd, name, O_WRONLY, &st);
+  if (fd < 0)
+    return;
+  if ((uint64_t)st.st_blocks * 512 > ((uint64_t)st.st_size + 4095) / 4096 * 4096 &&
+      ftruncate(fd, st.st_size) < 0) {
+    /* best effort: the reserve stays, the trace is whole either way */
+  }
+  close(fd);
+}
+
 /* Creates a new thread file for a ring whose thread never wrote one. fd or -errno. */
 static int create_thread_file(int dirfd, const ms_ring_hdr_t *h, char *name, size_t cap) {
   for (int k = 0; k < 1000; k++) {
@@ -209,6 +225,9 @@ static int salvage_ring(salvager_t *sv, int dirfd, int rfd, uint64_t rsize, uint
   out->events_pending += h.pending != 0;
   out->records_lost += h.lost;
   out->events_unrecorded += h.unrecorded;
+  /* Every named thread file, whether or not its ring has records left. */
+  if (write && h.file_name[0] && thread_name_ok(h.file_name, sizeof h.file_name))
+    trim_reserve(dirfd, h.file_name);
   uint32_t pos = h.pos;
   if (h.tid == 0 || (pos == 0 && h.staged == 0 && !h.st_busy))
     return 0;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# prealloc.sh LIB WORKLOAD TRACESTAT: thread files reserve blocks ahead of their writes
+# prealloc.sh LIB WORKLOAD TRACESTAT ANALYZE: thread files reserve blocks ahead of their writes
 # (fallocate with FALLOC_FL_KEEP_SIZE, 1 MiB at a time once a file passes 256 KiB; core.c
 # file_prealloc, docs/tracker.md "Thread files reserved ahead") and give back what they did not
 # use at the last flush: after the run no file holds more blocks than its size needs (64 KiB
@@ -7,9 +7,9 @@
 # happen (strace; skipped where the work directory's file system has no fallocate). Under a
 # finite RLIMIT_FSIZE, and on a file system with less than 1 GiB free (an 8-MiB tmpfs, where
 # one can be mounted), nothing is reserved and nothing is lost. A killed process keeps at
-# most 1 MiB reserved past a file's end.
+# most 1 MiB reserved past a file's end, and none once its run is salvaged.
 set -u
-LIB=$1 WORKLOAD=$2 TRACESTAT=$3
+LIB=$1 WORKLOAD=$2 TRACESTAT=$3 ANALYZE=$4
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fails=0
@@ -95,6 +95,13 @@ nfiles=$(find "$work/k" -name 'memscope_thread_*.bin' | wc -l)
 over=$(over_blocks "$work/k")
 echo "killed: $over bytes reserved past the ends of $nfiles files"
 [ "$over" -le $((nfiles * 1048576)) ] || fail "killed run: $over bytes reserved, more than 1 MiB a file"
+# Analyzing the killed run salvages it (ms_salvage.c), and the salvage gives the reserves back.
+"$ANALYZE" "$work"/k/memscope.* --no-symbols --out "$work/k.report" >/dev/null 2>&1 ||
+  fail "killed run: memscope-analyze failed"
+grep -qx 'end_reason=salvaged' "$work"/k/memscope.*/meta.txt || fail "killed run: not salvaged"
+over=$(over_blocks "$work/k")
+echo "killed, then salvaged: $over bytes reserved past the files' ends"
+[ "$over" = 0 ] || fail "salvaged run: $over bytes still reserved past the files' ends"
 
 [ "$fails" = 0 ] && echo "ok: reserved ahead, given back, bounded when killed"
 exit $((fails > 0))
