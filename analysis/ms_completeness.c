@@ -78,6 +78,10 @@ void ms__completeness(ms_analysis_t *a, const ms_salvage_t *s, int salvage_rc,
                stop_error ? stop_error : stopped);
     else if (nd)
       snprintf(c->reason, sizeof c->reason, "%zu damaged part(s) in the thread files", nd);
+    else if (meta_count(m, "events_nested", 0) > 0)
+      snprintf(c->reason, sizeof c->reason,
+               "%lld allocator calls made inside a hook (by a signal handler) were not recorded",
+               meta_count(m, "events_nested", 0));
   }
   /* A damaged chunk's records are not counted anywhere, nor those after it in its file: a
    * count beside damage is not exact. The one exception: a run that stopped on a write

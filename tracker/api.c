@@ -16,7 +16,7 @@ MS_EXPORT int memscope__thread_track(int on) {
   ms_tls_t *tl = &ms__tls;
   if (!ms__g.active)
     return MEMSCOPE_UNAVAILABLE;
-  if (tl->state == MS_T_BUSY || tl->state == MS_T_DEAD)
+  if (tl->state == MS_T_BUSY || tl->state == MS_T_HOOK || tl->state == MS_T_DEAD)
     return MEMSCOPE_UNAVAILABLE;
   int was = tl->state == MS_T_TRACKED;
   tl->override = on ? 1 : 2;
@@ -40,7 +40,7 @@ static int rec_with_strings(int kind, uint8_t aux, uint64_t addr, uint64_t size_
     ms__thread_setup(tl);
   if (tl->state != MS_T_TRACKED || !atomic_load_explicit(&ms__g.recording, memory_order_relaxed))
     return MEMSCOPE_UNAVAILABLE;
-  tl->state = MS_T_BUSY;
+  tl->state = MS_T_HOOK; /* a record being written, no allocator call: as in a hook */
   ms_thread_t *t = tl->t;
   uint32_t nslots = 1 + (uint32_t)((len + 31) / 32);
   ms_rec_t *r = ms__reserve(t, nslots);

@@ -675,22 +675,36 @@ static uint32_t count_events(ms_thread_t *t, uint32_t from, uint32_t to, uint64_
  * holding the lock would leave it held for good. Returns the previous cancel state for
  * unlock_thread. With `bounded`, gives up (returns -1) after about a second, for the exit
  * flush: a lock still held then belongs to a thread stopped for good (killed mid-write by a
- * signal handler's longjmp, say) and waiting longer would hang the program's exit. */
+ * signal handler's longjmp, say) and waiting longer would hang the program's exit.
+ *
+ * The lock holds its holder's identity (the address of its thread-local state: unique among
+ * live threads, no system call). A thread never takes a lock it holds, except when a
+ * signal handler left one of its flushes by longjmp: that lock is abandoned, and waiting
+ * for it would never end (the exit hung so, docs/tracker.md "Calls inside a hook"). Then
+ * lock_thread returns -1 at once, bounded or not, and the callers treat the buffer as
+ * stopped for good. */
 static int lock_thread(ms_thread_t *t, int bounded) {
   int old_cancel;
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_cancel);
-  int expected = 0;
+  uintptr_t me = (uintptr_t)&ms__tls, expected = 0;
   for (long spins = 0; !atomic_compare_exchange_weak_explicit(
-           &t->lock, &expected, 1, memory_order_acquire, memory_order_relaxed);
+           &t->lock, &expected, me, memory_order_acquire, memory_order_relaxed);
        spins++) {
-    expected = 0;
-    if (bounded && spins > 100000) {
+    if (expected == me || (bounded && spins > 100000)) {
       pthread_setcancelstate(old_cancel, NULL);
       return -1;
     }
+    expected = 0;
     sched_yield(); /* the holder is writing a chunk: a few microseconds */
   }
   return old_cancel;
+}
+
+/* 1 when t's lock is held by the calling thread: a flush of its own that a signal handler
+ * left by longjmp (lock_thread). Nothing may be added to t's ring then: a full ring's flush
+ * could not take the lock. */
+int ms__buffer_abandoned(ms_thread_t *t) {
+  return atomic_load_explicit(&t->lock, memory_order_relaxed) == (uintptr_t)&ms__tls;
 }
 
 static void unlock_thread(ms_thread_t *t, int old_cancel) {
@@ -703,6 +717,17 @@ static void unlock_thread(ms_thread_t *t, int old_cancel) {
  * the tracker's own both include it). Returns the slot where the caller's record goes. */
 uint32_t ms__flush_full(ms_thread_t *t) {
   int c = lock_thread(t, 0);
+  if (c < 0) {
+    /* Its own flush abandoned by a longjmp (lock_thread): unreachable from a hook (the
+     * state that jump left sends every call to the slow path), kept for safety. The ring's
+     * records are counted lost and the ring starts over, unlocked: nobody else holds it. */
+    uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
+    atomic_store(&ms__g.loss_inexact, 1);
+    atomic_fetch_add(&ms__g.events_lost, pos > t->ring.flushed ? pos - t->ring.flushed : 0);
+    __atomic_store_n(&t->ring.pos, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&t->ring.flushed, 0, __ATOMIC_SEQ_CST);
+    return 0;
+  }
   uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
   encode_range(t, t->ring.flushed, pos);
   /* pos before flushed: a salvage that sees pos <= flushed finds nothing to recover, so a
@@ -878,8 +903,11 @@ ms_thread_t *ms__thread_buffer(ms_tls_t *tl) {
   t->res_last_ns = 0;
   unlock_thread(t, c);
   tl->t = t;
-  /* The key's destructor runs at thread exit; setspecific for a low key does not allocate. */
+  /* The key's destructor runs at thread exit. setspecific allocates for a key past the
+   * first 32 (a program that made many keys first): the tracker's own call. */
+  MS_INTERNAL_BEGIN(saved);
   pthread_setspecific(thread_key, t);
+  MS_INTERNAL_END(saved);
   return t;
 }
 
@@ -894,10 +922,15 @@ void ms__thread_setup(ms_tls_t *tl) {
     tl->state = MS_T_UNTRACKED;
     return;
   }
-  tl->state = MS_T_BUSY;
+  /* HOOK, not BUSY: this runs inside the thread's first allocator call, and a signal
+   * handler's call that arrives now is the program's (counted: docs/tracker.md, "Calls
+   * inside a hook"). The two calls below that may allocate are the tracker's own. */
+  tl->state = MS_T_HOOK;
   char name[16] = "";
   prctl(PR_GET_NAME, name, 0, 0, 0);
+  MS_INTERNAL_BEGIN(saved); /* fnmatch, for a MEMSCOPE_THREADS glob */
   int track = tl->override ? tl->override == 1 : ms__thread_policy_tracks(name, ms_prim_tid());
+  MS_INTERNAL_END(saved);
   /* After an error stop, a thread that would be tracked gets no buffer but stays TRACKED,
    * so that its calls are counted as unrecorded (ms__not_recording). */
   if (track && !stopped && ms__thread_buffer(tl) == NULL)
@@ -907,7 +940,7 @@ void ms__thread_setup(ms_tls_t *tl) {
   if (track && !stopped) {
     extern int memscope__mark(int, const char *);
     memscope__mark(MS_MARK_THREAD_NAME, name);
-    tl->state = MS_T_BUSY;
+    tl->state = MS_T_HOOK;
     ms__res_record(tl->t, MS_RES_AT_ATTACH);
     tl->state = MS_T_TRACKED;
   }
@@ -933,6 +966,13 @@ static void thread_exit(void *arg) {
     return;
   }
   int c = lock_thread(t, 0);
+  if (c < 0) {
+    /* Its lock abandoned by a longjmp out of a flush: the buffer is never given to another
+     * thread (its lock would never be free); the exit flush counts what it holds as lost. */
+    tl->t = NULL;
+    tl->state = MS_T_DEAD;
+    return;
+  }
   file_close(&t->file);
   /* meta's events= counts every thread that ever ran, not only the buffers' last owners. */
   atomic_fetch_add(&ms__g.released_alloc, t->ring.n_alloc);
@@ -985,7 +1025,8 @@ void ms__flush_all(const char *reason) {
   meta_printf("end_reason=%s\nend_mono_ns=%llu\nend_ticks=%llu\nthreads_registered=%u\n"
               "buffers=%llu\nrings_private=%u\nstopped=%s\nevents_unrecorded=%llu\n"
               "events=%llu\nevents_lost=%llu\nlate_events=%llu\nstacks=%llu\n"
-              "stack_table_full=%llu\nsample_set_full=%llu\nwrite_errors=%llu\n",
+              "stack_table_full=%llu\nsample_set_full=%llu\nwrite_errors=%llu\n"
+              "events_nested=%llu\n",
               reason, (unsigned long long)mono,
               (unsigned long long)(ms__g.use_tsc ? ms__now() : mono),
               atomic_load(&ms__g.next_seq), (unsigned long long)threads,
@@ -996,7 +1037,8 @@ void ms__flush_all(const char *reason) {
               (unsigned long long)ms__stacks_count(),
               (unsigned long long)atomic_load(&ms__g.stack_table_full),
               (unsigned long long)atomic_load(&ms__g.sample_set_full),
-              (unsigned long long)atomic_load(&ms__g.write_errors));
+              (unsigned long long)atomic_load(&ms__g.write_errors),
+              (unsigned long long)atomic_load(&ms__g.nested));
   int inexact = atomic_load(&ms__g.loss_inexact);
   if (inexact)
     meta_printf("events_lost_exact=0\n");
@@ -1022,6 +1064,19 @@ void ms__not_recording(ms_tls_t *tl, int kind, void *p, size_t n, void *old) {
   }
   if (!atomic_load_explicit(&ms__g.stopped, memory_order_relaxed))
     return;
+  atomic_fetch_add_explicit(&ms__g.unrecorded, 1, memory_order_relaxed);
+  if (tl->t)
+    tl->t->ring.unrecorded++;
+}
+
+/* A call that reached a hook while the thread was inside a hook's body (MS_T_HOOK): a signal
+ * handler's, or any call after a handler left a hook by longjmp. Not recorded (the hook it
+ * interrupted may be halfway through its record), so counted as unrecorded: meta.txt's
+ * events_lost includes it and the run is not complete. In the ring too, for a salvage (a
+ * plain increment: only this thread writes it, and a handler interrupting the owner's own
+ * increment of it is not worth an atomic on every count). */
+void ms__nested_call(ms_tls_t *tl) {
+  atomic_fetch_add_explicit(&ms__g.nested, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&ms__g.unrecorded, 1, memory_order_relaxed);
   if (tl->t)
     tl->t->ring.unrecorded++;
@@ -1076,6 +1131,7 @@ static void after_fork_child(void) {
   atomic_store(&ms__g.late_events, 0);
   atomic_store(&ms__g.write_errors, 0);
   atomic_store(&ms__g.unrecorded, 0);
+  atomic_store(&ms__g.nested, 0);
   atomic_store(&ms__g.stack_table_full, 0);
   atomic_store(&flush_all_busy, 0);
   ms__stacks_reset_after_fork();
@@ -1095,7 +1151,7 @@ static void after_fork_child(void) {
   if (saved == MS_T_TRACKED && ms__thread_buffer(tl) == NULL)
     saved = MS_T_UNTRACKED;
   ms__res_record(tl->t, MS_RES_AT_ATTACH); /* nothing when the child's thread has no buffer */
-  tl->state = saved == MS_T_BUSY ? MS_T_TRACKED : saved;
+  tl->state = saved == MS_T_BUSY || saved == MS_T_HOOK ? MS_T_TRACKED : saved;
 }
 
 static void at_exit(void) {

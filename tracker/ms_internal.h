@@ -46,8 +46,15 @@ enum ms_tstate {
   MS_T_UNINIT = 0,    /* no hook has run on this thread yet, or the tracker was not ready */
   MS_T_TRACKED = 1,   /* events are recorded */
   MS_T_UNTRACKED = 2, /* policy or memscope_thread_track(0): pass through */
-  MS_T_BUSY = 3,      /* inside a hook or the tracker: nested calls pass through */
+  MS_T_BUSY = 3,      /* inside the tracker's own work: its nested calls pass through */
   MS_T_DEAD = 4,      /* after the thread's final flush at thread exit */
+  /* Inside an allocator hook's body. The tracker makes no allocator call there, so a call
+   * arriving in this state is the program's: a signal handler that interrupted the hook (or
+   * a handler that left it by longjmp, leaving the state behind). It cannot be recorded (the
+   * hook may be halfway through its record) and passes through, counted as unrecorded
+   * (events_nested in meta.txt): the run then says it lost events, never that it is
+   * complete. */
+  MS_T_HOOK = 5,
 };
 
 struct ms_thread_s;
@@ -110,7 +117,8 @@ extern __thread ms_tls_t ms__tls __attribute__((tls_model("initial-exec"))) MS_H
 typedef struct ms_thread_s {
   struct ms_thread_s *next;   /* registry list, push-only */
   _Atomic int owned;          /* 1 while a live thread owns this buffer */
-  _Atomic int lock;           /* held while a chunk is encoded and written */
+  _Atomic uintptr_t lock;     /* held while a chunk is encoded and written: the holder's
+                                 &ms__tls, 0 when free (core.c lock_thread) */
   ms_file_t file;             /* thread file, fd -1 until the first chunk; under lock */
   pid_t tid;
   uint32_t seq;
@@ -176,7 +184,8 @@ typedef struct ms_global_s {
   _Atomic uint64_t events_lost, late_events, write_errors, stack_table_full;
   /* Counts of threads that ended (their buffers' counters start again for the next owner). */
   _Atomic uint64_t released_alloc, released_free, released_bytes;
-  _Atomic uint64_t unrecorded;      /* calls after tracking stopped on an error */
+  _Atomic uint64_t unrecorded;      /* calls after tracking stopped on an error, and nested */
+  _Atomic uint64_t nested;          /* calls made inside a hook (MS_T_HOOK), in unrecorded too */
   _Atomic uint32_t next_ring;       /* ring segments given out in this run */
   _Atomic uint32_t rings_private;   /* buffers left without a ring segment (disk full, ...) */
   _Atomic int stopped;              /* tracking stopped on an error (not at exit) */
@@ -205,6 +214,18 @@ MS_HIDDEN void ms__warn_once(const char *what, int err);
  * MS_REC_REALLOC (old released, p of n allocated). */
 MS_HIDDEN void ms__not_recording(ms_tls_t *tl, int kind, void *p, size_t n, void *old)
     __attribute__((cold, noinline));
+/* Around the tracker's own calls, from inside a hook body, into code that may call the
+ * allocator (glibc's pthread_getattr_np: a realloc and a free): the thread is BUSY for their
+ * duration, so their calls pass through uncounted, and gets its state back after. Anything
+ * a hook body calls that allocates and is not inside one shows as events_nested. */
+#define MS_INTERNAL_BEGIN(saved)                                                                 \
+  uint8_t saved = ms__tls.state;                                                                 \
+  ms__tls.state = MS_T_BUSY
+#define MS_INTERNAL_END(saved) (ms__tls.state = (saved))
+/* 1 when t's lock is held by the calling thread: one of its flushes left by a longjmp. */
+MS_HIDDEN int ms__buffer_abandoned(ms_thread_t *t);
+/* A call made inside a hook body (MS_T_HOOK: a signal handler's): counted as unrecorded. */
+MS_HIDDEN void ms__nested_call(ms_tls_t *tl) __attribute__((cold, noinline));
 MS_HIDDEN void ms__msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 MS_HIDDEN uint64_t ms__mono_ns(void);
 

@@ -119,7 +119,7 @@ static inline int ready(void) {
 int ms__preload_ready(void) { return ready(); }
 
 /* ---- recording --------------------------------------------------------------------------
- * Called with the thread BUSY. ts is taken by the caller at the moment that keeps the merged
+ * Called with the thread HOOK. ts is taken by the caller at the moment that keeps the merged
  * order right: after the real allocator returned for allocations, before it runs for frees. */
 
 /* Owner-only counters in the ring header (read racily by snapshots and meta.txt). */
@@ -254,6 +254,8 @@ static __attribute__((noinline)) int slow_enter(ms_tls_t *tl) {
     ms__thread_setup(tl);
   } else if (tl->state == MS_T_DEAD && atomic_load_explicit(&ms__g.recording, memory_order_relaxed)) {
     atomic_fetch_add_explicit(&ms__g.late_events, 1, memory_order_relaxed);
+  } else if (tl->state == MS_T_HOOK) {
+    ms__nested_call(tl); /* a signal handler's call inside a hook: counted, passed through */
   }
   return tl->state == MS_T_TRACKED;
 }
@@ -263,9 +265,10 @@ static __attribute__((noinline)) int slow_enter(ms_tls_t *tl) {
 /* ---- the allocator family ----------------------------------------------------------------
  * Each hook is three pieces. The exported function only reads the state byte and jumps:
  * to NAME_tracked (a tail call, so the hook leaves no frame of its own on the stack), or
- * straight to the next allocator (UNTRACKED, BUSY), or to NAME_slow. Keeping the recording
+ * straight to the next allocator (UNTRACKED, BUSY), or to NAME_slow (which also counts a
+ * call that arrives inside a hook body, HOOK: a signal handler's). Keeping the recording
  * out of the exported function keeps its prologue empty: an untracked thread pays a TLS byte
- * load, two compares and the jump, nothing more. NAME_tracked runs with the thread BUSY; the
+ * load, two compares and the jump, nothing more. NAME_tracked runs with the thread HOOK; the
  * stack it captures starts two frames up (NAME_tracked, ms__stack_capture), which is why
  * the tracker is always built with -O2 (sibling calls on). The exported function also passes
  * the program's rbp, read before anything of ours can change it (ms_prim_frame_reg): part of
@@ -340,12 +343,12 @@ MS_INLINE void *plain_alloc_done(ms_tls_t *tl, void *p, size_t n) {
 }
 
 MS_TRACKED_FN void *malloc_plain(ms_tls_t *tl, size_t n) {
-  tl->state = MS_T_BUSY;
+  tl->state = MS_T_HOOK;
   return plain_alloc_done(tl, real.malloc(n), n);
 }
 
 MS_TRACKED_FN void *calloc_plain(ms_tls_t *tl, size_t nmemb, size_t size) {
-  tl->state = MS_T_BUSY;
+  tl->state = MS_T_HOOK;
   return plain_alloc_done(tl, real.calloc(nmemb, size), nmemb * size);
 }
 
@@ -384,14 +387,14 @@ MS_INLINE void plain_free_rec(ms_tls_t *tl, void *p) {
 }
 
 MS_TRACKED_FN void free_plain(ms_tls_t *tl, void *p) {
-  tl->state = MS_T_BUSY;
+  tl->state = MS_T_HOOK;
   plain_free_rec(tl, p);
   real.free(p);
   tl->state = MS_T_TRACKED;
 }
 
 MS_TRACKED_FN void *malloc_tracked(ms_tls_t *tl, size_t n, uintptr_t fp) {
-  tl->state = MS_T_BUSY;
+  tl->state = MS_T_HOOK;
   void *p = real.malloc(n);
   if (MS_LIKELY(p != NULL))
     rec_alloc(tl, p, n, 0, SITE(), fp);
@@ -417,7 +420,7 @@ MS_EXPORT void *malloc(size_t n) {
 }
 
 MS_TRACKED_FN void free_tracked(ms_tls_t *tl, void *p) {
-  tl->state = MS_T_BUSY;
+  tl->state = MS_T_HOOK;
   rec_free(tl, p, 0);
   real.free(p);
   tl->state = MS_T_TRACKED;
@@ -454,7 +457,7 @@ MS_EXPORT void free(void *p) {
 }
 
 MS_TRACKED_FN void *calloc_tracked(ms_tls_t *tl, size_t nmemb, size_t size, uintptr_t fp) {
-  tl->state = MS_T_BUSY;
+  tl->state = MS_T_HOOK;
   void *p = real.calloc(nmemb, size);
   if (MS_LIKELY(p != NULL))
     rec_alloc(tl, p, nmemb * size, 0, SITE(), fp);
@@ -506,7 +509,7 @@ static void *realloc_boot(void *old, size_t n) {
 }
 
 MS_TRACKED_FN void *realloc_tracked(ms_tls_t *tl, void *old, size_t n, uintptr_t fp) {
-  tl->state = MS_T_BUSY;
+  tl->state = MS_T_HOOK;
   uint64_t ts_before = old ? ms__now() : 0;
   void *p = realloc_common(tl, old, n, real.realloc(old, n), ts_before, SITE(), fp);
   tl->state = MS_T_TRACKED;
@@ -534,15 +537,19 @@ MS_EXPORT void *realloc(void *old, size_t n) {
   return realloc_slow(tl, old, n);
 }
 
+/* glibc's reallocarray is the overflow check and then a call of the public realloc, which
+ * would come back here as a call inside a hook (counted as a signal handler's): the same
+ * two steps are taken here, with the next realloc. */
 MS_TRACKED_FN void *reallocarray_tracked(ms_tls_t *tl, void *old, size_t nmemb, size_t size,
                                          uintptr_t fp) {
-  tl->state = MS_T_BUSY;
-  uint64_t ts_before = old ? ms__now() : 0;
-  void *p = real.reallocarray(old, nmemb, size);
   size_t total;
-  /* On overflow the real call fails before touching old; there is nothing to record. */
-  if (!__builtin_mul_overflow(nmemb, size, &total))
-    p = realloc_common(tl, old, total, p, ts_before, SITE(), fp);
+  if (__builtin_mul_overflow(nmemb, size, &total)) {
+    errno = ENOMEM; /* old untouched: nothing to record */
+    return NULL;
+  }
+  tl->state = MS_T_HOOK;
+  uint64_t ts_before = old ? ms__now() : 0;
+  void *p = realloc_common(tl, old, total, real.realloc(old, total), ts_before, SITE(), fp);
   tl->state = MS_T_TRACKED;
   return p;
 }
@@ -576,7 +583,7 @@ MS_EXPORT void *reallocarray(void *old, size_t nmemb, size_t size) {
 
 MS_TRACKED_FN int posix_memalign_tracked(ms_tls_t *tl, void **out, size_t align, size_t n,
                                          uintptr_t fp) {
-  tl->state = MS_T_BUSY;
+  tl->state = MS_T_HOOK;
   int rc = real.posix_memalign(out, align, n);
   if (rc == 0)
     rec_alloc(tl, *out, n, align, SITE(), fp);
@@ -611,7 +618,7 @@ MS_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
 #define ALIGNED_HOOK(name, ALIGN, ...)                                                         \
   MS_TRACKED_FN void *name##_tracked(ms_tls_t *tl, size_t align, size_t n, uintptr_t fp) {     \
     (void)align; /* valloc, pvalloc: the page */                                               \
-    tl->state = MS_T_BUSY;                                                                     \
+    tl->state = MS_T_HOOK;                                                                     \
     void *p = real.name(__VA_ARGS__);                                                          \
     if (MS_LIKELY(p != NULL))                                                                  \
       rec_alloc(tl, p, n, ALIGN, SITE(), fp);                                                 \
@@ -822,7 +829,7 @@ MS_EXPORT int pthread_setname_np(pthread_t thread, const char *name) {
   int rc = next(thread, name);
   ms_tls_t *tl = &ms__tls;
   if (rc == 0 && pthread_equal(thread, pthread_self()) && tl->state != MS_T_BUSY &&
-      tl->state != MS_T_DEAD) {
+      tl->state != MS_T_HOOK && tl->state != MS_T_DEAD) {
     uint8_t saved = tl->state;
     tl->state = MS_T_BUSY;
     if (saved == MS_T_UNINIT) {

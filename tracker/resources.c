@@ -262,7 +262,7 @@ static int recording(void) {
 void ms__res_record(ms_thread_t *t, int reason) { ms__res_record_at(t, reason, ms__now()); }
 
 void ms__res_record_at(ms_thread_t *t, int reason, uint64_t ts) {
-  if (!t || !recording())
+  if (!t || !recording() || ms__buffer_abandoned(t))
     return;
   int saved_errno = errno; /* this runs inside the program's malloc and free */
   uint64_t f[MS_RES_NFIELDS] = {0};
@@ -276,7 +276,7 @@ void ms__res_record_at(ms_thread_t *t, int reason, uint64_t ts) {
 }
 
 void ms__res_record_others(ms_thread_t *t) {
-  if (!t || !recording())
+  if (!t || !recording() || ms__buffer_abandoned(t))
     return;
   int saved_errno = errno;
   for (ms_thread_t *o = atomic_load(&ms__g.threads_list); o; o = o->next) {
