@@ -924,7 +924,8 @@ void ms__thread_setup(ms_tls_t *tl) {
   }
   /* HOOK, not BUSY: this runs inside the thread's first allocator call, and a signal
    * handler's call that arrives now is the program's (counted: docs/tracker.md, "Calls
-   * inside a hook"). The two calls below that may allocate are the tracker's own. */
+   * inside a hook"). Its calls that may allocate (fnmatch here, pthread_setspecific in
+   * ms__thread_buffer) are the tracker's own: MS_INTERNAL_BEGIN. */
   tl->state = MS_T_HOOK;
   char name[16] = "";
   prctl(PR_GET_NAME, name, 0, 0, 0);

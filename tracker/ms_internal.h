@@ -214,10 +214,11 @@ MS_HIDDEN void ms__warn_once(const char *what, int err);
  * MS_REC_REALLOC (old released, p of n allocated). */
 MS_HIDDEN void ms__not_recording(ms_tls_t *tl, int kind, void *p, size_t n, void *old)
     __attribute__((cold, noinline));
-/* Around the tracker's own calls, from inside a hook body, into code that may call the
- * allocator (glibc's pthread_getattr_np: a realloc and a free): the thread is BUSY for their
- * duration, so their calls pass through uncounted, and gets its state back after. Anything
- * a hook body calls that allocates and is not inside one shows as events_nested. */
+/* Around the tracker's own calls, from inside a hook body (or a thread's set-up), into code
+ * that may call the allocator: glibc's pthread_getattr_np (a realloc and a free), fnmatch,
+ * pthread_setspecific past the first 32 keys. The thread is BUSY for their duration, so
+ * their calls pass through uncounted, and gets its state back after. Anything a hook body
+ * calls that allocates and is not inside one shows as events_nested. */
 #define MS_INTERNAL_BEGIN(saved)                                                                 \
   uint8_t saved = ms__tls.state;                                                                 \
   ms__tls.state = MS_T_BUSY
