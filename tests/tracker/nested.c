@@ -70,6 +70,19 @@ static void timer(long us) {
   setitimer(ITIMER_REAL, &it, NULL);
 }
 
+static volatile long allocs, frees; /* the program's calls that returned */
+static char *volatile sink;
+
+/* One malloc and free of 64 bytes, counted. */
+static void pair(void) {
+  char *p = malloc(64);
+  allocs++;
+  p[0] = 1;
+  sink = p;
+  free(p);
+  frees++;
+}
+
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -79,8 +92,8 @@ static double now_s(void) {
 int main(int argc, char **argv) {
   if (argc != 2 || (strcmp(argv[1], "handler") != 0 && strcmp(argv[1], "jump") != 0)) {
     static const char usage[] = "usage: nested handler|jump\n";
-    if (write(2, usage, sizeof usage - 1) < 0)
-      return 2;
+    ssize_t w = write(2, usage, sizeof usage - 1);
+    (void)w;
     return 2;
   }
   jump_mode = strcmp(argv[1], "jump") == 0;
@@ -90,30 +103,17 @@ int main(int argc, char **argv) {
   sa.sa_sigaction = on_alarm;
   sa.sa_flags = SA_RESTART | SA_SIGINFO;
   sigaction(SIGALRM, &sa, NULL);
-  volatile long allocs = 0, frees = 0;
-  volatile char *sink;
   double end = now_s() + 20;
   if (jump_mode)
-    free(malloc(64)); /* the thread's set-up done: the jump lands in a hook's body */
+    pair(); /* the thread's set-up done: the jump lands in a hook's body */
   if (jump_mode && sigsetjmp(back, 1)) {
     timer(0); /* back from the handler: the rest runs without signals */
-    for (long i = 0; i < AFTER_JUMP; i++) {
-      char *p = malloc(64);
-      allocs++;
-      p[0] = 1;
-      sink = p;
-      free(p);
-      frees++;
-    }
+    for (long i = 0; i < AFTER_JUMP; i++)
+      pair();
   } else {
     timer(100);
     for (long i = 0; jump_mode || handled < HANDLER_RUNS; i++) {
-      char *p = malloc(64);
-      allocs++;
-      p[0] = 1;
-      sink = p;
-      free(p);
-      frees++;
+      pair();
       if ((i & 0xfff) == 0 && now_s() > end)
         break;
     }
@@ -121,7 +121,6 @@ int main(int argc, char **argv) {
     if (jump_mode)
       return 3; /* 20 s without a signal inside the tracker */
   }
-  (void)sink;
   long h = handled < HANDLER_RUNS ? handled : HANDLER_RUNS;
   if (!jump_mode)
     allocs += h;
