@@ -67,7 +67,7 @@ void ms__warn_once(const char *what, int err) {
   int expected = 0;
   if (atomic_compare_exchange_strong(&ms__g.warned, &expected, 1)) {
     const char *why = err == EBADF ? "the program closed or reused the trace's file descriptor"
-                                   : strerror(err);
+                                   : ms__errstr(err);
     ms__msg("%s %s: %s; tracking stopped, the trace so far is kept", what, ms__g.run_dir, why);
     /* Said in meta.txt at once (its end part has reserved room), so that a process that then
      * dies without exit() still leaves a trace that says tracking had stopped. A failure here
@@ -346,7 +346,7 @@ static int open_run(const char *origin, const char *parent_run) {
   const char *out = getenv("MEMSCOPE_OUT");
   int rc = make_dirs(out);
   if (rc < 0) {
-    ms__msg("cannot create MEMSCOPE_OUT=%.200s: %s; tracking disabled", out, strerror(-rc));
+    ms__msg("cannot create MEMSCOPE_OUT=%.200s: %s; tracking disabled", out, ms__errstr(-rc));
     return rc;
   }
   /* An absolute path: the program may chdir, and files are reopened by path (file_reopen). */
@@ -366,7 +366,7 @@ static int open_run(const char *origin, const char *parent_run) {
     if (errno != EEXIST) {
       rc = -errno;
       ms__msg("cannot create a run directory in MEMSCOPE_OUT=%.200s: %s; tracking disabled",
-              out, strerror(errno));
+              out, ms__errstr(errno));
       return rc;
     }
   }
@@ -380,7 +380,7 @@ static int open_run(const char *origin, const char *parent_run) {
      * unchanged): a disk that fills up during the run still takes the counts of what was
      * lost. Where the file system cannot reserve, the end part is written as before. */
     if (fallocate(ms__g.meta.fd, FALLOC_FL_KEEP_SIZE, 0, 64 * 1024) != 0 && ms__g.verbose > 1)
-      ms__msg("meta.txt: no space reserved for its end part (%s)", strerror(errno));
+      ms__msg("meta.txt: no space reserved for its end part (%s)", ms__errstr(errno));
     /* Held while the process lives (the kernel drops it however the process ends): a salvage
      * of this run (analysis/ms_salvage.c) refuses to run while the lock is held. */
     (void)flock(ms__g.meta.fd, LOCK_EX | LOCK_NB);
@@ -393,7 +393,7 @@ static int open_run(const char *origin, const char *parent_run) {
     ms__g.rings.fd = -1;
   if (rc < 0) {
     ms__msg("cannot create files in %.200s: %s; tracking disabled", ms__g.run_dir,
-            strerror(-rc));
+            ms__errstr(-rc));
     return rc;
   }
   struct timespec rt;
@@ -748,9 +748,10 @@ void ms__flush_thread(ms_thread_t *t) {
      * its write hold is read without the lock, so the count is a guess, said to be one
      * (meta.txt events_lost_exact=0; the rings file stays: ms__flush_all). */
     atomic_store(&ms__g.loss_inexact, 1);
-    atomic_fetch_add(&ms__g.events_lost,
-                     __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED) - t->ring.flushed +
-                         t->ring.staged_ev);
+    if (!atomic_exchange(&t->loss_counted, 1)) /* once: destructor rounds and the exit */
+      atomic_fetch_add(&ms__g.events_lost,
+                       __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED) - t->ring.flushed +
+                           t->ring.staged_ev);
     return;
   }
   uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_ACQUIRE);
@@ -843,7 +844,7 @@ static int ring_attach(ms_thread_t *t) {
     atomic_fetch_add(&ms__g.rings_private, 1);
     if (ms__g.verbose)
       ms__msg("no ring segment for a thread buffer (%s): its records are lost if the process "
-              "ends without exit()", strerror(-rc));
+              "ends without exit()", ms__errstr(-rc));
   }
   memcpy(t->ring.magic, MS_RING_MAGIC, sizeof t->ring.magic);
   t->ring.version = MS_RING_VERSION;
@@ -882,6 +883,8 @@ ms_thread_t *ms__thread_buffer(ms_tls_t *tl) {
     ring_attach(t); /* a buffer from before a fork: its ring was made private */
   }
   int c = lock_thread(t, 0);
+  if (c < 0)
+    return NULL; /* its lock abandoned (lock_thread): never a new owner's buffer */
   file_close(&t->file);
   /* pos first: a salvage of a ring caught half reset finds pos <= flushed, nothing to do. */
   __atomic_store_n(&t->ring.pos, 0, __ATOMIC_SEQ_CST);
@@ -895,6 +898,7 @@ ms_thread_t *ms__thread_buffer(ms_tls_t *tl) {
   t->ring.st_busy = 0;
   t->ring.file_name[0] = '\0';
   t->ring.n_alloc = t->ring.n_free = t->ring.n_bytes = 0;
+  atomic_store(&t->loss_counted, 0);
   t->tid = ms_prim_tid();
   t->seq = atomic_fetch_add(&ms__g.next_seq, 1);
   t->ring.tid = (uint32_t)t->tid;
@@ -904,10 +908,10 @@ ms_thread_t *ms__thread_buffer(ms_tls_t *tl) {
   unlock_thread(t, c);
   tl->t = t;
   /* The key's destructor runs at thread exit. setspecific allocates for a key past the
-   * first 32 (a program that made many keys first): the tracker's own call. */
-  MS_INTERNAL_BEGIN(saved);
+   * first 32 (a program that made many keys first): in a hold, known for the tracker's. */
+  ms_prim_sig_hold();
   pthread_setspecific(thread_key, t);
-  MS_INTERNAL_END(saved);
+  ms_prim_sig_release();
   return t;
 }
 
@@ -925,13 +929,14 @@ void ms__thread_setup(ms_tls_t *tl) {
   /* HOOK, not BUSY: this runs inside the thread's first allocator call, and a signal
    * handler's call that arrives now is the program's (counted: docs/tracker.md, "Calls
    * inside a hook"). Its calls that may allocate (fnmatch here, pthread_setspecific in
-   * ms__thread_buffer) are the tracker's own: MS_INTERNAL_BEGIN. */
+   * ms__thread_buffer) run in a signal hold: no handler runs there, and an allocator call
+   * that arrives is known for the tracker's own (slow_enter). */
   tl->state = MS_T_HOOK;
   char name[16] = "";
   prctl(PR_GET_NAME, name, 0, 0, 0);
-  MS_INTERNAL_BEGIN(saved); /* fnmatch, for a MEMSCOPE_THREADS glob */
+  ms_prim_sig_hold(); /* fnmatch, for a MEMSCOPE_THREADS glob, may allocate */
   int track = tl->override ? tl->override == 1 : ms__thread_policy_tracks(name, ms_prim_tid());
-  MS_INTERNAL_END(saved);
+  ms_prim_sig_release();
   /* After an error stop, a thread that would be tracked gets no buffer but stays TRACKED,
    * so that its calls are counted as unrecorded (ms__not_recording). */
   if (track && !stopped && ms__thread_buffer(tl) == NULL)
@@ -1031,7 +1036,7 @@ void ms__flush_all(const char *reason) {
               reason, (unsigned long long)mono,
               (unsigned long long)(ms__g.use_tsc ? ms__now() : mono),
               atomic_load(&ms__g.next_seq), (unsigned long long)threads,
-              atomic_load(&ms__g.rings_private), stopped ? strerror(stopped) : "no",
+              atomic_load(&ms__g.rings_private), stopped ? ms__errstr(stopped) : "no",
               (unsigned long long)unrecorded, (unsigned long long)events,
               (unsigned long long)(atomic_load(&ms__g.events_lost) + unrecorded),
               (unsigned long long)atomic_load(&ms__g.late_events),

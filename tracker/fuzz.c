@@ -195,8 +195,8 @@ static uint32_t fz_del(uint64_t addr) {
 }
 
 /* An allocator event in fuzz mode (the hooks' not-recording path). kind: MS_REC_ALLOC (p, n),
- * MS_REC_FREE (p), MS_REC_REALLOC (old released, p of n allocated). Runs with the thread
- * BUSY: what the limit handler allocates passes through. */
+ * MS_REC_FREE (p), MS_REC_REALLOC (old released, p of n allocated). Runs inside a hook (the
+ * thread HOOK); the limit handler runs BUSY, so what it allocates passes through uncounted. */
 void ms__fuzz_event(int kind, void *p, size_t n, void *old) {
   fz_lock();
   uint32_t gen = fz.gen;
@@ -224,8 +224,11 @@ void ms__fuzz_event(int kind, void *p, size_t n, void *old) {
   uint64_t peak = fz.peak, limit = fz.limit;
   memscope_fuzz_limit_fn fn = fz.on_limit;
   fz_unlock();
-  if (crossed)
+  if (crossed) {
+    MS_INTERNAL_BEGIN(saved);
     fn(&b, peak, limit);
+    MS_INTERNAL_END(saved);
+  }
 }
 
 int ms__fuzz_init(void) {

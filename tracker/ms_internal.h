@@ -119,6 +119,7 @@ typedef struct ms_thread_s {
   _Atomic int owned;          /* 1 while a live thread owns this buffer */
   _Atomic uintptr_t lock;     /* held while a chunk is encoded and written: the holder's
                                  &ms__tls, 0 when free (core.c lock_thread) */
+  _Atomic int loss_counted;   /* its ring counted lost once, its lock never free (flush) */
   ms_file_t file;             /* thread file, fd -1 until the first chunk; under lock */
   pid_t tid;
   uint32_t seq;
@@ -214,11 +215,13 @@ MS_HIDDEN void ms__warn_once(const char *what, int err);
  * MS_REC_REALLOC (old released, p of n allocated). */
 MS_HIDDEN void ms__not_recording(ms_tls_t *tl, int kind, void *p, size_t n, void *old)
     __attribute__((cold, noinline));
-/* Around the tracker's own calls, from inside a hook body (or a thread's set-up), into code
- * that may call the allocator: glibc's pthread_getattr_np (a realloc and a free), fnmatch,
- * pthread_setspecific past the first 32 keys. The thread is BUSY for their duration, so
- * their calls pass through uncounted, and gets its state back after. Anything a hook body
- * calls that allocates and is not inside one shows as events_nested. */
+/* Around the tracker's own calls, from inside a hook body, into code that may call the
+ * allocator outside a signal hold: the fuzz driver's limit handler, and glibc's
+ * pthread_getattr_np (a realloc and a free; inside the learn's hold too). The thread is BUSY
+ * for their duration, so their calls pass through uncounted, and gets its state back after.
+ * Other such calls run in a hold (ms_prim_sig_hold), where no signal handler runs and the
+ * calls are known for the tracker's. Anything else a hook body calls that allocates shows
+ * as events_nested. */
 #define MS_INTERNAL_BEGIN(saved)                                                                 \
   uint8_t saved = ms__tls.state;                                                                 \
   ms__tls.state = MS_T_BUSY
@@ -228,6 +231,13 @@ MS_HIDDEN int ms__buffer_abandoned(ms_thread_t *t);
 /* A call made inside a hook body (MS_T_HOOK: a signal handler's): counted as unrecorded. */
 MS_HIDDEN void ms__nested_call(ms_tls_t *tl) __attribute__((cold, noinline));
 MS_HIDDEN void ms__msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* strerror without its allocation: glibc's strerror builds a message in a buffer it
+ * mallocs under any locale but C (and for unknown codes in C too), which inside a hook would
+ * count as a signal handler's call. The English description, or "unknown error". */
+static inline const char *ms__errstr(int e) {
+  const char *s = strerrordesc_np(e);
+  return s ? s : "unknown error";
+}
 MS_HIDDEN uint64_t ms__mono_ns(void);
 
 static inline uint64_t ms__now(void) {

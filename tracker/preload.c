@@ -254,8 +254,10 @@ static __attribute__((noinline)) int slow_enter(ms_tls_t *tl) {
     ms__thread_setup(tl);
   } else if (tl->state == MS_T_DEAD && atomic_load_explicit(&ms__g.recording, memory_order_relaxed)) {
     atomic_fetch_add_explicit(&ms__g.late_events, 1, memory_order_relaxed);
-  } else if (tl->state == MS_T_HOOK) {
-    ms__nested_call(tl); /* a signal handler's call inside a hook: counted, passed through */
+  } else if (tl->state == MS_T_HOOK && !ms__prim_sig_holding()) {
+    /* A signal handler's call inside a hook: counted, passed through. Inside a signal hold
+     * (a walk, the set-up's allocating calls) no handler runs: the call is the tracker's. */
+    ms__nested_call(tl);
   }
   return tl->state == MS_T_TRACKED;
 }
@@ -567,7 +569,13 @@ MS_SLOW_FN void *reallocarray_slow(ms_tls_t *tl, void *old, size_t nmemb, size_t
     return reallocarray_tracked(tl, old, nmemb, size, MS_STACK_NO_KEY);
   if (MS_UNLIKELY(!ready()))
     return NULL;
-  return real.reallocarray(old, nmemb, size);
+  /* As reallocarray_tracked: glibc's would call the public realloc, and a call counted here
+   * (inside a hook, or late) would be counted again there. */
+  if (__builtin_mul_overflow(nmemb, size, &total)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return real.realloc(old, total);
 }
 
 MS_EXPORT void *reallocarray(void *old, size_t nmemb, size_t size) {

@@ -159,6 +159,8 @@ void ms__prim_sig_hold(void) {
   errno = saved_errno;
 }
 
+int ms__prim_sig_holding(void) { return sig_depth != 0; }
+
 void ms__prim_sig_release(void) {
   if (sig_depth == 0 || --sig_depth != 0 || !sig_blocked)
     return;
@@ -170,8 +172,11 @@ void ms__prim_sig_release(void) {
 
 /* libunwind's sigprocmask calls on this thread, answered or not (ms__prim_traced_enter). */
 static __thread uint32_t unw_calls __attribute__((tls_model("initial-exec")));
-/* Whether this thread's last unw_backtrace called sigprocmask (its trace cache was cold). */
-static __thread int traced_cold __attribute__((tls_model("initial-exec")));
+/* Whether this thread's last unw_backtrace called sigprocmask (its trace cache was cold).
+ * 1 before its first: that one makes the trace cache, and its pthread_setspecific may
+ * allocate (a key past the first 32); inside a hold no signal handler runs, so the tracker
+ * knows such a call for its own (ms__prim_sig_holding). */
+static __thread int traced_cold __attribute__((tls_model("initial-exec"))) = 1;
 
 int ms__prim_sigmask_emulated(uintptr_t caller, void *old) {
   if (__builtin_expect(sig_probing, 0)) {

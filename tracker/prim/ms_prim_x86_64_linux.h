@@ -90,6 +90,9 @@ int ms_prim_fork_gate_install(void) __attribute__((visibility("hidden")));
 void ms__prim_sig_init(void) __attribute__((visibility("hidden")));
 void ms__prim_sig_hold(void) __attribute__((visibility("hidden")));
 void ms__prim_sig_release(void) __attribute__((visibility("hidden")));
+/* 1 inside a hold: no asynchronous signal handler runs there, so an allocator call that
+ * arrives is the tracker's own (libunwind's, glibc's on its behalf). */
+int ms__prim_sig_holding(void) __attribute__((visibility("hidden")));
 /* 1 when a sigprocmask call from `caller` was answered here (a call from libunwind's code
  * inside a hold; *old, a sigset_t, written as the kernel writes it), 0: make the real call. */
 int ms__prim_sigmask_emulated(uintptr_t caller, void *old) __attribute__((visibility("hidden")));
