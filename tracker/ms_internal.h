@@ -216,12 +216,11 @@ MS_HIDDEN void ms__warn_once(const char *what, int err);
 MS_HIDDEN void ms__not_recording(ms_tls_t *tl, int kind, void *p, size_t n, void *old)
     __attribute__((cold, noinline));
 /* Around the tracker's own calls, from inside a hook body, into code that may call the
- * allocator outside a signal hold: the fuzz driver's limit handler, and glibc's
- * pthread_getattr_np (a realloc and a free; inside the learn's hold too). The thread is BUSY
- * for their duration, so their calls pass through uncounted, and gets its state back after.
- * Other such calls run in a hold (ms_prim_sig_hold), where no signal handler runs and the
- * calls are known for the tracker's. Anything else a hook body calls that allocates shows
- * as events_nested. */
+ * allocator and cannot run in a signal hold: the fuzz driver's limit handler (it may write
+ * and abort). The thread is BUSY for their duration, so their calls pass through uncounted,
+ * and gets its state back after. The tracker's other such calls run in a hold
+ * (ms_prim_sig_hold), where no signal handler runs and the calls are known for the
+ * tracker's. Anything else a hook body calls that allocates shows as events_nested. */
 #define MS_INTERNAL_BEGIN(saved)                                                                 \
   uint8_t saved = ms__tls.state;                                                                 \
   ms__tls.state = MS_T_BUSY

@@ -291,15 +291,15 @@ static sc_cache_t *sc_get(ms_thread_t *t) {
 }
 
 /* The calling thread's stack, read once per owner (glibc's record of it; for the initial
- * thread glibc reads /proc/self/maps: allocations of its own, passed through as the
- * tracker's: MS_INTERNAL_BEGIN). 1 when c's bounds are known. */
+ * thread glibc reads /proc/self/maps). Called only while learning, inside the learn's signal
+ * hold (sc_walk_learn): getattr's realloc and destroy's free are then known for the
+ * tracker's (slow_enter). 1 when c's bounds are known. */
 static int sc_stack_bounds(sc_cache_t *c) {
   if (c->stk_state == 0) {
     pthread_attr_t a;
     void *addr = NULL;
     size_t size = 0;
     c->stk_state = 2;
-    MS_INTERNAL_BEGIN(saved); /* getattr reallocs a CPU set, destroy frees it */
     if (pthread_getattr_np(pthread_self(), &a) == 0) {
       if (pthread_attr_getstack(&a, &addr, &size) == 0 && addr && size) {
         c->stk_lo = (uintptr_t)addr;
@@ -308,7 +308,6 @@ static int sc_stack_bounds(sc_cache_t *c) {
       }
       pthread_attr_destroy(&a);
     }
-    MS_INTERNAL_END(saved);
   }
   return c->stk_state == 1;
 }
