@@ -24,7 +24,7 @@ MS_EXPORT int memscope__thread_track(int on) {
     ms__thread_setup(tl); /* honours the override */
     return was;
   }
-  tl->state = MS_T_BUSY;
+  tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
   int track = on && ms__thread_buffer(tl) != NULL;
   if (track && !was)
     ms__res_record(tl->t, MS_RES_AT_ATTACH); /* its figures from here on, as at a first call */
@@ -102,7 +102,7 @@ MS_EXPORT int memscope__flush(void) {
   ms_tls_t *tl = &ms__tls;
   if (tl->state != MS_T_TRACKED || !tl->t)
     return MEMSCOPE_UNAVAILABLE;
-  tl->state = MS_T_BUSY;
+  tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
   ms__res_record(tl->t, MS_RES_AT_FLUSH); /* before the write, so this write carries it */
   ms__flush_thread(tl->t);
   tl->state = MS_T_TRACKED;

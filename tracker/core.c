@@ -351,8 +351,10 @@ static int open_run(const char *origin, const char *parent_run) {
   }
   /* An absolute path: the program may chdir, and files are reopened by path (file_reopen). */
   static char abs_out[4096];
+  ms_prim_sig_hold(); /* realpath mallocs for a long path: a fork child's set-up runs HOOK */
   if (realpath(out, abs_out))
     out = abs_out;
+  ms_prim_sig_release();
   ms__g.pid = getpid();
   for (int n = 0; n < 10000; n++) {
     snprintf(ms__g.run_name, sizeof ms__g.run_name, "memscope.%d.%d", (int)ms__g.pid, n);
@@ -800,8 +802,14 @@ int ms__thread_policy_tracks(const char *name, pid_t tid) {
     return (tid & 1) == 0;
   case MS_THREADS_ODD:
     return (tid & 1) == 1;
-  case MS_THREADS_GLOB:
-    return fnmatch(ms__g.glob, name, 0) == 0;
+  case MS_THREADS_GLOB: {
+    /* fnmatch may allocate: in a hold, where no signal handler runs, so that a call it makes
+     * inside a hook is known for the tracker's (docs/tracker.md, "Calls inside a hook") */
+    ms_prim_sig_hold();
+    int match = fnmatch(ms__g.glob, name, 0) == 0;
+    ms_prim_sig_release();
+    return match;
+  }
   default:
     return 1;
   }
@@ -934,9 +942,7 @@ void ms__thread_setup(ms_tls_t *tl) {
   tl->state = MS_T_HOOK;
   char name[16] = "";
   prctl(PR_GET_NAME, name, 0, 0, 0);
-  ms_prim_sig_hold(); /* fnmatch, for a MEMSCOPE_THREADS glob, may allocate */
   int track = tl->override ? tl->override == 1 : ms__thread_policy_tracks(name, ms_prim_tid());
-  ms_prim_sig_release();
   /* After an error stop, a thread that would be tracked gets no buffer but stays TRACKED,
    * so that its calls are counted as unrecorded (ms__not_recording). */
   if (track && !stopped && ms__thread_buffer(tl) == NULL)
@@ -959,7 +965,7 @@ static void thread_exit(void *arg) {
   ms_thread_t *t = arg;
   ms_tls_t *tl = &ms__tls;
   uint8_t saved = tl->state;
-  tl->state = MS_T_BUSY;
+  tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
   /* The thread's figures at its end: in the first destructor round only (later rounds are
    * other destructors' last frees: no CPU time worth a record each). Before the flush, so
    * the record is in the file and the final write is in neither set of counters. */
@@ -967,7 +973,9 @@ static void thread_exit(void *arg) {
     ms__res_record(t, MS_RES_AT_EXIT);
   ms__flush_thread(t);
   if (++tl->dtor_rounds < 3 && saved != MS_T_DEAD) {
+    ms_prim_sig_hold(); /* setspecific may allocate (a key past the first 32) */
     pthread_setspecific(thread_key, t);
+    ms_prim_sig_release();
     tl->state = saved;
     return;
   }
@@ -1143,7 +1151,7 @@ static void after_fork_child(void) {
   ms__stacks_reset_after_fork();
   ms__sample_reset_after_fork();
   uint8_t saved = tl->state;
-  tl->state = MS_T_BUSY;
+  tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
   tl->t = NULL;
   /* The child is a new kernel task: its I/O counters start at zero, and so do ours. */
   memset(&tl->tio, 0, sizeof tl->tio);
@@ -1169,15 +1177,17 @@ static void at_exit(void) {
    * asked: __gnu_cxx::__freeres, which Valgrind (--run-cxx-freeres=yes) and heaptrack call at
    * exit too. Calling it, with this thread still tracked, keeps the pool out of the leaks, as
    * in those tools. Looked up now because libstdc++ may have come with a later dlopen. */
-  tl->state = MS_T_BUSY;
+  tl->state = MS_T_HOOK; /* dlsym may allocate: in a hold, known for the tracker's own */
+  ms_prim_sig_hold();
   void *sym = dlsym(RTLD_DEFAULT, "_ZN9__gnu_cxx9__freeresEv");
+  ms_prim_sig_release();
   tl->state = saved;
   if (sym) {
     void (*cxx_freeres)(void);
     memcpy(&cxx_freeres, &sym, sizeof cxx_freeres);
     cxx_freeres();
   }
-  tl->state = MS_T_BUSY;
+  tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
   if (!atomic_exchange(&ms__g.finished, 1)) {
     ms__flush_all("exit");
     /* Calls after this point (later destructors) cannot be written any more. */

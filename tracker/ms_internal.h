@@ -46,7 +46,9 @@ enum ms_tstate {
   MS_T_UNINIT = 0,    /* no hook has run on this thread yet, or the tracker was not ready */
   MS_T_TRACKED = 1,   /* events are recorded */
   MS_T_UNTRACKED = 2, /* policy or memscope_thread_track(0): pass through */
-  MS_T_BUSY = 3,      /* inside the tracker's own work: its nested calls pass through */
+  /* Inside the constructor, or MS_INTERNAL_BEGIN: every allocator call passes through,
+   * uncounted (the tracker's other work runs HOOK: MS_WORK_STATE below). */
+  MS_T_BUSY = 3,
   MS_T_DEAD = 4,      /* after the thread's final flush at thread exit */
   /* Inside an allocator hook's body. The tracker makes no allocator call there, so a call
    * arriving in this state is the program's: a signal handler that interrupted the hook (or
@@ -56,6 +58,15 @@ enum ms_tstate {
    * complete. */
   MS_T_HOOK = 5,
 };
+
+/* MS_WORK_STATE: the tracker's own work outside the allocator hooks (a thread's exit flush,
+ * the API's flush and thread switch, a fork child's set-up, the flushes at exit, exec and
+ * _exit, dlclose's snapshot, a thread name's record) runs HOOK too, not BUSY: a signal
+ * handler's allocator call that arrives there is counted (events_nested), never passed
+ * through unseen. The tracker's own calls there that may allocate (realpath, fnmatch, dlsym,
+ * pthread_setspecific) each run in a signal hold, where no handler runs, so slow_enter knows
+ * them for the tracker's. Holds never cover a write: a signal waits for a walk or a libc
+ * call, never for the disk (docs/tracker.md, "Calls inside a hook"). */
 
 struct ms_thread_s;
 

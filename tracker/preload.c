@@ -685,7 +685,7 @@ static void before_exec(void) {
     return;
   ms_tls_t *tl = &ms__tls;
   uint8_t saved = tl->state;
-  tl->state = MS_T_BUSY;
+  tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
   ms__flush_all("exec");
   tl->state = saved;
 }
@@ -697,7 +697,7 @@ static void before_quick_exit(void) {
   if (!ms__g.active || getpid() != ms__g.pid)
     return; /* a vfork child: the parent's buffers are not its to end */
   ms_tls_t *tl = &ms__tls;
-  tl->state = MS_T_BUSY;
+  tl->state = MS_T_HOOK; /* the tracker's own work (MS_WORK_STATE), to the end */
   if (!atomic_exchange(&ms__g.finished, 1)) {
     ms__flush_all("_exit");
     atomic_store(&ms__g.recording, 0);
@@ -798,7 +798,7 @@ MS_EXPORT int dlclose(void *handle) {
     NEXT_SYM(next, "dlclose");
   ms_tls_t *tl = &ms__tls;
   uint8_t saved = tl->state;
-  tl->state = MS_T_BUSY;
+  tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
   ms__snapshot_maps(); /* frames in the module stay symbolizable after it is gone */
   ms__stack_cache_invalidate(); /* other code may be loaded where the module's was */
   tl->state = saved;
@@ -839,7 +839,7 @@ MS_EXPORT int pthread_setname_np(pthread_t thread, const char *name) {
   if (rc == 0 && pthread_equal(thread, pthread_self()) && tl->state != MS_T_BUSY &&
       tl->state != MS_T_HOOK && tl->state != MS_T_DEAD) {
     uint8_t saved = tl->state;
-    tl->state = MS_T_BUSY;
+    tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
     if (saved == MS_T_UNINIT) {
       tl->state = MS_T_UNINIT;
       ms__thread_setup(tl); /* reads the new name itself */

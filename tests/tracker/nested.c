@@ -14,7 +14,11 @@
  *            allocator, whose state a jump could leave half changed. The loop then makes
  *            20,000 more malloc/free pairs with no signals. A and F count the calls that
  *            returned. Exit status 3 when no signal landed in the tracker in 20 s (not
- *            tracked, or never inside a hook). */
+ *            tracked, or never inside a hook).
+ *   flush    as handler, and the loop calls memscope_flush() after every 16 pairs: most
+ *            signals then land in the tracker's own work outside a hook (a flush: its
+ *            resource record and its write), which the handler's calls must not pass
+ *            unseen either (MS_WORK_STATE in tracker/ms_internal.h). */
 #define _GNU_SOURCE
 #include <link.h>
 #include <setjmp.h>
@@ -27,10 +31,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../tracker/memscope.h"
+
 #define HANDLER_RUNS 2000
 #define AFTER_JUMP 20000
 
-static volatile sig_atomic_t handled, jump_mode, jumped;
+static volatile sig_atomic_t handled, jump_mode, jumped, flush_mode;
 static void *kept[HANDLER_RUNS];
 static sigjmp_buf back;
 static uintptr_t lib_lo, lib_hi; /* the tracker's code, when it is loaded */
@@ -90,13 +96,15 @@ static double now_s(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2 || (strcmp(argv[1], "handler") != 0 && strcmp(argv[1], "jump") != 0)) {
-    static const char usage[] = "usage: nested handler|jump\n";
+  if (argc != 2 || (strcmp(argv[1], "handler") != 0 && strcmp(argv[1], "jump") != 0 &&
+                    strcmp(argv[1], "flush") != 0)) {
+    static const char usage[] = "usage: nested handler|jump|flush\n";
     ssize_t w = write(2, usage, sizeof usage - 1);
     (void)w;
     return 2;
   }
   jump_mode = strcmp(argv[1], "jump") == 0;
+  flush_mode = strcmp(argv[1], "flush") == 0;
   dl_iterate_phdr(find_lib, NULL);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -114,6 +122,8 @@ int main(int argc, char **argv) {
     timer(100);
     for (long i = 0; jump_mode || handled < HANDLER_RUNS; i++) {
       pair();
+      if (flush_mode && (i & 15) == 15)
+        memscope_flush();
       if ((i & 0xfff) == 0 && now_s() > end)
         break;
     }
