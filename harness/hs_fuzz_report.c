@@ -27,7 +27,7 @@
 #define FZ_STDERR_LINES 5   /* stderr lines kept for a crash without a report */
 
 typedef struct fz_finding_s {
-  char kind[8];             /* leak | peak | crash | hang */
+  char kind[8];             /* leak | peak | partial | crash | hang */
   char key[2048];           /* kind and the first named frames: the identity */
   char id[48];
   char where[1024];         /* the oracle's "f (file:line) <- g (file:line)", or what happened */
@@ -189,6 +189,10 @@ static void classify(hs_fuzz_input_t *in, fz_finding_t *f) {
     if (!strcmp(f->kind, "leak"))
       hs_fmt(f->message, sizeof f->message, "leak: %.0f B in %.0f block%s (limit %.0f B) allocated in %s",
              f->value, f->blocks, f->blocks == 1 ? "" : "s", f->limit, f->where);
+    else if (!strcmp(f->kind, "partial"))
+      hs_fmt(f->message, sizeof f->message,
+             "partial: %.0f allocator call%s during the input could not be accounted (%s)",
+             f->value, f->value == 1 ? "" : "s", f->where);
     else
       hs_fmt(f->message, sizeof f->message,
              "peak: the input's live heap reached %.0f B above its start (limit %.0f B) at an allocation in %s",

@@ -48,6 +48,7 @@ static struct {
   memscope_fuzz_limit_fn on_limit;
   uint64_t *arena;           /* frames of the current input (with_stacks): [n, f0, f1, ...] */
   uint64_t arena_used;
+  uint64_t nested_start;     /* ms__g.nested when the input began */
 } fz;
 
 static void fz_lock(void) {
@@ -263,8 +264,19 @@ MS_EXPORT int memscope__fuzz_begin(uint64_t peak_limit, int with_stacks,
   fz.with_stacks = with_stacks;
   fz.arena_used = 0;
   fz.allocations = fz.frees = fz.live_blocks = fz.live_bytes = 0;
+  fz.nested_start = atomic_load_explicit(&ms__g.nested, memory_order_relaxed);
   fz_unlock();
   return 0;
+}
+
+/* Calls since the last memscope__fuzz_begin that passed the table by: made inside a hook
+ * (a signal handler that interrupted an allocator call: docs/tracker.md, "Calls inside a
+ * hook"), so neither their blocks nor their frees are in the input's figures. Any thread's:
+ * the table is process-wide too. */
+MS_EXPORT uint64_t memscope__fuzz_unaccounted(void) {
+  if (!ms__g.fuzz)
+    return 0;
+  return atomic_load_explicit(&ms__g.nested, memory_order_relaxed) - fz.nested_start;
 }
 
 MS_EXPORT int memscope__fuzz_end(memscope_fuzz_result_t *out) {

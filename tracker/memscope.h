@@ -52,6 +52,9 @@ extern int memscope__fuzz_begin(uint64_t peak_limit, int with_stacks,
 extern int memscope__fuzz_end(memscope_fuzz_result_t *out) MEMSCOPE__WEAK;
 /* After memscope__fuzz_end: the input's blocks still live (at most max). */
 extern size_t memscope__fuzz_leaks(memscope_fuzz_block_t *out, size_t max) MEMSCOPE__WEAK;
+/* Allocator calls since the last memscope__fuzz_begin that the table could not account: made
+ * by a signal handler inside an allocator call. Non-zero: the input's figures are partial. */
+extern uint64_t memscope__fuzz_unaccounted(void) MEMSCOPE__WEAK;
 extern int memscope__active(void) MEMSCOPE__WEAK;
 extern int memscope__thread_track(int on) MEMSCOPE__WEAK;
 /* access(none): only the address is used, so a fresh, unfilled block is fine to name. */
