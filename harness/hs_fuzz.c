@@ -861,7 +861,7 @@ static cJSON *read_report(const char *dir) {
     const cJSON *schema = cJSON_GetObjectItemCaseSensitive(r, "schema");
     const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "kind"));
     if (!cJSON_IsString(schema) || strcmp(schema->valuestring, "memscope.fuzz_report/1") || !kind ||
-        (strcmp(kind, "leak") && strcmp(kind, "peak"))) {
+        (strcmp(kind, "leak") && strcmp(kind, "peak") && strcmp(kind, "partial"))) {
       cJSON_Delete(r);
       r = NULL;
     }

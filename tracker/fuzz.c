@@ -49,6 +49,7 @@ static struct {
   uint64_t *arena;           /* frames of the current input (with_stacks): [n, f0, f1, ...] */
   uint64_t arena_used;
   uint64_t nested_start;     /* ms__g.nested when the input began */
+  uint64_t nested_end;       /* and when it ended (UINT64_MAX while it runs) */
 } fz;
 
 static void fz_lock(void) {
@@ -265,18 +266,23 @@ MS_EXPORT int memscope__fuzz_begin(uint64_t peak_limit, int with_stacks,
   fz.arena_used = 0;
   fz.allocations = fz.frees = fz.live_blocks = fz.live_bytes = 0;
   fz.nested_start = atomic_load_explicit(&ms__g.nested, memory_order_relaxed);
+  fz.nested_end = UINT64_MAX;
   fz_unlock();
   return 0;
 }
 
-/* Calls since the last memscope__fuzz_begin that passed the table by: made inside a hook
- * (a signal handler that interrupted an allocator call: docs/tracker.md, "Calls inside a
- * hook"), so neither their blocks nor their frees are in the input's figures. Any thread's:
- * the table is process-wide too. */
+/* Calls from the last memscope__fuzz_begin to its end (or to now, while the input runs) that
+ * passed the table by: made inside a hook (a signal handler that interrupted an allocator
+ * call: docs/tracker.md, "Calls inside a hook"), so neither their blocks nor their frees are
+ * in the input's figures. Any thread's: the table is process-wide too. Read without the
+ * lock: the limit handler asks from inside a hook, and two 8-byte loads cannot tear. */
 MS_EXPORT uint64_t memscope__fuzz_unaccounted(void) {
   if (!ms__g.fuzz)
     return 0;
-  return atomic_load_explicit(&ms__g.nested, memory_order_relaxed) - fz.nested_start;
+  uint64_t end = __atomic_load_n(&fz.nested_end, __ATOMIC_RELAXED);
+  if (end == UINT64_MAX)
+    end = atomic_load_explicit(&ms__g.nested, memory_order_relaxed);
+  return end - __atomic_load_n(&fz.nested_start, __ATOMIC_RELAXED);
 }
 
 MS_EXPORT int memscope__fuzz_end(memscope_fuzz_result_t *out) {
@@ -285,6 +291,7 @@ MS_EXPORT int memscope__fuzz_end(memscope_fuzz_result_t *out) {
   fz_lock();
   memscope_fuzz_result_t r = {fz.allocations, fz.frees, fz.peak, fz.live_blocks, fz.live_bytes};
   fz.gen = 0; /* allocations from here on belong to no input */
+  fz.nested_end = atomic_load_explicit(&ms__g.nested, memory_order_relaxed);
   fz_unlock();
   if (out)
     *out = r;

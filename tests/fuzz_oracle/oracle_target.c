@@ -9,19 +9,16 @@
  *                                                     grows across inputs, not within one)
  *   'P' ten 100-kB blocks at once (peak_step), then all freed
  *   'B' a global buffer resized by realloc on every input (an object older than the input)
- *   'S' malloc/free pairs under a SIGALRM every 100 us whose handler, when it interrupted the
- *       tracker's code (the interrupted instruction in libmemscope: inside a hook, never in
- *       glibc's allocator), leaks a 4,093-byte block; until 20 such leaks, or 2 s */
+ *   'S' a signal handler's allocations inside allocator calls (signal_inside_alloc.h)
+ *   'F' a signal handler's free inside an allocator call, then a block as large: the table's
+ *       level is too high (signal_inside_alloc.h) */
 #define _GNU_SOURCE
-#include <link.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
-#include <ucontext.h>
+
+#include "signal_inside_alloc.h"
 
 /* Through a volatile pointer: the compiler may not remove a pair or an unused block. */
 static void *(*volatile alloc_fn)(size_t) = malloc;
@@ -51,50 +48,6 @@ static __attribute__((noinline)) void leak_one_byte(void) {
     p[0] = 1;
   sink = p;
   sink = NULL;
-}
-
-/* ---- 'S' ---- */
-static uintptr_t lib_lo, lib_hi; /* the tracker's code */
-static volatile sig_atomic_t s_leaks;
-
-static int find_lib(struct dl_phdr_info *info, size_t size, void *arg) {
-  (void)size, (void)arg;
-  if (!info->dlpi_name || !strstr(info->dlpi_name, "libmemscope"))
-    return 0;
-  for (int i = 0; i < info->dlpi_phnum; i++) {
-    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-    if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
-      lib_lo = info->dlpi_addr + ph->p_vaddr;
-      lib_hi = lib_lo + ph->p_memsz;
-    }
-  }
-  return 1;
-}
-
-static void on_alarm(int sig, siginfo_t *si, void *uc) {
-  (void)sig, (void)si;
-  uintptr_t ip = (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
-  if (s_leaks < 20 && ip >= lib_lo && ip < lib_hi) {
-    sink = malloc(4093); /* leaked */
-    s_leaks++;
-  }
-}
-
-static void signal_inside_alloc(void) {
-  dl_iterate_phdr(find_lib, NULL);
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_sigaction = on_alarm;
-  sa.sa_flags = SA_RESTART | SA_SIGINFO;
-  sigaction(SIGALRM, &sa, NULL);
-  struct itimerval on = {{0, 100}, {0, 100}}, off = {{0, 0}, {0, 0}};
-  time_t end = time(NULL) + 2;
-  s_leaks = 0;
-  setitimer(ITIMER_REAL, &on, NULL);
-  while (s_leaks < 20 && time(NULL) <= end)
-    for (int i = 0; i < 1000; i++)
-      free_fn(alloc_fn(64)); /* glibc's per-thread cache: never the arena's lock */
-  setitimer(ITIMER_REAL, &off, NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -147,7 +100,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     break;
   }
   case 'S':
-    signal_inside_alloc();
+    signal_inside_alloc(alloc_fn, free_fn);
+    break;
+  case 'F':
+    signal_free_inside_alloc(alloc_fn, free_fn);
     break;
   case 'P': {
     void *blocks[10];

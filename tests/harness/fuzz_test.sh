@@ -164,6 +164,25 @@ crash_hang)
     "['CR', 'HG']" ] || fail "the findings' inputs are not the crashing and the hanging one"
   validate_junit "$WORK/o/junit.xml"
   ;;
+partial)
+  # An input whose signal handler allocates inside allocator calls: the oracle's `partial`
+  # report is a finding of its own kind with its report, not a crash without one.
+  : "${CRASH_AFL:?}"
+  mkdir "$WORK/seeds"
+  printf 'AB' >"$WORK/seeds/a"
+  printf 'SI' >"$WORK/seeds/s"
+  expect_exit 1 "$HARNESS" fuzz --time 10s --corpus "$WORK/seeds" --out "$WORK/o" --no-progress \
+    -- "$CRASH_AFL"
+  cat "$WORK/out"
+  check_findings "$WORK/o"
+  [ "$(json_get "$WORK/o/findings.json" "[(x['kind'], x['report'] is not None, x['value'] >= 1) for x in d['findings'] if x['kind']=='partial']")" = \
+    "[('partial', True, True)]" ] || fail "no single partial finding with its report"
+  [ "$(json_get "$WORK/o/findings.json" "[x['id'] for x in d['findings'] if x['kind']=='crash' and open(sys.argv[1].rsplit('/', 1)[0] + '/' + x['input'], 'rb').read()[:2] == b'SI']")" = "[]" ] ||
+    fail "the partial input was also taken for a crash"
+  grep -q "FAIL partial-[0-9a-f]* partial: [0-9]* allocator calls\? during the input could not be accounted" "$WORK/out" ||
+    fail "no FAIL line for the partial finding"
+  validate_junit "$WORK/o/junit.xml"
+  ;;
 interrupt)
   # SIGINT to the harness stops the campaign at once (afl-fuzz's clean stop); what was saved
   # so far is replayed and reported, and no afl-fuzz or target is left running.

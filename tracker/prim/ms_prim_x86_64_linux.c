@@ -159,7 +159,9 @@ void ms__prim_sig_hold(void) {
   errno = saved_errno;
 }
 
-int ms__prim_sig_holding(void) { return sig_depth != 0; }
+/* sig_blocked, not sig_depth: a handler that runs between the outermost hold's depth
+ * increment and its block is not inside the hold, and its calls are the program's. */
+int ms__prim_sig_holding(void) { return sig_blocked; }
 
 void ms__prim_sig_release(void) {
   if (sig_depth == 0 || --sig_depth != 0 || !sig_blocked)
