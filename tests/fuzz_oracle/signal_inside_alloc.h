@@ -1,6 +1,6 @@
 /* signal_inside_alloc.h: a fuzz input whose signal handler calls the allocator inside an
  * allocator call, for the oracle's `partial` rule (docs/fuzz.md). Shared by
- * tests/fuzz_oracle/oracle_target.c ('S') and tests/harness/fuzz_crash.c ("SI").
+ * tests/fuzz_oracle/oracle_target.c ('S', 'F') and tests/harness/fuzz_partial.c ("SI").
  *
  * malloc/free pairs of 64 bytes (glibc's per-thread cache: never the arena's lock) under a
  * SIGALRM every 100 us whose handler, when it interrupted the tracker's code (the

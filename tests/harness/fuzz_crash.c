@@ -1,16 +1,11 @@
 /* fuzz_crash.c: a fuzz target with a plain crash and a hang and no memory bug, for the
  * harness's fuzz test `crash_hang` (tests/harness/fuzz_test.sh): an input starting "CR"
  * writes through a bad pointer (SIGSEGV, no memscope report), one starting "HG" never
- * returns. The test's seeds are one byte away from each ("CQ", "HA"). For the test
- * `partial`, an input starting "SI" makes a signal handler allocate inside allocator calls
- * (signal_inside_alloc.h): the oracle reports it as partial. */
-#define _GNU_SOURCE
+ * returns. The test's seeds are one byte away from each ("CQ", "HA"). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "../fuzz_oracle/signal_inside_alloc.h"
 
 static volatile unsigned long spins;
 
@@ -22,8 +17,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size >= 2 && data[0] == 'H' && data[1] == 'G')
     for (;;)
       spins++;
-  if (size >= 2 && data[0] == 'S' && data[1] == 'I')
-    signal_inside_alloc(malloc, free);
   char *copy = malloc(size + 1); /* freed: nothing for the oracle */
   if (copy) {
     memcpy(copy, data, size);

@@ -2,7 +2,8 @@
 # fuzz_test.sh CASE: one ctest case of `memscope-harness fuzz` (AFL++ with memscope's oracle).
 # Environment (tests/harness/CMakeLists.txt): HARNESS, DEMO_AFL (the demo built with afl-cc),
 # DEMO (its plain build: no AFL++ instrumentation), CLEAN_AFL (a target that frees
-# everything), CRASH_AFL (one that crashes and hangs), SEEDS (the demo's seeds), LIB
+# everything), CRASH_AFL (one that crashes and hangs), PARTIAL_AFL (one whose
+# signal handler allocates inside allocator calls), SEEDS (the demo's seeds), LIB
 # (libmemscope.so), XSD, WORK (emptied first).
 set -uo pipefail
 
@@ -167,18 +168,18 @@ crash_hang)
 partial)
   # An input whose signal handler allocates inside allocator calls: the oracle's `partial`
   # report is a finding of its own kind with its report, not a crash without one.
-  : "${CRASH_AFL:?}"
+  : "${PARTIAL_AFL:?}"
   mkdir "$WORK/seeds"
   printf 'AB' >"$WORK/seeds/a"
   printf 'SI' >"$WORK/seeds/s"
   expect_exit 1 "$HARNESS" fuzz --time 10s --corpus "$WORK/seeds" --out "$WORK/o" --no-progress \
-    -- "$CRASH_AFL"
+    -- "$PARTIAL_AFL"
   cat "$WORK/out"
   check_findings "$WORK/o"
   [ "$(json_get "$WORK/o/findings.json" "[(x['kind'], x['report'] is not None, x['value'] >= 1) for x in d['findings'] if x['kind']=='partial']")" = \
     "[('partial', True, True)]" ] || fail "no single partial finding with its report"
-  [ "$(json_get "$WORK/o/findings.json" "[x['id'] for x in d['findings'] if x['kind']=='crash' and open(sys.argv[1].rsplit('/', 1)[0] + '/' + x['input'], 'rb').read()[:2] == b'SI']")" = "[]" ] ||
-    fail "the partial input was also taken for a crash"
+  [ "$(json_get "$WORK/o/findings.json" "[x['kind'] for x in d['findings']]")" = "['partial']" ] ||
+    fail "findings other than the one partial (a crash without a report?)"
   grep -q "FAIL partial-[0-9a-f]* partial: [0-9]* allocator calls\? during the input could not be accounted" "$WORK/out" ||
     fail "no FAIL line for the partial finding"
   validate_junit "$WORK/o/junit.xml"
