@@ -9,37 +9,19 @@
 #ifndef SIGNAL_INSIDE_ALLOC_H
 #define SIGNAL_INSIDE_ALLOC_H
 
-#include <link.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/time.h>
 #include <time.h>
-#include <ucontext.h>
 
-static uintptr_t sia_lo, sia_hi; /* the tracker's code */
+#include "../tracker/in_tracker.h"
+
 static volatile sig_atomic_t sia_leaks;
 static void *volatile sia_sink;
 
-static int sia_find_lib(struct dl_phdr_info *info, size_t size, void *arg) {
-  (void)size, (void)arg;
-  if (!info->dlpi_name || !strstr(info->dlpi_name, "libmemscope"))
-    return 0;
-  for (int i = 0; i < info->dlpi_phnum; i++) {
-    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-    if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
-      sia_lo = info->dlpi_addr + ph->p_vaddr;
-      sia_hi = sia_lo + ph->p_memsz;
-    }
-  }
-  return 1;
-}
-
 static void sia_on_alarm(int sig, siginfo_t *si, void *uc) {
   (void)sig, (void)si;
-  uintptr_t ip = (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
-  if (sia_leaks < 20 && ip >= sia_lo && ip < sia_hi) {
+  if (sia_leaks < 20 && in_tracker(uc)) {
     sia_sink = malloc(4093); /* leaked */
     sia_leaks++;
   }
@@ -50,20 +32,14 @@ static __attribute__((unused)) void signal_inside_alloc(void *(*alloc_in)(size_t
   /* Through volatile pointers: the compiler may not remove a malloc/free pair. */
   void *(*volatile alloc)(size_t) = alloc_in;
   void (*volatile release)(void *) = release_in;
-  dl_iterate_phdr(sia_find_lib, NULL);
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_sigaction = sia_on_alarm;
-  sa.sa_flags = SA_RESTART | SA_SIGINFO;
-  sigaction(SIGALRM, &sa, NULL);
-  struct itimerval on = {{0, 100}, {0, 100}}, off = {{0, 0}, {0, 0}};
+  in_tracker_find();
   time_t end = time(NULL) + 2;
   sia_leaks = 0;
-  setitimer(ITIMER_REAL, &on, NULL);
+  alarm_every(100, sia_on_alarm);
   while (sia_leaks < 20 && time(NULL) <= end)
     for (int i = 0; i < 1000; i++)
       release(alloc(64));
-  setitimer(ITIMER_REAL, &off, NULL);
+  alarm_every(0, NULL);
   sia_sink = NULL;
 }
 
@@ -78,9 +54,8 @@ static void *volatile sia_a;
 
 static void sia_free_a(int sig, siginfo_t *si, void *uc) {
   (void)sig, (void)si;
-  uintptr_t ip = (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
   void *a = sia_a;
-  if (a && ip >= sia_lo && ip < sia_hi) {
+  if (a && in_tracker(uc)) {
     sia_a = NULL;
     free(a);
   }
@@ -92,22 +67,16 @@ static __attribute__((unused)) void signal_free_inside_alloc(void *(*alloc_in)(s
   void (*volatile release)(void *) = release_in;
   if (!memscope__fuzz_unaccounted)
     return;
-  dl_iterate_phdr(sia_find_lib, NULL);
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_sigaction = sia_free_a;
-  sa.sa_flags = SA_RESTART | SA_SIGINFO;
-  sigaction(SIGALRM, &sa, NULL);
-  struct itimerval on = {{0, 100}, {0, 100}}, off = {{0, 0}, {0, 0}};
+  in_tracker_find();
   time_t end = time(NULL) + 2;
-  setitimer(ITIMER_REAL, &on, NULL);
+  alarm_every(100, sia_free_a);
   while (memscope__fuzz_unaccounted() == 0 && time(NULL) <= end) {
     if (!sia_a)
       sia_a = alloc(600000);
     for (int i = 0; i < 1000; i++)
       release(alloc(64));
   }
-  setitimer(ITIMER_REAL, &off, NULL);
+  alarm_every(0, NULL);
   void *a = sia_a; /* not freed by the handler (yet): freed here */
   sia_a = NULL;
   release(a);

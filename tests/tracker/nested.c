@@ -20,18 +20,16 @@
  *            resource record and its write), which the handler's calls must not pass
  *            unseen either (MS_WORK_STATE in tracker/ms_internal.h). */
 #define _GNU_SOURCE
-#include <link.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <ucontext.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../../tracker/memscope.h"
+#include "in_tracker.h"
 
 #define HANDLER_RUNS 2000
 #define AFTER_JUMP 20000
@@ -39,13 +37,10 @@
 static volatile sig_atomic_t handled, jump_mode, jumped, flush_mode;
 static void *kept[HANDLER_RUNS];
 static sigjmp_buf back;
-static uintptr_t lib_lo, lib_hi; /* the tracker's code, when it is loaded */
-
 static void on_alarm(int sig, siginfo_t *si, void *uc_) {
   (void)sig, (void)si;
   if (jump_mode) {
-    uintptr_t ip = (uintptr_t)((ucontext_t *)uc_)->uc_mcontext.gregs[REG_RIP];
-    if (!jumped && ip >= lib_lo && ip < lib_hi) {
+    if (!jumped && in_tracker(uc_)) {
       jumped = 1;
       siglongjmp(back, 1);
     }
@@ -54,26 +49,6 @@ static void on_alarm(int sig, siginfo_t *si, void *uc_) {
   if (handled < HANDLER_RUNS)
     kept[handled] = malloc(4093); /* kept: leaked on purpose */
   handled++;
-}
-
-/* The executable segment of the loaded module whose name contains "libmemscope". */
-static int find_lib(struct dl_phdr_info *info, size_t size, void *arg) {
-  (void)size, (void)arg;
-  if (!info->dlpi_name || !strstr(info->dlpi_name, "libmemscope"))
-    return 0;
-  for (int i = 0; i < info->dlpi_phnum; i++) {
-    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-    if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
-      lib_lo = info->dlpi_addr + ph->p_vaddr;
-      lib_hi = lib_lo + ph->p_memsz;
-    }
-  }
-  return 1;
-}
-
-static void timer(long us) {
-  struct itimerval it = {{0, us}, {0, us}};
-  setitimer(ITIMER_REAL, &it, NULL);
 }
 
 static volatile long allocs, frees; /* the program's calls that returned */
@@ -105,21 +80,16 @@ int main(int argc, char **argv) {
   }
   jump_mode = strcmp(argv[1], "jump") == 0;
   flush_mode = strcmp(argv[1], "flush") == 0;
-  dl_iterate_phdr(find_lib, NULL);
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_sigaction = on_alarm;
-  sa.sa_flags = SA_RESTART | SA_SIGINFO;
-  sigaction(SIGALRM, &sa, NULL);
+  in_tracker_find();
   double end = now_s() + 20;
   if (jump_mode)
     pair(); /* the thread's set-up done: the jump lands in a hook's body */
   if (jump_mode && sigsetjmp(back, 1)) {
-    timer(0); /* back from the handler: the rest runs without signals */
+    alarm_every(0, NULL); /* back from the handler: the rest runs without signals */
     for (long i = 0; i < AFTER_JUMP; i++)
       pair();
   } else {
-    timer(100);
+    alarm_every(100, on_alarm);
     for (long i = 0; jump_mode || handled < HANDLER_RUNS; i++) {
       pair();
       if (flush_mode && (i & 15) == 15)
@@ -127,7 +97,7 @@ int main(int argc, char **argv) {
       if ((i & 0xfff) == 0 && now_s() > end)
         break;
     }
-    timer(0);
+    alarm_every(0, NULL);
     if (jump_mode)
       return 3; /* 20 s without a signal inside the tracker */
   }
