@@ -110,12 +110,20 @@ void ms__prim_traced_leave(uint64_t token) __attribute__((visibility("hidden")))
  * returned is the function this is inlined into. */
 MS_PRIM_INLINE int ms_prim_backtrace_traced(void **out, int max) {
   /* Gated too: the fast path falls back to unw_step (slow_backtrace) whenever a frame is not
-   * in its cache, and unw_step takes libunwind's mutex. */
+   * in its cache, and unw_step takes libunwind's mutex. That step may also check a stack word
+   * through a pipe (below, ms_prim_unw_enter): cancellation off and errno kept, as there. A
+   * pending cancellation acted on in that read() ended the thread inside malloc, with the
+   * gate still held for reading, and the next fork() waited forever (tests/tracker/
+   * cancel_walk.c). pthread_setcancelstate is two loads and a CAS: only walks pay it. */
+  int saved_errno = errno, old_cancel;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_cancel);
   uint64_t token = ms__prim_traced_enter();
   ms__prim_gate_enter();
   int n = unw_backtrace(out, max);
   ms__prim_gate_leave();
   ms__prim_traced_leave(token);
+  pthread_setcancelstate(old_cancel, NULL);
+  errno = saved_errno;
   return n;
 }
 

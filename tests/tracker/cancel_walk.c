@@ -1,0 +1,74 @@
+/* cancel_walk.c: a thread with a deferred cancellation pending keeps allocating, each call
+ * from a stack the tracker has not seen (a new stack pointer: a stack-cache miss, so a walk).
+ * libunwind's unw_step reads and writes a pipe to check a stack word (read() and write() are
+ * cancellation points), so a walk that lets cancellation through ends the thread inside
+ * malloc: the program's loop stops early, and the tracker's walk never leaves, with the fork
+ * gate still held for reading, so the next fork() waits forever. The thread must instead be
+ * cancelled where the program asks, at its pthread_testcancel, and fork() must return.
+ * Walks past a thread's first 256 (ms_prim_backtrace) are unw_backtrace's: this goes past. */
+#include <alloca.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include "expect.h"
+
+#define CALLS 600
+
+static volatile int reached = -1; /* the loop's index when the thread was cancelled */
+
+static void note_cancel(void *arg) { reached = *(volatile int *)arg; }
+
+/* noinline, and the alloca before the call: each pad gives the call a stack pointer of its
+ * own, so every call is a new stack-cache key. */
+static __attribute__((noinline)) void alloc_with_pad(size_t pad) {
+  volatile char *room = alloca(pad);
+  room[0] = 1;
+  void *p = t_malloc(40);
+  t_free(p, 40);
+  __asm__ volatile("" ::"r"(room) : "memory");
+}
+
+static void *worker(void *arg) {
+  (void)arg;
+  volatile int i = 0;
+  pthread_cleanup_push(note_cancel, (void *)&i);
+  pthread_cancel(pthread_self()); /* deferred: pending until a cancellation point */
+  for (i = 0; i < CALLS; i++)
+    alloc_with_pad(16 + 16 * (size_t)i);
+  pthread_testcancel(); /* the only cancellation point the program has in the loop */
+  pthread_cleanup_pop(0);
+  return NULL;
+}
+
+int main(void) {
+  pthread_t th;
+  void *ret;
+  if (pthread_create(&th, NULL, worker, NULL) != 0 || pthread_join(th, &ret) != 0) {
+    fprintf(stderr, "FAIL thread create/join\n");
+    return 1;
+  }
+  if (ret != PTHREAD_CANCELED || reached != CALLS) {
+    fprintf(stderr, "FAIL the thread was cancelled inside the loop, at call %d of %d\n",
+            reached, CALLS);
+    return 1;
+  }
+  /* A walk left by cancellation would still hold the fork gate: fork() would wait forever. */
+  alarm(20);
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) { /* its own run directory: it made no calls of its own */
+    ex_allocs = ex_frees = ex_reallocs = ex_bytes = ex_live_blocks = ex_live_bytes = 0;
+    if (write(1, "child ", 6) != 6)
+      _exit(99);
+    ex_print();
+    exit(0);
+  }
+  int st;
+  if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st)) {
+    fprintf(stderr, "FAIL fork after the cancelled thread\n");
+    return 1;
+  }
+  alarm(0);
+  ex_print();
+  return 0;
+}
