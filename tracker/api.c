@@ -25,10 +25,12 @@ MS_EXPORT int memscope__thread_track(int on) {
     return was;
   }
   tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
+  int cancel = ms__cancel_off();
   int track = on && ms__thread_buffer(tl) != NULL;
   if (track && !was)
     ms__res_record(tl->t, MS_RES_AT_ATTACH); /* its figures from here on, as at a first call */
   tl->state = track ? MS_T_TRACKED : MS_T_UNTRACKED;
+  ms__cancel_restore(cancel);
   return was;
 }
 
@@ -103,8 +105,10 @@ MS_EXPORT int memscope__flush(void) {
   if (tl->state != MS_T_TRACKED || !tl->t)
     return MEMSCOPE_UNAVAILABLE;
   tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
+  int cancel = ms__cancel_off();
   ms__res_record(tl->t, MS_RES_AT_FLUSH); /* before the write, so this write carries it */
   ms__flush_thread(tl->t);
   tl->state = MS_T_TRACKED;
+  ms__cancel_restore(cancel);
   return 0;
 }

@@ -53,7 +53,9 @@ void ms__msg(const char *fmt, ...) {
   if (n > (int)sizeof line - 2)
     n = (int)sizeof line - 2;
   line[n++] = '\n';
+  int cancel = ms__cancel_off(); /* may come from inside a hook: MS_WORK_STATE */
   ssize_t w = write(STDERR_FILENO, line, (size_t)n);
+  ms__cancel_restore(cancel);
   ms__tio_write((long)w);
 }
 
@@ -307,7 +309,9 @@ static void meta_printf(const char *fmt, ...) {
     return;
   if (n >= (int)sizeof line)
     n = (int)sizeof line - 1;
+  int cancel = ms__cancel_off(); /* a thread's set-up writes here from inside a hook */
   int rc = file_write(&ms__g.meta, line, (size_t)n);
+  ms__cancel_restore(cancel);
   if (rc < 0) {
     atomic_fetch_add(&ms__g.write_errors, 1);
     ms__warn_once("cannot write meta.txt in", -rc);
@@ -864,9 +868,18 @@ static int ring_attach(ms_thread_t *t) {
 }
 
 /* Gives the thread a buffer (a released one if any, else a new mapping). NULL if mmap fails. */
+static ms_thread_t *thread_buffer(ms_tls_t *tl);
+
 ms_thread_t *ms__thread_buffer(ms_tls_t *tl) {
   if (tl->t)
     return tl->t;
+  int cancel = ms__cancel_off(); /* ring_attach's fallocate and write: MS_WORK_STATE */
+  ms_thread_t *t = thread_buffer(tl);
+  ms__cancel_restore(cancel);
+  return t;
+}
+
+static ms_thread_t *thread_buffer(ms_tls_t *tl) {
   ms_thread_t *t;
   for (t = atomic_load(&ms__g.threads_list); t; t = t->next) {
     int expected = 0;
@@ -940,6 +953,7 @@ void ms__thread_setup(ms_tls_t *tl) {
    * ms__thread_buffer) run in a signal hold: no handler runs there, and an allocator call
    * that arrives is known for the tracker's own (slow_enter). */
   tl->state = MS_T_HOOK;
+  int cancel = ms__cancel_off(); /* its writes and fallocate: MS_WORK_STATE */
   char name[16] = "";
   prctl(PR_GET_NAME, name, 0, 0, 0);
   int track = tl->override ? tl->override == 1 : ms__thread_policy_tracks(name, ms_prim_tid());
@@ -956,6 +970,7 @@ void ms__thread_setup(ms_tls_t *tl) {
     ms__res_record(tl->t, MS_RES_AT_ATTACH);
     tl->state = MS_T_TRACKED;
   }
+  ms__cancel_restore(cancel);
 }
 
 /* pthread key destructor: write the thread's buffer. It asks to be called again (up to the
@@ -966,6 +981,7 @@ static void thread_exit(void *arg) {
   ms_tls_t *tl = &ms__tls;
   uint8_t saved = tl->state;
   tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
+  int cancel = ms__cancel_off();
   /* The thread's figures at its end: in the first destructor round only (later rounds are
    * other destructors' last frees: no CPU time worth a record each). Before the flush, so
    * the record is in the file and the final write is in neither set of counters. */
@@ -977,6 +993,7 @@ static void thread_exit(void *arg) {
     pthread_setspecific(thread_key, t);
     ms_prim_sig_release();
     tl->state = saved;
+    ms__cancel_restore(cancel);
     return;
   }
   int c = lock_thread(t, 0);
@@ -985,6 +1002,7 @@ static void thread_exit(void *arg) {
      * thread (its lock would never be free); the exit flush counts what it holds as lost. */
     tl->t = NULL;
     tl->state = MS_T_DEAD;
+    ms__cancel_restore(cancel);
     return;
   }
   file_close(&t->file);
@@ -998,6 +1016,7 @@ static void thread_exit(void *arg) {
   tl->t = NULL;
   tl->state = MS_T_DEAD;
   atomic_store(&t->owned, 0);
+  ms__cancel_restore(cancel);
 }
 
 /* ---- process events ------------------------------------------------------------------------ */
@@ -1152,6 +1171,7 @@ static void after_fork_child(void) {
   ms__sample_reset_after_fork();
   uint8_t saved = tl->state;
   tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
+  int cancel = ms__cancel_off();
   tl->t = NULL;
   /* The child is a new kernel task: its I/O counters start at zero, and so do ours. */
   memset(&tl->tio, 0, sizeof tl->tio);
@@ -1159,6 +1179,7 @@ static void after_fork_child(void) {
     ms__g.active = 0;
     atomic_store(&ms__g.recording, 0);
     tl->state = MS_T_UNTRACKED;
+    ms__cancel_restore(cancel);
     return;
   }
   ms__snapshot_maps();
@@ -1166,6 +1187,7 @@ static void after_fork_child(void) {
     saved = MS_T_UNTRACKED;
   ms__res_record(tl->t, MS_RES_AT_ATTACH); /* nothing when the child's thread has no buffer */
   tl->state = saved == MS_T_BUSY || saved == MS_T_HOOK ? MS_T_TRACKED : saved;
+  ms__cancel_restore(cancel);
 }
 
 static void at_exit(void) {
@@ -1188,12 +1210,14 @@ static void at_exit(void) {
     cxx_freeres();
   }
   tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
+  int cancel = ms__cancel_off();
   if (!atomic_exchange(&ms__g.finished, 1)) {
     ms__flush_all("exit");
     /* Calls after this point (later destructors) cannot be written any more. */
     atomic_store(&ms__g.recording, 0);
   }
   tl->state = saved;
+  ms__cancel_restore(cancel);
 }
 
 /* The fast counter (ms_prim_ticks) is used when the platform says it runs at a constant rate;

@@ -66,7 +66,24 @@ enum ms_tstate {
  * through unseen. The tracker's own calls there that may allocate (realpath, fnmatch, dlsym,
  * pthread_setspecific) each run in a signal hold, where no handler runs, so slow_enter knows
  * them for the tracker's. Holds never cover a write: a signal waits for a walk or a libc
- * call, never for the disk (docs/tracker.md, "Calls inside a hook"). */
+ * call, never for the disk (docs/tracker.md, "Calls inside a hook").
+ *
+ * Every such window, and a thread's set-up in its first hook, also runs with cancellation
+ * disabled (ms__cancel_off/_restore): the tracker's open, openat, read, write, fallocate
+ * and close there are cancellation points, and a pending deferred cancellation acted on in
+ * one would end the thread inside malloc, dlclose or exit, calls that are no cancellation
+ * points in the program (tests/tracker/cancel_walk.c: every thread cancelled at its first
+ * malloc, in ring_attach's fallocate). Restoring the state acts on nothing under deferred
+ * cancellation: a pending request waits for the program's next cancellation point, as
+ * without the tracker. (Asynchronous cancellation may end a thread anywhere, so a program
+ * that allows it around malloc, which is not async-cancel-safe, has no such promise.) */
+#include <pthread.h>
+static inline int ms__cancel_off(void) {
+  int old = PTHREAD_CANCEL_ENABLE;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+  return old;
+}
+static inline void ms__cancel_restore(int old) { pthread_setcancelstate(old, NULL); }
 
 struct ms_thread_s;
 

@@ -686,8 +686,10 @@ static void before_exec(void) {
   ms_tls_t *tl = &ms__tls;
   uint8_t saved = tl->state;
   tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
+  int cancel = ms__cancel_off();
   ms__flush_all("exec");
   tl->state = saved;
+  ms__cancel_restore(cancel);
 }
 
 /* _exit and _Exit end the process without exit handlers (forked children do this as a
@@ -698,6 +700,7 @@ static void before_quick_exit(void) {
     return; /* a vfork child: the parent's buffers are not its to end */
   ms_tls_t *tl = &ms__tls;
   tl->state = MS_T_HOOK; /* the tracker's own work (MS_WORK_STATE), to the end */
+  ms__cancel_off(); /* to the end too: _exit is no cancellation point */
   if (!atomic_exchange(&ms__g.finished, 1)) {
     ms__flush_all("_exit");
     atomic_store(&ms__g.recording, 0);
@@ -799,9 +802,11 @@ MS_EXPORT int dlclose(void *handle) {
   ms_tls_t *tl = &ms__tls;
   uint8_t saved = tl->state;
   tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
+  int cancel = ms__cancel_off();
   ms__snapshot_maps(); /* frames in the module stay symbolizable after it is gone */
   ms__stack_cache_invalidate(); /* other code may be loaded where the module's was */
   tl->state = saved;
+  ms__cancel_restore(cancel);
   int rc = next(handle);
   /* Again once the module is gone: another thread may have learnt a key through its code
    * between the first bump and the unmapping. */
@@ -840,6 +845,7 @@ MS_EXPORT int pthread_setname_np(pthread_t thread, const char *name) {
       tl->state != MS_T_HOOK && tl->state != MS_T_DEAD) {
     uint8_t saved = tl->state;
     tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
+    int cancel = ms__cancel_off();
     if (saved == MS_T_UNINIT) {
       tl->state = MS_T_UNINIT;
       ms__thread_setup(tl); /* reads the new name itself */
@@ -855,6 +861,7 @@ MS_EXPORT int pthread_setname_np(pthread_t thread, const char *name) {
       }
       tl->state = saved;
     }
+    ms__cancel_restore(cancel);
   }
   return rc;
 }
