@@ -25,12 +25,12 @@ MS_EXPORT int memscope__thread_track(int on) {
     return was;
   }
   tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
-  int cancel = ms__cancel_off();
+  ms_work_t work = ms__work_enter();
   int track = on && ms__thread_buffer(tl) != NULL;
   if (track && !was)
     ms__res_record(tl->t, MS_RES_AT_ATTACH); /* its figures from here on, as at a first call */
   tl->state = track ? MS_T_TRACKED : MS_T_UNTRACKED;
-  ms__cancel_restore(cancel);
+  ms__work_leave(work);
   return was;
 }
 
@@ -105,10 +105,10 @@ MS_EXPORT int memscope__flush(void) {
   if (tl->state != MS_T_TRACKED || !tl->t)
     return MEMSCOPE_UNAVAILABLE;
   tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
-  int cancel = ms__cancel_off();
+  ms_work_t work = ms__work_enter();
   ms__res_record(tl->t, MS_RES_AT_FLUSH); /* before the write, so this write carries it */
   ms__flush_thread(tl->t);
   tl->state = MS_T_TRACKED;
-  ms__cancel_restore(cancel);
+  ms__work_leave(work);
   return 0;
 }

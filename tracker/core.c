@@ -53,9 +53,9 @@ void ms__msg(const char *fmt, ...) {
   if (n > (int)sizeof line - 2)
     n = (int)sizeof line - 2;
   line[n++] = '\n';
-  int cancel = ms__cancel_off(); /* may come from inside a hook: MS_WORK_STATE */
+  ms_work_t work = ms__work_enter(); /* may come from inside a hook: MS_WORK_STATE */
   ssize_t w = write(STDERR_FILENO, line, (size_t)n);
-  ms__cancel_restore(cancel);
+  ms__work_leave(work);
   ms__tio_write((long)w);
 }
 
@@ -110,13 +110,25 @@ static int make_dirs(const char *path) {
  * number (the identity check below is what makes it safe; this makes a clash rare). */
 #define MS_FD_FLOOR 512
 
-/* Records what f->fd refers to; moves it to a high number first. 0 or -errno (fd closed). */
-static int file_adopt(ms_file_t *f, int fd) {
+int ms__fd_raise(int fd) {
+  int err = errno;
   int high = fcntl(fd, F_DUPFD_CLOEXEC, MS_FD_FLOOR);
+  struct rlimit rl;
+  /* An RLIMIT_NOFILE at or below the floor: the upper half of what is allowed instead. */
+  if (high < 0 && errno == EINVAL && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+      rl.rlim_cur / 2 > (rlim_t)fd)
+    high = fcntl(fd, F_DUPFD_CLOEXEC, (int)(rl.rlim_cur / 2));
   if (high >= 0) {
     close(fd);
     fd = high;
   }
+  errno = err;
+  return fd;
+}
+
+/* Records what f->fd refers to; moves it to a high number first. 0 or -errno (fd closed). */
+static int file_adopt(ms_file_t *f, int fd) {
+  fd = ms__fd_raise(fd);
   struct stat st;
   if (fstat(fd, &st) < 0) {
     int e = errno;
@@ -309,9 +321,9 @@ static void meta_printf(const char *fmt, ...) {
     return;
   if (n >= (int)sizeof line)
     n = (int)sizeof line - 1;
-  int cancel = ms__cancel_off(); /* a thread's set-up writes here from inside a hook */
+  ms_work_t work = ms__work_enter(); /* a thread's set-up writes here from inside a hook */
   int rc = file_write(&ms__g.meta, line, (size_t)n);
-  ms__cancel_restore(cancel);
+  ms__work_leave(work);
   if (rc < 0) {
     atomic_fetch_add(&ms__g.write_errors, 1);
     ms__warn_once("cannot write meta.txt in", -rc);
@@ -690,7 +702,7 @@ static uint32_t count_events(ms_thread_t *t, uint32_t from, uint32_t to, uint64_
  * lock_thread returns -1 at once, bounded or not, and the callers treat the buffer as
  * stopped for good. */
 static int lock_thread(ms_thread_t *t, int bounded) {
-  int old_cancel;
+  int old_cancel, err = errno;
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_cancel);
   uintptr_t me = (uintptr_t)&ms__tls, expected = 0;
   for (long spins = 0; !atomic_compare_exchange_weak_explicit(
@@ -703,6 +715,7 @@ static int lock_thread(ms_thread_t *t, int bounded) {
     expected = 0;
     sched_yield(); /* the holder is writing a chunk: a few microseconds */
   }
+  t->lock_errno = err; /* given back at the unlock (ms_work_t, ms_internal.h) */
   return old_cancel;
 }
 
@@ -714,8 +727,10 @@ int ms__buffer_abandoned(ms_thread_t *t) {
 }
 
 static void unlock_thread(ms_thread_t *t, int old_cancel) {
+  int err = t->lock_errno;
   atomic_store_explicit(&t->lock, 0, memory_order_release);
   pthread_setcancelstate(old_cancel, NULL);
+  errno = err;
 }
 
 /* The owner's buffer is full: write it and start over, with a resource record first when the
@@ -873,9 +888,9 @@ static ms_thread_t *thread_buffer(ms_tls_t *tl);
 ms_thread_t *ms__thread_buffer(ms_tls_t *tl) {
   if (tl->t)
     return tl->t;
-  int cancel = ms__cancel_off(); /* ring_attach's fallocate and write: MS_WORK_STATE */
+  ms_work_t work = ms__work_enter(); /* ring_attach's fallocate and write: MS_WORK_STATE */
   ms_thread_t *t = thread_buffer(tl);
-  ms__cancel_restore(cancel);
+  ms__work_leave(work);
   return t;
 }
 
@@ -953,7 +968,7 @@ void ms__thread_setup(ms_tls_t *tl) {
    * ms__thread_buffer) run in a signal hold: no handler runs there, and an allocator call
    * that arrives is known for the tracker's own (slow_enter). */
   tl->state = MS_T_HOOK;
-  int cancel = ms__cancel_off(); /* its writes and fallocate: MS_WORK_STATE */
+  ms_work_t work = ms__work_enter(); /* its writes and fallocate: MS_WORK_STATE */
   char name[16] = "";
   prctl(PR_GET_NAME, name, 0, 0, 0);
   int track = tl->override ? tl->override == 1 : ms__thread_policy_tracks(name, ms_prim_tid());
@@ -970,7 +985,7 @@ void ms__thread_setup(ms_tls_t *tl) {
     ms__res_record(tl->t, MS_RES_AT_ATTACH);
     tl->state = MS_T_TRACKED;
   }
-  ms__cancel_restore(cancel);
+  ms__work_leave(work);
 }
 
 /* pthread key destructor: write the thread's buffer. It asks to be called again (up to the
@@ -981,7 +996,7 @@ static void thread_exit(void *arg) {
   ms_tls_t *tl = &ms__tls;
   uint8_t saved = tl->state;
   tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
-  int cancel = ms__cancel_off();
+  ms_work_t work = ms__work_enter();
   /* The thread's figures at its end: in the first destructor round only (later rounds are
    * other destructors' last frees: no CPU time worth a record each). Before the flush, so
    * the record is in the file and the final write is in neither set of counters. */
@@ -993,7 +1008,7 @@ static void thread_exit(void *arg) {
     pthread_setspecific(thread_key, t);
     ms_prim_sig_release();
     tl->state = saved;
-    ms__cancel_restore(cancel);
+    ms__work_leave(work);
     return;
   }
   int c = lock_thread(t, 0);
@@ -1002,7 +1017,7 @@ static void thread_exit(void *arg) {
      * thread (its lock would never be free); the exit flush counts what it holds as lost. */
     tl->t = NULL;
     tl->state = MS_T_DEAD;
-    ms__cancel_restore(cancel);
+    ms__work_leave(work);
     return;
   }
   file_close(&t->file);
@@ -1016,7 +1031,7 @@ static void thread_exit(void *arg) {
   tl->t = NULL;
   tl->state = MS_T_DEAD;
   atomic_store(&t->owned, 0);
-  ms__cancel_restore(cancel);
+  ms__work_leave(work);
 }
 
 /* ---- process events ------------------------------------------------------------------------ */
@@ -1117,13 +1132,22 @@ void ms__nested_call(ms_tls_t *tl) {
 
 /* Child side of fork: only the forking thread exists. Parent's unwritten records belong to
  * the parent (it writes them); the child starts a run directory of its own. */
+static void child_setup(void);
+
 static void after_fork_child(void) {
   if (!ms__g.active)
     return;
-  if (ms__g.fuzz) { /* no files: the accounting goes on in the child (AFL's forkserver) */
+  /* From the first close(): a cancellation point, where a thread that forked with a
+   * cancellation pending was ended inside fork (MS_WORK_STATE). */
+  ms_work_t work = ms__work_enter();
+  if (ms__g.fuzz) /* no files: the accounting goes on in the child (AFL's forkserver) */
     ms__fuzz_after_fork();
-    return;
-  }
+  else
+    child_setup();
+  ms__work_leave(work);
+}
+
+static void child_setup(void) {
   ms_tls_t *tl = &ms__tls;
   char parent_run[64];
   memcpy(parent_run, ms__g.run_name, sizeof parent_run);
@@ -1171,7 +1195,6 @@ static void after_fork_child(void) {
   ms__sample_reset_after_fork();
   uint8_t saved = tl->state;
   tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
-  int cancel = ms__cancel_off();
   tl->t = NULL;
   /* The child is a new kernel task: its I/O counters start at zero, and so do ours. */
   memset(&tl->tio, 0, sizeof tl->tio);
@@ -1179,7 +1202,6 @@ static void after_fork_child(void) {
     ms__g.active = 0;
     atomic_store(&ms__g.recording, 0);
     tl->state = MS_T_UNTRACKED;
-    ms__cancel_restore(cancel);
     return;
   }
   ms__snapshot_maps();
@@ -1187,7 +1209,6 @@ static void after_fork_child(void) {
     saved = MS_T_UNTRACKED;
   ms__res_record(tl->t, MS_RES_AT_ATTACH); /* nothing when the child's thread has no buffer */
   tl->state = saved == MS_T_BUSY || saved == MS_T_HOOK ? MS_T_TRACKED : saved;
-  ms__cancel_restore(cancel);
 }
 
 static void at_exit(void) {
@@ -1210,14 +1231,14 @@ static void at_exit(void) {
     cxx_freeres();
   }
   tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
-  int cancel = ms__cancel_off();
+  ms_work_t work = ms__work_enter();
   if (!atomic_exchange(&ms__g.finished, 1)) {
     ms__flush_all("exit");
     /* Calls after this point (later destructors) cannot be written any more. */
     atomic_store(&ms__g.recording, 0);
   }
   tl->state = saved;
-  ms__cancel_restore(cancel);
+  ms__work_leave(work);
 }
 
 /* The fast counter (ms_prim_ticks) is used when the platform says it runs at a constant rate;
@@ -1294,11 +1315,13 @@ void ms__init(void) {
 
 __attribute__((constructor(101))) static void ms_ctor(void) {
   ms_tls_t *tl = &ms__tls;
+  ms_work_t work = ms__work_enter(); /* errno is 0 at main, as without the tracker */
   tl->state = MS_T_BUSY;
   ms__preload_ready();
   ms__init();
   atomic_store_explicit(&ms__g.init_done, 1, memory_order_release);
   tl->state = MS_T_UNINIT;
+  ms__work_leave(work);
 }
 
 __attribute__((destructor(101))) static void ms_dtor(void) { at_exit(); }

@@ -69,21 +69,31 @@ enum ms_tstate {
  * call, never for the disk (docs/tracker.md, "Calls inside a hook").
  *
  * Every such window, and a thread's set-up in its first hook, also runs with cancellation
- * disabled (ms__cancel_off/_restore): the tracker's open, openat, read, write, fallocate
- * and close there are cancellation points, and a pending deferred cancellation acted on in
- * one would end the thread inside malloc, dlclose or exit, calls that are no cancellation
- * points in the program (tests/tracker/cancel_walk.c: every thread cancelled at its first
- * malloc, in ring_attach's fallocate). Restoring the state acts on nothing under deferred
- * cancellation: a pending request waits for the program's next cancellation point, as
- * without the tracker. (Asynchronous cancellation may end a thread anywhere, so a program
- * that allows it around malloc, which is not async-cancel-safe, has no such promise.) */
+ * disabled and the program's errno kept (ms__work_enter/_leave). The tracker's open, openat,
+ * read, write, fallocate and close there are cancellation points, and a pending deferred
+ * cancellation acted on in one would end the thread inside malloc, dlclose or exit, calls
+ * that are no cancellation points in the program (tests/tracker/cancel_walk.c: every thread
+ * cancelled at its first malloc, in ring_attach's fallocate). Restoring the state acts on
+ * nothing under deferred cancellation: a pending request waits for the program's next
+ * cancellation point, as without the tracker. (Asynchronous cancellation may end a thread
+ * anywhere, so a program that allows it around malloc, which is not async-cancel-safe, has
+ * no such promise.) And a failed call of the tracker's (a closed descriptor, a full disk, a
+ * low RLIMIT_NOFILE) must not show in errno: POSIX has free() keep errno, and C has it 0 at
+ * main (tests/tracker/errno_keep.c). */
+#include <errno.h>
 #include <pthread.h>
-static inline int ms__cancel_off(void) {
-  int old = PTHREAD_CANCEL_ENABLE;
-  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-  return old;
+typedef struct ms_work_s {
+  int cancel, err;
+} ms_work_t;
+static inline ms_work_t ms__work_enter(void) {
+  ms_work_t w = {PTHREAD_CANCEL_ENABLE, errno};
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &w.cancel);
+  return w;
 }
-static inline void ms__cancel_restore(int old) { pthread_setcancelstate(old, NULL); }
+static inline void ms__work_leave(ms_work_t w) {
+  pthread_setcancelstate(w.cancel, NULL);
+  errno = w.err;
+}
 
 struct ms_thread_s;
 
@@ -148,6 +158,8 @@ typedef struct ms_thread_s {
   _Atomic uintptr_t lock;     /* held while a chunk is encoded and written: the holder's
                                  &ms__tls, 0 when free (core.c lock_thread) */
   _Atomic int loss_counted;   /* its ring counted lost once, its lock never free (flush) */
+  int lock_errno;             /* the holder's errno when it took the lock, given back at the
+                                 unlock: a failed write never shows in the program's errno */
   ms_file_t file;             /* thread file, fd -1 until the first chunk; under lock */
   pid_t tid;
   uint32_t seq;
@@ -237,6 +249,10 @@ MS_HIDDEN uint32_t ms__flush_full(ms_thread_t *t);
 MS_HIDDEN void ms__flush_thread(ms_thread_t *t);
 MS_HIDDEN void ms__flush_all(const char *reason);
 MS_HIDDEN void ms__snapshot_maps(void);
+/* fd moved to a number at or above the tracker's floor (512; half of RLIMIT_NOFILE when that
+ * is lower) with close-on-exec, out of the range programs open and close by number; fd
+ * itself when that fails. Keeps errno. */
+MS_HIDDEN int ms__fd_raise(int fd);
 MS_HIDDEN void ms__warn_once(const char *what, int err);
 /* An allocator event while not recording: fuzz mode's accounting (fuzz.c), or after an
  * error stop a call counted as unrecorded. kind: MS_REC_ALLOC (p, n), MS_REC_FREE (p),

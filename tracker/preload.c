@@ -43,6 +43,9 @@ static ms_real_t real;
 /* The next sigprocmask (see sigprocmask below): resolved with the allocator, never in a call
  * of sigprocmask itself (dlsym is not async-signal-safe, sigprocmask is). */
 static int (*next_sigprocmask)(int, const sigset_t *, sigset_t *);
+/* The next pipe2 (see pipe2 below), resolved with the allocator: libunwind's call comes
+ * from inside a walk, where dlsym has no business. */
+static int (*next_pipe2)(int *, int);
 
 /* dlsym returns an object pointer; POSIX guarantees it converts to a function pointer, ISO C
  * does not, so copy the bits (the form -Wpedantic accepts). */
@@ -93,6 +96,9 @@ static void resolve(void) {
   int (*sigmask_fn)(int, const sigset_t *, sigset_t *);
   NEXT_SYM(sigmask_fn, "sigprocmask");
   __atomic_store_n(&next_sigprocmask, sigmask_fn, __ATOMIC_RELAXED);
+  int (*pipe2_fn)(int *, int);
+  NEXT_SYM(pipe2_fn, "pipe2");
+  __atomic_store_n(&next_pipe2, pipe2_fn, __ATOMIC_RELAXED);
   /* free is published last: a hook that sees real.malloc set may use every other pointer. */
   real.free = r.free;
   real.calloc = r.calloc;
@@ -686,10 +692,10 @@ static void before_exec(void) {
   ms_tls_t *tl = &ms__tls;
   uint8_t saved = tl->state;
   tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
-  int cancel = ms__cancel_off();
+  ms_work_t work = ms__work_enter();
   ms__flush_all("exec");
   tl->state = saved;
-  ms__cancel_restore(cancel);
+  ms__work_leave(work);
 }
 
 /* _exit and _Exit end the process without exit handlers (forked children do this as a
@@ -700,7 +706,7 @@ static void before_quick_exit(void) {
     return; /* a vfork child: the parent's buffers are not its to end */
   ms_tls_t *tl = &ms__tls;
   tl->state = MS_T_HOOK; /* the tracker's own work (MS_WORK_STATE), to the end */
-  ms__cancel_off(); /* to the end too: _exit is no cancellation point */
+  ms__work_enter(); /* to the end too: _exit is no cancellation point */
   if (!atomic_exchange(&ms__g.finished, 1)) {
     ms__flush_all("_exit");
     atomic_store(&ms__g.recording, 0);
@@ -802,11 +808,11 @@ MS_EXPORT int dlclose(void *handle) {
   ms_tls_t *tl = &ms__tls;
   uint8_t saved = tl->state;
   tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
-  int cancel = ms__cancel_off();
+  ms_work_t work = ms__work_enter();
   ms__snapshot_maps(); /* frames in the module stay symbolizable after it is gone */
   ms__stack_cache_invalidate(); /* other code may be loaded where the module's was */
   tl->state = saved;
-  ms__cancel_restore(cancel);
+  ms__work_leave(work);
   int rc = next(handle);
   /* Again once the module is gone: another thread may have learnt a key through its code
    * between the first bump and the unmapping. */
@@ -833,6 +839,29 @@ MS_EXPORT __attribute__((noinline)) int sigprocmask(int how, const sigset_t *set
   return err != 0 ? -1 : 0;
 }
 
+/* libunwind (1.6) checks a stack word before it reads it by writing it to a pipe of its own
+ * (write_validate), made at its first walk and made again whenever a read of it fails. Made
+ * at the lowest free numbers, 3 and 4 in most programs, it moved every descriptor the
+ * program opened after by two, and a program that closed every descriptor and reopened
+ * files or sockets there had them read, written, closed and replaced by libunwind in the
+ * tracker's next walk (a socket's blocking read hung the program). A pipe made inside a
+ * tracker walk is libunwind's: its ends are moved up out of the program's range, as the
+ * tracker's own files are (ms__fd_raise; tests/tracker/fd_reuse.c). Every other call is
+ * the program's and goes to the next pipe2 unchanged. */
+MS_EXPORT int pipe2(int fds[2], int flags) {
+  int (*next)(int *, int) = __atomic_load_n(&next_pipe2, __ATOMIC_RELAXED);
+  if (next == NULL) { /* before the allocator is resolved: the system call itself */
+    long rc = syscall(SYS_pipe2, fds, flags);
+    return rc < 0 ? -1 : 0;
+  }
+  int rc = next(fds, flags);
+  if (rc == 0 && ms__prim_in_walk()) {
+    fds[0] = ms__fd_raise(fds[0]);
+    fds[1] = ms__fd_raise(fds[1]);
+  }
+  return rc;
+}
+
 /* A thread that names itself is re-checked against a MEMSCOPE_THREADS glob, and the name is
  * recorded. Names given to other threads are not seen (documented in docs/tracker.md). */
 MS_EXPORT int pthread_setname_np(pthread_t thread, const char *name) {
@@ -845,7 +874,7 @@ MS_EXPORT int pthread_setname_np(pthread_t thread, const char *name) {
       tl->state != MS_T_HOOK && tl->state != MS_T_DEAD) {
     uint8_t saved = tl->state;
     tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
-    int cancel = ms__cancel_off();
+    ms_work_t work = ms__work_enter();
     if (saved == MS_T_UNINIT) {
       tl->state = MS_T_UNINIT;
       ms__thread_setup(tl); /* reads the new name itself */
@@ -861,7 +890,7 @@ MS_EXPORT int pthread_setname_np(pthread_t thread, const char *name) {
       }
       tl->state = saved;
     }
-    ms__cancel_restore(cancel);
+    ms__work_leave(work);
   }
   return rc;
 }

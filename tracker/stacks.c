@@ -80,8 +80,10 @@ void ms__stacks_init(void) {
    * of each further thread, and a single-threaded program keeps its cheaper misses
    * (docs/tracker.md, "Stack cache": per-thread memory). */
   ms__prim_stepped_walks = MS_PRIM_STEPPED_WALKS;
-  void *warm[4];
-  ms_prim_backtrace_traced(warm, 4);
+  if (ms__g.depth) { /* without stacks nothing walks: libunwind is never started */
+    void *warm[4];
+    ms_prim_backtrace_traced(warm, 4);
+  }
 }
 
 /* The child of fork re-emits every stack it uses into its own files, so it starts with a

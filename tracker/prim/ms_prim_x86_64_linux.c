@@ -45,6 +45,8 @@ void ms__prim_gate_leave(void) {
   }
 }
 
+int ms__prim_in_walk(void) { return walk_depth != 0; }
+
 static void gate_prepare(void) {
   /* fork() from a signal handler that interrupted this thread inside a tracker walk: it holds
    * the gate for reading and would wait for itself. Skipped; the child may then still inherit
