@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +55,23 @@ void ms__msg(const char *fmt, ...) {
     n = (int)sizeof line - 2;
   line[n++] = '\n';
   ms_work_t work = ms__work_enter(); /* may come from inside a hook: MS_WORK_STATE */
+  /* stderr may be a pipe whose reader is gone (a daemon's, a closed log pipe): the write
+   * must not raise SIGPIPE, which would end a program that never writes to stderr itself.
+   * Blocked around the write; a SIGPIPE the write raised is taken back, one that was
+   * already pending is left. */
+  sigset_t pipe_set, old_mask, pending;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  int was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+  int blocked = pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask) == 0;
   ssize_t w = write(STDERR_FILENO, line, (size_t)n);
+  if (w < 0 && errno == EPIPE && blocked && !was_pending) {
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+      ;
+  }
+  if (blocked)
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
   ms__work_leave(work);
   ms__tio_write((long)w);
 }
@@ -84,7 +101,7 @@ uint64_t ms__mono_ns(void) { return ms_prim_mono_ns(); }
 
 /* mkdir -p with mode 0700 for what it creates. Returns 0 or -errno. */
 static int make_dirs(const char *path) {
-  char buf[4096];
+  static char buf[4096]; /* open_run's: one process at a time, its only thread (stack use) */
   size_t n = strlen(path);
   if (n == 0 || n >= sizeof buf)
     return -ENAMETOOLONG;
@@ -155,7 +172,8 @@ static int file_is_ours(const ms_file_t *f) {
 
 /* The program closed or reused f->fd: open the same file again by its path (never through a
  * link), and keep it only when it is the same inode. The old number is left alone: it may be
- * the program's now. 0 or -EBADF. */
+ * the program's now. 0, -EBADF (another file there now), or open's -errno: the reason the
+ * run's message gives (a sandbox's EPERM was reported as a closed descriptor). */
 static int file_reopen(ms_file_t *f) {
   char path[4096 + 80];
   snprintf(path, sizeof path, "%s%s%s", ms__g.run_dir, f->name[0] ? "/" : "", f->name);
@@ -163,7 +181,7 @@ static int file_reopen(ms_file_t *f) {
                      : f->rw      ? O_RDWR | O_NOFOLLOW | O_CLOEXEC
                                   : O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
-    return -EBADF;
+    return errno ? -errno : -EBADF;
   ms_file_t again = *f;
   uint64_t bytes = f->bytes;
   if (file_adopt(&again, fd) < 0 || again.dev != f->dev || again.ino != f->ino) {
@@ -265,8 +283,9 @@ static void file_close(ms_file_t *f) {
 /* Creates `name` in the run directory, never through a link, never over a file; read-write
  * with rw (for a shared mapping), else write-only. 0/-errno. */
 static int file_create_mode(ms_file_t *f, const char *name, int rw) {
-  if (file_check(&ms__g.dir) < 0)
-    return -EBADF;
+  int checked = file_check(&ms__g.dir);
+  if (checked < 0)
+    return checked;
   int fd = openat(ms__g.dir.fd, name,
                   (rw ? O_RDWR : O_WRONLY) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
@@ -282,8 +301,9 @@ static int file_create(ms_file_t *f, const char *name) { return file_create_mode
  * (crossing it would raise SIGXFSZ and kill the program) and to write to a descriptor that
  * is no longer ours. Returns 0 or -errno. */
 static int file_write(ms_file_t *f, const void *buf, size_t len) {
-  if (file_check(f) < 0)
-    return -EBADF;
+  int checked = file_check(f);
+  if (checked < 0)
+    return checked;
   if (f->may_prealloc)
     file_prealloc(f, len);
   struct rlimit rl;
@@ -312,18 +332,37 @@ static void meta_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2
 static void meta_printf(const char *fmt, ...) {
   if (ms__g.meta.fd < 0)
     return;
-  char line[8192];
+  /* Most lines are short and written from any thread, inside a hook: 512 bytes of stack. A
+   * longer one (exe=, cmdline=, the end part) is formatted again into a static buffer, one
+   * thread at a time: a thread's stack may be 16 KiB in all. */
+  static char long_line[8192];
+  static _Atomic int long_busy;
+  char line[512];
+  char *buf = line;
   va_list ap;
   va_start(ap, fmt);
   int n = vsnprintf(line, sizeof line, fmt, ap);
   va_end(ap);
   if (n < 0)
     return;
-  if (n >= (int)sizeof line)
-    n = (int)sizeof line - 1;
+  if (n >= (int)sizeof line) {
+    int expected = 0;
+    while (!atomic_compare_exchange_weak(&long_busy, &expected, 1)) {
+      expected = 0;
+      sched_yield();
+    }
+    va_start(ap, fmt);
+    n = vsnprintf(long_line, sizeof long_line, fmt, ap);
+    va_end(ap);
+    if (n >= (int)sizeof long_line)
+      n = (int)sizeof long_line - 1;
+    buf = long_line;
+  }
   ms_work_t work = ms__work_enter(); /* a thread's set-up writes here from inside a hook */
-  int rc = file_write(&ms__g.meta, line, (size_t)n);
+  int rc = n > 0 ? file_write(&ms__g.meta, buf, (size_t)n) : 0;
   ms__work_leave(work);
+  if (buf == long_line)
+    atomic_store(&long_busy, 0);
   if (rc < 0) {
     atomic_fetch_add(&ms__g.write_errors, 1);
     ms__warn_once("cannot write meta.txt in", -rc);
@@ -332,7 +371,7 @@ static void meta_printf(const char *fmt, ...) {
 
 /* The command line, %XX-escaped so it stays one line. */
 static void meta_cmdline(void) {
-  char raw[4096], esc[8192];
+  static char raw[4096], esc[8192]; /* open_run's, as make_dirs' buffer */
   int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
   ssize_t n = fd >= 0 ? read(fd, raw, sizeof raw) : -1;
   if (fd >= 0) {
@@ -359,18 +398,25 @@ static uint64_t start_ticks;
 
 /* Creates the run directory and its start files. Returns 0 or -errno (after a message). */
 static int open_run(const char *origin, const char *parent_run) {
-  const char *out = getenv("MEMSCOPE_OUT");
+  /* An absolute path: the program may chdir, and files are reopened by path (file_reopen).
+   * Resolved once, at start: a fork child takes its parent's, so that a relative
+   * MEMSCOPE_OUT (docs/install.md's "out") means the directory the program started in, not
+   * wherever the child's parent had gone (a daemon's chdir("/") before its second fork). */
+  static char abs_out[4096];
+  static int abs_ok;
+  const char *out = parent_run && abs_ok ? abs_out : getenv("MEMSCOPE_OUT");
   int rc = make_dirs(out);
   if (rc < 0) {
     ms__msg("cannot create MEMSCOPE_OUT=%.200s: %s; tracking disabled", out, ms__errstr(-rc));
     return rc;
   }
-  /* An absolute path: the program may chdir, and files are reopened by path (file_reopen). */
-  static char abs_out[4096];
-  ms_prim_sig_hold(); /* realpath mallocs for a long path: a fork child's set-up runs HOOK */
-  if (realpath(out, abs_out))
-    out = abs_out;
-  ms_prim_sig_release();
+  if (out != abs_out) {
+    ms_prim_sig_hold(); /* realpath mallocs for a long path: a fork child's set-up runs HOOK */
+    abs_ok = realpath(out, abs_out) != NULL;
+    ms_prim_sig_release();
+    if (abs_ok)
+      out = abs_out;
+  }
   ms__g.pid = getpid();
   for (int n = 0; n < 10000; n++) {
     snprintf(ms__g.run_name, sizeof ms__g.run_name, "memscope.%d.%d", (int)ms__g.pid, n);
@@ -419,7 +465,7 @@ static int open_run(const char *origin, const char *parent_run) {
   uint64_t realtime_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
   /* An identifier, not data: it ties thread files to their meta.txt. */
   ms__g.run_id = realtime_ns ^ ((uint64_t)ms__g.pid << 40) ^ (uint64_t)getppid();
-  char exe[4096];
+  static char exe[4096]; /* not on the stack: a fork child may be a thread's of 16 KiB */
   ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
   exe[el > 0 ? el : 0] = '\0';
   uint64_t mono = ms__mono_ns();
@@ -453,7 +499,7 @@ void ms__snapshot_maps(void) {
   int expected = 0;
   if (!atomic_compare_exchange_strong(&busy, &expected, 1))
     return;
-  char buf[8192];
+  static char buf[8192]; /* one snapshot at a time (busy): not on a thread's stack */
   int n = snprintf(buf, sizeof buf, "# maps %llu\n", (unsigned long long)ms__now());
   int rc = file_write(&ms__g.maps, buf, (size_t)n);
   int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);

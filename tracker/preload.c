@@ -757,48 +757,47 @@ MS_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) 
   return next(file, argv, envp);
 }
 
-/* execl* take their arguments inline; collect them on the stack (no allocation) and go
- * through the v-forms, which flush. Returns 0, or -1 with errno E2BIG. */
+/* execl* take their arguments inline; they are counted first, then collected into an
+ * array of that size on the stack (no allocation; a fixed 4096-entry array took 32 KiB of a
+ * thread's stack, which may be 16 KiB in all), and go through the v-forms, which flush. */
 #define MS_EXECL_MAX 4096
-static int collect_args(const char *first, va_list *ap, char **argv) {
-  int argc = 0;
-  argv[argc++] = (char *)first;
-  while (argv[argc - 1] != NULL) {
-    if (argc == MS_EXECL_MAX) {
+/* The arguments after first up to its NULL, counted; -1 (errno E2BIG) past MS_EXECL_MAX. */
+static int count_args(const char *first, va_list ap) {
+  int argc = 1;
+  for (const char *a = first; a != NULL; a = va_arg(ap, const char *))
+    if (++argc > MS_EXECL_MAX) {
       errno = E2BIG;
       return -1;
     }
-    argv[argc++] = va_arg(*ap, char *);
-  }
-  return 0;
+  return argc; /* with the NULL */
 }
 
+static void collect_args(const char *first, va_list *ap, char **argv, int argc) {
+  argv[0] = (char *)first;
+  for (int i = 1; i < argc; i++)
+    argv[i] = va_arg(*ap, char *);
+}
+
+/* The variadic part every execl form shares: argc counted, argv[argc] collected. */
+#define EXECL_ARGS(arg, ap, argv)                                                                va_list ap, count_ap_;                                                                         va_start(ap, arg);                                                                             va_copy(count_ap_, ap);                                                                        int argc_ = count_args(arg, count_ap_);                                                        va_end(count_ap_);                                                                             if (argc_ < 0) {                                                                                 va_end(ap);                                                                                    return -1;                                                                                   }                                                                                              char *argv[argc_];                                                                             collect_args(arg, &ap, argv, argc_)
+
 MS_EXPORT int execl(const char *path, const char *arg, ...) {
-  char *argv[MS_EXECL_MAX];
-  va_list ap;
-  va_start(ap, arg);
-  int rc = collect_args(arg, &ap, argv);
+  EXECL_ARGS(arg, ap, argv);
   va_end(ap);
-  return rc < 0 ? rc : execv(path, argv);
+  return execv(path, argv);
 }
 
 MS_EXPORT int execlp(const char *file, const char *arg, ...) {
-  char *argv[MS_EXECL_MAX];
-  va_list ap;
-  va_start(ap, arg);
-  int rc = collect_args(arg, &ap, argv);
+  EXECL_ARGS(arg, ap, argv);
   va_end(ap);
-  return rc < 0 ? rc : execvp(file, argv);
+  return execvp(file, argv);
 }
 
 MS_EXPORT int execle(const char *path, const char *arg, ...) {
-  char *argv[MS_EXECL_MAX];
-  va_list ap;
-  va_start(ap, arg);
-  int rc = collect_args(arg, &ap, argv);
-  char *const *envp = rc < 0 ? NULL : va_arg(ap, char *const *);
+  EXECL_ARGS(arg, ap, argv);
+  char *const *envp = va_arg(ap, char *const *);
   va_end(ap);
-  return rc < 0 ? rc : execve(path, argv, envp);
+  return execve(path, argv, envp);
 }
 
 MS_EXPORT int dlclose(void *handle) {
