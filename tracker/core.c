@@ -332,12 +332,14 @@ static void meta_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2
 static void meta_printf(const char *fmt, ...) {
   if (ms__g.meta.fd < 0)
     return;
-  /* Most lines are short and written from any thread, inside a hook: 512 bytes of stack. A
-   * longer one (exe=, cmdline=, the end part) is formatted again into a static buffer, one
-   * thread at a time: a thread's stack may be 16 KiB in all. */
+  /* Lines are written from any thread, inside a hook, and a thread's stack may be 16 KiB in
+   * all: 1 KiB of stack, which the end part fits. A longer line (exe=, cmdline=: the run's
+   * set-up) is formatted again into a static buffer, one thread at a time. Its owner is
+   * known, so that a signal handler that interrupted it and writes a line (an _exit in a
+   * fork child's set-up) gets the line cut to 1 KiB instead of waiting for itself. */
   static char long_line[8192];
-  static _Atomic int long_busy;
-  char line[512];
+  static _Atomic uintptr_t long_owner;
+  char line[1024];
   char *buf = line;
   va_list ap;
   va_start(ap, fmt);
@@ -346,23 +348,28 @@ static void meta_printf(const char *fmt, ...) {
   if (n < 0)
     return;
   if (n >= (int)sizeof line) {
-    int expected = 0;
-    while (!atomic_compare_exchange_weak(&long_busy, &expected, 1)) {
+    uintptr_t me = (uintptr_t)&ms__tls, expected = 0;
+    for (long spins = 0;
+         spins < 100000 && !atomic_compare_exchange_weak(&long_owner, &expected, me); spins++) {
+      if (expected == me)
+        break;
       expected = 0;
-      sched_yield();
+      sched_yield(); /* the owner is writing one line */
     }
-    va_start(ap, fmt);
-    n = vsnprintf(long_line, sizeof long_line, fmt, ap);
-    va_end(ap);
-    if (n >= (int)sizeof long_line)
-      n = (int)sizeof long_line - 1;
-    buf = long_line;
+    if (atomic_load(&long_owner) == me && expected != me) {
+      va_start(ap, fmt);
+      n = vsnprintf(long_line, sizeof long_line, fmt, ap);
+      va_end(ap);
+      buf = long_line;
+    }
+    if (n >= (int)(buf == line ? sizeof line : sizeof long_line))
+      n = (int)(buf == line ? sizeof line : sizeof long_line) - 1;
   }
   ms_work_t work = ms__work_enter(); /* a thread's set-up writes here from inside a hook */
   int rc = n > 0 ? file_write(&ms__g.meta, buf, (size_t)n) : 0;
   ms__work_leave(work);
   if (buf == long_line)
-    atomic_store(&long_busy, 0);
+    atomic_store(&long_owner, 0);
   if (rc < 0) {
     atomic_fetch_add(&ms__g.write_errors, 1);
     ms__warn_once("cannot write meta.txt in", -rc);
