@@ -174,12 +174,23 @@ static int file_is_ours(const ms_file_t *f) {
  * link), and keep it only when it is the same inode. The old number is left alone: it may be
  * the program's now. 0, -EBADF (another file there now), or open's -errno: the reason the
  * run's message gives (a sandbox's EPERM was reported as a closed descriptor). */
+static int file_check(ms_file_t *f);
+
 static int file_reopen(ms_file_t *f) {
-  char path[4096 + 80];
-  snprintf(path, sizeof path, "%s%s%s", ms__g.run_dir, f->name[0] ? "/" : "", f->name);
-  int fd = open(path, !f->name[0] ? O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
-                     : f->rw      ? O_RDWR | O_NOFOLLOW | O_CLOEXEC
-                                  : O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+  /* No path buffer (a reopen runs inside a hook's flush, on a stack that may be 16 KiB):
+   * the directory by the run's own path, a file relative to the directory once that is
+   * known to be the run's (its own reopen first, if the program closed it too). */
+  int fd;
+  if (!f->name[0]) {
+    fd = open(ms__g.run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  } else {
+    int checked = file_check(&ms__g.dir);
+    if (checked < 0)
+      return checked;
+    fd = openat(ms__g.dir.fd, f->name,
+                f->rw ? O_RDWR | O_NOFOLLOW | O_CLOEXEC
+                      : O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+  }
   if (fd < 0)
     return errno ? -errno : -EBADF;
   ms_file_t again = *f;
@@ -328,6 +339,11 @@ static int file_write(ms_file_t *f, const void *buf, size_t len) {
   return 0;
 }
 
+/* meta_printf's long-line buffer's owner (its &ms__tls), and the maps snapshot's flag: file
+ * scope, so that a fork child, whose parent's other threads are gone, starts them at 0. */
+static _Atomic uintptr_t long_owner;
+static _Atomic int snapshot_busy;
+
 static void meta_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void meta_printf(const char *fmt, ...) {
   if (ms__g.meta.fd < 0)
@@ -338,7 +354,6 @@ static void meta_printf(const char *fmt, ...) {
    * known, so that a signal handler that interrupted it and writes a line (an _exit in a
    * fork child's set-up) gets the line cut to 1 KiB instead of waiting for itself. */
   static char long_line[8192];
-  static _Atomic uintptr_t long_owner;
   char line[1024];
   char *buf = line;
   va_list ap;
@@ -362,8 +377,10 @@ static void meta_printf(const char *fmt, ...) {
       va_end(ap);
       buf = long_line;
     }
-    if (n >= (int)(buf == line ? sizeof line : sizeof long_line))
+    if (n >= (int)(buf == line ? sizeof line : sizeof long_line)) {
       n = (int)(buf == line ? sizeof line : sizeof long_line) - 1;
+      buf[n - 1] = '\n'; /* a cut line still ends: the next key is not swallowed */
+    }
   }
   ms_work_t work = ms__work_enter(); /* a thread's set-up writes here from inside a hook */
   int rc = n > 0 ? file_write(&ms__g.meta, buf, (size_t)n) : 0;
@@ -502,9 +519,8 @@ static int open_run(const char *origin, const char *parent_run) {
 void ms__snapshot_maps(void) {
   if (ms__g.maps.fd < 0 || !atomic_load(&ms__g.recording))
     return;
-  static _Atomic int busy; /* dlclose on two threads at once: one snapshot is enough */
-  int expected = 0;
-  if (!atomic_compare_exchange_strong(&busy, &expected, 1))
+  int expected = 0; /* dlclose on two threads at once: one snapshot is enough */
+  if (!atomic_compare_exchange_strong(&snapshot_busy, &expected, 1))
     return;
   static char buf[8192]; /* one snapshot at a time (busy): not on a thread's stack */
   int n = snprintf(buf, sizeof buf, "# maps %llu\n", (unsigned long long)ms__now());
@@ -524,7 +540,7 @@ void ms__snapshot_maps(void) {
     atomic_fetch_add(&ms__g.write_errors, 1);
     ms__warn_once("cannot write maps.txt in", -rc);
   }
-  atomic_store(&busy, 0);
+  atomic_store(&snapshot_busy, 0);
 }
 
 /* ---- chunk encoding (ms_encode.h), the stage and the ring's write protocol -----------------
@@ -1244,6 +1260,8 @@ static void child_setup(void) {
   atomic_store(&ms__g.nested, 0);
   atomic_store(&ms__g.stack_table_full, 0);
   atomic_store(&flush_all_busy, 0);
+  atomic_store(&long_owner, 0);
+  atomic_store(&snapshot_busy, 0);
   ms__stacks_reset_after_fork();
   ms__sample_reset_after_fork();
   uint8_t saved = tl->state;
@@ -1306,7 +1324,7 @@ static int ticks_usable(void) {
 /* Fuzz mode (MEMSCOPE_FUZZ=1): the hooks keep the per-input accounting of fuzz.c and write
  * nothing; MEMSCOPE_OUT is ignored. */
 static void init_fuzz(void) {
-  ms__stacks_init();
+  ms__stacks_init(1); /* its leak and peak reports carry stacks whatever the depth */
   if (ms__fuzz_init() < 0) {
     ms__msg("no memory for the fuzz-mode table; tracking disabled");
     return;
@@ -1349,7 +1367,7 @@ void ms__init(void) {
   }
   if (open_run("start", NULL) < 0)
     return;
-  ms__stacks_init();
+  ms__stacks_init(ms__g.depth != 0);
   ms__sample_init();
   /* Fixed from here on: the hooks choose their bodies by it (preload.c). */
   ms__g.plain = ms__g.depth == 0 && ms__g.sample == MS_SAMPLE_ALL && ms__g.use_tsc &&

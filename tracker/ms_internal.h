@@ -354,7 +354,8 @@ extern int ms__res_enabled MS_HIDDEN;
 MS_HIDDEN int ms__preload_ready(void);
 
 /* ---- stacks.c -------------------------------------------------------------------------- */
-MS_HIDDEN void ms__stacks_init(void);
+/* walks: whether anything will walk (stacks in the trace, or fuzz mode's leak stacks). */
+MS_HIDDEN void ms__stacks_init(int walks);
 MS_HIDDEN void ms__stacks_reset_after_fork(void);
 /* Interns frames[0, n) (this library's leading frames are dropped first) and returns the
  * stack id, writing a STACK record into t when the stack is new; 0 when there is no stack

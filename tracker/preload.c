@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -43,9 +44,14 @@ static ms_real_t real;
 /* The next sigprocmask (see sigprocmask below): resolved with the allocator, never in a call
  * of sigprocmask itself (dlsym is not async-signal-safe, sigprocmask is). */
 static int (*next_sigprocmask)(int, const sigset_t *, sigset_t *);
-/* The next pipe2 (see pipe2 below), resolved with the allocator: libunwind's call comes
- * from inside a walk, where dlsym has no business. */
+/* The next pipe2 and close family (see pipe2 below), resolved with the allocator:
+ * libunwind's calls come from inside a walk, where dlsym has no business. */
 static int (*next_pipe2)(int *, int);
+static int (*next_close)(int);
+static int (*next_close_range)(unsigned, unsigned, int);
+static void (*next_closefrom)(int);
+static int (*next_dup2)(int, int);
+static int (*next_dup3)(int, int, int);
 
 /* dlsym returns an object pointer; POSIX guarantees it converts to a function pointer, ISO C
  * does not, so copy the bits (the form -Wpedantic accepts). */
@@ -99,6 +105,11 @@ static void resolve(void) {
   int (*pipe2_fn)(int *, int);
   NEXT_SYM(pipe2_fn, "pipe2");
   __atomic_store_n(&next_pipe2, pipe2_fn, __ATOMIC_RELAXED);
+  NEXT_SYM(next_close, "close");
+  NEXT_SYM(next_close_range, "close_range");
+  NEXT_SYM(next_closefrom, "closefrom");
+  NEXT_SYM(next_dup2, "dup2");
+  NEXT_SYM(next_dup3, "dup3");
   /* free is published last: a hook that sees real.malloc set may use every other pointer. */
   real.free = r.free;
   real.calloc = r.calloc;
@@ -758,18 +769,17 @@ MS_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) 
 }
 
 /* execl* take their arguments inline; they are counted first, then collected into an
- * array of that size on the stack (no allocation; a fixed 4096-entry array took 32 KiB of a
- * thread's stack, which may be 16 KiB in all), and go through the v-forms, which flush. */
-#define MS_EXECL_MAX 4096
-/* The arguments after first up to its NULL, counted; -1 (errno E2BIG) past MS_EXECL_MAX. */
+ * array of that size on the stack, as glibc's own execl does (no allocation; a fixed
+ * 4096-entry array took 32 KiB of a thread's stack, which may be 16 KiB in all), and go
+ * through the v-forms, which flush. */
 static int count_args(const char *first, va_list ap) {
-  int argc = 1;
+  int argc = 1; /* the NULL */
   for (const char *a = first; a != NULL; a = va_arg(ap, const char *))
-    if (++argc > MS_EXECL_MAX) {
+    if (++argc == INT_MAX) {
       errno = E2BIG;
       return -1;
     }
-  return argc; /* with the NULL */
+  return argc;
 }
 
 static void collect_args(const char *first, va_list *ap, char **argv, int argc) {
@@ -778,8 +788,19 @@ static void collect_args(const char *first, va_list *ap, char **argv, int argc) 
     argv[i] = va_arg(*ap, char *);
 }
 
-/* The variadic part every execl form shares: argc counted, argv[argc] collected. */
-#define EXECL_ARGS(arg, ap, argv)                                                                va_list ap, count_ap_;                                                                         va_start(ap, arg);                                                                             va_copy(count_ap_, ap);                                                                        int argc_ = count_args(arg, count_ap_);                                                        va_end(count_ap_);                                                                             if (argc_ < 0) {                                                                                 va_end(ap);                                                                                    return -1;                                                                                   }                                                                                              char *argv[argc_];                                                                             collect_args(arg, &ap, argv, argc_)
+/* The variadic part every execl form shares: argv[] collected, ap left after its NULL. */
+#define EXECL_ARGS(arg, ap, argv)                                                              \
+  va_list ap, count_ap_;                                                                       \
+  va_start(ap, arg);                                                                           \
+  va_copy(count_ap_, ap);                                                                      \
+  int argc_ = count_args(arg, count_ap_);                                                      \
+  va_end(count_ap_);                                                                           \
+  if (argc_ < 0) {                                                                             \
+    va_end(ap);                                                                                \
+    return -1;                                                                                 \
+  }                                                                                            \
+  char *argv[argc_];                                                                           \
+  collect_args(arg, &ap, argv, argc_)
 
 MS_EXPORT int execl(const char *path, const char *arg, ...) {
   EXECL_ARGS(arg, ap, argv);
@@ -843,22 +864,105 @@ MS_EXPORT __attribute__((noinline)) int sigprocmask(int how, const sigset_t *set
  * at the lowest free numbers, 3 and 4 in most programs, it moved every descriptor the
  * program opened after by two, and a program that closed every descriptor and reopened
  * files or sockets there had them read, written, closed and replaced by libunwind in the
- * tracker's next walk (a socket's blocking read hung the program). A pipe made inside a
- * tracker walk is libunwind's: its ends are moved up out of the program's range, as the
- * tracker's own files are (ms__fd_raise; tests/tracker/fd_reuse.c). Every other call is
- * the program's and goes to the next pipe2 unchanged. */
-MS_EXPORT int pipe2(int fds[2], int flags) {
+ * tracker's next walk (a socket's blocking read hung the program). A pipe that libunwind
+ * makes inside a tracker walk gets its ends moved up out of the program's range, as the
+ * tracker's own files are (ms__fd_raise), and where libunwind keeps the two numbers (the
+ * array it passed) is remembered. Every other call is the program's and goes to the next
+ * pipe2 unchanged (tests/tracker/fd_reuse.c). noinline: the return address is the caller's. */
+static int *_Atomic unw_pipe;
+
+MS_EXPORT __attribute__((noinline)) int pipe2(int fds[2], int flags) {
   int (*next)(int *, int) = __atomic_load_n(&next_pipe2, __ATOMIC_RELAXED);
   if (next == NULL) { /* before the allocator is resolved: the system call itself */
     long rc = syscall(SYS_pipe2, fds, flags);
     return rc < 0 ? -1 : 0;
   }
   int rc = next(fds, flags);
-  if (rc == 0 && ms__prim_in_walk()) {
+  if (rc == 0 && ms__prim_unwinder_call((uintptr_t)__builtin_return_address(0))) {
     fds[0] = ms__fd_raise(fds[0]);
     fds[1] = ms__fd_raise(fds[1]);
+    atomic_store_explicit(&unw_pipe, fds, memory_order_release);
   }
   return rc;
+}
+
+/* The program closes (or duplicates over) descriptors [lo, hi]. When that takes an end of
+ * libunwind's pipe, both numbers libunwind keeps become -1 and the other end is closed: its
+ * next check then fails on -1, closes nothing of the program's, and makes a new pipe, moved
+ * up again. Without it, a program that closed every descriptor and then opened more than
+ * 512 had its files and sockets at those numbers read and written by libunwind (a stack byte
+ * written into a file; a socket's read hung). libunwind's own closes, inside a walk, pass. */
+static void unw_pipe_forget(unsigned lo, unsigned hi) {
+  int *p = atomic_load_explicit(&unw_pipe, memory_order_acquire);
+  if (p == NULL || ms__prim_in_walk())
+    return;
+  int r = __atomic_load_n(&p[0], __ATOMIC_RELAXED), w = __atomic_load_n(&p[1], __ATOMIC_RELAXED);
+  int hit_r = r >= 0 && (unsigned)r >= lo && (unsigned)r <= hi;
+  int hit_w = w >= 0 && (unsigned)w >= lo && (unsigned)w <= hi;
+  if (!hit_r && !hit_w)
+    return;
+  __atomic_store_n(&p[0], -1, __ATOMIC_RELAXED);
+  __atomic_store_n(&p[1], -1, __ATOMIC_RELAXED);
+  int other = hit_r ? (hit_w ? -1 : w) : r;
+  if (other >= 0) {
+    int err = errno;
+    syscall(SYS_close, other);
+    errno = err;
+  }
+}
+
+MS_EXPORT int close(int fd) {
+  if (fd >= 0)
+    unw_pipe_forget((unsigned)fd, (unsigned)fd);
+  int (*next)(int) = __atomic_load_n(&next_close, __ATOMIC_RELAXED);
+  if (next == NULL) {
+    long rc = syscall(SYS_close, fd);
+    return rc < 0 ? -1 : 0;
+  }
+  return next(fd);
+}
+
+MS_EXPORT int close_range(unsigned first, unsigned last, int flags) {
+  if (!(flags & CLOSE_RANGE_CLOEXEC)) /* only marked close-on-exec: the pipe already is */
+    unw_pipe_forget(first, last);
+  int (*next)(unsigned, unsigned, int) = __atomic_load_n(&next_close_range, __ATOMIC_RELAXED);
+  if (next == NULL) {
+    long rc = syscall(SYS_close_range, first, last, flags);
+    return rc < 0 ? -1 : 0;
+  }
+  return next(first, last, flags);
+}
+
+MS_EXPORT void closefrom(int lowfd) {
+  unw_pipe_forget(lowfd < 0 ? 0u : (unsigned)lowfd, UINT_MAX);
+  void (*next)(int) = __atomic_load_n(&next_closefrom, __ATOMIC_RELAXED);
+  if (next == NULL) {
+    syscall(SYS_close_range, lowfd < 0 ? 0u : (unsigned)lowfd, UINT_MAX, 0);
+    return;
+  }
+  next(lowfd);
+}
+
+MS_EXPORT int dup2(int oldfd, int newfd) {
+  if (newfd >= 0 && oldfd != newfd)
+    unw_pipe_forget((unsigned)newfd, (unsigned)newfd);
+  int (*next)(int, int) = __atomic_load_n(&next_dup2, __ATOMIC_RELAXED);
+  if (next == NULL) {
+    long rc = syscall(SYS_dup2, oldfd, newfd);
+    return rc < 0 ? -1 : (int)rc;
+  }
+  return next(oldfd, newfd);
+}
+
+MS_EXPORT int dup3(int oldfd, int newfd, int flags) {
+  if (newfd >= 0 && oldfd != newfd)
+    unw_pipe_forget((unsigned)newfd, (unsigned)newfd);
+  int (*next)(int, int, int) = __atomic_load_n(&next_dup3, __ATOMIC_RELAXED);
+  if (next == NULL) {
+    long rc = syscall(SYS_dup3, oldfd, newfd, flags);
+    return rc < 0 ? -1 : (int)rc;
+  }
+  return next(oldfd, newfd, flags);
 }
 
 /* A thread that names itself is re-checked against a MEMSCOPE_THREADS glob, and the name is

@@ -68,7 +68,7 @@ static void map_tables(void) {
   atomic_store(&pool_used, 0);
 }
 
-void ms__stacks_init(void) {
+void ms__stacks_init(int walks) {
   dl_iterate_phdr(find_self, (void *)(uintptr_t)&ms__stack_intern);
   if (ms__g.depth) {
     ms__prim_sig_init(); /* before the first walk below; without stacks nothing walks */
@@ -80,7 +80,7 @@ void ms__stacks_init(void) {
    * of each further thread, and a single-threaded program keeps its cheaper misses
    * (docs/tracker.md, "Stack cache": per-thread memory). */
   ms__prim_stepped_walks = MS_PRIM_STEPPED_WALKS;
-  if (ms__g.depth) { /* without stacks nothing walks: libunwind is never started */
+  if (walks) { /* a trace without stacks never walks: libunwind is never started */
     void *warm[4];
     ms_prim_backtrace_traced(warm, 4);
   }

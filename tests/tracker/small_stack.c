@@ -1,6 +1,8 @@
 /* small_stack.c: the tracker's work fits a small thread stack (16 KiB, glibc's
- * PTHREAD_STACK_MIN on x86-64). A thread with such a stack forks, and the child's run set-up
- * runs on it (it crashed there: 16 KiB of start-up buffers on the stack); another execs the
+ * PTHREAD_STACK_MIN on x86-64). A thread with such a stack allocates after the program
+ * closed every descriptor: its first buffer write opens the run's files again (it crashed:
+ * a 4 KiB path buffer under the encoder's frame). Another forks, and the child's run set-up
+ * runs on its stack (it crashed: 16 KiB of start-up buffers on the stack); another execs the
  * program again through execl (it crashed: execl's argument array was 32 KiB). Each image
  * prints its expect line: the fork child "child ", the image before exec "first ". */
 #include <pthread.h>
@@ -26,6 +28,13 @@ static void *forker(void *arg) {
   }
   int st;
   fork_ok = pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+  return NULL;
+}
+
+static void *allocator(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 5000; i++) /* past a buffer: its write */
+    t_free(t_malloc(24), 24);
   return NULL;
 }
 
@@ -57,6 +66,9 @@ int main(int argc, char **argv) {
   }
   self = argv[0];
   t_free(t_malloc(50), 50);
+  for (int fd = 3; fd < 1024; fd++)
+    close(fd);
+  run_small(allocator);
   run_small(forker);
   if (!fork_ok) {
     fprintf(stderr, "FAIL the child forked from a small stack did not exit 0\n");

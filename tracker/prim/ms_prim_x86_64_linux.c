@@ -45,8 +45,6 @@ void ms__prim_gate_leave(void) {
   }
 }
 
-int ms__prim_in_walk(void) { return walk_depth != 0; }
-
 static void gate_prepare(void) {
   /* fork() from a signal handler that interrupted this thread inside a tracker walk: it holds
    * the gate for reading and would wait for itself. Skipped; the child may then still inherit
@@ -172,6 +170,15 @@ void ms__prim_sig_release(void) {
   int saved_errno = errno;
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &sig_saved, NULL, sizeof sig_saved);
   errno = saved_errno;
+}
+
+int ms__prim_in_walk(void) { return walk_depth != 0; }
+
+/* Inside a walk, and from libunwind's code: a program's signal handler that runs during a
+ * walk (a warm unw_backtrace holds no signals) is not libunwind. Before ms__prim_sig_init
+ * found libunwind's code (its probe walk makes the first pipe), a call inside a walk is. */
+int ms__prim_unwinder_call(uintptr_t caller) {
+  return walk_depth != 0 && (unw_hi == 0 || caller - unw_lo < unw_hi - unw_lo);
 }
 
 /* libunwind's sigprocmask calls on this thread, answered or not (ms__prim_traced_enter). */

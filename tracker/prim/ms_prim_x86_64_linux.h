@@ -79,9 +79,11 @@ MS_PRIM_INLINE void ms_prim_cpu_relax(void) { __builtin_ia32_pause(); }
  * run only on a stack-cache miss, and the hook bodies that inline the walk stay short. */
 void ms__prim_gate_enter(void) __attribute__((visibility("hidden")));
 void ms__prim_gate_leave(void) __attribute__((visibility("hidden")));
-/* 1 when the calling thread is inside a tracker walk (between a gate_enter and its leave):
- * a call the unwinder makes then (its validation pipe) is the tracker's, not the program's. */
+/* 1 when the calling thread is inside a tracker walk (between a gate_enter and its leave). */
 int ms__prim_in_walk(void) __attribute__((visibility("hidden")));
+/* 1 when a call returning to caller is the unwinder's own, made inside a tracker walk (its
+ * validation pipe: preload.c's pipe2), not a signal handler's that ran during the walk. */
+int ms__prim_unwinder_call(uintptr_t caller) __attribute__((visibility("hidden")));
 int ms_prim_fork_gate_install(void) __attribute__((visibility("hidden")));
 
 /* Signals held across a walk (ms_prim_x86_64_linux.c; docs/tracker.md, "Signals during a
