@@ -899,7 +899,9 @@ static void unw_pipe_forget(unsigned lo, unsigned hi) {
   int r = __atomic_load_n(&p[0], __ATOMIC_RELAXED), w = __atomic_load_n(&p[1], __ATOMIC_RELAXED);
   int hit_r = r >= 0 && (unsigned)r >= lo && (unsigned)r <= hi;
   int hit_w = w >= 0 && (unsigned)w >= lo && (unsigned)w <= hi;
-  if (!hit_r && !hit_w)
+  /* A vfork child shares the parent's memory, not its descriptors: forgetting there would
+   * lose the parent's pipe for good (two descriptors leaked at every such spawn). */
+  if ((!hit_r && !hit_w) || getpid() != ms__g.pid)
     return;
   __atomic_store_n(&p[0], -1, __ATOMIC_RELAXED);
   __atomic_store_n(&p[1], -1, __ATOMIC_RELAXED);
