@@ -24,23 +24,13 @@ static volatile int reached = -1; /* the loop's index when the thread was cancel
 
 static void note_cancel(void *arg) { reached = *(volatile int *)arg; }
 
-/* noinline, and the alloca before the call: each pad gives the call a stack pointer of its
- * own, so every call is a new stack-cache key. */
-static __attribute__((noinline)) void alloc_with_pad(size_t pad) {
-  volatile char *room = alloca(pad);
-  room[0] = 1;
-  void *p = t_malloc(40);
-  t_free(p, 40);
-  __asm__ volatile("" ::"r"(room) : "memory");
-}
-
 static void *worker(void *arg) {
   (void)arg;
   volatile int i = 0;
   pthread_cleanup_push(note_cancel, (void *)&i);
   pthread_cancel(pthread_self()); /* deferred: pending until a cancellation point */
   for (i = 0; i < CALLS; i++)
-    alloc_with_pad(16 + 16 * (size_t)i);
+    ex_alloc_at_pad(16 + 16 * (size_t)i, 40);
   pthread_testcancel(); /* the only cancellation point the program has in the loop */
   pthread_cleanup_pop(0);
   return NULL;

@@ -44,14 +44,6 @@ static void *thread_calls(void *arg) {
   return NULL;
 }
 
-static void run_thread(void) {
-  pthread_t th;
-  if (pthread_create(&th, NULL, thread_calls, NULL) != 0 || pthread_join(th, NULL) != 0) {
-    fprintf(stderr, "FAIL thread create/join\n");
-    exit(1);
-  }
-}
-
 int main(void) {
   int at_main = errno;
   if (at_main != 0) {
@@ -64,7 +56,7 @@ int main(void) {
     close(fd);
   for (int i = 0; i < N; i++)
     KEEPS("free after every descriptor was closed", t_free(blocks[i], 32));
-  run_thread();
+  ex_thread(thread_calls);
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 128) {
     rl.rlim_cur = 128;
@@ -73,7 +65,7 @@ int main(void) {
       return 1;
     }
   }
-  run_thread();
+  ex_thread(thread_calls);
   fflush(stdout);
   errno = ENOENT;
   pid_t pid = fork();

@@ -7,7 +7,9 @@
 #ifndef MS_TEST_EXPECT_H
 #define MS_TEST_EXPECT_H
 #define _GNU_SOURCE
+#include <alloca.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,5 +116,23 @@ static inline void ex_print(void) {
                    (long)ex_live_blocks, (long)ex_live_bytes);
   if (write(STDOUT_FILENO, line, (size_t)n) != n)
     _exit(99);
+}
+/* One malloc and free of n bytes at a stack pointer of its own: pad bytes of alloca first,
+ * so that each pad is a new stack-cache key and the call walks (the tests of what a walk
+ * does). noinline: the alloca stays in this frame, below the caller's. */
+static __attribute__((noinline, unused)) void ex_alloc_at_pad(size_t pad, size_t n) {
+  volatile char *room = alloca(pad);
+  room[0] = 1;
+  t_free(t_malloc(n), n);
+  __asm__ volatile("" ::"r"(room) : "memory");
+}
+
+/* Runs fn on a new thread and waits for it; a failure ends the program (exit 1). */
+static __attribute__((unused)) void ex_thread(void *(*fn)(void *)) {
+  pthread_t th;
+  if (pthread_create(&th, NULL, fn, NULL) != 0 || pthread_join(th, NULL) != 0) {
+    fprintf(stderr, "FAIL thread create/join\n");
+    exit(1);
+  }
 }
 #endif

@@ -37,19 +37,10 @@ static void fail(const char *what) {
   exit(1);
 }
 
-/* noinline, and the alloca before the call: each pad gives the call a stack pointer of its
- * own, so every call is a stack-cache miss: a walk. */
-static __attribute__((noinline)) void alloc_with_pad(size_t pad) {
-  volatile char *room = alloca(pad);
-  room[0] = 1;
-  t_free(t_malloc(32), 32);
-  __asm__ volatile("" ::"r"(room) : "memory");
-}
-
 static void *worker(void *arg) {
   (void)arg;
   for (int i = 0; i < CALLS; i++)
-    alloc_with_pad(16 + 16 * (size_t)i);
+    ex_alloc_at_pad(16 + 16 * (size_t)i, 32);
   if (send(sv[1], "ping", 4, 0) != 4)
     fail("send on the program's socket");
   return NULL;
@@ -57,9 +48,7 @@ static void *worker(void *arg) {
 
 /* A new thread's walks, then the ping on the socket pair must arrive. */
 static void ping_through_walks(void) {
-  pthread_t th;
-  if (pthread_create(&th, NULL, worker, NULL) != 0 || pthread_join(th, NULL) != 0)
-    fail("thread create/join");
+  ex_thread(worker);
   char buf[8] = "";
   ssize_t n = recv(sv[0], buf, sizeof buf, MSG_DONTWAIT);
   if (n != 4 || memcmp(buf, "ping", 4) != 0)
@@ -153,7 +142,7 @@ int main(int argc, char **argv) {
   struct itimerval every = {{0, 200}, {0, 200}}, off = {{0, 0}, {0, 0}};
   setitimer(ITIMER_REAL, &every, NULL);
   for (int i = 0; i < 20000; i++)
-    alloc_with_pad(16 + 16 * (size_t)(i % 4000));
+    ex_alloc_at_pad(16 + 16 * (size_t)(i % 4000), 32);
   setitimer(ITIMER_REAL, &off, NULL);
   if (handler_pipes == 0)
     fail("the signal handler never ran");

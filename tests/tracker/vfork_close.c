@@ -22,30 +22,15 @@ static int count_fds(void) {
   return n;
 }
 
-static __attribute__((noinline)) void alloc_with_pad(size_t pad) {
-  volatile char *room = alloca(pad);
-  room[0] = 1;
-  t_free(t_malloc(32), 32);
-  __asm__ volatile("" ::"r"(room) : "memory");
-}
-
 static void *walker(void *arg) {
   (void)arg;
   for (int i = 0; i < 300; i++) /* new stack pointers: walks, which validate */
-    alloc_with_pad(16 + 16 * (size_t)i);
+    ex_alloc_at_pad(16 + 16 * (size_t)i, 32);
   return NULL;
 }
 
-static void walks(void) {
-  pthread_t th;
-  if (pthread_create(&th, NULL, walker, NULL) != 0 || pthread_join(th, NULL) != 0) {
-    fprintf(stderr, "FAIL thread create/join\n");
-    exit(1);
-  }
-}
-
 int main(void) {
-  walks(); /* libunwind's pipe exists, and a released buffer waits for the next thread */
+  ex_thread(walker); /* libunwind's pipe exists; a released buffer waits for the next thread */
   int before = count_fds();
   for (int round = 0; round < 5; round++) {
     pid_t pid = vfork();
@@ -59,7 +44,7 @@ int main(void) {
       fprintf(stderr, "FAIL vfork\n");
       return 1;
     }
-    walks();
+    ex_thread(walker);
   }
   int after = count_fds();
   if (before < 0 || after != before) {
