@@ -78,6 +78,10 @@ void ms__completeness(ms_analysis_t *a, const ms_salvage_t *s, int salvage_rc,
                stop_error ? stop_error : stopped);
     else if (nd)
       snprintf(c->reason, sizeof c->reason, "%zu damaged part(s) in the thread files", nd);
+    else if (ms_meta_get(m, "ablate"))
+      snprintf(c->reason, sizeof c->reason,
+               "a cost-attribution build of the tracker (ablate=%.20s) dropped records",
+               ms_meta_get(m, "ablate"));
     else if (meta_count(m, "events_nested", 0) > 0)
       snprintf(c->reason, sizeof c->reason,
                "%lld allocator calls made inside a hook (by a signal handler) were not recorded",

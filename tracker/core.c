@@ -658,7 +658,10 @@ static int stage_write(ms_thread_t *t) {
   if (rc == 0) {
     t->ring.wr_file_end = start + n;
     __atomic_store_n(&t->ring.wr_busy, 1, __ATOMIC_SEQ_CST);
-    rc = file_write(&t->file, t->stage, n);
+    if (MS_ABLATE >= MS_ABLATE_NO_WRITE) /* cost attribution only: dropped (ms_internal.h) */
+      t->file.bytes += n;
+    else
+      rc = file_write(&t->file, t->stage, n);
     if (rc == -EFBIG && t->file.bytes == start) { /* refused before anything was written */
       uint32_t part = stage_fitting(t, &ev);
       if (part) {
@@ -819,7 +822,8 @@ uint32_t ms__flush_full(ms_thread_t *t) {
     return 0;
   }
   uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
-  encode_range(t, t->ring.flushed, pos);
+  if (MS_ABLATE < MS_ABLATE_NO_ENCODE) /* else dropped: cost attribution only (ms_internal.h) */
+    encode_range(t, t->ring.flushed, pos);
   /* pos before flushed: a salvage that sees pos <= flushed finds nothing to recover, so a
    * death between the two stores never makes it encode these records twice. */
   __atomic_store_n(&t->ring.pos, 0, __ATOMIC_SEQ_CST);
@@ -1156,9 +1160,12 @@ void ms__flush_all(const char *reason) {
               (unsigned long long)atomic_load(&ms__g.sample_set_full),
               (unsigned long long)atomic_load(&ms__g.write_errors),
               (unsigned long long)atomic_load(&ms__g.nested));
-  int inexact = atomic_load(&ms__g.loss_inexact);
+  /* An ablated build (ms_internal.h) dropped what it did not write: never complete. */
+  int inexact = atomic_load(&ms__g.loss_inexact) || MS_ABLATE != 0;
   if (inexact)
     meta_printf("events_lost_exact=0\n");
+  if (MS_ABLATE != 0)
+    meta_printf("ablate=%d\n", MS_ABLATE);
   char sc_line[256];
   if (ms__stack_cache_meta(sc_line, sizeof sc_line) > 0)
     meta_printf("%s", sc_line);
@@ -1382,6 +1389,9 @@ void ms__init(void) {
   pthread_atfork(NULL, NULL, after_fork_child);
   if (ms__g.verbose)
     ms__msg("tracing to %s (stack depth %d)", ms__g.run_dir, ms__g.depth);
+  if (MS_ABLATE != 0)
+    ms__msg("built with MS_ABLATE=%d for cost attribution: this trace is not complete",
+            MS_ABLATE);
 }
 
 __attribute__((constructor(101))) static void ms_ctor(void) {

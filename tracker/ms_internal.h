@@ -38,6 +38,21 @@
 #define MS_STAGE_CAP 65536
 #endif
 _Static_assert(MS_STAGE_CAP >= MS_OUT_CAP, "the stage takes a whole chunk");
+/* Cost attribution (bench/cost_parts.py; docs/benchmarks.md "Where a call's time goes"):
+ * MS_ABLATE=k builds a tracker without the last k stages of the plain (no-stack) path, so that
+ * interleaved runs of the five builds give each stage's CPU time in place, which a profile
+ * cannot (its sample lands one instruction after rdtsc, and the encoder's time follows from
+ * the hooks' records). Never a tracker to trace with: an ablated run's meta.txt says
+ * ablate=k and events_lost_exact=0, so no analysis takes it for complete, and it says so on
+ * stderr at start. 0, the default, is the tracker. */
+#ifndef MS_ABLATE
+#define MS_ABLATE 0
+#endif
+#define MS_ABLATE_NO_WRITE 1  /* chunks encoded and staged; the stage is dropped, not written */
+#define MS_ABLATE_NO_ENCODE 2 /* records written to the ring, dropped at a full ring's flush */
+#define MS_ABLATE_NO_RECORD 3 /* the timestamp read, no record written (plain bodies) */
+#define MS_ABLATE_NO_CLOCK 4  /* nor the timestamp: the hook's dispatch, state and counters */
+_Static_assert(MS_ABLATE >= 0 && MS_ABLATE <= MS_ABLATE_NO_CLOCK, "MS_ABLATE is 0 to 4");
 #define MS_STAGE_CHUNKS 64  /* chunks a stage holds at most (~1 KiB or more each, as a rule) */
 
 /* ---- per-thread state in TLS (initial-exec: one %fs-relative load, no __tls_get_addr) --- */

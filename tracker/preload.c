@@ -323,6 +323,15 @@ MS_INLINE void put_rec(ms_thread_t *t, uint32_t pos, uint64_t head, uint64_t ts,
     w[3] = size;
 }
 
+/* An ablated build's timestamp (MS_ABLATE_NO_RECORD): read, and kept from being optimized
+ * away by an empty asm that takes it, with no store; none at MS_ABLATE_NO_CLOCK. */
+MS_INLINE void ablate_clock(void) {
+  if (MS_ABLATE < MS_ABLATE_NO_CLOCK) {
+    uint64_t ts = ms_prim_ticks();
+    __asm__ volatile("" : : "r"(ts));
+  }
+}
+
 /* The ALLOC of p (n bytes, stamped ts, pending set) when the buffer is full: flush, then
  * write it where the flush left room. Returns p, with the thread TRACKED again. */
 MS_SLOW_FN void *plain_alloc_full(ms_tls_t *tl, void *p, size_t n, uint64_t ts) {
@@ -350,6 +359,13 @@ MS_INLINE void *plain_alloc_done(ms_tls_t *tl, void *p, size_t n) {
     return plain_alloc_other(tl, p, n);
   ms_thread_t *t = tl->t;
   __atomic_store_n(&t->ring.pending, 1, __ATOMIC_RELAXED); /* as in rec_alloc */
+  if (MS_ABLATE >= MS_ABLATE_NO_RECORD) { /* cost attribution only (ms_internal.h) */
+    ablate_clock();
+    __atomic_store_n(&t->ring.pending, 0, __ATOMIC_RELAXED);
+    count_alloc(t, n);
+    tl->state = MS_T_TRACKED;
+    return p;
+  }
   uint64_t ts = ms_prim_ticks();
   uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
   if (MS_UNLIKELY(pos >= MS_REC_CAP))
@@ -392,6 +408,11 @@ MS_INLINE void plain_free_rec(ms_tls_t *tl, void *p) {
     return;
   }
   ms_thread_t *t = tl->t;
+  if (MS_ABLATE >= MS_ABLATE_NO_RECORD) { /* cost attribution only (ms_internal.h) */
+    ablate_clock();
+    __atomic_store_n(&t->ring.n_free, t->ring.n_free + 1, __ATOMIC_RELAXED);
+    return;
+  }
   uint64_t ts = ms_prim_ticks();
   uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
   if (MS_UNLIKELY(pos >= MS_REC_CAP)) {
