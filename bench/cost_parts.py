@@ -5,7 +5,8 @@ Builds the tracker and its four cost-attribution builds (libmemscope_ablate_K.so
 in tracker/ms_internal.h: each drops one more stage of the no-stack path, from the end) and
 runs them in one interleaved cost_report.py run, configuration nostack. Each round measures
 every library against its own native run; a stage's cost is, round by round, the added time
-of the build that has the stage minus that of the build without it, per allocator call:
+of the build that has the stage minus that of the build without it in the same round, per
+allocator call (dispatch: the last build against its own native run):
 
   write     the tracker          - no_write   (the stage's write(2) to the thread file)
   encode    no_write             - no_encode  (encoding the ring's records into chunks)
@@ -84,27 +85,38 @@ def build_libs(build):
 
 
 def stage_figures(doc, prog):
-    """Per library its added ns a call, per stage its cost: medians over rounds, with CIs."""
+    """Per library its added ns a call (against its own pair's native run); per stage the
+    difference of two libraries' tool runs in the same round (no native run in between, so
+    less of the machine's drift), split into user and system time. Medians over rounds,
+    with their 95 % intervals."""
     den = next(f["per_event_denominator"] for f in doc["figures"]
                if f["program"] == prog and f["lib"] == "tracker")
-    added = {lib: {} for lib in LIBS}
+    runs = {lib: {} for lib in LIBS}
     for run in doc["runs"]:
         if run["tool"]["program"] == prog:
-            added[run["lib"]][run["round"]] = \
-                (run["tool"]["cpu_s"] - run["native"]["cpu_s"]) * 1e9 / den
-    rounds = sorted(set.intersection(*(set(v) for v in added.values())))
+            runs[run["lib"]][run["round"]] = run
+    rounds = sorted(set.intersection(*(set(v) for v in runs.values())))
     out = {"program": prog, "per_call_denominator": den, "rounds": len(rounds),
            "added_ns": {}, "stages": {}}
+
+    def summary(vals):
+        return {"median": cost_report.med(vals), "ci95": cost_report.median_ci95(vals)}
+
     for lib in LIBS:
-        vals = [added[lib][r] for r in rounds]
-        out["added_ns"][lib] = {"median": cost_report.med(vals),
-                                "ci95": cost_report.median_ci95(vals)}
+        out["added_ns"][lib] = summary([(runs[lib][r]["tool"]["cpu_s"] -
+                                         runs[lib][r]["native"]["cpu_s"]) * 1e9 / den
+                                        for r in rounds])
     for i, stage in enumerate(STAGES):
-        lo = LIBS[i + 1] if i + 1 < len(LIBS) else None
-        vals = [added[LIBS[i]][r] - (added[lo][r] if lo else 0.0) for r in rounds]
-        out["stages"][stage] = {"median": cost_report.med(vals),
-                                "ci95": cost_report.median_ci95(vals),
-                                "per_round": vals}
+        fig = {}
+        for part in ("cpu_s", "user_s", "sys_s"):
+            hi = [runs[LIBS[i]][r]["tool"][part] for r in rounds]
+            lo = [runs[LIBS[i + 1]][r]["tool"][part] if i + 1 < len(LIBS)
+                  else runs[LIBS[i]][r]["native"][part] for r in rounds]
+            vals = [(a - b) * 1e9 / den for a, b in zip(hi, lo)]
+            fig[part.replace("_s", "")] = summary(vals)
+            if part == "cpu_s":
+                fig["per_round"] = vals
+        out["stages"][stage] = fig
     return out
 
 
@@ -118,11 +130,12 @@ def print_table(fig):
     for lib in LIBS:
         a = fig["added_ns"][lib]
         print(f"| {lib} | {f(a['median'])} | {ci(a['ci95'])} |")
-    print("\n| stage | ns a call | 95 % CI |")
-    print("|---|---|---|")
+    print("\n| stage | ns a call (CPU) | 95 % CI | user | system |")
+    print("|---|---|---|---|---|")
     for stage in STAGES:
         s = fig["stages"][stage]
-        print(f"| {stage} | {f(s['median'])} | {ci(s['ci95'])} |")
+        print(f"| {stage} | {f(s['cpu']['median'])} | {ci(s['cpu']['ci95'])} | "
+              f"{f(s['user']['median'])} | {f(s['sys']['median'], '.2f')} |")
 
 
 def main():
