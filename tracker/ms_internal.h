@@ -38,7 +38,7 @@
 #define MS_STAGE_CAP 65536
 #endif
 _Static_assert(MS_STAGE_CAP >= MS_OUT_CAP, "the stage takes a whole chunk");
-/* Cost attribution (bench/cost_parts.py; docs/benchmarks.md "Where a call's time goes"):
+/* Cost attribution (bench/cost_parts.py; bench/README.md "Where a call's time goes"):
  * MS_ABLATE=k builds a tracker without the last k stages of the plain (no-stack) path, so that
  * interleaved runs of the five builds give each stage's CPU time in place, which a profile
  * cannot (its sample lands one instruction after rdtsc, and the encoder's time follows from
