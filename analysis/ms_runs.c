@@ -241,6 +241,19 @@ const char *ms_meta_get(const ms_meta_t *meta, const char *key) {
   return NULL;
 }
 
+/* An end part (end_reason) that no later exec_failed line voids: the tracker ends a run's
+ * meta.txt before an exec, and writes exec_failed=ERRNO when the exec returned and the
+ * process went on (then only a later end part ends it). */
+static int meta_has_end(const ms_meta_t *m) {
+  for (size_t i = m->nkeys; i-- > 0;) {
+    if (!strcmp(m->keys[i], "end_reason"))
+      return 1;
+    if (!strcmp(m->keys[i], "exec_failed"))
+      return 0;
+  }
+  return 0;
+}
+
 void ms__meta_free(ms_meta_t *m) {
   for (size_t i = 0; i < m->nkeys; i++) {
     free(m->keys[i]);
@@ -368,7 +381,7 @@ int ms__meta_parse(const char *path, ms_meta_t *m, char *err, size_t errlen) {
     m->pid = (uint32_t)v;
   if (!ms__parse_u64(ms_meta_get(m, "run_id"), &v))
     m->run_id = v;
-  m->has_end = ms_meta_get(m, "end_reason") != NULL;
+  m->has_end = meta_has_end(m);
   const char *clock = ms_meta_get(m, "clock");
   m->clock_tsc = clock && !strcmp(clock, "tsc");
   m->have_start_calib = !ms__parse_u64(ms_meta_get(m, "start_mono_ns"), &m->start_mono_ns) &&

@@ -404,6 +404,19 @@ static int meta_value(const char *text, const char *key, char *val, size_t cap) 
   return 0;
 }
 
+/* 1 when meta.txt's last end_reason= line comes after its last exec_failed= line (an exec
+ * that returned voids the end part written before it: ms_runs.c, meta_has_end). */
+static int meta_ended(const char *text) {
+  int ended = 0;
+  for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+    if (!strncmp(p, "end_reason=", 11))
+      ended = 1;
+    else if (!strncmp(p, "exec_failed=", 12))
+      ended = 0;
+  }
+  return ended;
+}
+
 int ms_run_salvage(const char *run_dir, int write, ms_salvage_t *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   int dirfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -433,7 +446,7 @@ int ms_run_salvage(const char *run_dir, int write, ms_salvage_t *out, char *err,
     goto out;
   }
   char val[64];
-  if (meta_value(meta, "end_reason", val, sizeof val))
+  if (meta_ended(meta))
     goto out; /* a finished run: nothing to salvage */
   out->needed = 1;
   if (write && (fcntl(mfd, F_GETFL) & O_ACCMODE) == O_RDONLY)

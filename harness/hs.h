@@ -168,6 +168,7 @@ typedef struct hs_proc_s {
   char origin[16], end_reason[16];
   long pid, ppid;
   int counts_leaks;         /* 0 for an image that ended in exec */
+  uint64_t start_mono_ns, end_mono_ns; /* meta.txt's (0: absent), to find an exec's next image */
   int selected;             /* --process matches it */
   uint64_t allocations, frees, peak_live_bytes;
   uint64_t leaked_bytes;    /* unsuppressed (and module-filtered for a scenario's main) */

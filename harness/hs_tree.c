@@ -31,7 +31,34 @@ static void proc_identity(hs_proc_t *p, const ms_run_t *run) {
   v = ms_meta_get(m, "exe");
   const char *b = v ? strrchr(v, '/') : NULL;
   hs_fmt(p->name, sizeof p->name, "%s", b ? b + 1 : v ? v : "?");
-  p->counts_leaks = strcmp(p->end_reason, "exec") != 0;
+  /* An end part that a later exec_failed line voids is no exec (ms_meta_t.has_end). */
+  p->counts_leaks = !(m->has_end && !strcmp(p->end_reason, "exec"));
+  p->start_mono_ns = m->have_start_calib ? m->start_mono_ns : 0;
+  p->end_mono_ns = m->have_end_calib ? m->end_mono_ns : 0;
+}
+
+/* Every image that ended in exec must be followed by the image it became: a run of the same
+ * pid that started after it ended. None means the new image wrote no trace: LD_PRELOAD or
+ * MEMSCOPE_* taken out of its environment, a static or set-user-ID program, or tracking
+ * that turned itself off. What it allocated is not known, so the tree is not complete
+ * (valgrind --trace-children=yes would have followed it). */
+static void check_exec_successors(hs_tree_t *t) {
+  for (size_t i = 0; i < t->n; i++) {
+    hs_proc_t *p = &t->p[i];
+    if (p->counts_leaks || !p->comp.complete)
+      continue; /* not an exec's end, or already incomplete */
+    int found = 0;
+    for (size_t j = 0; j < t->n && !found; j++)
+      found = j != i && t->p[j].pid == p->pid && t->p[j].start_mono_ns >= p->end_mono_ns;
+    if (found)
+      continue;
+    p->comp.complete = 0;
+    p->comp.events_lost = -1;
+    hs_fmt(p->comp.reason, sizeof p->comp.reason,
+           "process %ld exec'd an image that wrote no trace (not tracked: LD_PRELOAD or "
+           "MEMSCOPE_* removed from its environment, a static or set-user-ID program, or "
+           "tracking disabled in it); what it allocated is not known", p->pid);
+  }
 }
 
 /* Leak figures of an analysis into p: counted bytes and the largest group. `module` filters
@@ -111,6 +138,7 @@ int hs_tree_load(hs_tree_t *t, char **dirs, size_t n, size_t main_idx, const ms_
     proc_leaks(p, a, NULL);
     ms_analysis_free(a);
   }
+  check_exec_successors(t);
   return 0;
 }
 

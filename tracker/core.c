@@ -1178,6 +1178,15 @@ void ms__flush_all(const char *reason) {
   atomic_store(&flush_all_busy, 0);
 }
 
+/* An exec returned (failed) after ms__flush_all("exec") wrote the end part: the process goes
+ * on, so that end part must not count. "exec_failed=ERRNO" after it says so: a reader takes
+ * the run for unfinished until a later end part (exit, _exit) comes (docs/trace-format.md,
+ * "meta.txt"). The rings file was removed with that end part, so a death from here on leaves
+ * a run that cannot be salvaged, and never a complete one: its calls since are not known. */
+void ms__exec_failed(int err) {
+  meta_printf("exec_failed=%d\n", err);
+}
+
 /* A call not recorded: in fuzz mode, the per-input accounting; after tracking stopped on an
  * error, counted, so the trace says how many events it lacks. Calls after the final flush at
  * exit are not counted here. */

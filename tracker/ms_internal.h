@@ -289,6 +289,7 @@ MS_HIDDEN int ms__buffer_abandoned(ms_thread_t *t);
 /* A call made inside a hook body (MS_T_HOOK: a signal handler's): counted as unrecorded. */
 MS_HIDDEN void ms__nested_call(ms_tls_t *tl) __attribute__((cold, noinline));
 MS_HIDDEN void ms__msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+MS_HIDDEN void ms__exec_failed(int err); /* an exec returned: its end part is void */
 /* strerror without its allocation: glibc's strerror builds a message in a buffer it
  * mallocs under any locale but C (and for unknown codes in C too), which inside a hook would
  * count as a signal handler's call. The English description, or "unknown error". */

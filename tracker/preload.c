@@ -730,6 +730,20 @@ static void before_exec(void) {
   ms__work_leave(work);
 }
 
+/* An exec that returned failed: the end part before_exec wrote is void from here on
+ * (ms__exec_failed; errno kept). */
+static void after_exec_failed(void) {
+  if (!ms__g.active || getpid() != ms__g.pid)
+    return; /* before_exec wrote nothing either */
+  ms_tls_t *tl = &ms__tls;
+  uint8_t saved = tl->state;
+  tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
+  ms_work_t work = ms__work_enter();
+  ms__exec_failed(errno);
+  tl->state = saved;
+  ms__work_leave(work);
+}
+
 /* _exit and _Exit end the process without exit handlers (forked children do this as a
  * rule): the buffers are written here, as at exit, when the program calls them. Calls from
  * inside libc (exit's own _exit) do not come through here and need not. */
@@ -762,7 +776,9 @@ MS_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
   if (!next)
     NEXT_SYM(next, "execve");
   before_exec();
-  return next(path, argv, envp);
+  int rc = next(path, argv, envp);
+  after_exec_failed();
+  return rc;
 }
 
 MS_EXPORT int execv(const char *path, char *const argv[]) {
@@ -770,7 +786,9 @@ MS_EXPORT int execv(const char *path, char *const argv[]) {
   if (!next)
     NEXT_SYM(next, "execv");
   before_exec();
-  return next(path, argv);
+  int rc = next(path, argv);
+  after_exec_failed();
+  return rc;
 }
 
 MS_EXPORT int execvp(const char *file, char *const argv[]) {
@@ -778,7 +796,9 @@ MS_EXPORT int execvp(const char *file, char *const argv[]) {
   if (!next)
     NEXT_SYM(next, "execvp");
   before_exec();
-  return next(file, argv);
+  int rc = next(file, argv);
+  after_exec_failed();
+  return rc;
 }
 
 MS_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
@@ -786,7 +806,9 @@ MS_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) 
   if (!next)
     NEXT_SYM(next, "execvpe");
   before_exec();
-  return next(file, argv, envp);
+  int rc = next(file, argv, envp);
+  after_exec_failed();
+  return rc;
 }
 
 /* execl* take their arguments inline; they are counted first, then collected into an

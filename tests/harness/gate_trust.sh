@@ -91,6 +91,40 @@ fork_children)
   expect_eq "complete" True "$(json_get "$s" "d['tree']['complete']")"
   grep -q "FAIL leaked bytes: 50.00 kB (50000 B) exceeds limit 0 B" "$WORK/out" || fail "no FAIL line"
   ;;
+exec_children)
+  # An exec that fails voids the end part the tracker wrote before it (exec_failed=): a later
+  # exit counts the leak made after it, exactly; a SIGKILL after it never leaves a complete
+  # run (the rings went with that end part), in the harness and in memscope-analyze alone.
+  expect_exit 1 "$HARNESS" run --no-progress --max-leak-bytes 0 --out "$WORK/fx" -- \
+    "$EXITS" execfail 300 exit
+  expect_eq "failed exec, exit: leaked bytes" 300000 \
+    "$(json_get "$WORK/fx/summary.json" "d['tree']['leaked_bytes']")"
+  expect_eq "failed exec, exit: complete" True "$(json_get "$WORK/fx/summary.json" "d['tree']['complete']")"
+  expect_exit 1 "$HARNESS" run --no-progress --max-leak-bytes 0 --out "$WORK/fk" -- \
+    "$EXITS" execfail 300 kill
+  expect_eq "failed exec, killed: complete" False \
+    "$(json_get "$WORK/fk/summary.json" "d['tree']['complete']")"
+  grep -q "PASS" "$WORK/out" && fail "a PASS line for a run killed after a failed exec"
+  grep -q "^exec_failed=2$" "$WORK"/fk/trace/memscope.*/meta.txt || fail "no exec_failed=2 line"
+  mkdir -p "$WORK/a"
+  MEMSCOPE_OUT="$WORK/a" LD_PRELOAD="$LIB" "$EXITS" execfail 300 kill
+  expect_exit 0 "$ANALYZE" "$WORK/a" --out "$WORK/a.r"
+  expect_eq "memscope-analyze: killed after a failed exec, complete" False \
+    "$(json_get "$WORK/a.r/summary.json" "d['run']['completeness']['complete']")"
+  # A child's exec'd image that wrote no trace (LD_PRELOAD taken out of its environment): its
+  # 1 MB leak is not known, so the tree is not complete and the limit fails as partial.
+  expect_exit 1 "$HARNESS" run --no-progress --max-leak-bytes 0 --out "$WORK/u" -- \
+    "$EXITS" execchild scrub
+  expect_eq "untracked image: complete" False "$(json_get "$WORK/u/summary.json" "d['tree']['complete']")"
+  grep -q "exec'd an image that wrote no trace" "$WORK/out" || fail "the reason is not given"
+  grep -q "PASS" "$WORK/out" && fail "a PASS line for a tree with an untracked image"
+  # The same image tracked: its leak is there exactly and the tree is complete.
+  expect_exit 1 "$HARNESS" run --no-progress --max-leak-bytes 0 --out "$WORK/t" -- \
+    "$EXITS" execchild keep
+  expect_eq "tracked image: leaked bytes" 1000000 \
+    "$(json_get "$WORK/t/summary.json" "d['tree']['leaked_bytes']")"
+  expect_eq "tracked image: complete" True "$(json_get "$WORK/t/summary.json" "d['tree']['complete']")"
+  ;;
 sh_children)
   # sh -c with two leaking children: the leak is found and the child named.
   expect_exit 1 "$HARNESS" run --no-progress --max-leak-bytes 0 --out "$WORK/s" -- \

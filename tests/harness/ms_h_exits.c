@@ -11,7 +11,13 @@
  *   threads T K       T threads one after the other, each K malloc/free pairs
  *   stuck K           a thread makes K malloc/free pairs, not joined: exit(0) after 1 s
  *   churnfork N M     N malloc/free pairs, then a child that makes M pairs and exits 0; the
- *                     parent waits for it */
+ *                     parent waits for it
+ *   execfail N END    an exec that fails (ENOENT), then leaks N blocks of 1000 B and ends by
+ *                     END (exit, kill)
+ *   execchild ENV     a child that execs this program as `leakb 1000000`, its environment
+ *                     kept (ENV keep) or without LD_PRELOAD (scrub: the new image is not
+ *                     tracked); the parent waits for it */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -106,7 +112,33 @@ int main(int argc, char **argv) {
     return pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
            WEXITSTATUS(status) != 0;
   }
+  if (!strcmp(mode, "execfail") && argc == 4) {
+    execl("/nonexistent/ms_h_exits_nope", "ms_h_exits_nope", (char *)NULL);
+    int failed_with = errno;
+    leak_blocks(atol(argv[2]), 1000);
+    if (!strcmp(argv[3], "kill")) kill(getpid(), SIGKILL);
+    return failed_with == ENOENT ? 0 : 3;
+  }
+  if (!strcmp(mode, "execchild") && argc == 3) {
+    extern char **environ;
+    int scrub = !strcmp(argv[2], "scrub");
+    size_t n = 0;
+    while (environ[n]) n++;
+    char **env = calloc(n + 1, sizeof *env), **e = env;
+    for (size_t i = 0; env && i < n; i++)
+      if (!scrub || strncmp(environ[i], "LD_PRELOAD=", 11)) *e++ = environ[i];
+    pid_t pid = fork();
+    if (pid == 0) {
+      char *args[] = {"ms_h_exits", "leakb", "1000000", NULL};
+      execve("/proc/self/exe", args, env);
+      _exit(4);
+    }
+    int status;
+    free(env);
+    return pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+           WEXITSTATUS(status) != 0;
+  }
   fprintf(stderr, "usage: ms_h_exits leak N END | fork K | leakb N | sleepy TOKEN | churn N | "
-                  "threads T K | stuck K | churnfork N M\n");
+                  "threads T K | stuck K | churnfork N M | execfail N END | execchild keep|scrub\n");
   return 2;
 }
