@@ -142,8 +142,7 @@ typedef struct ms_tls_s {
   uint8_t dtor_rounds;    /* pthread key destructor passes seen */
   struct ms_thread_s *t;  /* this thread's buffer, when it has one */
   int64_t sample_left;    /* bytes:N mode: bytes until the next sampled byte */
-  uint64_t prng;          /* bytes:N mode: xorshift state for the exponential draws */
-  uint32_t class_count[2]; /* size-classes mode: counters of small and medium calls */
+  uint64_t prng;          /* sampled modes: xorshift state for their draws */
   struct {
     uintptr_t site;
     uint32_t count;

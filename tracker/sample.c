@@ -8,8 +8,12 @@
  * the recorded events and this known probability).
  *
  * size-classes is the seed's policy: >= 64 KiB always, 2–64 KiB one call in 2, < 2 KiB one in
- * 100, and a call site seen more than 10 times on the thread samples twice as often. It is
- * deterministic (one in k by counting), and each event records k as its weight. */
+ * 100, and a call site seen more than 10 times on the thread samples twice as often. Each
+ * call is drawn on its own with probability 1/k (the same generator), and each sampled event
+ * records k as its weight. It counted once (every k-th call of the class): a program whose
+ * calls repeat with a period, as a request loop does, then sampled the same places of every
+ * period, and a leak at any other place was never seen while the interval, which assumes
+ * independent draws, said it could not be there (a 2 MB leak passed a 1 MB limit). */
 #define _GNU_SOURCE
 #include <math.h>
 #include <string.h>
@@ -146,7 +150,8 @@ uint32_t ms__sample_alloc(ms_tls_t *tl, size_t n, uintptr_t site) {
   }
   if (++tl->sites[h].count > 10)
     period /= 2; /* the frequency boost */
-  if (++tl->class_count[cls] % period != 0)
+  /* The top 32 bits scaled to [0, period): 0 with probability 1/period (to 2^-32). */
+  if (((prng_next(tl) >> 32) * period) >> 32 != 0)
     return 0;
   return period;
 }

@@ -501,6 +501,20 @@ sampled_limit)
   grep -q "FAIL leaked bytes (sampled: 95 % upper end)" "$WORK/out" || fail "no FAIL line"
   hi=$(json_get "$WORK/s/summary.json" "d['tree']['leaked_bytes_ci95_high']")
   [ "${hi%.*}" -ge 7000 ] || fail "upper end $hi is below the true leak 7000"
+  # size-classes on a program whose calls repeat with a period of 100: a 1000-B block leaks at
+  # place K of every period (2 MB in all). Sampling every 100th (or 50th) call saw the same
+  # places each period, the leak at none of them, and passed a 1 MB limit; drawn call by
+  # call, the leak is seen and the limit fails, at every K tried.
+  for k in 0 25 63; do
+    expect_exit 1 "$HARNESS" run --no-progress --sample size-classes --max-leak-bytes 1MB \
+      --out "$WORK/p$k" -- "$EXITS" periodic "$k"
+    grep -q "FAIL leaked bytes (sampled: 95 % upper end)" "$WORK/out" ||
+      fail "periodic leak at place $k: no FAIL line"
+    # The upper end covers the true 2 MB 95 % of the time: only the limit is asserted, which a
+    # correct run misses with a chance of ~1e-7 (fewer than 13 of the ~40 expected samples).
+    hi=$(json_get "$WORK/p$k/summary.json" "d['tree']['leaked_bytes_ci95_high']")
+    [ "${hi%.*}" -gt 1000000 ] || fail "periodic leak at place $k: upper end $hi within the limit"
+  done
   ;;
 *)
   fail "unknown case"

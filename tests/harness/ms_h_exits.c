@@ -14,6 +14,8 @@
  *                     parent waits for it
  *   execfail N END    an exec that fails (ENOENT), then leaks N blocks of 1000 B and ends by
  *                     END (exit, kill)
+ *   periodic K        2000 rounds of 100 small calls each: 99 temporaries freed at once and,
+ *                     at place K of every round, one 1000-B block that leaks (2,000,000 B)
  *   execchild ENV     a child that execs this program as `leakb 1000000`, its environment
  *                     kept (ENV keep) or without LD_PRELOAD (scrub: the new image is not
  *                     tracked); the parent waits for it */
@@ -119,6 +121,15 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[3], "kill")) kill(getpid(), SIGKILL);
     return failed_with == ENOENT ? 0 : 3;
   }
+  if (!strcmp(mode, "periodic") && argc == 3) {
+    int k = atoi(argv[2]);
+    for (int r = 0; r < 2000; r++)
+      for (int i = 0; i < 100; i++) {
+        if (i == k) leak_blocks(1, 1000);
+        else free_fn(alloc_fn(100));
+      }
+    return 0;
+  }
   if (!strcmp(mode, "execchild") && argc == 3) {
     extern char **environ;
     int scrub = !strcmp(argv[2], "scrub");
@@ -139,6 +150,6 @@ int main(int argc, char **argv) {
            WEXITSTATUS(status) != 0;
   }
   fprintf(stderr, "usage: ms_h_exits leak N END | fork K | leakb N | sleepy TOKEN | churn N | "
-                  "threads T K | stuck K | churnfork N M | execfail N END | execchild keep|scrub\n");
+                  "threads T K | stuck K | churnfork N M | execfail N END | periodic K | execchild keep|scrub\n");
   return 2;
 }
