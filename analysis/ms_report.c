@@ -410,7 +410,8 @@ static int run_json(cJSON *r, const ms_analysis_t *a) {
   bad |= add_str(r, "exe", ms_meta_get(meta, "exe"));
   bad |= add_str(r, "cmdline", ms_meta_get(meta, "cmdline"));
   bad |= add_str(r, "origin", ms_meta_get(meta, "origin"));
-  bad |= add_str(r, "end_reason", ms_meta_get(meta, "end_reason"));
+  /* "" for a run without an end, and for one whose end an exec_failed line voided */
+  bad |= add_str(r, "end_reason", meta->has_end ? ms_meta_get(meta, "end_reason") : NULL);
   const ms_completeness_t *c = ms_analysis_completeness(a);
   bad |= add_bool(r, "partial", !c->complete);
   cJSON *cj = add_obj(r, "completeness");

@@ -26,13 +26,14 @@ static void proc_identity(hs_proc_t *p, const ms_run_t *run) {
   p->pid = m->pid;
   p->ppid = (v = ms_meta_get(m, "ppid")) ? strtol(v, NULL, 10) : 0;
   hs_fmt(p->origin, sizeof p->origin, "%s", (v = ms_meta_get(m, "origin")) ? v : "");
-  hs_fmt(p->end_reason, sizeof p->end_reason, "%s", (v = ms_meta_get(m, "end_reason")) ? v : "");
+  /* "" without an end part, and for one a later exec_failed line voids (ms_meta_t.has_end) */
+  hs_fmt(p->end_reason, sizeof p->end_reason, "%s",
+         m->has_end && (v = ms_meta_get(m, "end_reason")) ? v : "");
   hs_fmt(p->cmdline, sizeof p->cmdline, "%s", (v = ms_meta_get(m, "cmdline")) ? v : "");
   v = ms_meta_get(m, "exe");
   const char *b = v ? strrchr(v, '/') : NULL;
   hs_fmt(p->name, sizeof p->name, "%s", b ? b + 1 : v ? v : "?");
-  /* An end part that a later exec_failed line voids is no exec (ms_meta_t.has_end). */
-  p->counts_leaks = !(m->has_end && !strcmp(p->end_reason, "exec"));
+  p->counts_leaks = strcmp(p->end_reason, "exec") != 0;
   p->start_mono_ns = m->have_start_calib ? m->start_mono_ns : 0;
   p->end_mono_ns = m->have_end_calib ? m->end_mono_ns : 0;
 }
