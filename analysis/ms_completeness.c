@@ -53,7 +53,8 @@ void ms__completeness(ms_analysis_t *a, const ms_salvage_t *s, int salvage_rc,
                          const char *salvage_err) {
   ms_completeness_t *c = &a->completeness;
   const ms_meta_t *m = ms_run_meta(a->run);
-  const char *end = m->has_end ? ms_meta_get(m, "end_reason") : NULL; /* not one exec_failed voids */
+  /* NULL also when a later exec_failed line voided the end part (ms_meta_t.has_end) */
+  const char *end = m->has_end ? ms_meta_get(m, "end_reason") : NULL;
   const char *stopped = ms_meta_get(m, "stopped");
   const char *stop_error = ms_meta_get(m, "stop_error");
   c->stopped = (stopped && strcmp(stopped, "no") != 0) || stop_error;
