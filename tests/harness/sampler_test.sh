@@ -131,18 +131,24 @@ untracked)
   # resources come from the tracker's records where the trace has two, else from /proc. --threads none: the trace holds no thread at all, so every thread
   # of the program (main + 5) is added from /proc.
   expect_exit 0 "$HARNESS" scenario selective_50 --out "$WORK/s" --no-progress
-  # cpu_percent recomputed from the raw samples: the thread's CPU time (schedstat) at the
-  # last and the first sample it is listed in, over the time between them.
+  # cpu_percent recomputed from the raw samples: the thread's CPU time at the last and the
+  # first sample it is listed in, over the time between them; schedstat's run time when both
+  # samples have it, else utime + stime (a thread that ended between its stat read and its
+  # schedstat read has cpu_s null in that sample: hs_monitor.c, thread_json).
   python3 - "$WORK/s/resources.json" >"$WORK/cpu_pct.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 seen = {}
 for s in d['samples']:
     for t in s['threads'] or []:
-        seen.setdefault(t['tid'], []).append((s['t_s'], t['cpu_s']))
+        seen.setdefault(t['tid'], []).append((s['t_s'], t['cpu_s'], t['utime_s'] + t['stime_s']))
 out = {}
 for tid, v in seen.items():
-    out[tid] = 100 * (v[-1][1] - v[0][1]) / (v[-1][0] - v[0][0]) if len(v) >= 2 else None
+    if len(v) < 2:
+        out[tid] = None
+        continue
+    k = 1 if v[0][1] is not None and v[-1][1] is not None else 2
+    out[tid] = 100 * (v[-1][k] - v[0][k]) / (v[-1][0] - v[0][0])
 print(json.dumps(out))
 PY
   check "$WORK/s/summary.json" "
