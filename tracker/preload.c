@@ -715,31 +715,23 @@ MS_EXPORT size_t malloc_usable_size(void *p) {
  * exec replaces the image without running exit handlers: every thread's buffer is written
  * first. The new image loads the tracker again and starts a new run directory. */
 
-static void before_exec(void) {
-  /* A vfork child shares the parent's memory: writing the parent's buffers and ending its
-   * meta.txt from here would be wrong, so a process that is not the traced one does nothing
-   * (a forked child has its own run, with ms__g.pid its own). */
+/* Around the real exec (returned: 0 before it, 1 after it, when it failed): before, every
+ * buffer is written and meta.txt ended (ms__flush_all); after a failure that end part is
+ * void from here on (ms__exec_failed, with the exec's errno, which ms__work_leave keeps). A
+ * vfork child shares the parent's memory: writing the parent's buffers and ending its
+ * meta.txt from there would be wrong, so a process that is not the traced one does nothing
+ * (a forked child has its own run, with ms__g.pid its own). */
+static void exec_work(int returned) {
   if (!ms__g.active || getpid() != ms__g.pid)
     return;
   ms_tls_t *tl = &ms__tls;
   uint8_t saved = tl->state;
   tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
   ms_work_t work = ms__work_enter();
-  ms__flush_all("exec");
-  tl->state = saved;
-  ms__work_leave(work);
-}
-
-/* An exec that returned failed: the end part before_exec wrote is void from here on
- * (ms__exec_failed; errno kept). */
-static void after_exec_failed(void) {
-  if (!ms__g.active || getpid() != ms__g.pid)
-    return; /* before_exec wrote nothing either */
-  ms_tls_t *tl = &ms__tls;
-  uint8_t saved = tl->state;
-  tl->state = MS_T_HOOK; /* the tracker's own work: MS_WORK_STATE */
-  ms_work_t work = ms__work_enter();
-  ms__exec_failed(errno);
+  if (returned)
+    ms__exec_failed(work.err);
+  else
+    ms__flush_all("exec");
   tl->state = saved;
   ms__work_leave(work);
 }
@@ -775,9 +767,9 @@ MS_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
   static int (*next)(const char *, char *const[], char *const[]);
   if (!next)
     NEXT_SYM(next, "execve");
-  before_exec();
+  exec_work(0);
   int rc = next(path, argv, envp);
-  after_exec_failed();
+  exec_work(1);
   return rc;
 }
 
@@ -785,9 +777,9 @@ MS_EXPORT int execv(const char *path, char *const argv[]) {
   static int (*next)(const char *, char *const[]);
   if (!next)
     NEXT_SYM(next, "execv");
-  before_exec();
+  exec_work(0);
   int rc = next(path, argv);
-  after_exec_failed();
+  exec_work(1);
   return rc;
 }
 
@@ -795,9 +787,9 @@ MS_EXPORT int execvp(const char *file, char *const argv[]) {
   static int (*next)(const char *, char *const[]);
   if (!next)
     NEXT_SYM(next, "execvp");
-  before_exec();
+  exec_work(0);
   int rc = next(file, argv);
-  after_exec_failed();
+  exec_work(1);
   return rc;
 }
 
@@ -805,9 +797,9 @@ MS_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) 
   static int (*next)(const char *, char *const[], char *const[]);
   if (!next)
     NEXT_SYM(next, "execvpe");
-  before_exec();
+  exec_work(0);
   int rc = next(file, argv, envp);
-  after_exec_failed();
+  exec_work(1);
   return rc;
 }
 
