@@ -91,7 +91,7 @@ void ms__completeness(ms_analysis_t *a, const ms_salvage_t *s, int salvage_rc,
   /* A damaged chunk's records are not counted anywhere, nor those after it in its file: a
    * count beside damage is not exact. The one exception: a run that stopped on a write
    * error whose only damage is a file's last chunk cut short (the write that failed; the
-   * tracker counted that chunk's events lost and cuts it off where it can: core.c
+   * tracker counted that chunk's events lost and cuts it off where it can: flush.c
    * stage_write_failed). */
   if (nd && c->events_lost >= 0 &&
       !(c->stopped && nd == 1 && c->events_lost > 0 && torn_tail(a->run)))

@@ -109,7 +109,7 @@ static int thread_name_ok(const char *name, size_t cap) {
 }
 
 /* Gives back the blocks a killed tracker had reserved past the end of thread file name
- * (core.c file_prealloc: up to 1 MiB a file, which only the tracker's next flush trims, and
+ * (files.c file_prealloc: up to 1 MiB a file, which only the tracker's next flush trims, and
  * a killed process has none). ftruncate to the file's own size changes no byte; a file that
  * cannot be opened or trimmed keeps its reserve, and nothing else depends on it. */
 static void trim_reserve(int dirfd, const char *name) {
@@ -215,7 +215,7 @@ static int salvage_ring(salvager_t *sv, int dirfd, int rfd, uint64_t rsize, uint
     h.st_next_staged = h.st_next_rec = h.st_next_ev = 0;
   }
   if (h.version >= 2 && h.wr_busy > 1) {
-    /* wr_busy = 2: the tracker died counting a failed write's events lost (core.c
+    /* wr_busy = 2: the tracker died counting a failed write's events lost (flush.c
      * stage_write_failed and the stop paths): the ring's counts are half moved. */
     out->bad_rings++;
     out->loss_unknown = 1;
@@ -231,7 +231,7 @@ static int salvage_ring(salvager_t *sv, int dirfd, int rfd, uint64_t rsize, uint
   uint32_t pos = h.pos;
   if (h.tid == 0 || (pos == 0 && h.staged == 0 && !h.st_busy))
     return 0;
-  /* The thread file and where its good part ends (ring header protocol: core.c's
+  /* The thread file and where its good part ends (ring header protocol: flush.c's
    * emit_chunk). A write the process was in when it died completed if the file reached its
    * announced end; otherwise the file is cut back to its last whole chunk. */
   char fname[96] = "";

@@ -1,11 +1,11 @@
-/* core.c: the run directory, per-thread buffers and their files, and the
- * process events (thread exit, fork, exec, exit) that decide when buffers are written.
+/* core.c: the run directory and its meta.txt, the per-thread buffers (their rings and
+ * owners), and the process events (thread exit, fork, exec, exit) that decide when buffers
+ * are written. The files themselves are files.c's; encoding, staging and writing a buffer
+ * is flush.c's.
  *
- * Nothing here runs on the per-event fast path except ms__flush_full, once per MS_REC_CAP
- * records; it stages the encoded chunk, and the stage reaches the file one write for several
- * chunks (emit_chunk).
- * Code here runs with the calling thread BUSY, so allocations made by libc on its behalf
- * (snprintf, fnmatch) pass through untracked instead of recursing. */
+ * Nothing here runs on the per-event fast path (ms__flush_full, once per MS_REC_CAP records,
+ * is flush.c's). Code here runs with the calling thread BUSY, so allocations made by libc on
+ * its behalf (snprintf, fnmatch) pass through untracked instead of recursing. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -35,8 +35,6 @@ ms_global_t ms__g = {.dir = {.fd = -1}, .maps = {.fd = -1}, .meta = {.fd = -1},
                      .rings = {.fd = -1}};
 
 static pthread_key_t thread_key;
-static ms_crc_table_t crc_table;
-static int crc_hw; /* the CPU computes CRC-32C itself (ms_prim_crc32c_hw) */
 
 /* ---- messages -------------------------------------------------------------------------- */
 
@@ -143,202 +141,6 @@ int ms__fd_raise(int fd) {
   return fd;
 }
 
-/* Records what f->fd refers to; moves it to a high number first. 0 or -errno (fd closed). */
-static int file_adopt(ms_file_t *f, int fd) {
-  fd = ms__fd_raise(fd);
-  struct stat st;
-  if (fstat(fd, &st) < 0) {
-    int e = errno;
-    close(fd);
-    f->fd = -1;
-    return -e;
-  }
-  f->fd = fd;
-  f->dev = (uint64_t)st.st_dev;
-  f->ino = (uint64_t)st.st_ino;
-  f->bytes = 0;
-  f->prealloc = 0;
-  f->no_prealloc = 0;
-  f->may_prealloc = 0;
-  return 0;
-}
-
-/* 1 when f->fd is still the file we opened. */
-static int file_is_ours(const ms_file_t *f) {
-  struct stat st;
-  return f->fd >= 0 && fstat(f->fd, &st) == 0 && (uint64_t)st.st_dev == f->dev &&
-         (uint64_t)st.st_ino == f->ino;
-}
-
-/* The program closed or reused f->fd: open the same file again by its path (never through a
- * link), and keep it only when it is the same inode. The old number is left alone: it may be
- * the program's now. 0, -EBADF (another file there now), or open's -errno: the reason the
- * run's message gives (a sandbox's EPERM was reported as a closed descriptor). */
-static int file_check(ms_file_t *f);
-
-static int file_reopen(ms_file_t *f) {
-  /* No path buffer (a reopen runs inside a hook's flush, on a stack that may be 16 KiB):
-   * the directory by the run's own path, a file relative to the directory once that is
-   * known to be the run's (its own reopen first, if the program closed it too). */
-  int fd;
-  if (!f->name[0]) {
-    fd = open(ms__g.run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  } else {
-    int checked = file_check(&ms__g.dir);
-    if (checked < 0)
-      return checked;
-    fd = openat(ms__g.dir.fd, f->name,
-                f->rw ? O_RDWR | O_NOFOLLOW | O_CLOEXEC
-                      : O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
-  }
-  if (fd < 0)
-    return errno ? -errno : -EBADF;
-  ms_file_t again = *f;
-  uint64_t bytes = f->bytes;
-  if (file_adopt(&again, fd) < 0 || again.dev != f->dev || again.ino != f->ino) {
-    if (again.fd >= 0)
-      close(again.fd);
-    return -EBADF;
-  }
-  uint64_t prealloc = f->prealloc;
-  int no_prealloc = f->no_prealloc, may_prealloc = f->may_prealloc;
-  *f = again;
-  f->bytes = bytes;
-  f->prealloc = prealloc;
-  f->no_prealloc = no_prealloc;
-  f->may_prealloc = may_prealloc;
-  return 0;
-}
-
-static int file_check(ms_file_t *f) {
-  return file_is_ours(f) ? 0 : file_reopen(f);
-}
-
-/* Thread files reserve their next blocks ahead of the writes (fallocate, FALLOC_FL_KEEP_SIZE:
- * the file's size does not change, so readers and the salvage see only what was written).
- * A buffered write into reserved blocks skips ext4's per-block delayed-allocation work: 64 KiB
- * writes took 0.24 ns a byte instead of 0.38 on the guest measured (docs/tracker.md, "Thread
- * files reserved ahead"). Only a file past MS_PREALLOC_FROM bytes reserves, MS_PREALLOC_STEP
- * at a time, so a short trace reserves nothing and the reserve is never more than the file;
- * ms__flush_thread gives back what was not used (file_trim). Never:
- *   - under a finite RLIMIT_FSIZE (the tracker keeps clear of it: file_write);
- *   - when the file system would have less than MS_PREALLOC_MIN_FREE left after it, so a
- *     nearly full disk fills exactly as it did without reserves (a review's 6-MiB disk lost
- *     426,791 events to other threads' reserves);
- *   - again for a file whose reservation failed once (a file system without fallocate).
- * A process killed before its last flush leaves at most MS_PREALLOC_STEP reserved past a
- * file's end. */
-#define MS_PREALLOC_FROM (256u * 1024)
-#define MS_PREALLOC_STEP (1024u * 1024)
-#define MS_PREALLOC_MIN_FREE (1024ull * 1024 * 1024)
-
-/* Set for the rest of the run once a thread saw its file system under the floor: every
- * thread file then gives back its reserve at its next write and reserves no more, so that
- * reserves made while there was room do not stay while the disk fills. */
-static _Atomic int prealloc_low;
-
-static void file_trim(ms_file_t *f);
-
-/* Called by file_write once f->fd is known to be ours, for a file that may reserve. */
-static void file_prealloc(ms_file_t *f, size_t len) {
-  if (MS_UNLIKELY(atomic_load_explicit(&prealloc_low, memory_order_relaxed))) {
-    f->no_prealloc = 1;
-    file_trim(f);
-    return;
-  }
-  if (f->no_prealloc || f->bytes + len <= f->prealloc || f->bytes < MS_PREALLOC_FROM)
-    return;
-  struct rlimit rl;
-  struct statvfs vfs;
-  int saved_errno = errno;
-  uint64_t from = f->bytes > f->prealloc ? f->bytes : f->prealloc;
-  if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur != RLIM_INFINITY) {
-    f->no_prealloc = 1;
-  } else if (fstatvfs(f->fd, &vfs) != 0 ||
-             (uint64_t)vfs.f_bavail * vfs.f_frsize < MS_PREALLOC_MIN_FREE + MS_PREALLOC_STEP) {
-    atomic_store(&prealloc_low, 1);
-    f->no_prealloc = 1;
-    file_trim(f);
-  } else {
-    /* A failed call may have reserved part of the range: file_trim gives that back too. */
-    f->prealloc = from + MS_PREALLOC_STEP;
-    if (fallocate(f->fd, FALLOC_FL_KEEP_SIZE, (off_t)from, MS_PREALLOC_STEP) != 0)
-      f->no_prealloc = 1;
-  }
-  errno = saved_errno;
-}
-
-/* Gives back the blocks file_prealloc reserved past what was written (a truncation to the
- * file's own size frees them; f->bytes is the file's size, so it never grows the file and
- * cannot raise SIGXFSZ whatever the limit). The caller has checked that f->fd is ours. */
-static void file_trim(ms_file_t *f) {
-  if (f->prealloc > f->bytes) {
-    int saved_errno = errno;
-    if (ftruncate(f->fd, (off_t)f->bytes) != 0) {
-      errno = saved_errno;
-      return; /* kept, tried again at the next flush */
-    }
-    errno = saved_errno;
-  }
-  f->prealloc = 0;
-}
-
-/* Not file_trim here: a fork child closes the parent's descriptors, and a truncation from
- * the child would cut what the parent wrote since. ms__flush_thread trims. */
-static void file_close(ms_file_t *f) {
-  if (f->fd >= 0 && file_is_ours(f))
-    close(f->fd); /* not ours any more: the program's, leave it alone */
-  f->fd = -1;
-}
-
-/* Creates `name` in the run directory, never through a link, never over a file; read-write
- * with rw (for a shared mapping), else write-only. 0/-errno. */
-static int file_create_mode(ms_file_t *f, const char *name, int rw) {
-  int checked = file_check(&ms__g.dir);
-  if (checked < 0)
-    return checked;
-  int fd = openat(ms__g.dir.fd, name,
-                  (rw ? O_RDWR : O_WRONLY) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return -errno;
-  snprintf(f->name, sizeof f->name, "%s", name);
-  f->rw = rw;
-  return file_adopt(f, fd);
-}
-
-static int file_create(ms_file_t *f, const char *name) { return file_create_mode(f, name, 0); }
-
-/* Writes all of buf to f, retrying short writes and EINTR, refusing to pass RLIMIT_FSIZE
- * (crossing it would raise SIGXFSZ and kill the program) and to write to a descriptor that
- * is no longer ours. Returns 0 or -errno. */
-static int file_write(ms_file_t *f, const void *buf, size_t len) {
-  int checked = file_check(f);
-  if (checked < 0)
-    return checked;
-  if (f->may_prealloc)
-    file_prealloc(f, len);
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-      f->bytes + len > rl.rlim_cur)
-    return -EFBIG;
-  const char *p = buf;
-  while (len > 0) {
-    ssize_t w = write(f->fd, p, len);
-    ms__tio_write((long)w);
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      return -errno;
-    }
-    if (w == 0)
-      return -ENOSPC;
-    p += w;
-    len -= (size_t)w;
-    f->bytes += (uint64_t)w;
-  }
-  return 0;
-}
-
 /* meta_printf's long-line buffer's owner (its &ms__tls), and the maps snapshot's flag: file
  * scope, so that a fork child, whose parent's other threads are gone, starts them at 0. */
 static _Atomic uintptr_t long_owner;
@@ -383,7 +185,7 @@ static void meta_printf(const char *fmt, ...) {
     }
   }
   ms_work_t work = ms__work_enter(); /* a thread's set-up writes here from inside a hook */
-  int rc = n > 0 ? file_write(&ms__g.meta, buf, (size_t)n) : 0;
+  int rc = n > 0 ? ms__file_write(&ms__g.meta, buf, (size_t)n) : 0;
   ms__work_leave(work);
   if (buf == long_line)
     atomic_store(&long_owner, 0);
@@ -460,9 +262,9 @@ static int open_run(const char *origin, const char *parent_run) {
   }
   int dfd = open(ms__g.run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   ms__g.dir.name[0] = '\0';
-  rc = dfd < 0 ? -errno : file_adopt(&ms__g.dir, dfd);
+  rc = dfd < 0 ? -errno : ms__file_adopt(&ms__g.dir, dfd);
   if (rc == 0)
-    rc = file_create(&ms__g.meta, "meta.txt");
+    rc = ms__file_create(&ms__g.meta, "meta.txt");
   if (rc == 0) {
     /* Room for the end part reserved now (blocks past the end of the file, the size
      * unchanged): a disk that fills up during the run still takes the counts of what was
@@ -472,12 +274,12 @@ static int open_run(const char *origin, const char *parent_run) {
     /* Held while the process lives (the kernel drops it however the process ends): a salvage
      * of this run (analysis/ms_salvage.c) refuses to run while the lock is held. */
     (void)flock(ms__g.meta.fd, LOCK_EX | LOCK_NB);
-    rc = file_create(&ms__g.maps, "maps.txt");
+    rc = ms__file_create(&ms__g.maps, "maps.txt");
   }
   /* One file for every buffer's ring (a segment each): creating a file costs about 1 ms of
    * CPU on this kind of machine's ext4, extending one by a segment ~50 us (docs/benchmarks.md).
    * Without it every ring stays private memory: tracked as before, not _exit-safe. */
-  if (rc == 0 && file_create_mode(&ms__g.rings, "memscope_rings.raw", 1) < 0)
+  if (rc == 0 && ms__file_create_mode(&ms__g.rings, "memscope_rings.raw", 1) < 0)
     ms__g.rings.fd = -1;
   if (rc < 0) {
     ms__msg("cannot create files in %.200s: %s; tracking disabled", ms__g.run_dir,
@@ -524,7 +326,7 @@ void ms__snapshot_maps(void) {
     return;
   static char buf[8192]; /* one snapshot at a time (busy): not on a thread's stack */
   int n = snprintf(buf, sizeof buf, "# maps %llu\n", (unsigned long long)ms__now());
-  int rc = file_write(&ms__g.maps, buf, (size_t)n);
+  int rc = ms__file_write(&ms__g.maps, buf, (size_t)n);
   int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
   ssize_t r;
   while (rc == 0 && fd >= 0) {
@@ -532,7 +334,7 @@ void ms__snapshot_maps(void) {
     ms__tio_read((long)r);
     if (r <= 0)
       break;
-    rc = file_write(&ms__g.maps, buf, (size_t)r);
+    rc = ms__file_write(&ms__g.maps, buf, (size_t)r);
   }
   if (fd >= 0)
     close(fd);
@@ -541,347 +343,6 @@ void ms__snapshot_maps(void) {
     ms__warn_once("cannot write maps.txt in", -rc);
   }
   atomic_store(&snapshot_busy, 0);
-}
-
-/* ---- chunk encoding (ms_encode.h), the stage and the ring's write protocol -----------------
- *
- * An encoded chunk is not written at once: it is copied into the stage, the tail of the ring
- * segment (docs/tracker.md "Staged chunks"), and the stage goes to the thread file in one
- * write when the next chunk would not fit, and at every point that writes a buffer. A
- * write(2) costs ~7 us of CPU here whatever it carries up to tens of KiB, plus the fstat
- * and getrlimit of file_write: one write for several chunks divides them.
- *
- * The ring header says what a salvage pass needs to know if the process dies at any store:
- * - staging a chunk: its bytes go in past `staged` first (invisible until published); then
- *   the values after it are announced (st_next_*, wr_end, wr_last_ts) and st_busy set; then
- *   they are stored (staged, staged_rec, staged_ev, flushed, last_ts) and st_busy cleared.
- *   A salvage that finds st_busy takes the announced values: the chunk is whole by then.
- * - writing the stage: wr_file_end (the file's size once the write is whole) and wr_busy
- *   set; after the write file_bytes, then staged = 0, then wr_busy cleared. A salvage that
- *   finds wr_busy and a file that reached wr_file_end knows the stage is in the file;
- *   otherwise it cuts the file back to file_bytes and appends the stage itself. */
-
-/* A compiler barrier between two groups of the protocol's stores: a salvage reads them
- * after the process died at any instruction, so their program order is what matters (x86
- * keeps stores in order; ms_prim.h admits nothing else). */
-#define ms__store_order() __atomic_signal_fence(__ATOMIC_SEQ_CST)
-
-/* Creates t's thread file and writes its header. 0 or -errno. Under t->lock. */
-static int thread_file_create(ms_thread_t *t) {
-  char name[96];
-  snprintf(name, sizeof name, "memscope_thread_%d_%d.bin", (int)ms__g.pid, (int)t->tid);
-  int rc = file_create(&t->file, name);
-  for (int k = 1; rc == -EEXIST && k < 1000; k++) {
-    snprintf(name, sizeof name, "memscope_thread_%d_%d_%d.bin", (int)ms__g.pid, (int)t->tid, k);
-    rc = file_create(&t->file, name);
-  }
-  if (rc < 0)
-    return rc;
-  ms_file_header_t fh;
-  memset(&fh, 0, sizeof fh);
-  memcpy(fh.magic, MS_FILE_MAGIC, 8);
-  fh.version = (uint16_t)ms__format_version;
-  fh.header_size = MS_FILE_HEADER_SIZE;
-  fh.pid = (uint32_t)ms__g.pid;
-  fh.tid = (uint32_t)t->tid;
-  fh.thread_seq = t->seq;
-  fh.run_id = ms__g.run_id;
-  rc = file_write(&t->file, &fh, sizeof fh);
-  if (rc == 0) {
-    snprintf(t->ring.file_name, sizeof t->ring.file_name, "%s", t->file.name);
-    t->ring.file_bytes = t->file.bytes;
-    t->file.may_prealloc = 1; /* its stage writes reserve ahead (file_prealloc) */
-  }
-  return rc;
-}
-
-/* Empties t's stage (its bytes are in the file or counted lost). Under t->lock. */
-static void stage_clear(ms_thread_t *t) {
-  ms__store_order();
-  t->ring.staged = 0;
-  t->ring.staged_rec = t->ring.staged_ev = 0;
-  t->st_n = 0;
-}
-
-/* The longest run of the stage's first chunks that RLIMIT_FSIZE lets t's file take: their
- * bytes, their events in *ev. Only after a write of the whole stage was refused (EFBIG). */
-static uint32_t stage_fitting(ms_thread_t *t, uint32_t *ev) {
-  struct rlimit rl;
-  uint64_t cap = getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-                     ? (uint64_t)rl.rlim_cur : UINT64_MAX;
-  uint32_t bytes = 0;
-  *ev = 0;
-  for (uint32_t i = 0; i < t->st_n && t->file.bytes + t->st_end[i] <= cap; i++) {
-    bytes = t->st_end[i];
-    *ev += t->st_ev[i];
-  }
-  return bytes;
-}
-
-/* After a failed write of t's stage that began at file offset start: the whole chunks that
- * reached the file stay (the reader reads them), a chunk cut by the failure is cut off the
- * file, and only the chunks not in it are counted lost. Counting the whole stage lost counted
- * the chunks in the file twice (read, and lost). wr_busy = 2 tells a salvage that a death
- * here leaves counts it cannot trust (ms_salvage.c: the ring is bad). Under t->lock. */
-static void stage_write_failed(ms_thread_t *t, uint64_t start, int err) {
-  __atomic_store_n(&t->ring.wr_busy, 2, __ATOMIC_SEQ_CST);
-  uint64_t got = t->file.bytes > start ? t->file.bytes - start : 0;
-  uint32_t keep = 0, kept_ev = 0;
-  for (uint32_t i = 0; i < t->st_n && t->st_end[i] <= got; i++) {
-    keep = t->st_end[i];
-    kept_ev += t->st_ev[i];
-  }
-  if (got > keep && file_check(&t->file) == 0 &&
-      ftruncate(t->file.fd, (off_t)(start + keep)) == 0 &&
-      lseek(t->file.fd, (off_t)(start + keep), SEEK_SET) >= 0) {
-    t->file.bytes = start + keep; /* else the torn chunk stays: the reader stops before it */
-    t->file.prealloc = 0;         /* the truncation freed the reserve too */
-  }
-  uint32_t lost = t->ring.staged_ev - kept_ev;
-  atomic_fetch_add(&ms__g.write_errors, 1);
-  atomic_fetch_add(&ms__g.events_lost, lost);
-  t->ring.lost += lost;
-  t->ring.file_bytes = start + keep;
-  ms__warn_once("cannot write the trace to", -err);
-}
-
-/* Writes t's stage to its file in one write and empties it. When RLIMIT_FSIZE refuses the
- * write, the whole chunks that fit are written first (what a write a chunk kept); what could
- * not be written is counted lost (stage_write_failed; tracking stops: ms__warn_once). 0 or
- * -errno. Under t->lock. */
-static int stage_write(ms_thread_t *t) {
-  uint32_t n = t->ring.staged, ev;
-  if (n == 0)
-    return 0;
-  uint64_t start = t->file.bytes;
-  int rc = t->file.fd < 0 ? -EBADF : 0; /* staged chunks always follow the file's creation */
-  if (rc == 0) {
-    t->ring.wr_file_end = start + n;
-    __atomic_store_n(&t->ring.wr_busy, 1, __ATOMIC_SEQ_CST);
-    if (MS_ABLATE >= MS_ABLATE_NO_WRITE) /* cost attribution only: dropped (ms_internal.h) */
-      t->file.bytes += n;
-    else
-      rc = file_write(&t->file, t->stage, n);
-    if (rc == -EFBIG && t->file.bytes == start) { /* refused before anything was written */
-      uint32_t part = stage_fitting(t, &ev);
-      if (part) {
-        t->ring.wr_file_end = start + part;
-        ms__store_order();
-        file_write(&t->file, t->stage, part); /* what reached the file: stage_write_failed */
-      }
-    }
-  }
-  if (rc < 0)
-    stage_write_failed(t, start, rc);
-  else
-    t->ring.file_bytes = t->file.bytes;
-  stage_clear(t);
-  __atomic_store_n(&t->ring.wr_busy, 0, __ATOMIC_SEQ_CST);
-  return rc;
-}
-
-/* ms_encode_range's emit: stages out's chunk (writing the stage first when the chunk does
- * not fit). Under t->lock. */
-static void emit_chunk(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t nev,
-                       uint64_t base_ts, uint32_t end_slot, uint64_t last_ts) {
-  ms_thread_t *t = e->user;
-  uint8_t *payload = t->out + MS_CHUNK_HEADER_SIZE;
-  if (t->file.fd < 0) {
-    int rc = thread_file_create(t);
-    if (rc < 0) {
-      /* The chunk's records are passed (flushed) as they are counted lost: the next flush
-       * of this buffer counted them again (events_lost 1201 for 601 events). wr_busy = 2
-       * between the two: a salvage cannot trust the counts (stage_write_failed). */
-      __atomic_store_n(&t->ring.wr_busy, 2, __ATOMIC_SEQ_CST);
-      atomic_fetch_add(&ms__g.write_errors, 1);
-      atomic_fetch_add(&ms__g.events_lost, nev);
-      t->ring.lost += nev;
-      t->ring.flushed = end_slot;
-      t->ring.last_ts = last_ts;
-      __atomic_store_n(&t->ring.wr_busy, 0, __ATOMIC_SEQ_CST);
-      ms__warn_once("cannot create a thread file in", -rc);
-      return;
-    }
-  }
-  ms_chunk_header_t ch;
-  ch.magic = MS_CHUNK_MAGIC;
-  ch.payload_len = len;
-  ch.crc32c = crc_hw ? ms_prim_crc32c_hw(payload, len) : ms_crc32c(&crc_table, payload, len);
-  ch.nrecords = nrec;
-  ch.base_ts = base_ts;
-  ch.calib_mono_ns = ms__mono_ns();
-  ch.calib_ticks = ms__g.use_tsc ? ms__now() : ch.calib_mono_ns;
-  memcpy(t->out, &ch, sizeof ch);
-  uint32_t clen = MS_CHUNK_HEADER_SIZE + len;
-  if (t->ring.staged + clen > MS_STAGE_CAP || t->st_n == MS_STAGE_CHUNKS)
-    stage_write(t); /* a failure counted its events lost and stopped tracking */
-  /* Staged even after a failure: the stop path (ms__flush_thread) counts it lost then. */
-  uint32_t at = t->ring.staged;
-  memcpy(t->stage + at, t->out, clen);
-  t->ring.st_next_staged = at + clen;
-  t->ring.st_next_rec = t->ring.staged_rec + nrec;
-  t->ring.st_next_ev = t->ring.staged_ev + nev;
-  t->ring.wr_end = end_slot;
-  t->ring.wr_last_ts = last_ts;
-  __atomic_store_n(&t->ring.st_busy, 1, __ATOMIC_SEQ_CST);
-  ms__store_order();
-  t->ring.staged = at + clen;
-  t->ring.staged_rec += nrec;
-  t->ring.staged_ev += nev;
-  t->ring.flushed = end_slot;
-  t->ring.last_ts = last_ts;
-  __atomic_store_n(&t->ring.st_busy, 0, __ATOMIC_SEQ_CST);
-  t->st_end[t->st_n] = at + clen;
-  t->st_ev[t->st_n++] = nev;
-}
-
-/* Encodes records [from, to) of t and writes them as chunks. Under t->lock. Returns the slot
- * after the last record encoded (a record its owner is still writing is left for later). */
-static uint32_t encode_range(ms_thread_t *t, uint32_t from, uint32_t to) {
-  ms_encoder_t e = {.out = t->out, .cap = MS_OUT_CAP, .last_ts = t->ring.last_ts,
-                    .emit = emit_chunk, .user = t, .version = ms__format_version};
-  uint32_t end = ms_encode_range(&e, t->recs, from, to);
-  t->ring.last_ts = e.last_ts;
-  return end;
-}
-
-static void emit_count(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t nev,
-                       uint64_t base_ts, uint32_t end_slot, uint64_t last_ts) {
-  (void)len, (void)nrec, (void)base_ts, (void)end_slot, (void)last_ts;
-  *(uint64_t *)e->user += nev;
-}
-
-/* Adds to *n the allocator events among records [from, to) (encoded into t's buffer and
- * dropped: only after an error stop, to count what the ring still holds); returns the slot
- * after the last record counted. Under t->lock. */
-static uint32_t count_events(ms_thread_t *t, uint32_t from, uint32_t to, uint64_t *n) {
-  ms_encoder_t e = {.out = t->out, .cap = MS_OUT_CAP, .last_ts = t->ring.last_ts,
-                    .emit = emit_count, .user = n, .version = ms__format_version};
-  return ms_encode_range(&e, t->recs, from, to);
-}
-
-/* The per-buffer lock, held while a chunk is encoded and written. Taken with thread
- * cancellation disabled: write() is a cancellation point, and a thread cancelled while
- * holding the lock would leave it held for good. Returns the previous cancel state for
- * unlock_thread. With `bounded`, gives up (returns -1) after about a second, for the exit
- * flush: a lock still held then belongs to a thread stopped for good (killed mid-write by a
- * signal handler's longjmp, say) and waiting longer would hang the program's exit.
- *
- * The lock holds its holder's identity (the address of its thread-local state: unique among
- * live threads, no system call). A thread never takes a lock it holds, except when a
- * signal handler left one of its flushes by longjmp: that lock is abandoned, and waiting
- * for it would never end (the exit hung so, docs/tracker.md "Calls inside a hook"). Then
- * lock_thread returns -1 at once, bounded or not, and the callers treat the buffer as
- * stopped for good. */
-static int lock_thread(ms_thread_t *t, int bounded) {
-  int old_cancel, err = errno;
-  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_cancel);
-  uintptr_t me = (uintptr_t)&ms__tls, expected = 0;
-  for (long spins = 0; !atomic_compare_exchange_weak_explicit(
-           &t->lock, &expected, me, memory_order_acquire, memory_order_relaxed);
-       spins++) {
-    if (expected == me || (bounded && spins > 100000)) {
-      pthread_setcancelstate(old_cancel, NULL);
-      return -1;
-    }
-    expected = 0;
-    sched_yield(); /* the holder is writing a chunk: a few microseconds */
-  }
-  t->lock_errno = err; /* given back at the unlock (ms_work_t, ms_internal.h) */
-  return old_cancel;
-}
-
-/* 1 when t's lock is held by the calling thread: a flush of its own that a signal handler
- * left by longjmp (lock_thread). Nothing may be added to t's ring then: a full ring's flush
- * could not take the lock. */
-int ms__buffer_abandoned(ms_thread_t *t) {
-  return atomic_load_explicit(&t->lock, memory_order_relaxed) == (uintptr_t)&ms__tls;
-}
-
-static void unlock_thread(ms_thread_t *t, int old_cancel) {
-  int err = t->lock_errno;
-  atomic_store_explicit(&t->lock, 0, memory_order_release);
-  pthread_setcancelstate(old_cancel, NULL);
-  errno = err;
-}
-
-/* The owner's buffer is full: write it and start over, with a resource record first when the
- * thread's last is 10 ms old or more (taken after the write, so the thread's counters and
- * the tracker's own both include it). Returns the slot where the caller's record goes. */
-uint32_t ms__flush_full(ms_thread_t *t) {
-  int c = lock_thread(t, 0);
-  if (c < 0) {
-    /* Its own flush abandoned by a longjmp (lock_thread): unreachable from a hook (the
-     * state that jump left sends every call to the slow path), kept for safety. The ring's
-     * records are counted lost and the ring starts over, unlocked: nobody else holds it. */
-    uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
-    atomic_store(&ms__g.loss_inexact, 1);
-    atomic_fetch_add(&ms__g.events_lost, pos > t->ring.flushed ? pos - t->ring.flushed : 0);
-    __atomic_store_n(&t->ring.pos, 0, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&t->ring.flushed, 0, __ATOMIC_SEQ_CST);
-    return 0;
-  }
-  uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
-  if (MS_ABLATE < MS_ABLATE_NO_ENCODE) /* else dropped: cost attribution only (ms_internal.h) */
-    encode_range(t, t->ring.flushed, pos);
-  /* pos before flushed: a salvage that sees pos <= flushed finds nothing to recover, so a
-   * death between the two stores never makes it encode these records twice. */
-  __atomic_store_n(&t->ring.pos, 0, __ATOMIC_SEQ_CST);
-  __atomic_store_n(&t->ring.flushed, 0, __ATOMIC_SEQ_CST);
-  unlock_thread(t, c);
-  if (ms__mono_ns() - t->res_last_ns >= MS_RES_FLUSH_GAP_NS)
-    ms__res_record_at(t, MS_RES_AT_FLUSH, t->ring.last_ts); /* not now: ms__res_record_at */
-  return __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED);
-}
-
-/* Writes what t holds now, from any thread: the owner may go on appending meanwhile. */
-void ms__flush_thread(ms_thread_t *t) {
-  int c = lock_thread(t, 1);
-  if (c < 0) {
-    /* The holder stopped mid-write for good (or is very slow): what its ring, its stage and
-     * its write hold is read without the lock, so the count is a guess, said to be one
-     * (meta.txt events_lost_exact=0; the rings file stays: ms__flush_all). */
-    atomic_store(&ms__g.loss_inexact, 1);
-    if (!atomic_exchange(&t->loss_counted, 1)) /* once: destructor rounds and the exit */
-      atomic_fetch_add(&ms__g.events_lost,
-                       __atomic_load_n(&t->ring.pos, __ATOMIC_RELAXED) - t->ring.flushed +
-                           t->ring.staged_ev);
-    return;
-  }
-  uint32_t pos = __atomic_load_n(&t->ring.pos, __ATOMIC_ACQUIRE);
-  if (atomic_load(&ms__g.stopped)) {
-    /* After tracking stopped on an error nothing more is written: what the ring and the
-     * stage hold is counted lost here, once: the records counted are passed (`flushed`)
-     * and the stage emptied, both counted in the ring's `lost` for a salvage, so the next
-     * flush of this buffer (another destructor round, the exit) does not count them again
-     * (it did: a thread that ended after the stop had its ring counted up to four times). */
-    uint64_t n = t->ring.staged_ev;
-    uint32_t end = pos > t->ring.flushed ? count_events(t, t->ring.flushed, pos, &n) : 0;
-    /* wr_busy = 2 while the counts move (a salvage finds the ring bad: loss not known):
-     * a death between `lost` and the stage's or flushed's store would count twice. */
-    __atomic_store_n(&t->ring.wr_busy, 2, __ATOMIC_SEQ_CST);
-    if (n) {
-      atomic_fetch_add(&ms__g.events_lost, n);
-      t->ring.lost += n;
-    }
-    if (t->ring.staged)
-      stage_clear(t);
-    if (end > t->ring.flushed)
-      __atomic_store_n(&t->ring.flushed, end, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&t->ring.wr_busy, 0, __ATOMIC_SEQ_CST);
-  } else {
-    /* ring.flushed advances with each chunk staged (emit_chunk); the stage then goes to the
-     * file: whatever the buffer held is in the file when this returns. */
-    if (pos > t->ring.flushed)
-      encode_range(t, t->ring.flushed, pos);
-    stage_write(t);
-  }
-  /* Every point that flushes may be the last before the process ends (exit, _exit in a
-   * child, exec), and after tracking stopped nothing more is written: nothing reserved stays
-   * past the end. */
-  if (t->file.fd >= 0 && t->file.prealloc != 0 && file_check(&t->file) == 0)
-    file_trim(&t->file);
-  unlock_thread(t, c);
 }
 
 /* ---- threads ----------------------------------------------------------------------------- */
@@ -919,7 +380,7 @@ static int ring_attach(ms_thread_t *t) {
     return 0;
   t->index = atomic_fetch_add(&ms__g.next_ring, 1);
   uint64_t off = (uint64_t)t->index * MS_RING_BYTES;
-  int rc = ms__g.rings.fd < 0 ? -ENOENT : file_check(&ms__g.rings);
+  int rc = ms__g.rings.fd < 0 ? -ENOENT : ms__file_check(&ms__g.rings);
   struct rlimit rl;
   if (rc == 0 && getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
       rl.rlim_cur < off + MS_RING_BYTES)
@@ -991,10 +452,10 @@ static ms_thread_t *thread_buffer(ms_tls_t *tl) {
   } else {
     ring_attach(t); /* a buffer from before a fork: its ring was made private */
   }
-  int c = lock_thread(t, 0);
+  int c = ms__lock_thread(t, 0);
   if (c < 0)
-    return NULL; /* its lock abandoned (lock_thread): never a new owner's buffer */
-  file_close(&t->file);
+    return NULL; /* its lock abandoned (ms__lock_thread): never a new owner's buffer */
+  ms__file_close(&t->file);
   /* pos first: a salvage of a ring caught half reset finds pos <= flushed, nothing to do. */
   __atomic_store_n(&t->ring.pos, 0, __ATOMIC_SEQ_CST);
   __atomic_store_n(&t->ring.pending, 0, __ATOMIC_RELAXED);
@@ -1014,7 +475,7 @@ static ms_thread_t *thread_buffer(ms_tls_t *tl) {
   t->ring.thread_seq = t->seq;
   t->owner_tio = tl->tio; /* what this thread did before it had a buffer (resources.c) */
   t->res_last_ns = 0;
-  unlock_thread(t, c);
+  ms__unlock_thread(t, c);
   tl->t = t;
   /* The key's destructor runs at thread exit. setspecific allocates for a key past the
    * first 32 (a program that made many keys first): in a hold, known for the tracker's. */
@@ -1084,7 +545,7 @@ static void thread_exit(void *arg) {
     ms__work_leave(work);
     return;
   }
-  int c = lock_thread(t, 0);
+  int c = ms__lock_thread(t, 0);
   if (c < 0) {
     /* Its lock abandoned by a longjmp out of a flush: the buffer is never given to another
      * thread (its lock would never be free); the exit flush counts what it holds as lost. */
@@ -1093,14 +554,14 @@ static void thread_exit(void *arg) {
     ms__work_leave(work);
     return;
   }
-  file_close(&t->file);
+  ms__file_close(&t->file);
   /* meta's events= counts every thread that ever ran, not only the buffers' last owners. */
   atomic_fetch_add(&ms__g.released_alloc, t->ring.n_alloc);
   atomic_fetch_add(&ms__g.released_free, t->ring.n_free);
   atomic_fetch_add(&ms__g.released_bytes, t->ring.n_bytes);
   t->ring.n_alloc = t->ring.n_free = t->ring.n_bytes = 0;
   ms__stack_cache_release(t);
-  unlock_thread(t, c);
+  ms__unlock_thread(t, c);
   tl->t = NULL;
   tl->state = MS_T_DEAD;
   atomic_store(&t->owned, 0);
@@ -1173,7 +634,7 @@ void ms__flush_all(const char *reason) {
    * not be written (tracking stopped on an error) or a buffer could not be (its lock timed
    * out: inexact), it stays for a salvage or a look. */
   if (!atomic_load(&ms__g.stopped) && !inexact && ms__g.rings.fd >= 0 &&
-      file_check(&ms__g.dir) == 0 && file_check(&ms__g.rings) == 0)
+      ms__file_check(&ms__g.dir) == 0 && ms__file_check(&ms__g.rings) == 0)
     unlinkat(ms__g.dir.fd, ms__g.rings.name, 0); /* the mappings stay valid */
   atomic_store(&flush_all_busy, 0);
 }
@@ -1237,7 +698,7 @@ static void child_setup(void) {
   char parent_run[64];
   memcpy(parent_run, ms__g.run_name, sizeof parent_run);
   for (ms_thread_t *t = atomic_load(&ms__g.threads_list); t; t = t->next) {
-    file_close(&t->file);
+    ms__file_close(&t->file);
     atomic_store(&t->lock, 0);
     /* The ring is still the parent's file mapping: a store from here would write into the
      * parent's trace. Private memory in its place (MAP_FIXED replaces it in one step; only
@@ -1258,10 +719,10 @@ static void child_setup(void) {
     t->st_n = 0;
     atomic_store(&t->owned, 0);
   }
-  file_close(&ms__g.dir);
-  file_close(&ms__g.meta);
-  file_close(&ms__g.maps);
-  file_close(&ms__g.rings);
+  ms__file_close(&ms__g.dir);
+  ms__file_close(&ms__g.meta);
+  ms__file_close(&ms__g.maps);
+  ms__file_close(&ms__g.rings);
   atomic_store(&ms__g.next_seq, 0);
   atomic_store(&ms__g.next_ring, 0);
   atomic_store(&ms__g.released_alloc, 0);
@@ -1374,8 +835,7 @@ void ms__init(void) {
     return;
   const char *clock_knob = getenv("MEMSCOPE_TEST_CLOCK");
   ms__g.use_tsc = ticks_usable() && !(clock_knob && strcmp(clock_knob, "monotonic") == 0);
-  ms_crc32c_init(&crc_table);
-  crc_hw = ms_prim_crc32c_hw_usable();
+  ms__flush_init();
   ms__res_init();
   if (pthread_key_create(&thread_key, thread_exit) != 0) {
     ms__msg("no pthread key left; tracking disabled");

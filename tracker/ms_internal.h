@@ -1,7 +1,8 @@
 /* ms_internal.h: what the tracker's source files share; nothing here is exported.
  *
- * Owners: preload.c (the allocator hooks and other interposed functions), core.c (config,
- * run directory, per-thread buffers, chunk encoding, fork/exec/exit), stacks.c (libunwind
+ * Owners: preload.c (the allocator hooks and other interposed functions), core.c (run
+ * directory, per-thread buffers, fork/exec/exit), config.c (the settings), files.c (the
+ * tracker's files), flush.c (chunk encoding, the stage, the buffer lock), stacks.c (libunwind
  * capture and the process-wide stack table), sample.c (sampling decisions and the set of
  * sampled blocks), api.c (memscope.h's implementation). */
 #ifndef MS_INTERNAL_H
@@ -129,7 +130,7 @@ typedef struct ms_file_s {
   uint64_t bytes;  /* written so far, for the RLIMIT_FSIZE check */
   char name[64];   /* in the run directory; "" for the directory itself */
   int rw;          /* opened (and reopened) read-write, for a shared mapping */
-  /* Blocks reserved past the end (a thread file: core.c, file_prealloc): the offset they
+  /* Blocks reserved past the end (a thread file: files.c, file_prealloc): the offset they
    * reach, 0 for none; no_prealloc once a reservation was refused (never tried again). */
   uint64_t prealloc;
   int no_prealloc;
@@ -170,7 +171,7 @@ typedef struct ms_thread_s {
   struct ms_thread_s *next;   /* registry list, push-only */
   _Atomic int owned;          /* 1 while a live thread owns this buffer */
   _Atomic uintptr_t lock;     /* held while a chunk is encoded and written: the holder's
-                                 &ms__tls, 0 when free (core.c lock_thread) */
+                                 &ms__tls, 0 when free (flush.c ms__lock_thread) */
   _Atomic int loss_counted;   /* its ring counted lost once, its lock never free (flush) */
   int lock_errno;             /* the holder's errno when it took the lock, given back at the
                                  unlock: a failed write never shows in the program's errno */
@@ -267,6 +268,21 @@ MS_HIDDEN void ms__snapshot_maps(void);
  * is lower) with close-on-exec, out of the range programs open and close by number; fd
  * itself when that fails. Keeps errno. */
 MS_HIDDEN int ms__fd_raise(int fd);
+/* files.c: the tracker's own files. Each returns 0 or -errno where it returns an int. */
+MS_HIDDEN int ms__file_adopt(ms_file_t *f, int fd); /* records fd (moved high) as f's */
+MS_HIDDEN int ms__file_check(ms_file_t *f);  /* still ours, else reopened by path */
+MS_HIDDEN void ms__file_trim(ms_file_t *f);  /* gives back a reserve past the file's end */
+MS_HIDDEN void ms__file_close(ms_file_t *f); /* closes it when it is still ours */
+/* Creates `name` in the run directory (never through a link, never over a file),
+ * read-write with rw (for a shared mapping), else write-only. */
+MS_HIDDEN int ms__file_create_mode(ms_file_t *f, const char *name, int rw);
+MS_HIDDEN int ms__file_create(ms_file_t *f, const char *name);
+MS_HIDDEN int ms__file_write(ms_file_t *f, const void *buf, size_t len);
+/* flush.c: the buffer's lock, taken with the thread's cancellation disabled (the old state
+ * is returned, or -1 for a lock abandoned by a longjmp); bounded: give up after a while. */
+MS_HIDDEN void ms__flush_init(void);
+MS_HIDDEN int ms__lock_thread(ms_thread_t *t, int bounded);
+MS_HIDDEN void ms__unlock_thread(ms_thread_t *t, int old_cancel);
 MS_HIDDEN void ms__warn_once(const char *what, int err);
 /* An allocator event while not recording: fuzz mode's accounting (fuzz.c), or after an
  * error stop a call counted as unrecorded. kind: MS_REC_ALLOC (p, n), MS_REC_FREE (p),
