@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # prealloc.sh LIB WORKLOAD TRACESTAT ANALYZE: thread files reserve blocks ahead of their writes
-# (fallocate with FALLOC_FL_KEEP_SIZE, 1 MiB at a time once a file passes 256 KiB; core.c
+# (fallocate with FALLOC_FL_KEEP_SIZE, 1 MiB at a time once a file passes 256 KiB; files.c
 # file_prealloc, docs/tracker.md "Thread files reserved ahead") and give back what they did not
 # use at the last flush: after the run no file holds more blocks than its size needs (64 KiB
 # of slack a file for ext4's extent blocks), the trace reads whole, and the reservation did
