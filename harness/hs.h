@@ -170,6 +170,9 @@ typedef struct hs_proc_s {
   int counts_leaks;         /* 0 for an image that ended in exec */
   uint64_t start_mono_ns, end_mono_ns; /* meta.txt's (0: absent), to find an exec's next image */
   int selected;             /* --process matches it */
+  long long threads_tracked; /* meta.txt's threads_registered (threads given a buffer); -1:
+                              * not known (no end part) */
+  char threads_sel[64];     /* meta.txt's threads= (MEMSCOPE_THREADS as the tracker read it) */
   uint64_t allocations, frees, peak_live_bytes;
   uint64_t leaked_bytes;    /* unsuppressed (and module-filtered for a scenario's main) */
   uint64_t exec_live_bytes; /* live when the image was replaced by exec: not leaks */
@@ -198,6 +201,7 @@ typedef struct hs_tree_sum_s {
   const hs_proc_t *peak_proc, *top_leak_proc, *first_incomplete, *stopped;
   int complete, allow_partial;
   long long events_lost;    /* of the incomplete processes; -1 when not known */
+  long long threads_tracked; /* over the selected processes; -1 when one is not known */
 } hs_tree_sum_t;
 
 ms_analysis_opts_t hs_analysis_opts(const hs_opts_t *o, const char *module, size_t top_stacks);

@@ -562,6 +562,37 @@ ms_analysis_opts_t hs_analysis_opts(const hs_opts_t *o, const char *module, size
   return ao;
 }
 
+/* A limit over threads none of which was tracked would pass whatever the program did (10 MB
+ * leaked under --threads none read "0 B within limit"): each limit assertion from `first`
+ * on fails instead, with the reason, as on a partial trace. No tracked thread in some
+ * processes of the tree is a selection's normal result; in every selected one, there is
+ * nothing to judge. Under threads=all a thread is tracked from its first allocator call,
+ * so none tracked there means no call was made, and 0 B is the true figure. */
+static void untracked_limits(hs_case_t *c, size_t first) {
+  const hs_tree_sum_t *s = &c->sum;
+  if (!s->selected || s->threads_tracked != 0) return;
+  const hs_proc_t *p = NULL;
+  for (size_t i = 0; i < c->tree.n && !p; i++)
+    if (c->tree.p[i].selected && strcmp(c->tree.p[i].threads_sel, "all") != 0)
+      p = &c->tree.p[i];
+  if (!p) return;
+  char why[256];
+  hs_fmt(why, sizeof why,
+         "no thread was tracked in the %zu selected process%s (threads=%s%s and no "
+         "memscope_thread_track(1) call): nothing to check", s->selected,
+         s->selected == 1 ? "" : "es", *p->threads_sel ? p->threads_sel : "?",
+         s->selected > 1 ? " in one" : "");
+  for (size_t i = first; i < c->nasserts; i++) {
+    hs_assert_t *a = &c->asserts[i];
+    char msg[sizeof a->message];
+    a->passed = 0;
+    hs_fmt(msg, sizeof msg, "%s: %s; as measured: %s", a->name, why, a->message);
+    hs_fmt(a->message, sizeof a->message, "%s", msg);
+    size_t l = strlen(a->details);
+    hs_fmt(a->details + l, sizeof a->details - l, "%s\n", why);
+  }
+}
+
 /* Leak and peak assertions on the selected processes of the tree (all by default). */
 static void tree_assertions(hs_case_t *c, const hs_opts_t *o, const char *module) {
   hs_tree_sum_t *s = &c->sum;
@@ -582,6 +613,7 @@ static void tree_assertions(hs_case_t *c, const hs_opts_t *o, const char *module
     if (p->selected && p->top_bytes && (!top_stack || p->top_bytes > top_stack->top_bytes))
       top_stack = p;
   }
+  size_t first_limit = c->nasserts;
   if (o->have_max_leak) {
     assert_tree_bytes(c, "max_leak_bytes", s->leak_high, o->max_leak_bytes,
                       s->sampled ? "leaked bytes (sampled: 95 % upper end)"
@@ -614,6 +646,7 @@ static void tree_assertions(hs_case_t *c, const hs_opts_t *o, const char *module
     assert_tree_bytes(c, "max_peak_bytes", s->peak_high, o->max_peak_bytes,
                       s->sampled ? "peak live bytes (sampled: 95 % upper end)" : "peak live bytes",
                       s->peak_proc, NULL, c->tree.n);
+  untracked_limits(c, first_limit);
 }
 
 /* Analyzes trace_dir's runs: the chosen one (the child's last image) in full into

@@ -34,6 +34,10 @@ static void proc_identity(hs_proc_t *p, const ms_run_t *run) {
   const char *b = v ? strrchr(v, '/') : NULL;
   hs_fmt(p->name, sizeof p->name, "%s", b ? b + 1 : v ? v : "?");
   p->counts_leaks = strcmp(p->end_reason, "exec") != 0;
+  /* From the end part only (a salvaged run has none: not known). */
+  v = m->has_end ? ms_meta_get(m, "threads_registered") : NULL;
+  p->threads_tracked = v && *v >= '0' && *v <= '9' ? strtoll(v, NULL, 10) : -1;
+  hs_fmt(p->threads_sel, sizeof p->threads_sel, "%s", (v = ms_meta_get(m, "threads")) ? v : "");
   p->start_mono_ns = m->have_start_calib ? m->start_mono_ns : 0;
   p->end_mono_ns = m->have_end_calib ? m->end_mono_ns : 0;
 }
@@ -165,6 +169,9 @@ cJSON *hs_tree_json(const hs_tree_t *t, const hs_tree_sum_t *sum) {
   if (sum->events_lost >= 0) cJSON_AddNumberToObject(tree, "events_lost", (double)sum->events_lost);
   else cJSON_AddNullToObject(tree, "events_lost");
   cJSON_AddBoolToObject(tree, "partial_allowed", sum->allow_partial);
+  if (sum->threads_tracked >= 0)
+    cJSON_AddNumberToObject(tree, "threads_tracked", (double)sum->threads_tracked);
+  else cJSON_AddNullToObject(tree, "threads_tracked");
   cJSON *arr = cJSON_AddArrayToObject(tree, "process_list");
   for (size_t i = 0; i < t->n; i++) {
     const hs_proc_t *p = &t->p[i];
@@ -178,6 +185,9 @@ cJSON *hs_tree_json(const hs_tree_t *t, const hs_tree_sum_t *sum) {
     cJSON_AddStringToObject(e, "run_dir", p->run_dir);
     cJSON_AddBoolToObject(e, "main", i == t->main);
     cJSON_AddBoolToObject(e, "selected", p->selected);
+    if (p->threads_tracked >= 0)
+      cJSON_AddNumberToObject(e, "threads_tracked", (double)p->threads_tracked);
+    else cJSON_AddNullToObject(e, "threads_tracked");
     cJSON_AddNumberToObject(e, "allocations", (double)p->allocations);
     cJSON_AddNumberToObject(e, "frees", (double)p->frees);
     cJSON_AddNumberToObject(e, "peak_live_bytes", (double)p->peak_live_bytes);
@@ -215,6 +225,8 @@ void hs_tree_sum(hs_tree_t *t, const char *selector, pid_t child_pid, int allow_
     p->selected = hs_proc_selected(p, selector, child_pid);
     if (!p->selected) continue;
     s->selected++;
+    if (p->threads_tracked < 0 || s->threads_tracked < 0) s->threads_tracked = -1;
+    else s->threads_tracked += p->threads_tracked;
     s->allocations += p->allocations;
     s->frees += p->frees;
     s->leaked_bytes += p->leaked_bytes;

@@ -516,6 +516,39 @@ sampled_limit)
     [ "${hi%.*}" -gt 1000000 ] || fail "periodic leak at place $k: upper end $hi within the limit"
   done
   ;;
+untracked)
+  # A leak or peak limit over a run that tracked no thread (--threads none, or a pattern no
+  # thread matched, and no memscope_thread_track(1) call) has nothing to check: it fails and
+  # says why. Before, a 500 kB leak under --threads none read "PASS leaked bytes: 0 B within
+  # limit 0 B".
+  expect_exit 1 "$HARNESS" run --no-progress --threads none --max-leak-bytes 0 \
+    --out "$WORK/none" -- "$EXITS" leak 500 exit
+  grep -q "FAIL max_leak_bytes: no thread was tracked in the 1 selected process (threads=none" \
+    "$WORK/out" || fail "--threads none: no FAIL line saying nothing was tracked"
+  grep "PASS" "$WORK/out" | grep -qv "PASS exit_status" && fail "--threads none: a PASS limit line"
+  expect_eq "--threads none: tree.threads_tracked" 0 \
+    "$(json_get "$WORK/none/summary.json" "d['tree']['threads_tracked']")"
+  expect_exit 1 "$HARNESS" run --no-progress --threads 'nomatch-*' --max-peak-bytes 1GiB \
+    --out "$WORK/glob" -- "$EXITS" leak 500 exit
+  grep -q "FAIL max_peak_bytes: no thread was tracked" "$WORK/out" ||
+    fail "a pattern that matched nothing: no FAIL line for the peak limit"
+  # Without a limit there is nothing to fail: the exit status alone is asserted.
+  expect_exit 0 "$HARNESS" run --no-progress --threads none --out "$WORK/nolimit" -- \
+    "$EXITS" leak 500 exit
+  # A thread that switched itself on is tracked: its leak is measured and judged.
+  expect_exit 1 "$HARNESS" run --no-progress --threads none --max-leak-bytes 0 \
+    --out "$WORK/optin" -- "$EXITS" optin 500
+  grep -q "FAIL leaked bytes: 500.00 kB (500000 B) exceeds" "$WORK/out" ||
+    fail "opted-in thread: its leak is not the failure"
+  expect_exit 0 "$HARNESS" run --no-progress --threads none --max-leak-bytes 1MiB \
+    --out "$WORK/optin_ok" -- "$EXITS" optin 500
+  t=$(json_get "$WORK/optin_ok/summary.json" "d['tree']['threads_tracked']")
+  [ "$t" -ge 1 ] || fail "opted-in thread: tree.threads_tracked is $t"
+  # Under threads=all a thread is tracked from its first allocator call: a program that makes
+  # none leaked nothing, and passes.
+  expect_exit 0 "$HARNESS" run --no-progress --max-leak-bytes 0 --out "$WORK/noop" -- \
+    "$EXITS" noop
+  ;;
 *)
   fail "unknown case"
   ;;

@@ -18,7 +18,10 @@
  *                     at place K of every round, one 1000-B block that leaks (2,000,000 B)
  *   execchild ENV     a child that execs this program as `leakb 1000000`, its environment
  *                     kept (ENV keep) or without LD_PRELOAD (scrub: the new image is not
- *                     tracked); the parent waits for it */
+ *                     tracked); the parent waits for it
+ *   optin N           switches tracking of its thread on (memscope_thread_track(1), whatever
+ *                     MEMSCOPE_THREADS says), then leaks N blocks of 1000 B and exits 0
+ *   noop              exits 0 without an allocator call of its own */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -27,6 +30,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "../../tracker/memscope.h"
 
 /* Through a volatile pointer, so the compiler keeps every call (a malloc/free pair may
  * otherwise be removed). */
@@ -149,7 +154,14 @@ int main(int argc, char **argv) {
     return pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
            WEXITSTATUS(status) != 0;
   }
+  if (!strcmp(mode, "optin") && argc == 3) {
+    if (memscope_thread_track(1) == MEMSCOPE_UNAVAILABLE) return 3;
+    leak_blocks(atol(argv[2]), 1000);
+    return 0;
+  }
+  if (!strcmp(mode, "noop") && argc == 2) return 0;
   fprintf(stderr, "usage: ms_h_exits leak N END | fork K | leakb N | sleepy TOKEN | churn N | "
-                  "threads T K | stuck K | churnfork N M | execfail N END | periodic K | execchild keep|scrub\n");
+                  "threads T K | stuck K | churnfork N M | execfail N END | periodic K | "
+                  "execchild keep|scrub | optin N | noop\n");
   return 2;
 }
