@@ -13,7 +13,8 @@ typedef struct ms_encoder_s ms_encoder_t;
 /* Writes out[MS_CHUNK_HEADER_SIZE, MS_CHUNK_HEADER_SIZE + payload_len) as one chunk of nrec
  * records (the callee fills the chunk header in out[0, MS_CHUNK_HEADER_SIZE)), nev of them
  * allocator events (ALLOC, FREE that is a call, REALLOC: what meta.txt's events= counts).
- * end_slot is the slot after the chunk's last record; last_ts its last (clamped) timestamp. */
+ * end_slot is the slot after the chunk's last record; last_ts its last (clamped) timestamp.
+ * The emit may point e->out at another buffer of e->cap bytes: the next chunk goes there. */
 typedef void (*ms_emit_fn)(ms_encoder_t *e, uint32_t payload_len, uint32_t nrec, uint32_t nev,
                            uint64_t base_ts, uint32_t end_slot, uint64_t last_ts);
 
@@ -252,8 +253,10 @@ static inline uint8_t *ms__enc_shared_kinds(uint8_t *o, const ms_rec_t *r, uint6
  * the next call. Returns the slot after the last record encoded. */
 static inline uint32_t ms__encode_range_v1(ms_encoder_t *e, const ms_rec_t *recs,
                                            uint32_t from, uint32_t to) {
-  uint8_t *const start = e->out + MS_CHUNK_HEADER_SIZE;
-  uint8_t *const limit = e->out + e->cap;
+  /* Not const: an emit may move e->out (the tracker encodes each chunk straight into its
+   * stage, after the chunks already there: flush.c emit_chunk). */
+  uint8_t *start = e->out + MS_CHUNK_HEADER_SIZE;
+  uint8_t *limit = e->out + e->cap;
   uint8_t *o = start;
   uint32_t nrec = 0, nev = 0, i = from;
   uint64_t prev_ts = e->last_ts, base_ts = e->last_ts, prev_addr = 0;
@@ -305,6 +308,8 @@ static inline uint32_t ms__encode_range_v1(ms_encoder_t *e, const ms_rec_t *recs
     if ((size_t)(limit - o) < worst) {
       if (nrec)
         e->emit(e, (uint32_t)(o - start), nrec, nev, base_ts, i, prev_ts);
+      start = e->out + MS_CHUNK_HEADER_SIZE;
+      limit = e->out + e->cap;
       o = start;
       nrec = nev = 0;
       base_ts = prev_ts;
@@ -479,8 +484,10 @@ static inline uint8_t *ms__v2_slow_body(ms_v2_enc_t *v, const ms_rec_t *r, uint8
  * test_encode_ident.c holds the output to a frozen copy of the per-record version. */
 static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs,
                                            uint32_t from, uint32_t to) {
-  uint8_t *const start = e->out + MS_CHUNK_HEADER_SIZE;
-  uint8_t *const limit = e->out + e->cap;
+  /* Not const: an emit may move e->out (the tracker encodes each chunk straight into its
+   * stage, after the chunks already there: flush.c emit_chunk). */
+  uint8_t *start = e->out + MS_CHUNK_HEADER_SIZE;
+  uint8_t *limit = e->out + e->cap;
   uint8_t *o = start;
   const ms_rec_t *r = recs + from, *const rend = recs + to, *rchunk = r;
   uint32_t extra = 0, nonev = 0; /* the chunk's continuation slots; its records not events */
@@ -604,6 +611,8 @@ static inline uint32_t ms__encode_range_v2(ms_encoder_t *e, const ms_rec_t *recs
       if (nrec)
         e->emit(e, (uint32_t)(o - start), nrec, nrec - nonev, base_ts, (uint32_t)(r - recs),
                 prev_ts);
+      start = e->out + MS_CHUNK_HEADER_SIZE;
+      limit = e->out + e->cap;
       o = start;
       rchunk = r;
       extra = nonev = 0;

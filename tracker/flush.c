@@ -163,12 +163,25 @@ static int stage_write(ms_thread_t *t) {
   return rc;
 }
 
-/* ms_encode_range's emit: stages out's chunk (writing the stage first when the chunk does
- * not fit). Under t->lock. */
+/* Where the next chunk is encoded: straight into the stage, after the chunks staged there
+ * (bytes past `staged` are invisible to a salvage until emit_chunk publishes them). A chunk
+ * encoded into a buffer of its own and then copied into the stage cost a copy a chunk and
+ * the buffer's 16 KiB of cache and memory in every thread that flushed (docs/tracker.md,
+ * "Chunks encoded in the stage"). The stage is written first when a whole chunk
+ * (MS_OUT_CAP) might not fit after what it holds, or it holds MS_STAGE_CHUNKS chunks.
+ * Under t->lock. */
+static uint8_t *stage_room(ms_thread_t *t) {
+  if (t->ring.staged + MS_OUT_CAP > MS_STAGE_CAP || t->st_n == MS_STAGE_CHUNKS)
+    stage_write(t); /* a failure counted its events lost and stopped tracking */
+  return t->stage + t->ring.staged;
+}
+
+/* ms_encode_range's emit: the chunk encoded at e->out, which stage_room put at the end of the
+ * stage, is published (staged), and e->out moves to where the next one goes. Under t->lock. */
 static void emit_chunk(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t nev,
                        uint64_t base_ts, uint32_t end_slot, uint64_t last_ts) {
   ms_thread_t *t = e->user;
-  uint8_t *payload = t->out + MS_CHUNK_HEADER_SIZE;
+  uint8_t *payload = e->out + MS_CHUNK_HEADER_SIZE;
   if (t->file.fd < 0) {
     int rc = thread_file_create(t);
     if (rc < 0) {
@@ -183,7 +196,7 @@ static void emit_chunk(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t ne
       t->ring.last_ts = last_ts;
       __atomic_store_n(&t->ring.wr_busy, 0, __ATOMIC_SEQ_CST);
       ms__warn_once("cannot create a thread file in", -rc);
-      return;
+      return; /* e->out stays: the next chunk is encoded over this one */
     }
   }
   ms_chunk_header_t ch;
@@ -194,13 +207,10 @@ static void emit_chunk(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t ne
   ch.base_ts = base_ts;
   ch.calib_mono_ns = ms__mono_ns();
   ch.calib_ticks = ms__g.use_tsc ? ms__now() : ch.calib_mono_ns;
-  memcpy(t->out, &ch, sizeof ch);
+  memcpy(e->out, &ch, sizeof ch);
   uint32_t clen = MS_CHUNK_HEADER_SIZE + len;
-  if (t->ring.staged + clen > MS_STAGE_CAP || t->st_n == MS_STAGE_CHUNKS)
-    stage_write(t); /* a failure counted its events lost and stopped tracking */
-  /* Staged even after a failure: the stop path (ms__flush_thread) counts it lost then. */
-  uint32_t at = t->ring.staged;
-  memcpy(t->stage + at, t->out, clen);
+  /* Staged even after a failed write: the stop path (ms__flush_thread) counts it lost then. */
+  uint32_t at = t->ring.staged; /* e->out is t->stage + at: nothing else moves `staged` */
   t->ring.st_next_staged = at + clen;
   t->ring.st_next_rec = t->ring.staged_rec + nrec;
   t->ring.st_next_ev = t->ring.staged_ev + nev;
@@ -216,12 +226,13 @@ static void emit_chunk(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t ne
   __atomic_store_n(&t->ring.st_busy, 0, __ATOMIC_SEQ_CST);
   t->st_end[t->st_n] = at + clen;
   t->st_ev[t->st_n++] = nev;
+  e->out = stage_room(t);
 }
 
 /* Encodes records [from, to) of t and writes them as chunks. Under t->lock. Returns the slot
  * after the last record encoded (a record its owner is still writing is left for later). */
 static uint32_t encode_range(ms_thread_t *t, uint32_t from, uint32_t to) {
-  ms_encoder_t e = {.out = t->out, .cap = MS_OUT_CAP, .last_ts = t->ring.last_ts,
+  ms_encoder_t e = {.out = stage_room(t), .cap = MS_OUT_CAP, .last_ts = t->ring.last_ts,
                     .emit = emit_chunk, .user = t, .version = ms__format_version};
   uint32_t end = ms_encode_range(&e, t->recs, from, to);
   t->ring.last_ts = e.last_ts;
@@ -234,8 +245,9 @@ static void emit_count(ms_encoder_t *e, uint32_t len, uint32_t nrec, uint32_t ne
   *(uint64_t *)e->user += nev;
 }
 
-/* Adds to *n the allocator events among records [from, to) (encoded into t's buffer and
- * dropped: only after an error stop, to count what the ring still holds); returns the slot
+/* Adds to *n the allocator events among records [from, to) (encoded into t->out and dropped:
+ * only after an error stop, to count what the ring still holds; out is touched nowhere else,
+ * so its pages stay unmapped in a run without that error); returns the slot
  * after the last record counted. Under t->lock. */
 static uint32_t count_events(ms_thread_t *t, uint32_t from, uint32_t to, uint64_t *n) {
   ms_encoder_t e = {.out = t->out, .cap = MS_OUT_CAP, .last_ts = t->ring.last_ts,

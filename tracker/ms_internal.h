@@ -29,14 +29,17 @@
 #ifndef MS_REC_CAP
 #define MS_REC_CAP 1536
 #endif
-#define MS_OUT_CAP 16384    /* encoded chunk buffer per thread (header + payload) */
-/* The stage (docs/tracker.md "Staged chunks"): encoded chunks wait in the ring segment, after
- * the records, and reach the thread file several to a write(2) when the next chunk would not
- * fit, and at every point that writes a buffer (thread exit, exit, _exit, exec,
- * memscope_flush). In the shared segment, so a salvage appends what is staged. A build may
- * set it (-DMS_STAGE_CAP=16384 stages one chunk at most: a write per chunk, as before). */
+#define MS_OUT_CAP 16384    /* the most one encoded chunk takes (header + payload) */
+/* The stage (docs/tracker.md "Staged chunks"): chunks are encoded straight into it, in the
+ * ring segment after the records, and reach the thread file several to a write(2) when a
+ * whole next chunk might not fit, and at every point that writes a buffer (thread exit,
+ * exit, _exit, exec, memscope_flush). In the shared segment, so a salvage appends what is
+ * staged. 80 KiB, so that its writes are 64 – 80 KiB: it takes the 16 KiB of the chunk
+ * buffer each chunk used to be encoded into and copied from (docs/tracker.md, "Chunks
+ * encoded in the stage"). A build may set it (-DMS_STAGE_CAP=16384 stages one chunk at
+ * most: a write per chunk). */
 #ifndef MS_STAGE_CAP
-#define MS_STAGE_CAP 65536
+#define MS_STAGE_CAP 81920
 #endif
 _Static_assert(MS_STAGE_CAP >= MS_OUT_CAP, "the stage takes a whole chunk");
 /* Cost attribution (bench/cost_parts.py; bench/README.md "Where a call's time goes"):
@@ -185,7 +188,8 @@ typedef struct ms_thread_s {
   ms_tio_t owner_tio;
   uint64_t res_last_ns;       /* CLOCK_MONOTONIC of the owner's last resource record */
   void *stack_cache;          /* stacks.c's cache of this buffer's owner, mapped at need */
-  uint8_t out[MS_OUT_CAP];
+  uint8_t out[MS_OUT_CAP];    /* count_events' scratch only (after an error stop): chunks
+                                 are encoded in the stage, and these pages stay untouched */
   /* The stage's chunks (ends and allocator events), so that a write refused by
    * RLIMIT_FSIZE still writes the whole chunks that fit, as a write a chunk did, and counts
    * exactly what it could not write. The stage is written when this is full. */
