@@ -253,10 +253,70 @@ static int pidfd_open_compat(pid_t pid) {
 #endif
 }
 
-int hs_child_run(const hs_child_spec_t *sp, hs_child_result_t *res) {
-  memset(res, 0, sizeof *res);
-  /* Orphans of the target's tree come to the harness, so it can wait for them and end them. */
-  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+/* ---- one run, phase by phase ---------------------------------------------------------------
+ * hs_child_run calls one function per phase, in this order: spawn_child (child_exec on the
+ * child's side), wait_loop, drain_stdout, reap_child, collect_result. What one phase hands to
+ * the next is a child_run_t; each phase's contract is above it. */
+
+typedef struct child_run_s {
+  pid_t pid;                  /* the target's main process, leader of its process group */
+  double t0;                  /* hs_now_s just before fork: the run's time origin */
+  int out_fd;                 /* read end of the stdout pipe, -1 without capture_stdout */
+  int pfd;                    /* pidfd of pid, -1 where there is none (poll waitid instead) */
+  hs_monitor_t *mon;          /* the sampler, NULL when this run is not sampled */
+  char *obuf;                 /* captured stdout; NUL-terminated only by collect_result */
+  size_t olen, ocap;          /* bytes in obuf, and its size */
+  struct rusage self0, self1; /* the harness's own usage when the child starts and ends */
+  struct rusage ru;           /* the child's, from wait4 */
+  int status;                 /* wait4's status */
+} child_run_t;
+
+/* The child's side of the fork: its own process group, stdout, environment, the valgrind
+ * wrapper in callgrind mode, then exec. Never returns: a failed exec writes its errno into
+ * errpipe (which exec closes when it works) and exits 127. */
+static __attribute__((noreturn)) void child_exec(const hs_child_spec_t *sp, const int errpipe[2],
+                                                 const int outpipe[2]) {
+  setpgid(0, 0); /* a group of its own: --timeout ends the whole tree with one kill */
+  close(errpipe[0]);
+  if (outpipe[1] >= 0) {
+    dup2(outpipe[1], STDOUT_FILENO);
+  } else if (sp->quiet_stdout) {
+    int nul = open("/dev/null", O_WRONLY);
+    if (nul >= 0) dup2(nul, STDOUT_FILENO);
+  }
+  signal(SIGPIPE, SIG_DFL);
+  child_env(sp);
+  char *const *argv = sp->argv;
+  char **vargv = NULL;
+  if (sp->wrapper_valgrind_out) {
+    size_t n = 0;
+    while (argv[n]) n++;
+    vargv = calloc(n + 8, sizeof *vargv);
+    if (vargv) {
+      static char outopt[4200];
+      hs_fmt(outopt, sizeof outopt, "--callgrind-out-file=%s", sp->wrapper_valgrind_out);
+      size_t k = 0;
+      vargv[k++] = "valgrind";
+      vargv[k++] = "--tool=callgrind";
+      vargv[k++] = "-q";
+      vargv[k++] = outopt;
+      for (size_t i = 0; i < n; i++) vargv[k++] = argv[i];
+      vargv[k] = NULL;
+      argv = vargv;
+    }
+  }
+  execvp(argv[0], argv);
+  int e = errno;
+  ssize_t w = write(errpipe[1], &e, sizeof e);
+  (void)w;
+  _exit(127);
+}
+
+/* Starts the child: the error pipe (and the stdout pipe when capturing), the sampler's
+ * baselines, fork, and on the harness's side whether exec worked (res->exec_errno). On return
+ * run has pid, t0, out_fd, mon (NULL unless sampled and started) and self0. 0, or -errno when
+ * a pipe or fork failed; then nothing is left open. */
+static int spawn_child(const hs_child_spec_t *sp, hs_child_result_t *res, child_run_t *run) {
   int errpipe[2], outpipe[2] = {-1, -1};
   if (pipe2(errpipe, O_CLOEXEC) != 0) return -errno;
   if (sp->capture_stdout && pipe2(outpipe, O_CLOEXEC) != 0) {
@@ -280,42 +340,7 @@ int hs_child_run(const hs_child_spec_t *sp, hs_child_result_t *res) {
     if (outpipe[0] >= 0) close(outpipe[0]), close(outpipe[1]);
     return -e;
   }
-  if (pid == 0) {
-    setpgid(0, 0); /* a group of its own: --timeout ends the whole tree with one kill */
-    close(errpipe[0]);
-    if (outpipe[1] >= 0) {
-      dup2(outpipe[1], STDOUT_FILENO);
-    } else if (sp->quiet_stdout) {
-      int nul = open("/dev/null", O_WRONLY);
-      if (nul >= 0) dup2(nul, STDOUT_FILENO);
-    }
-    signal(SIGPIPE, SIG_DFL);
-    child_env(sp);
-    char *const *argv = sp->argv;
-    char **vargv = NULL;
-    if (sp->wrapper_valgrind_out) {
-      size_t n = 0;
-      while (argv[n]) n++;
-      vargv = calloc(n + 8, sizeof *vargv);
-      if (vargv) {
-        static char outopt[4200];
-        hs_fmt(outopt, sizeof outopt, "--callgrind-out-file=%s", sp->wrapper_valgrind_out);
-        size_t k = 0;
-        vargv[k++] = "valgrind";
-        vargv[k++] = "--tool=callgrind";
-        vargv[k++] = "-q";
-        vargv[k++] = outopt;
-        for (size_t i = 0; i < n; i++) vargv[k++] = argv[i];
-        vargv[k] = NULL;
-        argv = vargv;
-      }
-    }
-    execvp(argv[0], argv);
-    int e = errno;
-    ssize_t w = write(errpipe[1], &e, sizeof e);
-    (void)w;
-    _exit(127);
-  }
+  if (pid == 0) child_exec(sp, errpipe, outpipe);
   setpgid(pid, pid); /* also here: whichever of the two runs first, the group exists */
   close(errpipe[1]);
   if (outpipe[1] >= 0) close(outpipe[1]);
@@ -328,15 +353,40 @@ int hs_child_run(const hs_child_spec_t *sp, hs_child_result_t *res) {
 
   hs_monitor_t *mon = sp->monitor && sp->resources_hz > 0 && !res->exec_errno ? mon_pre : NULL;
   if (mon_pre && !mon) hs_monitor_free(mon_pre);
-  struct rusage self0;
-  getrusage(RUSAGE_SELF, &self0);
+  getrusage(RUSAGE_SELF, &run->self0);
   /* The first sample, right after exec (the error pipe closed on exec). */
   if (mon) hs_monitor_start(mon, pid, t0);
+  run->pid = pid;
+  run->t0 = t0;
+  run->out_fd = outpipe[0];
+  run->mon = mon;
+  return 0;
+}
 
+/* Appends n bytes of the child's stdout to run->obuf, keeping one byte for the final NUL.
+ * 0, or -1 when the buffer could not grow: the bytes are dropped. */
+static int out_append(child_run_t *run, const char *b, size_t n) {
+  if (run->olen + n + 1 > run->ocap) {
+    size_t cap = (run->olen + n + 1) * 2;
+    char *nb = realloc(run->obuf, cap);
+    if (nb) run->obuf = nb, run->ocap = cap;
+  }
+  if (run->olen + n + 1 > run->ocap) return -1;
+  memcpy(run->obuf + run->olen, b, n);
+  run->olen += n;
+  return 0;
+}
+
+/* While the main process runs: samples when due, the progress line, the timeout (which kills
+ * the whole tree), and the child's stdout into run->obuf. Returns once the main process has
+ * exited (not yet reaped) or ppoll failed; run->pfd is left open for the caller to close. */
+static void wait_loop(const hs_child_spec_t *sp, hs_child_result_t *res, child_run_t *run) {
+  hs_monitor_t *mon = run->mon;
+  pid_t pid = run->pid;
+  double t0 = run->t0;
   int pfd = pidfd_open_compat(pid);
-  char *obuf = NULL;
-  size_t olen = 0, ocap = 0;
-  int out_open = outpipe[0] >= 0;
+  run->pfd = pfd;
+  int out_open = run->out_fd >= 0;
   for (;;) {
     if (mon && hs_now_s() >= hs_monitor_next_due(mon)) hs_monitor_sample(mon, 0);
     if (sp->progress_label) {
@@ -356,7 +406,7 @@ int hs_child_run(const hs_child_spec_t *sp, hs_child_result_t *res) {
     struct pollfd fds[2];
     int nf = 0;
     if (pfd >= 0) fds[nf].fd = pfd, fds[nf].events = POLLIN, nf++;
-    if (out_open) fds[nf].fd = outpipe[0], fds[nf].events = POLLIN, nf++;
+    if (out_open) fds[nf].fd = run->out_fd, fds[nf].events = POLLIN, nf++;
     /* ppoll: the 1 kHz start needs sub-millisecond deadlines. */
     double wait = 0.1;
     if (mon) {
@@ -380,17 +430,11 @@ int hs_child_run(const hs_child_spec_t *sp, hs_child_result_t *res) {
         exited = 1;
       } else {
         char tmp[8192];
-        ssize_t r = read(outpipe[0], tmp, sizeof tmp);
+        ssize_t r = read(run->out_fd, tmp, sizeof tmp);
+        /* A chunk that does not fit is dropped, but reading goes on: the child must never
+         * block on a full pipe. */
         if (r > 0) {
-          if (olen + (size_t)r + 1 > ocap) {
-            size_t cap = (olen + (size_t)r + 1) * 2;
-            char *nb = realloc(obuf, cap);
-            if (nb) obuf = nb, ocap = cap;
-          }
-          if (olen + (size_t)r + 1 <= ocap) {
-            memcpy(obuf + olen, tmp, (size_t)r);
-            olen += (size_t)r;
-          }
+          out_append(run, tmp, (size_t)r);
         } else if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) {
           out_open = 0;
         }
@@ -398,100 +442,125 @@ int hs_child_run(const hs_child_spec_t *sp, hs_child_result_t *res) {
     }
     if (exited) break;
   }
-  /* Drain what is left of stdout (the child has exited; its writes are all in the pipe unless
-   * a grandchild keeps it open, so do not block on it). */
-  if (outpipe[0] >= 0) {
-    int fl = fcntl(outpipe[0], F_GETFL);
-    fcntl(outpipe[0], F_SETFL, fl | O_NONBLOCK);
-    for (;;) {
-      char tmp[8192];
-      ssize_t r = read(outpipe[0], tmp, sizeof tmp);
-      if (r <= 0) break;
-      if (olen + (size_t)r + 1 > ocap) {
-        size_t cap = (olen + (size_t)r + 1) * 2;
-        char *nb = realloc(obuf, cap);
-        if (!nb) break;
-        obuf = nb;
-        ocap = cap;
-      }
-      memcpy(obuf + olen, tmp, (size_t)r);
-      olen += (size_t)r;
-    }
-    close(outpipe[0]);
+}
+
+/* Drain what is left of stdout (the child has exited; its writes are all in the pipe unless
+ * a grandchild keeps it open, so do not block on it). Closes run->out_fd. */
+static void drain_stdout(child_run_t *run) {
+  if (run->out_fd < 0) return;
+  int fl = fcntl(run->out_fd, F_GETFL);
+  fcntl(run->out_fd, F_SETFL, fl | O_NONBLOCK);
+  for (;;) {
+    char tmp[8192];
+    ssize_t r = read(run->out_fd, tmp, sizeof tmp);
+    if (r <= 0) break;
+    if (out_append(run, tmp, (size_t)r) != 0) break;
   }
-  if (pfd >= 0) close(pfd);
+  close(run->out_fd);
+}
+
+/* After the main process exited: the harness's own usage (run->self1), the last sample, wait4
+ * (run->status, run->ru, res->wall_s), then the end of the rest of the tree. */
+static void reap_child(const hs_child_spec_t *sp, hs_child_result_t *res, child_run_t *run) {
+  pid_t pid = run->pid;
   /* The last sample: the child has exited; waitid with WNOWAIT leaves it a zombie, so
    * /proc/<pid> is still there (what the kernel no longer reports is marked as such). */
-  struct rusage self1;
-  getrusage(RUSAGE_SELF, &self1);
-  if (mon) {
+  getrusage(RUSAGE_SELF, &run->self1);
+  if (run->mon) {
     siginfo_t si;
     memset(&si, 0, sizeof si);
     int wr;
     do wr = waitid(P_PID, pid, &si, WEXITED | WNOWAIT);
     while (wr < 0 && errno == EINTR);
-    if (wr == 0) hs_monitor_sample(mon, 1);
+    if (wr == 0) hs_monitor_sample(run->mon, 1);
   }
-  int status = 0;
-  struct rusage ru;
-  memset(&ru, 0, sizeof ru);
+  run->status = 0;
+  memset(&run->ru, 0, sizeof run->ru);
   pid_t w;
-  do w = wait4(pid, &status, 0, &ru);
+  do w = wait4(pid, &run->status, 0, &run->ru);
   while (w < 0 && errno == EINTR);
-  res->wall_s = hs_now_s() - t0;
+  res->wall_s = hs_now_s() - run->t0;
   /* The rest of the tree: nothing of it may run (and write into the trace) after the harness
    * has read the trace. Processes still running are waited for until the timeout, or
    * HS_TREE_GRACE_S when there is none, then killed and named. */
-  double deadline = sp->timeout_s > 0 ? t0 + sp->timeout_s : hs_now_s() + HS_TREE_GRACE_S;
+  double deadline = sp->timeout_s > 0 ? run->t0 + sp->timeout_s : hs_now_s() + HS_TREE_GRACE_S;
   if (deadline < hs_now_s()) deadline = hs_now_s();
   int late = tree_finish(deadline, res->tree_killed_names + strlen(res->tree_killed_names),
                          sizeof res->tree_killed_names - strlen(res->tree_killed_names));
   res->tree_killed += late;
   res->tree_outlived = late;
-  hs_progress_clear();
-  res->pid = pid;
-  res->user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
-  res->sys_s = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-  res->max_rss_kb = ru.ru_maxrss;
-  if (WIFEXITED(status)) {
-    res->exited = 1;
-    res->exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    res->term_signal = WTERMSIG(status);
+}
+
+/* res->resources for a monitored run: the sampler's document (or the "monitor off" one when
+ * there was no timeline) completed from wait4's rusage and the harness's own CPU time. */
+static void resources_finish(hs_child_result_t *res, const child_run_t *run) {
+  const struct rusage *ru = &run->ru;
+  res->resources =
+      run->mon ? hs_monitor_finish(run->mon, res->wall_s) : hs_monitor_off_json(res->wall_s);
+  /* wait4's maximum RSS covers what fell between two samples. */
+  cJSON *pk = cJSON_GetObjectItemCaseSensitive(res->resources, "peak_rss_bytes");
+  double ru_peak = (double)ru->ru_maxrss * 1024.0;
+  if (ru->ru_maxrss > 0 && (!cJSON_IsNumber(pk) || pk->valuedouble < ru_peak))
+    cJSON_ReplaceItemInObjectCaseSensitive(res->resources, "peak_rss_bytes",
+                                           cJSON_CreateNumber(ru_peak));
+  cJSON *sj = cJSON_GetObjectItemCaseSensitive(res->resources, "sampler");
+  if (sj) {
+    /* Everything the harness did while the child ran: the samples and the wait loop. */
+    const struct rusage *s0 = &run->self0, *s1 = &run->self1;
+    double self_s = (double)(s1->ru_utime.tv_sec - s0->ru_utime.tv_sec) +
+                    (double)(s1->ru_stime.tv_sec - s0->ru_stime.tv_sec) +
+                    (double)(s1->ru_utime.tv_usec - s0->ru_utime.tv_usec) / 1e6 +
+                    (double)(s1->ru_stime.tv_usec - s0->ru_stime.tv_usec) / 1e6;
+    cJSON_AddNumberToObject(sj, "harness_cpu_s_while_running", self_s);
   }
-  if (obuf) {
-    obuf[olen] = 0;
-    res->out_stdout = obuf;
+  cJSON_AddNumberToObject(res->resources, "rusage_user_s", res->user_s);
+  cJSON_AddNumberToObject(res->resources, "rusage_sys_s", res->sys_s);
+  cJSON_AddNumberToObject(res->resources, "rusage_max_rss_bytes", (double)ru->ru_maxrss * 1024.0);
+  cJSON_AddNumberToObject(res->resources, "rusage_minflt", (double)ru->ru_minflt);
+  cJSON_AddNumberToObject(res->resources, "rusage_majflt", (double)ru->ru_majflt);
+  cJSON_AddNumberToObject(res->resources, "rusage_inblock", (double)ru->ru_inblock);
+  cJSON_AddNumberToObject(res->resources, "rusage_oublock", (double)ru->ru_oublock);
+  cJSON_AddNumberToObject(res->resources, "rusage_nvcsw", (double)ru->ru_nvcsw);
+  cJSON_AddNumberToObject(res->resources, "rusage_nivcsw", (double)ru->ru_nivcsw);
+}
+
+/* The reaped child's figures into res: pid, rusage, how it ended, the captured stdout (which
+ * res now owns) and, when monitored, the resources document. */
+static void collect_result(const hs_child_spec_t *sp, hs_child_result_t *res, child_run_t *run) {
+  const struct rusage *ru = &run->ru;
+  res->pid = run->pid;
+  res->user_s = (double)ru->ru_utime.tv_sec + (double)ru->ru_utime.tv_usec / 1e6;
+  res->sys_s = (double)ru->ru_stime.tv_sec + (double)ru->ru_stime.tv_usec / 1e6;
+  res->max_rss_kb = ru->ru_maxrss;
+  if (WIFEXITED(run->status)) {
+    res->exited = 1;
+    res->exit_code = WEXITSTATUS(run->status);
+  } else if (WIFSIGNALED(run->status)) {
+    res->term_signal = WTERMSIG(run->status);
+  }
+  if (run->obuf) {
+    run->obuf[run->olen] = 0;
+    res->out_stdout = run->obuf;
   } else if (sp->capture_stdout) {
     res->out_stdout = strdup("");
   }
-  if (mon || (sp->monitor && !res->exec_errno)) {
-    res->resources = mon ? hs_monitor_finish(mon, res->wall_s) : hs_monitor_off_json(res->wall_s);
-    /* wait4's maximum RSS covers what fell between two samples. */
-    cJSON *pk = cJSON_GetObjectItemCaseSensitive(res->resources, "peak_rss_bytes");
-    double ru_peak = (double)ru.ru_maxrss * 1024.0;
-    if (ru.ru_maxrss > 0 && (!cJSON_IsNumber(pk) || pk->valuedouble < ru_peak))
-      cJSON_ReplaceItemInObjectCaseSensitive(res->resources, "peak_rss_bytes",
-                                             cJSON_CreateNumber(ru_peak));
-    cJSON *sj = cJSON_GetObjectItemCaseSensitive(res->resources, "sampler");
-    if (sj) {
-      /* Everything the harness did while the child ran: the samples and the wait loop. */
-      double self_s = (double)(self1.ru_utime.tv_sec - self0.ru_utime.tv_sec) +
-                      (double)(self1.ru_stime.tv_sec - self0.ru_stime.tv_sec) +
-                      (double)(self1.ru_utime.tv_usec - self0.ru_utime.tv_usec) / 1e6 +
-                      (double)(self1.ru_stime.tv_usec - self0.ru_stime.tv_usec) / 1e6;
-      cJSON_AddNumberToObject(sj, "harness_cpu_s_while_running", self_s);
-    }
-    cJSON_AddNumberToObject(res->resources, "rusage_user_s", res->user_s);
-    cJSON_AddNumberToObject(res->resources, "rusage_sys_s", res->sys_s);
-    cJSON_AddNumberToObject(res->resources, "rusage_max_rss_bytes", (double)ru.ru_maxrss * 1024.0);
-    cJSON_AddNumberToObject(res->resources, "rusage_minflt", (double)ru.ru_minflt);
-    cJSON_AddNumberToObject(res->resources, "rusage_majflt", (double)ru.ru_majflt);
-    cJSON_AddNumberToObject(res->resources, "rusage_inblock", (double)ru.ru_inblock);
-    cJSON_AddNumberToObject(res->resources, "rusage_oublock", (double)ru.ru_oublock);
-    cJSON_AddNumberToObject(res->resources, "rusage_nvcsw", (double)ru.ru_nvcsw);
-    cJSON_AddNumberToObject(res->resources, "rusage_nivcsw", (double)ru.ru_nivcsw);
-  }
+  if (run->mon || (sp->monitor && !res->exec_errno)) resources_finish(res, run);
+}
+
+int hs_child_run(const hs_child_spec_t *sp, hs_child_result_t *res) {
+  memset(res, 0, sizeof *res);
+  /* Orphans of the target's tree come to the harness, so it can wait for them and end them. */
+  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  child_run_t run;
+  memset(&run, 0, sizeof run);
+  int rc = spawn_child(sp, res, &run);
+  if (rc != 0) return rc;
+  wait_loop(sp, res, &run);
+  drain_stdout(&run);
+  if (run.pfd >= 0) close(run.pfd);
+  reap_child(sp, res, &run);
+  hs_progress_clear();
+  collect_result(sp, res, &run);
   return 0;
 }
 
