@@ -11,7 +11,8 @@
  *   'B' a global buffer resized by realloc on every input (an object older than the input)
  *   'S' a signal handler's allocations inside allocator calls (signal_inside_alloc.h)
  *   'F' a signal handler's free inside an allocator call, then a block as large: the table's
- *       level is too high (signal_inside_alloc.h) */
+ *       level is too high (signal_inside_alloc.h)
+ *   'K' leaks 10,000 blocks of 100 B (more blocks than the driver lists) */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdint.h>
@@ -48,6 +49,11 @@ static __attribute__((noinline)) void leak_one_byte(void) {
     p[0] = 1;
   sink = p;
   sink = NULL;
+}
+
+static __attribute__((noinline)) void leak_many(void) {
+  for (int i = 0; i < 10000; i++)
+    sink = alloc_fn(100);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -104,6 +110,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     break;
   case 'F':
     signal_free_inside_alloc(alloc_fn, free_fn);
+    break;
+  case 'K':
+    leak_many();
     break;
   case 'P': {
     void *blocks[10];

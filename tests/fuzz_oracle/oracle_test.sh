@@ -156,6 +156,25 @@ false_peak)
   grep -q "^memscope: partial: " "$WORK/err" || fail "not reported as partial: $(cat "$WORK/err")"
   expect_eq "report kind" partial "$(report_get "d['kind']")"
   ;;
+leak_limit_many)
+  # 10,000 leaked blocks of 100 B (1,000,000 B): more blocks than the driver lists with stacks
+  # (4,096). The unlisted blocks count: a limit of 500,000 B is exceeded, and the figures
+  # are the input's whole leak (the listed blocks alone are 409,600 B, under that limit).
+  put k "K"
+  for lim in 0 500000; do
+    rm -f "$WORK"/rep/*
+    oracle MEMSCOPE_FUZZ_MAX_LEAK_BYTES=$lim -- "$WORK/in/k"
+    expect_eq "limit $lim: exit status (abort)" 134 "$?"
+    expect_eq "limit $lim: leaked bytes" 1000000 "$(report_get "d['value']")"
+    expect_eq "limit $lim: blocks" 10000 "$(report_get "d['blocks']")"
+  done
+  # Suppressed: the listed blocks are; the unlisted ones cannot be (no stack checked).
+  printf 'leak:leak_many\n' >"$WORK/supp"
+  rm -f "$WORK"/rep/*
+  oracle MEMSCOPE_FUZZ_SUPPRESSIONS="$WORK/supp" -- "$WORK/in/k"
+  expect_eq "suppressed: exit status (abort: unlisted blocks)" 134 "$?"
+  expect_eq "suppressed: blocks" $((10000 - 4096)) "$(report_get "d['blocks']")"
+  ;;
 no_tracker)
   # MEMSCOPE_FUZZ=1 without the tracker is refused with one line (exit 2), not ignored.
   put n "N"
