@@ -72,6 +72,8 @@ static struct {
   ms_suppressions_t *suppr;
   const uint8_t *input;   /* the input running now (for the reports) */
   size_t input_size;
+  int running;            /* 1 while LLVMFuzzerTestOneInput runs under the oracle */
+  int replay;             /* replaying files (not under afl-fuzz) */
 } cfg;
 
 static void die_usage(const char *fmt, const char *what) {
@@ -372,6 +374,30 @@ static void check_accounted(void) {
               "made inside an allocator call, by a signal handler");
 }
 
+/* exit() called by the target during an input (on_exit: with its status). The input cannot
+ * be run again, so its blocks still live now are its leak, as they stand (no stacks when the
+ * first run exits; a lazy global built by this input counts too): what LeakSanitizer's check
+ * at exit would look at, and more. With none, the exit goes on; in a replay, whose later
+ * inputs were never run, an exit(0) becomes status 2. */
+static void on_exit_during_input(int status, void *arg) {
+  (void)arg;
+  if (!cfg.running)
+    return;
+  cfg.running = 0;
+  memscope_fuzz_result_t r;
+  memscope__fuzz_end(&r);
+  fprintf(stderr, "memscope: the target called exit(%d) during input %016" PRIx64 "%s\n", status,
+          input_hash(cfg.input, cfg.input_size),
+          cfg.replay ? ": the inputs after it were not run" : "");
+  check_accounted();
+  if (cfg.leak_check && (r.leaked_bytes > cfg.max_leak || (cfg.max_leak == 0 && r.leaked_blocks)))
+    check_leaks(&r);
+  if (cfg.replay && status == 0) {
+    fflush(NULL);
+    _exit(2);
+  }
+}
+
 static void run_one(const uint8_t *data, size_t size) {
   cfg.input = data;
   cfg.input_size = size;
@@ -381,7 +407,9 @@ static void run_one(const uint8_t *data, size_t size) {
   }
   memscope_fuzz_result_t r;
   memscope__fuzz_begin(cfg.max_peak, 0, cfg.max_peak ? on_limit : NULL);
+  cfg.running = 1;
   LLVMFuzzerTestOneInput(data, size);
+  cfg.running = 0;
   memscope__fuzz_end(&r);
   check_accounted();
   if (cfg.feedback)
@@ -391,7 +419,9 @@ static void run_one(const uint8_t *data, size_t size) {
   /* The second run of the same input, with stacks: a one-time lazy global is built by the
    * first run only, a leak of the input's own happens again. */
   memscope__fuzz_begin(cfg.max_peak, 1, cfg.max_peak ? on_limit : NULL);
+  cfg.running = 1;
   LLVMFuzzerTestOneInput(data, size);
+  cfg.running = 0;
   memscope__fuzz_end(&r);
   check_accounted();
   if (r.leaked_bytes > cfg.max_leak || (cfg.max_leak == 0 && r.leaked_blocks))
@@ -497,9 +527,12 @@ __attribute__((weak)) int main(int argc, char **argv) {
     return 0;
   }
   configure();
+  if (cfg.oracle)
+    on_exit(on_exit_during_input, NULL);
   if (LLVMFuzzerInitialize)
     LLVMFuzzerInitialize(&argc, &argv);
   if (!in_afl()) {
+    cfg.replay = 1;
     if (argc < 2) {
       fprintf(stderr, "memscope: no input: give files or directories to replay, or run under "
                       "afl-fuzz (see --help)\n");

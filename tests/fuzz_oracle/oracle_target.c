@@ -12,7 +12,8 @@
  *   'S' a signal handler's allocations inside allocator calls (signal_inside_alloc.h)
  *   'F' a signal handler's free inside an allocator call, then a block as large: the table's
  *       level is too high (signal_inside_alloc.h)
- *   'K' leaks 10,000 blocks of 100 B (more blocks than the driver lists) */
+ *   'K' leaks 10,000 blocks of 100 B (more blocks than the driver lists)
+ *   'X' leaks 100 B, then calls exit(0)              'E' calls exit(0), leaks nothing */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdint.h>
@@ -54,6 +55,12 @@ static __attribute__((noinline)) void leak_one_byte(void) {
 static __attribute__((noinline)) void leak_many(void) {
   for (int i = 0; i < 10000; i++)
     sink = alloc_fn(100);
+}
+
+static __attribute__((noinline)) void leak_then_exit(void) {
+  sink = alloc_fn(100);
+  sink = NULL;
+  exit(0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -114,6 +121,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   case 'K':
     leak_many();
     break;
+  case 'X':
+    leak_then_exit();
+    break;
+  case 'E':
+    exit(0);
   case 'P': {
     void *blocks[10];
     for (int i = 0; i < 10; i++)

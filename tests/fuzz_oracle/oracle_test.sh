@@ -175,6 +175,24 @@ leak_limit_many)
   expect_eq "suppressed: exit status (abort: unlisted blocks)" 134 "$?"
   expect_eq "suppressed: blocks" $((10000 - 4096)) "$(report_get "d['blocks']")"
   ;;
+exit_in_input)
+  # A target that calls exit() during an input: its live blocks are checked then (as
+  # LeakSanitizer's check at exit would), and a replay that stops there does not pass.
+  put x "X"
+  oracle -- "$WORK/in/x"
+  expect_eq "leak then exit: exit status (abort)" 134 "$?"
+  expect_eq "leak then exit: kind" leak "$(report_get "d['kind']")"
+  expect_eq "leak then exit: leaked bytes" 100 "$(report_get "d['value']")"
+  grep -q "^memscope: the target called exit(0) during input " "$WORK/err" || fail "no exit line: $(cat "$WORK/err")"
+  rm -f "$WORK"/rep/* "$WORK"/in/*
+  put 1 "E"
+  put 2 "L"
+  oracle -- "$WORK/in"
+  rc=$?
+  [ "$rc" != 0 ] || fail "a replay ended by the target's exit(0) before its last input passed"
+  grep -q "^memscope: the target called exit(0) during input .*: the inputs after it were not run" "$WORK/err" ||
+    fail "no exit line: $(cat "$WORK/err")"
+  ;;
 no_tracker)
   # MEMSCOPE_FUZZ=1 without the tracker is refused with one line (exit 2), not ignored.
   put n "N"
