@@ -19,6 +19,13 @@ MS_EXPORT int memscope__thread_track(int on) {
   if (tl->state == MS_T_BUSY || tl->state == MS_T_HOOK || tl->state == MS_T_DEAD)
     return MEMSCOPE_UNAVAILABLE;
   int was = tl->state == MS_T_TRACKED;
+  if (ms__g.fuzz) {
+    /* Fuzz mode accounts every thread (ms__thread_setup): a thread is never switched off,
+     * and needs no buffer (nothing is written). */
+    if (tl->state == MS_T_UNINIT)
+      ms__thread_setup(tl);
+    return was;
+  }
   tl->override = on ? 1 : 2;
   if (tl->state == MS_T_UNINIT) {
     ms__thread_setup(tl); /* honours the override */

@@ -505,7 +505,11 @@ void ms__thread_setup(ms_tls_t *tl) {
   ms_work_t work = ms__work_enter(); /* its writes and fallocate: MS_WORK_STATE */
   char name[16] = "";
   prctl(PR_GET_NAME, name, 0, 0, 0);
-  int track = tl->override ? tl->override == 1 : ms__thread_policy_tracks(name, ms_prim_tid());
+  /* Fuzz mode accounts every thread, whatever MEMSCOPE_THREADS or memscope_thread_track say:
+   * a thread whose calls passed the table by would leak and grow the heap unseen. */
+  int track = ms__g.fuzz           ? 1
+              : tl->override ? tl->override == 1
+                             : ms__thread_policy_tracks(name, ms_prim_tid());
   /* After an error stop, a thread that would be tracked gets no buffer but stays TRACKED,
    * so that its calls are counted as unrecorded (ms__not_recording). */
   if (track && !stopped && ms__thread_buffer(tl) == NULL)
@@ -813,6 +817,8 @@ static void init_fuzz(void) {
   if (ms_prim_fork_gate_install() < 0)
     ms__msg("pthread_atfork failed: a fork while another thread walks may hang the child");
   pthread_atfork(NULL, NULL, after_fork_child);
+  if (ms__g.threads != MS_THREADS_ALL)
+    ms__msg("fuzz mode accounts every thread: MEMSCOPE_THREADS is ignored");
   if (ms__g.verbose)
     ms__msg("fuzz mode: per-input accounting, no trace");
 }

@@ -13,12 +13,15 @@
  *   'F' a signal handler's free inside an allocator call, then a block as large: the table's
  *       level is too high (signal_inside_alloc.h)
  *   'K' leaks 10,000 blocks of 100 B (more blocks than the driver lists)
- *   'X' leaks 100 B, then calls exit(0)              'E' calls exit(0), leaks nothing */
+ *   'X' leaks 100 B, then calls exit(0)              'E' calls exit(0), leaks nothing
+ *   'U' memscope_thread_track(0), then leaks 1 byte */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "memscope.h"
 
 #include "signal_inside_alloc.h"
 
@@ -126,6 +129,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     break;
   case 'E':
     exit(0);
+  case 'U':
+    memscope_thread_track(0);
+    leak_one_byte();
+    memscope_thread_track(1);
+    break;
   case 'P': {
     void *blocks[10];
     for (int i = 0; i < 10; i++)

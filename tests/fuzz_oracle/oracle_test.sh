@@ -193,6 +193,22 @@ exit_in_input)
   grep -q "^memscope: the target called exit(0) during input .*: the inputs after it were not run" "$WORK/err" ||
     fail "no exit line: $(cat "$WORK/err")"
   ;;
+threads_policy)
+  # Fuzz mode accounts every thread: MEMSCOPE_THREADS and memscope_thread_track(0) do not
+  # take a thread's calls out of the table.
+  put l "L"
+  for sel in none odd even 'worker*'; do
+    rm -f "$WORK"/rep/*
+    oracle MEMSCOPE_THREADS="$sel" -- "$WORK/in/l"
+    expect_eq "MEMSCOPE_THREADS=$sel: exit status (abort)" 134 "$?"
+    expect_eq "MEMSCOPE_THREADS=$sel: leaked bytes" 1 "$(report_get "d['value']")"
+  done
+  rm -f "$WORK"/rep/*
+  put u "U"
+  oracle -- "$WORK/in/u"
+  expect_eq "memscope_thread_track(0): exit status (abort)" 134 "$?"
+  expect_eq "memscope_thread_track(0): leaked bytes" 1 "$(report_get "d['value']")"
+  ;;
 no_tracker)
   # MEMSCOPE_FUZZ=1 without the tracker is refused with one line (exit 2), not ignored.
   put n "N"
