@@ -372,6 +372,11 @@ static void check_accounted(void) {
   if (n)
     violation("partial", n, 0, 0, cJSON_CreateArray(),
               "made inside an allocator call, by a signal handler");
+  /* Allocations the tracker's table could not hold (it could not grow): the same. */
+  n = memscope__fuzz_dropped ? memscope__fuzz_dropped() : 0;
+  if (n)
+    violation("partial", n, 0, 0, cJSON_CreateArray(),
+              "the tracker's table of live blocks could not grow: no memory");
 }
 
 /* exit() called by the target during an input (on_exit: with its status). The input cannot

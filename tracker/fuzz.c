@@ -50,6 +50,7 @@ static struct {
   uint64_t arena_used;
   uint64_t nested_start;     /* ms__g.nested when the input began */
   uint64_t nested_end;       /* and when it ended (UINT64_MAX while it runs) */
+  uint64_t dropped;          /* blocks of the current input the table could not hold */
 } fz;
 
 static void fz_lock(void) {
@@ -148,8 +149,13 @@ static void fz_block(const fz_ent_t *e, memscope_fuzz_block_t *b) {
 /* Adds a block of generation gen (the current input's, or an earlier one's for a block that
  * realloc resized: the object is as old as its first allocation). */
 static void fz_add(uint64_t addr, uint64_t size, uint32_t gen) {
-  if (fz.count * 2 >= fz.cap && fz_grow() < 0 && fz.count + 1 >= fz.cap)
-    return; /* no memory for a larger table: this block goes uncounted */
+  if (fz.count * 2 >= fz.cap && fz_grow() < 0 && fz.count + 1 >= fz.cap) {
+    /* No memory for a larger table: this block goes uncounted, and the input's figures are
+     * not exact (memscope__fuzz_dropped). */
+    if (fz.gen)
+      fz.dropped++;
+    return;
+  }
   uint64_t i = fz_slot(addr);
   if (!fz.tab[i].addr)
     fz.count++;
@@ -265,6 +271,7 @@ MS_EXPORT int memscope__fuzz_begin(uint64_t peak_limit, int with_stacks,
   fz.with_stacks = with_stacks;
   fz.arena_used = 0;
   fz.allocations = fz.frees = fz.live_blocks = fz.live_bytes = 0;
+  fz.dropped = 0;
   fz.nested_start = atomic_load_explicit(&ms__g.nested, memory_order_relaxed);
   fz.nested_end = UINT64_MAX;
   fz_unlock();
@@ -283,6 +290,15 @@ MS_EXPORT uint64_t memscope__fuzz_unaccounted(void) {
   if (end == UINT64_MAX)
     end = atomic_load_explicit(&ms__g.nested, memory_order_relaxed);
   return end - __atomic_load_n(&fz.nested_start, __ATOMIC_RELAXED);
+}
+
+/* Allocations since the last memscope__fuzz_begin that the table could not hold (it could
+ * not grow: no memory, e.g. under an address-space limit): neither their blocks nor their
+ * bytes are in the input's figures. Read without the lock, as memscope__fuzz_unaccounted. */
+MS_EXPORT uint64_t memscope__fuzz_dropped(void) {
+  if (!ms__g.fuzz)
+    return 0;
+  return __atomic_load_n(&fz.dropped, __ATOMIC_RELAXED);
 }
 
 MS_EXPORT int memscope__fuzz_end(memscope_fuzz_result_t *out) {

@@ -55,6 +55,9 @@ extern size_t memscope__fuzz_leaks(memscope_fuzz_block_t *out, size_t max) MEMSC
 /* Allocator calls since the last memscope__fuzz_begin that the table could not account: made
  * by a signal handler inside an allocator call. Non-zero: the input's figures are partial. */
 extern uint64_t memscope__fuzz_unaccounted(void) MEMSCOPE__WEAK;
+/* Allocations since the last memscope__fuzz_begin that the table could not hold (no memory to
+ * grow it). Non-zero: the input's figures are partial. */
+extern uint64_t memscope__fuzz_dropped(void) MEMSCOPE__WEAK;
 extern int memscope__active(void) MEMSCOPE__WEAK;
 extern int memscope__thread_track(int on) MEMSCOPE__WEAK;
 /* access(none): only the address is used, so a fresh, unfilled block is fine to name. */

@@ -14,12 +14,17 @@
  *       level is too high (signal_inside_alloc.h)
  *   'K' leaks 10,000 blocks of 100 B (more blocks than the driver lists)
  *   'X' leaks 100 B, then calls exit(0)              'E' calls exit(0), leaks nothing
- *   'U' memscope_thread_track(0), then leaks 1 byte */
+ *   'U' memscope_thread_track(0), then leaks 1 byte
+ *   'D' holds 330,000 blocks of 16 B, leaks 100 B, frees the 330,000: with OT_TABLE_FILL=1
+ *       (LLVMFuzzerInitialize keeps 200,000 blocks and leaves 16 MB of address space) the
+ *       tracker's table cannot grow during the input */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "memscope.h"
 
@@ -64,6 +69,45 @@ static __attribute__((noinline)) void leak_then_exit(void) {
   sink = alloc_fn(100);
   sink = NULL;
   exit(0);
+}
+
+/* OT_TABLE_FILL=1: 200,000 live blocks, then an address-space limit 16 MB above the
+ * process's size (what afl-fuzz -m or ulimit -v sets), so that the tracker's table (sized
+ * for them) cannot double during input 'D'. */
+static void **fill;
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc, (void)argv;
+  const char *f = getenv("OT_TABLE_FILL");
+  if (!f || strcmp(f, "1"))
+    return 0;
+  fill = malloc(200000 * sizeof *fill);
+  for (int i = 0; fill && i < 200000; i++)
+    fill[i] = alloc_fn(16);
+  long pages = 0;
+  FILE *st = fopen("/proc/self/statm", "r");
+  if (st) {
+    if (fscanf(st, "%ld", &pages) != 1)
+      pages = 0;
+    fclose(st);
+  }
+  struct rlimit rl = {.rlim_cur = (rlim_t)pages * 4096 + (16u << 20), .rlim_max = RLIM_INFINITY};
+  if (pages)
+    setrlimit(RLIMIT_AS, &rl);
+  return 0;
+}
+
+static void hold_many_leak_one(void) {
+  enum { N = 330000 };
+  void **v = malloc(N * sizeof *v);
+  if (!v)
+    abort();
+  for (int i = 0; i < N; i++)
+    if (!(v[i] = alloc_fn(16)))
+      abort(); /* the limit leaves room for these: a failure here is the test's own */
+  leak_one_byte();
+  for (int i = 0; i < N; i++)
+    free_fn(v[i]);
+  free(v);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -133,6 +177,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memscope_thread_track(0);
     leak_one_byte();
     memscope_thread_track(1);
+    break;
+  case 'D':
+    hold_many_leak_one();
     break;
   case 'P': {
     void *blocks[10];

@@ -209,6 +209,16 @@ threads_policy)
   expect_eq "memscope_thread_track(0): exit status (abort)" 134 "$?"
   expect_eq "memscope_thread_track(0): leaked bytes" 1 "$(report_get "d['value']")"
   ;;
+table_full)
+  # The table cannot grow (address-space limit): blocks it could not hold are not in the
+  # input's figures, so the input is partial, never cleared.
+  put d "D"
+  oracle OT_TABLE_FILL=1 -- "$WORK/in/d"
+  expect_eq "exit status (abort)" 134 "$?"
+  expect_eq "report kind" partial "$(report_get "d['kind']")"
+  grep -q "^memscope: partial: .*could not be accounted (the tracker's table of live blocks could not grow" "$WORK/err" ||
+    fail "no partial line naming the table: $(cat "$WORK/err")"
+  ;;
 no_tracker)
   # MEMSCOPE_FUZZ=1 without the tracker is refused with one line (exit 2), not ignored.
   put n "N"
