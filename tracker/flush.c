@@ -28,9 +28,9 @@ void ms__flush_init(void) {
 
 /* ---- chunk encoding (ms_encode.h), the stage and the ring's write protocol -----------------
  *
- * An encoded chunk is not written at once: it is copied into the stage, the tail of the ring
+ * An encoded chunk is not written at once: it is encoded into the stage, the tail of the ring
  * segment (docs/tracker.md "Staged chunks"), and the stage goes to the thread file in one
- * write when the next chunk would not fit, and at every point that writes a buffer. A
+ * write when a whole next chunk might not fit, and at every point that writes a buffer. A
  * write(2) costs ~7 us of CPU here whatever it carries up to tens of KiB, plus the fstat
  * and getrlimit of ms__file_write: one write for several chunks divides them.
  *
