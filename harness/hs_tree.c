@@ -38,6 +38,16 @@ static void proc_identity(hs_proc_t *p, const ms_run_t *run) {
   v = m->has_end ? ms_meta_get(m, "threads_registered") : NULL;
   p->threads_tracked = v && *v >= '0' && *v <= '9' ? strtoll(v, NULL, 10) : -1;
   hs_fmt(p->threads_sel, sizeof p->threads_sel, "%s", (v = ms_meta_get(m, "threads")) ? v : "");
+  p->nuntracked = 0;
+  for (size_t i = 0; i < m->nkeys; i++) {
+    if (!strcmp(m->keys[i], "untracked_child")) {
+      if (p->nuntracked < sizeof p->untracked / sizeof *p->untracked)
+        p->untracked[p->nuntracked] = strtol(m->values[i], NULL, 10);
+      p->nuntracked++;
+    } else if (!strcmp(m->keys[i], "untracked_children_unlisted")) {
+      p->nuntracked += (size_t)strtoul(m->values[i], NULL, 10);
+    }
+  }
   p->start_mono_ns = m->have_start_calib ? m->start_mono_ns : 0;
   p->end_mono_ns = m->have_end_calib ? m->end_mono_ns : 0;
 }
@@ -63,6 +73,44 @@ static void check_exec_successors(hs_tree_t *t) {
            "process %ld exec'd an image that wrote no trace (not tracked: LD_PRELOAD or "
            "MEMSCOPE_* removed from its environment, a static or set-user-ID program, or "
            "tracking disabled in it); what it allocated is not known", p->pid);
+  }
+}
+
+/* Children a process started by vfork or posix_spawn with the tracker dropped from their
+ * environment (untracked_child=PID in its meta.txt: tracker/preload.c) wrote no trace,
+ * unless a run of that pid is in the tree after all (the tracker's check of the environment
+ * is conservative). What they allocated is not known, so the tree is not complete
+ * (valgrind --trace-children=yes would have followed them). */
+static void check_untracked_children(hs_tree_t *t) {
+  const size_t listed = sizeof t->p[0].untracked / sizeof t->p[0].untracked[0];
+  for (size_t i = 0; i < t->n; i++) {
+    hs_proc_t *p = &t->p[i];
+    if (!p->nuntracked || !p->comp.complete)
+      continue;
+    long missing = 0;
+    size_t nmissing = p->nuntracked > listed ? p->nuntracked - listed : 0; /* not listed */
+    for (size_t k = 0; k < p->nuntracked && k < listed; k++) {
+      int found = 0;
+      for (size_t j = 0; j < t->n && !found; j++)
+        found = t->p[j].pid == p->untracked[k] && t->p[j].ppid == p->pid;
+      if (!found && !nmissing++)
+        missing = p->untracked[k];
+    }
+    if (!nmissing)
+      continue;
+    p->comp.complete = 0;
+    p->comp.events_lost = -1;
+    if (missing)
+      hs_fmt(p->comp.reason, sizeof p->comp.reason,
+             "process %ld started %zu child%s (pid %ld%s) by vfork or posix_spawn without the "
+             "tracker in its environment (LD_PRELOAD or MEMSCOPE_OUT changed): what %s "
+             "allocated is not known", p->pid, nmissing, nmissing == 1 ? "" : "ren", missing,
+             nmissing > 1 ? ", ..." : "", nmissing == 1 ? "it" : "they");
+    else
+      hs_fmt(p->comp.reason, sizeof p->comp.reason,
+             "process %ld started %zu children by vfork or posix_spawn without the tracker in "
+             "their environment (LD_PRELOAD or MEMSCOPE_OUT changed): what they allocated is "
+             "not known", p->pid, nmissing);
   }
 }
 
@@ -144,6 +192,7 @@ int hs_tree_load(hs_tree_t *t, char **dirs, size_t n, size_t main_idx, const ms_
     ms_analysis_free(a);
   }
   check_exec_successors(t);
+  check_untracked_children(t);
   return 0;
 }
 

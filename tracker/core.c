@@ -608,6 +608,14 @@ void ms__flush_all(const char *reason) {
    * stopped, and calls made after it stopped (events_unrecorded, also on its own line). */
   uint64_t unrecorded = atomic_load(&ms__g.unrecorded);
   int stopped = atomic_load(&ms__g.stopped);
+  uint32_t nu = atomic_load(&ms__g.untracked_n);
+  for (uint32_t i = 0; i < nu && i < MS_UNTRACKED_MAX; i++) {
+    int32_t child = atomic_load(&ms__g.untracked_pid[i]);
+    if (child > 0)
+      meta_printf("untracked_child=%d\n", (int)child);
+  }
+  if (nu > MS_UNTRACKED_MAX)
+    meta_printf("untracked_children_unlisted=%u\n", nu - MS_UNTRACKED_MAX);
   meta_printf("end_reason=%s\nend_mono_ns=%llu\nend_ticks=%llu\nthreads_registered=%u\n"
               "buffers=%llu\nrings_private=%u\nstopped=%s\nevents_unrecorded=%llu\n"
               "events=%llu\nevents_lost=%llu\nlate_events=%llu\nstacks=%llu\n"
@@ -728,6 +736,7 @@ static void child_setup(void) {
   ms__file_close(&ms__g.maps);
   ms__file_close(&ms__g.rings);
   atomic_store(&ms__g.next_seq, 0);
+  atomic_store(&ms__g.untracked_n, 0); /* the parent's children, not this process's */
   atomic_store(&ms__g.next_ring, 0);
   atomic_store(&ms__g.released_alloc, 0);
   atomic_store(&ms__g.released_free, 0);

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -763,13 +764,67 @@ MS_EXPORT void _exit(int status) {
 
 MS_EXPORT void _Exit(int status) { _exit(status); }
 
+/* ---- children the tracker does not follow ----------------------------------------------
+ * An image exec'd without this tracker in its environment writes no trace. When the process
+ * that execs is a traced one (the program, a forked child) the harness sees its run end in
+ * exec with no successor (docs/harness.md, "Process trees"). A vfork child and a
+ * posix_spawn child have no run of their own: nothing would say they existed, and a leak in
+ * them would pass. So such children are listed (ms__g.untracked_pid, written to meta.txt's
+ * end part as untracked_child=PID): by the vfork child itself in the exec hooks (it shares
+ * this process's memory; its descriptors may already be closed, so nothing is written
+ * there), and by the parent after posix_spawn (glibc's runs its exec internally, past the
+ * hooks). valgrind --trace-children=yes would follow them; the tracker cannot, so the tree
+ * is incomplete. */
+
+/* 1 when envp keeps this tracker in the exec'd image: LD_PRELOAD names a libmemscope, and
+ * MEMSCOPE_OUT is this process's (another writes the new run elsewhere). Only getenv and
+ * string compares: it runs in a vfork child. */
+static int env_keeps_tracker(char *const envp[]) {
+  const char *mine = getenv("MEMSCOPE_OUT");
+  int preload = 0, same_out = mine == NULL;
+  for (char *const *e = envp; e && *e; e++) {
+    if (!strncmp(*e, "LD_PRELOAD=", 11) && strstr(*e + 11, "libmemscope"))
+      preload = 1;
+    else if (!strncmp(*e, "MEMSCOPE_OUT=", 13))
+      same_out = mine != NULL && !strcmp(*e + 13, mine);
+  }
+  return preload && same_out;
+}
+
+/* Lists pid; returns its slot + 1, or 0 past MS_UNTRACKED_MAX (then only counted). */
+static uint32_t untracked_add(pid_t pid) {
+  uint32_t i = atomic_fetch_add(&ms__g.untracked_n, 1);
+  if (i >= MS_UNTRACKED_MAX)
+    return 0;
+  atomic_store(&ms__g.untracked_pid[i], (int32_t)pid);
+  return i + 1;
+}
+
+/* Before an exec: a vfork child (not the traced process, yet in its memory) whose envp drops
+ * the tracker lists itself. Returns its slot + 1 (0: not listed), for untracked_exec_failed. */
+static uint32_t untracked_exec(char *const envp[]) {
+  if (!ms__g.active || ms__g.fuzz || getpid() == ms__g.pid || env_keeps_tracker(envp))
+    return 0;
+  return untracked_add(getpid());
+}
+
+/* The exec returned (failed): the child runs no other program (it ends, as a rule), so its
+ * slot is emptied. An overflowed count stays: the tree is then said incomplete, the safe
+ * side. */
+static void untracked_exec_failed(uint32_t slot) {
+  if (slot)
+    atomic_store(&ms__g.untracked_pid[slot - 1], 0);
+}
+
 MS_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
   static int (*next)(const char *, char *const[], char *const[]);
   if (!next)
     NEXT_SYM(next, "execve");
+  uint32_t slot = untracked_exec(envp);
   exec_work(0);
   int rc = next(path, argv, envp);
   exec_work(1);
+  untracked_exec_failed(slot);
   return rc;
 }
 
@@ -777,9 +832,11 @@ MS_EXPORT int execv(const char *path, char *const argv[]) {
   static int (*next)(const char *, char *const[]);
   if (!next)
     NEXT_SYM(next, "execv");
+  uint32_t slot = untracked_exec(environ);
   exec_work(0);
   int rc = next(path, argv);
   exec_work(1);
+  untracked_exec_failed(slot);
   return rc;
 }
 
@@ -787,9 +844,11 @@ MS_EXPORT int execvp(const char *file, char *const argv[]) {
   static int (*next)(const char *, char *const[]);
   if (!next)
     NEXT_SYM(next, "execvp");
+  uint32_t slot = untracked_exec(environ);
   exec_work(0);
   int rc = next(file, argv);
   exec_work(1);
+  untracked_exec_failed(slot);
   return rc;
 }
 
@@ -797,10 +856,45 @@ MS_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) 
   static int (*next)(const char *, char *const[], char *const[]);
   if (!next)
     NEXT_SYM(next, "execvpe");
+  uint32_t slot = untracked_exec(envp);
   exec_work(0);
   int rc = next(file, argv, envp);
   exec_work(1);
+  untracked_exec_failed(slot);
   return rc;
+}
+
+typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+                        const posix_spawnattr_t *, char *const[], char *const[]);
+
+/* posix_spawn and posix_spawnp: the child execs inside glibc, past the exec hooks; the
+ * parent lists it when envp drops the tracker. */
+static int spawn_common(spawn_fn next, pid_t *pid, const char *path,
+                        const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
+                        char *const argv[], char *const envp[]) {
+  pid_t child = -1;
+  int rc = next ? next(&child, path, fa, attr, argv, envp) : ENOSYS;
+  if (pid && rc == 0)
+    *pid = child;
+  if (rc == 0 && ms__g.active && !ms__g.fuzz && !env_keeps_tracker(envp))
+    untracked_add(child);
+  return rc;
+}
+
+MS_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                          const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
+  static spawn_fn next;
+  if (!next)
+    NEXT_SYM(next, "posix_spawn");
+  return spawn_common(next, pid, path, fa, attr, argv, envp);
+}
+
+MS_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
+  static spawn_fn next;
+  if (!next)
+    NEXT_SYM(next, "posix_spawnp");
+  return spawn_common(next, pid, file, fa, attr, argv, envp);
 }
 
 /* execl* take their arguments inline; they are counted first, then collected into an

@@ -125,6 +125,33 @@ exec_children)
     "$(json_get "$WORK/t/summary.json" "d['tree']['leaked_bytes']")"
   expect_eq "tracked image: complete" True "$(json_get "$WORK/t/summary.json" "d['tree']['complete']")"
   ;;
+spawn_children)
+  # A child started by posix_spawn or vfork has no run of its own until its exec: when its
+  # environment drops the tracker, nothing would say it existed, and its 1 MB leak passed
+  # ("PASS leaked bytes: 0 B within limit 0 B"). The tracker lists it (untracked_child=PID),
+  # and the tree is not complete.
+  for how in spawn vforkexec; do
+    expect_exit 1 "$HARNESS" run --no-progress --max-leak-bytes 0 --out "$WORK/${how}_s" -- \
+      "$EXITS" "$how" scrub
+    expect_eq "$how, untracked child: complete" False \
+      "$(json_get "$WORK/${how}_s/summary.json" "d['tree']['complete']")"
+    grep -q "by vfork or posix_spawn without the tracker in its environment" "$WORK/out" ||
+      fail "$how: the reason is not given"
+    grep -q "PASS" "$WORK/out" && fail "$how: a PASS line for a tree with an untracked child"
+    grep -q "^untracked_child=[0-9]*$" "$WORK/${how}_s"/trace/memscope.*/meta.txt ||
+      fail "$how: no untracked_child line in meta.txt"
+    # Kept in the environment, the child is tracked: its leak is there exactly, the tree
+    # complete, and nothing is listed.
+    expect_exit 1 "$HARNESS" run --no-progress --max-leak-bytes 0 --out "$WORK/${how}_k" -- \
+      "$EXITS" "$how" keep
+    expect_eq "$how, tracked child: leaked bytes" 1000000 \
+      "$(json_get "$WORK/${how}_k/summary.json" "d['tree']['leaked_bytes']")"
+    expect_eq "$how, tracked child: complete" True \
+      "$(json_get "$WORK/${how}_k/summary.json" "d['tree']['complete']")"
+    grep -q "^untracked_child=" "$WORK/${how}_k"/trace/memscope.*/meta.txt &&
+      fail "$how: a tracked child listed as untracked"
+  done
+  ;;
 sh_children)
   # sh -c with two leaking children: the leak is found and the child named.
   expect_exit 1 "$HARNESS" run --no-progress --max-leak-bytes 0 --out "$WORK/s" -- \

@@ -21,13 +21,16 @@
  *                     tracked); the parent waits for it
  *   optin N           switches tracking of its thread on (memscope_thread_track(1), whatever
  *                     MEMSCOPE_THREADS says), then leaks N blocks of 1000 B and exits 0
- *   noop              exits 0 without an allocator call of its own */
+ *   noop              exits 0 without an allocator call of its own
+ *   spawn ENV         as execchild, but the child is started by posix_spawn
+ *   vforkexec ENV     as execchild, but the child is started by vfork and execs at once */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -135,7 +138,8 @@ int main(int argc, char **argv) {
       }
     return 0;
   }
-  if (!strcmp(mode, "execchild") && argc == 3) {
+  if ((!strcmp(mode, "execchild") || !strcmp(mode, "spawn") || !strcmp(mode, "vforkexec")) &&
+      argc == 3) {
     extern char **environ;
     int scrub = !strcmp(argv[2], "scrub");
     size_t n = 0;
@@ -143,9 +147,20 @@ int main(int argc, char **argv) {
     char **env = calloc(n + 1, sizeof *env), **e = env;
     for (size_t i = 0; env && i < n; i++)
       if (!scrub || strncmp(environ[i], "LD_PRELOAD=", 11)) *e++ = environ[i];
-    pid_t pid = fork();
+    char *args[] = {"ms_h_exits", "leakb", "1000000", NULL};
+    pid_t pid;
+    if (!strcmp(mode, "spawn")) {
+      if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, args, env) != 0) return 5;
+    } else if (!strcmp(mode, "vforkexec")) {
+      pid = vfork();
+      if (pid == 0) {
+        execve("/proc/self/exe", args, env);
+        _exit(4);
+      }
+    } else {
+      pid = fork();
+    }
     if (pid == 0) {
-      char *args[] = {"ms_h_exits", "leakb", "1000000", NULL};
       execve("/proc/self/exe", args, env);
       _exit(4);
     }
@@ -162,6 +177,6 @@ int main(int argc, char **argv) {
   if (!strcmp(mode, "noop") && argc == 2) return 0;
   fprintf(stderr, "usage: ms_h_exits leak N END | fork K | leakb N | sleepy TOKEN | churn N | "
                   "threads T K | stuck K | churnfork N M | execfail N END | periodic K | "
-                  "execchild keep|scrub | optin N | noop\n");
+                  "execchild|spawn|vforkexec keep|scrub | optin N | noop\n");
   return 2;
 }
