@@ -175,7 +175,7 @@ typedef struct hs_proc_s {
   char threads_sel[64];     /* meta.txt's threads= (MEMSCOPE_THREADS as the tracker read it) */
   long untracked[8];        /* untracked_child=PID lines: children started (vfork, posix_spawn)
                              * without the tracker in their environment */
-  size_t nuntracked;        /* how many lines, or more (untracked_children_unlisted) */
+  size_t nuntracked;        /* how many (past 8, counted only) */
   uint64_t allocations, frees, peak_live_bytes;
   uint64_t leaked_bytes;    /* unsuppressed (and module-filtered for a scenario's main) */
   uint64_t exec_live_bytes; /* live when the image was replaced by exec: not leaks */

@@ -19,6 +19,28 @@
 #include "ms_analyze.h"
 #include "ms_trace.h"
 
+/* The untracked_child=PID lines of m (tracker/preload.c) into p, without the pids that an
+ * untracked_child_exec_failed line takes back (that exec failed: no program ran). Past the
+ * listed ones only counted. */
+static void proc_untracked(hs_proc_t *p, const ms_meta_t *m) {
+  const size_t cap = sizeof p->untracked / sizeof *p->untracked;
+  p->nuntracked = 0;
+  for (size_t i = 0; i < m->nkeys; i++) {
+    if (strcmp(m->keys[i], "untracked_child") != 0)
+      continue;
+    long pid = strtol(m->values[i], NULL, 10);
+    int failed = 0;
+    for (size_t j = i + 1; j < m->nkeys && !failed; j++)
+      failed = !strcmp(m->keys[j], "untracked_child_exec_failed") &&
+               strtol(m->values[j], NULL, 10) == pid;
+    if (failed)
+      continue;
+    if (p->nuntracked < cap)
+      p->untracked[p->nuntracked] = pid;
+    p->nuntracked++;
+  }
+}
+
 /* Fills p's identity from the run's meta.txt. */
 static void proc_identity(hs_proc_t *p, const ms_run_t *run) {
   const ms_meta_t *m = ms_run_meta(run);
@@ -38,16 +60,7 @@ static void proc_identity(hs_proc_t *p, const ms_run_t *run) {
   v = m->has_end ? ms_meta_get(m, "threads_registered") : NULL;
   p->threads_tracked = v && *v >= '0' && *v <= '9' ? strtoll(v, NULL, 10) : -1;
   hs_fmt(p->threads_sel, sizeof p->threads_sel, "%s", (v = ms_meta_get(m, "threads")) ? v : "");
-  p->nuntracked = 0;
-  for (size_t i = 0; i < m->nkeys; i++) {
-    if (!strcmp(m->keys[i], "untracked_child")) {
-      if (p->nuntracked < sizeof p->untracked / sizeof *p->untracked)
-        p->untracked[p->nuntracked] = strtol(m->values[i], NULL, 10);
-      p->nuntracked++;
-    } else if (!strcmp(m->keys[i], "untracked_children_unlisted")) {
-      p->nuntracked += (size_t)strtoul(m->values[i], NULL, 10);
-    }
-  }
+  proc_untracked(p, m);
   p->start_mono_ns = m->have_start_calib ? m->start_mono_ns : 0;
   p->end_mono_ns = m->have_end_calib ? m->end_mono_ns : 0;
 }

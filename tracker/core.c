@@ -265,6 +265,10 @@ static int open_run(const char *origin, const char *parent_run) {
   rc = dfd < 0 ? -errno : ms__file_adopt(&ms__g.dir, dfd);
   if (rc == 0)
     rc = ms__file_create(&ms__g.meta, "meta.txt");
+  /* Appended to: a vfork child's line (ms__meta_child_line), written through a descriptor of
+   * its own, then stays ahead of this process's next one instead of under it. */
+  if (rc == 0 && fcntl(ms__g.meta.fd, F_SETFL, O_APPEND) != 0)
+    rc = -errno;
   if (rc == 0) {
     /* Room for the end part reserved now (blocks past the end of the file, the size
      * unchanged): a disk that fills up during the run still takes the counts of what was
@@ -572,6 +576,43 @@ static void thread_exit(void *arg) {
   ms__work_leave(work);
 }
 
+/* One line `key=pid` into this run's meta.txt at once, from the process or from a vfork child
+ * of it (tracker/preload.c, "children the tracker does not follow"). A vfork child's
+ * descriptors may be closed already (Python closes them before exec), and a line kept in
+ * memory for the end part would be lost with a parent killed first: so meta.txt is opened
+ * again by the run's path (never through a link), written only when it is the run's own
+ * (same device and inode) and appended to (the process's descriptor appends too). Open,
+ * write and close only: no allocation, errno kept. */
+void ms__meta_child_line(const char *key, pid_t pid) {
+  char line[80];
+  size_t n = strlen(key);
+  if (!ms__g.active || n > 48)
+    return;
+  memcpy(line, key, n);
+  line[n++] = '=';
+  char digits[12];
+  size_t k = 0;
+  for (unsigned long v = (unsigned long)pid; k == 0 || v; v /= 10)
+    digits[k++] = (char)('0' + v % 10);
+  while (k)
+    line[n++] = digits[--k];
+  line[n++] = '\n';
+  int err = errno;
+  int dfd = open(ms__g.run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int fd = dfd < 0 ? -1 : openat(dfd, "meta.txt", O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+  struct stat st;
+  if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_dev == ms__g.meta.dev &&
+      (uint64_t)st.st_ino == ms__g.meta.ino) {
+    ssize_t w = write(fd, line, n);
+    (void)w; /* a line that could not be written: the tree is taken as complete (documented) */
+  }
+  if (fd >= 0)
+    close(fd);
+  if (dfd >= 0)
+    close(dfd);
+  errno = err;
+}
+
 /* ---- process events ------------------------------------------------------------------------ */
 
 static _Atomic int flush_all_busy;
@@ -608,14 +649,6 @@ void ms__flush_all(const char *reason) {
    * stopped, and calls made after it stopped (events_unrecorded, also on its own line). */
   uint64_t unrecorded = atomic_load(&ms__g.unrecorded);
   int stopped = atomic_load(&ms__g.stopped);
-  uint32_t nu = atomic_load(&ms__g.untracked_n);
-  for (uint32_t i = 0; i < nu && i < MS_UNTRACKED_MAX; i++) {
-    int32_t child = atomic_load(&ms__g.untracked_pid[i]);
-    if (child > 0)
-      meta_printf("untracked_child=%d\n", (int)child);
-  }
-  if (nu > MS_UNTRACKED_MAX)
-    meta_printf("untracked_children_unlisted=%u\n", nu - MS_UNTRACKED_MAX);
   meta_printf("end_reason=%s\nend_mono_ns=%llu\nend_ticks=%llu\nthreads_registered=%u\n"
               "buffers=%llu\nrings_private=%u\nstopped=%s\nevents_unrecorded=%llu\n"
               "events=%llu\nevents_lost=%llu\nlate_events=%llu\nstacks=%llu\n"
@@ -736,7 +769,6 @@ static void child_setup(void) {
   ms__file_close(&ms__g.maps);
   ms__file_close(&ms__g.rings);
   atomic_store(&ms__g.next_seq, 0);
-  atomic_store(&ms__g.untracked_n, 0); /* the parent's children, not this process's */
   atomic_store(&ms__g.next_ring, 0);
   atomic_store(&ms__g.released_alloc, 0);
   atomic_store(&ms__g.released_free, 0);

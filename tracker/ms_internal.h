@@ -58,7 +58,6 @@ _Static_assert(MS_STAGE_CAP >= MS_OUT_CAP, "the stage takes a whole chunk");
 #define MS_ABLATE_NO_CLOCK 4  /* nor the timestamp: the hook's dispatch, state and counters */
 _Static_assert(MS_ABLATE >= 0 && MS_ABLATE <= MS_ABLATE_NO_CLOCK, "MS_ABLATE is 0 to 4");
 #define MS_STAGE_CHUNKS 64  /* chunks a stage holds at most (~1 KiB or more each, as a rule) */
-#define MS_UNTRACKED_MAX 64 /* untracked children listed by pid; more are counted */
 
 /* ---- per-thread state in TLS (initial-exec: one %fs-relative load, no __tls_get_addr) --- */
 
@@ -256,12 +255,6 @@ typedef struct ms_global_s {
   _Atomic uint64_t sample_set_full;
   _Atomic int warned;         /* the one "memscope: ..." runtime line was printed */
   _Atomic int finished;
-  /* Children started by vfork or posix_spawn whose exec dropped the tracker from the
-   * environment (preload.c env_keeps_tracker): listed in meta.txt's end part as
-   * untracked_child=PID, so that the harness knows the tree is not whole. A vfork child
-   * adds itself (its memory is this process's); 0 in a slot: its exec failed. */
-  _Atomic uint32_t untracked_n;
-  _Atomic int32_t untracked_pid[MS_UNTRACKED_MAX];
 } ms_global_t;
 
 extern ms_global_t ms__g MS_HIDDEN;
@@ -316,6 +309,8 @@ MS_HIDDEN int ms__buffer_abandoned(ms_thread_t *t);
 MS_HIDDEN void ms__nested_call(ms_tls_t *tl) __attribute__((cold, noinline));
 MS_HIDDEN void ms__msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 MS_HIDDEN void ms__exec_failed(int err); /* an exec returned: its end part is void */
+/* Appends `key=pid` to meta.txt at once, also from a vfork child (core.c). */
+MS_HIDDEN void ms__meta_child_line(const char *key, pid_t pid);
 /* strerror without its allocation: glibc's strerror builds a message in a buffer it
  * mallocs under any locale but C (and for unknown codes in C too), which inside a hook would
  * count as a signal handler's call. The English description, or "unknown error". */

@@ -769,12 +769,10 @@ MS_EXPORT void _Exit(int status) { _exit(status); }
  * that execs is a traced one (the program, a forked child) the harness sees its run end in
  * exec with no successor (docs/harness.md, "Process trees"). A vfork child and a
  * posix_spawn child have no run of their own: nothing would say they existed, and a leak in
- * them would pass. So such children are listed (ms__g.untracked_pid, written to meta.txt's
- * end part as untracked_child=PID): by the vfork child itself in the exec hooks (it shares
- * this process's memory; its descriptors may already be closed, so nothing is written
- * there), and by the parent after posix_spawn (glibc's runs its exec internally, past the
- * hooks). valgrind --trace-children=yes would follow them; the tracker cannot, so the tree
- * is incomplete. */
+ * them would pass. So such a child is named in meta.txt at once (untracked_child=PID,
+ * ms__meta_child_line): by the vfork child itself in the exec hooks, and by the parent
+ * after posix_spawn (glibc's child runs its exec internally, past the hooks). valgrind
+ * --trace-children=yes would follow them; the tracker cannot, so the tree is incomplete. */
 
 /* 1 when envp keeps this tracker in the exec'd image: LD_PRELOAD names a libmemscope, and
  * MEMSCOPE_OUT is this process's (another writes the new run elsewhere). Only getenv and
@@ -791,36 +789,27 @@ static int env_keeps_tracker(char *const envp[]) {
   return preload && same_out;
 }
 
-/* Lists pid; returns its slot + 1, or 0 past MS_UNTRACKED_MAX (then only counted). */
-static uint32_t untracked_add(pid_t pid) {
-  uint32_t i = atomic_fetch_add(&ms__g.untracked_n, 1);
-  if (i >= MS_UNTRACKED_MAX)
-    return 0;
-  atomic_store(&ms__g.untracked_pid[i], (int32_t)pid);
-  return i + 1;
-}
-
 /* Before an exec: a vfork child (not the traced process, yet in its memory) whose envp drops
- * the tracker lists itself. Returns its slot + 1 (0: not listed), for untracked_exec_failed. */
-static uint32_t untracked_exec(char *const envp[]) {
+ * the tracker names itself. Returns 1 when it did, for untracked_exec_failed. */
+static int untracked_exec(char *const envp[]) {
   if (!ms__g.active || ms__g.fuzz || getpid() == ms__g.pid || env_keeps_tracker(envp))
     return 0;
-  return untracked_add(getpid());
+  ms__meta_child_line("untracked_child", getpid());
+  return 1;
 }
 
-/* The exec returned (failed): the child runs no other program (it ends, as a rule), so its
- * slot is emptied. An overflowed count stays: the tree is then said incomplete, the safe
- * side. */
-static void untracked_exec_failed(uint32_t slot) {
-  if (slot)
-    atomic_store(&ms__g.untracked_pid[slot - 1], 0);
+/* The exec returned (failed): the child runs no other program (it ends, as a rule), so the
+ * line is taken back by another (the harness drops a pid named by both). */
+static void untracked_exec_failed(int named) {
+  if (named)
+    ms__meta_child_line("untracked_child_exec_failed", getpid());
 }
 
 MS_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
   static int (*next)(const char *, char *const[], char *const[]);
   if (!next)
     NEXT_SYM(next, "execve");
-  uint32_t slot = untracked_exec(envp);
+  int slot = untracked_exec(envp);
   exec_work(0);
   int rc = next(path, argv, envp);
   exec_work(1);
@@ -832,7 +821,7 @@ MS_EXPORT int execv(const char *path, char *const argv[]) {
   static int (*next)(const char *, char *const[]);
   if (!next)
     NEXT_SYM(next, "execv");
-  uint32_t slot = untracked_exec(environ);
+  int slot = untracked_exec(environ);
   exec_work(0);
   int rc = next(path, argv);
   exec_work(1);
@@ -844,7 +833,7 @@ MS_EXPORT int execvp(const char *file, char *const argv[]) {
   static int (*next)(const char *, char *const[]);
   if (!next)
     NEXT_SYM(next, "execvp");
-  uint32_t slot = untracked_exec(environ);
+  int slot = untracked_exec(environ);
   exec_work(0);
   int rc = next(file, argv);
   exec_work(1);
@@ -856,7 +845,7 @@ MS_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) 
   static int (*next)(const char *, char *const[], char *const[]);
   if (!next)
     NEXT_SYM(next, "execvpe");
-  uint32_t slot = untracked_exec(envp);
+  int slot = untracked_exec(envp);
   exec_work(0);
   int rc = next(file, argv, envp);
   exec_work(1);
@@ -877,7 +866,7 @@ static int spawn_common(spawn_fn next, pid_t *pid, const char *path,
   if (pid && rc == 0)
     *pid = child;
   if (rc == 0 && ms__g.active && !ms__g.fuzz && !env_keeps_tracker(envp))
-    untracked_add(child);
+    ms__meta_child_line("untracked_child", child);
   return rc;
 }
 

@@ -151,6 +151,14 @@ spawn_children)
     grep -q "^untracked_child=" "$WORK/${how}_k"/trace/memscope.*/meta.txt &&
       fail "$how: a tracked child listed as untracked"
   done
+  # A vfork child whose exec fails ran no program: its line is taken back
+  # (untracked_child_exec_failed), and the tree is complete.
+  expect_exit 0 "$HARNESS" run --no-progress --max-leak-bytes 0 --out "$WORK/vf" -- \
+    "$EXITS" vforkexec scrubfail
+  expect_eq "vfork, failed exec: complete" True \
+    "$(json_get "$WORK/vf/summary.json" "d['tree']['complete']")"
+  grep -q "^untracked_child_exec_failed=[0-9]*$" "$WORK/vf"/trace/memscope.*/meta.txt ||
+    fail "vfork, failed exec: no untracked_child_exec_failed line"
   ;;
 sh_children)
   # sh -c with two leaking children: the leak is found and the child named.

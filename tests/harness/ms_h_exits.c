@@ -23,7 +23,8 @@
  *                     MEMSCOPE_THREADS says), then leaks N blocks of 1000 B and exits 0
  *   noop              exits 0 without an allocator call of its own
  *   spawn ENV         as execchild, but the child is started by posix_spawn
- *   vforkexec ENV     as execchild, but the child is started by vfork and execs at once */
+ *   vforkexec ENV     as execchild, but the child is started by vfork and execs at once;
+ *                     ENV scrubfail: scrubbed, and the exec fails (the child exits 4) */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -141,7 +142,9 @@ int main(int argc, char **argv) {
   if ((!strcmp(mode, "execchild") || !strcmp(mode, "spawn") || !strcmp(mode, "vforkexec")) &&
       argc == 3) {
     extern char **environ;
-    int scrub = !strcmp(argv[2], "scrub");
+    /* scrubfail: scrubbed, and the exec fails (the child exits 4, which is then success) */
+    int scrub = !strncmp(argv[2], "scrub", 5), execfails = !strcmp(argv[2], "scrubfail");
+    const char *target = execfails ? "/nonexistent/ms_h_exits" : "/proc/self/exe";
     size_t n = 0;
     while (environ[n]) n++;
     char **env = calloc(n + 1, sizeof *env), **e = env;
@@ -150,24 +153,24 @@ int main(int argc, char **argv) {
     char *args[] = {"ms_h_exits", "leakb", "1000000", NULL};
     pid_t pid;
     if (!strcmp(mode, "spawn")) {
-      if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, args, env) != 0) return 5;
+      if (posix_spawn(&pid, target, NULL, NULL, args, env) != 0) return execfails ? 0 : 5;
     } else if (!strcmp(mode, "vforkexec")) {
       pid = vfork();
       if (pid == 0) {
-        execve("/proc/self/exe", args, env);
+        execve(target, args, env);
         _exit(4);
       }
     } else {
       pid = fork();
     }
     if (pid == 0) {
-      execve("/proc/self/exe", args, env);
+      execve(target, args, env);
       _exit(4);
     }
     int status;
     free(env);
     return pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-           WEXITSTATUS(status) != 0;
+           WEXITSTATUS(status) != (execfails ? 4 : 0);
   }
   if (!strcmp(mode, "optin") && argc == 3) {
     if (memscope_thread_track(1) == MEMSCOPE_UNAVAILABLE) return 3;
@@ -177,6 +180,6 @@ int main(int argc, char **argv) {
   if (!strcmp(mode, "noop") && argc == 2) return 0;
   fprintf(stderr, "usage: ms_h_exits leak N END | fork K | leakb N | sleepy TOKEN | churn N | "
                   "threads T K | stuck K | churnfork N M | execfail N END | periodic K | "
-                  "execchild|spawn|vforkexec keep|scrub | optin N | noop\n");
+                  "execchild|spawn|vforkexec keep|scrub|scrubfail | optin N | noop\n");
   return 2;
 }
