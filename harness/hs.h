@@ -173,8 +173,9 @@ typedef struct hs_proc_s {
   long long threads_tracked; /* meta.txt's threads_registered (threads given a buffer); -1:
                               * not known (no end part) */
   char threads_sel[64];     /* meta.txt's threads= (MEMSCOPE_THREADS as the tracker read it) */
-  long untracked[8];        /* untracked_child=PID lines: children started (vfork, posix_spawn)
-                             * without the tracker in their environment */
+  long untracked[8];        /* children started by vfork or posix_spawn (meta.txt's
+                             * untracked_child= and spawned_child= lines) ... */
+  int untracked_env[8];     /* ... 1: without the tracker in their environment */
   size_t nuntracked;        /* how many (past 8, counted only) */
   uint64_t allocations, frees, peak_live_bytes;
   uint64_t leaked_bytes;    /* unsuppressed (and module-filtered for a scenario's main) */

@@ -19,24 +19,26 @@
 #include "ms_analyze.h"
 #include "ms_trace.h"
 
-/* The untracked_child=PID lines of m (tracker/preload.c) into p, without the pids that an
- * untracked_child_exec_failed line takes back (that exec failed: no program ran). Past the
- * listed ones only counted. */
+/* The children m names (tracker/preload.c: untracked_child=PID, its environment without the
+ * tracker; spawned_child=PID, with it) into p, without those a later child_exec_failed line
+ * takes back (that exec failed: no program ran). Past the listed ones only counted. */
 static void proc_untracked(hs_proc_t *p, const ms_meta_t *m) {
   const size_t cap = sizeof p->untracked / sizeof *p->untracked;
   p->nuntracked = 0;
   for (size_t i = 0; i < m->nkeys; i++) {
-    if (strcmp(m->keys[i], "untracked_child") != 0)
+    int env = !strcmp(m->keys[i], "untracked_child");
+    if (!env && strcmp(m->keys[i], "spawned_child") != 0)
       continue;
     long pid = strtol(m->values[i], NULL, 10);
     int failed = 0;
     for (size_t j = i + 1; j < m->nkeys && !failed; j++)
-      failed = !strcmp(m->keys[j], "untracked_child_exec_failed") &&
-               strtol(m->values[j], NULL, 10) == pid;
+      failed = !strcmp(m->keys[j], "child_exec_failed") && strtol(m->values[j], NULL, 10) == pid;
     if (failed)
       continue;
-    if (p->nuntracked < cap)
+    if (p->nuntracked < cap) {
       p->untracked[p->nuntracked] = pid;
+      p->untracked_env[p->nuntracked] = env;
+    }
     p->nuntracked++;
   }
 }
@@ -89,11 +91,13 @@ static void check_exec_successors(hs_tree_t *t) {
   }
 }
 
-/* Children a process started by vfork or posix_spawn with the tracker dropped from their
- * environment (untracked_child=PID in its meta.txt: tracker/preload.c) wrote no trace,
- * unless a run of that pid is in the tree after all (the tracker's check of the environment
- * is conservative). What they allocated is not known, so the tree is not complete
- * (valgrind --trace-children=yes would have followed them). */
+/* Every child a process started by vfork or posix_spawn must have a run of its own in the
+ * tree (its pid: the image it exec'd). None means that image wrote no trace: its
+ * environment dropped the tracker (untracked_child), or it kept it and the program is a
+ * static or set-user-ID one, or tracking turned itself off in it (spawned_child). What it
+ * allocated is not known, so the tree is not complete (valgrind --trace-children=yes would
+ * have followed it). Matched by pid alone: a child whose parent died first has another
+ * parent by the time its run starts. */
 static void check_untracked_children(hs_tree_t *t) {
   const size_t listed = sizeof t->p[0].untracked / sizeof t->p[0].untracked[0];
   for (size_t i = 0; i < t->n; i++) {
@@ -101,29 +105,33 @@ static void check_untracked_children(hs_tree_t *t) {
     if (!p->nuntracked || !p->comp.complete)
       continue;
     long missing = 0;
+    int env = 1;
     size_t nmissing = p->nuntracked > listed ? p->nuntracked - listed : 0; /* not listed */
     for (size_t k = 0; k < p->nuntracked && k < listed; k++) {
       int found = 0;
       for (size_t j = 0; j < t->n && !found; j++)
-        found = t->p[j].pid == p->untracked[k] && t->p[j].ppid == p->pid;
+        found = j != i && t->p[j].pid == p->untracked[k];
       if (!found && !nmissing++)
-        missing = p->untracked[k];
+        missing = p->untracked[k], env = p->untracked_env[k];
     }
     if (!nmissing)
       continue;
     p->comp.complete = 0;
     p->comp.events_lost = -1;
+    char who[64];
     if (missing)
-      hs_fmt(p->comp.reason, sizeof p->comp.reason,
-             "process %ld started %zu child%s (pid %ld%s) by vfork or posix_spawn without the "
-             "tracker in its environment (LD_PRELOAD or MEMSCOPE_OUT changed): what %s "
-             "allocated is not known", p->pid, nmissing, nmissing == 1 ? "" : "ren", missing,
-             nmissing > 1 ? ", ..." : "", nmissing == 1 ? "it" : "they");
+      hs_fmt(who, sizeof who, "%zu child%s (pid %ld%s)", nmissing, nmissing == 1 ? "" : "ren",
+             missing, nmissing > 1 ? ", ..." : "");
     else
-      hs_fmt(p->comp.reason, sizeof p->comp.reason,
-             "process %ld started %zu children by vfork or posix_spawn without the tracker in "
-             "their environment (LD_PRELOAD or MEMSCOPE_OUT changed): what they allocated is "
-             "not known", p->pid, nmissing);
+      hs_fmt(who, sizeof who, "%zu children", nmissing);
+    hs_fmt(p->comp.reason, sizeof p->comp.reason,
+           "process %ld started %s by vfork or posix_spawn %s: what %s allocated is not known",
+           p->pid, who,
+           missing && !env ? "whose image wrote no trace (a static or set-user-ID program, or "
+                             "tracking disabled in it)"
+                           : "without the tracker in its environment (LD_PRELOAD or "
+                             "MEMSCOPE_OUT changed)",
+           nmissing == 1 ? "it" : "they");
   }
 }
 

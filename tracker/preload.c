@@ -764,15 +764,17 @@ MS_EXPORT void _exit(int status) {
 
 MS_EXPORT void _Exit(int status) { _exit(status); }
 
-/* ---- children the tracker does not follow ----------------------------------------------
- * An image exec'd without this tracker in its environment writes no trace. When the process
- * that execs is a traced one (the program, a forked child) the harness sees its run end in
- * exec with no successor (docs/harness.md, "Process trees"). A vfork child and a
- * posix_spawn child have no run of their own: nothing would say they existed, and a leak in
- * them would pass. So such a child is named in meta.txt at once (untracked_child=PID,
- * ms__meta_child_line): by the vfork child itself in the exec hooks, and by the parent
- * after posix_spawn (glibc's child runs its exec internally, past the hooks). valgrind
- * --trace-children=yes would follow them; the tracker cannot, so the tree is incomplete. */
+/* ---- children started by vfork and posix_spawn ------------------------------------------
+ * An image exec'd without this tracker in its environment (or a static or set-user-ID one)
+ * writes no trace. When the process that execs is a traced one (the program, a forked child)
+ * the harness sees its run end in exec with no successor (docs/harness.md, "Process trees").
+ * A vfork child and a posix_spawn child have no run of their own: nothing would say they
+ * existed, and a leak in them would pass. So every such child is named in meta.txt at once
+ * (ms__meta_child_line): untracked_child=PID when its environment drops the tracker,
+ * spawned_child=PID when it keeps it (then the harness expects a run of that pid: none
+ * means the image wrote no trace). By the vfork child itself in the exec hooks, and by the
+ * parent after posix_spawn (glibc's child runs its exec internally, past the hooks).
+ * valgrind --trace-children=yes would follow them; the tracker cannot. */
 
 /* 1 when envp keeps this tracker in the exec'd image: LD_PRELOAD names a libmemscope, and
  * MEMSCOPE_OUT is this process's (another writes the new run elsewhere). Only getenv and
@@ -789,31 +791,36 @@ static int env_keeps_tracker(char *const envp[]) {
   return preload && same_out;
 }
 
-/* Before an exec: a vfork child (not the traced process, yet in its memory) whose envp drops
- * the tracker names itself. Returns 1 when it did, for untracked_exec_failed. */
-static int untracked_exec(char *const envp[]) {
-  if (!ms__g.active || ms__g.fuzz || getpid() == ms__g.pid || env_keeps_tracker(envp))
+/* The meta.txt key that names a child whose exec gets envp. */
+static const char *child_key(char *const envp[]) {
+  return env_keeps_tracker(envp) ? "spawned_child" : "untracked_child";
+}
+
+/* Before an exec: a vfork child (not the traced process, yet in its memory) names itself.
+ * Returns 1 when it did, for vfork_exec_failed. */
+static int name_vfork_child(char *const envp[]) {
+  if (!ms__g.active || ms__g.fuzz || getpid() == ms__g.pid)
     return 0;
-  ms__meta_child_line("untracked_child", getpid());
+  ms__meta_child_line(child_key(envp), getpid());
   return 1;
 }
 
 /* The exec returned (failed): the child runs no other program (it ends, as a rule), so the
  * line is taken back by another (the harness drops a pid named by both). */
-static void untracked_exec_failed(int named) {
+static void vfork_exec_failed(int named) {
   if (named)
-    ms__meta_child_line("untracked_child_exec_failed", getpid());
+    ms__meta_child_line("child_exec_failed", getpid());
 }
 
 MS_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
   static int (*next)(const char *, char *const[], char *const[]);
   if (!next)
     NEXT_SYM(next, "execve");
-  int slot = untracked_exec(envp);
+  int slot = name_vfork_child(envp);
   exec_work(0);
   int rc = next(path, argv, envp);
   exec_work(1);
-  untracked_exec_failed(slot);
+  vfork_exec_failed(slot);
   return rc;
 }
 
@@ -821,11 +828,11 @@ MS_EXPORT int execv(const char *path, char *const argv[]) {
   static int (*next)(const char *, char *const[]);
   if (!next)
     NEXT_SYM(next, "execv");
-  int slot = untracked_exec(environ);
+  int slot = name_vfork_child(environ);
   exec_work(0);
   int rc = next(path, argv);
   exec_work(1);
-  untracked_exec_failed(slot);
+  vfork_exec_failed(slot);
   return rc;
 }
 
@@ -833,11 +840,11 @@ MS_EXPORT int execvp(const char *file, char *const argv[]) {
   static int (*next)(const char *, char *const[]);
   if (!next)
     NEXT_SYM(next, "execvp");
-  int slot = untracked_exec(environ);
+  int slot = name_vfork_child(environ);
   exec_work(0);
   int rc = next(file, argv);
   exec_work(1);
-  untracked_exec_failed(slot);
+  vfork_exec_failed(slot);
   return rc;
 }
 
@@ -845,11 +852,11 @@ MS_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) 
   static int (*next)(const char *, char *const[], char *const[]);
   if (!next)
     NEXT_SYM(next, "execvpe");
-  int slot = untracked_exec(envp);
+  int slot = name_vfork_child(envp);
   exec_work(0);
   int rc = next(file, argv, envp);
   exec_work(1);
-  untracked_exec_failed(slot);
+  vfork_exec_failed(slot);
   return rc;
 }
 
@@ -857,7 +864,7 @@ typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t 
                         const posix_spawnattr_t *, char *const[], char *const[]);
 
 /* posix_spawn and posix_spawnp: the child execs inside glibc, past the exec hooks; the
- * parent lists it when envp drops the tracker. */
+ * parent names it. */
 static int spawn_common(spawn_fn next, pid_t *pid, const char *path,
                         const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
                         char *const argv[], char *const envp[]) {
@@ -865,8 +872,8 @@ static int spawn_common(spawn_fn next, pid_t *pid, const char *path,
   int rc = next ? next(&child, path, fa, attr, argv, envp) : ENOSYS;
   if (pid && rc == 0)
     *pid = child;
-  if (rc == 0 && ms__g.active && !ms__g.fuzz && !env_keeps_tracker(envp))
-    ms__meta_child_line("untracked_child", child);
+  if (rc == 0 && ms__g.active && !ms__g.fuzz)
+    ms__meta_child_line(child_key(envp), child);
   return rc;
 }
 

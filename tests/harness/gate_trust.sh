@@ -150,6 +150,15 @@ spawn_children)
       "$(json_get "$WORK/${how}_k/summary.json" "d['tree']['complete']")"
     grep -q "^untracked_child=" "$WORK/${how}_k"/trace/memscope.*/meta.txt &&
       fail "$how: a tracked child listed as untracked"
+    grep -q "^spawned_child=[0-9]*$" "$WORK/${how}_k"/trace/memscope.*/meta.txt ||
+      fail "$how: the tracked child is not named (spawned_child)"
+    # Kept, but the child's tracker turns itself off (a bad MEMSCOPE_SAMPLE): the same as an
+    # untracked child, for the reason that its image wrote no trace.
+    expect_exit 1 "$HARNESS" run --no-progress --max-leak-bytes 0 --out "$WORK/${how}_d" -- \
+      "$EXITS" "$how" disabled
+    expect_eq "$how, child with tracking off: complete" False \
+      "$(json_get "$WORK/${how}_d/summary.json" "d['tree']['complete']")"
+    grep -q "whose image wrote no trace" "$WORK/out" || fail "$how, tracking off: no reason"
   done
   # A vfork child whose exec fails ran no program: its line is taken back
   # (untracked_child_exec_failed), and the tree is complete.
@@ -157,8 +166,8 @@ spawn_children)
     "$EXITS" vforkexec scrubfail
   expect_eq "vfork, failed exec: complete" True \
     "$(json_get "$WORK/vf/summary.json" "d['tree']['complete']")"
-  grep -q "^untracked_child_exec_failed=[0-9]*$" "$WORK/vf"/trace/memscope.*/meta.txt ||
-    fail "vfork, failed exec: no untracked_child_exec_failed line"
+  grep -q "^child_exec_failed=[0-9]*$" "$WORK/vf"/trace/memscope.*/meta.txt ||
+    fail "vfork, failed exec: no child_exec_failed line"
   ;;
 sh_children)
   # sh -c with two leaking children: the leak is found and the child named.

@@ -24,7 +24,8 @@
  *   noop              exits 0 without an allocator call of its own
  *   spawn ENV         as execchild, but the child is started by posix_spawn
  *   vforkexec ENV     as execchild, but the child is started by vfork and execs at once;
- *                     ENV scrubfail: scrubbed, and the exec fails (the child exits 4) */
+ *                     ENV scrubfail: scrubbed, and the exec fails (the child exits 4);
+ *                     ENV disabled: kept, but MEMSCOPE_SAMPLE=bogus turns tracking off */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -142,14 +143,17 @@ int main(int argc, char **argv) {
   if ((!strcmp(mode, "execchild") || !strcmp(mode, "spawn") || !strcmp(mode, "vforkexec")) &&
       argc == 3) {
     extern char **environ;
-    /* scrubfail: scrubbed, and the exec fails (the child exits 4, which is then success) */
+    /* scrubfail: scrubbed, and the exec fails (the child exits 4, which is then success);
+     * disabled: kept, with a bad MEMSCOPE_SAMPLE that turns tracking off in the child */
     int scrub = !strncmp(argv[2], "scrub", 5), execfails = !strcmp(argv[2], "scrubfail");
+    int disabled = !strcmp(argv[2], "disabled");
     const char *target = execfails ? "/nonexistent/ms_h_exits" : "/proc/self/exe";
     size_t n = 0;
     while (environ[n]) n++;
-    char **env = calloc(n + 1, sizeof *env), **e = env;
+    char **env = calloc(n + 2, sizeof *env), **e = env;
     for (size_t i = 0; env && i < n; i++)
       if (!scrub || strncmp(environ[i], "LD_PRELOAD=", 11)) *e++ = environ[i];
+    if (env && disabled) *e++ = "MEMSCOPE_SAMPLE=bogus";
     char *args[] = {"ms_h_exits", "leakb", "1000000", NULL};
     pid_t pid;
     if (!strcmp(mode, "spawn")) {
@@ -180,6 +184,6 @@ int main(int argc, char **argv) {
   if (!strcmp(mode, "noop") && argc == 2) return 0;
   fprintf(stderr, "usage: ms_h_exits leak N END | fork K | leakb N | sleepy TOKEN | churn N | "
                   "threads T K | stuck K | churnfork N M | execfail N END | periodic K | "
-                  "execchild|spawn|vforkexec keep|scrub|scrubfail | optin N | noop\n");
+                  "execchild|spawn|vforkexec keep|scrub|scrubfail|disabled | optin N | noop\n");
   return 2;
 }
