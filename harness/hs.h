@@ -173,10 +173,13 @@ typedef struct hs_proc_s {
   long long threads_tracked; /* meta.txt's threads_registered (threads given a buffer); -1:
                               * not known (no end part) */
   char threads_sel[64];     /* meta.txt's threads= (MEMSCOPE_THREADS as the tracker read it) */
-  long untracked[8];        /* children started by vfork or posix_spawn (meta.txt's
-                             * untracked_child= and spawned_child= lines) ... */
-  int untracked_env[8];     /* ... 1: without the tracker in their environment */
-  size_t nuntracked;        /* how many (past 8, counted only) */
+  long *kids;               /* children started by vfork or posix_spawn (meta.txt's
+                             * untracked_child= and spawned_child= lines; malloc'd) ... */
+  unsigned char *kids_env;  /* ... 1: without the tracker in their environment */
+  size_t nkids;
+  long long kids_lost;      /* child_lines_lost=: children that could not be named */
+  long long threads_untracked; /* threads_untracked=: threads left untracked (the policy,
+                              * memscope_thread_track(0)); -1: not known */
   uint64_t allocations, frees, peak_live_bytes;
   uint64_t leaked_bytes;    /* unsuppressed (and module-filtered for a scenario's main) */
   uint64_t exec_live_bytes; /* live when the image was replaced by exec: not leaks */

@@ -565,21 +565,30 @@ ms_analysis_opts_t hs_analysis_opts(const hs_opts_t *o, const char *module, size
 /* A limit over threads none of which was tracked would pass whatever the program did (10 MB
  * leaked under --threads none read "0 B within limit"): each limit assertion from `first`
  * on fails instead, with the reason, as on a partial trace. No tracked thread in some
- * processes of the tree is a selection's normal result; in every selected one, there is
- * nothing to judge. Under threads=all a thread is tracked from its first allocator call,
- * so none tracked there means no call was made, and 0 B is the true figure. */
+ * processes of the tree is a selection's normal result; in every selected one, with a
+ * thread left untracked somewhere (the selection, or memscope_thread_track(0)), there is
+ * nothing to judge. A thread is set up (tracked or not) at its first allocator call, so a
+ * run whose threads made none reads 0 tracked and 0 untracked, and its 0 B is true. A
+ * salvaged process (no end part: counts not known) counts as tracking when it recorded an
+ * allocator event, and as leaving threads untracked when its selection is not `all`. */
 static void untracked_limits(hs_case_t *c, size_t first) {
   const hs_tree_sum_t *s = &c->sum;
-  if (!s->selected || s->threads_tracked != 0) return;
   const hs_proc_t *p = NULL;
-  for (size_t i = 0; i < c->tree.n && !p; i++)
-    if (c->tree.p[i].selected && strcmp(c->tree.p[i].threads_sel, "all") != 0)
-      p = &c->tree.p[i];
-  if (!p) return;
+  for (size_t i = 0; i < c->tree.n; i++) {
+    const hs_proc_t *q = &c->tree.p[i];
+    if (!q->selected) continue;
+    if (q->threads_tracked > 0 || (q->threads_tracked < 0 && (q->allocations || q->frees)))
+      return; /* something was tracked */
+    if (!p && (q->threads_untracked > 0 ||
+               (q->threads_untracked < 0 && strcmp(q->threads_sel, "all") != 0)))
+      p = q;
+  }
+  if (!s->selected || !p) return;
   char why[256];
   hs_fmt(why, sizeof why,
-         "no thread was tracked in the %zu selected process%s (threads=%s%s and no "
-         "memscope_thread_track(1) call): nothing to check", s->selected,
+         "no thread was tracked in the %zu selected process%s (threads=%s%s: every thread "
+         "that called the allocator was left untracked, by the selection or by "
+         "memscope_thread_track(0)): nothing to check", s->selected,
          s->selected == 1 ? "" : "es", *p->threads_sel ? p->threads_sel : "?",
          s->selected > 1 ? " in one" : "");
   for (size_t i = first; i < c->nasserts; i++) {

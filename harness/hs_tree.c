@@ -21,10 +21,13 @@
 
 /* The children m names (tracker/preload.c: untracked_child=PID, its environment without the
  * tracker; spawned_child=PID, with it) into p, without those a later child_exec_failed line
- * takes back (that exec failed: no program ran). Past the listed ones only counted. */
+ * takes back (that exec failed: no program ran). No memory for the list: every one is
+ * counted as lost, the safe side. */
 static void proc_untracked(hs_proc_t *p, const ms_meta_t *m) {
-  const size_t cap = sizeof p->untracked / sizeof *p->untracked;
-  p->nuntracked = 0;
+  p->nkids = 0;
+  p->kids = NULL;
+  p->kids_env = NULL;
+  size_t cap = 0;
   for (size_t i = 0; i < m->nkeys; i++) {
     int env = !strcmp(m->keys[i], "untracked_child");
     if (!env && strcmp(m->keys[i], "spawned_child") != 0)
@@ -35,11 +38,19 @@ static void proc_untracked(hs_proc_t *p, const ms_meta_t *m) {
       failed = !strcmp(m->keys[j], "child_exec_failed") && strtol(m->values[j], NULL, 10) == pid;
     if (failed)
       continue;
-    if (p->nuntracked < cap) {
-      p->untracked[p->nuntracked] = pid;
-      p->untracked_env[p->nuntracked] = env;
+    if (p->nkids == cap) {
+      cap = cap ? cap * 2 : 8;
+      long *k = realloc(p->kids, cap * sizeof *k);
+      unsigned char *e = k ? realloc(p->kids_env, cap) : NULL;
+      if (k) p->kids = k;
+      if (!k || !e) {
+        p->kids_lost++;
+        continue;
+      }
+      p->kids_env = e;
     }
-    p->nuntracked++;
+    p->kids[p->nkids] = pid;
+    p->kids_env[p->nkids++] = (unsigned char)env;
   }
 }
 
@@ -58,6 +69,9 @@ static void proc_identity(hs_proc_t *p, const ms_run_t *run) {
   const char *b = v ? strrchr(v, '/') : NULL;
   hs_fmt(p->name, sizeof p->name, "%s", b ? b + 1 : v ? v : "?");
   p->counts_leaks = strcmp(p->end_reason, "exec") != 0;
+  p->kids_lost = (v = ms_meta_get(m, "child_lines_lost")) ? strtoll(v, NULL, 10) : 0;
+  v = m->has_end ? ms_meta_get(m, "threads_untracked") : NULL;
+  p->threads_untracked = v && *v >= '0' && *v <= '9' ? strtoll(v, NULL, 10) : -1;
   /* From the end part only (a salvaged run has none: not known). */
   v = m->has_end ? ms_meta_get(m, "threads_registered") : NULL;
   p->threads_tracked = v && *v >= '0' && *v <= '9' ? strtoll(v, NULL, 10) : -1;
@@ -92,45 +106,47 @@ static void check_exec_successors(hs_tree_t *t) {
 }
 
 /* Every child a process started by vfork or posix_spawn must have a run of its own in the
- * tree (its pid: the image it exec'd). None means that image wrote no trace: its
- * environment dropped the tracker (untracked_child), or it kept it and the program is a
- * static or set-user-ID one, or tracking turned itself off in it (spawned_child). What it
- * allocated is not known, so the tree is not complete (valgrind --trace-children=yes would
- * have followed it). Matched by pid alone: a child whose parent died first has another
- * parent by the time its run starts. */
+ * tree (its pid, started after the parent: the image it exec'd). None means that image wrote
+ * no trace: its environment dropped the tracker (untracked_child), or it kept it and the
+ * program is a static or set-user-ID one, or tracking turned itself off in it
+ * (spawned_child). What it allocated is not known, so the tree is not complete (valgrind
+ * --trace-children=yes would have followed it). A child that could not be named
+ * (child_lines_lost) is not known either. Not matched by parent: a child whose parent died
+ * first has another by the time its run starts. */
 static void check_untracked_children(hs_tree_t *t) {
-  const size_t listed = sizeof t->p[0].untracked / sizeof t->p[0].untracked[0];
   for (size_t i = 0; i < t->n; i++) {
     hs_proc_t *p = &t->p[i];
-    if (!p->nuntracked || !p->comp.complete)
+    if ((!p->nkids && !p->kids_lost) || !p->comp.complete)
       continue;
     long missing = 0;
     int env = 1;
-    size_t nmissing = p->nuntracked > listed ? p->nuntracked - listed : 0; /* not listed */
-    for (size_t k = 0; k < p->nuntracked && k < listed; k++) {
+    size_t nmissing = 0;
+    for (size_t k = 0; k < p->nkids; k++) {
       int found = 0;
       for (size_t j = 0; j < t->n && !found; j++)
-        found = j != i && t->p[j].pid == p->untracked[k];
+        found = j != i && t->p[j].pid == p->kids[k] &&
+                t->p[j].start_mono_ns >= p->start_mono_ns;
       if (!found && !nmissing++)
-        missing = p->untracked[k], env = p->untracked_env[k];
+        missing = p->kids[k], env = p->kids_env[k];
     }
-    if (!nmissing)
+    if (!nmissing && !p->kids_lost)
       continue;
     p->comp.complete = 0;
     p->comp.events_lost = -1;
-    char who[64];
-    if (missing)
-      hs_fmt(who, sizeof who, "%zu child%s (pid %ld%s)", nmissing, nmissing == 1 ? "" : "ren",
-             missing, nmissing > 1 ? ", ..." : "");
-    else
-      hs_fmt(who, sizeof who, "%zu children", nmissing);
+    if (!nmissing) {
+      hs_fmt(p->comp.reason, sizeof p->comp.reason,
+             "process %ld started %lld child%s by vfork or posix_spawn that could not be named "
+             "in its meta.txt: what %s allocated is not known", p->pid, p->kids_lost,
+             p->kids_lost == 1 ? "" : "ren", p->kids_lost == 1 ? "it" : "they");
+      continue;
+    }
     hs_fmt(p->comp.reason, sizeof p->comp.reason,
-           "process %ld started %s by vfork or posix_spawn %s: what %s allocated is not known",
-           p->pid, who,
-           missing && !env ? "whose image wrote no trace (a static or set-user-ID program, or "
-                             "tracking disabled in it)"
-                           : "without the tracker in its environment (LD_PRELOAD or "
-                             "MEMSCOPE_OUT changed)",
+           "process %ld started %zu child%s (pid %ld%s) by vfork or posix_spawn %s: what %s "
+           "allocated is not known", p->pid, nmissing, nmissing == 1 ? "" : "ren", missing,
+           nmissing > 1 ? ", ..." : "",
+           !env ? "whose image wrote no trace (a static or set-user-ID program, or tracking "
+                  "disabled in it)"
+                : "without the tracker in its environment (LD_PRELOAD or MEMSCOPE_OUT changed)",
            nmissing == 1 ? "it" : "they");
   }
 }
@@ -218,6 +234,10 @@ int hs_tree_load(hs_tree_t *t, char **dirs, size_t n, size_t main_idx, const ms_
 }
 
 void hs_tree_free(hs_tree_t *t) {
+  for (size_t i = 0; t->p && i < t->n; i++) {
+    free(t->p[i].kids);
+    free(t->p[i].kids_env);
+  }
   free(t->p);
   memset(t, 0, sizeof *t);
 }

@@ -185,6 +185,12 @@ static void meta_printf(const char *fmt, ...) {
     }
   }
   ms_work_t work = ms__work_enter(); /* a thread's set-up writes here from inside a hook */
+  /* meta.txt also grows by lines written through other descriptors (ms__meta_child_line):
+   * the file's size, not the count of this descriptor's bytes, is what RLIMIT_FSIZE sees. */
+  struct stat st;
+  if (n > 0 && ms__g.meta.fd >= 0 && fstat(ms__g.meta.fd, &st) == 0 &&
+      (uint64_t)st.st_size > ms__g.meta.bytes)
+    ms__g.meta.bytes = (uint64_t)st.st_size;
   int rc = n > 0 ? ms__file_write(&ms__g.meta, buf, (size_t)n) : 0;
   ms__work_leave(work);
   if (buf == long_line)
@@ -520,6 +526,8 @@ void ms__thread_setup(ms_tls_t *tl) {
     track = 0;
   tl->sample_left = -1; /* draw on first use */
   tl->state = track ? MS_T_TRACKED : MS_T_UNTRACKED;
+  if (!track) /* meta.txt threads_untracked: a harness limit over none tracked fails */
+    atomic_fetch_add(&ms__g.threads_untracked, 1);
   if (track && !stopped) {
     extern int memscope__mark(int, const char *);
     memscope__mark(MS_MARK_THREAD_NAME, name);
@@ -597,19 +605,25 @@ void ms__meta_child_line(const char *key, pid_t pid) {
   while (k)
     line[n++] = digits[--k];
   line[n++] = '\n';
-  int err = errno;
+  int err = errno, written = 0;
   int dfd = open(ms__g.run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   int fd = dfd < 0 ? -1 : openat(dfd, "meta.txt", O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
   struct stat st;
+  struct rlimit rl;
+  /* Never past RLIMIT_FSIZE: crossing it would raise SIGXFSZ and kill the program. */
   if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_dev == ms__g.meta.dev &&
-      (uint64_t)st.st_ino == ms__g.meta.ino) {
-    ssize_t w = write(fd, line, n);
-    (void)w; /* a line that could not be written: the tree is taken as complete (documented) */
-  }
+      (uint64_t)st.st_ino == ms__g.meta.ino && getrlimit(RLIMIT_FSIZE, &rl) == 0 &&
+      (rl.rlim_cur == RLIM_INFINITY || (uint64_t)st.st_size + n <= (uint64_t)rl.rlim_cur))
+    written = write(fd, line, n) == (ssize_t)n;
   if (fd >= 0)
     close(fd);
   if (dfd >= 0)
     close(dfd);
+  /* Not written (no descriptor left, a file size limit, a full disk, the directory gone): the
+   * count goes into the end part (child_lines_lost), and the harness takes the tree as not
+   * complete. A vfork child's count is this process's: the memory is shared. */
+  if (!written)
+    atomic_fetch_add(&ms__g.child_lines_lost, 1);
   errno = err;
 }
 
@@ -649,6 +663,9 @@ void ms__flush_all(const char *reason) {
    * stopped, and calls made after it stopped (events_unrecorded, also on its own line). */
   uint64_t unrecorded = atomic_load(&ms__g.unrecorded);
   int stopped = atomic_load(&ms__g.stopped);
+  if (atomic_load(&ms__g.child_lines_lost))
+    meta_printf("child_lines_lost=%u\n", atomic_load(&ms__g.child_lines_lost));
+  meta_printf("threads_untracked=%u\n", atomic_load(&ms__g.threads_untracked));
   meta_printf("end_reason=%s\nend_mono_ns=%llu\nend_ticks=%llu\nthreads_registered=%u\n"
               "buffers=%llu\nrings_private=%u\nstopped=%s\nevents_unrecorded=%llu\n"
               "events=%llu\nevents_lost=%llu\nlate_events=%llu\nstacks=%llu\n"
@@ -769,6 +786,8 @@ static void child_setup(void) {
   ms__file_close(&ms__g.maps);
   ms__file_close(&ms__g.rings);
   atomic_store(&ms__g.next_seq, 0);
+  atomic_store(&ms__g.threads_untracked, 0); /* the parent's, not this process's */
+  atomic_store(&ms__g.child_lines_lost, 0);
   atomic_store(&ms__g.next_ring, 0);
   atomic_store(&ms__g.released_alloc, 0);
   atomic_store(&ms__g.released_free, 0);

@@ -255,6 +255,8 @@ typedef struct ms_global_s {
   _Atomic uint64_t sample_set_full;
   _Atomic int warned;         /* the one "memscope: ..." runtime line was printed */
   _Atomic int finished;
+  _Atomic uint32_t threads_untracked; /* threads set up untracked (policy, API): meta.txt */
+  _Atomic uint32_t child_lines_lost;  /* vfork/spawn children that could not be named */
 } ms_global_t;
 
 extern ms_global_t ms__g MS_HIDDEN;

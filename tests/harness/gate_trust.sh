@@ -160,8 +160,22 @@ spawn_children)
       "$(json_get "$WORK/${how}_d/summary.json" "d['tree']['complete']")"
     grep -q "whose image wrote no trace" "$WORK/out" || fail "$how, tracking off: no reason"
   done
+  # Twelve tracked children by posix_spawn, each with its run: the tree is complete (a fixed
+  # list of 8 once took the 9th and later as missing).
+  expect_exit 0 "$HARNESS" run --no-progress --max-leak-bytes 0 --out "$WORK/many" -- \
+    "$EXITS" spawnmany 12
+  expect_eq "12 spawned children: complete" True \
+    "$(json_get "$WORK/many/summary.json" "d['tree']['complete']")"
+  # Naming children never crosses RLIMIT_FSIZE (which would kill the program with SIGXFSZ):
+  # 300 children under a 4 KiB limit end with exit 0, and meta.txt stays within it.
+  mkdir -p "$WORK/fsz"
+  (ulimit -f 4 && MEMSCOPE_OUT="$WORK/fsz" LD_PRELOAD="$LIB" "$EXITS" spawnmany 300) 2>/dev/null
+  expect_eq "300 children under a 4 KiB file size limit: exit status" 0 "$?"
+  for m in "$WORK"/fsz/memscope.*/meta.txt; do
+    [ "$(stat -c %s "$m")" -le 4096 ] || fail "$m passed the file size limit"
+  done
   # A vfork child whose exec fails ran no program: its line is taken back
-  # (untracked_child_exec_failed), and the tree is complete.
+  # (child_exec_failed), and the tree is complete.
   expect_exit 0 "$HARNESS" run --no-progress --max-leak-bytes 0 --out "$WORK/vf" -- \
     "$EXITS" vforkexec scrubfail
   expect_eq "vfork, failed exec: complete" True \
@@ -592,6 +606,18 @@ untracked)
   # none leaked nothing, and passes.
   expect_exit 0 "$HARNESS" run --no-progress --max-leak-bytes 0 --out "$WORK/noop" -- \
     "$EXITS" noop
+  # Under threads=all, a program whose only thread switches itself off before its first
+  # allocator call tracked nothing either: the limit fails.
+  expect_exit 1 "$HARNESS" run --no-progress --max-leak-bytes 0 --out "$WORK/optout" -- \
+    "$EXITS" optout 500
+  grep -q "FAIL max_leak_bytes: no thread was tracked" "$WORK/out" ||
+    fail "memscope_thread_track(0) under threads=all: no FAIL line saying nothing was tracked"
+  # A process killed before its end part (its counts not known) that tracked nothing: the
+  # same, from its selection (threads=none) and its salvaged trace (no allocation).
+  expect_exit 1 "$HARNESS" run --no-progress --threads none --max-leak-bytes 0 \
+    --out "$WORK/killed" -- "$EXITS" leak 500 kill
+  grep -q "FAIL max_leak_bytes: no thread was tracked" "$WORK/out" ||
+    fail "--threads none, killed: no FAIL line saying nothing was tracked"
   ;;
 *)
   fail "unknown case"

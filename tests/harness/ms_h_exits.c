@@ -21,6 +21,9 @@
  *                     tracked); the parent waits for it
  *   optin N           switches tracking of its thread on (memscope_thread_track(1), whatever
  *                     MEMSCOPE_THREADS says), then leaks N blocks of 1000 B and exits 0
+ *   optout N          switches it off (memscope_thread_track(0)) first, then the same
+ *   spawnmany K       K children by posix_spawn, each this program as `noop`, environment
+ *                     kept; waits for them
  *   noop              exits 0 without an allocator call of its own
  *   spawn ENV         as execchild, but the child is started by posix_spawn
  *   vforkexec ENV     as execchild, but the child is started by vfork and execs at once;
@@ -176,14 +179,26 @@ int main(int argc, char **argv) {
     return pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
            WEXITSTATUS(status) != (execfails ? 4 : 0);
   }
-  if (!strcmp(mode, "optin") && argc == 3) {
-    if (memscope_thread_track(1) == MEMSCOPE_UNAVAILABLE) return 3;
+  if ((!strcmp(mode, "optin") || !strcmp(mode, "optout")) && argc == 3) {
+    if (memscope_thread_track(!strcmp(mode, "optin")) == MEMSCOPE_UNAVAILABLE) return 3;
     leak_blocks(atol(argv[2]), 1000);
     return 0;
   }
   if (!strcmp(mode, "noop") && argc == 2) return 0;
+  if (!strcmp(mode, "spawnmany") && argc == 3) {
+    extern char **environ;
+    char *args[] = {"ms_h_exits", "noop", NULL};
+    for (int k = atoi(argv[2]), i = 0; i < k; i++) {
+      pid_t pid;
+      int status;
+      if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, args, environ) != 0 ||
+          waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return 1;
+    }
+    return 0;
+  }
   fprintf(stderr, "usage: ms_h_exits leak N END | fork K | leakb N | sleepy TOKEN | churn N | "
                   "threads T K | stuck K | churnfork N M | execfail N END | periodic K | "
-                  "execchild|spawn|vforkexec keep|scrub|scrubfail|disabled | optin N | noop\n");
+                  "execchild|spawn|vforkexec keep|scrub|scrubfail|disabled | optin N | optout N | noop | spawnmany K\n");
   return 2;
 }
