@@ -14,6 +14,7 @@
  *       level is too high (signal_inside_alloc.h)
  *   'K' leaks 10,000 blocks of 100 B (more blocks than the driver lists)
  *   'X' leaks 100 B, then calls exit(0)              'E' calls exit(0), leaks nothing
+ *   'O' prints a line on stdout (its first use), then calls exit(0): leaks nothing
  *   'U' memscope_thread_track(0), then leaks 1 byte
  *   'D' holds 330,000 blocks of 16 B, leaks 100 B, frees the 330,000: with OT_TABLE_FILL=1
  *       (LLVMFuzzerInitialize keeps 200,000 blocks and leaves 16 MB of address space) the
@@ -172,6 +173,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     leak_then_exit();
     break;
   case 'E':
+    exit(0);
+  case 'O':
+    printf("bad input\n");
     exit(0);
   case 'U':
     memscope_thread_track(0);
