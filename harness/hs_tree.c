@@ -140,9 +140,14 @@ static void check_untracked_children(hs_tree_t *t) {
              p->kids_lost == 1 ? "" : "ren", p->kids_lost == 1 ? "it" : "they");
       continue;
     }
+    char pid[48];
+    if (missing > 0)
+      hs_fmt(pid, sizeof pid, "pid %ld", missing);
+    else
+      hs_fmt(pid, sizeof pid, "pid not known: system() or popen()");
     hs_fmt(p->comp.reason, sizeof p->comp.reason,
-           "process %ld started %zu child%s (pid %ld%s) by vfork or posix_spawn %s: what %s "
-           "allocated is not known", p->pid, nmissing, nmissing == 1 ? "" : "ren", missing,
+           "process %ld started %zu child%s (%s%s) by vfork, posix_spawn, system or popen %s: "
+           "what %s allocated is not known", p->pid, nmissing, nmissing == 1 ? "" : "ren", pid,
            nmissing > 1 ? ", ..." : "",
            !env ? "whose image wrote no trace (a static or set-user-ID program, or tracking "
                   "disabled in it)"

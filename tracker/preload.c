@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -858,6 +859,64 @@ MS_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) 
   exec_work(1);
   vfork_exec_failed(slot);
   return rc;
+}
+
+MS_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
+  static int (*next)(int, char *const[], char *const[]);
+  if (!next)
+    NEXT_SYM(next, "fexecve");
+  if (!next) {
+    errno = ENOSYS;
+    return -1;
+  }
+  int slot = name_vfork_child(envp);
+  exec_work(0);
+  int rc = next(fd, argv, envp);
+  exec_work(1);
+  vfork_exec_failed(slot);
+  return rc;
+}
+
+MS_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
+                       int flags) {
+  static int (*next)(int, const char *, char *const[], char *const[], int);
+  if (!next)
+    NEXT_SYM(next, "execveat");
+  if (!next) {
+    errno = ENOSYS;
+    return -1;
+  }
+  int slot = name_vfork_child(envp);
+  exec_work(0);
+  int rc = next(dirfd, path, argv, envp, flags);
+  exec_work(1);
+  vfork_exec_failed(slot);
+  return rc;
+}
+
+/* system() and popen() start their shell through glibc's internal spawn, past every hook
+ * here, with the program's own environment: when that environment has dropped the tracker
+ * (unsetenv("LD_PRELOAD") before the call), the child is named without its pid, which
+ * nothing can match (untracked_child=0): the tree is then not complete. */
+static void name_shell_child(const char *command) {
+  if (command && ms__g.active && !ms__g.fuzz && !env_keeps_tracker(environ))
+    ms__meta_child_line("untracked_child", 0);
+}
+
+MS_EXPORT int system(const char *command) {
+  static int (*next)(const char *);
+  if (!next)
+    NEXT_SYM(next, "system");
+  name_shell_child(command);
+  return next ? next(command) : -1;
+}
+
+MS_EXPORT FILE *popen(const char *command, const char *type) {
+  static FILE *(*next)(const char *, const char *);
+  if (!next)
+    NEXT_SYM(next, "popen");
+  name_shell_child(command);
+  return next ? next(command, type) : NULL;
 }
 
 typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *,

@@ -24,6 +24,8 @@
  *   optout N          switches it off (memscope_thread_track(0)) first, then the same
  *   spawnmany K       K children by posix_spawn, each this program as `noop`, environment
  *                     kept; waits for them
+ *   shell HOW         `unsetenv("LD_PRELOAD")`, then this program as `leakb 1000000` through
+ *                     system() (HOW system) or popen() (HOW popen)
  *   noop              exits 0 without an allocator call of its own
  *   spawn ENV         as execchild, but the child is started by posix_spawn
  *   vforkexec ENV     as execchild, but the child is started by vfork and execs at once;
@@ -185,6 +187,16 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(mode, "noop") && argc == 2) return 0;
+  if (!strcmp(mode, "shell") && argc == 3) {
+    char cmd[4200];
+    ssize_t n = readlink("/proc/self/exe", cmd, 4096);
+    if (n <= 0) return 6;
+    memcpy(cmd + n, " leakb 1000000", 15);
+    unsetenv("LD_PRELOAD");
+    if (!strcmp(argv[2], "system")) return system(cmd) != 0;
+    FILE *f = popen(cmd, "r");
+    return f == NULL || pclose(f) != 0;
+  }
   if (!strcmp(mode, "spawnmany") && argc == 3) {
     extern char **environ;
     char *args[] = {"ms_h_exits", "noop", NULL};
@@ -199,6 +211,6 @@ int main(int argc, char **argv) {
   }
   fprintf(stderr, "usage: ms_h_exits leak N END | fork K | leakb N | sleepy TOKEN | churn N | "
                   "threads T K | stuck K | churnfork N M | execfail N END | periodic K | "
-                  "execchild|spawn|vforkexec keep|scrub|scrubfail|disabled | optin N | optout N | noop | spawnmany K\n");
+                  "execchild|spawn|vforkexec keep|scrub|scrubfail|disabled | optin N | optout N | noop | spawnmany K | shell system|popen\n");
   return 2;
 }
