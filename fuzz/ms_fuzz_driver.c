@@ -386,13 +386,16 @@ static void check_accounted(void) {
  * buffers are set up before the first input (stdio_buffers), so a printf before the exit is
  * not among them. With none, the exit goes on; in a replay, whose later inputs were never
  * run, an exit(0) becomes status 2. */
-/* stdin's and stdout's buffers, given now (static, in the mode glibc would pick) instead of
- * allocated by their first use: a target that prints and exits during an input would
- * otherwise have stdout's 4 KiB buffer counted as that input's leak. */
+/* stdin's and stdout's buffers, given now (static, line-buffered on a terminal and fully
+ * buffered otherwise, as glibc would pick) instead of allocated by their first use: a
+ * target that prints and exits during an input would otherwise have stdout's 4 KiB buffer
+ * counted as that input's leak. errno kept (isatty sets it). */
 static void stdio_buffers(void) {
   static char in_buf[BUFSIZ], out_buf[BUFSIZ];
-  setvbuf(stdin, in_buf, _IOFBF, sizeof in_buf);
+  int err = errno;
+  setvbuf(stdin, in_buf, isatty(STDIN_FILENO) ? _IOLBF : _IOFBF, sizeof in_buf);
   setvbuf(stdout, out_buf, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, sizeof out_buf);
+  errno = err;
 }
 
 static void on_exit_during_input(int status, void *arg) {

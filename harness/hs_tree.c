@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "hs.h"
 #include "ms_analyze.h"
@@ -33,21 +34,30 @@ static void proc_untracked(hs_proc_t *p, const ms_meta_t *m) {
     if (!env && strcmp(m->keys[i], "spawned_child") != 0)
       continue;
     long pid = strtol(m->values[i], NULL, 10);
+    /* Taken back by the next line about this pid only, if that is a child_exec_failed: a
+     * later child of the same pid (after pids wrapped) is another child. */
     int failed = 0;
-    for (size_t j = i + 1; j < m->nkeys && !failed; j++)
-      failed = !strcmp(m->keys[j], "child_exec_failed") && strtol(m->values[j], NULL, 10) == pid;
+    for (size_t j = i + 1; j < m->nkeys; j++) {
+      if (strtol(m->values[j], NULL, 10) != pid) continue;
+      if (!strcmp(m->keys[j], "child_exec_failed")) {
+        failed = 1;
+        break;
+      }
+      if (!strcmp(m->keys[j], "untracked_child") || !strcmp(m->keys[j], "spawned_child")) break;
+    }
     if (failed)
       continue;
     if (p->nkids == cap) {
-      cap = cap ? cap * 2 : 8;
-      long *k = realloc(p->kids, cap * sizeof *k);
-      unsigned char *e = k ? realloc(p->kids_env, cap) : NULL;
+      size_t ncap = cap ? cap * 2 : 8;
+      long *k = realloc(p->kids, ncap * sizeof *k);
       if (k) p->kids = k;
+      unsigned char *e = k ? realloc(p->kids_env, ncap) : NULL;
+      if (e) p->kids_env = e;
       if (!k || !e) {
-        p->kids_lost++;
+        p->kids_lost++; /* not listed: counted, the safe side */
         continue;
       }
-      p->kids_env = e;
+      cap = ncap;
     }
     p->kids[p->nkids] = pid;
     p->kids_env[p->nkids++] = (unsigned char)env;
@@ -70,6 +80,13 @@ static void proc_identity(hs_proc_t *p, const ms_run_t *run) {
   hs_fmt(p->name, sizeof p->name, "%s", b ? b + 1 : v ? v : "?");
   p->counts_leaks = strcmp(p->end_reason, "exec") != 0;
   p->kids_lost = (v = ms_meta_get(m, "child_lines_lost")) ? strtoll(v, NULL, 10) : 0;
+  /* The tracker's empty marker file: a child could not be named, even when the end part
+   * that counts them was never written. */
+  char marker[4200];
+  struct stat mst;
+  hs_fmt(marker, sizeof marker, "%s/memscope_children_lost", p->run_dir);
+  if (p->kids_lost == 0 && lstat(marker, &mst) == 0)
+    p->kids_lost = 1;
   v = m->has_end ? ms_meta_get(m, "threads_untracked") : NULL;
   p->threads_untracked = v && *v >= '0' && *v <= '9' ? strtoll(v, NULL, 10) : -1;
   /* From the end part only (a salvaged run has none: not known). */

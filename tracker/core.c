@@ -610,20 +610,31 @@ void ms__meta_child_line(const char *key, pid_t pid) {
   int fd = dfd < 0 ? -1 : openat(dfd, "meta.txt", O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
   struct stat st;
   struct rlimit rl;
-  /* Never past RLIMIT_FSIZE: crossing it would raise SIGXFSZ and kill the program. */
+  /* Never past RLIMIT_FSIZE, which would raise SIGXFSZ and kill the program, and never into
+   * the room the end part needs (MS_META_END_ROOM), which says what was lost. */
   if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_dev == ms__g.meta.dev &&
       (uint64_t)st.st_ino == ms__g.meta.ino && getrlimit(RLIMIT_FSIZE, &rl) == 0 &&
-      (rl.rlim_cur == RLIM_INFINITY || (uint64_t)st.st_size + n <= (uint64_t)rl.rlim_cur))
+      (rl.rlim_cur == RLIM_INFINITY ||
+       (uint64_t)st.st_size + n + MS_META_END_ROOM <= (uint64_t)rl.rlim_cur))
     written = write(fd, line, n) == (ssize_t)n;
+  /* Not written (no descriptor left, a file size limit, a full disk, the directory gone): the
+   * count goes into the end part (child_lines_lost; a vfork child's count is this process's,
+   * the memory is shared), and an empty file says so at once, for a run whose end part is
+   * never written (killed, or the limit reached anyway): the harness then takes the tree as
+   * not complete. An empty file needs no room under the file size limit. */
+  if (!written) {
+    atomic_fetch_add(&ms__g.child_lines_lost, 1);
+    if (dfd >= 0) {
+      int lf = openat(dfd, MS_CHILDREN_LOST_FILE, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+                      0600);
+      if (lf >= 0)
+        close(lf);
+    }
+  }
   if (fd >= 0)
     close(fd);
   if (dfd >= 0)
     close(dfd);
-  /* Not written (no descriptor left, a file size limit, a full disk, the directory gone): the
-   * count goes into the end part (child_lines_lost), and the harness takes the tree as not
-   * complete. A vfork child's count is this process's: the memory is shared. */
-  if (!written)
-    atomic_fetch_add(&ms__g.child_lines_lost, 1);
   errno = err;
 }
 
@@ -884,6 +895,7 @@ static void init_fuzz(void) {
 }
 
 void ms__init(void) {
+  ms__self_name_init();
   const char *out = getenv("MEMSCOPE_OUT");
   const char *fuzz = getenv("MEMSCOPE_FUZZ");
   if (fuzz && *fuzz && strcmp(fuzz, "0") != 0) {

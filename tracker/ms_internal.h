@@ -311,6 +311,12 @@ MS_HIDDEN int ms__buffer_abandoned(ms_thread_t *t);
 MS_HIDDEN void ms__nested_call(ms_tls_t *tl) __attribute__((cold, noinline));
 MS_HIDDEN void ms__msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 MS_HIDDEN void ms__exec_failed(int err); /* an exec returned: its end part is void */
+/* ms__meta_child_line: room kept under RLIMIT_FSIZE for the end part, and the empty file
+ * that says a child could not be named (docs/trace-format.md). */
+#define MS_META_END_ROOM 4096
+#define MS_CHILDREN_LOST_FILE "memscope_children_lost"
+/* This library's name as loaded, for the exec hooks' environment check (preload.c). */
+MS_HIDDEN void ms__self_name_init(void);
 /* Appends `key=pid` to meta.txt at once, also from a vfork child (core.c). */
 MS_HIDDEN void ms__meta_child_line(const char *key, pid_t pid);
 /* strerror without its allocation: glibc's strerror builds a message in a buffer it

@@ -777,14 +777,26 @@ MS_EXPORT void _Exit(int status) { _exit(status); }
  * parent after posix_spawn (glibc's child runs its exec internally, past the hooks).
  * valgrind --trace-children=yes would follow them; the tracker cannot. */
 
-/* 1 when envp keeps this tracker in the exec'd image: LD_PRELOAD names a libmemscope, and
- * MEMSCOPE_OUT is this process's (another writes the new run elsewhere). Only getenv and
- * string compares: it runs in a vfork child. */
+/* This library's file name as the loader has it (dladdr at start): what LD_PRELOAD names
+ * when the library is not called libmemscope*.so (memscope-harness --lib PATH). */
+static char self_name[4096];
+
+void ms__self_name_init(void) {
+  Dl_info di;
+  if (dladdr((const void *)self_name, &di) && di.dli_fname && *di.dli_fname &&
+      strlen(di.dli_fname) < sizeof self_name)
+    memcpy(self_name, di.dli_fname, strlen(di.dli_fname) + 1);
+}
+
+/* 1 when envp keeps this tracker in the exec'd image: LD_PRELOAD names this library (or a
+ * libmemscope), and MEMSCOPE_OUT is this process's (another writes the new run elsewhere).
+ * Only getenv and string compares: it runs in a vfork child. */
 static int env_keeps_tracker(char *const envp[]) {
   const char *mine = getenv("MEMSCOPE_OUT");
   int preload = 0, same_out = mine == NULL;
   for (char *const *e = envp; e && *e; e++) {
-    if (!strncmp(*e, "LD_PRELOAD=", 11) && strstr(*e + 11, "libmemscope"))
+    if (!strncmp(*e, "LD_PRELOAD=", 11) &&
+        (strstr(*e + 11, "libmemscope") || (self_name[0] && strstr(*e + 11, self_name))))
       preload = 1;
     else if (!strncmp(*e, "MEMSCOPE_OUT=", 13))
       same_out = mine != NULL && !strcmp(*e + 13, mine);
@@ -903,20 +915,26 @@ static void name_shell_child(const char *command) {
     ms__meta_child_line("untracked_child", 0);
 }
 
+/* Named after the call, once it is known to have started a shell (a popen with a bad mode
+ * starts none). */
 MS_EXPORT int system(const char *command) {
   static int (*next)(const char *);
   if (!next)
     NEXT_SYM(next, "system");
-  name_shell_child(command);
-  return next ? next(command) : -1;
+  int rc = next ? next(command) : -1;
+  if (rc != -1)
+    name_shell_child(command);
+  return rc;
 }
 
 MS_EXPORT FILE *popen(const char *command, const char *type) {
   static FILE *(*next)(const char *, const char *);
   if (!next)
     NEXT_SYM(next, "popen");
-  name_shell_child(command);
-  return next ? next(command, type) : NULL;
+  FILE *f = next ? next(command, type) : NULL;
+  if (f != NULL)
+    name_shell_child(command);
+  return f;
 }
 
 typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *,

@@ -182,6 +182,25 @@ spawn_children)
   for m in "$WORK"/fsz/memscope.*/meta.txt; do
     [ "$(stat -c %s "$m")" -le 4096 ] || fail "$m passed the file size limit"
   done
+  # The children it could not name are said at once, by an empty file (the end part may
+  # never be written), and the harness takes that tree as not complete.
+  n=$(ls "$WORK"/fsz/memscope.*/memscope_children_lost 2>/dev/null | wc -l)
+  expect_eq "runs with children not named under the limit" 1 "$n"
+  # The harness reads that file: the same complete tree with it is not complete (planted in
+  # a copy of the spawnmany run above).
+  cp -r "$WORK/many/trace" "$WORK/many_lost"
+  for d in "$WORK"/many_lost/memscope.*; do
+    grep -q "^spawned_child=" "$d/meta.txt" && : > "$d/memscope_children_lost"
+  done
+  expect_exit 1 "$HARNESS" report "$WORK/many_lost" --max-leak-bytes 0 --out "$WORK/many_lost.r"
+  grep -q "could not be named" "$WORK/out" || fail "children not named: no reason given"
+  # A system() whose environment keeps the tracker, with a tracker not called libmemscope
+  # (--lib): the shell is tracked, nothing is named, the tree is complete.
+  cp "$LIB" "$WORK/tracker.so"
+  expect_exit 0 "$HARNESS" run --no-progress --lib "$WORK/tracker.so" \
+    --out "$WORK/sh_keep" -- "$EXITS" shell keep
+  expect_eq "system() with the tracker kept (--lib tracker.so): complete" True \
+    "$(json_get "$WORK/sh_keep/summary.json" "d['tree']['complete']")"
   # A vfork child whose exec fails ran no program: its line is taken back
   # (child_exec_failed), and the tree is complete.
   expect_exit 0 "$HARNESS" run --no-progress --max-leak-bytes 0 --out "$WORK/vf" -- \

@@ -25,7 +25,8 @@
  *   spawnmany K       K children by posix_spawn, each this program as `noop`, environment
  *                     kept; waits for them
  *   shell HOW         `unsetenv("LD_PRELOAD")`, then this program as `leakb 1000000` through
- *                     system() (HOW system) or popen() (HOW popen)
+ *                     system() (HOW system) or popen() (HOW popen); HOW keep: as `noop`
+ *                     through system(), the environment kept
  *   noop              exits 0 without an allocator call of its own
  *   spawn ENV         as execchild, but the child is started by posix_spawn
  *   vforkexec ENV     as execchild, but the child is started by vfork and execs at once;
@@ -191,6 +192,10 @@ int main(int argc, char **argv) {
     char cmd[4200];
     ssize_t n = readlink("/proc/self/exe", cmd, 4096);
     if (n <= 0) return 6;
+    if (!strcmp(argv[2], "keep")) {
+      memcpy(cmd + n, " noop", 6);
+      return system(cmd) != 0;
+    }
     memcpy(cmd + n, " leakb 1000000", 15);
     unsetenv("LD_PRELOAD");
     if (!strcmp(argv[2], "system")) return system(cmd) != 0;
