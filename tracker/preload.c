@@ -1,5 +1,5 @@
-/* preload.c: the interposed allocator family (and exec/dlclose/setname/sigprocmask), and their
- * fast path.
+/* preload.c: the interposed allocator family (and exec/spawn/system/popen, dlclose, setname,
+ * sigprocmask), and their fast path.
  *
  * Every hook reads one thread-local byte first. Untracked threads, nested calls and calls
  * before the tracker is ready go straight to the next allocator. Tracked calls call the real
