@@ -825,85 +825,54 @@ static void vfork_exec_failed(int named) {
     ms__meta_child_line("child_exec_failed", getpid());
 }
 
+/* The body every exec hook shares: the next function of that name (ENOSYS when the C library
+ * has none: fexecve, execveat on an old glibc), the child named when this is a vfork child
+ * (name_vfork_child), the buffers written before (exec_work), and after a failed exec the
+ * end part voided and the child's line taken back. CALL is the call of `next`. */
+#define EXEC_HOOK(type, name, envp, call)                                                      \
+  static type next;                                                                            \
+  if (!next)                                                                                   \
+    NEXT_SYM(next, name);                                                                      \
+  if (!next) {                                                                                 \
+    errno = ENOSYS;                                                                            \
+    return -1;                                                                                 \
+  }                                                                                            \
+  int slot_ = name_vfork_child(envp);                                                          \
+  exec_work(0);                                                                                \
+  int rc_ = (call);                                                                            \
+  exec_work(1);                                                                                \
+  vfork_exec_failed(slot_);                                                                    \
+  return rc_
+
+typedef int (*exec_pae_fn)(const char *, char *const[], char *const[]);
+typedef int (*exec_pa_fn)(const char *, char *const[]);
+
 MS_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
-  static int (*next)(const char *, char *const[], char *const[]);
-  if (!next)
-    NEXT_SYM(next, "execve");
-  int slot = name_vfork_child(envp);
-  exec_work(0);
-  int rc = next(path, argv, envp);
-  exec_work(1);
-  vfork_exec_failed(slot);
-  return rc;
+  EXEC_HOOK(exec_pae_fn, "execve", envp, next(path, argv, envp));
 }
 
 MS_EXPORT int execv(const char *path, char *const argv[]) {
-  static int (*next)(const char *, char *const[]);
-  if (!next)
-    NEXT_SYM(next, "execv");
-  int slot = name_vfork_child(environ);
-  exec_work(0);
-  int rc = next(path, argv);
-  exec_work(1);
-  vfork_exec_failed(slot);
-  return rc;
+  EXEC_HOOK(exec_pa_fn, "execv", environ, next(path, argv));
 }
 
 MS_EXPORT int execvp(const char *file, char *const argv[]) {
-  static int (*next)(const char *, char *const[]);
-  if (!next)
-    NEXT_SYM(next, "execvp");
-  int slot = name_vfork_child(environ);
-  exec_work(0);
-  int rc = next(file, argv);
-  exec_work(1);
-  vfork_exec_failed(slot);
-  return rc;
+  EXEC_HOOK(exec_pa_fn, "execvp", environ, next(file, argv));
 }
 
 MS_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
-  static int (*next)(const char *, char *const[], char *const[]);
-  if (!next)
-    NEXT_SYM(next, "execvpe");
-  int slot = name_vfork_child(envp);
-  exec_work(0);
-  int rc = next(file, argv, envp);
-  exec_work(1);
-  vfork_exec_failed(slot);
-  return rc;
+  EXEC_HOOK(exec_pae_fn, "execvpe", envp, next(file, argv, envp));
 }
 
+typedef int (*fexecve_fn)(int, char *const[], char *const[]);
+typedef int (*execveat_fn)(int, const char *, char *const[], char *const[], int);
+
 MS_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
-  static int (*next)(int, char *const[], char *const[]);
-  if (!next)
-    NEXT_SYM(next, "fexecve");
-  if (!next) {
-    errno = ENOSYS;
-    return -1;
-  }
-  int slot = name_vfork_child(envp);
-  exec_work(0);
-  int rc = next(fd, argv, envp);
-  exec_work(1);
-  vfork_exec_failed(slot);
-  return rc;
+  EXEC_HOOK(fexecve_fn, "fexecve", envp, next(fd, argv, envp));
 }
 
 MS_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
                        int flags) {
-  static int (*next)(int, const char *, char *const[], char *const[], int);
-  if (!next)
-    NEXT_SYM(next, "execveat");
-  if (!next) {
-    errno = ENOSYS;
-    return -1;
-  }
-  int slot = name_vfork_child(envp);
-  exec_work(0);
-  int rc = next(dirfd, path, argv, envp, flags);
-  exec_work(1);
-  vfork_exec_failed(slot);
-  return rc;
+  EXEC_HOOK(execveat_fn, "execveat", envp, next(dirfd, path, argv, envp, flags));
 }
 
 /* system() and popen() start their shell through glibc's internal spawn, past every hook
