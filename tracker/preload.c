@@ -837,11 +837,11 @@ static void vfork_exec_failed(int named) {
     errno = ENOSYS;                                                                            \
     return -1;                                                                                 \
   }                                                                                            \
-  int slot_ = name_vfork_child(envp);                                                          \
+  int named_ = name_vfork_child(envp);                                                         \
   exec_work(0);                                                                                \
   int rc_ = (call);                                                                            \
   exec_work(1);                                                                                \
-  vfork_exec_failed(slot_);                                                                    \
+  vfork_exec_failed(named_);                                                                   \
   return rc_
 
 typedef int (*exec_pae_fn)(const char *, char *const[], char *const[]);
