@@ -598,12 +598,7 @@ void ms__meta_child_line(const char *key, pid_t pid) {
     return;
   memcpy(line, key, n);
   line[n++] = '=';
-  char digits[12];
-  size_t k = 0;
-  for (unsigned long v = (unsigned long)pid; k == 0 || v; v /= 10)
-    digits[k++] = (char)('0' + v % 10);
-  while (k)
-    line[n++] = digits[--k];
+  n = (size_t)(ms__put_dec(line + n, (uint32_t)pid) - line);
   line[n++] = '\n';
   int err = errno, written = 0;
   int dfd = open(ms__g.run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

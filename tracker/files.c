@@ -171,7 +171,7 @@ int ms__file_create_mode(ms_file_t *f, const char *name, int rw) {
                   (rw ? O_RDWR : O_WRONLY) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
     return -errno;
-  snprintf(f->name, sizeof f->name, "%s", name);
+  ms__copy_name(f->name, sizeof f->name, name);
   f->rw = rw;
   return ms__file_adopt(f, fd);
 }

@@ -50,12 +50,27 @@ void ms__flush_init(void) {
 #define ms__store_order() __atomic_signal_fence(__ATOMIC_SEQ_CST)
 
 /* Creates t's thread file and writes its header. 0 or -errno. Under t->lock. */
+/* "memscope_thread_<pid>_<tid>[_<k>].bin" into name (at most 16 + 3 * 11 + 5 bytes). */
+static void thread_file_name(char *name, const ms_thread_t *t, int k) {
+  static const char head[] = "memscope_thread_";
+  char *p = name;
+  memcpy(p, head, sizeof head - 1);
+  p = ms__put_dec(p + sizeof head - 1, (uint32_t)ms__g.pid);
+  *p++ = '_';
+  p = ms__put_dec(p, (uint32_t)t->tid);
+  if (k) {
+    *p++ = '_';
+    p = ms__put_dec(p, (uint64_t)k);
+  }
+  memcpy(p, ".bin", 5);
+}
+
 static int thread_file_create(ms_thread_t *t) {
   char name[96];
-  snprintf(name, sizeof name, "memscope_thread_%d_%d.bin", (int)ms__g.pid, (int)t->tid);
+  thread_file_name(name, t, 0);
   int rc = ms__file_create(&t->file, name);
   for (int k = 1; rc == -EEXIST && k < 1000; k++) {
-    snprintf(name, sizeof name, "memscope_thread_%d_%d_%d.bin", (int)ms__g.pid, (int)t->tid, k);
+    thread_file_name(name, t, k);
     rc = ms__file_create(&t->file, name);
   }
   if (rc < 0)
@@ -71,7 +86,7 @@ static int thread_file_create(ms_thread_t *t) {
   fh.run_id = ms__g.run_id;
   rc = ms__file_write(&t->file, &fh, sizeof fh);
   if (rc == 0) {
-    snprintf(t->ring.file_name, sizeof t->ring.file_name, "%s", t->file.name);
+    ms__copy_name(t->ring.file_name, sizeof t->ring.file_name, t->file.name);
     t->ring.file_bytes = t->file.bytes;
     t->file.may_prealloc = 1; /* its stage writes reserve ahead (file_prealloc) */
   }

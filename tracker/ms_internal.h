@@ -261,6 +261,33 @@ typedef struct ms_global_s {
 
 extern ms_global_t ms__g MS_HIDDEN;
 
+/* ---- names without printf ----------------------------------------------------------------
+ * The tracker's file and line names are built by hand: snprintf's vfprintf takes ~1.9 KiB of
+ * stack, and these run under the encoder's frame (a thread file is created, or opened again
+ * after the program closed it, at a chunk's emit), in a program thread whose stack may be
+ * glibc's minimum of 16 KiB (tests/tracker/small_stack.c). */
+
+/* v in decimal at p (at most 20 characters, no terminator); returns the end. */
+static inline char *ms__put_dec(char *p, uint64_t v) {
+  char d[20];
+  int n = 0;
+  do
+    d[n++] = (char)('0' + v % 10);
+  while ((v /= 10) != 0);
+  while (n)
+    *p++ = d[--n];
+  return p;
+}
+
+/* src into dst[cap] (cap > 0), cut to fit and terminated: snprintf's "%s". */
+static inline void ms__copy_name(char *dst, size_t cap, const char *src) {
+  size_t n = 0;
+  while (n + 1 < cap && src[n])
+    n++;
+  __builtin_memcpy(dst, src, n);
+  dst[n] = 0;
+}
+
 /* ---- core.c ---------------------------------------------------------------------------- */
 MS_HIDDEN void ms__init(void);
 MS_HIDDEN void ms__thread_setup(ms_tls_t *tl);

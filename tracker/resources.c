@@ -93,15 +93,7 @@ static long proc_read(const char *path, char *buf, size_t cap) {
 static void task_path(char *p, pid_t tid, const char *leaf) {
   static const char head[] = "/proc/self/task/";
   memcpy(p, head, sizeof head - 1);
-  size_t o = sizeof head - 1;
-  char digits[12];
-  int nd = 0;
-  unsigned v = (unsigned)tid;
-  do
-    digits[nd++] = (char)('0' + v % 10);
-  while ((v /= 10) && nd < 11);
-  while (nd)
-    p[o++] = digits[--nd];
+  size_t o = (size_t)(ms__put_dec(p + sizeof head - 1, (uint32_t)tid) - p);
   p[o++] = '/';
   size_t ll = strlen(leaf);
   memcpy(p + o, leaf, ll + 1);

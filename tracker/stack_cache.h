@@ -61,6 +61,10 @@ typedef struct sc_cache_s {
    * owner threads and is dropped with the entries when a dlclose or fork bumps the
    * generation (other code may then be at ip). Learning only: a hit never reads it. */
   uint64_t fp_memo[SC_MEMO];
+  /* The learn's walk buffers (stacks.c, sc_scratch_t), after the entries in the same
+   * mapping: not in sc_walk_learn's stack frame, which with them was 6.9 KiB and overflowed
+   * a 16 KiB thread stack once glibc's lazy binding saved AVX-512 state below it. */
+  struct sc_scratch_s *scratch;
 } __attribute__((aligned(16))) sc_cache_t; /* its size too: the entries follow it */
 
 /* Bumped to drop every thread's entries (fork, dlclose); a cache is valid for one value. */

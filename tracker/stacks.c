@@ -254,6 +254,18 @@ _Static_assert(sizeof(sc_cache_t) + 2 * SC_WAYS * (sizeof(sc_entry_t) + sizeof(s
                                                    (size_t)SC_CHECKS(MS_MAX_DEPTH) / 2) <= SC_BYTES,
                "two sets fit at the greatest depth");
 
+/* A learn's buffers: the stepped walk, its IPs, and unw_backtrace's frames to compare. One
+ * a thread (a learn runs inside the hook, with the thread HOOK: a signal handler's allocator
+ * call is not recorded, so no learn nests in another). Kept off the stack: a learn runs in
+ * the program's thread, on whatever stack it has (PTHREAD_STACK_MIN is 16 KiB), and under it
+ * come pthread_getattr_np, the chunk writes and the dynamic linker's lazy binding, whose
+ * register save area is 2.5 KiB with AVX-512 (tests/tracker/small_stack.c). */
+typedef struct sc_scratch_s {
+  ms_prim_frame_t w[MS_MAX_DEPTH + 10];
+  void *frames[MS_MAX_DEPTH + 10];
+  void *bt[MS_MAX_DEPTH + 10];
+} sc_scratch_t;
+
 static sc_cache_t *sc_get(ms_thread_t *t) {
   sc_cache_t *c = t->stack_cache;
   uint64_t gen = atomic_load(&ms__stack_cache_gen);
@@ -264,16 +276,18 @@ static sc_cache_t *sc_get(ms_thread_t *t) {
     while (sets > 2 && sizeof(sc_cache_t) + (size_t)sets * SC_WAYS * stride > SC_BYTES)
       sets /= 2;
     uint32_t bytes = (uint32_t)(sizeof(sc_cache_t) + (size_t)sets * SC_WAYS * stride);
-    c = map_noreserve(bytes); /* zeroed: every entry EMPTY */
+    size_t scratch_at = (bytes + 15u) & ~(size_t)15u;
+    c = map_noreserve(scratch_at + sizeof(sc_scratch_t)); /* zeroed: every entry EMPTY */
     if (!c)
       return NULL;
+    c->scratch = (sc_scratch_t *)(void *)((char *)c + scratch_at);
     c->stride = stride;
     c->sets = sets;
     c->set_bytes = (uint64_t)stride * SC_WAYS;
     c->set_shift = 64;
     for (uint32_t s = sets; s > 1; s /= 2)
       c->set_shift--;
-    c->bytes = bytes;
+    c->bytes = (uint32_t)(scratch_at + sizeof(sc_scratch_t));
     c->gen = gen;
     c->tid = t->tid;
     t->stack_cache = c;
@@ -293,9 +307,9 @@ static sc_cache_t *sc_get(ms_thread_t *t) {
 }
 
 /* The calling thread's stack, read once per owner (glibc's record of it; for the initial
- * thread glibc reads /proc/self/maps). Called only while learning, inside the learn's signal
- * hold (sc_walk_learn): getattr's realloc and destroy's free are then known for the
- * tracker's (slow_enter). 1 when c's bounds are known. */
+ * thread glibc reads /proc/self/maps). Called only while learning, inside a signal hold
+ * (ms__stack_learn_miss, before the walk; sc_learn): getattr's realloc and destroy's free
+ * are then known for the tracker's (slow_enter). 1 when c's bounds are known. */
 static int sc_stack_bounds(sc_cache_t *c) {
   if (c->stk_state == 0) {
     pthread_attr_t a;
@@ -603,8 +617,8 @@ static void sc_split_first(sc_entry_t *a, sc_entry_t *b) {
  * frame, ours. */
 static __attribute__((noinline)) uint32_t sc_walk_learn(ms_thread_t *t, sc_cache_t *c,
                                                         sc_entry_t *e) {
-  ms_prim_frame_t w[MS_MAX_DEPTH + 10];
-  void *frames[MS_MAX_DEPTH + 10];
+  ms_prim_frame_t *w = c->scratch->w;
+  void **frames = c->scratch->frames;
   /* our frames: this, ms__stack_learn_miss, the hook body */
   int end, max = ms__g.depth + 8;
   /* One hold for the walk and every probe (ms_prim_sig_hold: libunwind's signal blocking
@@ -638,7 +652,7 @@ static __attribute__((noinline)) uint32_t sc_walk_learn(ms_thread_t *t, sc_cache
      * (its cache is warm here: a few hundred instructions); otherwise its frames are the
      * stack and the key is never cached (a review's program: 38 of 40 calls recorded with
      * one frame of two). */
-    void *bt[MS_MAX_DEPTH + 10];
+    void **bt = c->scratch->bt;
     int nb = ms_prim_backtrace_traced(bt, max), bskip = 0;
     while (bskip < nb && ms__own_code((uintptr_t)bt[bskip]))
       bskip++;
@@ -670,6 +684,15 @@ int ms__stack_learn_miss(ms_thread_t *t, uintptr_t site, uintptr_t cfa, uintptr_
     return 0;
   if (MS_UNLIKELY(ms__stack_check))
     atomic_fetch_add_explicit(&sc_misses, 1, memory_order_relaxed);
+  if (c->stk_state == 0) {
+    /* The thread's stack bounds (sc_learn's) are read here, under this small frame, not under
+     * sc_walk_learn's: pthread_getattr_np's first realloc and calloc go through glibc's lazy
+     * binding, whose save area (2.5 KiB with AVX-512) overflowed a 16 KiB thread stack
+     * below the walk's frame (tests/tracker/small_stack.c). In a hold, as there. */
+    ms_prim_sig_hold();
+    (void)sc_stack_bounds(c);
+    ms_prim_sig_release();
+  }
   *id = sc_walk_learn(t, c, e);
   if (variant_of && e->state == SC_CACHED && variant_of->state == SC_CACHED)
     sc_split_first(e, variant_of);
