@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 # afl-fuzz runs `memscope-harness fuzz` (docs/fuzz.md); it brings clang with it.
 PACKAGES=(build-essential cmake pkg-config libunwind-dev libcjson-dev libdw-dev libelf-dev
           gnuplot-nox heaptrack sqlite3 libxml2-utils valgrind python3 python3-yaml libc6-dbg afl++
-          chromium fonts-dejavu-core python3-jsonschema strace)
+          chromium fonts-dejavu-core python3-jsonschema strace dwz)
+# dwz: analysis.untrusted.alt_file_fifo makes a program whose DWARF dwz moved into an alt
+# file (it skipped, exit 77, on every CI run without it).
 # strace: tracker.signals_during_walks and tracker.thread_file_reserve count the tracker's
 # system calls with it (they skip that count where it is missing).
 # python3-jsonschema: tests/schemas validates every JSON file memscope writes against
