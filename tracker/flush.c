@@ -49,8 +49,7 @@ void ms__flush_init(void) {
  * keeps stores in order; ms_prim.h admits nothing else). */
 #define ms__store_order() __atomic_signal_fence(__ATOMIC_SEQ_CST)
 
-/* Creates t's thread file and writes its header. 0 or -errno. Under t->lock. */
-/* "memscope_thread_<pid>_<tid>[_<k>].bin" into name (at most 16 + 3 * 11 + 5 bytes). */
+/* "memscope_thread_<pid>_<tid>[_<k>].bin" into name (at most 46 bytes: 10-digit ids, k < 1000). */
 static void thread_file_name(char *name, const ms_thread_t *t, int k) {
   static const char head[] = "memscope_thread_";
   char *p = name;
@@ -65,6 +64,7 @@ static void thread_file_name(char *name, const ms_thread_t *t, int k) {
   memcpy(p, ".bin", 5);
 }
 
+/* Creates t's thread file and writes its header. 0 or -errno. Under t->lock. */
 static int thread_file_create(ms_thread_t *t) {
   char name[96];
   thread_file_name(name, t, 0);
