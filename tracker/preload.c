@@ -875,24 +875,38 @@ MS_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
   EXEC_HOOK(execveat_fn, "execveat", envp, next(dirfd, path, argv, envp, flags));
 }
 
-/* system() and popen() start their shell through glibc's internal spawn, past every hook
- * here, with the program's own environment: when that environment has dropped the tracker
- * (unsetenv("LD_PRELOAD") before the call), the child is named without its pid, which
- * nothing can match (untracked_child=0): the tree is then not complete. */
-static void name_shell_child(const char *command) {
-  if (command && ms__g.active && !ms__g.fuzz && !env_keeps_tracker(environ))
-    ms__meta_child_line("untracked_child", 0);
+/* A child about to start without the tracker in envp is named before the call, without its
+ * pid (untracked_child=0, which no run can match): a process killed while the call runs (a
+ * system() lasts as long as its command; the shell may kill it) has still said so, and the
+ * tree is not complete. Named after the call, it was lost: a forked child killed by its
+ * untracked shell left a complete tree, and the shell's 1 MB leak passed. A call that
+ * started nothing takes the line back (child_exec_failed=0; the harness drops a child line
+ * whose next line about that pid is one). Returns 1 when it named one. */
+static int name_untracked_before(char *const envp[]) {
+  if (!ms__g.active || ms__g.fuzz || env_keeps_tracker(envp))
+    return 0;
+  ms__meta_child_line("untracked_child", 0);
+  return 1;
 }
 
-/* Named after the call, once it is known to have started a shell (a popen with a bad mode
- * starts none). */
+static void take_back_untracked(int named) {
+  if (named)
+    ms__meta_child_line("child_exec_failed", 0);
+}
+
+/* system() and popen() start their shell through glibc's internal spawn, past every hook
+ * here, with the program's own environment: when that environment has dropped the tracker
+ * (unsetenv("LD_PRELOAD") before the call), the shell is named, without its pid (glibc
+ * never gives it). A popen with a bad mode, or a system() that could not start a shell,
+ * takes the line back. */
 MS_EXPORT int system(const char *command) {
   static int (*next)(const char *);
   if (!next)
     NEXT_SYM(next, "system");
+  int named = command ? name_untracked_before(environ) : 0;
   int rc = next ? next(command) : -1;
-  if (rc != -1)
-    name_shell_child(command);
+  if (rc == -1)
+    take_back_untracked(named);
   return rc;
 }
 
@@ -900,9 +914,10 @@ MS_EXPORT FILE *popen(const char *command, const char *type) {
   static FILE *(*next)(const char *, const char *);
   if (!next)
     NEXT_SYM(next, "popen");
+  int named = command ? name_untracked_before(environ) : 0;
   FILE *f = next ? next(command, type) : NULL;
-  if (f != NULL)
-    name_shell_child(command);
+  if (f == NULL)
+    take_back_untracked(named);
   return f;
 }
 
@@ -910,16 +925,20 @@ typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t 
                         const posix_spawnattr_t *, char *const[], char *const[]);
 
 /* posix_spawn and posix_spawnp: the child execs inside glibc, past the exec hooks; the
- * parent names it. */
+ * parent names it after the call, by pid. An untracked one is also named before the call
+ * (name_untracked_before), and that line taken back after the pid's: killed in between,
+ * the process has said too much (two children, not complete), never too little. */
 static int spawn_common(spawn_fn next, pid_t *pid, const char *path,
                         const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
                         char *const argv[], char *const envp[]) {
   pid_t child = -1;
+  int named = name_untracked_before(envp);
   int rc = next ? next(&child, path, fa, attr, argv, envp) : ENOSYS;
   if (pid && rc == 0)
     *pid = child;
   if (rc == 0 && ms__g.active && !ms__g.fuzz)
     ms__meta_child_line(child_key(envp), child);
+  take_back_untracked(named);
   return rc;
 }
 

@@ -168,6 +168,25 @@ spawn_children)
     grep -q "pid not known: system() or popen()" "$WORK/out" || fail "$how: the reason is not given"
     grep -q "PASS" "$WORK/out" && fail "$how: a PASS line for a tree with an untracked shell"
   done
+  # The same shell killing its caller while system() runs (a forked child that dropped
+  # LD_PRELOAD): the child never returned from system(), and a line written after the call
+  # was never written; the tree was complete and the shell's untracked 1 MB leak passed.
+  # The line is written before the call.
+  expect_exit 1 "$HARNESS" run --no-progress --max-leak-bytes 0 --out "$WORK/sh_killed" -- \
+    "$EXITS" shellkilled
+  expect_eq "system() killed by its shell: complete" False \
+    "$(json_get "$WORK/sh_killed/summary.json" "d['tree']['complete']")"
+  grep -q "PASS leaked" "$WORK/out" && fail "shellkilled: a PASS line for its leak"
+  # A scrubbed posix_spawn is named before the call too, and that line taken back after the
+  # pid's: the reason names the pid, and a failed spawn leaves the tree complete.
+  grep -q "^untracked_child=0$" "$WORK/spawn_s"/trace/memscope.*/meta.txt ||
+    fail "spawn scrub: no line before the call"
+  grep -q "^child_exec_failed=0$" "$WORK/spawn_s"/trace/memscope.*/meta.txt ||
+    fail "spawn scrub: the line before the call not taken back"
+  expect_exit 0 "$HARNESS" run --no-progress --max-leak-bytes 0 --out "$WORK/spawn_f" -- \
+    "$EXITS" spawn scrubfail
+  expect_eq "posix_spawn that fails, scrubbed: complete" True \
+    "$(json_get "$WORK/spawn_f/summary.json" "d['tree']['complete']")"
   # Twelve tracked children by posix_spawn, each with its run: the tree is complete (a fixed
   # list of 8 once took the 9th and later as missing).
   expect_exit 0 "$HARNESS" run --no-progress --max-leak-bytes 0 --out "$WORK/many" -- \

@@ -27,6 +27,9 @@
  *   shell HOW         `unsetenv("LD_PRELOAD")`, then this program as `leakb 1000000` through
  *                     system() (HOW system) or popen() (HOW popen); HOW keep: as `noop`
  *                     through system(), the environment kept
+ *   shellkilled       forks a child that drops LD_PRELOAD and runs through system() this
+ *                     program as `leakb 1000000`, then a SIGKILL of the child (the shell's
+ *                     parent); exits 0 when the child died so
  *   noop              exits 0 without an allocator call of its own
  *   spawn ENV         as execchild, but the child is started by posix_spawn
  *   vforkexec ENV     as execchild, but the child is started by vfork and execs at once;
@@ -163,7 +166,10 @@ int main(int argc, char **argv) {
     char *args[] = {"ms_h_exits", "leakb", "1000000", NULL};
     pid_t pid;
     if (!strcmp(mode, "spawn")) {
-      if (posix_spawn(&pid, target, NULL, NULL, args, env) != 0) return execfails ? 0 : 5;
+      if (posix_spawn(&pid, target, NULL, NULL, args, env) != 0) {
+        free(env);
+        return execfails ? 0 : 5;
+      }
     } else if (!strcmp(mode, "vforkexec")) {
       pid = vfork();
       if (pid == 0) {
@@ -202,6 +208,27 @@ int main(int argc, char **argv) {
     FILE *f = popen(cmd, "r");
     return f == NULL || pclose(f) != 0;
   }
+  if (!strcmp(mode, "shellkilled") && argc == 2) {
+    /* A forked child drops LD_PRELOAD and runs, through system(), this program as
+     * `leakb 1000000` (untracked), then a kill of the shell's parent, the child, while
+     * system() runs: the child never returns from system(). */
+    char cmd[4200];
+    ssize_t n = readlink("/proc/self/exe", cmd, 4096);
+    if (n <= 0) return 6;
+    static const char tail[] = " leakb 1000000; kill -9 $PPID; sleep 1";
+    memcpy(cmd + n, tail, sizeof tail);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return 7;
+    if (pid == 0) {
+      unsetenv("LD_PRELOAD");
+      if (system(cmd) < 0) _exit(8);
+      _exit(9); /* not reached: the shell killed this process */
+    }
+    int status;
+    if (waitpid(pid, &status, 0) != pid) return 1;
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? 0 : 10;
+  }
   if (!strcmp(mode, "spawnmany") && argc == 3) {
     extern char **environ;
     char *args[] = {"ms_h_exits", "noop", NULL};
@@ -216,6 +243,6 @@ int main(int argc, char **argv) {
   }
   fprintf(stderr, "usage: ms_h_exits leak N END | fork K | leakb N | sleepy TOKEN | churn N | "
                   "threads T K | stuck K | churnfork N M | execfail N END | periodic K | "
-                  "execchild|spawn|vforkexec keep|scrub|scrubfail|disabled | optin N | optout N | noop | spawnmany K | shell system|popen\n");
+                  "execchild|spawn|vforkexec keep|scrub|scrubfail|disabled | optin N | optout N | noop | spawnmany K | shell system|popen | shellkilled\n");
   return 2;
 }
