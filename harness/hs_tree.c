@@ -22,13 +22,19 @@
 
 /* The children m names (tracker/preload.c: untracked_child=PID, its environment without the
  * tracker; spawned_child=PID, with it) into p, without those a later child_exec_failed line
- * takes back (that exec failed: no program ran). No memory for the list: every one is
- * counted as lost, the safe side. */
+ * takes back (that exec failed: no program ran). Pid 0 is a child named before its call
+ * (no pid known yet); its lines are counted, named less taken back, since calls on two
+ * threads interleave theirs. No memory for the list: every one is counted as lost, the safe
+ * side. */
 static void proc_untracked(hs_proc_t *p, const ms_meta_t *m) {
   p->nkids = 0;
   p->kids = NULL;
   p->kids_env = NULL;
   size_t cap = 0;
+  long unnamed0 = 0; /* child_exec_failed=0 lines not yet set against a pid-0 child */
+  for (size_t i = 0; i < m->nkeys; i++)
+    if (!strcmp(m->keys[i], "child_exec_failed") && strtol(m->values[i], NULL, 10) == 0)
+      unnamed0++;
   for (size_t i = 0; i < m->nkeys; i++) {
     int env = !strcmp(m->keys[i], "untracked_child");
     if (!env && strcmp(m->keys[i], "spawned_child") != 0)
@@ -37,7 +43,11 @@ static void proc_untracked(hs_proc_t *p, const ms_meta_t *m) {
     /* Taken back by the next line about this pid only, if that is a child_exec_failed: a
      * later child of the same pid (after pids wrapped) is another child. */
     int failed = 0;
-    for (size_t j = i + 1; j < m->nkeys; j++) {
+    if (pid == 0 && unnamed0 > 0) {
+      unnamed0--;
+      failed = 1;
+    }
+    for (size_t j = i + 1; pid != 0 && j < m->nkeys; j++) {
       if (strtol(m->values[j], NULL, 10) != pid) continue;
       if (!strcmp(m->keys[j], "child_exec_failed")) {
         failed = 1;

@@ -879,9 +879,9 @@ MS_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
  * pid (untracked_child=0, which no run can match): a process killed while the call runs (a
  * system() lasts as long as its command; the shell may kill it) has still said so, and the
  * tree is not complete. Named after the call, it was lost: a forked child killed by its
- * untracked shell left a complete tree, and the shell's 1 MB leak passed. A call that
- * started nothing takes the line back (child_exec_failed=0; the harness drops a child line
- * whose next line about that pid is one). Returns 1 when it named one. */
+ * untracked shell left a complete tree, and the shell's 1 MB leak passed. A call known to
+ * have started nothing takes the line back (child_exec_failed=0: the harness counts the
+ * lines about pid 0, named less taken back). Returns 1 when it named one. */
 static int name_untracked_before(char *const envp[]) {
   if (!ms__g.active || ms__g.fuzz || env_keeps_tracker(envp))
     return 0;
@@ -897,17 +897,18 @@ static void take_back_untracked(int named) {
 /* system() and popen() start their shell through glibc's internal spawn, past every hook
  * here, with the program's own environment: when that environment has dropped the tracker
  * (unsetenv("LD_PRELOAD") before the call), the shell is named, without its pid (glibc
- * never gives it). A popen with a bad mode, or a system() that could not start a shell,
- * takes the line back. */
+ * never gives it). A popen that returns NULL started nothing (a bad mode, no process): its
+ * line is taken back. A system() never takes it back: -1 also means its waitpid failed
+ * after the shell ran (SIGCHLD ignored, or another thread reaped it), and a shell that could
+ * not start returns 127 like a command that is missing; so a system() that started nothing
+ * leaves the tree not complete, the safe side. */
 MS_EXPORT int system(const char *command) {
   static int (*next)(const char *);
   if (!next)
     NEXT_SYM(next, "system");
-  int named = command ? name_untracked_before(environ) : 0;
-  int rc = next ? next(command) : -1;
-  if (rc == -1)
-    take_back_untracked(named);
-  return rc;
+  if (command)
+    (void)name_untracked_before(environ);
+  return next ? next(command) : -1;
 }
 
 MS_EXPORT FILE *popen(const char *command, const char *type) {

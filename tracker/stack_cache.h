@@ -9,7 +9,8 @@
 #define SC_INLINE static inline __attribute__((always_inline))
 
 #define SC_WAYS 2
-#define SC_BYTES (40 * 1024) /* most a thread's cache maps (touched as entries fill) */
+#define SC_BYTES (40 * 1024) /* most a thread's entries and header map (touched as entries
+                                fill); the learn's buffers follow (stacks.c, sc_scratch_t) */
 #define SC_MAX_GAP (256 * 1024) /* larger jumps between slots: another stack, not cached */
 #define SC_MEMO_BITS 8          /* sc_cache_t.fp_memo: 256 return addresses, 2 KiB */
 #define SC_MEMO (1u << SC_MEMO_BITS)
@@ -61,10 +62,6 @@ typedef struct sc_cache_s {
    * owner threads and is dropped with the entries when a dlclose or fork bumps the
    * generation (other code may then be at ip). Learning only: a hit never reads it. */
   uint64_t fp_memo[SC_MEMO];
-  /* The learn's walk buffers (stacks.c, sc_scratch_t), after the entries in the same
-   * mapping: not in sc_walk_learn's stack frame, which with them was 6.9 KiB and overflowed
-   * a 16 KiB thread stack once glibc's lazy binding saved AVX-512 state below it. */
-  struct sc_scratch_s *scratch;
 } __attribute__((aligned(16))) sc_cache_t; /* its size too: the entries follow it */
 
 /* Bumped to drop every thread's entries (fork, dlclose); a cache is valid for one value. */

@@ -256,15 +256,22 @@ _Static_assert(sizeof(sc_cache_t) + 2 * SC_WAYS * (sizeof(sc_entry_t) + sizeof(s
 
 /* A learn's buffers: the stepped walk, its IPs, and unw_backtrace's frames to compare. One
  * a thread (a learn runs inside the hook, with the thread HOOK: a signal handler's allocator
- * call is not recorded, so no learn nests in another). Kept off the stack: a learn runs in
- * the program's thread, on whatever stack it has (PTHREAD_STACK_MIN is 16 KiB), and under it
- * come pthread_getattr_np, the chunk writes and the dynamic linker's lazy binding, whose
- * register save area is 2.5 KiB with AVX-512 (tests/tracker/small_stack.c). */
+ * call is not recorded, so no learn nests in another), at the end of its cache's mapping
+ * (sc_scratch). Kept off the stack: a learn runs in the program's thread, on whatever stack
+ * it has (PTHREAD_STACK_MIN is 16 KiB), and under it come pthread_getattr_np, the chunk
+ * writes and the dynamic linker's lazy binding, whose register save area is 2.5 KiB with
+ * AVX-512: in sc_walk_learn's frame (6.9 KiB with them) they overflowed such a stack
+ * (tests/tracker/small_stack.c). Not a pointer in sc_cache_t: its size places the entries,
+ * which start on a cache line. */
 typedef struct sc_scratch_s {
   ms_prim_frame_t w[MS_MAX_DEPTH + 10];
   void *frames[MS_MAX_DEPTH + 10];
   void *bt[MS_MAX_DEPTH + 10];
 } sc_scratch_t;
+
+static inline sc_scratch_t *sc_scratch(sc_cache_t *c) {
+  return (sc_scratch_t *)(void *)((char *)c + c->bytes - sizeof(sc_scratch_t));
+}
 
 static sc_cache_t *sc_get(ms_thread_t *t) {
   sc_cache_t *c = t->stack_cache;
@@ -280,14 +287,13 @@ static sc_cache_t *sc_get(ms_thread_t *t) {
     c = map_noreserve(scratch_at + sizeof(sc_scratch_t)); /* zeroed: every entry EMPTY */
     if (!c)
       return NULL;
-    c->scratch = (sc_scratch_t *)(void *)((char *)c + scratch_at);
     c->stride = stride;
     c->sets = sets;
     c->set_bytes = (uint64_t)stride * SC_WAYS;
     c->set_shift = 64;
     for (uint32_t s = sets; s > 1; s /= 2)
       c->set_shift--;
-    c->bytes = (uint32_t)(scratch_at + sizeof(sc_scratch_t));
+    c->bytes = (uint32_t)(scratch_at + sizeof(sc_scratch_t)); /* the scratch ends it */
     c->gen = gen;
     c->tid = t->tid;
     t->stack_cache = c;
@@ -617,8 +623,8 @@ static void sc_split_first(sc_entry_t *a, sc_entry_t *b) {
  * frame, ours. */
 static __attribute__((noinline)) uint32_t sc_walk_learn(ms_thread_t *t, sc_cache_t *c,
                                                         sc_entry_t *e) {
-  ms_prim_frame_t *w = c->scratch->w;
-  void **frames = c->scratch->frames;
+  ms_prim_frame_t *w = sc_scratch(c)->w;
+  void **frames = sc_scratch(c)->frames;
   /* our frames: this, ms__stack_learn_miss, the hook body */
   int end, max = ms__g.depth + 8;
   /* One hold for the walk and every probe (ms_prim_sig_hold: libunwind's signal blocking
@@ -652,7 +658,7 @@ static __attribute__((noinline)) uint32_t sc_walk_learn(ms_thread_t *t, sc_cache
      * (its cache is warm here: a few hundred instructions); otherwise its frames are the
      * stack and the key is never cached (a review's program: 38 of 40 calls recorded with
      * one frame of two). */
-    void **bt = c->scratch->bt;
+    void **bt = sc_scratch(c)->bt;
     int nb = ms_prim_backtrace_traced(bt, max), bskip = 0;
     while (bskip < nb && ms__own_code((uintptr_t)bt[bskip]))
       bskip++;

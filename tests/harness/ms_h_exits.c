@@ -25,8 +25,9 @@
  *   spawnmany K       K children by posix_spawn, each this program as `noop`, environment
  *                     kept; waits for them
  *   shell HOW         `unsetenv("LD_PRELOAD")`, then this program as `leakb 1000000` through
- *                     system() (HOW system) or popen() (HOW popen); HOW keep: as `noop`
- *                     through system(), the environment kept
+ *                     system() (HOW system) or popen() (HOW popen); HOW sigign: system()
+ *                     with SIGCHLD ignored (it returns -1 after the shell ran); HOW keep: as
+ *                     `noop` through system(), the environment kept
  *   shellkilled       forks a child that drops LD_PRELOAD and runs through system() this
  *                     program as `leakb 1000000`, then a SIGKILL of the child (the shell's
  *                     parent); exits 0 when the child died so
@@ -204,6 +205,10 @@ int main(int argc, char **argv) {
     }
     memcpy(cmd + n, " leakb 1000000", 15);
     unsetenv("LD_PRELOAD");
+    if (!strcmp(argv[2], "sigign")) { /* system() returns -1: its waitpid finds no child */
+      signal(SIGCHLD, SIG_IGN);
+      return system(cmd) != -1;
+    }
     if (!strcmp(argv[2], "system")) return system(cmd) != 0;
     FILE *f = popen(cmd, "r");
     return f == NULL || pclose(f) != 0;
@@ -243,6 +248,6 @@ int main(int argc, char **argv) {
   }
   fprintf(stderr, "usage: ms_h_exits leak N END | fork K | leakb N | sleepy TOKEN | churn N | "
                   "threads T K | stuck K | churnfork N M | execfail N END | periodic K | "
-                  "execchild|spawn|vforkexec keep|scrub|scrubfail|disabled | optin N | optout N | noop | spawnmany K | shell system|popen | shellkilled\n");
+                  "execchild|spawn|vforkexec keep|scrub|scrubfail|disabled | optin N | optout N | noop | spawnmany K | shell system|popen|sigign|keep | shellkilled\n");
   return 2;
 }
