@@ -215,6 +215,21 @@ spawn_children)
   done
   expect_exit 1 "$HARNESS" report "$WORK/many_lost" --max-leak-bytes 0 --out "$WORK/many_lost.r"
   grep -q "could not be named" "$WORK/out" || fail "children not named: no reason given"
+  # Lines about pid 0 (children named before their call) are counted, named less taken
+  # back, in any order: two threads' interleaved calls that each took theirs back leave the
+  # tree complete; one line more than its take-backs makes it not complete.
+  for k in 0 1; do
+    cp -r "$WORK/many/trace" "$WORK/pid0_$k"
+    for d in "$WORK"/pid0_$k/memscope.*; do
+      grep -q "^spawned_child=" "$d/meta.txt" || continue
+      printf 'untracked_child=0\nuntracked_child=0\nchild_exec_failed=0\n' >> "$d/meta.txt"
+      [ "$k" = 0 ] && printf 'child_exec_failed=0\n' >> "$d/meta.txt"
+    done
+  done
+  expect_exit 0 "$HARNESS" report "$WORK/pid0_0" --max-leak-bytes 0 --out "$WORK/pid0_0.r"
+  expect_exit 1 "$HARNESS" report "$WORK/pid0_1" --max-leak-bytes 0 --out "$WORK/pid0_1.r"
+  grep -q "pid not known: system() or popen()" "$WORK/out" ||
+    fail "a pid-0 line not taken back: no reason given"
   # A system() whose environment keeps the tracker, with a tracker not called libmemscope
   # (--lib): the shell is tracked, nothing is named, the tree is complete.
   cp "$LIB" "$WORK/tracker.so"
