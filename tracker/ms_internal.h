@@ -262,7 +262,7 @@ typedef struct ms_global_s {
 extern ms_global_t ms__g MS_HIDDEN;
 
 /* ---- names without printf ----------------------------------------------------------------
- * The tracker's file and line names are built by hand: snprintf's vfprintf takes ~1.9 KiB of
+ * The tracker's file and line names are built by hand: snprintf's vfprintf takes ~1.8 KiB of
  * stack, and these run under the encoder's frame (a thread file is created, or opened again
  * after the program closed it, at a chunk's emit), in a program thread whose stack may be
  * glibc's minimum of 16 KiB (tests/tracker/small_stack.c). */

@@ -260,7 +260,7 @@ _Static_assert(sizeof(sc_cache_t) + 2 * SC_WAYS * (sizeof(sc_entry_t) + sizeof(s
  * (sc_scratch). Kept off the stack: a learn runs in the program's thread, on whatever stack
  * it has (PTHREAD_STACK_MIN is 16 KiB), and under it come pthread_getattr_np, the chunk
  * writes and the dynamic linker's lazy binding, whose register save area is 2.5 KiB with
- * AVX-512: in sc_walk_learn's frame (6.9 KiB with them) they overflowed such a stack
+ * AVX-512: in sc_walk_learn's frame (6,920 bytes with them) they overflowed such a stack
  * (tests/tracker/small_stack.c). Not a pointer in sc_cache_t: its size places the entries,
  * which start on a cache line. */
 typedef struct sc_scratch_s {

@@ -179,6 +179,7 @@ spawn_children)
   expect_eq "system() killed by its shell: complete" False \
     "$(json_get "$WORK/sh_killed/summary.json" "d['tree']['complete']")"
   grep -q "PASS leaked" "$WORK/out" && fail "shellkilled: a PASS line for its leak"
+  grep -q "pid not known: system() or popen()" "$WORK/out" || fail "shellkilled: no reason given"
   # A scrubbed posix_spawn is named before the call too, and that line taken back after the
   # pid's: the reason names the pid, and a failed spawn leaves the tree complete.
   grep -q "^untracked_child=0$" "$WORK/spawn_s"/trace/memscope.*/meta.txt ||

@@ -5,7 +5,7 @@
  * runs on its stack (it crashed: 16 KiB of start-up buffers on the stack); another execs the
  * program again through execl (it crashed: execl's argument array was 32 KiB). The first
  * two measure how deep their stack went, and fail with less than MIN_HEADROOM left (on an
- * AVX-512 host the allocating thread crashed: the learn's 6.9 KiB frame, then glibc's lazy
+ * AVX-512 host the allocating thread crashed: the learn's 6,920-byte frame, then glibc's lazy
  * binding under it). Each image prints its expect line: the fork child "child ", the image
  * before exec "first ". */
 #include <pthread.h>
