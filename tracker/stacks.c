@@ -259,7 +259,7 @@ _Static_assert(sizeof(sc_cache_t) + 2 * SC_WAYS * (sizeof(sc_entry_t) + sizeof(s
  * call is not recorded, so no learn nests in another), at the end of its cache's mapping
  * (sc_scratch). Kept off the stack: a learn runs in the program's thread, on whatever stack
  * it has (PTHREAD_STACK_MIN is 16 KiB), and under it come pthread_getattr_np, the chunk
- * writes and the dynamic linker's lazy binding, whose register save area is 2.5 KiB with
+ * writes and the dynamic linker's lazy binding, whose frame took 2,544 bytes with
  * AVX-512: in sc_walk_learn's frame (6,920 bytes with them) they overflowed such a stack
  * (tests/tracker/small_stack.c). Not a pointer in sc_cache_t: its size places the entries,
  * which start on a cache line. */
@@ -693,7 +693,7 @@ int ms__stack_learn_miss(ms_thread_t *t, uintptr_t site, uintptr_t cfa, uintptr_
   if (c->stk_state == 0) {
     /* The thread's stack bounds (sc_learn's) are read here, under this small frame, not under
      * sc_walk_learn's: pthread_getattr_np's first realloc and calloc go through glibc's lazy
-     * binding, whose save area (2.5 KiB with AVX-512) overflowed a 16 KiB thread stack
+     * binding, whose frame (2,544 bytes with AVX-512) overflowed a 16 KiB thread stack
      * below the walk's frame (tests/tracker/small_stack.c). In a hold, as there. */
     ms_prim_sig_hold();
     (void)sc_stack_bounds(c);
